@@ -1,0 +1,1 @@
+"""branchnet's node: storage, gossip, HTTP API, web pages and the command line."""

@@ -1,0 +1,65 @@
+"""The one error tree of the protocol package.
+
+Every failure the protocol can report is a :class:`ProtocolError` carrying a stable,
+machine-readable ``code`` (see :class:`Code`), a human message, and, where one field
+is at fault, the path of that field (``body.name``, ``payload.seq``, ...).
+
+    ProtocolError
+     ├── DecodeFailure      too_large, malformed, not_canonical, bad_version,
+     │                      unknown_kind, unknown_field, bad_field
+     ├── SignatureFailure   bad_signature, bad_key
+     └── ChainFailure       bad_chain, future_timestamp, fork, wrong_federation
+
+The node maps codes to HTTP statuses and counters, the CLI prints ``diagnostics()``.
+Codes are part of the protocol (docs/protocol.md) and never change meaning.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Code(enum.StrEnum):
+    """Stable rejection reasons. New codes may be added; existing ones never change."""
+
+    TOO_LARGE = "too_large"
+    MALFORMED = "malformed"
+    NOT_CANONICAL = "not_canonical"
+    BAD_VERSION = "bad_version"
+    UNKNOWN_KIND = "unknown_kind"
+    UNKNOWN_FIELD = "unknown_field"
+    BAD_FIELD = "bad_field"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_KEY = "bad_key"
+    BAD_CHAIN = "bad_chain"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    FORK = "fork"
+    WRONG_FEDERATION = "wrong_federation"
+    BAD_ID_TEXT = "bad_id_text"
+    BAD_BUNDLE = "bad_bundle"
+
+
+class ProtocolError(Exception):
+    """A protocol-level rejection with a stable code."""
+
+    def __init__(self, code: Code, message: str, field: str | None = None) -> None:
+        super().__init__(f"{code}: {message}" + (f" (field {field})" if field else ""))
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def diagnostics(self) -> str:
+        """One line for humans: ``code: message (field f)``."""
+        return str(self)
+
+
+class DecodeFailure(ProtocolError):
+    """The bytes are not a well-formed, canonical, in-limits object of a known kind."""
+
+
+class SignatureFailure(ProtocolError):
+    """The signature or the key does not hold under the verification policy."""
+
+
+class ChainFailure(ProtocolError):
+    """The envelope is valid alone but does not fit its author's log."""

@@ -1,0 +1,180 @@
+"""The signed object model: the payload every envelope carries, and its body kinds.
+
+Every Struct here encodes as a msgpack map whose keys are the field names sorted by
+their bytes, with fields equal to their default left out (see :mod:`protocol.encoding`).
+The body is a tagged union: the ``kind`` key names the Struct.
+
+Schema evolution (docs/protocol.md, "Evolution"):
+
+* a new kind is a new Struct with a new tag, appended to :data:`Body`;
+* a new field is added to an existing kind only with a default, so that every object
+  signed before it keeps exactly its bytes and its id (defaults are never encoded);
+* a field is never removed, renamed, retyped or given a new meaning;
+* a node that meets a kind or a field it does not know rejects the object with
+  ``unknown_kind`` / ``unknown_field`` (it does not guess) and can hold it until upgraded.
+
+Limits on lengths are part of the types (``Meta``), so the decoder enforces them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+# --- limits (docs/protocol.md, "Limits") -------------------------------------------------
+MAX_ENVELOPE_BYTES = 64 * 1024
+# A fork proof carries two whole envelopes, so it may be a little over twice the limit.
+MAX_FORK_PROOF_ENVELOPE_BYTES = 2 * MAX_ENVELOPE_BYTES + 1024
+MAX_TIME_MS = 2**48  # about the year 10889
+MAX_SEQ = 2**53
+
+Key = Annotated[bytes, Meta(min_length=32, max_length=32)]
+Hash = Annotated[bytes, Meta(min_length=32, max_length=32)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Text = Annotated[str, Meta(max_length=2000)]
+Url = Annotated[str, Meta(min_length=8, max_length=2048, pattern=r"^https?://[^\s]+$")]
+Level = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Seq = Annotated[int, Meta(ge=1, le=MAX_SEQ)]
+TimeMs = Annotated[int, Meta(ge=0, le=MAX_TIME_MS)]
+EnvelopeBytes = Annotated[bytes, Meta(min_length=1, max_length=MAX_ENVELOPE_BYTES)]
+
+
+class _Object(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of every encoded Struct: immutable, strict, defaults omitted."""
+
+
+class Ratio(_Object):
+    """An exact fraction ``num/den`` (signed data never holds floats)."""
+
+    num: Annotated[int, Meta(ge=0, le=1_000_000)]
+    den: Annotated[int, Meta(ge=1, le=1_000_000)]
+
+
+class CharterRule(_Object):
+    """A body of level ``parent`` may charter a body of level ``child``."""
+
+    parent: Level
+    child: Level
+
+
+Weighting = Literal["card_vote", "one_branch_one_vote"]
+
+
+class Rules(_Object):
+    """The federation's standing rules, fixed in its genesis."""
+
+    levels: Annotated[list[Level], Meta(min_length=1, max_length=16)]
+    charter_rules: Annotated[list[CharterRule], Meta(max_length=64)]
+    weighting: Weighting
+    quorum: Ratio  # share of the eligible electorate that must take part
+    threshold: Ratio  # share of valid for+against votes that "for" must exceed
+
+
+class _Body(_Object, tag_field="kind"):
+    """Base of the body kinds; the tag key is ``kind``."""
+
+
+class Genesis(_Body, tag="genesis"):
+    """The founding document and trust root. Its author is the founding body."""
+
+    name: Name
+    founder_name: Name
+    founder_level: Level
+    rules: Rules
+    description: Text = ""
+
+
+class Charter(_Body, tag="charter"):
+    """The author (parent body) admits a child node: binds its key, name and level."""
+
+    key: Key
+    name: Name
+    level: Level
+    url: Url | None = None
+
+
+class Revocation(_Body, tag="revocation"):
+    """The author (parent body) revokes a child key: its envelopes with
+    ``seq > after_seq`` are no longer accepted (0 revokes everything it signed)."""
+
+    key: Key
+    after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
+    reason: Text = ""
+
+
+class KeyRotation(_Body, tag="key_rotation"):
+    """The author's old key hands over to ``new_key``. ``proof`` is the new key's
+    signature over the rotation (see :func:`protocol.envelope.rotation_message`), so
+    nobody can rotate to a key they do not hold."""
+
+    new_key: Key
+    proof: Annotated[bytes, Meta(min_length=64, max_length=64)]
+
+
+class NodeProfile(_Body, tag="node_profile"):
+    """How to reach the author and what to call it."""
+
+    name: Name
+    endpoints: Annotated[list[Url], Meta(min_length=1, max_length=8)]
+    contact: Text = ""
+
+
+class ForkProof(_Body, tag="fork_proof"):
+    """Two envelopes by one author with one sequence number and different ids.
+
+    ``a`` has the smaller id, so one pair has exactly one proof."""
+
+    a: EnvelopeBytes
+    b: EnvelopeBytes
+
+
+Body = Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof
+KINDS: tuple[str, ...] = ("genesis", "charter", "revocation", "key_rotation", "node_profile", "fork_proof")
+
+
+class Payload(_Object):
+    """What the author signs: the envelope header and the body.
+
+    ``federation`` is the id of the federation's genesis envelope; it is absent only in
+    the genesis itself. ``prev`` is the id of the author's previous envelope; absent
+    exactly when ``seq`` is 1."""
+
+    author: Key
+    seq: Seq
+    created: TimeMs
+    body: Body
+    federation: Hash | None = None
+    prev: Hash | None = None
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    """A verified envelope: the decoded payload plus the exact bytes it came from.
+
+    Made only by :func:`protocol.envelope.open_envelope` and
+    :func:`protocol.envelope.seal`, so holding one means every check passed."""
+
+    id: bytes
+    raw: bytes
+    payload: Payload
+    signature: bytes
+
+    @property
+    def author(self) -> bytes:
+        return self.payload.author
+
+    @property
+    def seq(self) -> int:
+        return self.payload.seq
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.payload.body)
+
+
+def kind_of(body: Body) -> str:
+    """The wire tag of a body."""
+    tag = type(body).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag

@@ -1,0 +1,62 @@
+"""Fixed-seed keys and ready-made envelopes for tests (deterministic: Ed25519 signing is)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from protocol import (
+    Body,
+    Charter,
+    CharterRule,
+    Envelope,
+    Genesis,
+    NodeProfile,
+    Payload,
+    Ratio,
+    Rules,
+    SigningKey,
+    seal,
+)
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
+
+
+def key(label: str) -> SigningKey:
+    """The key whose RFC 8032 seed is SHA-256 of ``branchnet test key: <label>``."""
+    return SigningKey.from_seed(hashlib.sha256(f"branchnet test key: {label}".encode()).digest())
+
+
+def rules() -> Rules:
+    return Rules(
+        levels=["national", "region", "branch", "youth"],
+        charter_rules=[
+            CharterRule(parent="national", child="region"),
+            CharterRule(parent="region", child="branch"),
+            CharterRule(parent="national", child="youth"),
+        ],
+        weighting="card_vote",
+        quorum=Ratio(num=1, den=4),
+        threshold=Ratio(num=1, den=2),
+    )
+
+
+def genesis(founder: SigningKey | None = None, created: int = T0) -> Envelope:
+    founder = founder or key("national")
+    body = Genesis(name="Test Federation", founder_name="National Committee", founder_level="national", rules=rules())
+    return seal(founder, Payload(author=founder.public, seq=1, created=created, body=body))
+
+
+def next_envelope(author: SigningKey, after: Envelope | None, body: Body, federation: bytes, created: int | None = None) -> Envelope:
+    """The author's envelope following ``after`` (or its first, when None)."""
+    seq = 1 if after is None else after.seq + 1
+    prev = None if after is None else after.id
+    when = created if created is not None else T0 + 1000 * seq
+    return seal(author, Payload(author=author.public, seq=seq, created=when, body=body, federation=federation, prev=prev))
+
+
+def charter(child: SigningKey, name: str = "North Region", level: str = "region") -> Charter:
+    return Charter(key=child.public, name=name, level=level, url="https://north.example.org")
+
+
+def profile(name: str = "North Region") -> NodeProfile:
+    return NodeProfile(name=name, endpoints=["https://north.example.org"], contact="secretary@north.example.org")

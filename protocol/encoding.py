@@ -50,7 +50,7 @@ def _failure(exc: Exception, prefix: str) -> DecodeFailure:
     message = str(exc)
     field = _field_of(message, prefix)
     text = _PATH.sub("", message)
-    if isinstance(exc, msgspec.ValidationError):
+    if isinstance(exc, msgspec.ValidationError) and prefix != "envelope":
         if text.startswith("Object contains unknown field"):
             return DecodeFailure(Code.UNKNOWN_FIELD, text, field)
         if field is not None and field.endswith("body.kind") and text.startswith("Invalid value"):

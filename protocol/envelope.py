@@ -85,10 +85,16 @@ def open_envelope(data: bytes, *, deep: bool = True) -> Envelope:
     version, payload_bytes, signature = decode_wire(data)
     if version != VERSION:
         raise DecodeFailure(Code.BAD_VERSION, f"envelope version {version} is not supported (1 is)", "version")
+    if len(data) > MAX_ENVELOPE_BYTES:
+        # Only a fork proof may be this large; anything else is too large, whatever it holds.
+        try:
+            is_fork_proof = isinstance(decode_payload(payload_bytes).body, ForkProof)
+        except DecodeFailure:
+            is_fork_proof = False
+        if not is_fork_proof:
+            raise DecodeFailure(Code.TOO_LARGE, f"envelope is {len(data)} bytes, the limit is {MAX_ENVELOPE_BYTES}")
     payload = decode_payload(payload_bytes)
     body = payload.body
-    if len(data) > MAX_ENVELOPE_BYTES and not isinstance(body, ForkProof):
-        raise DecodeFailure(Code.TOO_LARGE, f"envelope is {len(data)} bytes, the limit is {MAX_ENVELOPE_BYTES}")
     _check_header(payload)
     if not ed25519.verify(payload.author, signature, signing_input(payload_bytes)):
         problem = ed25519.key_problem(payload.author)

@@ -1,0 +1,178 @@
+"""Property tests: round trips for every kind, and no input makes the decoder misbehave."""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from protocol import (
+    KINDS,
+    Body,
+    Charter,
+    CharterRule,
+    Code,
+    ForkProof,
+    Genesis,
+    KeyRotation,
+    NodeProfile,
+    Payload,
+    ProtocolError,
+    Ratio,
+    Revocation,
+    Rules,
+    encode,
+    kind_of,
+    open_envelope,
+    seal,
+    signing_input,
+)
+from protocol.encoding import decode_payload
+from tests.factories import genesis, key, next_envelope, profile
+
+keys32 = st.binary(min_size=32, max_size=32)
+names = st.text(min_size=1, max_size=200)
+texts = st.text(max_size=300)
+levels = st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True)
+urls = st.from_regex(r"https?://[a-z0-9.\-/]{1,80}", fullmatch=True)
+ratios = st.builds(Ratio, num=st.integers(0, 1_000_000), den=st.integers(1, 1_000_000))
+rules = st.builds(
+    Rules,
+    levels=st.lists(levels, min_size=1, max_size=16),
+    charter_rules=st.lists(st.builds(CharterRule, parent=levels, child=levels), max_size=8),
+    weighting=st.sampled_from(["card_vote", "one_branch_one_vote"]),
+    quorum=ratios,
+    threshold=ratios,
+)
+bodies: st.SearchStrategy[Body] = st.one_of(
+    st.builds(Genesis, name=names, founder_name=names, founder_level=levels, rules=rules, description=texts),
+    st.builds(Charter, key=keys32, name=names, level=levels, url=st.none() | urls),
+    st.builds(Revocation, key=keys32, after_seq=st.integers(0, 2**53), reason=texts),
+    st.builds(KeyRotation, new_key=keys32, proof=st.binary(min_size=64, max_size=64)),
+    st.builds(NodeProfile, name=names, endpoints=st.lists(urls, min_size=1, max_size=8), contact=texts),
+    st.builds(
+        ForkProof, a=st.binary(min_size=1, max_size=300), b=st.binary(min_size=1, max_size=300)
+    ),
+)
+payloads = st.builds(
+    Payload,
+    author=keys32,
+    seq=st.integers(1, 2**53),
+    created=st.integers(0, 2**48),
+    body=bodies,
+    federation=st.none() | keys32,
+    prev=st.none() | keys32,
+)
+
+
+@given(payloads)
+@settings(max_examples=400)
+def test_payload_round_trip_every_kind(payload: Payload) -> None:
+    data = encode(payload)
+    assert decode_payload(data) == payload
+    assert encode(decode_payload(data)) == data
+
+
+def test_strategy_covers_every_kind() -> None:
+    seen: set[str] = set()
+
+    @given(bodies)
+    @settings(max_examples=200)
+    def collect(body: Body) -> None:
+        seen.add(kind_of(body))
+
+    collect()
+    assert seen == set(KINDS)
+
+
+# --- signed envelopes of several kinds, for the mutation tests ------------------------------
+GEN = genesis()
+NORTH = key("north")
+SIGNED = [
+    GEN,
+    next_envelope(key("national"), GEN, Charter(key=NORTH.public, name="North", level="region"), GEN.id),
+    next_envelope(NORTH, None, profile(), GEN.id),
+    next_envelope(key("national"), GEN, Revocation(key=NORTH.public, after_seq=3, reason="stolen"), GEN.id),
+]
+
+
+def _rejects(data: bytes) -> Code:
+    try:
+        open_envelope(data)
+    except ProtocolError as exc:
+        return exc.code
+    raise AssertionError("accepted")
+
+
+def test_every_single_byte_change_is_rejected_exhaustively() -> None:
+    """Every position of a signed genesis, with two different changes each."""
+    raw = GEN.raw
+    for i in range(len(raw)):
+        for flip in (0x01, 0x80):
+            mutated = raw[:i] + bytes([raw[i] ^ flip]) + raw[i + 1 :]
+            assert isinstance(_rejects(mutated), Code)
+
+
+@given(st.sampled_from(SIGNED), st.data())
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+def test_any_single_byte_change_is_a_protocol_error(envelope, data) -> None:  # type: ignore[no-untyped-def]
+    raw = envelope.raw
+    i = data.draw(st.integers(0, len(raw) - 1))
+    value = data.draw(st.integers(0, 255).filter(lambda v: v != raw[i]))
+    _rejects(raw[:i] + bytes([value]) + raw[i + 1 :])
+
+
+@given(st.binary(max_size=3000))
+@settings(max_examples=1000)
+@example(b"\x93\x01\xc4\x00\xc4\x00")
+@example(b"\x91" * 10000)
+@example(b"\xdd\xff\xff\xff\xff")
+def test_random_bytes_give_protocol_errors_only(data: bytes) -> None:
+    _rejects(data)
+
+
+@given(st.sampled_from(SIGNED), st.binary(max_size=64), st.integers(0, 400))
+@settings(max_examples=500)
+def test_spliced_envelopes_give_protocol_errors_only(envelope, junk: bytes, cut: int) -> None:  # type: ignore[no-untyped-def]
+    raw = envelope.raw
+    cut = min(cut, len(raw))
+    mutated = raw[:cut] + junk + raw[cut + len(junk) :] if junk else raw[:cut]
+    if mutated != raw:
+        _rejects(mutated)
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=500)
+def test_random_payload_under_a_real_signature_is_rejected(payload_bytes: bytes) -> None:
+    sig = NORTH.sign(signing_input(payload_bytes))
+    try:
+        open_envelope(encode((1, payload_bytes, sig)))
+    except ProtocolError:
+        return
+    # a random payload that happens to be a valid, canonical one is signed, so it may open
+    assert decode_payload(payload_bytes).author == NORTH.public
+
+
+AUTHORS = [key(label) for label in ("a", "b", "c")]
+FEDS = [hashlib.sha256(bytes([i])).digest() for i in range(3)]
+simple_bodies = st.one_of(
+    st.builds(NodeProfile, name=names, endpoints=st.lists(urls, min_size=1, max_size=2)),
+    st.builds(Revocation, key=st.sampled_from([a.public for a in AUTHORS]), after_seq=st.integers(0, 9)),
+)
+
+
+@given(
+    st.sampled_from(range(3)), st.sampled_from(range(3)), st.sampled_from(range(3)), st.sampled_from(range(3)),
+    simple_bodies, simple_bodies,
+)
+@settings(max_examples=300)
+def test_signature_does_not_transfer(a1: int, a2: int, f1: int, f2: int, b1: Body, b2: Body) -> None:
+    first = seal(AUTHORS[a1], Payload(author=AUTHORS[a1].public, seq=1, created=1, body=b1, federation=FEDS[f1]))
+    other = Payload(author=AUTHORS[a2].public, seq=1, created=1, body=b2, federation=FEDS[f2])
+    if other == first.payload:
+        return
+    moved = encode((1, encode(other), first.signature))
+    assert _rejects(moved) in {Code.BAD_SIGNATURE, Code.BAD_KEY}
+    assert msgspec.msgpack.decode(moved)[2] == first.signature

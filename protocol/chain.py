@@ -54,7 +54,9 @@ def check_next(head: Head | None, envelope: Envelope, now_ms: int, max_future_ms
     if head.author != p.author:
         raise ChainFailure(Code.BAD_CHAIN, "envelope is by another author", "payload.author")
     if head.federation is not None and p.federation != head.federation:
-        raise ChainFailure(Code.WRONG_FEDERATION, "envelope names another federation than its log", "payload.federation")
+        raise ChainFailure(
+            Code.WRONG_FEDERATION, "envelope names another federation than its log", "payload.federation"
+        )
     if p.seq <= head.seq:
         if p.seq == head.seq and envelope.id != head.id:
             raise ChainFailure(Code.FORK, f"a different envelope already holds seq {p.seq}", "payload.seq")
@@ -77,7 +79,9 @@ def is_fork(a: Envelope, b: Envelope) -> bool:
 def make_fork_proof(a: Envelope, b: Envelope) -> ForkProof:
     """The one proof that ``a`` and ``b`` fork (raises bad_field if they do not)."""
     if not is_fork(a, b):
-        raise DecodeFailure(Code.BAD_FIELD, "the two envelopes are not a fork (same author, federation and seq; other ids)")
+        raise DecodeFailure(
+            Code.BAD_FIELD, "the two envelopes are not a fork (same author, federation and seq; other ids)"
+        )
     first, second = sorted((a, b), key=lambda e: e.id)
     return ForkProof(a=first.raw, b=second.raw)
 

@@ -126,17 +126,23 @@ def _check_body(payload: Payload, body: Body) -> None:
             if len(levels) != len(rules.levels):
                 raise DecodeFailure(Code.BAD_FIELD, "levels repeat", "body.rules.levels")
             if founder_level not in levels:
-                raise DecodeFailure(Code.BAD_FIELD, f"founder level {founder_level!r} is not a level", "body.founder_level")
+                raise DecodeFailure(
+                    Code.BAD_FIELD, f"founder level {founder_level!r} is not a level", "body.founder_level"
+                )
             for i, rule in enumerate(rules.charter_rules):
                 if rule.parent not in levels or rule.child not in levels:
-                    raise DecodeFailure(Code.BAD_FIELD, "charter rule names an unknown level", f"body.rules.charter_rules[{i}]")
+                    raise DecodeFailure(
+                        Code.BAD_FIELD, "charter rule names an unknown level", f"body.rules.charter_rules[{i}]"
+                    )
             for name, ratio in (("quorum", rules.quorum), ("threshold", rules.threshold)):
                 if ratio.num > ratio.den:
                     raise DecodeFailure(Code.BAD_FIELD, f"{name} is more than 1", f"body.rules.{name}")
         case Charter(key=key) | KeyRotation(new_key=key):
             problem = ed25519.key_problem(key)
             if problem is not None:
-                raise SignatureFailure(Code.BAD_KEY, problem, "body.key" if isinstance(body, Charter) else "body.new_key")
+                raise SignatureFailure(
+                    Code.BAD_KEY, problem, "body.key" if isinstance(body, Charter) else "body.new_key"
+                )
             if key == payload.author:
                 raise DecodeFailure(Code.BAD_FIELD, "a node cannot charter or rotate to its own key", "body")
             if isinstance(body, KeyRotation):

@@ -45,14 +45,14 @@ class _Object(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defa
     """Base of every encoded Struct: immutable, strict, defaults omitted."""
 
 
-class Ratio(_Object):
+class Ratio(_Object, frozen=True):
     """An exact fraction ``num/den`` (signed data never holds floats)."""
 
     num: Annotated[int, Meta(ge=0, le=1_000_000)]
     den: Annotated[int, Meta(ge=1, le=1_000_000)]
 
 
-class CharterRule(_Object):
+class CharterRule(_Object, frozen=True):
     """A body of level ``parent`` may charter a body of level ``child``."""
 
     parent: Level
@@ -62,7 +62,7 @@ class CharterRule(_Object):
 Weighting = Literal["card_vote", "one_branch_one_vote"]
 
 
-class Rules(_Object):
+class Rules(_Object, frozen=True):
     """The federation's standing rules, fixed in its genesis."""
 
     levels: Annotated[list[Level], Meta(min_length=1, max_length=16)]
@@ -72,11 +72,11 @@ class Rules(_Object):
     threshold: Ratio  # share of valid for+against votes that "for" must exceed
 
 
-class _Body(_Object, tag_field="kind"):
+class _Body(_Object, frozen=True, tag_field="kind"):
     """Base of the body kinds; the tag key is ``kind``."""
 
 
-class Genesis(_Body, tag="genesis"):
+class Genesis(_Body, frozen=True, tag="genesis"):
     """The founding document and trust root. Its author is the founding body."""
 
     name: Name
@@ -86,7 +86,7 @@ class Genesis(_Body, tag="genesis"):
     description: Text = ""
 
 
-class Charter(_Body, tag="charter"):
+class Charter(_Body, frozen=True, tag="charter"):
     """The author (parent body) admits a child node: binds its key, name and level."""
 
     key: Key
@@ -95,7 +95,7 @@ class Charter(_Body, tag="charter"):
     url: Url | None = None
 
 
-class Revocation(_Body, tag="revocation"):
+class Revocation(_Body, frozen=True, tag="revocation"):
     """The author (parent body) revokes a child key: its envelopes with
     ``seq > after_seq`` are no longer accepted (0 revokes everything it signed)."""
 
@@ -104,7 +104,7 @@ class Revocation(_Body, tag="revocation"):
     reason: Text = ""
 
 
-class KeyRotation(_Body, tag="key_rotation"):
+class KeyRotation(_Body, frozen=True, tag="key_rotation"):
     """The author's old key hands over to ``new_key``. ``proof`` is the new key's
     signature over the rotation (see :func:`protocol.envelope.rotation_message`), so
     nobody can rotate to a key they do not hold."""
@@ -113,7 +113,7 @@ class KeyRotation(_Body, tag="key_rotation"):
     proof: Annotated[bytes, Meta(min_length=64, max_length=64)]
 
 
-class NodeProfile(_Body, tag="node_profile"):
+class NodeProfile(_Body, frozen=True, tag="node_profile"):
     """How to reach the author and what to call it."""
 
     name: Name
@@ -121,7 +121,7 @@ class NodeProfile(_Body, tag="node_profile"):
     contact: Text = ""
 
 
-class ForkProof(_Body, tag="fork_proof"):
+class ForkProof(_Body, frozen=True, tag="fork_proof"):
     """Two envelopes by one author with one sequence number and different ids.
 
     ``a`` has the smaller id, so one pair has exactly one proof."""
@@ -134,7 +134,7 @@ Body = Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof
 KINDS: tuple[str, ...] = ("genesis", "charter", "revocation", "key_rotation", "node_profile", "fork_proof")
 
 
-class Payload(_Object):
+class Payload(_Object, frozen=True):
     """What the author signs: the envelope header and the body.
 
     ``federation`` is the id of the federation's genesis envelope; it is absent only in

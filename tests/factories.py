@@ -46,12 +46,16 @@ def genesis(founder: SigningKey | None = None, created: int = T0) -> Envelope:
     return seal(founder, Payload(author=founder.public, seq=1, created=created, body=body))
 
 
-def next_envelope(author: SigningKey, after: Envelope | None, body: Body, federation: bytes, created: int | None = None) -> Envelope:
+def next_envelope(
+    author: SigningKey, after: Envelope | None, body: Body, federation: bytes, created: int | None = None
+) -> Envelope:
     """The author's envelope following ``after`` (or its first, when None)."""
     seq = 1 if after is None else after.seq + 1
     prev = None if after is None else after.id
     when = created if created is not None else T0 + 1000 * seq
-    return seal(author, Payload(author=author.public, seq=seq, created=when, body=body, federation=federation, prev=prev))
+    return seal(
+        author, Payload(author=author.public, seq=seq, created=when, body=body, federation=federation, prev=prev)
+    )
 
 
 def charter(child: SigningKey, name: str = "North Region", level: str = "region") -> Charter:

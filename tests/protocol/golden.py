@@ -42,7 +42,9 @@ def build() -> dict[str, Any]:
     fork_b = next_envelope(north, north_profile, profile("North Region (B)"), fed)
     proof = next_envelope(south, None, make_fork_proof(fork_a, fork_b), fed)
     revoked = next_envelope(national, chartered, Revocation(key=north.public, after_seq=1, reason="forked"), fed)
-    rotation = KeyRotation(new_key=rotated.public, proof=rotated.sign(rotation_message(fed, national.public, rotated.public)))
+    rotation = KeyRotation(
+        new_key=rotated.public, proof=rotated.sign(rotation_message(fed, national.public, rotated.public))
+    )
     rotated_env = next_envelope(national, revoked, rotation, fed)
     return {
         "description": (

@@ -52,9 +52,7 @@ bodies: st.SearchStrategy[Body] = st.one_of(
     st.builds(Revocation, key=keys32, after_seq=st.integers(0, 2**53), reason=texts),
     st.builds(KeyRotation, new_key=keys32, proof=st.binary(min_size=64, max_size=64)),
     st.builds(NodeProfile, name=names, endpoints=st.lists(urls, min_size=1, max_size=8), contact=texts),
-    st.builds(
-        ForkProof, a=st.binary(min_size=1, max_size=300), b=st.binary(min_size=1, max_size=300)
-    ),
+    st.builds(ForkProof, a=st.binary(min_size=1, max_size=300), b=st.binary(min_size=1, max_size=300)),
 )
 payloads = st.builds(
     Payload,
@@ -164,8 +162,12 @@ simple_bodies = st.one_of(
 
 
 @given(
-    st.sampled_from(range(3)), st.sampled_from(range(3)), st.sampled_from(range(3)), st.sampled_from(range(3)),
-    simple_bodies, simple_bodies,
+    st.sampled_from(range(3)),
+    st.sampled_from(range(3)),
+    st.sampled_from(range(3)),
+    st.sampled_from(range(3)),
+    simple_bodies,
+    simple_bodies,
 )
 @settings(max_examples=300)
 def test_signature_does_not_transfer(a1: int, a2: int, f1: int, f2: int, b1: Body, b2: Body) -> None:

@@ -1,26 +1,56 @@
-"""The ``branchnet`` command line. Each sub-command is a small function; errors are
-printed as one line naming what is wrong, never as a traceback."""
+"""The ``branchnet`` command line.
+
+Each sub-command is a small function returning an exit code: 0 success, 1 the thing
+checked or asked for failed, 2 bad usage or configuration. Errors are one line naming what
+is wrong, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from protocol import ProtocolError, SigningKey, check_logs, node_id_text, read_bundle
 
+from .config import ConfigError
+from .db import DatabaseError
+from .errors import NodeError
 from .keyfile import KeyFileError, write_new_key
 
+EXPECTED = (ConfigError, KeyFileError, DatabaseError, NodeError, ProtocolError)
 
+
+def fail(command: str, message: str, code: int = 2) -> int:
+    print(f"branchnet {command}: {message}", file=sys.stderr)
+    return code
+
+
+def run_async(command: str, work: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run an async command; expected errors become one line on stderr."""
+    try:
+        return asyncio.run(work())
+    except EXPECTED as exc:
+        message = exc.diagnostics() if isinstance(exc, ProtocolError) else str(exc)
+        code = 1 if isinstance(exc, NodeError) else 2
+        return fail(command, message, code)
+
+
+# --- keys and bundles ---------------------------------------------------------------------
 def _keygen(args: argparse.Namespace) -> int:
     key = SigningKey.generate()
     try:
         write_new_key(Path(args.out), key)
     except KeyFileError as exc:
-        print(f"branchnet keygen: {exc}", file=sys.stderr)
-        return 2
+        return fail("keygen", str(exc))
     print(key.node_id)
     return 0
 
@@ -29,8 +59,7 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         data = Path(args.bundle).read_bytes()
     except OSError as exc:
-        print(f"branchnet verify: cannot read {args.bundle}: {exc.strerror}", file=sys.stderr)
-        return 2
+        return fail("verify", f"cannot read {args.bundle}: {exc.strerror}")
     now_ms = args.now_ms if args.now_ms is not None else int(time.time() * 1000)
     try:
         items = list(read_bundle(data))
@@ -50,18 +79,126 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- node set-up and running --------------------------------------------------------------
+def _init(args: argparse.Namespace) -> int:
+    from .setup import init_node
+
+    return run_async("init", lambda: init_node(Path(args.dir), args.name, args.level, args.listen, args.public_url))
+
+
+def _genesis(args: argparse.Namespace) -> int:
+    from .setup import found_federation
+
+    return run_async("genesis", lambda: found_federation(Path(args.dir), args.federation))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    async def work() -> int:
+        await serve(Path(args.dir))
+        return 0
+
+    return run_async("serve", work)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .setup import node_status
+
+    async def work() -> int:
+        status = await node_status(Path(args.dir))
+        if args.json:
+            print(json.dumps(status, indent=2))
+        else:
+            print(f"node     {status['node_id']}")
+            print(f"name     {status['name']} ({status['level']})")
+            print(f"fed.     {status['federation'] or '(none yet)'}")
+            print(f"objects  {status['objects']}")
+            print(f"members  {status['members']}")
+            print(f"peers    {len(status['peers'])}")
+            for author, seq in status["heads"].items():
+                print(f"head     {author} seq {seq}")
+        return 0
+
+    return run_async("status", work)
+
+
+def _id(args: argparse.Namespace) -> int:
+    from .config import KEY_FILE
+    from .keyfile import read_key
+
+    try:
+        print(read_key(Path(args.dir) / KEY_FILE).node_id)
+    except KeyFileError as exc:
+        return fail("id", str(exc))
+    return 0
+
+
+# --- members ------------------------------------------------------------------------------
+def _member(args: argparse.Namespace) -> int:
+    from . import member_cli
+
+    handler: Callable[[argparse.Namespace], Coroutine[Any, Any, int]] = getattr(member_cli, args.member_command)
+    return run_async(f"member {args.member_command}", lambda: handler(args))
+
+
+def _admin_create(args: argparse.Namespace) -> int:
+    from . import member_cli
+
+    return run_async("admin create", lambda: member_cli.admin_create(args))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="branchnet", description="A federated branch network node.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    keygen = sub.add_parser("keygen", help="create an Ed25519 node key file and print its node id")
-    keygen.add_argument("--out", required=True, help="where to write the key (PKCS#8 PEM, mode 0600)")
-    keygen.set_defaults(run=_keygen)
+    def command(name: str, run: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_text, description=help_text)
+        c.set_defaults(run=run)
+        return c
 
-    verify = sub.add_parser("verify", help="check every envelope in a bundle: signatures, encoding, chains")
-    verify.add_argument("bundle", help="a bundle file (docs/protocol.md, Bundles)")
-    verify.add_argument("--now-ms", type=int, default=None, help="the clock for the future-timestamp rule")
-    verify.set_defaults(run=_verify)
+    c = command("keygen", _keygen, "create an Ed25519 node key file and print its node id")
+    c.add_argument("--out", required=True, help="where to write the key (PKCS#8 PEM, mode 0600)")
+
+    c = command("verify", _verify, "check every envelope in a bundle: signatures, encoding, chains")
+    c.add_argument("bundle", help="a bundle file (docs/protocol.md, Bundles)")
+    c.add_argument("--now-ms", type=int, default=None, help="the clock for the future-timestamp rule")
+
+    c = command("init", _init, "create a node: key, config and database in DIR")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--name", required=True, help="the body's name, e.g. 'Riverside Branch'")
+    c.add_argument("--level", required=True, choices=["branch", "region", "national", "youth"])
+    c.add_argument("--listen", default="127.0.0.1:8470", help="HOST:PORT to listen on (port 0: any free port)")
+    c.add_argument("--public-url", default=None, help="the URL others reach this node at")
+
+    c = command("genesis", _genesis, "found a federation: this node signs its genesis")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--federation", required=True, help="the federation's name")
+
+    c = command("serve", _serve, "run the node until SIGTERM or Ctrl-C")
+    c.add_argument("--dir", required=True)
+
+    c = command("status", _status, "show the node's id, objects, heads, peers and members")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--json", action="store_true")
+
+    c = command("id", _id, "print the node id")
+    c.add_argument("--dir", required=True)
+
+    member = command("member", _member, "manage the branch's members (local data)")
+    msub = member.add_subparsers(dest="member_command", required=True, metavar="ACTION")
+    from .member_cli import add_member_arguments
+
+    add_member_arguments(msub)
+
+    admin = sub.add_parser("admin", help="administrators")
+    asub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    c = asub.add_parser("create", help="create an admin and print an invite link (or set a password)")
+    c.set_defaults(run=_admin_create)
+    c.add_argument("--dir", required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--email", required=True)
+    c.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     return p
 
 
@@ -69,3 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     result: int = args.run(args)
     return result
+
+
+def print_json(value: Any) -> None:
+    print(msgspec.json.encode(value).decode())
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass("password: ")

@@ -1,0 +1,454 @@
+"""The HTTP API under /api/v1: one table of routes, each with its access rule and types.
+
+The table (:data:`ROUTES`) is the single source for the router, the authorisation check
+and the OpenAPI document, so they cannot drift apart. Access levels:
+
+* ``public``: anyone;
+* ``member``: any signed-in member (a handler may further limit to the member's own data);
+* ``officer``: secretary, chair, treasurer, officer or admin;
+* ``admin``: admins only.
+
+Handlers receive the request and the signed-in member (or None) and trust their types:
+bodies are parsed by :func:`read_json` into msgspec Structs at the boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from aiohttp import web
+from msgspec import UNSET, Meta, UnsetType
+
+from protocol import NodeProfile, ProtocolError, node_id_text, open_envelope
+from protocol.views import envelope_view
+
+from .auth import hash_password, verify_password
+from .csv_import import parse_members_csv
+from .errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
+from .members import Member, MemberIn, MemberPatch, Name, access
+from .service import Node
+from .validation import describe
+
+NODE = web.AppKey("node", Node)
+SESSION_COOKIE = "bn_session"
+Access = Literal["public", "member", "officer", "admin"]
+LEVEL: dict[str, int] = {"public": -1, "member": 0, "officer": 1, "admin": 2}
+T = TypeVar("T")
+Handler = Callable[[web.Request, Member | None], Awaitable[web.StreamResponse]]
+
+
+# --- request and response types -----------------------------------------------------------
+class Login(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, Meta(max_length=254)]
+    password: Annotated[str, Meta(max_length=1024)]
+
+
+class AcceptInvite(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, Meta(max_length=100)]
+    password: Annotated[str, Meta(max_length=1024)]
+
+
+class MePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What members may change about themselves."""
+
+    name: Name | UnsetType = UNSET
+    consent_contact: bool | UnsetType = UNSET
+    consent_publish_name: bool | UnsetType = UNSET
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current: Annotated[str, Meta(max_length=1024)]
+    new: Annotated[str, Meta(max_length=1024)]
+
+
+class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class TokenOut(msgspec.Struct):
+    id: int
+    name: str
+    created_at: int
+
+
+class TokenCreated(msgspec.Struct):
+    id: int
+    name: str
+    token: str
+
+
+class Invite(msgspec.Struct):
+    url: str
+    expires_at: int
+
+
+class ImportResult(msgspec.Struct):
+    imported: int
+    skipped: list[str]
+
+
+class ProfileIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    endpoints: Annotated[list[str], Meta(min_length=1, max_length=8)]
+    contact: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class Appended(msgspec.Struct):
+    id: str
+    seq: int
+    kind: str
+
+
+class NodeInfo(msgspec.Struct):
+    node_id: str
+    name: str
+    level: str
+    federation: str | None
+    objects: int
+    heads: dict[str, int]
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+# --- helpers ------------------------------------------------------------------------------
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(body=msgspec.json.encode(value), status=status, content_type="application/json")
+
+
+async def read_json(request: web.Request, kind: type[T]) -> T:
+    body = await request.read()
+    if not body:
+        raise BadInput("the request needs a JSON body", code="bad_request")
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        message, field = describe(exc)
+        code = "invalid_field" if isinstance(exc, msgspec.ValidationError) else "bad_request"
+        raise BadInput(message, field=field, code=code) from None
+
+
+def int_param(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"no such {name}")
+    return int(raw)
+
+
+def node_of(request: web.Request) -> Node:
+    return request.app[NODE]
+
+
+def set_session_cookie(response: web.StreamResponse, node: Node, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=node.config.auth.session_hours * 3600,
+        httponly=True,
+        samesite="Strict",
+        secure=node.config.auth.secure_cookies,
+        path="/",
+    )
+
+
+def require_self_or_officer(who: Member | None, member_id: int) -> Member:
+    assert who is not None
+    if who.id != member_id and access(who.role) < 1:
+        raise Forbidden("members see only their own record")
+    return who
+
+
+def check_may_manage(who: Member, target: Member | None, new_role: str | None) -> None:
+    """Officers manage ordinary members; only admins grant roles or touch officers and admins."""
+    if access(who.role) >= 2:
+        return
+    if new_role is not None and new_role != "member":
+        raise Forbidden("only an admin gives officer or admin roles", field="role")
+    if target is not None and access(target.role) >= 1 and target.id != who.id:
+        raise Forbidden("only an admin changes officers and admins")
+
+
+async def _ensure_not_last_admin(node: Node, target: Member) -> None:
+    if target.role == "admin":
+        admins = [m for m in await node.members.list() if m.role == "admin"]
+        if len(admins) <= 1:
+            raise Conflict("this is the last admin; make another admin first")
+
+
+# --- handlers -----------------------------------------------------------------------------
+async def health(request: web.Request, who: Member | None) -> web.StreamResponse:
+    await node_of(request).db.fetchone("SELECT 1")
+    return json_response(Health("ok"))
+
+
+async def node_info(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    federation = await node.federation()
+    heads = await node.envelopes.heads()
+    return json_response(
+        NodeInfo(
+            node_id=node.key.node_id,
+            name=node.config.node.name,
+            level=node.config.node.level,
+            federation=federation.hex() if federation else None,
+            objects=await node.envelopes.count(),
+            heads={node_id_text(a): s for a, s in sorted(heads.items())},
+        )
+    )
+
+
+async def get_envelope(request: web.Request, who: Member | None) -> web.StreamResponse:
+    try:
+        envelope_id = bytes.fromhex(request.match_info["id"])
+    except ValueError:
+        raise NotFound("an envelope id is 64 hex digits") from None
+    raw = await node_of(request).envelopes.get(envelope_id)
+    if raw is None:
+        raise NotFound("no such envelope")
+    if request.query.get("format") == "json":
+        return json_response(envelope_view(open_envelope(raw)))
+    return web.Response(body=raw, content_type="application/vnd.branchnet.envelope")
+
+
+async def login(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    body = await read_json(request, Login)
+    address = request.remote or "unknown"
+    node.throttle.check(body.email, address)
+    record = await node.members.login_record(body.email)
+    ok = await verify_password(body.password, record[1] if record else None)
+    if not ok or record is None or record[0].status == "suspended":
+        node.throttle.failed(body.email, address)
+        raise Unauthorized("wrong email or password")
+    node.throttle.succeeded(body.email)
+    member = record[0]
+    token = await node.auth.create_session(member.id, node.config.auth.session_hours * 3600)
+    response = json_response(member)
+    set_session_cookie(response, node, token)
+    return response
+
+
+async def logout(request: web.Request, who: Member | None) -> web.StreamResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await node_of(request).auth.end_session(token)
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def accept_invite(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    body = await read_json(request, AcceptInvite)
+    password_hash = await hash_password(body.password)
+    member_id = await node.auth.accept_invite(body.token, password_hash)
+    token = await node.auth.create_session(member_id, node.config.auth.session_hours * 3600)
+    response = json_response(await node.members.require(member_id))
+    set_session_cookie(response, node, token)
+    return response
+
+
+async def me(request: web.Request, who: Member | None) -> web.StreamResponse:
+    return json_response(who)
+
+
+async def patch_me(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, MePatch)
+    patch = MemberPatch(
+        name=body.name, consent_contact=body.consent_contact, consent_publish_name=body.consent_publish_name
+    )
+    return json_response(await node_of(request).members.update(who.id, patch))
+
+
+async def change_password(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    body = await read_json(request, PasswordChange)
+    record = await node.members.login_record(who.email)
+    if record is None or not await verify_password(body.current, record[1]):
+        raise BadInput("the current password is wrong", field="current")
+    await node.members.set_password_hash(who.id, await hash_password(body.new))
+    await node.auth.end_all_sessions(who.id)
+    return web.Response(status=204)
+
+
+async def list_tokens(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    tokens = await node_of(request).auth.list_tokens(who.id)
+    return json_response([TokenOut(t.id, t.name, t.created_at) for t in tokens])
+
+
+async def create_token(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, TokenIn)
+    token, secret = await node_of(request).auth.create_token(who.id, body.name)
+    return json_response(TokenCreated(token.id, token.name, secret), status=201)
+
+
+async def delete_token(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    await node_of(request).auth.delete_token(who.id, int_param(request, "token_id"))
+    return web.Response(status=204)
+
+
+async def list_members(request: web.Request, who: Member | None) -> web.StreamResponse:
+    status = request.query.get("status")
+    if status is not None and status not in ("active", "lapsed", "suspended"):
+        raise BadInput("status is one of active, lapsed, suspended", field="status")
+    return json_response(await node_of(request).members.list(status))
+
+
+async def get_member(request: web.Request, who: Member | None) -> web.StreamResponse:
+    member_id = int_param(request, "member_id")
+    require_self_or_officer(who, member_id)
+    return json_response(await node_of(request).members.require(member_id))
+
+
+async def add_member(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, MemberIn)
+    check_may_manage(who, None, body.role)
+    return json_response(await node_of(request).members.add(body), status=201)
+
+
+async def patch_member(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    member_id = int_param(request, "member_id")
+    body = await read_json(request, MemberPatch)
+    target = await node.members.require(member_id)
+    new_role = body.role if isinstance(body.role, str) else None
+    if new_role is not None and new_role != target.role:
+        if access(who.role) < 2:
+            raise Forbidden("only an admin changes roles", field="role")
+        if new_role != "admin":
+            await _ensure_not_last_admin(node, target)
+    check_may_manage(who, target, None)
+    return json_response(await node.members.update(member_id, body))
+
+
+async def delete_member(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    target = await node.members.require(int_param(request, "member_id"))
+    check_may_manage(who, target, None)
+    await _ensure_not_last_admin(node, target)
+    await node.members.remove(target.id)
+    return web.Response(status=204)
+
+
+async def import_members(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    skip_bad = request.query.get("skip_bad") in ("1", "true", "yes")
+    parsed = parse_members_csv(await request.read())
+    if parsed.problems and not skip_bad:
+        raise BadInput("; ".join(str(p) for p in parsed.problems[:50]), code="bad_csv")
+    rows = parsed.rows
+    if access(who.role) < 2 and any(m.role != "member" for _, m in rows):
+        raise Forbidden("only an admin imports officers or admins", field="role")
+    imported = await node.members.import_all(rows)
+    return json_response(ImportResult(imported, [str(p) for p in parsed.problems]))
+
+
+async def invite_member(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    target = await node.members.require(int_param(request, "member_id"))
+    check_may_manage(who, target, None)
+    ttl = node.config.auth.invite_hours * 3600
+    token = await node.auth.create_invite(target.id, ttl)
+    url = f"{node.config.http.public_url.rstrip('/')}/invite#{token}"
+    expires = int(dt.datetime.now(dt.UTC).timestamp()) + ttl
+    return json_response(Invite(url, expires), status=201)
+
+
+async def publish_profile(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, ProfileIn)
+    try:
+        profile = msgspec.convert(msgspec.to_builtins(body), NodeProfile)
+        envelope = await node_of(request).own_log.append(profile)
+    except msgspec.ValidationError as exc:
+        message, field = describe(exc)
+        raise BadInput(message, field=field) from None
+    except ProtocolError as exc:
+        raise BadInput(exc.message, field=exc.field, code=str(exc.code)) from None
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
+# --- the table ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    access: Access
+    summary: str
+    request: type | None = None
+    response: Any = None
+    status: int = 200
+    request_type: str = "application/json"
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/healthz", health, "public", "Liveness and database check", response=Health),
+    Route("GET", "/api/v1/node", node_info, "public", "This node: id, name, level, heads", response=NodeInfo),
+    Route("GET", "/api/v1/envelopes/{id}", get_envelope, "public", "One stored envelope (bytes, or ?format=json)"),
+    Route("POST", "/api/v1/auth/login", login, "public", "Sign in; sets the session cookie", Login, Member),
+    Route(
+        "POST", "/api/v1/auth/invite", accept_invite, "public", "Set a password from an invite", AcceptInvite, Member
+    ),
+    Route("POST", "/api/v1/auth/logout", logout, "member", "End this session", status=204),
+    Route("GET", "/api/v1/me", me, "member", "The signed-in member", response=Member),
+    Route("PATCH", "/api/v1/me", patch_me, "member", "Change own name or consents", MePatch, Member),
+    Route("POST", "/api/v1/me/password", change_password, "member", "Change own password", PasswordChange, status=204),
+    Route("GET", "/api/v1/tokens", list_tokens, "member", "Own API tokens", response=list[TokenOut]),
+    Route("POST", "/api/v1/tokens", create_token, "member", "New API token (shown once)", TokenIn, TokenCreated, 201),
+    Route("DELETE", "/api/v1/tokens/{token_id}", delete_token, "member", "Revoke an own API token", status=204),
+    Route("GET", "/api/v1/members", list_members, "officer", "All members (?status=)", response=list[Member]),
+    Route("POST", "/api/v1/members", add_member, "officer", "Add a member", MemberIn, Member, 201),
+    Route(
+        "POST",
+        "/api/v1/members/import",
+        import_members,
+        "officer",
+        "Import members from CSV (?skip_bad=1)",
+        response=ImportResult,
+        request_type="text/csv",
+    ),
+    Route(
+        "GET",
+        "/api/v1/members/{member_id}",
+        get_member,
+        "member",
+        "One member (own record, or officers)",
+        response=Member,
+    ),
+    Route("PATCH", "/api/v1/members/{member_id}", patch_member, "officer", "Change a member", MemberPatch, Member),
+    Route("DELETE", "/api/v1/members/{member_id}", delete_member, "officer", "Remove a member", status=204),
+    Route(
+        "POST",
+        "/api/v1/members/{member_id}/invite",
+        invite_member,
+        "officer",
+        "Invite link for a member",
+        response=Invite,
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/log/profile",
+        publish_profile,
+        "officer",
+        "Publish this node's profile (signed)",
+        ProfileIn,
+        Appended,
+        201,
+    ),
+)

@@ -1,0 +1,173 @@
+"""The node's configuration: one TOML file, with environment-variable overrides.
+
+``DIR/node.toml`` (written by ``branchnet init``)::
+
+    [node]
+    name = "Riverside Branch"
+    level = "branch"            # branch | region | national | youth
+
+    [http]
+    listen = "127.0.0.1:8470"   # host:port; port 0 lets the OS choose
+    public_url = "http://127.0.0.1:8470"
+    max_body_bytes = 1048576
+
+    [auth]
+    session_hours = 336
+    invite_hours = 168
+    secure_cookies = false      # true behind HTTPS
+
+    [log]
+    format = "text"             # text | json
+    level = "info"              # debug | info | warning | error
+
+Every key can be overridden by ``BRANCHNET_<SECTION>_<KEY>`` (for example
+``BRANCHNET_HTTP_LISTEN=0.0.0.0:8470``). A bad value stops start-up with a message naming
+the key and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from .validation import describe
+
+CONFIG_FILE = "node.toml"
+KEY_FILE = "node.key"
+DB_FILE = "node.db"
+ENV_PREFIX = "BRANCHNET_"
+
+Level = Literal["branch", "region", "national", "youth"]
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names the key and the reason."""
+
+
+class NodeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    level: Level
+
+
+class HttpSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    listen: str = "127.0.0.1:8470"
+    public_url: Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = "http://127.0.0.1:8470"
+    max_body_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+
+    def host_port(self) -> tuple[str, int]:
+        match = _LISTEN.match(self.listen)
+        if match is None:
+            raise ConfigError(f"http.listen: {self.listen!r} is not HOST:PORT")
+        port = int(match.group("port"))
+        if port > 65535:
+            raise ConfigError(f"http.listen: port {port} is out of range")
+        return match.group("host").strip("[]"), port
+
+
+class AuthSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    session_hours: Annotated[int, Meta(ge=1, le=24 * 365)] = 336
+    invite_hours: Annotated[int, Meta(ge=1, le=24 * 90)] = 168
+    secure_cookies: bool = False
+
+
+class LogSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    node: NodeSection
+    http: HttpSection = msgspec.field(default_factory=HttpSection)
+    auth: AuthSection = msgspec.field(default_factory=AuthSection)
+    log: LogSection = msgspec.field(default_factory=LogSection)
+
+
+def _env_value(raw: str) -> Any:
+    """Environment values are TOML scalars when they parse as one, else plain strings."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    sections = {name: set(t.__struct_fields__) for name, t in _SECTIONS.items()}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section, _, key = rest.partition("_")
+        if section not in sections:
+            continue  # not a config key (BRANCHNET_DIR and the like)
+        if key not in sections[section]:
+            known = ", ".join(f"{ENV_PREFIX}{section.upper()}_{k.upper()}" for k in sorted(sections[section]))
+            raise ConfigError(f"{name}: there is no key {section}.{key} (known: {known})")
+        data.setdefault(section, {})[key] = _env_value(raw)
+    return data
+
+
+_SECTIONS: dict[str, type[msgspec.Struct]] = {
+    "node": NodeSection,
+    "http": HttpSection,
+    "auth": AuthSection,
+    "log": LogSection,
+}
+
+
+def parse_config(text: str, source: str, environ: Mapping[str, str] | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    data = apply_env(data, os.environ if environ is None else environ)
+    try:
+        config = msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        message, field = describe(exc)
+        env_name = f"{ENV_PREFIX}{field.replace('.', '_').upper()}" if field else None
+        origin = f" (or {env_name})" if env_name and env_name in (environ or os.environ) else ""
+        raise ConfigError(f"{source}: {field or 'config'}{origin}: {message}") from None
+    config.http.host_port()
+    return config
+
+
+def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Config:
+    path = directory / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no {CONFIG_FILE} in {directory} (run `branchnet init --dir {directory}` first)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return parse_config(text, str(path), environ)
+
+
+def render_config(name: str, level: str, listen: str, public_url: str) -> str:
+    """The TOML that ``branchnet init`` writes."""
+    quoted = {k: msgspec.json.encode(v).decode() for k, v in
+              {"name": name, "level": level, "listen": listen, "public_url": public_url}.items()}  # fmt: skip
+    return (
+        "# branchnet node configuration. Every key can be overridden by BRANCHNET_<SECTION>_<KEY>.\n"
+        "[node]\n"
+        f"name = {quoted['name']}\n"
+        f"level = {quoted['level']}\n\n"
+        "[http]\n"
+        f"listen = {quoted['listen']}\n"
+        f"public_url = {quoted['public_url']}\n"
+        "max_body_bytes = 1048576\n\n"
+        "[auth]\n"
+        "session_hours = 336\n"
+        "invite_hours = 168\n"
+        "secure_cookies = false\n\n"
+        "[log]\n"
+        'format = "text"\n'
+        'level = "info"\n'
+    )

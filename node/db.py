@@ -1,0 +1,143 @@
+"""The node's SQLite database: connections, durability settings, migrations, transactions.
+
+All thread bridging lives in aiosqlite; this module only decides how it is used:
+
+* WAL journal with ``synchronous=FULL``: every commit is fsynced to the WAL before the
+  commit returns, so a write the node has acknowledged survives a crash or power loss.
+* One writer connection, guarded by an asyncio lock, in autocommit mode; every store
+  method that writes runs as one ``BEGIN IMMEDIATE … COMMIT`` through :meth:`Database.write`.
+  ``BEGIN IMMEDIATE`` also serialises against other processes (the CLI) on the same file.
+* One reader connection for queries; WAL lets it read while the writer writes.
+* Numbered migrations in ``node/migrations/NNNN_name.sql``, applied in order, each in its
+  own transaction together with the bump of ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated; the message says which file and why."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, file name, SQL) of every migration shipped with the node, in order."""
+    found = []
+    for entry in resources.files("node.migrations").iterdir():
+        match = _MIGRATION.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [n for n, _, _ in found]
+    if numbers != list(range(1, len(found) + 1)):
+        raise DatabaseError(f"migrations are not numbered 1..n: {numbers}")
+    return found
+
+
+async def _configure(conn: aiosqlite.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    await conn.execute("PRAGMA busy_timeout = 10000")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    await conn.execute("PRAGMA synchronous = FULL")
+
+
+class Database:
+    """A node database file with one writer and one reader connection."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, *, create: bool = False) -> Database:
+        """Open (or, with ``create``, create) the database and bring it to the latest schema."""
+        if not create and not path.exists():
+            raise DatabaseError(f"no database at {path} (run `branchnet init` first)")
+        if create and not path.exists():
+            # Members' personal data lives here: owner-only from the first byte. SQLite gives
+            # the -wal and -shm files the same mode as the database file.
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            writer = await aiosqlite.connect(path, isolation_level=None)
+            mode = await (await writer.execute("PRAGMA journal_mode = WAL")).fetchone()
+            if mode is None or mode[0] != "wal":
+                raise DatabaseError(f"{path}: could not switch to WAL mode")
+            await _configure(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            await _configure(reader)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open {path}: {exc}") from None
+        db = cls(path, writer, reader)
+        await db._migrate()
+        return db
+
+    async def close(self) -> None:
+        await self._writer.close()
+        await self._reader.close()
+
+    async def _migrate(self) -> None:
+        row = await (await self._writer.execute("PRAGMA user_version")).fetchone()
+        current = int(row[0]) if row else 0
+        known = migrations()
+        if current > len(known):
+            raise DatabaseError(f"{self.path} has schema {current}, newer than this branchnet ({len(known)})")
+        for number, name, sql in known[current:]:
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                for statement in _statements(sql):
+                    await self._writer.execute(statement)
+                await self._writer.execute(f"PRAGMA user_version = {number}")
+                await self._writer.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._writer.execute("ROLLBACK")
+                raise DatabaseError(f"migration {name} failed: {exc}") from None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction: commits when the block ends, rolls back if it raises."""
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._reader.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self._reader.execute(sql, tuple(params)) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def integrity_check(self) -> str:
+        row = await self.fetchone("PRAGMA integrity_check")
+        return str(row[0]) if row else "no answer"
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration file into statements.
+
+    Migrations are plain DDL written for this splitter: ``--`` comments on their own lines
+    and no semicolons inside literals.
+    """
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,191 @@
+"""Envelope storage and the node's own log.
+
+Envelopes are stored as the bytes received, keyed by id and by (author, seq).
+
+Appending to our own log is the one place where a bug could fork the federation's trust
+in this node, so it is built to make that impossible:
+
+* one :class:`OwnLog` writer task takes every pending append, reads the head *inside* the
+  write transaction, seals each body at the next sequence with the previous id, inserts
+  them and commits; only then are the callers answered (group commit: one fsync per batch);
+* the database has ``UNIQUE (author, seq)``, so even another process appending at the
+  same moment (the CLI) cannot store a second envelope at a sequence: its
+  ``BEGIN IMMEDIATE`` waits, then it reads the new head;
+* nothing is published before its transaction committed. An envelope signed but not
+  committed when the process dies was never seen by anyone, so re-using its sequence
+  after a restart is not a fork.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiosqlite
+
+from protocol import Body, Envelope, Payload, ProtocolError, SigningKey, open_envelope, seal
+
+from .db import Database
+from .errors import Conflict
+
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class StoredHead:
+    author: bytes
+    seq: int
+    id: bytes
+
+
+class EnvelopeStore:
+    """Read access to stored envelopes, and the insert used inside write transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    async def insert(conn: aiosqlite.Connection, envelope: Envelope, received_at: int) -> None:
+        await conn.execute(
+            "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created, received_at,
+             envelope.raw),
+        )  # fmt: skip
+
+    async def get(self, envelope_id: bytes) -> bytes | None:
+        row = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
+        return bytes(row[0]) if row else None
+
+    async def head(self, author: bytes) -> StoredHead | None:
+        row = await self.db.fetchone(
+            "SELECT seq, id FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1", (author,)
+        )
+        return StoredHead(author, row[0], bytes(row[1])) if row else None
+
+    async def heads(self) -> dict[bytes, int]:
+        rows = await self.db.fetchall("SELECT author, MAX(seq) FROM envelopes GROUP BY author")
+        return {bytes(r[0]): int(r[1]) for r in rows}
+
+    async def count(self) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) FROM envelopes")
+        return int(row[0]) if row else 0
+
+    async def range(self, author: bytes, after_seq: int = 0, limit: int = 500) -> list[bytes]:
+        rows = await self.db.fetchall(
+            "SELECT raw FROM envelopes WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?", (author, after_seq, limit)
+        )
+        return [bytes(r[0]) for r in rows]
+
+    async def all_raw(self) -> list[bytes]:
+        rows = await self.db.fetchall("SELECT raw FROM envelopes ORDER BY author, seq")
+        return [bytes(r[0]) for r in rows]
+
+
+async def get_meta(db: Database, key: str) -> bytes | None:
+    row = await db.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
+    return bytes(row[0]) if row else None
+
+
+@dataclass
+class _Pending:
+    body: Body
+    future: asyncio.Future[Envelope]
+
+
+class OwnLog:
+    """Appends to this node's own log through one writer task with group commit."""
+
+    def __init__(self, db: Database, key: SigningKey, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.key = key
+        self.clock = clock
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.on_append: list[Callable[[Envelope], None]] = []
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="own-log-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(Conflict("the node is shutting down", code="shutting_down"))
+
+    async def append(self, body: Body) -> Envelope:
+        """Append ``body`` to our log; returns once it is durably stored.
+
+        Raises the body's ProtocolError if it cannot be sealed (it then takes no sequence)."""
+        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        pending = _Pending(body, future)
+        if self._task is None:  # no writer task (CLI use): write this one directly
+            await self._write([pending])
+        else:
+            await self._queue.put(pending)
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                envelopes = await self._write(batch)
+            except Exception as exc:  # answer every caller; the writer keeps running
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            for envelope in envelopes:
+                for callback in self.on_append:
+                    callback(envelope)
+
+    async def _write(self, batch: list[_Pending]) -> list[Envelope]:
+        """Seal and store a batch in one transaction; resolve each caller after commit."""
+        author = self.key.public
+        async with self.db.write() as conn:
+            async with conn.execute("SELECT value FROM meta WHERE key = 'federation'") as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise Conflict("this node has no federation yet (found one or join one first)", code="not_federated")
+            federation = bytes(row[0])
+            async with conn.execute(
+                "SELECT seq, id, created FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1", (author,)
+            ) as cursor:
+                head = await cursor.fetchone()
+            seq, prev, last_created = (int(head[0]), bytes(head[1]), int(head[2])) if head else (0, None, 0)
+            now = int(self.clock() * 1000)
+            done: list[tuple[_Pending, Envelope]] = []
+            for pending in batch:
+                created = max(now, last_created)  # a clock step back must not break our own chain
+                payload = Payload(author=author, seq=seq + 1, created=created, body=pending.body,
+                                  federation=federation, prev=prev)  # fmt: skip
+                try:
+                    envelope = seal(self.key, payload)
+                except ProtocolError as exc:
+                    pending.future.set_exception(exc)
+                    continue
+                await EnvelopeStore.insert(conn, envelope, now)
+                done.append((pending, envelope))
+                seq, prev, last_created = seq + 1, envelope.id, created
+        for pending, envelope in done:  # committed: now, and only now, answer
+            if not pending.future.done():
+                pending.future.set_result(envelope)
+        return [envelope for _, envelope in done]
+
+
+async def store_genesis(db: Database, envelope: Envelope) -> None:
+    """Store our own genesis (seq 1) and record the federation id, in one transaction."""
+    checked = open_envelope(envelope.raw)
+    async with db.write() as conn:
+        await conn.execute("INSERT INTO meta (key, value) VALUES ('federation', ?)", (checked.id,))
+        await EnvelopeStore.insert(conn, checked, int(time.time() * 1000))

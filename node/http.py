@@ -1,0 +1,135 @@
+"""The aiohttp application: routing from the table, authentication, limits, errors, logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler as AiohttpHandler
+
+from .api import LEVEL, NODE, ROUTES, SESSION_COOKIE, Handler, Route, json_response
+from .errors import Forbidden, NodeError, Throttled, TooLarge, Unauthorized
+from .members import Member, access
+from .openapi import openapi_document
+from .service import Node
+
+log = logging.getLogger("branchnet.http")
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    return json_response({"error": {"code": code, "message": message, "field": field}}, status=status)
+
+
+async def _authenticate(request: web.Request, node: Node) -> Member | None:
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Authorization must be 'Bearer <token>'")
+        member = await node.auth.token_member(token.strip())
+        if member is None:
+            raise Unauthorized("this API token is not valid")
+        return member
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        if request.method in UNSAFE:
+            origin = request.headers.get("Origin")
+            if origin is not None and origin.rstrip("/") != f"{request.scheme}://{request.host}":
+                raise Forbidden("cross-site request refused")
+        return await node.auth.session_member(cookie)
+    return None
+
+
+def _guard(route: Route) -> AiohttpHandler:
+    required = LEVEL[route.access]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        node = request.app[NODE]
+        who = await _authenticate(request, node) if required >= 0 or request.headers.get("Authorization") else None
+        if required >= 0:
+            if who is None:
+                raise Unauthorized("sign in first")
+            if who.status == "suspended":
+                raise Forbidden("this membership is suspended")
+            if access(who.role) < required:
+                raise Forbidden(f"this needs the {route.access} role")
+        request["member_id"] = who.id if who else None
+        inner: Handler = route.handler
+        return await inner(request, who)
+
+    handler.__name__ = route.handler.__name__
+    return handler
+
+
+@web.middleware
+async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        limit = request.app[NODE].config.http.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise TooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+        response = await handler(request)
+        status = response.status
+        return response
+    except NodeError as exc:
+        status = exc.status
+        response = error_response(exc.status, exc.code, exc.message, exc.field)
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except web.HTTPRequestEntityTooLarge:
+        status = 413
+        return error_response(413, "too_large", "the request body is over the limit")
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.status >= 400:
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "bad_request")
+            return error_response(exc.status, code, exc.reason)
+        raise
+    except Exception:
+        log.exception("internal error")
+        return error_response(500, "internal", "internal error; the node's log has the details")
+    finally:
+        route = request.match_info.route.resource
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "method": request.method,
+                    "route": route.canonical if route is not None else "(none)",
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "member_id": request.get("member_id"),
+                }
+            },
+        )
+
+
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+
+
+def make_app(node: Node) -> web.Application:
+    app = web.Application(middlewares=[errors_and_logs], client_max_size=node.config.http.max_body_bytes)
+    app[NODE] = node
+    app[OPENAPI] = openapi_document()
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, _guard(route))
+
+    async def openapi(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=msgspec.json.encode(request.app[OPENAPI]), content_type="application/json")
+
+    app.router.add_get("/api/v1/openapi.json", openapi)
+
+    async def own_log_writer(app: web.Application) -> AsyncIterator[None]:
+        node.own_log.start()
+        yield
+        await node.own_log.stop()
+
+    app.cleanup_ctx.append(own_log_writer)
+    return app

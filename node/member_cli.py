@@ -1,0 +1,180 @@
+"""`branchnet member …` and `branchnet admin create`: member records from the command line.
+
+These write to the database directly (WAL lets them run beside a serving node)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .auth import hash_password
+from .csv_import import parse_members_csv
+from .errors import BadInput
+from .members import ROLES, STATUSES, MemberIn, MemberPatch
+from .service import Node
+from .validation import describe
+
+
+def add_member_arguments(sub: Any) -> None:
+    c = sub.add_parser("add", help="add a member")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--email", required=True)
+    c.add_argument("--role", default="member", choices=ROLES)
+    c.add_argument("--youth", action="store_true")
+    c.add_argument("--joined", default=None, help="YYYY-MM-DD (default today)")
+
+    c = sub.add_parser("list", help="list members")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--status", choices=STATUSES, default=None)
+    c.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("edit", help="change a member")
+    c.add_argument("--dir", required=True)
+    c.add_argument("id", type=int)
+    c.add_argument("--name")
+    c.add_argument("--email")
+    c.add_argument("--role", choices=ROLES)
+    c.add_argument("--status", choices=STATUSES)
+    c.add_argument("--youth", choices=["yes", "no"])
+
+    c = sub.add_parser("remove", help="remove a member")
+    c.add_argument("--dir", required=True)
+    c.add_argument("id", type=int)
+
+    c = sub.add_parser("import", help="import members from a CSV file (all or nothing)")
+    c.add_argument("--dir", required=True)
+    c.add_argument("file")
+    c.add_argument("--skip-bad", action="store_true", help="import the good rows and list the bad ones")
+
+    c = sub.add_parser("invite", help="print a one-time invite link for a member")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--email", required=True)
+
+
+def _convert(values: dict[str, Any], kind: type[Any]) -> Any:
+    try:
+        return msgspec.convert({k: v for k, v in values.items() if v is not None}, kind)
+    except msgspec.ValidationError as exc:
+        message, field = describe(exc)
+        raise BadInput(f"--{field}: {message}" if field else message) from None
+
+
+async def _with_node(args: argparse.Namespace) -> Node:
+    return await Node.open(Path(args.dir))
+
+
+async def add(args: argparse.Namespace) -> int:
+    member_in = _convert(
+        {"name": args.name, "email": args.email, "role": args.role, "youth": args.youth, "joined": args.joined},
+        MemberIn,
+    )
+    node = await _with_node(args)
+    try:
+        member = await node.members.add(member_in)
+    finally:
+        await node.close()
+    print(f"added member {member.id}: {member.name} <{member.email}> ({member.role})")
+    return 0
+
+
+async def list(args: argparse.Namespace) -> int:
+    node = await _with_node(args)
+    try:
+        members = await node.members.list(args.status)
+    finally:
+        await node.close()
+    if args.json:
+        print(msgspec.json.encode(members).decode())
+        return 0
+    for m in members:
+        flags = " youth" if m.youth else ""
+        print(f"{m.id:5}  {m.name}  <{m.email}>  {m.role}  {m.status}{flags}  joined {m.joined}")
+    print(f"{len(members)} members")
+    return 0
+
+
+async def edit(args: argparse.Namespace) -> int:
+    youth = None if args.youth is None else args.youth == "yes"
+    patch = _convert({"name": args.name, "email": args.email, "role": args.role, "status": args.status,
+                      "youth": youth}, MemberPatch)  # fmt: skip
+    node = await _with_node(args)
+    try:
+        member = await node.members.update(args.id, patch)
+    finally:
+        await node.close()
+    print(f"member {member.id}: {member.name} <{member.email}> ({member.role}, {member.status})")
+    return 0
+
+
+async def remove(args: argparse.Namespace) -> int:
+    node = await _with_node(args)
+    try:
+        await node.members.remove(args.id)
+    finally:
+        await node.close()
+    print(f"removed member {args.id}")
+    return 0
+
+
+async def import_(args: argparse.Namespace) -> int:
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {args.file}: {exc.strerror}") from None
+    parsed = parse_members_csv(data)
+    for problem in parsed.problems:
+        print(f"{args.file}: {problem}")
+    if parsed.problems and not args.skip_bad:
+        print(f"nothing imported: {len(parsed.problems)} problems (fix them, or use --skip-bad)")
+        return 1
+    node = await _with_node(args)
+    try:
+        count = await node.members.import_all(parsed.rows)
+    finally:
+        await node.close()
+    skipped = f"; skipped {len(parsed.problems)} bad rows listed above" if parsed.problems else ""
+    print(f"imported {count} members{skipped}")
+    return 0
+
+
+globals()["import"] = import_  # `branchnet member import` looks the action up by name
+
+
+async def invite(args: argparse.Namespace) -> int:
+    node = await _with_node(args)
+    try:
+        record = await node.members.login_record(args.email)
+        if record is None:
+            raise BadInput(f"no member with email {args.email}")
+        token = await node.auth.create_invite(record[0].id, node.config.auth.invite_hours * 3600)
+        url = f"{node.config.http.public_url.rstrip('/')}/invite#{token}"
+    finally:
+        await node.close()
+    print(url)
+    return 0
+
+
+async def admin_create(args: argparse.Namespace) -> int:
+    from .cli import read_password
+
+    member_in = _convert({"name": args.name, "email": args.email, "role": "admin",
+                          "joined": dt.date.today().isoformat()}, MemberIn)  # fmt: skip
+    password_hash = await hash_password(read_password(True)) if args.password_stdin else None
+    node = await _with_node(args)
+    try:
+        member = await node.members.add(member_in)
+        if password_hash is not None:
+            await node.members.set_password_hash(member.id, password_hash)
+            print(f"admin {member.id} created: {member.email} can sign in")
+        else:
+            token = await node.auth.create_invite(member.id, node.config.auth.invite_hours * 3600)
+            print(f"admin {member.id} created; to set a password open:")
+            print(f"{node.config.http.public_url.rstrip('/')}/invite#{token}")
+    finally:
+        await node.close()
+    return 0

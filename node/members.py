@@ -1,0 +1,212 @@
+"""Members: the branch's personal data. Local only: nothing here ever enters an envelope.
+
+Types are parsed at the boundary (API bodies, CSV rows, CLI arguments) into
+:class:`MemberIn` / :class:`MemberPatch`; :class:`MemberStore` trusts them. Every store
+method is one named transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from .db import Database
+from .errors import Conflict, NotFound
+
+Role = Literal["member", "secretary", "chair", "treasurer", "officer", "admin"]
+ROLES: tuple[str, ...] = ("member", "secretary", "chair", "treasurer", "officer", "admin")
+OFFICER_ROLES = frozenset({"secretary", "chair", "treasurer", "officer"})
+Status = Literal["active", "lapsed", "suspended"]
+STATUSES: tuple[str, ...] = ("active", "lapsed", "suspended")
+
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")]
+
+
+def access(role: str) -> int:
+    """0 for members, 1 for officers, 2 for admins."""
+    return 2 if role == "admin" else 1 if role in OFFICER_ROLES else 0
+
+
+class MemberIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A new member, as given by an officer, a CSV row or the CLI."""
+
+    name: Name
+    email: Email
+    role: Role = "member"
+    youth: bool = False
+    status: Status = "active"
+    joined: dt.date | None = None  # today when not given
+    consent_contact: bool = False
+    consent_publish_name: bool = False
+
+    def __post_init__(self) -> None:
+        self.email = self.email.lower()
+        self.name = self.name.strip()
+
+
+class MemberPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A change to a member; fields left out stay as they are."""
+
+    name: Name | UnsetType = UNSET
+    email: Email | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
+    youth: bool | UnsetType = UNSET
+    status: Status | UnsetType = UNSET
+    joined: dt.date | UnsetType = UNSET
+    consent_contact: bool | UnsetType = UNSET
+    consent_publish_name: bool | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.email, str):
+            self.email = self.email.lower()
+        if isinstance(self.name, str):
+            self.name = self.name.strip()
+
+    def changes(self) -> dict[str, Any]:
+        return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
+
+
+class Member(msgspec.Struct, kw_only=True):
+    """A member as the API shows it (never the password hash)."""
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    youth: bool
+    status: Status
+    joined: dt.date
+    consent_contact: bool
+    consent_publish_name: bool
+    has_login: bool
+
+
+_COLUMNS = "id, name, email, role, youth, status, joined, consent_contact, consent_publish_name, password_hash"
+
+
+def _member(row: sqlite3.Row) -> Member:
+    return Member(
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        role=row["role"],
+        youth=bool(row["youth"]),
+        status=row["status"],
+        joined=dt.date.fromisoformat(row["joined"]),
+        consent_contact=bool(row["consent_contact"]),
+        consent_publish_name=bool(row["consent_publish_name"]),
+        has_login=row["password_hash"] is not None,
+    )
+
+
+def _values(m: MemberIn, today: dt.date, now: int) -> tuple[Any, ...]:
+    joined = (m.joined or today).isoformat()
+    return (m.name, m.email, m.role, int(m.youth), m.status, joined, int(m.consent_contact),
+            int(m.consent_publish_name), now, now)  # fmt: skip
+
+
+_INSERT = (
+    "INSERT INTO members (name, email, role, youth, status, joined, consent_contact, consent_publish_name,"
+    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class MemberStore:
+    """Member records in the node database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, member: MemberIn) -> Member:
+        today, now = dt.date.today(), int(time.time())
+        async with self.db.write() as conn:
+            try:
+                cursor = await conn.execute(_INSERT, _values(member, today, now))
+            except sqlite3.IntegrityError:
+                raise Conflict(f"{member.email} is already a member", field="email") from None
+            member_id = cursor.lastrowid
+        found = await self.get(int(member_id or 0))
+        assert found is not None
+        return found
+
+    async def import_all(self, members: list[tuple[int, MemberIn]]) -> int:
+        """Add every member in one transaction, or none: a clash with an existing email
+        aborts the whole import with the CSV line number."""
+        today, now = dt.date.today(), int(time.time())
+        async with self.db.write() as conn:
+            for line, member in members:
+                try:
+                    await conn.execute(_INSERT, _values(member, today, now))
+                except sqlite3.IntegrityError:
+                    raise Conflict(f"line {line}: {member.email} is already a member", field="email") from None
+        return len(members)
+
+    async def get(self, member_id: int) -> Member | None:
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))
+        return _member(row) if row else None
+
+    async def require(self, member_id: int) -> Member:
+        member = await self.get(member_id)
+        if member is None:
+            raise NotFound(f"no member {member_id}")
+        return member
+
+    async def login_record(self, email: str) -> tuple[Member, str | None] | None:
+        """The member with this email and their password hash, for signing in."""
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM members WHERE email = ?", (email.strip().lower(),))
+        return (_member(row), row["password_hash"]) if row else None
+
+    async def list(self, status: str | None = None) -> list[Member]:
+        if status is None:
+            rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM members ORDER BY name, id")
+        else:
+            rows = await self.db.fetchall(
+                f"SELECT {_COLUMNS} FROM members WHERE status = ? ORDER BY name, id", (status,)
+            )
+        return [_member(r) for r in rows]
+
+    async def count(self) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) FROM members")
+        return int(row[0]) if row else 0
+
+    async def update(self, member_id: int, patch: MemberPatch) -> Member:
+        changes = patch.changes()
+        if changes:
+            for key in ("youth", "consent_contact", "consent_publish_name"):
+                if key in changes:
+                    changes[key] = int(changes[key])
+            if "joined" in changes:
+                changes["joined"] = changes["joined"].isoformat()
+            assignments = ", ".join(f"{k} = ?" for k in changes)
+            async with self.db.write() as conn:
+                try:
+                    cursor = await conn.execute(
+                        f"UPDATE members SET {assignments}, updated_at = ? WHERE id = ?",
+                        (*changes.values(), int(time.time()), member_id),
+                    )
+                except sqlite3.IntegrityError:
+                    raise Conflict(f"{changes.get('email')} is already a member", field="email") from None
+                if cursor.rowcount == 0:
+                    raise NotFound(f"no member {member_id}")
+        return await self.require(member_id)
+
+    async def set_password_hash(self, member_id: int, password_hash: str | None) -> None:
+        async with self.db.write() as conn:
+            cursor = await conn.execute(
+                "UPDATE members SET password_hash = ?, updated_at = ? WHERE id = ?",
+                (password_hash, int(time.time()), member_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no member {member_id}")
+
+    async def remove(self, member_id: int) -> None:
+        async with self.db.write() as conn:
+            cursor = await conn.execute("DELETE FROM members WHERE id = ?", (member_id,))
+            if cursor.rowcount == 0:
+                raise NotFound(f"no member {member_id}")

@@ -1,0 +1,79 @@
+"""The OpenAPI 3.1 document, generated from the route table so it cannot drift from it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from .api import ROUTES, Route
+
+_PARAM = re.compile(r"\{([a-z_]+)\}")
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
+def _operation(route: Route, schemas: dict[str, Any], refs: dict[Any, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": route.handler.__name__,
+        "x-access": route.access,
+        "responses": {
+            "default": {
+                "description": "error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+        },
+    }
+    if route.access != "public":
+        op["security"] = [{"session": []}, {"token": []}]
+    params = _PARAM.findall(route.path)
+    if params:
+        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    if route.request is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[route.request]}}}
+    elif route.request_type != "application/json":
+        op["requestBody"] = {"required": True, "content": {route.request_type: {"schema": {"type": "string"}}}}
+    ok: dict[str, Any] = {"description": "success"}
+    if route.response is not None:
+        ok["content"] = {"application/json": {"schema": refs[route.response]}}
+    op["responses"][str(route.status)] = ok
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    types = sorted({t for r in ROUTES for t in (r.request, r.response) if t is not None}, key=repr)
+    type_schemas, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    refs = dict(zip(types, type_schemas, strict=True))
+    components["Error"] = _ERROR_SCHEMA
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, components, refs)
+    paths["/api/v1/openapi.json"] = {"get": {"summary": "This document", "operationId": "openapi", "x-access": "public",
+                                             "responses": {"200": {"description": "success"}}}}  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "branchnet node API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "bn_session"},
+                "token": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }

@@ -1,0 +1,46 @@
+"""`branchnet serve`: run the node's HTTP server until SIGTERM or SIGINT, then stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from .http import make_app
+from .logs import setup_logging
+from .service import Node
+
+log = logging.getLogger("branchnet.server")
+
+
+async def serve(directory: Path, ready: asyncio.Event | None = None) -> None:
+    node = await Node.open(directory)
+    setup_logging(node.config.log.format, node.config.log.level)
+    host, port = node.config.http.host_port()
+    app = make_app(node)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0]
+        url = f"http://{bound[0]}:{bound[1]}" if ":" not in bound[0] else f"http://[{bound[0]}]:{bound[1]}"
+        # The first stdout line says where we listen (tests and the demo read it).
+        print(f"branchnet: listening on {url} as {node.key.node_id}", flush=True)
+        log.info("started", extra={"fields": {"url": url, "node_id": node.key.node_id}})
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+        await node.close()

@@ -1,0 +1,57 @@
+"""The running node: its configuration, key, database and stores, opened and closed together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from protocol import SigningKey
+
+from .auth import AuthStore, LoginThrottle
+from .config import DB_FILE, KEY_FILE, Config, load_config
+from .db import Database
+from .envelopes import EnvelopeStore, OwnLog, get_meta
+from .keyfile import read_key
+from .members import MemberStore
+
+
+@dataclass
+class Node:
+    directory: Path
+    config: Config
+    key: SigningKey
+    db: Database
+    members: MemberStore
+    auth: AuthStore
+    envelopes: EnvelopeStore
+    own_log: OwnLog
+    throttle: LoginThrottle
+
+    @classmethod
+    async def open(cls, directory: Path, clock: Callable[[], float] = time.time) -> Node:
+        """Open an initialised node directory (config, key, database). Raises ConfigError,
+        KeyFileError or DatabaseError with a message naming what is wrong."""
+        config = load_config(directory)
+        key = read_key(directory / KEY_FILE)
+        db = await Database.open(directory / DB_FILE)
+        members = MemberStore(db)
+        return cls(
+            directory=directory,
+            config=config,
+            key=key,
+            db=db,
+            members=members,
+            auth=AuthStore(db, members, clock),
+            envelopes=EnvelopeStore(db),
+            own_log=OwnLog(db, key, clock),
+            throttle=LoginThrottle(),
+        )
+
+    async def federation(self) -> bytes | None:
+        return await get_meta(self.db, "federation")
+
+    async def close(self) -> None:
+        await self.own_log.stop()
+        await self.db.close()

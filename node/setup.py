@@ -1,0 +1,101 @@
+"""Creating a node directory, founding a federation, and reading a node's status."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from protocol import CharterRule, Genesis, Payload, Ratio, Rules, SigningKey, node_id_text, seal
+
+from .config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
+from .db import Database
+from .envelopes import EnvelopeStore, store_genesis
+from .errors import Conflict
+from .keyfile import write_new_key
+from .members import MemberStore
+from .service import Node
+
+
+async def init_node(directory: Path, name: str, level: str, listen: str, public_url: str | None) -> int:
+    """Create key (0600), config and database in ``directory``; never overwrite a node."""
+    existing = [f for f in (CONFIG_FILE, KEY_FILE, DB_FILE) if (directory / f).exists()]
+    if existing:
+        raise ConfigError(f"{directory} already holds a node ({', '.join(existing)}); refusing to overwrite it")
+    url = public_url or f"http://{listen}"
+    text = render_config(name, level, listen, url)
+    parse_config(text, "the new configuration", environ={})  # bad --name/--listen/--public-url stop here
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    created: list[Path] = []
+    try:
+        key = SigningKey.generate()
+        write_new_key(directory / KEY_FILE, key)
+        created.append(directory / KEY_FILE)
+        db = await Database.open(directory / DB_FILE, create=True)
+        created += [directory / DB_FILE, directory / f"{DB_FILE}-wal", directory / f"{DB_FILE}-shm"]
+        await db.close()
+        config_path = directory / CONFIG_FILE
+        with open(config_path, "x", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+    print(f"created node {key.node_id} in {directory}")
+    print(f"next: branchnet serve --dir {directory}")
+    return 0
+
+
+def default_rules() -> Rules:
+    """The rules a new federation starts with (see docs/federation.md)."""
+    return Rules(
+        levels=["national", "region", "branch", "youth"],
+        charter_rules=[
+            CharterRule(parent="national", child="region"),
+            CharterRule(parent="region", child="branch"),
+            CharterRule(parent="national", child="youth"),
+        ],
+        weighting="card_vote",
+        quorum=Ratio(num=1, den=4),
+        threshold=Ratio(num=1, den=2),
+    )
+
+
+async def found_federation(directory: Path, federation_name: str) -> int:
+    node = await Node.open(directory)
+    try:
+        if await node.federation() is not None:
+            raise Conflict("this node already belongs to a federation")
+        if await node.envelopes.count() > 0:
+            raise Conflict("this node already holds envelopes; a genesis must be its first")
+        body = Genesis(name=federation_name, founder_name=node.config.node.name,
+                       founder_level=node.config.node.level, rules=default_rules())  # fmt: skip
+        payload = Payload(author=node.key.public, seq=1, created=int(time.time() * 1000), body=body)
+        envelope = seal(node.key, payload)
+        await store_genesis(node.db, envelope)
+    finally:
+        await node.close()
+    print(f"federation {federation_name!r} founded: {envelope.id.hex()}")
+    return 0
+
+
+async def node_status(directory: Path) -> dict[str, Any]:
+    node = await Node.open(directory)
+    try:
+        federation = await node.federation()
+        heads = await EnvelopeStore(node.db).heads()
+        return {
+            "node_id": node.key.node_id,
+            "name": node.config.node.name,
+            "level": node.config.node.level,
+            "federation": federation.hex() if federation else None,
+            "objects": await node.envelopes.count(),
+            "heads": {node_id_text(a): s for a, s in sorted(heads.items())},
+            "peers": [],
+            "members": await MemberStore(node.db).count(),
+        }
+    finally:
+        await node.close()

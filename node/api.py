@@ -273,7 +273,7 @@ async def change_password(request: web.Request, who: Member | None) -> web.Strea
     record = await node.members.login_record(who.email)
     if record is None or not await verify_password(body.current, record[1]):
         raise BadInput("the current password is wrong", field="current")
-    await node.members.set_password_hash(who.id, await hash_password(body.new))
+    await node.members.set_password_hash(who.id, await hash_password(body.new, field="new"))
     await node.auth.end_all_sessions(who.id)
     return web.Response(status=204)
 
@@ -353,8 +353,8 @@ async def import_members(request: web.Request, who: Member | None) -> web.Stream
     rows = parsed.rows
     if access(who.role) < 2 and any(m.role != "member" for _, m in rows):
         raise Forbidden("only an admin imports officers or admins", field="role")
-    imported = await node.members.import_all(rows)
-    return json_response(ImportResult(imported, [str(p) for p in parsed.problems]))
+    existing = await node.members.import_all(rows, skip_existing=skip_bad)
+    return json_response(ImportResult(len(rows) - len(existing), [str(p) for p in parsed.problems] + existing))
 
 
 async def invite_member(request: web.Request, who: Member | None) -> web.StreamResponse:

@@ -35,11 +35,11 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def check_password_policy(password: str) -> None:
+def check_password_policy(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD:
-        raise BadInput(f"a password has at least {MIN_PASSWORD} characters", field="password")
+        raise BadInput(f"a password has at least {MIN_PASSWORD} characters", field=field)
     if len(password) > MAX_PASSWORD:
-        raise BadInput(f"a password has at most {MAX_PASSWORD} characters", field="password")
+        raise BadInput(f"a password has at most {MAX_PASSWORD} characters", field=field)
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -62,8 +62,8 @@ def verify_password_sync(password: str, stored: str) -> bool:
         return False
 
 
-async def hash_password(password: str) -> str:
-    check_password_policy(password)
+async def hash_password(password: str, field: str = "password") -> str:
+    check_password_policy(password, field)
     return await asyncio.to_thread(hash_password_sync, password)
 
 

@@ -70,6 +70,9 @@ def parse_members_csv(data: bytes) -> ParsedCsv:
     except csv.Error as exc:
         return ParsedCsv([], [RowProblem(1, f"unreadable header: {exc}")])
     problems: list[RowProblem] = []
+    if len(header) == 1 and (sep := next((c for c in ";\t|" if c in header[0]), None)):
+        named = {";": "semicolons", "\t": "tabs", "|": "bars"}[sep]
+        return ParsedCsv([], [RowProblem(1, f"cells are separated by {named}; save the file with commas")])
     unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
     missing = [c for c in REQUIRED if c not in header]
     repeated = sorted({h for h in header if header.count(h) > 1})

@@ -19,6 +19,7 @@ from .service import Node
 
 log = logging.getLogger("branchnet.http")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MEMBER_ID = web.RequestKey("member_id", int)  # for the request log line: an id, never a name or email
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -58,7 +59,8 @@ def _guard(route: Route) -> AiohttpHandler:
                 raise Forbidden("this membership is suspended")
             if access(who.role) < required:
                 raise Forbidden(f"this needs the {route.access} role")
-        request["member_id"] = who.id if who else None
+        if who is not None:
+            request[MEMBER_ID] = who.id
         inner: Handler = route.handler
         return await inner(request, who)
 
@@ -105,7 +107,7 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
                     "route": route.canonical if route is not None else "(none)",
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 2),
-                    "member_id": request.get("member_id"),
+                    "member_id": request.get(MEMBER_ID),
                 }
             },
         )

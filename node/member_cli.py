@@ -134,11 +134,14 @@ async def import_(args: argparse.Namespace) -> int:
         return 1
     node = await _with_node(args)
     try:
-        count = await node.members.import_all(parsed.rows)
+        existing = await node.members.import_all(parsed.rows, skip_existing=args.skip_bad)
     finally:
         await node.close()
-    skipped = f"; skipped {len(parsed.problems)} bad rows listed above" if parsed.problems else ""
-    print(f"imported {count} members{skipped}")
+    for note in existing:
+        print(f"{args.file}: {note}")
+    skipped = len(parsed.problems) + len(existing)
+    told = f"; skipped {skipped} bad rows listed above" if skipped else ""
+    print(f"imported {len(parsed.rows) - len(existing)} members{told}")
     return 0
 
 

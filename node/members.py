@@ -135,17 +135,22 @@ class MemberStore:
         assert found is not None
         return found
 
-    async def import_all(self, members: list[tuple[int, MemberIn]]) -> int:
-        """Add every member in one transaction, or none: a clash with an existing email
-        aborts the whole import with the CSV line number."""
+    async def import_all(self, members: list[tuple[int, MemberIn]], *, skip_existing: bool = False) -> list[str]:
+        """Add every member in one transaction, or none.
+
+        A clash with an existing email aborts the whole import naming the CSV line, unless
+        ``skip_existing``: then those rows are skipped and listed in the returned notes."""
         today, now = dt.date.today(), int(time.time())
+        skipped: list[str] = []
         async with self.db.write() as conn:
             for line, member in members:
                 try:
                     await conn.execute(_INSERT, _values(member, today, now))
                 except sqlite3.IntegrityError:
-                    raise Conflict(f"line {line}: {member.email} is already a member", field="email") from None
-        return len(members)
+                    if not skip_existing:
+                        raise Conflict(f"line {line}: {member.email} is already a member", field="email") from None
+                    skipped.append(f"line {line}: {member.email} is already a member (column email)")
+        return skipped
 
     async def get(self, member_id: int) -> Member | None:
         row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))

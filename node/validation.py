@@ -7,6 +7,7 @@ import re
 import msgspec
 
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 _CHOICES = {
     "role": "member, secretary, chair, treasurer, officer, admin",
     "status": "active, lapsed, suspended",
@@ -33,8 +34,10 @@ def describe(exc: msgspec.ValidationError | msgspec.DecodeError) -> tuple[str, s
         return "must not be empty", field
     if message.startswith("Invalid enum value") and leaf in _CHOICES:
         return f"{message.removeprefix('Invalid enum value ')} is not one of {_CHOICES[leaf]}", field
-    if message.startswith("Invalid date") or message == "Expected `date`, got `str`":
+    if message.startswith(("Invalid date", "Invalid RFC3339 encoded date")) or message == "Expected `date`, got `str`":
         return "not a date (YYYY-MM-DD)", field
-    if message.startswith("Object contains unknown field"):
-        return message.replace("Object contains unknown field", "unknown field"), field
+    unknown = _UNKNOWN.match(message)
+    if unknown:
+        name = unknown.group("name")
+        return f"unknown field {name!r}", f"{field}.{name}" if field else name
     return message, field

@@ -1,0 +1,307 @@
+"""The HTTP API against a real server: errors, limits, logins, invites, roles, concurrency, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate as validate_openapi
+
+from node.api import ROUTES
+from tests.node.conftest import PASSWORD, Live
+
+ROUTES_WITH_BODY = [r for r in ROUTES if r.method in ("POST", "PATCH")]
+
+
+async def call(live: Live, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    async with live.http.request(method, path, **kwargs) as response:
+        body = await response.read()
+        return response.status, (json.loads(body) if body and response.content_type == "application/json" else body)
+
+
+# --- bad input: 4xx with the error shape, never a 500 ------------------------------------
+NASTY_BODIES = [
+    b"",
+    b"null",
+    b"[]",
+    b"{}",
+    b"{",
+    b'{"name": 1, "email": []}',
+    b'{"email": "a@b.cd", "password": "x", "extra": true}',
+    b"\xff\xfe\x00garbage",
+    b"[" * 5000 + b"]" * 5000,
+    b'{"name": "' + b"x" * 10_000 + b'"}',
+    b'{"n": 1e999999}',
+    b"name,email\n",
+]
+
+
+@pytest.mark.parametrize("route", ROUTES_WITH_BODY, ids=lambda r: f"{r.method} {r.path}")
+async def test_nasty_bodies_get_4xx_never_500(live: Live, route: Any) -> None:
+    admin = await live.member("admin")
+    target = await live.member("member")
+    path = route.path.replace("{member_id}", str(target.member.id)).replace("{token_id}", "1")
+    for body in NASTY_BODIES:
+        status, answer = await call(live, route.method, path, data=body, headers=admin.headers)
+        assert 400 <= status < 500 or status in (200, 201, 204), (body[:40], status, answer)
+        if status >= 400:
+            assert set(answer["error"]) == {"code", "message", "field"}
+            assert answer["error"]["message"]
+
+
+async def test_errors_name_the_field(live: Live) -> None:
+    admin = await live.member("admin")
+    status, answer = await call(
+        live, "POST", "/api/v1/members", json={"name": "Ann", "email": "nope"}, headers=admin.headers
+    )
+    assert status == 400
+    assert answer["error"]["field"] == "email"
+    status, answer = await call(
+        live, "POST", "/api/v1/members", json={"name": "Ann", "email": "a@b.org", "rank": 1}, headers=admin.headers
+    )
+    assert status == 400 and answer["error"]["field"] == "rank"
+    status, answer = await call(
+        live, "POST", "/api/v1/members", json={"name": "Ann", "email": "a@b.org", "role": "king"}, headers=admin.headers
+    )
+    assert status == 400 and answer["error"]["field"] == "role"
+    status, answer = await call(live, "GET", "/api/v1/members?status=gone", headers=admin.headers)
+    assert status == 400 and answer["error"]["field"] == "status"
+    status, answer = await call(live, "GET", "/api/v1/members/abc", headers=admin.headers)
+    assert status == 404 and answer["error"]["code"] == "not_found"
+    status, answer = await call(live, "GET", "/api/v1/envelopes/zz", headers=admin.headers)
+    assert status == 404
+    status, answer = await call(live, "GET", "/api/v1/nowhere")
+    assert status == 404 and answer["error"]["code"] == "not_found"
+    status, answer = await call(live, "PUT", "/api/v1/me", headers=admin.headers)
+    assert status == 405 and answer["error"]["code"] == "method_not_allowed"
+
+
+async def test_body_limit_refuses_before_reading(live: Live) -> None:
+    admin = await live.member("admin")
+    limit = live.node.config.http.max_body_bytes
+    big = b"name,email\n" + b"A,a@b.org\n" * (limit // 10 + 10)
+    status, answer = await call(live, "POST", "/api/v1/members/import", data=io.BytesIO(big), headers=admin.headers)
+    assert status == 413 and answer["error"]["code"] == "too_large"
+
+    async def chunks() -> Any:  # no Content-Length: the limit still holds while streaming
+        for _ in range(limit // 65536 + 4):
+            yield b"x" * 65536
+
+    status, answer = await call(live, "POST", "/api/v1/members/import", data=chunks(), headers=admin.headers)
+    assert status == 413
+    assert await live.node.members.count() == 1  # only the admin; nothing half-imported
+
+
+# --- logins, sessions, invites ------------------------------------------------------------
+async def test_login_sets_strict_httponly_cookie_and_logout_ends_it(live: Live) -> None:
+    person = await live.member("member")
+    async with live.http.post(
+        "/api/v1/auth/login", json={"email": person.member.email.upper(), "password": PASSWORD}
+    ) as response:
+        assert response.status == 200
+        cookie = response.cookies["bn_session"]
+        assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/"
+        assert "password" not in (await response.text())
+    status, me = await call(live, "GET", "/api/v1/me")
+    assert status == 200 and me["id"] == person.member.id
+    status, _ = await call(live, "POST", "/api/v1/auth/logout")
+    assert status == 204
+    live.http.cookie_jar.update_cookies({"bn_session": cookie.value})  # a stolen old cookie
+    status, _ = await call(live, "GET", "/api/v1/me")
+    assert status == 401
+
+
+async def test_no_user_enumeration(live: Live) -> None:
+    person = await live.member("member")
+    a = await call(live, "POST", "/api/v1/auth/login", json={"email": person.member.email, "password": "wrong one!"})
+    b = await call(live, "POST", "/api/v1/auth/login", json={"email": "nobody@example.org", "password": "wrong one!"})
+    assert a == b == (401, {"error": {"code": "unauthorized", "message": "wrong email or password", "field": None}})
+
+
+async def test_login_throttling(live: Live) -> None:
+    person = await live.member("member")
+    wrong = {"email": person.member.email, "password": "guess guess guess"}
+    statuses = [(await call(live, "POST", "/api/v1/auth/login", json=wrong))[0] for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    async with live.http.post("/api/v1/auth/login", json={**wrong, "password": PASSWORD}) as response:
+        assert response.status == 429  # even the right password waits: the guesser can't tell
+        assert int(response.headers["Retry-After"]) > 0
+
+
+async def test_cookie_writes_refuse_other_origins(live: Live) -> None:
+    person = await live.member("member")
+    await call(live, "POST", "/api/v1/auth/login", json={"email": person.member.email, "password": PASSWORD})
+    status, answer = await call(
+        live, "PATCH", "/api/v1/me", json={"name": "Mallory"}, headers={"Origin": "https://evil.example"}
+    )
+    assert status == 403 and answer["error"]["code"] == "forbidden"
+    assert (await live.node.members.require(person.member.id)).name == person.member.name
+    status, _ = await call(live, "PATCH", "/api/v1/me", json={"name": "Renamed"}, headers={"Origin": live.url})
+    assert status == 200
+
+
+async def test_invite_flow(live: Live) -> None:
+    officer = await live.member("secretary")
+    newcomer = await live.member("member", with_password=False)
+    status, invite = await call(live, "POST", f"/api/v1/members/{newcomer.member.id}/invite", headers=officer.headers)
+    assert status == 201
+    token = invite["url"].split("#", 1)[1]  # after '#': browsers never send it to a server log
+    status, answer = await call(live, "POST", "/api/v1/auth/invite", json={"token": token, "password": "short"})
+    assert status == 400 and answer["error"]["field"] == "password"
+    status, me = await call(live, "POST", "/api/v1/auth/invite", json={"token": token, "password": "a long new one"})
+    assert status == 200 and me["has_login"] and me["id"] == newcomer.member.id
+    status, _ = await call(live, "POST", "/api/v1/auth/invite", json={"token": token, "password": "a long new one"})
+    assert status == 400  # one use only
+    status, _ = await call(
+        live, "POST", "/api/v1/auth/login", json={"email": newcomer.member.email, "password": "a long new one"}
+    )
+    assert status == 200
+
+
+async def test_password_change_checks_current_and_ends_sessions(live: Live) -> None:
+    person = await live.member("member")
+    await call(live, "POST", "/api/v1/auth/login", json={"email": person.member.email, "password": PASSWORD})
+    status, answer = await call(live, "POST", "/api/v1/me/password", json={"current": "wrong", "new": "x" * 12})
+    assert status == 400 and answer["error"]["field"] == "current"
+    status, answer = await call(live, "POST", "/api/v1/me/password", json={"current": PASSWORD, "new": "short"})
+    assert status == 400 and answer["error"]["field"] == "new"
+    status, _ = await call(live, "POST", "/api/v1/me/password", json={"current": PASSWORD, "new": "x" * 12})
+    assert status == 204
+    assert (await call(live, "GET", "/api/v1/me"))[0] == 401  # every session ended
+
+
+async def test_suspended_members_are_refused(live: Live) -> None:
+    person = await live.member("member", status="suspended")
+    status, answer = await call(live, "GET", "/api/v1/me", headers=person.headers)
+    assert status == 403 and "suspended" in answer["error"]["message"]
+    status, _ = await call(
+        live, "POST", "/api/v1/auth/login", json={"email": person.member.email, "password": PASSWORD}
+    )
+    assert status == 401
+
+
+async def test_bad_tokens(live: Live) -> None:
+    for header in ("Bearer bnt_nope", "Basic abc", "Bearer", "bnt_x"):
+        status, answer = await call(live, "GET", "/api/v1/me", headers={"Authorization": header})
+        assert status == 401, header
+        assert answer["error"]["code"] == "unauthorized"
+
+
+# --- roles --------------------------------------------------------------------------------
+async def test_officers_cannot_escalate(live: Live) -> None:
+    officer = await live.member("secretary")
+    admin = await live.member("admin")
+    member = await live.member("member")
+    h = officer.headers
+    assert (
+        await call(live, "POST", "/api/v1/members", json={"name": "X", "email": "x@y.org", "role": "admin"}, headers=h)
+    )[0] == 403
+    assert (await call(live, "PATCH", f"/api/v1/members/{member.member.id}", json={"role": "chair"}, headers=h))[
+        0
+    ] == 403
+    assert (await call(live, "PATCH", f"/api/v1/members/{officer.member.id}", json={"role": "admin"}, headers=h))[
+        0
+    ] == 403
+    assert (await call(live, "PATCH", f"/api/v1/members/{admin.member.id}", json={"name": "Y"}, headers=h))[0] == 403
+    assert (await call(live, "DELETE", f"/api/v1/members/{admin.member.id}", headers=h))[0] == 403
+    assert (await call(live, "POST", f"/api/v1/members/{admin.member.id}/invite", headers=h))[0] == 403
+    csv = b"name,email,role\nZed,zed@example.org,admin\n"
+    status, _ = await call(live, "POST", "/api/v1/members/import", data=csv, headers=h)
+    assert status == 403 and await live.node.members.count() == 3
+    # members may not give themselves roles through /me either
+    assert (await call(live, "PATCH", "/api/v1/me", json={"role": "admin"}, headers=member.headers))[0] == 400
+    assert (await live.node.members.require(member.member.id)).role == "member"
+    # an admin may
+    status, changed = await call(
+        live, "PATCH", f"/api/v1/members/{member.member.id}", json={"role": "chair"}, headers=admin.headers
+    )
+    assert status == 200 and changed["role"] == "chair"
+
+
+async def test_the_last_admin_stays(live: Live) -> None:
+    admin = await live.member("admin")
+    status, answer = await call(live, "DELETE", f"/api/v1/members/{admin.member.id}", headers=admin.headers)
+    assert status == 409 and "last admin" in answer["error"]["message"]
+    status, _ = await call(
+        live, "PATCH", f"/api/v1/members/{admin.member.id}", json={"role": "member"}, headers=admin.headers
+    )
+    assert status == 409
+    assert (await live.node.members.require(admin.member.id)).role == "admin"
+
+
+# --- concurrency --------------------------------------------------------------------------
+async def test_fifty_concurrent_identical_adds_leave_one(live: Live) -> None:
+    officer = await live.member("secretary")
+    body = {"name": "Dup Licate", "email": "dup@example.org"}
+
+    async def add() -> int:
+        return (await call(live, "POST", "/api/v1/members", json=body, headers=officer.headers))[0]
+
+    statuses = await asyncio.wait_for(asyncio.gather(*(add() for _ in range(50))), timeout=60)
+    assert sorted(statuses) == [201] + [409] * 49
+    assert [m.email for m in await live.node.members.list()].count("dup@example.org") == 1
+
+
+async def test_concurrent_appends_make_one_gapless_chain(live: Live) -> None:
+    officer = await live.member("secretary")
+    profile = {"name": "Test Branch", "endpoints": ["http://127.0.0.1:9/"]}
+
+    async def append(i: int) -> dict[str, Any]:
+        status, answer = await call(
+            live, "POST", "/api/v1/log/profile", json={**profile, "contact": str(i)}, headers=officer.headers
+        )
+        assert status == 201, answer
+        return dict(answer)
+
+    answers = await asyncio.wait_for(asyncio.gather(*(append(i) for i in range(60))), timeout=60)
+    assert sorted(a["seq"] for a in answers) == list(range(2, 62))  # the genesis is 1
+    from protocol import check_logs
+
+    report = check_logs(await live.node.envelopes.all_raw(), now_ms=2**62)
+    assert report.failures == []
+    assert report.heads[live.node.key.public].seq == 61
+
+
+# --- OpenAPI ------------------------------------------------------------------------------
+async def test_openapi_is_valid_and_true_to_the_routes(live: Live) -> None:
+    status, document = await call(live, "GET", "/api/v1/openapi.json")
+    assert status == 200
+    validate_openapi(document)
+    documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
+    served = {(r.method, r.path) for r in ROUTES} | {("GET", "/api/v1/openapi.json")}
+    assert documented == served
+    for route in ROUTES:
+        op = document["paths"][route.path][route.method.lower()]
+        assert op["x-access"] == route.access
+        assert str(route.status) in op["responses"]
+        assert ("security" in op) == (route.access != "public")
+
+
+async def test_responses_match_documented_schemas(live: Live) -> None:
+    _, document = await call(live, "GET", "/api/v1/openapi.json")
+    components = document["components"]["schemas"]
+    admin = await live.member("admin")
+
+    def check(path: str, method: str, status: int, body: Any) -> None:
+        op = document["paths"][path][method]
+        entry = op["responses"].get(str(status)) or op["responses"]["default"]
+        schema = entry["content"]["application/json"]["schema"]
+        jsonschema.validate(body, {**schema, "components": {"schemas": components}})
+
+    samples = [
+        ("/healthz", "GET", "/healthz", None),
+        ("/api/v1/node", "GET", "/api/v1/node", None),
+        ("/api/v1/me", "GET", "/api/v1/me", None),
+        ("/api/v1/members", "GET", "/api/v1/members", None),
+        ("/api/v1/members", "POST", "/api/v1/members", {"name": "New", "email": "new@example.org", "youth": True}),
+        ("/api/v1/members", "POST", "/api/v1/members", {"name": "New", "email": "new@example.org"}),  # 409
+        ("/api/v1/tokens", "POST", "/api/v1/tokens", {"name": "cron"}),
+        ("/api/v1/log/profile", "POST", "/api/v1/log/profile", {"name": "B", "endpoints": ["http://127.0.0.1:9/"]}),
+    ]
+    for template, method, path, body in samples:
+        status, answer = await call(live, method, path, json=body, headers=admin.headers)
+        check(template, method.lower(), status, answer)

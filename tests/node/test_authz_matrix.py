@@ -1,0 +1,215 @@
+"""Authorisation matrix: anonymous / member / officer / admin x own / another member's data x every route.
+
+Each cell starts from fresh people (the caller and an ordinary member who is "the other"),
+sends one request and checks the status. ``EXPECTED`` is written by hand from the rules in
+docs/operating.md; a test checks it names every route in ``node.api.ROUTES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from node.api import ROUTES
+from tests.node.conftest import PASSWORD, Live, Principal
+
+ROLES = ("anonymous", "member", "officer", "admin")
+ROLE_OF = {"member": "member", "officer": "secretary", "admin": "admin"}
+
+
+@dataclass
+class Cell:
+    """Everything one request needs: who asks, whose data, and what was created for it."""
+
+    live: Live
+    me: Principal | None
+    other: Principal
+    own: bool
+
+    @property
+    def target(self) -> Principal:
+        """Whose data the request is about; anonymous callers have none of their own."""
+        return self.me if self.own and self.me else self.other
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.me.headers if self.me else {}
+
+
+Request = tuple[str, dict[str, Any]]  # path, aiohttp request keyword arguments
+Builder = Callable[[Cell], Awaitable[Request]]
+
+
+async def plain(path: str) -> Request:
+    return path, {}
+
+
+async def _envelope(c: Cell) -> Request:
+    federation = await c.live.node.federation()
+    assert federation is not None
+    return f"/api/v1/envelopes/{federation.hex()}", {}
+
+
+async def _login(c: Cell) -> Request:
+    # own: my email and my password; other: the other member's email with a guess.
+    password = PASSWORD if c.own else "not their password at all"
+    return "/api/v1/auth/login", {"json": {"email": c.target.member.email, "password": password}}
+
+
+async def _accept_invite(c: Cell) -> Request:
+    # own: a valid invite link; other: a link for someone else that was already used.
+    token = await c.live.node.auth.create_invite(c.other.member.id, 3600)
+    if not c.own:
+        await c.live.node.auth.accept_invite(token, c.live.password_hash)
+    return "/api/v1/auth/invite", {"json": {"token": token, "password": "a brand new passphrase"}}
+
+
+async def _token_delete(c: Cell) -> Request:
+    owner = c.target.member.id
+    token, _ = await c.live.node.auth.create_token(owner, "to delete")
+    return f"/api/v1/tokens/{token.id}", {}
+
+
+def _member_path(suffix: str = "") -> Builder:
+    async def build(c: Cell) -> Request:
+        return f"/api/v1/members/{c.target.member.id}{suffix}", {}
+
+    return build
+
+
+async def _member_patch(c: Cell) -> Request:
+    return f"/api/v1/members/{c.target.member.id}", {"json": {"name": "New Name"}}
+
+
+def _json(path: str, body: Any) -> Builder:
+    async def build(c: Cell) -> Request:
+        return path, {"json": body}
+
+    return build
+
+
+async def _add_member(c: Cell) -> Request:
+    email = f"added-{c.other.member.id}@example.org"
+    return "/api/v1/members", {"json": {"name": "Added", "email": email}}
+
+
+async def _import(c: Cell) -> Request:
+    csv = f"name,email\nImported,imported-{c.other.member.id}@example.org\n".encode()
+    return "/api/v1/members/import", {"data": csv, "headers": {"Content-Type": "text/csv"}}
+
+
+def _fixed(path: str) -> Builder:
+    async def build(c: Cell) -> Request:
+        return await plain(path)
+
+    return build
+
+
+PROFILE = {"name": "Test Branch", "endpoints": ["http://127.0.0.1:9/"]}
+PASSWORD_CHANGE = {"current": PASSWORD, "new": "another long passphrase"}
+
+# (method, path) -> (builder, {role: (status for own data, status for another member's data)})
+A = 401  # not signed in
+F = 403  # signed in, not allowed
+EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
+    ("GET", "/healthz"): (_fixed("/healthz"), dict.fromkeys(ROLES, (200, 200))),
+    ("GET", "/api/v1/node"): (_fixed("/api/v1/node"), dict.fromkeys(ROLES, (200, 200))),
+    ("GET", "/api/v1/envelopes/{id}"): (_envelope, dict.fromkeys(ROLES, (200, 200))),
+    ("POST", "/api/v1/auth/login"): (_login, dict.fromkeys(ROLES, (200, 401))),
+    ("POST", "/api/v1/auth/invite"): (_accept_invite, dict.fromkeys(ROLES, (200, 400))),
+    ("POST", "/api/v1/auth/logout"): (
+        _fixed("/api/v1/auth/logout"),
+        {"anonymous": (A, A), "member": (204, 204), "officer": (204, 204), "admin": (204, 204)},
+    ),
+    ("GET", "/api/v1/me"): (_fixed("/api/v1/me"), {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),
+    ("PATCH", "/api/v1/me"): (
+        _json("/api/v1/me", {"consent_contact": True}),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("POST", "/api/v1/me/password"): (
+        _json("/api/v1/me/password", PASSWORD_CHANGE),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (204, 204)),
+    ),
+    ("GET", "/api/v1/tokens"): (
+        _fixed("/api/v1/tokens"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("POST", "/api/v1/tokens"): (
+        _json("/api/v1/tokens", {"name": "script"}),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
+    ),
+    # Another member's token is invisible, even to an admin: 404, not 403.
+    ("DELETE", "/api/v1/tokens/{token_id}"): (
+        _token_delete,
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (204, 404)),
+    ),
+    ("GET", "/api/v1/members"): (
+        _fixed("/api/v1/members"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    ("POST", "/api/v1/members"): (
+        _add_member,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/members/import"): (
+        _import,
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    ("GET", "/api/v1/members/{member_id}"): (
+        _member_path(),
+        {"anonymous": (A, A), "member": (200, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    ("PATCH", "/api/v1/members/{member_id}"): (
+        _member_patch,
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    ("DELETE", "/api/v1/members/{member_id}"): (
+        _member_path(),
+        {"anonymous": (A, A), "member": (F, F), "officer": (204, 204), "admin": (204, 204)},
+    ),
+    ("POST", "/api/v1/members/{member_id}/invite"): (
+        _member_path("/invite"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/log/profile"): (
+        _json("/api/v1/log/profile", PROFILE),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+}
+
+
+def test_matrix_names_every_route() -> None:
+    assert set(EXPECTED) == {(r.method, r.path) for r in ROUTES}
+    for builder, by_role in EXPECTED.values():
+        assert set(by_role) == set(ROLES), builder
+
+
+CASES = [
+    pytest.param(method, path, role, own, id=f"{role}-{'own' if own else 'other'}-{method} {path}")
+    for (method, path) in EXPECTED
+    for role in ROLES
+    for own in (True, False)
+]
+
+
+@pytest.mark.parametrize(("method", "path", "role", "own"), CASES)
+async def test_matrix(live: Live, method: str, path: str, role: str, own: bool) -> None:
+    await live.member("admin")  # someone else is always an admin, so no cell removes the last one
+    me = None if role == "anonymous" else await live.member(ROLE_OF[role])
+    other = await live.member("member")
+    cell = Cell(live, me, other, own)
+    builder, by_role = EXPECTED[(method, path)]
+    url_path, kwargs = await builder(cell)
+    headers = {**cell.headers, **kwargs.pop("headers", {})}
+    async with live.http.request(method, url_path, headers=headers, **kwargs) as response:
+        body = await response.read()
+    expected = by_role[role][0 if own else 1]
+    assert response.status == expected, body
+    if expected >= 400:
+        assert b'"error"' in body  # every refusal is the documented error shape
+    if expected in (A, F) and method != "GET":
+        # A refused write changed nothing about the other member.
+        assert await live.node.members.get(other.member.id) == other.member

@@ -29,6 +29,8 @@ def write_new_key(path: Path, key: SigningKey) -> None:
 def read_key(path: Path) -> SigningKey:
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(f"no key at {path} (run `branchnet init --dir {path.parent}` first)") from None
     except OSError as exc:
         raise KeyFileError(f"cannot read {path}: {exc.strerror}") from None
     try:

@@ -1,0 +1,163 @@
+"""`branchnet init`, `serve`, `status` and configuration, as a secretary would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from node.config import ConfigError, load_config, parse_config, render_config
+from tests.node.processes import start_serve
+
+
+def branchnet(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def test_init_creates_private_key_config_and_database(tmp_path: Path) -> None:
+    d = tmp_path / "leeds"
+    result = branchnet("init", "--dir", str(d), "--name", "Leeds Central", "--level", "branch",
+                       "--listen", "127.0.0.1:0", "--public-url", "https://leeds.example.org")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE((d / "node.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((d / "node.db").stat().st_mode) == 0o600  # members' personal data
+    config = load_config(d, environ={})
+    assert (config.node.name, config.node.level, config.http.public_url) == (
+        "Leeds Central", "branch", "https://leeds.example.org")  # fmt: skip
+    status = branchnet("status", "--dir", str(d), "--json")
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["node_id"] in result.stdout
+    assert (data["objects"], data["heads"], data["members"], data["federation"]) == (0, {}, 0, None)
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
+    d = tmp_path / "n"
+    assert branchnet("init", "--dir", str(d), "--name", "A", "--level", "branch").returncode == 0
+    key = (d / "node.key").read_bytes()
+    result = branchnet("init", "--dir", str(d), "--name", "B", "--level", "region")
+    assert result.returncode == 2
+    assert "already holds a node" in result.stderr and "Traceback" not in result.stderr
+    assert (d / "node.key").read_bytes() == key
+    assert load_config(d, environ={}).node.name == "A"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--level", "county"], "invalid choice: 'county'"),
+        (["--level", "branch", "--listen", "nowhere"], "http.listen: 'nowhere' is not HOST:PORT"),
+        (["--level", "branch", "--listen", "127.0.0.1:99999"], "port 99999 is out of range"),
+        (["--level", "branch", "--public-url", "ftp://x"], "http.public_url"),
+    ],
+)
+def test_init_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
+    result = branchnet("init", "--dir", str(tmp_path / "n"), "--name", "A", *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "n" / "node.key").exists()
+
+
+def test_commands_on_a_missing_node(tmp_path: Path) -> None:
+    for command in ("status", "serve", "id"):
+        result = branchnet(command, "--dir", str(tmp_path / "none"))
+        assert result.returncode == 2, command
+        assert "run `branchnet init" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- configuration ------------------------------------------------------------------------
+BASE = render_config("Riverside", "branch", "127.0.0.1:8470", "http://127.0.0.1:8470")
+
+
+def test_environment_overrides() -> None:
+    config = parse_config(BASE, "node.toml", environ={"BRANCHNET_HTTP_LISTEN": "0.0.0.0:9000",
+                                                      "BRANCHNET_AUTH_SECURE_COOKIES": "true",
+                                                      "BRANCHNET_HTTP_MAX_BODY_BYTES": "2048",
+                                                      "BRANCHNET_DIR": "/ignored"})  # fmt: skip
+    assert config.http.host_port() == ("0.0.0.0", 9000)
+    assert config.auth.secure_cookies is True and config.http.max_body_bytes == 2048
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        (
+            BASE.replace('level = "branch"', 'level = "county"'),
+            {},
+            "node.level: 'county' is not one of branch, region, national, youth",
+        ),
+        (BASE.replace("session_hours = 336", 'session_hours = "long"'), {}, "auth.session_hours: Expected `int`"),
+        (BASE.replace("max_body_bytes = 1048576", "max_body_bytes = 10"), {}, "http.max_body_bytes"),
+        (BASE + "\n[gossip]\nfanout = 3\n", {}, "unknown field 'gossip'"),
+        (BASE.replace("[log]", "[log]\ncolour = true"), {}, "log.colour: unknown field"),
+        ("[node\n", {}, "not valid TOML"),
+        (BASE, {"BRANCHNET_AUTH_SESSION_HOURS": "0"}, "auth.session_hours (or BRANCHNET_AUTH_SESSION_HOURS)"),
+        (BASE, {"BRANCHNET_HTTP_LISTN": "x"}, "BRANCHNET_HTTP_LISTN: there is no key http.listn"),
+        (BASE, {"BRANCHNET_LOG_FORMAT": "xml"}, "log.format (or BRANCHNET_LOG_FORMAT): Invalid enum value 'xml'"),
+    ],
+)
+def test_bad_config_names_the_key(text: str, environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "node.toml", environ=environ)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(("node.toml", *environ))  # where the bad value came from
+
+
+def test_bad_config_stops_serve_with_the_key(node_dir: Path) -> None:
+    result = branchnet("serve", "--dir", str(node_dir), env={"BRANCHNET_HTTP_MAX_BODY_BYTES": "lots"})
+    assert result.returncode == 2
+    assert "http.max_body_bytes (or BRANCHNET_HTTP_MAX_BODY_BYTES)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- serve --------------------------------------------------------------------------------
+async def test_serve_answers_and_stops_cleanly_on_sigterm(node_dir: Path) -> None:
+    server = await start_serve(node_dir, env={"BRANCHNET_LOG_FORMAT": "json"})
+    try:
+        async with aiohttp.ClientSession(server.url) as http:
+            async with http.get("/healthz") as r:
+                assert r.status == 200 and await r.json() == {"status": "ok"}
+            async with http.get("/api/v1/node") as r:
+                info = await r.json()
+        assert info["node_id"] == server.node_id and info["objects"] == 1
+    finally:
+        code = await server.stop()
+    assert code == 0
+    events = [json.loads(line) for line in server.stderr().splitlines()]
+    assert {e["event"] for e in events} >= {"started", "request", "stopping"}
+    requests = [e for e in events if e["event"] == "request"]
+    assert {(e["route"], e["status"]) for e in requests} == {("/healthz", 200), ("/api/v1/node", 200)}
+
+
+async def test_logs_hold_no_personal_data(node_dir: Path) -> None:
+    server = await start_serve(node_dir)
+    secret_email = "private.person@example.org"
+    try:
+        async with aiohttp.ClientSession(server.url) as http:
+            await (await http.post("/api/v1/auth/login", json={"email": secret_email, "password": "Hunter2!!"})).read()
+            await (await http.get(f"/api/v1/members?status={secret_email}")).read()
+    finally:
+        await server.stop()
+    log = server.stderr()
+    assert "request" in log
+    assert secret_email not in log and "Hunter2" not in log
+
+
+def test_status_counts_members_and_heads(node_dir: Path) -> None:
+    assert (
+        branchnet("member", "add", "--dir", str(node_dir), "--name", "Ann", "--email", "ann@example.org").returncode
+        == 0
+    )
+    result = branchnet("status", "--dir", str(node_dir), "--json")
+    data = json.loads(result.stdout)
+    assert data["members"] == 1 and data["objects"] == 1
+    assert data["heads"] == {data["node_id"]: 1}
+    text = branchnet("status", "--dir", str(node_dir)).stdout
+    assert data["node_id"] in text and "members  1" in text

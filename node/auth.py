@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .db import Database
 from .errors import BadInput, NotFound, Throttled
-from .members import Member, MemberStore
+from .members import MEMBER_COLUMNS, Member, MemberStore, member_from_row
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
@@ -109,10 +109,14 @@ class AuthStore:
     async def _member_for(self, table: str, token: str, prefix: str) -> Member | None:
         if not token.startswith(prefix) or len(token) > 100:
             return None
-        expiry = " AND expires_at > ?" if table != "api_tokens" else ""
+        expiry = " AND t.expires_at > ?" if table != "api_tokens" else ""
         params: tuple[object, ...] = (secret_hash(token),) + ((int(self.clock()),) if expiry else ())
-        row = await self.db.fetchone(f"SELECT member_id FROM {table} WHERE token_hash = ?{expiry}", params)
-        return await self.members.get(row[0]) if row else None
+        row = await self.db.fetchone(
+            f"SELECT {MEMBER_COLUMNS} FROM {table} t JOIN members ON members.id = t.member_id"
+            f" WHERE t.token_hash = ?{expiry}",
+            params,
+        )
+        return member_from_row(row) if row else None
 
     async def create_session(self, member_id: int, ttl_s: int) -> str:
         token, digest = new_secret(SESSION_PREFIX)

@@ -70,8 +70,8 @@ class EnvelopeStore:
         return {bytes(r[0]): int(r[1]) for r in rows}
 
     async def count(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM envelopes")
-        return int(row[0]) if row else 0
+        rows = await self.db.fetchall("SELECT COUNT(*) FROM envelopes")  # a scan: not inline
+        return int(rows[0][0])
 
     async def range(self, author: bytes, after_seq: int = 0, limit: int = 500) -> list[bytes]:
         rows = await self.db.fetchall(

@@ -87,10 +87,14 @@ class Member(msgspec.Struct, kw_only=True):
     has_login: bool
 
 
-_COLUMNS = "id, name, email, role, youth, status, joined, consent_contact, consent_publish_name, password_hash"
+MEMBER_COLUMNS = ", ".join(
+    f"members.{c} AS {c}"
+    for c in ("id", "name", "email", "role", "youth", "status", "joined", "consent_contact", "consent_publish_name",
+              "password_hash")
+)  # fmt: skip
 
 
-def _member(row: sqlite3.Row) -> Member:
+def member_from_row(row: sqlite3.Row) -> Member:
     return Member(
         id=row["id"],
         name=row["name"],
@@ -153,8 +157,8 @@ class MemberStore:
         return skipped
 
     async def get(self, member_id: int) -> Member | None:
-        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM members WHERE id = ?", (member_id,))
-        return _member(row) if row else None
+        row = await self.db.fetchone(f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?", (member_id,))
+        return member_from_row(row) if row else None
 
     async def require(self, member_id: int) -> Member:
         member = await self.get(member_id)
@@ -164,21 +168,21 @@ class MemberStore:
 
     async def login_record(self, email: str) -> tuple[Member, str | None] | None:
         """The member with this email and their password hash, for signing in."""
-        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM members WHERE email = ?", (email.strip().lower(),))
-        return (_member(row), row["password_hash"]) if row else None
+        row = await self.db.fetchone(f"SELECT {MEMBER_COLUMNS} FROM members WHERE email = ?", (email.strip().lower(),))
+        return (member_from_row(row), row["password_hash"]) if row else None
 
     async def list(self, status: str | None = None) -> list[Member]:
         if status is None:
-            rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM members ORDER BY name, id")
+            rows = await self.db.fetchall(f"SELECT {MEMBER_COLUMNS} FROM members ORDER BY name, id")
         else:
             rows = await self.db.fetchall(
-                f"SELECT {_COLUMNS} FROM members WHERE status = ? ORDER BY name, id", (status,)
+                f"SELECT {MEMBER_COLUMNS} FROM members WHERE status = ? ORDER BY name, id", (status,)
             )
-        return [_member(r) for r in rows]
+        return [member_from_row(r) for r in rows]
 
     async def count(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM members")
-        return int(row[0]) if row else 0
+        rows = await self.db.fetchall("SELECT COUNT(*) FROM members")  # a scan: not inline
+        return int(rows[0][0])
 
     async def update(self, member_id: int, patch: MemberPatch) -> Member:
         changes = patch.changes()

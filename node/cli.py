@@ -123,6 +123,12 @@ def _status(args: argparse.Namespace) -> int:
     return run_async("status", work)
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from .setup import backup_node
+
+    return run_async("backup", lambda: backup_node(Path(args.dir), Path(args.out)))
+
+
 def _id(args: argparse.Namespace) -> int:
     from .config import KEY_FILE
     from .keyfile import read_key
@@ -181,6 +187,10 @@ def parser() -> argparse.ArgumentParser:
     c = command("status", _status, "show the node's id, objects, heads, peers and members")
     c.add_argument("--dir", required=True)
     c.add_argument("--json", action="store_true")
+
+    c = command("backup", _backup, "copy the node's database to a new file (safe while serving)")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--out", required=True, help="the backup file to create")
 
     c = command("id", _id, "print the node id")
     c.add_argument("--dir", required=True)

@@ -148,6 +148,17 @@ class Database:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    async def backup(self, target: Path) -> None:
+        """A consistent copy of the whole database to a new file, while the node runs
+        (``VACUUM INTO``: one read transaction, so it holds every commit up to its start)."""
+        if target.exists():
+            raise DatabaseError(f"{target} already exists; refusing to overwrite it")
+        try:
+            await self._reader.execute("VACUUM INTO ?", (str(target),))
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"backup to {target} failed: {exc}") from None
+        os.chmod(target, 0o600)
+
     async def integrity_check(self) -> str:
         rows = await self.fetchall("PRAGMA integrity_check")
         return "; ".join(str(r[0]) for r in rows) if rows else "no answer"

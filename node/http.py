@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from importlib import resources
 from typing import Any
 
 import msgspec
@@ -114,6 +115,28 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
 
 
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self';"
+    " form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def add_pages(app: web.Application) -> None:
+    """The few pages a member needs before the web interface exists: the invite page."""
+    web_dir = resources.files("node") / "web"
+    files = {
+        "/invite": (web_dir.joinpath("invite.html").read_bytes(), "text/html"),
+        "/static/invite.js": (web_dir.joinpath("invite.js").read_bytes(), "text/javascript"),
+    }
+    for path, (body, content_type) in files.items():
+
+        async def page(request: web.Request, body: bytes = body, content_type: str = content_type) -> web.Response:
+            return web.Response(body=body, content_type=content_type, charset="utf-8", headers=PAGE_HEADERS)
+
+        app.router.add_get(path, page)
 
 
 def make_app(node: Node) -> web.Application:
@@ -127,6 +150,7 @@ def make_app(node: Node) -> web.Application:
         return web.Response(body=msgspec.json.encode(request.app[OPENAPI]), content_type="application/json")
 
     app.router.add_get("/api/v1/openapi.json", openapi)
+    add_pages(app)
 
     async def own_log_writer(app: web.Application) -> AsyncIterator[None]:
         node.own_log.start()

@@ -305,3 +305,14 @@ async def test_responses_match_documented_schemas(live: Live) -> None:
     for template, method, path, body in samples:
         status, answer = await call(live, method, path, json=body, headers=admin.headers)
         check(template, method.lower(), status, answer)
+
+
+async def test_invite_page_is_served_with_a_strict_policy(live: Live) -> None:
+    async with live.http.get("/invite") as r:
+        assert r.status == 200 and r.content_type == "text/html"
+        page = await r.text()
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert '<script src="/static/invite.js">' in page and "<script>" not in page  # no inline script
+    async with live.http.get("/static/invite.js") as r:
+        assert r.status == 200 and "/api/v1/auth/invite" in await r.text()

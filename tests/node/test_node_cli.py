@@ -161,3 +161,29 @@ def test_status_counts_members_and_heads(node_dir: Path) -> None:
     assert data["heads"] == {data["node_id"]: 1}
     text = branchnet("status", "--dir", str(node_dir)).stdout
     assert data["node_id"] in text and "members  1" in text
+
+
+async def test_backup_while_serving(node_dir: Path, tmp_path: Path) -> None:
+    assert (
+        branchnet("member", "add", "--dir", str(node_dir), "--name", "Ann", "--email", "ann@example.org").returncode
+        == 0
+    )
+    server = await start_serve(node_dir)
+    try:
+        out = tmp_path / "backup.db"
+        result = branchnet("backup", "--dir", str(node_dir), "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        assert "backed up 1 envelopes and 1 members" in result.stdout
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        again = branchnet("backup", "--dir", str(node_dir), "--out", str(out))
+        assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+    finally:
+        assert await server.stop() == 0
+    # A node restored from the backup (with its key and config) serves the same data.
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    for name in ("node.key", "node.toml"):
+        (restored / name).write_bytes((node_dir / name).read_bytes())
+    (restored / "node.db").write_bytes(out.read_bytes())
+    status = json.loads(branchnet("status", "--dir", str(restored), "--json").stdout)
+    assert (status["objects"], status["members"]) == (1, 1)

@@ -121,7 +121,7 @@ class AuthStore:
     async def create_session(self, member_id: int, ttl_s: int) -> str:
         token, digest = new_secret(SESSION_PREFIX)
         now = int(self.clock())
-        async with self.db.write() as conn:
+        async with self.db.write("auth.create_session") as conn:
             await conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
             await conn.execute(
                 "INSERT INTO sessions (token_hash, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
@@ -133,17 +133,17 @@ class AuthStore:
         return await self._member_for("sessions", token, SESSION_PREFIX)
 
     async def end_session(self, token: str) -> None:
-        async with self.db.write() as conn:
+        async with self.db.write("auth.end_session") as conn:
             await conn.execute("DELETE FROM sessions WHERE token_hash = ?", (secret_hash(token),))
 
     async def end_all_sessions(self, member_id: int) -> None:
-        async with self.db.write() as conn:
+        async with self.db.write("auth.end_all_sessions") as conn:
             await conn.execute("DELETE FROM sessions WHERE member_id = ?", (member_id,))
 
     async def create_token(self, member_id: int, name: str) -> tuple[ApiToken, str]:
         token, digest = new_secret(TOKEN_PREFIX)
         now = int(self.clock())
-        async with self.db.write() as conn:
+        async with self.db.write("auth.create_token") as conn:
             cursor = await conn.execute(
                 "INSERT INTO api_tokens (token_hash, member_id, name, created_at) VALUES (?, ?, ?, ?)",
                 (digest, member_id, name, now),
@@ -161,7 +161,7 @@ class AuthStore:
         return [ApiToken(r["id"], r["name"], r["created_at"]) for r in rows]
 
     async def delete_token(self, member_id: int, token_id: int) -> None:
-        async with self.db.write() as conn:
+        async with self.db.write("auth.delete_token") as conn:
             cursor = await conn.execute("DELETE FROM api_tokens WHERE id = ? AND member_id = ?", (token_id, member_id))
             if cursor.rowcount == 0:
                 raise NotFound(f"no token {token_id}")
@@ -169,7 +169,7 @@ class AuthStore:
     async def create_invite(self, member_id: int, ttl_s: int) -> str:
         token, digest = new_secret(INVITE_PREFIX)
         now = int(self.clock())
-        async with self.db.write() as conn:
+        async with self.db.write("auth.create_invite") as conn:
             await conn.execute("DELETE FROM invites WHERE member_id = ? OR expires_at <= ?", (member_id, now))
             await conn.execute(
                 "INSERT INTO invites (token_hash, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
@@ -180,7 +180,7 @@ class AuthStore:
     async def accept_invite(self, token: str, password_hash: str) -> int:
         """Use an invite once: set the member's password and forget the invite, together."""
         now = int(self.clock())
-        async with self.db.write() as conn:
+        async with self.db.write("auth.accept_invite") as conn:
             async with conn.execute(
                 "SELECT member_id FROM invites WHERE token_hash = ? AND expires_at > ?", (secret_hash(token), now)
             ) as cursor:

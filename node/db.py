@@ -122,16 +122,26 @@ class Database:
                 raise DatabaseError(f"migration {name} failed: {exc}") from None
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction: commits when the block ends, rolls back if it raises."""
+    async def write(self, name: str) -> AsyncIterator[aiosqlite.Connection]:
+        """One named write transaction: commits when the block ends, rolls back if it raises.
+
+        A storage failure (disk full, I/O error) becomes a DatabaseError naming the
+        transaction; constraint errors pass through for the store method to explain."""
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise DatabaseError(f"{name}: cannot start a write transaction: {exc}") from None
             try:
                 yield self._writer
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
-            await self._writer.execute("COMMIT")
+            try:
+                await self._writer.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                await self._writer.execute("ROLLBACK")
+                raise DatabaseError(f"{name}: commit failed, nothing was stored: {exc}") from None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Any query, in aiosqlite's thread (one hop for execute and fetch)."""

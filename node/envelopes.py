@@ -152,7 +152,7 @@ class OwnLog:
     async def _write(self, batch: list[_Pending]) -> list[Envelope]:
         """Seal and store a batch in one transaction; resolve each caller after commit."""
         author = self.key.public
-        async with self.db.write() as conn:
+        async with self.db.write("own_log.append") as conn:
             async with conn.execute("SELECT value FROM meta WHERE key = 'federation'") as cursor:
                 row = await cursor.fetchone()
             if row is None:
@@ -186,6 +186,6 @@ class OwnLog:
 async def store_genesis(db: Database, envelope: Envelope) -> None:
     """Store our own genesis (seq 1) and record the federation id, in one transaction."""
     checked = open_envelope(envelope.raw)
-    async with db.write() as conn:
+    async with db.write("envelopes.store_genesis") as conn:
         await conn.execute("INSERT INTO meta (key, value) VALUES ('federation', ?)", (checked.id,))
         await EnvelopeStore.insert(conn, checked, int(time.time() * 1000))

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
 from .api import LEVEL, NODE, ROUTES, SESSION_COOKIE, Handler, Route, json_response
+from .db import DatabaseError
 from .errors import Forbidden, NodeError, Throttled, TooLarge, Unauthorized
 from .members import Member, access
 from .openapi import openapi_document
@@ -86,6 +87,10 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
         if isinstance(exc, Throttled):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    except DatabaseError as exc:  # disk full, I/O error: the node's fault, and nothing was stored
+        status = 503
+        log.error("storage failure", extra={"fields": {"detail": str(exc)}})
+        return error_response(503, "storage_unavailable", "the node cannot store anything right now; try again later")
     except web.HTTPRequestEntityTooLarge:
         status = 413
         return error_response(413, "too_large", "the request body is over the limit")

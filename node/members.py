@@ -129,7 +129,7 @@ class MemberStore:
 
     async def add(self, member: MemberIn) -> Member:
         today, now = dt.date.today(), int(time.time())
-        async with self.db.write() as conn:
+        async with self.db.write("members.add") as conn:
             try:
                 cursor = await conn.execute(_INSERT, _values(member, today, now))
             except sqlite3.IntegrityError:
@@ -146,7 +146,7 @@ class MemberStore:
         ``skip_existing``: then those rows are skipped and listed in the returned notes."""
         today, now = dt.date.today(), int(time.time())
         skipped: list[str] = []
-        async with self.db.write() as conn:
+        async with self.db.write("members.import_all") as conn:
             for line, member in members:
                 try:
                     await conn.execute(_INSERT, _values(member, today, now))
@@ -193,7 +193,7 @@ class MemberStore:
             if "joined" in changes:
                 changes["joined"] = changes["joined"].isoformat()
             assignments = ", ".join(f"{k} = ?" for k in changes)
-            async with self.db.write() as conn:
+            async with self.db.write("members.update") as conn:
                 try:
                     cursor = await conn.execute(
                         f"UPDATE members SET {assignments}, updated_at = ? WHERE id = ?",
@@ -206,7 +206,7 @@ class MemberStore:
         return await self.require(member_id)
 
     async def set_password_hash(self, member_id: int, password_hash: str | None) -> None:
-        async with self.db.write() as conn:
+        async with self.db.write("members.set_password_hash") as conn:
             cursor = await conn.execute(
                 "UPDATE members SET password_hash = ?, updated_at = ? WHERE id = ?",
                 (password_hash, int(time.time()), member_id),
@@ -215,7 +215,7 @@ class MemberStore:
                 raise NotFound(f"no member {member_id}")
 
     async def remove(self, member_id: int) -> None:
-        async with self.db.write() as conn:
+        async with self.db.write("members.remove") as conn:
             cursor = await conn.execute("DELETE FROM members WHERE id = ?", (member_id,))
             if cursor.rowcount == 0:
                 raise NotFound(f"no member {member_id}")

@@ -9,7 +9,7 @@ from .bundle import read_bundle, write_bundle
 from .chain import Head, LogReport, check_logs, check_next, is_fork, make_fork_proof, verify_fork_proof
 from .encoding import encode
 from .envelope import ENVELOPE_TAG, VERSION, envelope_id, open_envelope, rotation_message, seal, signing_input
-from .errors import ChainFailure, Code, DecodeFailure, ProtocolError, SignatureFailure
+from .errors import ChainFailure, Code, DecodeFailure, ProtocolError, SignatureFailure, TrustFailure
 from .keys import SigningKey, node_id_text, parse_node_id
 from .models import (
     KINDS,
@@ -27,6 +27,7 @@ from .models import (
     Rules,
     kind_of,
 )
+from .trust import Trust
 
 __all__ = [
     "BUNDLE_MAGIC",
@@ -53,6 +54,8 @@ __all__ = [
     "Rules",
     "SignatureFailure",
     "SigningKey",
+    "Trust",
+    "TrustFailure",
     "check_logs",
     "check_next",
     "encode",

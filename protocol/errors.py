@@ -37,6 +37,12 @@ class Code(enum.StrEnum):
     WRONG_FEDERATION = "wrong_federation"
     BAD_ID_TEXT = "bad_id_text"
     BAD_BUNDLE = "bad_bundle"
+    # trust (docs/federation.md): whether the author may speak in this federation
+    UNKNOWN_AUTHOR = "unknown_author"
+    REVOKED = "revoked"
+    FROZEN = "frozen"
+    RETIRED = "retired"
+    NOT_ALLOWED = "not_allowed"
 
 
 class ProtocolError(Exception):
@@ -59,6 +65,10 @@ class DecodeFailure(ProtocolError):
 
 class SignatureFailure(ProtocolError):
     """The signature or the key does not hold under the verification policy."""
+
+
+class TrustFailure(ProtocolError):
+    """The envelope is well formed and signed, but its author may not speak (yet)."""
 
 
 class ChainFailure(ProtocolError):

@@ -23,6 +23,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
@@ -30,6 +31,9 @@ from protocol import Body, Envelope, Payload, ProtocolError, SigningKey, open_en
 
 from .db import Database
 from .errors import Conflict
+
+if TYPE_CHECKING:
+    from .federation import Federation
 
 MAX_BATCH = 256
 
@@ -98,10 +102,12 @@ class _Pending:
 class OwnLog:
     """Appends to this node's own log through one writer task with group commit."""
 
-    def __init__(self, db: Database, key: SigningKey, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Database, key: SigningKey, clock: Callable[[], float] = time.time,
+                 federation: Federation | None = None) -> None:  # fmt: skip
         self.db = db
         self.key = key
         self.clock = clock
+        self.federation = federation
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.on_append: list[Callable[[Envelope], None]] = []
@@ -158,10 +164,19 @@ class OwnLog:
             if row is None:
                 raise Conflict("this node has no federation yet (found one or join one first)", code="not_federated")
             federation = bytes(row[0])
+            cut = self.federation.own_cut() if self.federation else None
+            if cut is not None:
+                raise Conflict(f"this node's key was {cut.cut_reason} after seq {cut.cut}; it signs nothing more",
+                               code="key_cut")  # fmt: skip
             async with conn.execute(
                 "SELECT seq, id, created FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1", (author,)
             ) as cursor:
                 head = await cursor.fetchone()
+            async with conn.execute("SELECT MAX(seq) FROM held WHERE author = ?", (author,)) as cursor:
+                set_aside = await cursor.fetchone()
+            if set_aside is not None and set_aside[0] is not None and (head is None or set_aside[0] > head[0]):
+                # Never re-use a sequence number we signed before, even one set aside.
+                raise Conflict("this node's own log was cut; it signs nothing more", code="key_cut")
             seq, prev, last_created = (int(head[0]), bytes(head[1]), int(head[2])) if head else (0, None, 0)
             now = int(self.clock() * 1000)
             done: list[tuple[_Pending, Envelope]] = []
@@ -175,6 +190,8 @@ class OwnLog:
                     pending.future.set_exception(exc)
                     continue
                 await EnvelopeStore.insert(conn, envelope, now)
+                if self.federation is not None:
+                    await self.federation.record_own(conn, envelope)
                 done.append((pending, envelope))
                 seq, prev, last_created = seq + 1, envelope.id, created
         for pending, envelope in done:  # committed: now, and only now, answer

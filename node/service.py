@@ -13,6 +13,7 @@ from .auth import AuthStore, LoginThrottle
 from .config import DB_FILE, KEY_FILE, Config, load_config
 from .db import Database
 from .envelopes import EnvelopeStore, OwnLog, get_meta
+from .federation import Federation
 from .keyfile import read_key
 from .members import MemberStore
 
@@ -28,6 +29,7 @@ class Node:
     envelopes: EnvelopeStore
     own_log: OwnLog
     throttle: LoginThrottle
+    federation_state: Federation
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time) -> Node:
@@ -37,6 +39,13 @@ class Node:
         key = read_key(directory / KEY_FILE)
         db = await Database.open(directory / DB_FILE)
         members = MemberStore(db)
+        federation = Federation(db, key.public, clock=clock)
+        try:
+            await federation.load()
+        except BaseException:
+            federation.close()
+            await db.close()
+            raise
         return cls(
             directory=directory,
             config=config,
@@ -45,8 +54,9 @@ class Node:
             members=members,
             auth=AuthStore(db, members, clock),
             envelopes=EnvelopeStore(db),
-            own_log=OwnLog(db, key, clock),
+            own_log=OwnLog(db, key, clock, federation),
             throttle=LoginThrottle(),
+            federation_state=federation,
         )
 
     async def federation(self) -> bytes | None:
@@ -54,4 +64,5 @@ class Node:
 
     async def close(self) -> None:
         await self.own_log.stop()
+        self.federation_state.close()
         await self.db.close()

@@ -114,6 +114,8 @@ class Trust:
     def apply(self, envelope: Envelope) -> list[Change]:
         """Update the state for an accepted envelope; returns what changed."""
         author, seq, body = envelope.author, envelope.seq, envelope.payload.body
+        if author not in self.bodies:
+            return []  # not chartered here (a node's own envelopes before its charter): no effect
         match body:
             case Charter():
                 return self._charter(envelope, body)
@@ -138,12 +140,16 @@ class Trust:
                         child.parent = new_key
                 return [Change("chartered", new_key), *changes]
             case ForkProof():
-                a, _ = verify_fork_proof(body)
-                if a.author not in self.bodies:
-                    return [Change("ineffective", a.author, reason="fork of an author that is not chartered")]
-                return self._cut(a.author, a.seq - 1, "frozen")
+                return self.record_fork(body)
             case _:
                 return []
+
+    def record_fork(self, proof: ForkProof) -> list[Change]:
+        """Freeze the forked author just before the forked sequence (the proof is checked)."""
+        a, _ = verify_fork_proof(proof)
+        if a.author not in self.bodies:
+            return [Change("ineffective", a.author, reason="fork of an author that is not chartered")]
+        return self._cut(a.author, a.seq - 1, "frozen")
 
     def _charter(self, envelope: Envelope, charter: Charter) -> list[Change]:
         parent = self.bodies[envelope.author]

@@ -1,0 +1,431 @@
+"""The node's view of its federation: trust state, per-author heads, and the ingest path.
+
+Ingest (every envelope that arrives from another node goes through :meth:`Federation.ingest`):
+
+1. deduplicate by id (SHA-256 of the bytes) against the batch and against everything held,
+   set aside or quarantined, *before* any signature is checked;
+2. verify the rest (``open_envelope``: size, canonical form, schema, signature) in a small
+   thread pool: ``cryptography`` releases the GIL while verifying, so both cores work;
+3. in **one transaction per batch**, in (author, sequence) order: trust
+   (:mod:`protocol.trust`), then chain rules against the stored head; accept, quarantine
+   (author not chartered yet, or predecessors missing), or reject with a reason code;
+   apply what accepted envelopes change (charters, revocations, rotations, fork proofs);
+   then retry the quarantined envelopes of every author that moved;
+4. after the commit, tell listeners (gossip push, metrics) what was accepted and which
+   forks were found.
+
+A fork (two envelopes with one author and sequence) freezes the author: its log is cut
+before the forked sequence on every node, the envelopes after the cut are set aside as
+evidence (table ``held``), and the proof is stored and published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import struct
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import aiosqlite
+import msgspec
+
+from protocol import (
+    ChainFailure,
+    Code,
+    Envelope,
+    ForkProof,
+    Genesis,
+    Head,
+    ProtocolError,
+    Trust,
+    TrustFailure,
+    check_next,
+    make_fork_proof,
+    open_envelope,
+)
+from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES
+from protocol.trust import Body, Change
+
+from .db import Database
+
+Status = Literal["accepted", "duplicate", "quarantined", "rejected"]
+QUARANTINE_MAX = 10_000
+MAX_RETRY_ROUNDS = 64
+
+
+class Outcome(msgspec.Struct, omit_defaults=True):
+    """What happened to one envelope of a batch."""
+
+    status: Status
+    id: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    """A fork this node found itself (to be published as a ForkProof in its own log)."""
+
+    author: bytes
+    seq: int
+    proof: ForkProof
+
+
+def _verify_many(raws: list[bytes]) -> list[Envelope | ProtocolError]:
+    out: list[Envelope | ProtocolError] = []
+    for raw in raws:
+        try:
+            out.append(open_envelope(raw))
+        except ProtocolError as exc:
+            out.append(exc)
+    return out
+
+
+def heads_digest(heads: Iterable[tuple[bytes, int, bytes]]) -> bytes:
+    """SHA-256 over the sorted (author, seq as u64 BE, head id) triples: equal iff the logs are."""
+    h = hashlib.sha256()
+    for author, seq, head_id in sorted(heads):
+        h.update(author + struct.pack(">Q", seq) + head_id)
+    return h.digest()
+
+
+class Federation:
+    """Trust, heads and ingest for one node. All state changes happen inside write transactions."""
+
+    def __init__(self, db: Database, own_key: bytes, *, verify_threads: int = 2,
+                 quarantine_max: int = QUARANTINE_MAX, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.db = db
+        self.own_key = own_key
+        self.clock = clock
+        self.quarantine_max = quarantine_max
+        self.verify_threads = max(1, verify_threads)
+        self._pool = ThreadPoolExecutor(self.verify_threads, thread_name_prefix="verify")
+        self.federation: bytes | None = None
+        self.trust: Trust | None = None
+        self.heads: dict[bytes, Head] = {}
+        self.quarantined = 0
+        self._digest: bytes | None = None
+        self.counters: Counter[str] = Counter()  # "accepted", "duplicate", "quarantined", "rejected:<code>"
+        self.on_accept: list[Callable[[list[Envelope]], None]] = []
+        self.on_fork: list[Callable[[Found], None]] = []
+
+    # --- loading ------------------------------------------------------------------------
+    async def load(self) -> None:
+        """(Re)build the in-memory state from the database."""
+        row = await self.db.fetchone("SELECT value FROM meta WHERE key = 'federation'")
+        self.federation = bytes(row[0]) if row else None
+        self.trust = None
+        self.heads = {}
+        self._digest = None
+        rows = await self.db.fetchall(
+            "SELECT e.author, e.seq, e.id, e.created FROM envelopes e JOIN"
+            " (SELECT author, MAX(seq) AS top FROM envelopes GROUP BY author) h"
+            " ON e.author = h.author AND e.seq = h.top"
+        )
+        for author, seq, envelope_id, created in rows:
+            self.heads[bytes(author)] = Head(bytes(author), int(seq), bytes(envelope_id), int(created),
+                                             self.federation)  # fmt: skip
+        count = await self.db.fetchall("SELECT COUNT(*) FROM quarantine")
+        self.quarantined = int(count[0][0])
+        if self.federation is None:
+            return
+        genesis = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (self.federation,))
+        if genesis is None:
+            return  # joined (federation id pinned), genesis not received yet
+        self.trust = Trust.from_genesis(open_envelope(bytes(genesis[0])))
+        bodies = await self.db.fetchall("SELECT * FROM bodies")
+        if bodies:
+            self.trust.bodies = {bytes(r["key"]): _body_from_row(r) for r in bodies}
+        else:
+            async with self.db.write("federation.init_bodies") as conn:
+                await self._save_bodies(conn)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- questions ----------------------------------------------------------------------
+    def head_triples(self) -> list[tuple[bytes, int, bytes]]:
+        return sorted((a, h.seq, h.id) for a, h in self.heads.items())
+
+    def digest(self) -> bytes:
+        if self._digest is None:
+            self._digest = heads_digest(self.head_triples())
+        return self._digest
+
+    def body(self, key: bytes) -> Body | None:
+        return self.trust.bodies.get(key) if self.trust else None
+
+    def may_speak(self, key: bytes) -> bool:
+        """Whether ``key`` is a chartered body that has not been cut (for signed requests)."""
+        body = self.body(key)
+        return body is not None and body.cut is None
+
+    # --- ingest -------------------------------------------------------------------------
+    async def ingest(self, raws: list[bytes]) -> list[Outcome]:
+        """Take a batch of envelopes from another node; one outcome per input, in order."""
+        outcomes: list[Outcome | None] = [None] * len(raws)
+        ids = [hashlib.sha256(raw).digest() for raw in raws]
+        first_of: dict[bytes, int] = {}
+        fresh: list[int] = []
+        for i, raw in enumerate(raws):
+            if len(raw) > MAX_FORK_PROOF_ENVELOPE_BYTES:
+                outcomes[i] = Outcome("rejected", None, Code.TOO_LARGE, f"envelope is {len(raw)} bytes")
+            elif ids[i] in first_of:
+                outcomes[i] = Outcome("duplicate", ids[i].hex())
+            else:
+                first_of[ids[i]] = i
+                fresh.append(i)
+        known = await self._known([ids[i] for i in fresh])
+        to_verify = []
+        for i in fresh:
+            if ids[i] in known:
+                outcomes[i] = Outcome("duplicate", ids[i].hex())
+            else:
+                to_verify.append(i)
+        checked = await self._verify([raws[i] for i in to_verify])
+        candidates: list[tuple[int, Envelope]] = []
+        for i, result in zip(to_verify, checked, strict=True):
+            if isinstance(result, ProtocolError):
+                outcomes[i] = Outcome("rejected", ids[i].hex(), str(result.code), result.message)
+            else:
+                candidates.append((i, result))
+        accepted: list[Envelope] = []
+        found: list[Found] = []
+        if candidates:
+            async with self.db.write("federation.ingest") as conn:
+                try:
+                    results = await self._admit_batch(conn, candidates, accepted, found)
+                except BaseException:
+                    await self.load()  # the transaction rolled back: rebuild memory from the database
+                    raise
+            for i, outcome in results.items():
+                outcomes[i] = outcome
+        final = [o if o is not None else Outcome("rejected", None, "internal", "not processed") for o in outcomes]
+        for outcome in final:
+            self.counters[outcome.status if outcome.status != "rejected" else f"rejected:{outcome.code}"] += 1
+        if accepted:
+            for listener in self.on_accept:
+                listener(accepted)
+        for fork in found:
+            for fork_listener in self.on_fork:
+                fork_listener(fork)
+        return final
+
+    async def _known(self, ids: list[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        for start in range(0, len(ids), 400):
+            chunk = ids[start : start + 400]
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT id FROM envelopes WHERE id IN ({marks}) UNION ALL SELECT id FROM held WHERE id IN ({marks})"
+                f" UNION ALL SELECT id FROM quarantine WHERE id IN ({marks})",
+                chunk * 3,
+            )
+            found.update(bytes(r[0]) for r in rows)
+        return found
+
+    async def _verify(self, raws: list[bytes]) -> list[Envelope | ProtocolError]:
+        if not raws:
+            return []
+        loop = asyncio.get_running_loop()
+        size = -(-len(raws) // self.verify_threads)
+        chunks = [raws[i : i + size] for i in range(0, len(raws), size)]
+        parts = await asyncio.gather(*(loop.run_in_executor(self._pool, _verify_many, c) for c in chunks))
+        return [item for part in parts for item in part]
+
+    async def _admit_batch(self, conn: aiosqlite.Connection, candidates: list[tuple[int, Envelope]],
+                           accepted: list[Envelope], found: list[Found]) -> dict[int, Outcome]:  # fmt: skip
+        results: dict[int, Outcome] = {}
+        bodies_changed = False
+        candidates.sort(key=lambda item: (item[1].author, item[1].seq))
+        touched: set[bytes] = set()
+        for i, envelope in candidates:
+            outcome, changes = await self._admit(conn, envelope, found)
+            results[i] = outcome
+            if outcome.status == "accepted":
+                accepted.append(envelope)
+                touched.add(envelope.author)
+            for change in changes:
+                bodies_changed = bodies_changed or change.kind != "ineffective"
+                touched.add(change.key)
+        # Retry the quarantined envelopes of every author that moved, until nothing moves.
+        for _ in range(MAX_RETRY_ROUNDS):
+            if not touched or self.quarantined == 0:
+                break
+            marks = ",".join("?" * len(touched))
+            async with conn.execute(
+                f"SELECT raw FROM quarantine WHERE author IN ({marks}) ORDER BY author, seq", tuple(touched)
+            ) as cursor:
+                waiting = [bytes(r[0]) for r in await cursor.fetchall()]
+            touched = set()
+            for raw in waiting:
+                envelope = open_envelope(raw)  # it passed before; the rules may have changed since
+                outcome, changes = await self._admit(conn, envelope, found, from_quarantine=True)
+                if outcome.status == "quarantined":
+                    continue
+                await conn.execute("DELETE FROM quarantine WHERE id = ?", (envelope.id,))
+                self.quarantined -= 1
+                if outcome.status == "accepted":
+                    accepted.append(envelope)
+                    touched.add(envelope.author)
+                for change in changes:
+                    bodies_changed = bodies_changed or change.kind != "ineffective"
+                    touched.add(change.key)
+        if bodies_changed:
+            await self._save_bodies(conn)
+        return results
+
+    async def _admit(self, conn: aiosqlite.Connection, envelope: Envelope, found: list[Found],
+                     from_quarantine: bool = False) -> tuple[Outcome, list[Change]]:  # fmt: skip
+        """Accept, quarantine or reject one verified envelope, inside the batch transaction."""
+        hex_id = envelope.id.hex()
+        if self.trust is None:
+            if isinstance(envelope.payload.body, Genesis) and envelope.id == self.federation:
+                self.trust = Trust.from_genesis(envelope)
+                await self._store(conn, envelope)
+                return Outcome("accepted", hex_id), [Change("chartered", envelope.author)]
+            if self.federation is None:
+                return Outcome("rejected", hex_id, "not_federated", "this node has joined no federation"), []
+            return await self._quarantine(conn, envelope, "waiting for the genesis", from_quarantine), []
+        try:
+            self.trust.check(envelope)
+        except TrustFailure as exc:
+            if exc.code == Code.UNKNOWN_AUTHOR:
+                return await self._quarantine(conn, envelope, exc.message, from_quarantine, Code.UNKNOWN_AUTHOR), []
+            return Outcome("rejected", hex_id, str(exc.code), exc.message), []
+        head = self.heads.get(envelope.author)
+        if head is not None and envelope.seq <= head.seq:
+            async with conn.execute(
+                "SELECT raw FROM envelopes WHERE author = ? AND seq = ?", (envelope.author, envelope.seq)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return Outcome("rejected", hex_id, str(Code.BAD_CHAIN), "this sequence is no longer held"), []
+            proof = make_fork_proof(open_envelope(bytes(row[0]), deep=False), envelope)
+            changes = await self._record_fork(conn, proof, published=False)
+            found.append(Found(envelope.author, envelope.seq, proof))
+            return Outcome(
+                "rejected", hex_id, str(Code.FORK), f"a different envelope holds seq {envelope.seq}"
+            ), changes
+        expected = 1 if head is None else head.seq + 1
+        if envelope.seq > expected:
+            return await self._quarantine(conn, envelope, f"waiting for seq {expected}", from_quarantine), []
+        try:
+            check_next(head, envelope, int(self.clock() * 1000))
+        except ChainFailure as exc:
+            return Outcome("rejected", hex_id, str(exc.code), exc.message), []
+        await self._store(conn, envelope)
+        changes = self.trust.apply(envelope)
+        await self._apply_cuts(conn, changes)
+        if isinstance(envelope.payload.body, ForkProof):
+            a = open_envelope(envelope.payload.body.a, deep=False)
+            await conn.execute(
+                "INSERT OR IGNORE INTO forks (author, seq, a, b, found_at, published) VALUES (?, ?, ?, ?, ?, 1)",
+                (a.author, a.seq, envelope.payload.body.a, envelope.payload.body.b, int(self.clock())),
+            )
+            await conn.execute("UPDATE forks SET published = 1 WHERE author = ? AND seq = ?", (a.author, a.seq))
+        return Outcome("accepted", hex_id), changes
+
+    async def _quarantine(self, conn: aiosqlite.Connection, envelope: Envelope, reason: str,
+                          already: bool, code: str = "waiting") -> Outcome:  # fmt: skip
+        if not already:
+            if self.quarantined >= self.quarantine_max:
+                return Outcome("rejected", envelope.id.hex(), "quarantine_full",
+                               "too many envelopes are waiting here; send it again later")  # fmt: skip
+            await conn.execute(
+                "INSERT OR IGNORE INTO quarantine (id, author, seq, raw, reason, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (envelope.id, envelope.author, envelope.seq, envelope.raw, reason, int(self.clock())),
+            )
+            self.quarantined += 1
+        return Outcome("quarantined", envelope.id.hex(), str(code), reason)
+
+    async def _store(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
+        await conn.execute(
+            "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created,
+             int(self.clock() * 1000), envelope.raw),
+        )  # fmt: skip
+        self.heads[envelope.author] = Head.of(envelope)
+        self._digest = None
+
+    async def _record_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> list[Change]:
+        a = open_envelope(proof.a, deep=False)
+        await conn.execute(
+            "INSERT OR IGNORE INTO forks (author, seq, a, b, found_at, published) VALUES (?, ?, ?, ?, ?, ?)",
+            (a.author, a.seq, proof.a, proof.b, int(self.clock()), int(published)),
+        )
+        assert self.trust is not None
+        changes = self.trust.record_fork(proof)
+        await self._apply_cuts(conn, changes)
+        if any(c.kind == "cut" for c in changes):
+            await self._save_bodies(conn)
+        return changes
+
+    async def _apply_cuts(self, conn: aiosqlite.Connection, changes: list[Change]) -> None:
+        """Set aside the envelopes after each cut and move the author's head back."""
+        now = int(self.clock())
+        for change in changes:
+            if change.kind != "cut" or change.cut is None:
+                continue
+            await conn.execute(
+                "INSERT OR IGNORE INTO held (id, author, seq, raw, reason, held_at)"
+                " SELECT id, author, seq, raw, ?, ? FROM envelopes WHERE author = ? AND seq > ?",
+                (change.reason, now, change.key, change.cut),
+            )
+            await conn.execute("DELETE FROM envelopes WHERE author = ? AND seq > ?", (change.key, change.cut))
+            async with conn.execute(
+                "SELECT seq, id, created FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1", (change.key,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                self.heads.pop(change.key, None)
+            else:
+                self.heads[change.key] = Head(change.key, int(row[0]), bytes(row[1]), int(row[2]), self.federation)
+            self._digest = None
+
+    async def _save_bodies(self, conn: aiosqlite.Connection) -> None:
+        assert self.trust is not None
+        await conn.execute("DELETE FROM bodies")
+        await conn.executemany(
+            "INSERT INTO bodies (key, name, level, parent, issuer, issued_at, admitted_by, url, cut, cut_reason,"
+            " successor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(b.key, b.name, b.level, b.parent, b.issuer, b.issued_at, b.admitted_by, b.url, b.cut, b.cut_reason,
+              b.successor) for b in self.trust.bodies.values()],
+        )  # fmt: skip
+
+    # --- our own log ----------------------------------------------------------------------
+    async def record_own(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
+        """Called by the own-log writer inside its transaction, after storing ``envelope``."""
+        self.heads[envelope.author] = Head.of(envelope)
+        self._digest = None
+        if isinstance(envelope.payload.body, Genesis):
+            self.federation = envelope.id
+            self.trust = Trust.from_genesis(envelope)
+            await self._save_bodies(conn)
+            return
+        if self.trust is None:
+            return
+        changes = self.trust.apply(envelope)
+        await self._apply_cuts(conn, changes)
+        if any(c.kind != "ineffective" for c in changes):
+            await self._save_bodies(conn)
+
+    def own_cut(self) -> Body | None:
+        """Our own body if it has been cut (then we must not sign anything more)."""
+        body = self.body(self.own_key)
+        return body if body is not None and body.cut is not None else None
+
+
+def _body_from_row(r: aiosqlite.Row) -> Body:
+    def opt(v: bytes | None) -> bytes | None:
+        return bytes(v) if v is not None else None
+
+    return Body(key=bytes(r["key"]), name=r["name"], level=r["level"], parent=opt(r["parent"]),
+                issuer=opt(r["issuer"]), issued_at=r["issued_at"], admitted_by=bytes(r["admitted_by"]),
+                url=r["url"], cut=r["cut"], cut_reason=r["cut_reason"], successor=opt(r["successor"]))  # fmt: skip

@@ -1,0 +1,158 @@
+"""The ingest path on a real SQLite database: dedupe, verify, trust, chains, quarantine, forks, cuts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import node.federation as federation_module
+from node.db import Database
+from node.federation import Federation, Found
+from protocol import Envelope, Revocation, SigningKey
+from protocol.models import ForkProof
+from tests.factories import charter, genesis, key, next_envelope, profile
+
+NATIONAL, NORTH, LEEDS, STRANGER = key("national"), key("north"), key("leeds"), key("stranger")
+GEN = genesis(NATIONAL)
+
+
+def chain(author: SigningKey, *bodies: object, after: Envelope | None = None) -> list[Envelope]:
+    out: list[Envelope] = []
+    for body in bodies:
+        after = next_envelope(author, after, body, GEN.id)  # type: ignore[arg-type]
+        out.append(after)
+    return out
+
+
+@pytest.fixture
+async def fed(tmp_path: Path) -> AsyncIterator[Federation]:
+    db = await Database.open(tmp_path / "node.db", create=True)
+    async with db.write("test.pin_federation") as conn:
+        await conn.execute("INSERT INTO meta (key, value) VALUES ('federation', ?)", (GEN.id,))
+    federation = Federation(db, key("this node").public, clock=lambda: 1_767_225_600 + 86_400)
+    await federation.load()
+    yield federation
+    federation.close()
+    await db.close()
+
+
+async def statuses(fed: Federation, envelopes: list[Envelope | bytes]) -> list[tuple[str, str | None]]:
+    outcomes = await fed.ingest([e.raw if isinstance(e, Envelope) else e for e in envelopes])
+    return [(o.status, o.code) for o in outcomes]
+
+
+async def stored_ids(fed: Federation) -> set[bytes]:
+    return {bytes(r[0]) for r in await fed.db.fetchall("SELECT id FROM envelopes")}
+
+
+async def test_accepts_a_chartered_tree_and_dedupes_before_verifying(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    north = chain(NORTH, profile("North"), charter(LEEDS, "Leeds", "branch"))
+    assert await statuses(fed, [GEN, *c_north, *north]) == [("accepted", None)] * 4
+    assert fed.heads[NORTH.public].seq == 2 and fed.trust is not None and LEEDS.public in fed.trust.bodies
+    verified: list[int] = []
+    real = federation_module._verify_many
+    monkeypatch.setattr(federation_module, "_verify_many", lambda raws: verified.append(len(raws)) or real(raws))
+    assert await statuses(fed, [GEN, north[0], north[0]]) == [("duplicate", None)] * 3
+    assert verified == []  # nothing known was verified again
+
+
+async def test_quarantine_until_the_charter_arrives(fed: Federation) -> None:
+    await fed.ingest([GEN.raw])
+    leeds = chain(LEEDS, profile("Leeds"), profile("Leeds 2"))
+    assert await statuses(fed, leeds) == [("quarantined", "unknown_author")] * 2
+    assert fed.quarantined == 2 and not (await stored_ids(fed)) & {e.id for e in leeds}
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    c_leeds = chain(NORTH, charter(LEEDS, "Leeds", "branch"))
+    assert await statuses(fed, [*c_leeds, *c_north]) == [("accepted", None)] * 2  # sorted into order within a batch
+    assert {e.id for e in leeds} <= await stored_ids(fed)
+    assert fed.quarantined == 0 and fed.heads[LEEDS.public].seq == 2
+
+
+async def test_gap_waits_for_predecessors(fed: Federation) -> None:
+    national = chain(NATIONAL, profile("N1"), profile("N2"), profile("N3"), after=GEN)
+    await fed.ingest([GEN.raw])
+    assert await statuses(fed, [national[2]]) == [("quarantined", "waiting")]
+    assert await statuses(fed, [national[0], national[1]]) == [("accepted", None)] * 2
+    assert fed.heads[NATIONAL.public].seq == 4
+
+
+async def test_rejections_keep_their_codes_and_store_nothing(fed: Federation) -> None:
+    await fed.ingest([GEN.raw])
+    good = chain(NATIONAL, profile("N"), after=GEN)[0]
+    forged = bytearray(good.raw)
+    forged[-1] ^= 1
+    elsewhere = genesis(key("elsewhere"))
+    foreign = next_envelope(NATIONAL, GEN, profile("x"), elsewhere.id)
+    before = await stored_ids(fed)
+    result = await statuses(fed, [bytes(forged), b"\x93\x01", elsewhere, foreign, b"x" * 200_000])
+    assert result == [("rejected", "bad_signature"), ("rejected", "malformed"), ("rejected", "wrong_federation"),
+                      ("rejected", "wrong_federation"), ("rejected", "too_large")]  # fmt: skip
+    assert await stored_ids(fed) == before
+    assert fed.counters["rejected:bad_signature"] == 1 and fed.counters["rejected:wrong_federation"] == 2
+
+
+async def test_a_fork_freezes_the_author_and_keeps_the_proof(fed: Federation) -> None:
+    found: list[Found] = []
+    fed.on_fork.append(found.append)
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    n1, n2 = chain(NORTH, profile("North"), profile("North, story A"))
+    n2b = next_envelope(NORTH, n1, profile("North, story B"), GEN.id)
+    await fed.ingest([GEN.raw, *(e.raw for e in c_north), n1.raw, n2.raw])
+    assert await statuses(fed, [n2b]) == [("rejected", "fork")]
+    assert len(found) == 1 and found[0].seq == 2
+    rows = await fed.db.fetchall("SELECT seq, a, b FROM forks")
+    assert [(r[0], {bytes(r[1]), bytes(r[2])}) for r in rows] == [(2, {n2.raw, n2b.raw})]
+    assert fed.heads[NORTH.public].seq == 1  # cut before the fork on this node, as on every node
+    assert n2.id not in await stored_ids(fed)
+    held = await fed.db.fetchall("SELECT id, reason FROM held")
+    assert [(bytes(r[0]), r[1]) for r in held] == [(n2.id, "frozen")]
+    n3 = next_envelope(NORTH, n2, profile("after"), GEN.id)
+    assert await statuses(fed, [n3]) == [("rejected", "frozen")]
+
+
+async def test_a_fork_proof_from_a_witness_freezes_too(fed: Federation) -> None:
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    n1, n2 = chain(NORTH, profile("North"), profile("A"))
+    n2b = next_envelope(NORTH, n1, profile("B"), GEN.id)
+    await fed.ingest([GEN.raw, *(e.raw for e in c_north), n1.raw, n2.raw])
+    from protocol import make_fork_proof
+
+    proof = next_envelope(NATIONAL, c_north[0], make_fork_proof(n2, n2b), GEN.id)
+    assert isinstance(proof.payload.body, ForkProof)
+    assert await statuses(fed, [proof]) == [("accepted", None)]
+    assert fed.heads[NORTH.public].seq == 1
+    assert [r[0] for r in await fed.db.fetchall("SELECT published FROM forks")] == [1]
+
+
+async def test_revocation_sets_aside_what_came_after(fed: Federation) -> None:
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    north = chain(NORTH, profile("1"), profile("2"), profile("3"))
+    await fed.ingest([GEN.raw, *(e.raw for e in c_north), *(e.raw for e in north)])
+    revoke = next_envelope(NATIONAL, c_north[0], Revocation(key=NORTH.public, after_seq=1), GEN.id)
+    assert await statuses(fed, [revoke]) == [("accepted", None)]
+    assert fed.heads[NORTH.public].seq == 1
+    assert {bytes(r[0]) for r in await fed.db.fetchall("SELECT id FROM held")} == {north[1].id, north[2].id}
+    assert await statuses(fed, [north[1]]) == [("duplicate", None)]  # held: known, not accepted again
+
+
+async def test_quarantine_is_bounded(fed: Federation) -> None:
+    fed.quarantine_max = 2
+    await fed.ingest([GEN.raw])
+    strangers = chain(STRANGER, profile("1"), profile("2"), profile("3"))
+    assert await statuses(fed, strangers) == [("quarantined", "unknown_author")] * 2 + [("rejected", "quarantine_full")]
+
+
+async def test_state_survives_a_reload(fed: Federation) -> None:
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    north = chain(NORTH, charter(LEEDS, "Leeds", "branch"), profile("x"))
+    revoke = next_envelope(NATIONAL, c_north[0], Revocation(key=NORTH.public, after_seq=1), GEN.id)
+    await fed.ingest([GEN.raw, *(e.raw for e in c_north), *(e.raw for e in north), revoke.raw])
+    assert fed.trust is not None
+    bodies, heads, digest = dict(fed.trust.bodies), dict(fed.heads), fed.digest()
+    await fed.load()
+    assert fed.trust.bodies == bodies and fed.heads == heads and fed.digest() == digest

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test check lint typecheck bench clean
+.PHONY: demo test check lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/branchnet demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -28,6 +31,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/gossip_sim.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -34,6 +34,7 @@ from .service import Node
 from .validation import describe
 
 NODE = web.AppKey("node", Node)
+PEER_COUNT: web.AppKey[Callable[[], list[str]]] = web.AppKey("peer_count")
 SESSION_COOKIE = "bn_session"
 Access = Literal["public", "member", "officer", "admin"]
 LEVEL: dict[str, int] = {"public": -1, "member": 0, "officer": 1, "admin": 2}
@@ -107,9 +108,13 @@ class NodeInfo(msgspec.Struct):
     node_id: str
     name: str
     level: str
+    url: str
     federation: str | None
     objects: int
     heads: dict[str, int]
+    peers: int
+    quarantine: int
+    forks: int
 
 
 class Health(msgspec.Struct):
@@ -188,16 +193,20 @@ async def health(request: web.Request, who: Member | None) -> web.StreamResponse
 
 async def node_info(request: web.Request, who: Member | None) -> web.StreamResponse:
     node = node_of(request)
-    federation = await node.federation()
-    heads = await node.envelopes.heads()
+    state = node.federation_state
+    forks = await node.db.fetchall("SELECT COUNT(*) FROM forks")
     return json_response(
         NodeInfo(
             node_id=node.key.node_id,
             name=node.config.node.name,
             level=node.config.node.level,
-            federation=federation.hex() if federation else None,
-            objects=await node.envelopes.count(),
-            heads={node_id_text(a): s for a, s in sorted(heads.items())},
+            url=node.config.http.public_url,
+            federation=state.federation.hex() if state.federation else None,
+            objects=sum(h.seq for h in state.heads.values()),
+            heads={node_id_text(a): h.seq for a, h in sorted(state.heads.items())},
+            peers=len(request.app[PEER_COUNT]()),
+            quarantine=state.quarantined,
+            forks=int(forks[0][0]),
         )
     )
 

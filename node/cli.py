@@ -83,7 +83,12 @@ def _verify(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     from .setup import init_node
 
-    return run_async("init", lambda: init_node(Path(args.dir), args.name, args.level, args.listen, args.public_url))
+    return run_async(
+        "init",
+        lambda: init_node(
+            Path(args.dir), args.name, args.level, args.listen, args.public_url, args.allow_private_peers
+        ),
+    )
 
 
 def _genesis(args: argparse.Namespace) -> int:
@@ -127,6 +132,12 @@ def _backup(args: argparse.Namespace) -> int:
     from .setup import backup_node
 
     return run_async("backup", lambda: backup_node(Path(args.dir), Path(args.out)))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_async("demo", lambda: run_demo(args.dir, args.once, args.timeout))
 
 
 def _id(args: argparse.Namespace) -> int:
@@ -176,6 +187,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--level", required=True, choices=["branch", "region", "national", "youth"])
     c.add_argument("--listen", default="127.0.0.1:8470", help="HOST:PORT to listen on (port 0: any free port)")
     c.add_argument("--public-url", default=None, help="the URL others reach this node at")
+    c.add_argument(
+        "--allow-private-peers",
+        action="store_true",
+        help="let gossip fetch from private and loopback addresses (tests, demos, closed networks)",
+    )
 
     c = command("genesis", _genesis, "found a federation: this node signs its genesis")
     c.add_argument("--dir", required=True)
@@ -192,8 +208,17 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--dir", required=True)
     c.add_argument("--out", required=True, help="the backup file to create")
 
+    c = command("demo", _demo, "run a national node, two regions and four branches on 127.0.0.1")
+    c.add_argument("--dir", default=None, help="keep the node folders here (default: a temporary folder)")
+    c.add_argument("--once", action="store_true", help="exit 0 as soon as every node converged")
+    c.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for convergence")
+
     c = command("id", _id, "print the node id")
     c.add_argument("--dir", required=True)
+
+    from .fed_cli import add_arguments as add_federation_commands
+
+    add_federation_commands(command)
 
     member = command("member", _member, "manage the branch's members (local data)")
     msub = member.add_subparsers(dest="member_command", required=True, metavar="ACTION")

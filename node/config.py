@@ -20,6 +20,13 @@
     format = "text"             # text | json
     level = "info"              # debug | info | warning | error
 
+    [federation]
+    allow_private_peers = false # fetch from private/loopback addresses (tests, the demo)
+    fanout = 3                  # peers each new envelope is pushed to
+    sync_interval_ms = 5000     # anti-entropy with one random peer this often
+    # and: gossip, seeds, push_interval_ms, verify_threads, quarantine_max, max_batch,
+    # max_push_bytes, clock_skew_s, peer_rate, peer_burst, request_timeout_ms
+
 Every key can be overridden by ``BRANCHNET_<SECTION>_<KEY>`` (for example
 ``BRANCHNET_HTTP_LISTEN=0.0.0.0:8470``). A bad value stops start-up with a message naming
 the key and where it came from.
@@ -83,11 +90,31 @@ class LogSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class FederationSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Gossip and federation limits (docs/federation.md, "Limits")."""
+
+    gossip: bool = True
+    allow_private_peers: bool = False
+    seeds: Annotated[list[Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]], Meta(max_length=64)] = []
+    fanout: Annotated[int, Meta(ge=1, le=16)] = 3
+    sync_interval_ms: Annotated[int, Meta(ge=50, le=3_600_000)] = 5_000
+    push_interval_ms: Annotated[int, Meta(ge=10, le=60_000)] = 200
+    verify_threads: Annotated[int, Meta(ge=1, le=64)] = 2
+    quarantine_max: Annotated[int, Meta(ge=0, le=10_000_000)] = 10_000
+    max_batch: Annotated[int, Meta(ge=1, le=10_000)] = 1_000
+    max_push_bytes: Annotated[int, Meta(ge=65_536, le=256 * 1024 * 1024)] = 16 * 1024 * 1024
+    clock_skew_s: Annotated[int, Meta(ge=5, le=3_600)] = 300
+    peer_rate: Annotated[int, Meta(ge=1, le=100_000)] = 50
+    peer_burst: Annotated[int, Meta(ge=1, le=100_000)] = 200
+    request_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = 10_000
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     node: NodeSection
     http: HttpSection = msgspec.field(default_factory=HttpSection)
     auth: AuthSection = msgspec.field(default_factory=AuthSection)
     log: LogSection = msgspec.field(default_factory=LogSection)
+    federation: FederationSection = msgspec.field(default_factory=FederationSection)
 
 
 def _env_value(raw: str) -> Any:
@@ -119,6 +146,7 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {
     "http": HttpSection,
     "auth": AuthSection,
     "log": LogSection,
+    "federation": FederationSection,
 }
 
 
@@ -150,7 +178,7 @@ def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Co
     return parse_config(text, str(path), environ)
 
 
-def render_config(name: str, level: str, listen: str, public_url: str) -> str:
+def render_config(name: str, level: str, listen: str, public_url: str, allow_private_peers: bool = False) -> str:
     """The TOML that ``branchnet init`` writes."""
     quoted = {k: msgspec.json.encode(v).decode() for k, v in
               {"name": name, "level": level, "listen": listen, "public_url": public_url}.items()}  # fmt: skip
@@ -169,5 +197,10 @@ def render_config(name: str, level: str, listen: str, public_url: str) -> str:
         "secure_cookies = false\n\n"
         "[log]\n"
         'format = "text"\n'
-        'level = "info"\n'
+        'level = "info"\n\n'
+        "[federation]\n"
+        "# Fetching from private, loopback and link-local addresses is refused unless this is true.\n"
+        f"allow_private_peers = {'true' if allow_private_peers else 'false'}\n"
+        "fanout = 3\n"
+        "sync_interval_ms = 5000\n"
     )

@@ -23,7 +23,7 @@ import asyncio
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -71,6 +71,10 @@ class Database:
         self._reader = reader
         self._inline = inline
         self._lock = asyncio.Lock()
+        self._seen_version = 0
+        # Called (inside the write lock, at the start of a transaction) when another process
+        # committed since our last write: in-memory state must be reloaded before it is used.
+        self.on_outside_change: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     async def open(cls, path: Path, *, create: bool = False) -> Database:
@@ -97,7 +101,25 @@ class Database:
             raise DatabaseError(f"cannot open {path}: {exc}") from None
         db = cls(path, writer, reader, inline)
         await db._migrate()
+        db._seen_version = db._data_version()
         return db
+
+    def _data_version(self) -> int:
+        row = self._inline.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    async def notice_outside_changes(self) -> None:
+        """Run the outside-change listeners now if another process committed (an empty
+        transaction: taking the write lock orders this with our own writes)."""
+        async with self.write("notice_outside_changes"):
+            pass
+
+    def changed_elsewhere(self) -> bool:
+        """True when another process (the CLI) committed since our last look; then resets."""
+        version = self._data_version()
+        changed = version != self._seen_version
+        self._seen_version = version
+        return changed
 
     async def close(self) -> None:
         self._inline.close()
@@ -133,6 +155,9 @@ class Database:
             except sqlite3.OperationalError as exc:
                 raise DatabaseError(f"{name}: cannot start a write transaction: {exc}") from None
             try:
+                if self.changed_elsewhere():
+                    for listener in self.on_outside_change:
+                        await listener()
                 yield self._writer
             except BaseException:
                 await self._writer.execute("ROLLBACK")
@@ -142,6 +167,8 @@ class Database:
             except sqlite3.OperationalError as exc:
                 await self._writer.execute("ROLLBACK")
                 raise DatabaseError(f"{name}: commit failed, nothing was stored: {exc}") from None
+            # Our own commit: not a change "elsewhere" (see changed_elsewhere).
+            self._seen_version = self._data_version()
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Any query, in aiosqlite's thread (one hop for execute and fetch)."""

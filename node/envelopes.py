@@ -55,9 +55,16 @@ class EnvelopeStore:
     async def insert(conn: aiosqlite.Connection, envelope: Envelope, received_at: int) -> None:
         await conn.execute(
             "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created, received_at,
-             envelope.raw),
-        )  # fmt: skip
+            (
+                envelope.id,
+                envelope.author,
+                envelope.seq,
+                envelope.kind,
+                envelope.payload.created,
+                received_at,
+                envelope.raw,
+            ),
+        )
 
     async def get(self, envelope_id: bytes) -> bytes | None:
         row = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
@@ -102,8 +109,13 @@ class _Pending:
 class OwnLog:
     """Appends to this node's own log through one writer task with group commit."""
 
-    def __init__(self, db: Database, key: SigningKey, clock: Callable[[], float] = time.time,
-                 federation: Federation | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        key: SigningKey,
+        clock: Callable[[], float] = time.time,
+        federation: Federation | None = None,
+    ) -> None:
         self.db = db
         self.key = key
         self.clock = clock
@@ -166,8 +178,9 @@ class OwnLog:
             federation = bytes(row[0])
             cut = self.federation.own_cut() if self.federation else None
             if cut is not None:
-                raise Conflict(f"this node's key was {cut.cut_reason} after seq {cut.cut}; it signs nothing more",
-                               code="key_cut")  # fmt: skip
+                raise Conflict(
+                    f"this node's key was {cut.cut_reason} after seq {cut.cut}; it signs nothing more", code="key_cut"
+                )
             async with conn.execute(
                 "SELECT seq, id, created FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1", (author,)
             ) as cursor:
@@ -182,8 +195,9 @@ class OwnLog:
             done: list[tuple[_Pending, Envelope]] = []
             for pending in batch:
                 created = max(now, last_created)  # a clock step back must not break our own chain
-                payload = Payload(author=author, seq=seq + 1, created=created, body=pending.body,
-                                  federation=federation, prev=prev)  # fmt: skip
+                payload = Payload(
+                    author=author, seq=seq + 1, created=created, body=pending.body, federation=federation, prev=prev
+                )
                 try:
                     envelope = seal(self.key, payload)
                 except ProtocolError as exc:

@@ -97,8 +97,15 @@ def heads_digest(heads: Iterable[tuple[bytes, int, bytes]]) -> bytes:
 class Federation:
     """Trust, heads and ingest for one node. All state changes happen inside write transactions."""
 
-    def __init__(self, db: Database, own_key: bytes, *, verify_threads: int = 2,
-                 quarantine_max: int = QUARANTINE_MAX, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        own_key: bytes,
+        *,
+        verify_threads: int = 2,
+        quarantine_max: int = QUARANTINE_MAX,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.db = db
         self.own_key = own_key
         self.clock = clock
@@ -109,14 +116,17 @@ class Federation:
         self.trust: Trust | None = None
         self.heads: dict[bytes, Head] = {}
         self.quarantined = 0
+        self._retry_all = False
         self._digest: bytes | None = None
+        db.on_outside_change.append(self.reload_after_outside_change)
         self.counters: Counter[str] = Counter()  # "accepted", "duplicate", "quarantined", "rejected:<code>"
         self.on_accept: list[Callable[[list[Envelope]], None]] = []
         self.on_fork: list[Callable[[Found], None]] = []
 
     # --- loading ------------------------------------------------------------------------
-    async def load(self) -> None:
-        """(Re)build the in-memory state from the database."""
+    async def load(self, init: bool = True) -> None:
+        """(Re)build the in-memory state from the database (``init``: write the founder's
+        body on first use; not from inside a transaction)."""
         row = await self.db.fetchone("SELECT value FROM meta WHERE key = 'federation'")
         self.federation = bytes(row[0]) if row else None
         self.trust = None
@@ -128,8 +138,7 @@ class Federation:
             " ON e.author = h.author AND e.seq = h.top"
         )
         for author, seq, envelope_id, created in rows:
-            self.heads[bytes(author)] = Head(bytes(author), int(seq), bytes(envelope_id), int(created),
-                                             self.federation)  # fmt: skip
+            self.heads[bytes(author)] = Head(bytes(author), int(seq), bytes(envelope_id), int(created), self.federation)
         count = await self.db.fetchall("SELECT COUNT(*) FROM quarantine")
         self.quarantined = int(count[0][0])
         if self.federation is None:
@@ -141,9 +150,15 @@ class Federation:
         bodies = await self.db.fetchall("SELECT * FROM bodies")
         if bodies:
             self.trust.bodies = {bytes(r["key"]): _body_from_row(r) for r in bodies}
-        else:
+        elif init:
             async with self.db.write("federation.init_bodies") as conn:
                 await self._save_bodies(conn)
+
+    async def reload_after_outside_change(self) -> None:
+        """Another process wrote (the CLI chartered, joined, appended): start again from the
+        database, and retry every quarantined envelope at the next batch."""
+        await self.load(init=False)
+        self._retry_all = True
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -238,12 +253,21 @@ class Federation:
         parts = await asyncio.gather(*(loop.run_in_executor(self._pool, _verify_many, c) for c in chunks))
         return [item for part in parts for item in part]
 
-    async def _admit_batch(self, conn: aiosqlite.Connection, candidates: list[tuple[int, Envelope]],
-                           accepted: list[Envelope], found: list[Found]) -> dict[int, Outcome]:  # fmt: skip
+    async def _admit_batch(
+        self,
+        conn: aiosqlite.Connection,
+        candidates: list[tuple[int, Envelope]],
+        accepted: list[Envelope],
+        found: list[Found],
+    ) -> dict[int, Outcome]:
         results: dict[int, Outcome] = {}
         bodies_changed = False
         candidates.sort(key=lambda item: (item[1].author, item[1].seq))
         touched: set[bytes] = set()
+        if self._retry_all:
+            async with conn.execute("SELECT DISTINCT author FROM quarantine") as cursor:
+                touched.update(bytes(r[0]) for r in await cursor.fetchall())
+            self._retry_all = False
         for i, envelope in candidates:
             outcome, changes = await self._admit(conn, envelope, found)
             results[i] = outcome
@@ -280,8 +304,9 @@ class Federation:
             await self._save_bodies(conn)
         return results
 
-    async def _admit(self, conn: aiosqlite.Connection, envelope: Envelope, found: list[Found],
-                     from_quarantine: bool = False) -> tuple[Outcome, list[Change]]:  # fmt: skip
+    async def _admit(
+        self, conn: aiosqlite.Connection, envelope: Envelope, found: list[Found], from_quarantine: bool = False
+    ) -> tuple[Outcome, list[Change]]:
         """Accept, quarantine or reject one verified envelope, inside the batch transaction."""
         hex_id = envelope.id.hex()
         if self.trust is None:
@@ -331,12 +356,17 @@ class Federation:
             await conn.execute("UPDATE forks SET published = 1 WHERE author = ? AND seq = ?", (a.author, a.seq))
         return Outcome("accepted", hex_id), changes
 
-    async def _quarantine(self, conn: aiosqlite.Connection, envelope: Envelope, reason: str,
-                          already: bool, code: str = "waiting") -> Outcome:  # fmt: skip
+    async def _quarantine(
+        self, conn: aiosqlite.Connection, envelope: Envelope, reason: str, already: bool, code: str = "waiting"
+    ) -> Outcome:
         if not already:
             if self.quarantined >= self.quarantine_max:
-                return Outcome("rejected", envelope.id.hex(), "quarantine_full",
-                               "too many envelopes are waiting here; send it again later")  # fmt: skip
+                return Outcome(
+                    "rejected",
+                    envelope.id.hex(),
+                    "quarantine_full",
+                    "too many envelopes are waiting here; send it again later",
+                )
             await conn.execute(
                 "INSERT OR IGNORE INTO quarantine (id, author, seq, raw, reason, received_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -348,9 +378,16 @@ class Federation:
     async def _store(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
         await conn.execute(
             "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created,
-             int(self.clock() * 1000), envelope.raw),
-        )  # fmt: skip
+            (
+                envelope.id,
+                envelope.author,
+                envelope.seq,
+                envelope.kind,
+                envelope.payload.created,
+                int(self.clock() * 1000),
+                envelope.raw,
+            ),
+        )
         self.heads[envelope.author] = Head.of(envelope)
         self._digest = None
 
@@ -395,9 +432,23 @@ class Federation:
         await conn.executemany(
             "INSERT INTO bodies (key, name, level, parent, issuer, issued_at, admitted_by, url, cut, cut_reason,"
             " successor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(b.key, b.name, b.level, b.parent, b.issuer, b.issued_at, b.admitted_by, b.url, b.cut, b.cut_reason,
-              b.successor) for b in self.trust.bodies.values()],
-        )  # fmt: skip
+            [
+                (
+                    b.key,
+                    b.name,
+                    b.level,
+                    b.parent,
+                    b.issuer,
+                    b.issued_at,
+                    b.admitted_by,
+                    b.url,
+                    b.cut,
+                    b.cut_reason,
+                    b.successor,
+                )
+                for b in self.trust.bodies.values()
+            ],
+        )
 
     # --- our own log ----------------------------------------------------------------------
     async def record_own(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
@@ -426,6 +477,16 @@ def _body_from_row(r: aiosqlite.Row) -> Body:
     def opt(v: bytes | None) -> bytes | None:
         return bytes(v) if v is not None else None
 
-    return Body(key=bytes(r["key"]), name=r["name"], level=r["level"], parent=opt(r["parent"]),
-                issuer=opt(r["issuer"]), issued_at=r["issued_at"], admitted_by=bytes(r["admitted_by"]),
-                url=r["url"], cut=r["cut"], cut_reason=r["cut_reason"], successor=opt(r["successor"]))  # fmt: skip
+    return Body(
+        key=bytes(r["key"]),
+        name=r["name"],
+        level=r["level"],
+        parent=opt(r["parent"]),
+        issuer=opt(r["issuer"]),
+        issued_at=r["issued_at"],
+        admitted_by=bytes(r["admitted_by"]),
+        url=r["url"],
+        cut=r["cut"],
+        cut_reason=r["cut_reason"],
+        successor=opt(r["successor"]),
+    )

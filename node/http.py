@@ -12,10 +12,14 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
-from .api import LEVEL, NODE, ROUTES, SESSION_COOKIE, Handler, Route, json_response
+from .api import LEVEL, NODE, PEER_COUNT, ROUTES, SESSION_COOKIE, Handler, Route, json_response
 from .db import DatabaseError
 from .errors import Forbidden, NodeError, Throttled, TooLarge, Unauthorized
+from .fedapi import add_federation_routes
+from .fedservice import Gossip
 from .members import Member, access
+from .metrics import metrics_registry
+from .metrics import render as render_metrics
 from .openapi import openapi_document
 from .service import Node
 
@@ -76,7 +80,8 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
     status = 500
     try:
         limit = request.app[NODE].config.http.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
+        federation_route = request.path.startswith("/fed/")  # those routes apply their own limits
+        if not federation_route and request.content_length is not None and request.content_length > limit:
             raise TooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
         response = await handler(request)
         status = response.status
@@ -120,6 +125,7 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
 
 
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+GOSSIP = web.AppKey("gossip", Gossip)
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self';"
     " form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
@@ -157,10 +163,23 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/api/v1/openapi.json", openapi)
     add_pages(app)
 
-    async def own_log_writer(app: web.Application) -> AsyncIterator[None]:
+    add_federation_routes(app, node)
+    gossip = Gossip(node)
+    app[GOSSIP] = gossip
+    app[PEER_COUNT] = lambda: list(gossip.peers.peers)
+    registry = metrics_registry(node, gossip)
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=render_metrics(registry), content_type="text/plain", charset="utf-8")
+
+    app.router.add_get("/metrics", metrics)
+
+    async def background(app: web.Application) -> AsyncIterator[None]:
         node.own_log.start()
+        await gossip.start()
         yield
+        await gossip.stop()
         await node.own_log.stop()
 
-    app.cleanup_ctx.append(own_log_writer)
+    app.cleanup_ctx.append(background)
     return app

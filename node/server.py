@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .http import make_app
+from .http import GOSSIP, make_app
 from .logs import setup_logging
 from .service import Node
 
@@ -32,6 +32,10 @@ async def serve(directory: Path, ready: asyncio.Event | None = None) -> None:
         await site.start()
         bound = runner.addresses[0]
         url = f"http://{bound[0]}:{bound[1]}" if ":" not in bound[0] else f"http://[{bound[0]}]:{bound[1]}"
+        if port == 0 and node.config.http.public_url.rstrip("/") == f"http://{node.config.http.listen}":
+            # Port chosen by the OS and no public URL configured: the bound address is the URL.
+            node.config.http.public_url = url
+            app[GOSSIP].peers.exclude.add(url)
         # The first stdout line says where we listen (tests and the demo read it).
         print(f"branchnet: listening on {url} as {node.key.node_id}", flush=True)
         log.info("started", extra={"fields": {"url": url, "node_id": node.key.node_id}})

@@ -14,6 +14,7 @@ from .config import DB_FILE, KEY_FILE, Config, load_config
 from .db import Database
 from .envelopes import EnvelopeStore, OwnLog, get_meta
 from .federation import Federation
+from .joins import JoinStore
 from .keyfile import read_key
 from .members import MemberStore
 
@@ -30,6 +31,7 @@ class Node:
     own_log: OwnLog
     throttle: LoginThrottle
     federation_state: Federation
+    joins: JoinStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time) -> Node:
@@ -57,6 +59,7 @@ class Node:
             own_log=OwnLog(db, key, clock, federation),
             throttle=LoginThrottle(),
             federation_state=federation,
+            joins=JoinStore(db),
         )
 
     async def federation(self) -> bytes | None:

@@ -18,13 +18,14 @@ from .members import MemberStore
 from .service import Node
 
 
-async def init_node(directory: Path, name: str, level: str, listen: str, public_url: str | None) -> int:
+async def init_node(directory: Path, name: str, level: str, listen: str, public_url: str | None,
+                    allow_private_peers: bool = False) -> int:  # fmt: skip
     """Create key (0600), config and database in ``directory``; never overwrite a node."""
     existing = [f for f in (CONFIG_FILE, KEY_FILE, DB_FILE) if (directory / f).exists()]
     if existing:
         raise ConfigError(f"{directory} already holds a node ({', '.join(existing)}); refusing to overwrite it")
     url = public_url or f"http://{listen}"
-    text = render_config(name, level, listen, url)
+    text = render_config(name, level, listen, url, allow_private_peers)
     parse_config(text, "the new configuration", environ={})  # bad --name/--listen/--public-url stop here
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     created: list[Path] = []

@@ -1,0 +1,271 @@
+"""`branchnet demo`: a small federation of real `branchnet serve` processes on 127.0.0.1.
+
+A national node, two regions and four branches. The genesis, the joins and the charters
+go through the same functions as `branchnet genesis`, `branchnet join` and `branchnet
+charter`; every node publishes its profile; then the demo waits until every node holds
+identical heads and prints a table. It stops every process it started, on Ctrl-C or, with
+``--once``, as soon as the nodes converged (exit 1, with the reason, if they do not
+within ``--timeout`` seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from protocol import NodeProfile, parse_node_id
+
+from .service import Node
+from .setup import found_federation, init_node
+from .trustops import issue_charter
+
+STARTUP_TIMEOUT_S = 30.0
+LAYOUT: list[tuple[str, str, str | None]] = [  # name, level, parent name
+    ("National Committee", "national", None),
+    ("North Region", "region", "National Committee"),
+    ("South Region", "region", "National Committee"),
+    ("Leeds Branch", "branch", "North Region"),
+    ("York Branch", "branch", "North Region"),
+    ("Bristol Branch", "branch", "South Region"),
+    ("Exeter Branch", "branch", "South Region"),
+]
+DEMO_ENV = {
+    "BRANCHNET_FEDERATION_SYNC_INTERVAL_MS": "300",
+    "BRANCHNET_FEDERATION_PUSH_INTERVAL_MS": "50",
+    "BRANCHNET_LOG_LEVEL": "warning",
+}
+
+
+@dataclass
+class RunningNode:
+    name: str
+    level: str
+    parent: str | None
+    directory: Path
+    process: asyncio.subprocess.Process | None = None
+    url: str = ""
+    node_id: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+async def start_serve(directory: Path, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str, str]:
+    """Start `branchnet serve` and read its "listening on URL as NODE_ID" line."""
+    log_path = directory / "serve.log"
+    with open(log_path, "ab") as log:  # noqa: ASYNC230 (opened once, handed to the child)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "node", "serve", "--dir", str(directory),
+            stdout=asyncio.subprocess.PIPE, stderr=log, env={**os.environ, **env},
+            start_new_session=True,  # Ctrl-C reaches the demo, which stops its children itself
+        )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT_S)).decode()
+    except TimeoutError:
+        line = ""
+    if not line.startswith("branchnet: listening on "):
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise RuntimeError(f"{directory.name} did not start; its log says:\n{log_path.read_text()[-2000:]}")
+    parts = line.split()
+    return process, parts[3], parts[5]
+
+
+async def stop_all(nodes: list[RunningNode], grace_s: float = 15.0) -> None:
+    running = [n.process for n in nodes if n.process is not None and n.process.returncode is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    for process in running:
+        try:
+            await asyncio.wait_for(process.wait(), grace_s)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+async def join_federation(directory: Path, federation: bytes, parent_url: str) -> None:
+    """What `branchnet join --federation ID --peer URL` does."""
+    node = await Node.open(directory)
+    try:
+        async with node.db.write("federation.join") as conn:
+            await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('federation', ?)", (federation,))
+            await conn.execute(
+                "INSERT OR IGNORE INTO peers (url, node_id, source, added_at) VALUES (?, NULL, 'seed', ?)",
+                (parent_url, int(time.time())),
+            )
+    finally:
+        await node.close()
+
+
+async def charter(parent_dir: Path, child: RunningNode) -> None:
+    """What `branchnet charter --dir PARENT --node-id ID --name N --level L --url U` does."""
+    node = await Node.open(parent_dir)
+    try:
+        await issue_charter(node, parse_node_id(child.node_id), child.name, child.level, child.url)
+    finally:
+        await node.close()
+
+
+async def publish_profile(running: RunningNode) -> None:
+    node = await Node.open(running.directory)
+    try:
+        await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url]))
+    finally:
+        await node.close()
+
+
+async def build(base: Path, env: dict[str, str], layout: list[tuple[str, str, str | None]] = LAYOUT,
+                federation_name: str = "Demo Federation") -> list[RunningNode]:  # fmt: skip
+    """Create, start, found, join and charter every node of ``layout``; returns them running."""
+    nodes = [RunningNode(name, level, parent, base / f"{i:02d}-{name.lower().replace(' ', '-')}")
+             for i, (name, level, parent) in enumerate(layout)]  # fmt: skip
+    by_name = {n.name: n for n in nodes}
+    for n in nodes:
+        if not (n.directory / "node.toml").exists():
+            with contextlib.redirect_stdout(None):
+                await init_node(n.directory, n.name, n.level, "127.0.0.1:0", None, allow_private_peers=True)
+    founder = nodes[0]
+    fresh = not (founder.directory / "node.db").exists() or (await _federation_of(founder.directory)) is None
+    if fresh:
+        with contextlib.redirect_stdout(None):
+            await found_federation(founder.directory, federation_name)
+    try:
+        for n in nodes:
+            n.process, n.url, n.node_id = await start_serve(n.directory, env)
+        federation = await _federation_of(founder.directory)
+        assert federation is not None
+        if fresh:
+            for n in nodes[1:]:
+                assert n.parent is not None
+                parent = by_name[n.parent]
+                await join_federation(n.directory, federation, parent.url)
+                await wait_chartered(parent)  # a region charters once it holds its own charter
+                await charter(parent.directory, n)
+            for n in nodes:
+                await publish_profile(n)
+    except BaseException:
+        await stop_all(nodes)
+        raise
+    return nodes
+
+
+async def wait_chartered(running: RunningNode, timeout_s: float = 60.0) -> None:
+    """Wait until the node's own database shows it chartered (gossip brought its charter)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        node = await Node.open(running.directory)
+        try:
+            if node.federation_state.body(node.key.public) is not None:
+                return
+        finally:
+            await node.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{running.name} did not receive its charter within {timeout_s:g} s")
+        await asyncio.sleep(0.2)
+
+
+async def _federation_of(directory: Path) -> bytes | None:
+    node = await Node.open(directory)
+    try:
+        return await node.federation()
+    finally:
+        await node.close()
+
+
+async def poll(nodes: list[RunningNode], http: aiohttp.ClientSession) -> None:
+    for n in nodes:
+        try:
+            async with http.get(f"{n.url}/api/v1/node", timeout=aiohttp.ClientTimeout(total=5)) as response:
+                n.info = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            n.info = {"error": str(exc) or type(exc).__name__}
+
+
+def converged(nodes: list[RunningNode]) -> bool:
+    heads = [n.info.get("heads") for n in nodes]
+    return all(h is not None and h == heads[0] for h in heads) and len(heads[0] or {}) >= len(nodes)
+
+
+def lag(node: RunningNode, nodes: list[RunningNode]) -> int:
+    """Envelopes this node lacks compared with the union of every node's heads."""
+    best: dict[str, int] = {}
+    for other in nodes:
+        for author, seq in (other.info.get("heads") or {}).items():
+            best[author] = max(best.get(author, 0), seq)
+    mine = node.info.get("heads") or {}
+    return sum(seq - mine.get(author, 0) for author, seq in best.items())
+
+
+async def wait_until_converged(nodes: list[RunningNode], timeout_s: float) -> float | None:
+    """Seconds until every node holds identical heads, or None after ``timeout_s``."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() - started < timeout_s:
+            await poll(nodes, http)
+            if converged(nodes):
+                return time.monotonic() - started
+            for n in nodes:
+                if n.process is not None and n.process.returncode is not None:
+                    raise RuntimeError(f"{n.name} stopped (exit {n.process.returncode}); see {n.directory}/serve.log")
+            await asyncio.sleep(0.25)
+    return None
+
+
+def table(nodes: list[RunningNode]) -> str:
+    rows = [("node", "level", "URL", "objects", "peers", "lag")]
+    for n in nodes:
+        rows.append((n.name, n.level, n.url, str(n.info.get("objects", "?")), str(n.info.get("peers", "?")),
+                     str(lag(n, nodes))))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
+    base = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="branchnet-demo-"))
+    base.mkdir(parents=True, exist_ok=True)
+    print(f"branchnet demo: {len(LAYOUT)} nodes in {base}")
+    nodes: list[RunningNode] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        nodes = await build(base, DEMO_ENV)
+        print("started: " + ", ".join(f"{n.name} {n.url}" for n in nodes))
+        took = await wait_until_converged(nodes, timeout_s)
+        if took is None:
+            print(table(nodes))
+            print(f"branchnet demo: the nodes did not converge within {timeout_s:g} s", file=sys.stderr)
+            return 1
+        print(f"\nall {len(nodes)} nodes hold identical heads ({took:.1f} s):\n")
+        print(table(nodes))
+        if once:
+            return 0
+        print("\nopen any URL above (GET /api/v1/node, /metrics); Ctrl-C stops every node")
+        await stop.wait()
+        return 0
+    except RuntimeError as exc:
+        print(f"branchnet demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await stop_all(nodes)
+        if directory is None:
+            shutil.rmtree(base, ignore_errors=True)
+        print("branchnet demo: every node stopped")

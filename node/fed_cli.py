@@ -1,0 +1,214 @@
+"""`branchnet charter | revoke | rotate-key | peer | join | joins`: a body acting in its federation.
+
+These work on the node folder directly, whether or not `branchnet serve` is running (a
+running node notices the change within a second and gossips it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from protocol import SigningKey, node_id_text, parse_node_id
+
+from .config import KEY_FILE
+from .errors import BadInput, Conflict, NodeError
+from .fedapi import JoinRequest
+from .fedclient import HttpTransport, check_url
+from .gossip import PeerError
+from .joins import JoinState
+from .keyfile import write_new_key
+from .service import Node
+from .trustops import issue_charter, revoke, rotate
+
+
+def add_arguments(command: Any) -> None:
+    """Register the federation sub-commands on the CLI's ``command(name, run, help)`` helper."""
+    c = command("charter", lambda a: _run("charter", _charter, a), "admit a child node (a charter signed by this node)")
+    c.add_argument("--dir", required=True, help="the parent's node folder")
+    c.add_argument("--node-id", required=True, help="the child's node id (branchnet id --dir CHILD)")
+    c.add_argument("--name", required=True)
+    c.add_argument("--level", required=True)
+    c.add_argument("--url", default=None, help="where the child is reached")
+
+    c = command("revoke", lambda a: _run("revoke", _revoke, a), "revoke a descendant's key")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--node-id", required=True)
+    c.add_argument("--after-seq", type=int, default=0, help="keep its envelopes up to this sequence (default: none)")
+    c.add_argument("--reason", default="")
+
+    c = command("rotate-key", lambda a: _run("rotate-key", _rotate, a), "hand this body over to a new key")
+    c.add_argument("--dir", required=True)
+
+    c = command("peer", lambda a: _run("peer", _peer, a), "add or list gossip peers")
+    c.add_argument("action", choices=["add", "list"])
+    c.add_argument("url", nargs="?")
+    c.add_argument("--dir", required=True)
+
+    c = command("join", lambda a: _run("join", _join, a), "join a federation through a parent node")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--federation", required=True, help="the federation id (64 hex digits), from the parent")
+    c.add_argument("--peer", required=True, help="the parent's URL")
+    c.add_argument("--request", action="store_true", help="ask the parent for a charter (an officer approves it)")
+    c.add_argument("--wait", type=float, default=0, help="with --request: wait this many seconds for the answer")
+
+    c = command("joins", lambda a: _run("joins", _joins, a), "list, approve or refuse join requests")
+    c.add_argument("action", nargs="?", choices=["list", "approve", "refuse"], default="list")
+    c.add_argument("id", nargs="?", type=int)
+    c.add_argument("--dir", required=True)
+
+
+def _run(name: str, work: Any, args: argparse.Namespace) -> int:
+    from .cli import run_async
+
+    return run_async(name, lambda: work(args))
+
+
+def _node_id(text: str) -> bytes:
+    try:
+        return parse_node_id(text)
+    except Exception as exc:  # ProtocolError with a clear message
+        raise BadInput(f"--node-id: {getattr(exc, 'message', exc)}") from None
+
+
+async def _charter(args: argparse.Namespace) -> int:
+    child = _node_id(args.node_id)
+    node = await Node.open(Path(args.dir))
+    try:
+        envelope = await issue_charter(node, child, args.name, args.level, args.url)
+    finally:
+        await node.close()
+    print(f"chartered {args.node_id} as {args.name} ({args.level}): envelope {envelope.id.hex()} seq {envelope.seq}")
+    return 0
+
+
+async def _revoke(args: argparse.Namespace) -> int:
+    target = _node_id(args.node_id)
+    node = await Node.open(Path(args.dir))
+    try:
+        envelope = await revoke(node, target, args.after_seq, args.reason)
+    finally:
+        await node.close()
+    print(f"revoked {args.node_id} after seq {args.after_seq}: envelope {envelope.id.hex()}")
+    return 0
+
+
+async def _rotate(args: argparse.Namespace) -> int:
+    directory = Path(args.dir)
+    new_key = SigningKey.generate()
+    staged = directory / "node.key.new"
+    write_new_key(staged, new_key)  # the new key is on disk before anything is signed
+    node = await Node.open(directory)
+    try:
+        envelope = await rotate(node, new_key)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    finally:
+        await node.close()
+    old = directory / f"node.key.retired-{int(time.time())}"
+    os.replace(directory / KEY_FILE, old)
+    os.replace(staged, directory / KEY_FILE)
+    print(f"rotated: {node_id_text(envelope.author)} -> {new_key.node_id} (envelope {envelope.id.hex()})")
+    print(f"the old key is kept in {old}; restart `branchnet serve` to sign with the new one")
+    return 0
+
+
+async def _peer(args: argparse.Namespace) -> int:
+    node = await Node.open(Path(args.dir))
+    try:
+        if args.action == "add":
+            if not args.url:
+                raise BadInput("peer add needs a URL")
+            try:
+                check_url(args.url, allow_private=True)
+            except PeerError as exc:
+                raise BadInput(str(exc)) from None
+            async with node.db.write("peers.add") as conn:
+                await conn.execute(
+                    "INSERT OR IGNORE INTO peers (url, node_id, source, added_at) VALUES (?, NULL, 'seed', ?)",
+                    (args.url.rstrip("/"), int(time.time())),
+                )
+            print(f"peer {args.url.rstrip('/')} added")
+        else:
+            for row in await node.db.fetchall("SELECT url, source FROM peers ORDER BY url"):
+                print(f"{row[0]}  ({row[1]})")
+    finally:
+        await node.close()
+    return 0
+
+
+async def _join(args: argparse.Namespace) -> int:
+    try:
+        federation = bytes.fromhex(args.federation)
+        assert len(federation) == 32
+    except (ValueError, AssertionError):
+        raise BadInput("--federation is the federation id: 64 hex digits") from None
+    node = await Node.open(Path(args.dir))
+    try:
+        current = node.federation_state.federation
+        if current is not None and current != federation:
+            raise Conflict("this node already belongs to another federation")
+        async with node.db.write("federation.join") as conn:
+            await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('federation', ?)", (federation,))
+            await conn.execute(
+                "INSERT OR IGNORE INTO peers (url, node_id, source, added_at) VALUES (?, NULL, 'seed', ?)",
+                (args.peer.rstrip("/"), int(time.time())),
+            )
+        print(f"joined federation {args.federation} through {args.peer} (gossip fetches the rest)")
+        if args.request:
+            await _ask_for_charter(node, args.peer, args.wait)
+    finally:
+        await node.close()
+    return 0
+
+
+async def _ask_for_charter(node: Node, parent: str, wait_s: float) -> None:
+    transport = HttpTransport(node.key, allow_private=True, timeout_s=10)
+    body = msgspec.msgpack.encode(
+        JoinRequest(name=node.config.node.name, level=node.config.node.level, url=node.config.http.public_url)
+    )
+    try:
+        answer = msgspec.msgpack.decode(await transport.request("POST", parent, "/fed/v1/join", body), type=JoinState)
+        print(f"join request {answer.id} sent: {answer.status}")
+        deadline = time.monotonic() + wait_s
+        while answer.status == "pending" and time.monotonic() < deadline:
+            await asyncio.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+            data = await transport.request("GET", parent, "/fed/v1/join")
+            answer = msgspec.msgpack.decode(data, type=JoinState)
+        print(f"join request {answer.id}: {answer.status}" + (f" (charter {answer.charter})" if answer.charter else ""))
+        if answer.status == "refused":
+            raise NodeError("the parent refused the join request")
+    except PeerError as exc:
+        raise NodeError(f"could not ask {parent}: {exc}") from None
+    finally:
+        await transport.close()
+
+
+async def _joins(args: argparse.Namespace) -> int:
+    node = await Node.open(Path(args.dir))
+    try:
+        if args.action == "list":
+            for join in await node.joins.list():
+                print(f"{join.id:>4}  {join.status:<8}  {join.level:<8}  {join.name}  {join.node_id}  {join.url}")
+            return 0
+        if args.id is None:
+            raise BadInput(f"joins {args.action} needs the request id")
+        join = await node.joins.get(args.id)
+        if args.action == "refuse":
+            await node.joins.refuse(args.id, 0)
+            print(f"refused join request {args.id}")
+            return 0
+        if join.status != "pending":
+            raise Conflict(f"join request {args.id} is {join.status}")
+        envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
+        print(f"approved join request {args.id}: charter {envelope.id.hex()}")
+        return 0
+    finally:
+        await node.close()

@@ -1,0 +1,262 @@
+"""Gossip over HTTP, server side: the ``/fed/v1/`` routes other nodes call.
+
+Every route but ``GET /fed/v1/info`` requires an RFC 9421 signature by a node key
+(:mod:`protocol.httpsig`): ``created`` within the clock-skew window, a ``nonce`` not seen
+in that window (replays are refused), a ``Content-Digest`` matching the body, and a key
+that is chartered and not cut in this federation (``POST /fed/v1/join`` alone accepts
+keys not chartered yet: that is what joining is). Limits: declared bodies over the cap get
+413 before a byte is read, bodies are read under a timeout, batches are capped in count,
+and each peer key has a token bucket (429 with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import msgspec
+from aiohttp import web
+
+from protocol import ProtocolError, parse_node_id, read_bundle, write_bundle
+from protocol.httpsig import (
+    content_digest,
+    parse_signature,
+    parse_signature_input,
+    request_components,
+    verify_request,
+)
+
+from .errors import BadInput, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
+from .gossip import SyncReply, SyncRequest
+from .service import Node
+
+SMALL_BODY = 64 * 1024
+MAX_LOG_LIMIT = 1000
+_SYNC_REQUEST = msgspec.msgpack.Decoder(SyncRequest)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+class JoinRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    level: str
+    url: str
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass
+class Guards:
+    """Replay cache and per-peer token buckets for one node."""
+
+    rate: float
+    burst: float
+    skew_s: int
+    nonces: OrderedDict[tuple[bytes, str], float] = field(default_factory=OrderedDict)
+    buckets: dict[bytes, Bucket] = field(default_factory=dict)
+    max_nonces: int = 200_000
+
+    def take(self, key: bytes, now: float) -> float | None:
+        """Spend one token for ``key``; None if allowed, else seconds until one is free."""
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            if len(self.buckets) > 50_000:
+                self.buckets.clear()
+            bucket = self.buckets[key] = Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens < 1:
+            return (1 - bucket.tokens) / self.rate
+        bucket.tokens -= 1
+        return None
+
+    def fresh_nonce(self, key: bytes, nonce: str, now: float) -> bool:
+        while self.nonces and next(iter(self.nonces.values())) < now:
+            self.nonces.popitem(last=False)
+        if (key, nonce) in self.nonces:
+            return False
+        if len(self.nonces) >= self.max_nonces:
+            self.nonces.popitem(last=False)
+        self.nonces[(key, nonce)] = now + 2 * self.skew_s
+        return True
+
+
+GUARDS = web.AppKey("fed_guards", Guards)
+SignedHandler = Callable[[web.Request, bytes, bytes], Awaitable[web.StreamResponse]]
+
+
+def _node(request: web.Request) -> Node:
+    from .api import NODE
+
+    return request.app[NODE]
+
+
+async def read_body(request: web.Request, cap: int, timeout_s: float) -> bytes:
+    """The body, refusing over ``cap`` (413 before reading when declared) and slow senders."""
+    if request.content_length is not None and request.content_length > cap:
+        raise TooLarge(f"the body is {request.content_length} bytes; the limit here is {cap}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.content.iter_chunked(65_536):
+                size += len(chunk)
+                if size > cap:
+                    raise TooLarge(f"the body is over the limit of {cap} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BadInput(f"the body did not arrive within {timeout_s:g} s", code="timeout") from None
+    return b"".join(chunks)
+
+
+def signed(
+    handler: SignedHandler, cap: int = SMALL_BODY, allow_unchartered: bool = False
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Check the request signature and the caller's standing, then call ``handler(request, key, body)``."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        node = _node(request)
+        guards = request.app[GUARDS]
+        config = node.config.federation
+        signature_input = request.headers.get("Signature-Input")
+        signature_header = request.headers.get("Signature")
+        if not signature_input or not signature_header:
+            raise Unauthorized("node requests carry Signature-Input and Signature (RFC 9421)", code="unsigned")
+        try:
+            parsed = parse_signature_input(signature_input)
+            signature = parse_signature(signature_header, parsed.label)
+            keyid = parsed.param("keyid")
+            if not isinstance(keyid, str):
+                raise Unauthorized("the signature has no keyid", code="bad_signature")
+            key = parse_node_id(keyid)
+        except ProtocolError as exc:
+            raise Unauthorized(exc.message, field=exc.field, code=str(exc.code)) from None
+        now = time.time()
+        wait = guards.take(key, time.monotonic())
+        if wait is not None:
+            raise Throttled("too many requests from this node", retry_after=max(1, int(wait + 0.999)))
+        body = await read_body(request, config.max_push_bytes if cap == -1 else cap, config.request_timeout_ms / 1000)
+        created = parsed.param("created")
+        nonce = parsed.param("nonce")
+        if not isinstance(created, int) or abs(now - created) > config.clock_skew_s:
+            raise Unauthorized(
+                f"the signature's created time is not within {config.clock_skew_s} s of ours", code="stale_signature"
+            )
+        digest_header = request.headers.get("Content-Digest", "")
+        if digest_header != content_digest(body):
+            raise Unauthorized("Content-Digest does not match the body", code="bad_digest")
+        components = request_components(
+            request.method,
+            request.host,
+            request.path,
+            f"?{request.query_string}" if request.query_string else "?",
+            digest_header,
+        )
+        try:
+            verify_request(key, parsed, signature, components)
+        except ProtocolError as exc:
+            raise Unauthorized(exc.message, field=exc.field, code=str(exc.code)) from None
+        if not isinstance(nonce, str) or not nonce or not guards.fresh_nonce(key, nonce, now):
+            raise Unauthorized("this request was seen before (replay) or has no nonce", code="replay")
+        if not allow_unchartered and not node.federation_state.may_speak(key):
+            body_state = node.federation_state.body(key)
+            reason = "revoked_node" if body_state is not None else "unknown_node"
+            raise Forbidden("this node is not chartered here, or its charter was cut", code=reason)
+        return await handler(request, key, body)
+
+    return checked
+
+
+def msgpack_response(value: object) -> web.Response:
+    return web.Response(body=_ENCODER.encode(value), content_type="application/msgpack")
+
+
+# --- handlers -----------------------------------------------------------------------------
+async def info(request: web.Request) -> web.StreamResponse:
+    from .api import json_response
+
+    node = _node(request)
+    federation = node.federation_state.federation
+    return json_response(
+        {
+            "node_id": node.key.node_id,
+            "name": node.config.node.name,
+            "level": node.config.node.level,
+            "url": node.config.http.public_url,
+            "federation": federation.hex() if federation else None,
+        }
+    )
+
+
+async def sync(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
+    try:
+        asked = _SYNC_REQUEST.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadInput(f"not a sync request: {exc}", code="malformed") from None
+    state = _node(request).federation_state
+    if asked.digest == state.digest():
+        return msgpack_response(SyncReply(equal=True))
+    return msgpack_response(SyncReply(equal=False, heads=state.head_triples()))
+
+
+async def envelopes(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
+    node = _node(request)
+    try:
+        raws = list(read_bundle(body))
+    except ProtocolError as exc:
+        raise BadInput(exc.message, code=str(exc.code)) from None
+    if len(raws) > node.config.federation.max_batch:
+        raise TooLarge(f"{len(raws)} envelopes in one batch; the limit is {node.config.federation.max_batch}")
+    outcomes = await node.federation_state.ingest(raws)
+    return msgpack_response({"outcomes": outcomes})
+
+
+async def log_range(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
+    node = _node(request)
+    try:
+        author = bytes.fromhex(request.match_info["author"])
+        after = int(request.query.get("after", "0"))
+        limit = int(request.query.get("limit", str(MAX_LOG_LIMIT)))
+    except ValueError:
+        raise BadInput("author is 64 hex digits; after and limit are integers") from None
+    if len(author) != 32 or after < 0 or not 1 <= limit <= MAX_LOG_LIMIT:
+        raise BadInput(f"author is 32 bytes; after >= 0; 1 <= limit <= {MAX_LOG_LIMIT}")
+    raws = await node.envelopes.range(author, after, limit)
+    return web.Response(body=write_bundle(raws), content_type="application/vnd.branchnet.bundle")
+
+
+async def join(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
+    node = _node(request)
+    try:
+        asked = msgspec.msgpack.decode(body, type=JoinRequest)
+    except msgspec.DecodeError as exc:
+        raise BadInput(f"not a join request: {exc}", code="malformed") from None
+    state = await node.joins.request(key, asked.name, asked.level, asked.url)
+    return msgpack_response(state)
+
+
+async def join_status(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
+    state = await _node(request).joins.state_of(key)
+    if state is None:
+        raise NotFound("no join request from this node")
+    return msgpack_response(state)
+
+
+def add_federation_routes(app: web.Application, node: Node) -> None:
+    config = node.config.federation
+    app[GUARDS] = Guards(rate=config.peer_rate, burst=config.peer_burst, skew_s=config.clock_skew_s)
+    app.router.add_get("/fed/v1/info", info)
+    app.router.add_post("/fed/v1/sync", signed(sync))
+    app.router.add_post("/fed/v1/envelopes", signed(envelopes, cap=-1))
+    app.router.add_get("/fed/v1/log/{author}", signed(log_range))
+    app.router.add_post("/fed/v1/join", signed(join, allow_unchartered=True))
+    app.router.add_get("/fed/v1/join", signed(join_status, allow_unchartered=True))
+
+
+__all__ = ["JoinRequest", "NodeError", "add_federation_routes"]

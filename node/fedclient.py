@@ -1,0 +1,188 @@
+"""Gossip over HTTP, client side: signed requests to peers, with guarded outgoing connections.
+
+Every request carries an RFC 9421 signature by this node's key (:mod:`protocol.httpsig`)
+and an RFC 9530 ``Content-Digest``. Outgoing connections refuse, unless the node allows
+private peers:
+
+* schemes other than http and https, and redirects (a peer answering 3xx has failed);
+* hosts that are, or resolve to, private, loopback, link-local, multicast, reserved or
+  unspecified addresses. Names are checked by the resolver the connector uses, so the
+  address checked is the address connected to; IP literals (which aiohttp does not
+  resolve) are checked before the request.
+
+Timeouts bound every request in both connect and read; answers are size-capped.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import msgspec
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from protocol import ProtocolError, SigningKey, read_bundle, write_bundle
+from protocol.httpsig import content_digest, request_components, sign_request
+
+from .gossip import Peer, PeerError, SyncReply, SyncRequest
+
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+USER_AGENT = "branchnet/1"
+BUNDLE_TYPE = "application/vnd.branchnet.bundle"
+MSGPACK_TYPE = "application/msgpack"
+_ENCODER = msgspec.msgpack.Encoder()
+_SYNC_REPLY = msgspec.msgpack.Decoder(SyncReply)
+
+
+class BlockedAddress(OSError):
+    """An outgoing connection to a refused address."""
+
+
+def address_allowed(ip: str, allow_private: bool) -> bool:
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if allow_private:
+        return not (address.is_multicast or address.is_unspecified)
+    return address.is_global and not (address.is_multicast or address.is_reserved)
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves names, then keeps only the addresses this node may connect to."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        allowed = [r for r in results if address_allowed(r["host"], self.allow_private)]
+        if not allowed:
+            raise BlockedAddress(f"{host} resolves only to private or reserved addresses (refused)")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """Refuse non-http(s) URLs and IP-literal hosts this node may not reach."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PeerError(f"{url}: only http and https peer URLs are used")
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return  # a name: the resolver checks what it resolves to
+    if not address_allowed(parts.hostname, allow_private):
+        raise PeerError(f"{url}: private or reserved address refused (allow_private_peers is off)")
+
+
+class HttpTransport:
+    """The engine's transport over HTTP, signing every request with the node key."""
+
+    def __init__(self, key: SigningKey, *, allow_private: bool, timeout_s: float, max_batch: int = 1000) -> None:
+        self.key = key
+        self.allow_private = allow_private
+        self.max_batch = max_batch
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(5.0, timeout_s), sock_read=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(self.allow_private), limit=64, limit_per_host=4, ttl_dns_cache=60
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self.timeout, headers={"User-Agent": USER_AGENT}
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def signed_headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
+        parts = urlsplit(url)
+        digest = content_digest(body)
+        authority = parts.netloc.rsplit("@", 1)[-1]
+        components = request_components(
+            method, authority, parts.path or "/", f"?{parts.query}" if parts.query else "?", digest
+        )
+        headers = sign_request(self.key.sign, self.key.node_id, int(time.time()), secrets.token_urlsafe(12), components)
+        headers["Content-Digest"] = digest
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        base: str,
+        path: str,
+        body: bytes = b"",
+        content_type: str = MSGPACK_TYPE,
+        params: dict[str, Any] | None = None,
+    ) -> bytes:
+        url = base.rstrip("/") + path
+        if params:
+            url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        check_url(url, self.allow_private)
+        headers = self.signed_headers(method, url, body)
+        if body:
+            headers["Content-Type"] = content_type
+        try:
+            async with self.session().request(
+                method, url, data=body or None, headers=headers, allow_redirects=False
+            ) as response:
+                if response.content_length is not None and response.content_length > MAX_ANSWER_BYTES:
+                    raise PeerError(f"{url}: answer of {response.content_length} bytes is too large")
+                data = await response.content.read(MAX_ANSWER_BYTES + 1)
+                if len(data) > MAX_ANSWER_BYTES:
+                    raise PeerError(f"{url}: answer is too large")
+                if response.status != 200:
+                    raise PeerError(f"{url}: HTTP {response.status} {_error_code(data)}".rstrip())
+                return data
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from None
+
+    # --- the engine's transport ------------------------------------------------------------
+    async def push(self, peer: Peer, raws: list[bytes]) -> None:
+        for start in range(0, len(raws), self.max_batch):
+            await self.request(
+                "POST",
+                peer.address,
+                "/fed/v1/envelopes",
+                write_bundle(raws[start : start + self.max_batch]),
+                BUNDLE_TYPE,
+            )
+
+    async def sync(self, peer: Peer, request: SyncRequest) -> SyncReply:
+        data = await self.request("POST", peer.address, "/fed/v1/sync", _ENCODER.encode(request))
+        try:
+            return _SYNC_REPLY.decode(data)
+        except msgspec.DecodeError as exc:
+            raise PeerError(f"{peer.address}: bad sync answer: {exc}") from None
+
+    async def fetch(self, peer: Peer, author: bytes, after: int, limit: int) -> list[bytes]:
+        data = await self.request(
+            "GET", peer.address, f"/fed/v1/log/{author.hex()}", params={"after": after, "limit": limit}
+        )
+        try:
+            return list(read_bundle(data))
+        except ProtocolError as exc:
+            raise PeerError(f"{peer.address}: bad log answer: {exc.message}") from None
+
+
+def _error_code(data: bytes) -> str:
+    try:
+        answer = msgspec.json.decode(data)
+        return str(answer["error"]["code"])
+    except (msgspec.DecodeError, KeyError, TypeError):
+        return ""

@@ -1,0 +1,169 @@
+"""Running gossip inside `branchnet serve`: the engine, its peers, and what feeds them.
+
+Peers come from three places, refreshed every few seconds: seeds (``branchnet peer add``
+and ``federation.seeds``), the URLs in charters, and the endpoints in the latest
+NodeProfile of every chartered body. Our own URL and node id are never peers.
+Accepted envelopes (ours and other nodes') are offered to the engine for pushing; forks
+this node finds are published as a ForkProof in its own log unless a proof is already known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+
+from protocol import Envelope, ForkProof, NodeProfile, open_envelope
+
+from .errors import NodeError
+from .fedclient import HttpTransport
+from .federation import Found
+from .gossip import GossipEngine, PeerTable
+from .service import Node
+
+log = logging.getLogger("branchnet.gossip")
+PEER_REFRESH_S = 5.0
+WATCH_S = 0.5
+
+
+class Gossip:
+    def __init__(self, node: Node, rng: random.Random | None = None) -> None:
+        self.node = node
+        self.rng = rng or random.Random()
+        config = node.config.federation
+        self.peers = PeerTable(self.rng, exclude={node.config.http.public_url.rstrip("/")})
+        self.transport = HttpTransport(
+            node.key,
+            allow_private=config.allow_private_peers,
+            timeout_s=config.request_timeout_ms / 1000,
+            max_batch=config.max_batch,
+        )
+        self.engine = GossipEngine(
+            _Replica(node), self.transport, self.peers, fanout=config.fanout, push_batch=min(256, config.max_batch)
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        node.federation_state.on_accept.append(self._accepted)
+        node.federation_state.on_fork.append(self._fork_found)
+        node.own_log.on_append.append(self._appended)
+        own = node.federation_state.heads.get(node.key.public)
+        self._own_seq = own.seq if own else 0
+        self._peers_stale = False
+        node.db.on_outside_change.append(self._outside_change)
+
+    def _appended(self, envelope: Envelope) -> None:
+        self._own_seq = max(self._own_seq, envelope.seq)
+        self.engine.offer([envelope.raw])
+
+    def _accepted(self, envelopes: list[Envelope]) -> None:
+        self.engine.offer([e.raw for e in envelopes])
+
+    def _fork_found(self, found: Found) -> None:
+        self._tasks.append(asyncio.create_task(self._publish_fork(found.proof)))
+
+    async def _publish_fork(self, proof: ForkProof) -> None:
+        a = open_envelope(proof.a, deep=False)
+        row = await self.node.db.fetchone("SELECT published FROM forks WHERE author = ? AND seq = ?", (a.author, a.seq))
+        if row is not None and row[0]:
+            return
+        try:
+            await self.node.own_log.append(proof)
+        except (NodeError, Exception) as exc:  # not chartered, key cut, shutting down: others will publish
+            log.warning("could not publish a fork proof", extra={"fields": {"error": str(exc)}})
+            return
+        async with self.node.db.write("forks.published") as conn:
+            await conn.execute("UPDATE forks SET published = 1 WHERE author = ? AND seq = ?", (a.author, a.seq))
+
+    async def refresh_peers(self) -> None:
+        node = self.node
+        urls: list[tuple[str, bytes | None, str]] = []
+        urls += [(u, None, "seed") for u in node.config.federation.seeds]
+        for row in await node.db.fetchall("SELECT url, node_id, source FROM peers"):
+            urls.append((row[0], bytes(row[1]) if row[1] else None, row[2]))
+        trust = node.federation_state.trust
+        if trust is not None:
+            for body in trust.bodies.values():
+                if body.url and body.cut is None:
+                    urls.append((body.url, body.key, "charter"))
+            rows = await node.db.fetchall(
+                "SELECT e.raw FROM envelopes e JOIN (SELECT author, MAX(seq) AS top FROM envelopes"
+                " WHERE kind = 'node_profile' GROUP BY author) p ON e.author = p.author AND e.seq = p.top"
+            )
+            for row in rows:
+                envelope = open_envelope(bytes(row[0]), deep=False)
+                if isinstance(envelope.payload.body, NodeProfile) and node.federation_state.may_speak(envelope.author):
+                    urls += [(u, envelope.author, "profile") for u in envelope.payload.body.endpoints]
+        for url, node_id, source in urls:
+            if node_id == node.key.public:
+                continue
+            self.peers.add(url.rstrip("/"), node_id, source)
+
+    async def _outside_change(self) -> None:
+        """Another process (the CLI: charter, revoke, join, peer add) wrote to our database
+        (the federation state was reloaded just before): push what it appended to our log."""
+        own = self.node.federation_state.heads.get(self.node.key.public)
+        now = own.seq if own else 0
+        if now > self._own_seq:
+            self.engine.offer(await self.node.envelopes.range(self.node.key.public, self._own_seq, 10_000))
+        self._own_seq = now
+        self._peers_stale = True
+
+    async def _refresh_loop(self) -> None:
+        ticks = 0
+        while True:
+            try:
+                await self.node.db.notice_outside_changes()
+                if self._peers_stale or ticks % int(PEER_REFRESH_S / WATCH_S) == 0:
+                    self._peers_stale = False
+                    await self.refresh_peers()
+            except Exception:
+                log.exception("refreshing peers failed")
+            ticks += 1
+            await asyncio.sleep(WATCH_S)
+
+    async def start(self) -> None:
+        await self.refresh_peers()
+        config = self.node.config.federation
+        self._tasks.append(asyncio.create_task(self._refresh_loop(), name="peer-refresh"))
+        if config.gossip:
+            self._tasks.append(
+                asyncio.create_task(
+                    self.engine.run(config.sync_interval_ms / 1000, config.push_interval_ms / 1000, self.rng),
+                    name="gossip",
+                )
+            )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.transport.close()
+
+    def lag(self) -> dict[str, float | None]:
+        """Seconds since each peer last answered (None: never)."""
+        now = time.monotonic()
+        return {p.address: (now - p.last_ok if p.last_ok is not None else None) for p in self.peers.peers.values()}
+
+
+class _Replica:
+    """The engine's view of the node's store."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def digest(self) -> bytes:
+        return self.node.federation_state.digest()
+
+    def head_triples(self) -> list[tuple[bytes, int, bytes]]:
+        return self.node.federation_state.head_triples()
+
+    async def range(self, author: bytes, after: int, limit: int) -> list[bytes]:
+        return await self.node.envelopes.range(author, after, limit)
+
+    async def receive(self, raws: list[bytes]) -> int:
+        outcomes = await self.node.federation_state.ingest(raws)
+        return sum(1 for o in outcomes if o.status == "accepted")

@@ -1,0 +1,74 @@
+"""Prometheus metrics (``GET /metrics``), read from the node's live state at scrape time.
+
+Nothing personal: counts of envelopes, peers and members only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .service import Node
+
+if TYPE_CHECKING:
+    from .fedservice import Gossip
+
+
+class NodeCollector(Collector):
+    def __init__(self, node: Node, gossip: Gossip | None) -> None:
+        self.node = node
+        self.gossip = gossip
+
+    def collect(self) -> Iterator[Metric]:
+        state = self.node.federation_state
+        ingest = CounterMetricFamily(
+            "branchnet_envelopes", "Envelopes offered by peers, by outcome and reason", labels=["outcome", "code"]
+        )
+        for name, value in sorted(state.counters.items()):
+            outcome, _, code = name.partition(":")
+            ingest.add_metric([outcome, code], value)
+        yield ingest
+        yield GaugeMetricFamily("branchnet_authors", "Authors with a log held here", value=len(state.heads))
+        yield GaugeMetricFamily(
+            "branchnet_objects", "Envelopes held (sum of log lengths)", value=sum(h.seq for h in state.heads.values())
+        )
+        yield GaugeMetricFamily("branchnet_quarantine", "Envelopes waiting in quarantine", value=state.quarantined)
+        cut = GaugeMetricFamily("branchnet_cut_bodies", "Chartered bodies cut, by reason", labels=["reason"])
+        bodies = state.trust.bodies.values() if state.trust else []
+        for reason in ("revoked", "retired", "frozen"):
+            cut.add_metric([reason], sum(1 for b in bodies if b.cut_reason == reason))
+        yield cut
+        yield GaugeMetricFamily("branchnet_bodies", "Chartered bodies known", value=len(bodies))
+        if self.gossip is not None:
+            peers = self.gossip.peers.peers.values()
+            yield GaugeMetricFamily("branchnet_peers", "Peers known", value=len(peers))
+            yield GaugeMetricFamily(
+                "branchnet_peers_failing", "Peers backing off after failures", value=sum(1 for p in peers if p.failures)
+            )
+            lag = GaugeMetricFamily(
+                "branchnet_peer_last_ok_seconds", "Seconds since a peer last answered", labels=["peer"]
+            )
+            for address, seconds in self.gossip.lag().items():
+                if seconds is not None:
+                    lag.add_metric([address], seconds)
+            yield lag
+            stats = self.gossip.engine.stats
+            rounds = CounterMetricFamily("branchnet_gossip_rounds", "Anti-entropy rounds", labels=["result"])
+            rounds.add_metric(["equal"], stats.equal_rounds)
+            rounds.add_metric(["different"], stats.rounds - stats.equal_rounds - stats.failures)
+            rounds.add_metric(["failed"], stats.failures)
+            yield rounds
+
+
+def metrics_registry(node: Node, gossip: Gossip | None) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NodeCollector(node, gossip))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

@@ -1,0 +1,79 @@
+"""What a body does to its federation: charter, revoke, rotate its key, answer join requests.
+
+The CLI and the API call these same functions, and each checks the federation's rules
+before signing, so a node never signs a charter or revocation the rules make ineffective.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from protocol import Charter, KeyRotation, Revocation, SigningKey, node_id_text, rotation_message
+from protocol.models import Envelope
+
+from .errors import BadInput, Conflict, Forbidden, NotFound
+from .service import Node
+
+
+def _standing(node: Node) -> None:
+    state = node.federation_state
+    if state.trust is None:
+        raise Conflict("this node holds no federation yet (found one, or join one and sync)", code="not_federated")
+    me = state.body(node.key.public)
+    if me is None:
+        raise Forbidden("this node is not chartered in its federation (yet)", code="not_chartered")
+    if me.cut is not None:
+        raise Forbidden(f"this node's key was {me.cut_reason}; it cannot act", code="key_cut")
+
+
+async def issue_charter(node: Node, key: bytes, name: str, level: str, url: str | None) -> Envelope:
+    """Sign a Charter admitting ``key`` as ``level``, if the genesis rules let us."""
+    _standing(node)
+    state = node.federation_state
+    assert state.trust is not None
+    me = state.trust.bodies[node.key.public]
+    if level not in state.trust.rules.levels:
+        raise BadInput(
+            f"{level!r} is not a level of this federation ({', '.join(state.trust.rules.levels)})", field="level"
+        )
+    if not state.trust.may_charter(me.level, level):
+        raise Forbidden(f"a {me.level} may not charter a {level} in this federation", field="level", code="not_allowed")
+    existing = state.trust.bodies.get(key)
+    if existing is not None and not (existing.parent == node.key.public and existing.level == level):
+        raise Conflict(f"{node_id_text(key)} is already chartered (as {existing.name}, {existing.level})", field="key")
+    if key == node.key.public:
+        raise BadInput("a node cannot charter itself", field="key")
+    try:
+        body = Charter(key=key, name=name, level=level, url=url)
+        msgspec.convert(msgspec.to_builtins(body), Charter)  # the schema's limits (name length, URL form)
+    except msgspec.ValidationError as exc:
+        raise BadInput(str(exc)) from None
+    envelope = await node.own_log.append(body)
+    async with node.db.write("joins.mark_chartered") as conn:
+        await conn.execute(
+            "UPDATE joins SET status = 'approved', charter_id = ? WHERE key = ? AND status = 'pending'",
+            (envelope.id, key),
+        )
+    return envelope
+
+
+async def revoke(node: Node, key: bytes, after_seq: int, reason: str) -> Envelope:
+    _standing(node)
+    state = node.federation_state
+    assert state.trust is not None
+    if key not in state.trust.bodies:
+        raise NotFound(f"{node_id_text(key)} is not chartered here", field="key")
+    if node.key.public not in state.trust.ancestors(key):
+        raise Forbidden("only a parent or an ancestor body revokes", field="key", code="not_allowed")
+    if after_seq < 0:
+        raise BadInput("after-seq is 0 or more", field="after_seq")
+    return await node.own_log.append(Revocation(key=key, after_seq=after_seq, reason=reason))
+
+
+async def rotate(node: Node, new_key: SigningKey) -> Envelope:
+    """Sign a KeyRotation handing this body over to ``new_key`` (which signs its consent)."""
+    _standing(node)
+    federation = node.federation_state.federation
+    assert federation is not None
+    proof = new_key.sign(rotation_message(federation, node.key.public, new_key.public))
+    return await node.own_log.append(KeyRotation(new_key=new_key.public, proof=proof))

@@ -29,6 +29,7 @@ from protocol.httpsig import (
     verify_request,
 )
 
+from .config import FederationSection
 from .errors import BadInput, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
 from .gossip import SyncReply, SyncRequest
 from .service import Node
@@ -53,26 +54,25 @@ class Bucket:
 
 @dataclass
 class Guards:
-    """Replay cache and per-peer token buckets for one node."""
+    """Replay cache and per-peer token buckets for one node (limits read live from config)."""
 
-    rate: float
-    burst: float
-    skew_s: int
+    config: FederationSection
     nonces: OrderedDict[tuple[bytes, str], float] = field(default_factory=OrderedDict)
     buckets: dict[bytes, Bucket] = field(default_factory=dict)
     max_nonces: int = 200_000
 
     def take(self, key: bytes, now: float) -> float | None:
         """Spend one token for ``key``; None if allowed, else seconds until one is free."""
+        rate, burst = float(self.config.peer_rate), float(self.config.peer_burst)
         bucket = self.buckets.get(key)
         if bucket is None:
             if len(self.buckets) > 50_000:
                 self.buckets.clear()
-            bucket = self.buckets[key] = Bucket(self.burst, now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket = self.buckets[key] = Bucket(burst, now)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
         if bucket.tokens < 1:
-            return (1 - bucket.tokens) / self.rate
+            return (1 - bucket.tokens) / rate
         bucket.tokens -= 1
         return None
 
@@ -83,7 +83,7 @@ class Guards:
             return False
         if len(self.nonces) >= self.max_nonces:
             self.nonces.popitem(last=False)
-        self.nonces[(key, nonce)] = now + 2 * self.skew_s
+        self.nonces[(key, nonce)] = now + 2 * self.config.clock_skew_s
         return True
 
 
@@ -250,7 +250,7 @@ async def join_status(request: web.Request, key: bytes, body: bytes) -> web.Stre
 
 def add_federation_routes(app: web.Application, node: Node) -> None:
     config = node.config.federation
-    app[GUARDS] = Guards(rate=config.peer_rate, burst=config.peer_burst, skew_s=config.clock_skew_s)
+    app[GUARDS] = Guards(config)
     app.router.add_get("/fed/v1/info", info)
     app.router.add_post("/fed/v1/sync", signed(sync))
     app.router.add_post("/fed/v1/envelopes", signed(envelopes, cap=-1))

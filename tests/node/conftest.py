@@ -28,9 +28,9 @@ def password_hash() -> str:
     return hash_password_sync(PASSWORD)
 
 
-async def new_node_dir(parent: Path, name: str = "Test Branch", federation: bool = True) -> Path:
+async def new_node_dir(parent: Path, name: str = "Test Branch", federation: bool = True, level: str = "branch") -> Path:
     directory = parent / "node"
-    await init_node(directory, name, "branch", "127.0.0.1:0", None)
+    await init_node(directory, name, level, "127.0.0.1:0", None)
     if federation:
         await found_federation(directory, "Test Federation")
     return directory

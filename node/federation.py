@@ -116,6 +116,9 @@ class Federation:
         self.trust: Trust | None = None
         self.heads: dict[bytes, Head] = {}
         self.quarantined = 0
+        self._rows: list[tuple[object, ...]] = []
+        self._quarantine_rows: list[tuple[object, ...]] = []
+        self._waiting: dict[bytes, Envelope] = {}  # quarantined envelopes, already verified
         self._retry_all = False
         self._digest: bytes | None = None
         db.on_outside_change.append(self.reload_after_outside_change)
@@ -216,6 +219,9 @@ class Federation:
                 try:
                     results = await self._admit_batch(conn, candidates, accepted, found)
                 except BaseException:
+                    self._rows = []
+                    self._quarantine_rows = []
+                    self._waiting.clear()
                     await self.load()  # the transaction rolled back: rebuild memory from the database
                     raise
             for i, outcome in results.items():
@@ -281,18 +287,22 @@ class Federation:
         for _ in range(MAX_RETRY_ROUNDS):
             if not touched or self.quarantined == 0:
                 break
+            await self._flush(conn)
             marks = ",".join("?" * len(touched))
             async with conn.execute(
-                f"SELECT raw FROM quarantine WHERE author IN ({marks}) ORDER BY author, seq", tuple(touched)
+                f"SELECT id, raw FROM quarantine WHERE author IN ({marks}) ORDER BY author, seq", tuple(touched)
             ) as cursor:
-                waiting = [bytes(r[0]) for r in await cursor.fetchall()]
+                waiting = [(bytes(r[0]), bytes(r[1])) for r in await cursor.fetchall()]
             touched = set()
-            for raw in waiting:
-                envelope = open_envelope(raw)  # it passed before; the rules may have changed since
+            resolved: list[tuple[bytes]] = []
+            for envelope_id, raw in waiting:
+                # Verified when it arrived (kept in memory since); after a restart, verified again.
+                envelope = self._waiting.get(envelope_id) or open_envelope(raw)
                 outcome, changes = await self._admit(conn, envelope, found, from_quarantine=True)
                 if outcome.status == "quarantined":
                     continue
-                await conn.execute("DELETE FROM quarantine WHERE id = ?", (envelope.id,))
+                resolved.append((envelope_id,))
+                self._waiting.pop(envelope_id, None)
                 self.quarantined -= 1
                 if outcome.status == "accepted":
                     accepted.append(envelope)
@@ -300,6 +310,8 @@ class Federation:
                 for change in changes:
                     bodies_changed = bodies_changed or change.kind != "ineffective"
                     touched.add(change.key)
+            await conn.executemany("DELETE FROM quarantine WHERE id = ?", resolved)
+        await self._flush(conn)
         if bodies_changed:
             await self._save_bodies(conn)
         return results
@@ -309,6 +321,8 @@ class Federation:
     ) -> tuple[Outcome, list[Change]]:
         """Accept, quarantine or reject one verified envelope, inside the batch transaction."""
         hex_id = envelope.id.hex()
+        if not from_quarantine and envelope.id in self._waiting:  # quarantined by a concurrent batch
+            return Outcome("duplicate", hex_id), []
         if self.trust is None:
             if isinstance(envelope.payload.body, Genesis) and envelope.id == self.federation:
                 self.trust = Trust.from_genesis(envelope)
@@ -325,13 +339,17 @@ class Federation:
             return Outcome("rejected", hex_id, str(exc.code), exc.message), []
         head = self.heads.get(envelope.author)
         if head is not None and envelope.seq <= head.seq:
+            await self._flush(conn)
             async with conn.execute(
                 "SELECT raw FROM envelopes WHERE author = ? AND seq = ?", (envelope.author, envelope.seq)
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 return Outcome("rejected", hex_id, str(Code.BAD_CHAIN), "this sequence is no longer held"), []
-            proof = make_fork_proof(open_envelope(bytes(row[0]), deep=False), envelope)
+            held = open_envelope(bytes(row[0]), deep=False)
+            if held.id == envelope.id:  # the same envelope, from a concurrent batch
+                return Outcome("duplicate", hex_id), []
+            proof = make_fork_proof(held, envelope)
             changes = await self._record_fork(conn, proof, published=False)
             found.append(Found(envelope.author, envelope.seq, proof))
             return Outcome(
@@ -367,29 +385,35 @@ class Federation:
                     "quarantine_full",
                     "too many envelopes are waiting here; send it again later",
                 )
-            await conn.execute(
-                "INSERT OR IGNORE INTO quarantine (id, author, seq, raw, reason, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (envelope.id, envelope.author, envelope.seq, envelope.raw, reason, int(self.clock())),
+            self._waiting[envelope.id] = envelope
+            self._quarantine_rows.append(
+                (envelope.id, envelope.author, envelope.seq, envelope.raw, reason, int(self.clock()))
             )
             self.quarantined += 1
         return Outcome("quarantined", envelope.id.hex(), str(code), reason)
 
     async def _store(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
-        await conn.execute(
-            "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                envelope.id,
-                envelope.author,
-                envelope.seq,
-                envelope.kind,
-                envelope.payload.created,
-                int(self.clock() * 1000),
-                envelope.raw,
-            ),
-        )
+        """Queue the insert (written by :meth:`_flush` in one statement per batch)."""
+        self._rows.append((envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created,
+                           int(self.clock() * 1000), envelope.raw))  # fmt: skip
         self.heads[envelope.author] = Head.of(envelope)
         self._digest = None
+
+    async def _flush(self, conn: aiosqlite.Connection) -> None:
+        """Write queued inserts; called before anything in the transaction reads them back."""
+        if self._quarantine_rows:
+            rows, self._quarantine_rows = self._quarantine_rows, []
+            await conn.executemany(
+                "INSERT OR IGNORE INTO quarantine (id, author, seq, raw, reason, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        if self._rows:
+            rows, self._rows = self._rows, []
+            await conn.executemany(
+                "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     async def _record_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> list[Change]:
         a = open_envelope(proof.a, deep=False)
@@ -410,6 +434,7 @@ class Federation:
         for change in changes:
             if change.kind != "cut" or change.cut is None:
                 continue
+            await self._flush(conn)
             await conn.execute(
                 "INSERT OR IGNORE INTO held (id, author, seq, raw, reason, held_at)"
                 " SELECT id, author, seq, raw, ?, ? FROM envelopes WHERE author = ? AND seq > ?",

@@ -41,7 +41,13 @@ class Node:
         key = read_key(directory / KEY_FILE)
         db = await Database.open(directory / DB_FILE)
         members = MemberStore(db)
-        federation = Federation(db, key.public, clock=clock)
+        federation = Federation(
+            db,
+            key.public,
+            clock=clock,
+            verify_threads=config.federation.verify_threads,
+            quarantine_max=config.federation.quarantine_max,
+        )
         try:
             await federation.load()
         except BaseException:

@@ -156,3 +156,20 @@ async def test_state_survives_a_reload(fed: Federation) -> None:
     bodies, heads, digest = dict(fed.trust.bodies), dict(fed.heads), fed.digest()
     await fed.load()
     assert fed.trust.bodies == bodies and fed.heads == heads and fed.digest() == digest
+
+
+async def test_concurrent_batches_with_the_same_envelopes(fed: Federation) -> None:
+    import asyncio
+
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    north = chain(NORTH, *(profile(f"N{i}") for i in range(30)))
+    stranger = chain(STRANGER, profile("s"))
+    await fed.ingest([GEN.raw, c_north[0].raw])
+    batch = [e.raw for e in north] + [stranger[0].raw]
+    results = await asyncio.gather(*(fed.ingest(batch) for _ in range(4)))
+    statuses = [[o.status for o in r] for r in results]
+    for i in range(len(batch)):
+        column = sorted(s[i] for s in statuses)
+        assert column.count("duplicate") == 3, (i, column)  # exactly one batch took each envelope
+    assert fed.heads[NORTH.public].seq == 30 and fed.quarantined == 1
+    assert [r[0] for r in await fed.db.fetchall("SELECT COUNT(*) FROM forks")] == [0]

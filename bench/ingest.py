@@ -1,0 +1,192 @@
+"""Envelopes/s through the real HTTP ingest endpoint, against raw Ed25519 verifications/s.
+
+In one run:
+
+1. the baseline: raw Ed25519 verifications per second of the library on one core
+   (``cryptography``, keys pre-loaded, the same ~300-byte signing inputs);
+2. a fresh national node (`branchnet serve` in its own process on 127.0.0.1) that has
+   chartered ``--authors`` regions; a client signed as one of them pushes every region's
+   log (``--count`` NodeProfile envelopes in all) to ``POST /fed/v1/envelopes`` in bundles
+   of ``--batch``: the whole ingest path (signed request check, bundle parsing, dedupe,
+   verification in the thread pool, trust and chain rules, one transaction per batch,
+   fsync);
+3. the same with ``federation.verify_threads`` = 1 and = 2, each on a fresh copy of the node.
+
+    .venv/bin/python bench/ingest.py [--count 12000] [--authors 40] [--batch 500]
+
+The last line is JSON with "ratio" (1 thread / raw) and "ratio_2threads" (2 threads / raw).
+Targets: ratio >= 0.8, ratio_2threads >= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from node.fedclient import HttpTransport
+from node.service import Node
+from node.setup import found_federation, init_node
+from node.trustops import issue_charter
+from protocol import Envelope, NodeProfile, Payload, SigningKey, open_envelope, seal, write_bundle
+from protocol.encoding import decode_wire
+from protocol.envelope import signing_input
+
+
+def raw_verify_rate(envelopes: list[Envelope], seconds: float = 2.0) -> float:
+    keys = {e.author: Ed25519PublicKey.from_public_bytes(e.author) for e in envelopes}
+    items = [(keys[e.author], e.signature, signing_input(decode_wire(e.raw)[1])) for e in envelopes]
+    best = 0.0
+    for _ in range(3):
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds / 3:
+            for key, signature, message in items:
+                key.verify(signature, message)
+            done += len(items)
+        best = max(best, done / (time.perf_counter() - started))
+    return best
+
+
+async def prepare(directory: Path, authors: int, count: int) -> tuple[list[list[bytes]], SigningKey, int]:
+    """A national node that chartered ``authors`` regions; each region's log of profiles."""
+    with contextlib.redirect_stdout(None):
+        await init_node(directory, "Bench National", "national", "127.0.0.1:0", None, allow_private_peers=True)
+        await found_federation(directory, "Bench Federation")
+    regions = [SigningKey.generate() for _ in range(authors)]
+    node = await Node.open(directory)
+    try:
+        for i, region in enumerate(regions):
+            await issue_charter(node, region.public, f"Region {i}", "region", None)
+        federation = node.federation_state.federation
+    finally:
+        await node.close()
+    assert federation is not None
+    logs: list[list[bytes]] = []
+    per_author = count // authors
+    now = int(time.time() * 1000)
+    size = 0
+    for i, region in enumerate(regions):
+        prev: Envelope | None = None
+        log = []
+        for seq in range(1, per_author + 1):
+            body = NodeProfile(name=f"Region {i}", endpoints=[f"https://region-{i}.example.org/branchnet"],
+                               contact=f"secretary-{i}@example.org, update {seq}, {'x' * 40}")  # fmt: skip
+            prev = seal(region, Payload(author=region.public, seq=seq, created=now, body=body, federation=federation,
+                                        prev=prev.id if prev else None))  # fmt: skip
+            log.append(prev.raw)
+            size += len(prev.raw)
+        logs.append(log)
+    return logs, regions[0], size // (per_author * authors)
+
+
+def batches(logs: list[list[bytes]], batch: int) -> list[list[bytes]]:
+    """Interleave authors (as gossip does), keeping each author's order; cut into bundles."""
+    flat = [raw for column in zip(*logs, strict=True) for raw in column]
+    return [flat[i : i + batch] for i in range(0, len(flat), batch)]
+
+
+async def ingest_rate(
+    directory: Path, threads: int, bundles: list[list[bytes]], client: SigningKey, concurrency: int
+) -> float:
+    env = {**os.environ, "BRANCHNET_FEDERATION_VERIFY_THREADS": str(threads), "BRANCHNET_FEDERATION_GOSSIP": "false",
+           "BRANCHNET_LOG_LEVEL": "warning", "BRANCHNET_FEDERATION_PEER_RATE": "100000",
+           "BRANCHNET_FEDERATION_PEER_BURST": "100000"}  # fmt: skip
+    server = subprocess.Popen([sys.executable, "-m", "node", "serve", "--dir", str(directory)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    assert server.stdout is not None
+    url = server.stdout.readline().decode().split()[3]
+
+    transport = HttpTransport(client, allow_private=True, timeout_s=120, max_batch=100_000)
+    bodies = [write_bundle(b) for b in bundles]
+    accepted = 0
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def sender() -> None:  # several peers pushing at once, as in gossip
+        nonlocal accepted
+        while not queue.empty():
+            body = queue.get_nowait()
+            answer = await transport.request("POST", url, "/fed/v1/envelopes", body, "application/vnd.branchnet.bundle")
+            outcomes = msgspec.msgpack.decode(answer)["outcomes"]
+            # Bundles overtake each other: an envelope whose predecessor is still in flight waits in
+            # quarantine and is accepted with it. Only the final count below says all were taken.
+            accepted += sum(1 for o in outcomes if o["status"] in ("accepted", "quarantined"))
+
+    try:
+        started = time.perf_counter()
+        client_cpu = time.process_time()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/api/v1/node") as r:
+            held = (await r.json())["objects"]
+        client_cpu = time.process_time() - client_cpu
+        ticks = os.sysconf("SC_CLK_TCK")
+        fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        server_cpu = (int(fields[11]) + int(fields[12])) / ticks
+        print(
+            f"  {threads} thread(s): {elapsed:.2f} s; CPU: server {server_cpu:.2f} s (with start-up),"
+            f" client {client_cpu:.2f} s",
+            file=sys.stderr,
+        )
+        if os.environ.get("BENCH_THREADS"):  # CPU seconds per server thread, to see where time goes
+            for task in sorted(Path(f"/proc/{server.pid}/task").iterdir()):
+                name = (task / "comm").read_text().strip()
+                f = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                print(f"    {name:20} {(int(f[11]) + int(f[12])) / ticks:.2f} s", file=sys.stderr)
+    finally:
+        await transport.close()
+        server.terminate()
+        server.wait(timeout=30)
+    total = sum(len(b) for b in bundles)
+    if accepted != total or held < total:  # held also counts the node's own log
+        raise SystemExit(f"only {held} envelopes are held after pushing {total} ({accepted} taken)")
+    return total / elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=12_000)
+    parser.add_argument("--authors", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=4, help="bundles in flight at once")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared"
+        logs, client, envelope_bytes = await prepare(prepared, args.authors, args.count)
+        raw_rate = raw_verify_rate([open_envelope(r) for r in logs[0][:200]])
+        bundles = batches(logs, args.batch)
+        rates = {}
+        for threads in (1, 2):
+            copy = Path(tmp) / f"node-{threads}"
+            shutil.copytree(prepared, copy)
+            rates[threads] = await ingest_rate(copy, threads, bundles, client, args.concurrency)
+    total = sum(len(b) for b in bundles)
+    print(f"{total} envelopes of ~{envelope_bytes} bytes from {args.authors} authors, bundles of {args.batch}")
+    print(f"raw Ed25519 verify (1 core) : {raw_rate:8.0f} /s")
+    print(f"HTTP ingest, 1 verify thread : {rates[1]:8.0f} /s  ({rates[1] / raw_rate:.2f} x raw)")
+    print(f"HTTP ingest, 2 verify threads: {rates[2]:8.0f} /s  ({rates[2] / raw_rate:.2f} x raw)")
+    print(json.dumps({"raw_per_s": round(raw_rate), "ingest_per_s_1thread": round(rates[1]),
+                      "ingest_per_s_2threads": round(rates[2]), "ratio": round(rates[1] / raw_rate, 3),
+                      "ratio_2threads": round(rates[2] / raw_rate, 3), "envelopes": total,
+                      "envelope_bytes": envelope_bytes, "targets": {"ratio": 0.8, "ratio_2threads": 1.5}}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

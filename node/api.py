@@ -23,14 +23,16 @@ import msgspec
 from aiohttp import web
 from msgspec import UNSET, Meta, UnsetType
 
-from protocol import NodeProfile, ProtocolError, node_id_text, open_envelope
+from protocol import NodeProfile, ProtocolError, node_id_text, open_envelope, parse_node_id
 from protocol.views import envelope_view
 
 from .auth import hash_password, verify_password
 from .csv_import import parse_members_csv
 from .errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
+from .joins import JoinView
 from .members import Member, MemberIn, MemberPatch, Name, access
 from .service import Node
+from .trustops import issue_charter, revoke
 from .validation import describe
 
 NODE = web.AppKey("node", Node)
@@ -391,6 +393,60 @@ async def publish_profile(request: web.Request, who: Member | None) -> web.Strea
     return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
 
 
+class CharterIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    node_id: Annotated[str, Meta(max_length=100)]
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    level: Annotated[str, Meta(min_length=1, max_length=32)]
+    url: Annotated[str, Meta(max_length=2048)] | None = None
+
+
+class RevocationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    node_id: Annotated[str, Meta(max_length=100)]
+    after_seq: Annotated[int, Meta(ge=0)] = 0
+    reason: Annotated[str, Meta(max_length=2000)] = ""
+
+
+def _node_id_field(text: str) -> bytes:
+    try:
+        return parse_node_id(text)
+    except ProtocolError as exc:
+        raise BadInput(exc.message, field="node_id", code=str(exc.code)) from None
+
+
+async def list_joins(request: web.Request, who: Member | None) -> web.StreamResponse:
+    return json_response(await node_of(request).joins.list(request.query.get("status")))
+
+
+async def approve_join(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    join = await node.joins.get(int_param(request, "join_id"))
+    if join.status != "pending":
+        raise Conflict(f"join request {join.id} is {join.status}")
+    envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
+    async with node.db.write("joins.decided") as conn:
+        await conn.execute("UPDATE joins SET decided_by = ? WHERE id = ?", (who.id, join.id))
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
+async def refuse_join(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    await node_of(request).joins.refuse(int_param(request, "join_id"), who.id)
+    return web.Response(status=204)
+
+
+async def create_charter(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, CharterIn)
+    envelope = await issue_charter(node_of(request), _node_id_field(body.node_id), body.name, body.level, body.url)
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
+async def create_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, RevocationIn)
+    envelope = await revoke(node_of(request), _node_id_field(body.node_id), body.after_seq, body.reason)
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
 # --- the table ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Route:
@@ -449,6 +505,37 @@ ROUTES: tuple[Route, ...] = (
         "Invite link for a member",
         response=Invite,
         status=201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/joins",
+        list_joins,
+        "officer",
+        "Join requests from other nodes (?status=)",
+        response=list[JoinView],
+    ),
+    Route(
+        "POST",
+        "/api/v1/joins/{join_id}/approve",
+        approve_join,
+        "officer",
+        "Approve: sign a charter",
+        response=Appended,
+        status=201,
+    ),
+    Route("POST", "/api/v1/joins/{join_id}/refuse", refuse_join, "officer", "Refuse a join request", status=204),
+    Route(
+        "POST", "/api/v1/charters", create_charter, "officer", "Charter a child node (signed)", CharterIn, Appended, 201
+    ),
+    Route(
+        "POST",
+        "/api/v1/revocations",
+        create_revocation,
+        "officer",
+        "Revoke a descendant's key (signed)",
+        RevocationIn,
+        Appended,
+        201,
     ),
     Route(
         "POST",

@@ -170,6 +170,9 @@ async def _join(args: argparse.Namespace) -> int:
 
 
 async def _ask_for_charter(node: Node, parent: str, wait_s: float) -> None:
+    if node.config.http.public_url.rstrip("/").endswith(":0"):
+        raise BadInput("http.public_url must be where this node is reached before asking for a charter"
+                       " (set it in node.toml or BRANCHNET_HTTP_PUBLIC_URL)")  # fmt: skip
     transport = HttpTransport(node.key, allow_private=True, timeout_s=10)
     body = msgspec.msgpack.encode(
         JoinRequest(name=node.config.node.name, level=node.config.node.level, url=node.config.http.public_url)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from node.api import ROUTES
-from tests.node.conftest import PASSWORD, Live, Principal
+from node.trustops import issue_charter
+from protocol import SigningKey
+from tests.node.conftest import PASSWORD, Live, Principal, new_node_dir
 
 ROLES = ("anonymous", "member", "officer", "admin")
 ROLE_OF = {"member": "member", "officer": "secretary", "admin": "admin"}
@@ -108,6 +111,31 @@ def _fixed(path: str) -> Builder:
     return build
 
 
+async def _join_path(c: Cell, action: str) -> Request:
+    request = await c.live.node.joins.request(
+        SigningKey.generate().public, "New Region", "region", "http://127.0.0.1:9"
+    )
+    return f"/api/v1/joins/{request.id}/{action}", {}
+
+
+async def _approve(c: Cell) -> Request:
+    return await _join_path(c, "approve")
+
+
+async def _refuse(c: Cell) -> Request:
+    return await _join_path(c, "refuse")
+
+
+async def _charter(c: Cell) -> Request:
+    return "/api/v1/charters", {"json": {"node_id": SigningKey.generate().node_id, "name": "R", "level": "region"}}
+
+
+async def _revocation(c: Cell) -> Request:
+    child = SigningKey.generate()
+    await issue_charter(c.live.node, child.public, "Doomed Region", "region", None)
+    return "/api/v1/revocations", {"json": {"node_id": child.node_id, "reason": "test"}}
+
+
 PROFILE = {"name": "Test Branch", "endpoints": ["http://127.0.0.1:9/"]}
 PASSWORD_CHANGE = {"current": PASSWORD, "new": "another long passphrase"}
 
@@ -174,11 +202,37 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _member_path("/invite"),
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
+    ("GET", "/api/v1/joins"): (
+        _fixed("/api/v1/joins"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    ("POST", "/api/v1/joins/{join_id}/approve"): (
+        _approve,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/joins/{join_id}/refuse"): (
+        _refuse,
+        {"anonymous": (A, A), "member": (F, F), "officer": (204, 204), "admin": (204, 204)},
+    ),
+    ("POST", "/api/v1/charters"): (
+        _charter,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/revocations"): (
+        _revocation,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
     ("POST", "/api/v1/log/profile"): (
         _json("/api/v1/log/profile", PROFILE),
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
 }
+
+
+@pytest.fixture
+async def node_dir(tmp_path: Path) -> Path:
+    """A national node, so that charters and revocations are within the federation's rules."""
+    return await new_node_dir(tmp_path, "National Committee", level="national")
 
 
 def test_matrix_names_every_route() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from node.demo import DEMO_ENV, RunningNode, build, start_serve, stop_all, wait_until_converged
+from node.demo import DEMO_ENV, RunningNode, build, publish_profile, start_serve, stop_all, wait_until_converged
 from node.service import Node
 from protocol import NodeProfile
 
@@ -101,3 +101,59 @@ async def test_separated_groups_converge(federation: list[RunningNode]) -> None:
     assert took is not None, [(n.name, n.info.get("heads")) for n in federation]
     heads = assert_identical(federation, authors=7)
     assert sum(heads.values()) == 14 + len(south) + len(north)
+
+
+async def test_join_over_http_waits_for_an_officer(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import sys
+
+    import aiohttp
+
+    from node.members import MemberIn
+    from node.setup import init_node
+
+    layout = [("National Committee", "national", None)]
+    nodes = await build(tmp_path / "fed", DEMO_ENV, layout)
+    national = nodes[0]
+    try:
+        node = await Node.open(national.directory)
+        try:
+            secretary = await node.members.add(MemberIn(name="Sec", email="sec@example.org", role="secretary"))
+            _, token = await node.auth.create_token(secretary.id, "test")
+            federation = node.federation_state.federation
+        finally:
+            await node.close()
+        assert federation is not None
+        newcomer = tmp_path / "east"
+        await init_node(newcomer, "East Region", "region", "127.0.0.1:0", None, allow_private_peers=True)
+        east = RunningNode("East Region", "region", "National Committee", newcomer)
+        east.process, east.url, east.node_id = await start_serve(newcomer, DEMO_ENV)
+        nodes.append(east)
+        joining = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "node", "join", "--dir", str(newcomer), "--federation", federation.hex(),
+            "--peer", national.url, "--request", "--wait", "60",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "BRANCHNET_HTTP_PUBLIC_URL": east.url},
+        )  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(national.url, headers=headers) as http:
+            pending: list[dict[str, str]] = []
+            for _ in range(200):  # bounded: 20 s
+                async with http.get("/api/v1/joins?status=pending") as r:
+                    pending = await r.json()
+                if pending:
+                    break
+                await asyncio.sleep(0.1)
+            assert [p["name"] for p in pending] == ["East Region"]
+            async with http.post(f"/api/v1/joins/{pending[0]['id']}/approve") as r:
+                assert r.status == 201, await r.text()
+                charter = await r.json()
+        out, err = await asyncio.wait_for(joining.communicate(), 60)
+        assert joining.returncode == 0, err.decode()
+        assert f"approved (charter {charter['id']})" in out.decode()
+        await publish_profile(east)  # its first envelope: accepted everywhere now that it is chartered
+        assert await wait_until_converged(nodes, BOUND_S) is not None
+        assert east.info["federation"] == federation.hex()
+    finally:
+        await stop_all(nodes)

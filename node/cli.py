@@ -115,14 +115,27 @@ def _status(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(status, indent=2))
         else:
-            print(f"node     {status['node_id']}")
-            print(f"name     {status['name']} ({status['level']})")
-            print(f"fed.     {status['federation'] or '(none yet)'}")
-            print(f"objects  {status['objects']}")
-            print(f"members  {status['members']}")
-            print(f"peers    {len(status['peers'])}")
+            print(f"node       {status['node_id']}")
+            print(f"name       {status['name']} ({status['level']})")
+            chartered = "chartered" if status["chartered"] else "not chartered (yet)"
+            print(
+                f"federation {status['federation'] or '(none yet)'}"
+                + (f", {chartered}" if status["federation"] else "")
+            )
+            print(
+                f"objects    {status['objects']} from {len(status['heads'])} authors; {status['bodies']} bodies known"
+            )
+            print(f"members    {status['members']}")
+            lag = status["lag_s"]
+            print(f"peers      {len(status['peers'])}" + (f"; last exchange {lag} s ago" if lag is not None else ""))
+            for peer in status["peers"]:
+                health = "ok" if not peer["failures"] else f"{peer['failures']} failures: {peer['last_error']}"
+                print(f"  {peer['url']} ({peer['source']}) {health}")
+            received = ", ".join(f"{k} {v}" for k, v in status["received"].items()) or "nothing yet"
+            print(f"received   {received}")
+            print(f"quarantine {status['quarantine']}; forks {status['forks']}; set aside {status['set_aside']}")
             for author, seq in status["heads"].items():
-                print(f"head     {author} seq {seq}")
+                print(f"head       {author} seq {seq}")
         return 0
 
     return run_async("status", work)

@@ -166,6 +166,18 @@ class Federation:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    async def load_counters(self) -> None:
+        rows = await self.db.fetchall("SELECT name, value FROM counters")
+        self.counters = Counter({r[0]: int(r[1]) for r in rows})
+
+    async def save_counters(self) -> None:
+        if self.counters:
+            async with self.db.write("federation.save_counters") as conn:
+                await conn.executemany(
+                    "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
+                    [(name, value, value) for name, value in self.counters.items()],
+                )
+
     # --- questions ----------------------------------------------------------------------
     def head_triples(self) -> list[tuple[bytes, int, bytes]]:
         return sorted((a, h.seq, h.id) for a, h in self.heads.items())

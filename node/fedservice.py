@@ -109,6 +109,19 @@ class Gossip:
         self._own_seq = now
         self._peers_stale = True
 
+    async def save_health(self) -> None:
+        """Keep counters and peer health in the database, for `branchnet status`."""
+        await self.node.federation_state.save_counters()
+        rows = [(p.address, p.node_id, p.source, int(time.time()), _wall(p.last_ok), p.failures, p.last_error)
+                for p in self.peers.peers.values()]  # fmt: skip
+        async with self.node.db.write("peers.health") as conn:
+            await conn.executemany(
+                "INSERT INTO peers (url, node_id, source, added_at, last_ok, failures, last_error)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET node_id = COALESCE(excluded.node_id,"
+                " node_id), last_ok = excluded.last_ok, failures = excluded.failures, last_error = excluded.last_error",
+                rows,
+            )
+
     async def _refresh_loop(self) -> None:
         ticks = 0
         while True:
@@ -117,12 +130,14 @@ class Gossip:
                 if self._peers_stale or ticks % int(PEER_REFRESH_S / WATCH_S) == 0:
                     self._peers_stale = False
                     await self.refresh_peers()
+                    await self.save_health()
             except Exception:
                 log.exception("refreshing peers failed")
             ticks += 1
             await asyncio.sleep(WATCH_S)
 
     async def start(self) -> None:
+        await self.node.federation_state.load_counters()
         await self.refresh_peers()
         config = self.node.config.federation
         self._tasks.append(asyncio.create_task(self._refresh_loop(), name="peer-refresh"))
@@ -142,11 +157,18 @@ class Gossip:
                 await task
         self._tasks.clear()
         await self.transport.close()
+        with contextlib.suppress(Exception):
+            await self.save_health()
 
     def lag(self) -> dict[str, float | None]:
         """Seconds since each peer last answered (None: never)."""
         now = time.monotonic()
         return {p.address: (now - p.last_ok if p.last_ok is not None else None) for p in self.peers.peers.values()}
+
+
+def _wall(monotonic: float | None) -> int | None:
+    """A monotonic-clock time as Unix seconds."""
+    return None if monotonic is None else int(time.time() - (time.monotonic() - monotonic))
 
 
 class _Replica:

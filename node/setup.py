@@ -86,16 +86,33 @@ async def found_federation(directory: Path, federation_name: str) -> int:
 async def node_status(directory: Path) -> dict[str, Any]:
     node = await Node.open(directory)
     try:
-        federation = await node.federation()
-        heads = await EnvelopeStore(node.db).heads()
+        state = node.federation_state
+        now = int(time.time())
+        peers = [
+            {"url": r["url"], "source": r["source"], "failures": r["failures"], "last_error": r["last_error"],
+             "last_ok_s_ago": (now - r["last_ok"]) if r["last_ok"] is not None else None}
+            for r in await node.db.fetchall("SELECT * FROM peers ORDER BY url")
+        ]  # fmt: skip
+        seen = [p["last_ok_s_ago"] for p in peers if p["last_ok_s_ago"] is not None]
+        counts = await node.db.fetchall("SELECT name, value FROM counters ORDER BY name")
+        forks = await node.db.fetchall("SELECT COUNT(*) FROM forks")
+        held = await node.db.fetchall("SELECT COUNT(*) FROM held")
+        me = state.body(node.key.public)
         return {
             "node_id": node.key.node_id,
             "name": node.config.node.name,
             "level": node.config.node.level,
-            "federation": federation.hex() if federation else None,
-            "objects": await node.envelopes.count(),
-            "heads": {node_id_text(a): s for a, s in sorted(heads.items())},
-            "peers": [],
+            "federation": state.federation.hex() if state.federation else None,
+            "chartered": me is not None and me.cut is None,
+            "objects": sum(h.seq for h in state.heads.values()),
+            "heads": {node_id_text(a): h.seq for a, h in sorted(state.heads.items())},
+            "peers": peers,
+            "lag_s": min(seen) if seen else None,
+            "received": {r[0]: int(r[1]) for r in counts},
+            "quarantine": state.quarantined,
+            "forks": int(forks[0][0]),
+            "set_aside": int(held[0][0]),
+            "bodies": len(state.trust.bodies) if state.trust else 0,
             "members": await MemberStore(node.db).count(),
         }
     finally:

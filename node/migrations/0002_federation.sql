@@ -52,10 +52,13 @@ CREATE TABLE forks (
 
 -- peers: where other nodes are reached. source: seed (configured), profile, charter.
 CREATE TABLE peers (
-    url      TEXT PRIMARY KEY,
-    node_id  BLOB,
-    source   TEXT NOT NULL,
-    added_at INTEGER NOT NULL
+    url        TEXT PRIMARY KEY,
+    node_id    BLOB,
+    source     TEXT NOT NULL,
+    added_at   INTEGER NOT NULL,
+    last_ok    INTEGER,
+    failures   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
 );
 
 -- joins: nodes asking this node for a charter, waiting for an officer.
@@ -70,3 +73,9 @@ CREATE TABLE joins (
     decided_by   INTEGER,
     charter_id   BLOB
 );
+
+-- counters: envelopes offered by peers, by outcome and reason code (saved every few seconds).
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -60,6 +60,15 @@ async def test_charters_and_profiles_converge(federation: list[RunningNode]) -> 
     # genesis + 2 charters + profile; 2 regions x (2 charters + profile); 4 branches x profile
     assert sum(heads.values()) == 4 + 2 * 3 + 4
     assert all(n.info["quarantine"] == 0 and n.info["forks"] == 0 for n in federation)
+    # What `branchnet status` shows of a node after it stopped: peers, counts, trust.
+    await stop_all(federation)
+    from node.setup import node_status
+
+    status = await node_status(federation[1].directory)
+    assert status["chartered"] and status["bodies"] == 7 and status["objects"] == 14
+    assert len(status["peers"]) >= 3 and any(p["last_ok_s_ago"] is not None for p in status["peers"])
+    assert status["received"].get("accepted", 0) > 0 and not any(k.startswith("rejected") for k in status["received"])
+    assert (status["quarantine"], status["forks"], status["set_aside"]) == (0, 0, 0)
 
 
 async def test_a_stopped_node_catches_up(federation: list[RunningNode]) -> None:

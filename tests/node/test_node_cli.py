@@ -160,7 +160,7 @@ def test_status_counts_members_and_heads(node_dir: Path) -> None:
     assert data["members"] == 1 and data["objects"] == 1
     assert data["heads"] == {data["node_id"]: 1}
     text = branchnet("status", "--dir", str(node_dir)).stdout
-    assert data["node_id"] in text and "members  1" in text
+    assert data["node_id"] in text and "members    1" in text
 
 
 async def test_backup_while_serving(node_dir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,71 @@
+"""`branchnet charter`, `revoke`, `rotate-key`, `peer` and `joins` on a node folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from protocol import SigningKey
+from tests.node.conftest import new_node_dir
+
+
+def branchnet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=60)
+
+
+def status(directory: Path) -> dict:  # type: ignore[type-arg]
+    result = branchnet("status", "--dir", str(directory), "--json")
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+async def test_charter_revoke_and_rotate(tmp_path: Path) -> None:
+    national = await new_node_dir(tmp_path, "National Committee", level="national")
+    d = str(national)
+    region = SigningKey.generate()
+    ok = branchnet("charter", "--dir", d, "--node-id", region.node_id, "--name", "North", "--level", "region",
+                   "--url", "https://north.example.org")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "chartered" in ok.stdout and status(national)["bodies"] == 2
+    # The genesis rules: a national body charters regions and youth sections, not branches.
+    refused = branchnet("charter", "--dir", d, "--node-id", SigningKey.generate().node_id, "--name", "B",
+                        "--level", "branch")  # fmt: skip
+    assert refused.returncode == 1 and "a national may not charter a branch" in refused.stderr
+    bad_id = branchnet("charter", "--dir", d, "--node-id", "bn1nope", "--name", "X", "--level", "region")
+    assert bad_id.returncode == 1 and "--node-id" in bad_id.stderr and "Traceback" not in bad_id.stderr
+    again = branchnet("charter", "--dir", d, "--node-id", region.node_id, "--name", "North", "--level", "youth")
+    assert again.returncode == 1 and "already chartered" in again.stderr
+    assert status(national)["objects"] == 2  # genesis + one charter: refusals signed nothing
+
+    revoked = branchnet("revoke", "--dir", d, "--node-id", region.node_id, "--reason", "test")
+    assert revoked.returncode == 0, revoked.stderr
+    stranger = branchnet("revoke", "--dir", d, "--node-id", SigningKey.generate().node_id)
+    assert stranger.returncode == 1 and "not chartered here" in stranger.stderr
+
+    old_id = branchnet("id", "--dir", d).stdout.strip()
+    rotated = branchnet("rotate-key", "--dir", d)
+    assert rotated.returncode == 0, rotated.stderr
+    new_id = branchnet("id", "--dir", d).stdout.strip()
+    assert new_id != old_id and new_id in rotated.stdout
+    assert list(national.glob("node.key.retired-*"))
+    after = status(national)
+    assert after["node_id"] == new_id and after["chartered"]  # the new key speaks for the body
+    # ...and it still may act: its first own envelope is a charter.
+    child = SigningKey.generate()
+    ok = branchnet("charter", "--dir", d, "--node-id", child.node_id, "--name", "South", "--level", "region")
+    assert ok.returncode == 0, ok.stderr
+    assert status(national)["heads"][new_id] == 1
+
+
+async def test_peers_and_joins(tmp_path: Path) -> None:
+    d = str(await new_node_dir(tmp_path))
+    assert branchnet("peer", "add", "https://north.example.org/", "--dir", d).returncode == 0
+    bad = branchnet("peer", "add", "ftp://north.example.org", "--dir", d)
+    assert bad.returncode == 1 and "only http and https" in bad.stderr
+    listed = branchnet("peer", "list", "--dir", d)
+    assert listed.stdout.strip() == "https://north.example.org  (seed)"
+    assert branchnet("joins", "--dir", d).stdout == ""
+    missing = branchnet("joins", "approve", "7", "--dir", d)
+    assert missing.returncode == 1 and "no join request 7" in missing.stderr

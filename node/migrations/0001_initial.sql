@@ -7,9 +7,11 @@ CREATE TABLE meta (
 
 -- envelopes: every signed object this node holds, stored as the bytes received.
 -- (author, seq) is unique: the database itself refuses a second envelope at a sequence,
--- so no code path can store a fork of our own log.
+-- so no code path can store a fork of our own log. A rowid table: rows are appended in
+-- arrival order and the random 32-byte ids live only in their (small) index.
 CREATE TABLE envelopes (
-    id          BLOB PRIMARY KEY,
+    rowid       INTEGER PRIMARY KEY,
+    id          BLOB NOT NULL UNIQUE,
     author      BLOB NOT NULL,
     seq         INTEGER NOT NULL,
     kind        TEXT NOT NULL,
@@ -17,7 +19,7 @@ CREATE TABLE envelopes (
     received_at INTEGER NOT NULL,
     raw         BLOB NOT NULL,
     UNIQUE (author, seq)
-) WITHOUT ROWID;
+);
 CREATE INDEX envelopes_by_kind ON envelopes (kind);
 
 -- members: personal data; never leaves this node, never in any envelope.

@@ -1,0 +1,61 @@
+"""`branchnet demo`: converges and exits 0 with --once; stays up until Ctrl-C otherwise;
+either way every process it started is stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from pathlib import Path
+
+
+async def port_closed(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        _, writer = await asyncio.open_connection(host, int(port))
+    except OSError:
+        return True
+    writer.close()
+    return False
+
+
+async def test_demo_once(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "node", "demo", "--once", "--dir", str(tmp_path), "--timeout", "90",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 180)
+    text = out.decode()
+    assert process.returncode == 0, text + err.decode()
+    assert "all 7 nodes hold identical heads" in text and "every node stopped" in text
+    urls = re.findall(r"http://127\.0\.0\.1:\d+", text)
+    assert len(set(urls)) == 7
+    assert all([await port_closed(u) for u in set(urls)])
+    assert len(list(tmp_path.glob("*/node.key"))) == 7  # --dir keeps the node folders
+
+
+async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "node", "demo", "--dir", str(tmp_path), "--timeout", "90",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen = ""
+    try:
+        while "Ctrl-C stops every node" not in seen:  # bounded by the timeout below
+            line = await asyncio.wait_for(process.stdout.readline(), 120)
+            assert line, seen
+            seen += line.decode()
+        await asyncio.sleep(0.5)
+        assert process.returncode is None  # still serving
+        process.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+    assert "every node stopped" in rest.decode()
+    urls = set(re.findall(r"http://127\.0\.0\.1:\d+", seen))
+    assert len(urls) == 7 and all([await port_closed(u) for u in urls])

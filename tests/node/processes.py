@@ -43,7 +43,7 @@ class ServeProcess:
 async def start_serve(directory: Path, env: dict[str, str] | None = None) -> ServeProcess:
     """Start `branchnet serve --dir DIRECTORY` and wait for its "listening on URL as ID" line."""
     stderr_path = directory / f"serve-{os.getpid()}-{id(directory)}.log"
-    with open(stderr_path, "ab") as stderr:  # noqa: ASYNC230 (a local log file, opened once)
+    with open(stderr_path, "ab") as stderr:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "node", "serve", "--dir", str(directory),
             stdout=asyncio.subprocess.PIPE, stderr=stderr, env={**os.environ, **(env or {})},

@@ -286,15 +286,21 @@ class Federation:
             async with conn.execute("SELECT DISTINCT author FROM quarantine") as cursor:
                 touched.update(bytes(r[0]) for r in await cursor.fetchall())
             self._retry_all = False
-        for i, envelope in candidates:
-            outcome, changes = await self._admit(conn, envelope, found)
-            results[i] = outcome
+
+        def note(envelope: Envelope, outcome: Outcome, changes: list[Change]) -> None:
+            """Remember what moved: accepted envelopes, and authors whose standing changed."""
+            nonlocal bodies_changed
             if outcome.status == "accepted":
                 accepted.append(envelope)
                 touched.add(envelope.author)
             for change in changes:
                 bodies_changed = bodies_changed or change.kind != "ineffective"
                 touched.add(change.key)
+
+        for i, envelope in candidates:
+            outcome, changes = await self._admit(conn, envelope, found)
+            results[i] = outcome
+            note(envelope, outcome, changes)
         # Retry the quarantined envelopes of every author that moved, until nothing moves.
         for _ in range(MAX_RETRY_ROUNDS):
             if not touched or self.quarantined == 0:
@@ -305,7 +311,7 @@ class Federation:
                 f"SELECT id, raw FROM quarantine WHERE author IN ({marks}) ORDER BY author, seq", tuple(touched)
             ) as cursor:
                 waiting = [(bytes(r[0]), bytes(r[1])) for r in await cursor.fetchall()]
-            touched = set()
+            touched.clear()
             resolved: list[tuple[bytes]] = []
             for envelope_id, raw in waiting:
                 # Verified when it arrived (kept in memory since); after a restart, verified again.
@@ -316,12 +322,7 @@ class Federation:
                 resolved.append((envelope_id,))
                 self._waiting.pop(envelope_id, None)
                 self.quarantined -= 1
-                if outcome.status == "accepted":
-                    accepted.append(envelope)
-                    touched.add(envelope.author)
-                for change in changes:
-                    bodies_changed = bodies_changed or change.kind != "ineffective"
-                    touched.add(change.key)
+                note(envelope, outcome, changes)
             await conn.executemany("DELETE FROM quarantine WHERE id = ?", resolved)
         await self._flush(conn)
         if bodies_changed:

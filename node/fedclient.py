@@ -150,6 +150,8 @@ class HttpTransport:
                     raise PeerError(f"{url}: HTTP {response.status} {_error_code(data)}".rstrip())
                 return data
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            if isinstance(exc.__cause__, BlockedAddress):  # the resolver refused: say so plainly
+                raise PeerError(f"{url}: {exc.__cause__}") from None
             raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from None
 
     # --- the engine's transport ------------------------------------------------------------

@@ -112,6 +112,12 @@ async def test_envelope_attacks_get_their_codes(hostile: Hostile) -> None:
     ]
     after = await stored(live)
     assert set(before) <= set(after) and len(after) == len(before)  # nothing lost, nothing forged added
+    async with live.http.get("/metrics") as r:  # counted by reason, for Prometheus
+        metrics = await r.text()
+    for line in ('branchnet_envelopes_total{code="bad_signature",outcome="rejected"} 1.0',
+                 'branchnet_envelopes_total{code="wrong_federation",outcome="rejected"} 2.0',
+                 "branchnet_quarantine 2.0"):  # fmt: skip
+        assert line in metrics, metrics
 
 
 async def test_revoked_authors_and_revoked_peers(hostile: Hostile) -> None:

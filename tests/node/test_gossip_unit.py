@@ -1,0 +1,154 @@
+"""The gossip engine's parts on their own: the peer table's backoff and circuit breaker, push
+fanout, and anti-entropy decisions, with a recording fake transport."""
+
+from __future__ import annotations
+
+import random
+
+from node.gossip import (
+    BREAKER_FAILURES,
+    BREAKER_PAUSE_S,
+    MAX_BACKOFF_S,
+    GossipEngine,
+    Peer,
+    PeerError,
+    PeerTable,
+    SyncReply,
+    SyncRequest,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_backoff_grows_with_jitter_then_the_breaker_opens() -> None:
+    clock = Clock()
+    table = PeerTable(random.Random(7), clock=clock)
+    peer = table.add("http://a.example")
+    assert peer is not None and table.available() == [peer]
+    delays = []
+    for _ in range(BREAKER_FAILURES - 1):
+        table.failed(peer, "refused")
+        delays.append(peer.next_try - clock.now)
+        assert table.available() == []  # backing off: never chosen
+    for n, delay in enumerate(delays):
+        base = min(MAX_BACKOFF_S, 2**n)
+        assert 0.5 * base <= delay <= 1.5 * base
+    table.failed(peer, "refused")
+    assert peer.breaker_open
+    assert 0.8 * BREAKER_PAUSE_S <= peer.next_try - clock.now <= 1.2 * BREAKER_PAUSE_S
+    clock.now = peer.next_try  # half-open: one probe allowed
+    assert table.available() == [peer]
+    table.succeeded(peer)
+    assert (peer.failures, peer.breaker_open, peer.last_error) == (0, False, None)
+
+
+def test_own_address_is_never_a_peer_and_sampling_is_distinct() -> None:
+    table = PeerTable(random.Random(1), exclude={"http://me.example"})
+    assert table.add("http://me.example") is None
+    for i in range(100):
+        table.add(f"http://p{i}.example")
+    for _ in range(50):
+        chosen = table.sample(3)
+        assert len({p.address for p in chosen}) == 3
+
+
+class FakeReplica:
+    def __init__(self, logs: dict[bytes, list[bytes]]) -> None:
+        self.logs = logs
+        self.received: list[bytes] = []
+
+    def digest(self) -> bytes:
+        return repr(sorted((a, len(v)) for a, v in self.logs.items())).encode()[:32].ljust(32, b"\0")
+
+    def head_triples(self) -> list[tuple[bytes, int, bytes]]:
+        return [(a, len(v), v[-1]) for a, v in self.logs.items()]
+
+    async def range(self, author: bytes, after: int, limit: int) -> list[bytes]:
+        return self.logs.get(author, [])[after : after + limit]
+
+    async def receive(self, raws: list[bytes]) -> int:
+        self.received += raws
+        return len(raws)
+
+
+class FakeTransport:
+    def __init__(self, reply: SyncReply, remote: dict[bytes, list[bytes]], fail: frozenset[str] = frozenset()) -> None:
+        self.reply = reply
+        self.remote = remote
+        self.fail = fail
+        self.pushes: list[tuple[str, list[bytes]]] = []
+        self.fetches: list[tuple[str, bytes, int, int]] = []
+
+    async def push(self, peer: Peer, raws: list[bytes]) -> None:
+        if peer.address in self.fail:
+            raise PeerError("down")
+        self.pushes.append((peer.address, raws))
+
+    async def sync(self, peer: Peer, request: SyncRequest) -> SyncReply:
+        if peer.address in self.fail:
+            raise PeerError("down")
+        return self.reply
+
+    async def fetch(self, peer: Peer, author: bytes, after: int, limit: int) -> list[bytes]:
+        self.fetches.append((peer.address, author, after, limit))
+        return self.remote[author][after : after + limit]
+
+
+def engine(transport: FakeTransport, replica: FakeReplica, peers: int = 10) -> GossipEngine:
+    table = PeerTable(random.Random(3))
+    for i in range(peers):
+        table.add(f"http://p{i}.example")
+    return GossipEngine(replica, transport, table, fanout=3, fetch_batch=2)
+
+
+async def test_push_goes_to_fanout_peers_once_and_failures_back_off() -> None:
+    transport = FakeTransport(SyncReply(equal=True), {}, fail={"http://p0.example", "http://p1.example"})
+    e = engine(transport, FakeReplica({}))
+    e.offer([b"one", b"two"])
+    for _ in range(20):  # bounded
+        await e.push(e.take_pending())
+        if transport.pushes:
+            break
+        e.offer([b"one", b"two"])
+    assert transport.pushes and all(raws == [b"one", b"two"] for _, raws in transport.pushes)
+    assert len({address for address, _ in transport.pushes}) == len(transport.pushes) <= 3
+    assert e.pending == []
+    failed = [p for p in e.peers.peers.values() if p.failures]
+    assert all(p.address in transport.fail for p in failed)
+
+
+async def test_equal_digest_costs_one_exchange() -> None:
+    transport = FakeTransport(SyncReply(equal=True), {})
+    e = engine(transport, FakeReplica({b"a" * 32: [b"x"]}))
+    assert await e.reconcile()
+    assert (e.stats.equal_rounds, transport.fetches, transport.pushes) == (1, [], [])
+
+
+async def test_different_heads_pull_what_is_missing_and_push_what_they_lack() -> None:
+    a, b, c = b"a" * 32, b"b" * 32, b"c" * 32
+    remote = {a: [b"a1", b"a2", b"a3", b"a4", b"a5"], b: [b"b1"]}
+    mine = FakeReplica({a: [b"a1"], b: [b"b1"], c: [b"c1", b"c2"]})
+    reply = SyncReply(equal=False, heads=[(a, 5, b"a5"), (b, 1, b"b1")])
+    transport = FakeTransport(reply, remote)
+    e = engine(transport, mine)
+    assert await e.reconcile()
+    # a: pulled from seq 1 in batches of 2; b: equal; c: they lack it, so it is pushed.
+    assert [(author, after, limit) for _, author, after, limit in transport.fetches] == [(a, 1, 2), (a, 3, 2)]
+    assert mine.received == [b"a2", b"a3", b"a4", b"a5"]
+    assert [raws for _, raws in transport.pushes] == [[b"c1", b"c2"]]
+
+
+async def test_same_seq_different_head_fetches_the_other_side() -> None:
+    a = b"a" * 32
+    transport = FakeTransport(SyncReply(equal=False, heads=[(a, 2, b"theirs")]), {a: [b"a1", b"theirs"]})
+    mine = FakeReplica({a: [b"a1", b"mine"]})
+    e = engine(transport, mine)
+    await e.reconcile()
+    assert [(after, limit) for _, _, after, limit in transport.fetches] == [(1, 1)]
+    assert mine.received == [b"theirs"]  # ingest then sees the fork

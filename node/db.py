@@ -72,13 +72,17 @@ class Database:
         self._inline = inline
         self._lock = asyncio.Lock()
         self._seen_version = 0
+        self._serving = False
         # Called (inside the write lock, at the start of a transaction) when another process
         # committed since our last write: in-memory state must be reloaded before it is used.
         self.on_outside_change: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
-    async def open(cls, path: Path, *, create: bool = False) -> Database:
-        """Open (or, with ``create``, create) the database and bring it to the latest schema."""
+    async def open(cls, path: Path, *, create: bool = False, serving: bool = False) -> Database:
+        """Open (or, with ``create``, create) the database and bring it to the latest schema.
+
+        ``serving``: this is the node's server; any other opener (the CLI) marks its writes
+        so that the server notices them (:meth:`changed_elsewhere`)."""
         if not create and not path.exists():
             raise DatabaseError(f"no database at {path} (run `branchnet init` first)")
         if create and not path.exists():
@@ -100,13 +104,18 @@ class Database:
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open {path}: {exc}") from None
         db = cls(path, writer, reader, inline)
-        await db._migrate()
-        db._seen_version = db._data_version()
+        db._serving = serving
+        try:
+            await db._migrate()
+        except BaseException:
+            await db.close()
+            raise
+        db._seen_version = db._outside_writes()
         return db
 
-    def _data_version(self) -> int:
-        row = self._inline.execute("PRAGMA data_version").fetchone()
-        return int(row[0])
+    def _outside_writes(self) -> int:
+        row = self._inline.execute("SELECT value FROM meta WHERE key = 'outside_writes'").fetchone()
+        return int(row[0]) if row else 0
 
     async def notice_outside_changes(self) -> None:
         """Run the outside-change listeners now if another process committed (an empty
@@ -115,8 +124,12 @@ class Database:
             pass
 
     def changed_elsewhere(self) -> bool:
-        """True when another process (the CLI) committed since our last look; then resets."""
-        version = self._data_version()
+        """True when another process (the CLI) committed since our last look; then resets.
+
+        Every write transaction of a process that is not the serving node bumps the
+        ``outside_writes`` counter in ``meta``, in the same transaction, so a change is
+        never missed, however the commits interleave."""
+        version = self._outside_writes()
         changed = version != self._seen_version
         self._seen_version = version
         return changed
@@ -163,12 +176,15 @@ class Database:
                 await self._writer.execute("ROLLBACK")
                 raise
             try:
+                if not self._serving:
+                    await self._writer.execute(
+                        "INSERT INTO meta (key, value) VALUES ('outside_writes', 1)"
+                        " ON CONFLICT (key) DO UPDATE SET value = value + 1"
+                    )
                 await self._writer.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 await self._writer.execute("ROLLBACK")
                 raise DatabaseError(f"{name}: commit failed, nothing was stored: {exc}") from None
-            # Our own commit: not a change "elsewhere" (see changed_elsewhere).
-            self._seen_version = self._data_version()
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Any query, in aiosqlite's thread (one hop for execute and fetch)."""

@@ -25,7 +25,7 @@ async def serve(directory: Path, ready: asyncio.Event | None = None) -> None:
     # ~10 µs; with the default 5 ms switch interval they queue behind the event loop's
     # bursts. A short interval measured 0.86 -> 1.08 x the raw verify rate (bench/ingest.py).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    node = await Node.open(directory)
+    node = await Node.open(directory, serving=True)
     setup_logging(node.config.log.format, node.config.log.level)
     host, port = node.config.http.host_port()
     app = make_app(node)

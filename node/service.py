@@ -34,12 +34,12 @@ class Node:
     joins: JoinStore
 
     @classmethod
-    async def open(cls, directory: Path, clock: Callable[[], float] = time.time) -> Node:
+    async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
         """Open an initialised node directory (config, key, database). Raises ConfigError,
         KeyFileError or DatabaseError with a message naming what is wrong."""
         config = load_config(directory)
         key = read_key(directory / KEY_FILE)
-        db = await Database.open(directory / DB_FILE)
+        db = await Database.open(directory / DB_FILE, serving=serving)
         members = MemberStore(db)
         federation = Federation(
             db,

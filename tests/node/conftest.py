@@ -85,7 +85,7 @@ async def serve_node(node: Node) -> tuple[web.AppRunner, str]:
 
 @pytest.fixture
 async def live(node_dir: Path, password_hash: str) -> AsyncIterator[Live]:
-    node = await Node.open(node_dir)
+    node = await Node.open(node_dir, serving=True)
     runner, url = await serve_node(node)
     try:
         async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:

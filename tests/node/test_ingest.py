@@ -28,7 +28,7 @@ def chain(author: SigningKey, *bodies: object, after: Envelope | None = None) ->
 
 @pytest.fixture
 async def fed(tmp_path: Path) -> AsyncIterator[Federation]:
-    db = await Database.open(tmp_path / "node.db", create=True)
+    db = await Database.open(tmp_path / "node.db", create=True, serving=True)
     async with db.write("test.pin_federation") as conn:
         await conn.execute("INSERT INTO meta (key, value) VALUES ('federation', ?)", (GEN.id,))
     federation = Federation(db, key("this node").public, clock=lambda: 1_767_225_600 + 86_400)

@@ -58,12 +58,13 @@ class Guards:
 
     config: FederationSection
     nonces: OrderedDict[tuple[bytes, str], float] = field(default_factory=OrderedDict)
-    buckets: dict[bytes, Bucket] = field(default_factory=dict)
+    buckets: dict[bytes | str, Bucket] = field(default_factory=dict)
     max_nonces: int = 200_000
 
-    def take(self, key: bytes, now: float) -> float | None:
-        """Spend one token for ``key``; None if allowed, else seconds until one is free."""
-        rate, burst = float(self.config.peer_rate), float(self.config.peer_burst)
+    def take(self, key: bytes | str, now: float, scale: int = 1) -> float | None:
+        """Spend one token for ``key`` (a node key, or a client address with a ``scale``d
+        allowance); None if allowed, else seconds until one is free."""
+        rate, burst = float(self.config.peer_rate * scale), float(self.config.peer_burst * scale)
         bucket = self.buckets.get(key)
         if bucket is None:
             if len(self.buckets) > 50_000:
@@ -138,16 +139,16 @@ def signed(
         except ProtocolError as exc:
             raise Unauthorized(exc.message, field=exc.field, code=str(exc.code)) from None
         now = time.time()
-        wait = guards.take(key, time.monotonic())
-        if wait is not None:
-            raise Throttled("too many requests from this node", retry_after=max(1, int(wait + 0.999)))
-        body = await read_body(request, config.max_push_bytes if cap == -1 else cap, config.request_timeout_ms / 1000)
         created = parsed.param("created")
-        nonce = parsed.param("nonce")
         if not isinstance(created, int) or abs(now - created) > config.clock_skew_s:
             raise Unauthorized(
                 f"the signature's created time is not within {config.clock_skew_s} s of ours", code="stale_signature"
             )
+        # Before reading a body: a per-address allowance (several nodes may share an address);
+        # the per-node one is spent only once the signature proves who is asking, so nobody
+        # can use up another node's allowance by naming its key.
+        throttle(guards.take(f"address {request.remote}", time.monotonic(), scale=4), "from this address")
+        body = await read_body(request, config.max_push_bytes if cap == -1 else cap, config.request_timeout_ms / 1000)
         digest_header = request.headers.get("Content-Digest", "")
         if digest_header != content_digest(body):
             raise Unauthorized("Content-Digest does not match the body", code="bad_digest")
@@ -162,8 +163,10 @@ def signed(
             verify_request(key, parsed, signature, components)
         except ProtocolError as exc:
             raise Unauthorized(exc.message, field=exc.field, code=str(exc.code)) from None
+        nonce = parsed.param("nonce")
         if not isinstance(nonce, str) or not nonce or not guards.fresh_nonce(key, nonce, now):
             raise Unauthorized("this request was seen before (replay) or has no nonce", code="replay")
+        throttle(guards.take(key, time.monotonic()), "from this node")
         if not allow_unchartered and not node.federation_state.may_speak(key):
             body_state = node.federation_state.body(key)
             reason = "revoked_node" if body_state is not None else "unknown_node"
@@ -171,6 +174,11 @@ def signed(
         return await handler(request, key, body)
 
     return checked
+
+
+def throttle(wait: float | None, what: str) -> None:
+    if wait is not None:
+        raise Throttled(f"too many requests {what}", retry_after=max(1, int(wait + 0.999)))
 
 
 def msgpack_response(value: object) -> web.Response:

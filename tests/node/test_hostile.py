@@ -244,6 +244,25 @@ async def test_rate_limit_answers_429_with_retry_after(hostile: Hostile) -> None
     assert statuses == [200] * 5 + [429]
 
 
+async def test_nobody_spends_another_nodes_allowance(hostile: Hostile) -> None:
+    live = hostile.live
+    live.node.config.federation.peer_burst = 5
+    live.node.config.federation.peer_rate = 1
+    body = msgspec.msgpack.encode({"digest": b"\x00" * 32})
+    url = f"{live.url}/fed/v1/sync"
+    impostor = HttpTransport(SigningKey.generate(), allow_private=True, timeout_s=10)
+    try:
+        for _ in range(10):  # requests naming the hostile peer's key, signed by another key
+            headers = impostor.signed_headers("POST", url, body)
+            headers["Signature-Input"] = headers["Signature-Input"].replace(impostor.key.node_id, hostile.key.node_id)
+            async with live.http.post(url, data=body, headers=headers) as r:
+                assert r.status == 401
+    finally:
+        await impostor.close()
+    async with live.http.post(url, data=body, headers=hostile.transport.signed_headers("POST", url, body)) as r:
+        assert r.status == 200  # the real node's allowance is untouched
+
+
 # --- equivocation across real processes ---------------------------------------------------
 LAYOUT = [
     ("National Committee", "national", None),

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from protocol import SigningKey, node_id_text, parse_node_id
+from protocol import ProtocolError, SigningKey, node_id_text, parse_node_id
 
 from .config import KEY_FILE
 from .errors import BadInput, Conflict, NodeError
@@ -73,8 +73,8 @@ def _run(name: str, work: Any, args: argparse.Namespace) -> int:
 def _node_id(text: str) -> bytes:
     try:
         return parse_node_id(text)
-    except Exception as exc:  # ProtocolError with a clear message
-        raise BadInput(f"--node-id: {getattr(exc, 'message', exc)}") from None
+    except ProtocolError as exc:
+        raise BadInput(f"--node-id: {exc.message}") from None
 
 
 async def _charter(args: argparse.Namespace) -> int:

@@ -17,7 +17,6 @@ import time
 
 from protocol import Envelope, ForkProof, NodeProfile, open_envelope
 
-from .errors import NodeError
 from .fedclient import HttpTransport
 from .federation import Found
 from .gossip import GossipEngine, PeerTable
@@ -69,7 +68,7 @@ class Gossip:
             return
         try:
             await self.node.own_log.append(proof)
-        except (NodeError, Exception) as exc:  # not chartered, key cut, shutting down: others will publish
+        except Exception as exc:  # not chartered, key cut, shutting down: another witness will publish
             log.warning("could not publish a fork proof", extra={"fields": {"error": str(exc)}})
             return
         async with self.node.db.write("forks.published") as conn:

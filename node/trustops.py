@@ -13,6 +13,7 @@ from protocol.models import Envelope
 
 from .errors import BadInput, Conflict, Forbidden, NotFound
 from .service import Node
+from .validation import describe
 
 
 def _standing(node: Node) -> None:
@@ -47,7 +48,8 @@ async def issue_charter(node: Node, key: bytes, name: str, level: str, url: str 
         body = Charter(key=key, name=name, level=level, url=url)
         msgspec.convert(msgspec.to_builtins(body), Charter)  # the schema's limits (name length, URL form)
     except msgspec.ValidationError as exc:
-        raise BadInput(str(exc)) from None
+        message, field = describe(exc)
+        raise BadInput(message, field=field) from None
     envelope = await node.own_log.append(body)
     async with node.db.write("joins.mark_chartered") as conn:
         await conn.execute(

@@ -234,7 +234,7 @@ class Federation:
                     self._rows = []
                     self._quarantine_rows = []
                     self._waiting.clear()
-                    await self.load()  # the transaction rolled back: rebuild memory from the database
+                    await self.load(init=False)  # rolled back: rebuild memory from the database
                     raise
             for i, outcome in results.items():
                 outcomes[i] = outcome

@@ -141,7 +141,10 @@ class Federation:
             " ON e.author = h.author AND e.seq = h.top"
         )
         for author, seq, envelope_id, created in rows:
-            self.heads[bytes(author)] = Head(bytes(author), int(seq), bytes(envelope_id), int(created), self.federation)
+            # As Head.of would build it: every stored envelope names our federation, but the genesis.
+            is_genesis = bytes(envelope_id) == self.federation
+            federation = None if is_genesis else self.federation
+            self.heads[bytes(author)] = Head(bytes(author), int(seq), bytes(envelope_id), int(created), federation)
         count = await self.db.fetchall("SELECT COUNT(*) FROM quarantine")
         self.quarantined = int(count[0][0])
         if self.federation is None:
@@ -461,7 +464,8 @@ class Federation:
             if row is None:
                 self.heads.pop(change.key, None)
             else:
-                self.heads[change.key] = Head(change.key, int(row[0]), bytes(row[1]), int(row[2]), self.federation)
+                federation = None if bytes(row[1]) == self.federation else self.federation  # the genesis has none
+                self.heads[change.key] = Head(change.key, int(row[0]), bytes(row[1]), int(row[2]), federation)
             self._digest = None
 
     async def _save_bodies(self, conn: aiosqlite.Connection) -> None:

@@ -173,3 +173,23 @@ async def test_concurrent_batches_with_the_same_envelopes(fed: Federation) -> No
         assert column.count("duplicate") == 3, (i, column)  # exactly one batch took each envelope
     assert fed.heads[NORTH.public].seq == 30 and fed.quarantined == 1
     assert [r[0] for r in await fed.db.fetchall("SELECT COUNT(*) FROM forks")] == [0]
+
+
+async def test_a_failed_batch_stores_nothing_and_memory_follows(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await fed.ingest([GEN.raw])
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    heads_before = dict(fed.heads)
+
+    async def disk_full(conn: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fed, "_save_bodies", disk_full)
+    with pytest.raises(OSError):
+        await fed.ingest([c_north[0].raw])
+    assert fed.heads == heads_before and fed.trust is not None and NORTH.public not in fed.trust.bodies
+    assert c_north[0].id not in await stored_ids(fed)
+    monkeypatch.undo()
+    assert [o.status for o in await fed.ingest([c_north[0].raw])] == ["accepted"]
+    assert NORTH.public in fed.trust.bodies

@@ -200,9 +200,7 @@ async def main() -> None:
     total = sum(len(b) for b in bundles)
     print(f"{total} envelopes of ~{envelope_bytes} bytes from {args.authors} authors, bundles of {args.batch}")
     print(f"raw Ed25519 verify (1 core) : {raw_rate:8.0f} /s")
-    print(
-        f"raw Ed25519 verify (2 threads): {raw_rate_2:8.0f} /s  ({raw_rate_2 / raw_rate:.2f} x raw, nothing else running)"
-    )
+    print(f"raw Ed25519 verify (2 threads): {raw_rate_2:8.0f} /s  ({raw_rate_2 / raw_rate:.2f} x raw, nothing else)")
     print(f"HTTP ingest, 1 verify thread : {rates[1]:8.0f} /s  ({rates[1] / raw_rate:.2f} x raw)")
     print(f"HTTP ingest, 2 verify threads: {rates[2]:8.0f} /s  ({rates[2] / raw_rate:.2f} x raw)")
     print(json.dumps({"raw_per_s": round(raw_rate), "ingest_per_s_1thread": round(rates[1]),

@@ -26,6 +26,7 @@ import aiohttp
 
 from protocol import NodeProfile, parse_node_id
 
+from . import trustops
 from .service import Node
 from .setup import found_federation, init_node
 from .trustops import issue_charter
@@ -100,12 +101,7 @@ async def join_federation(directory: Path, federation: bytes, parent_url: str) -
     """What `branchnet join --federation ID --peer URL` does."""
     node = await Node.open(directory)
     try:
-        async with node.db.write("federation.join") as conn:
-            await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('federation', ?)", (federation,))
-            await conn.execute(
-                "INSERT OR IGNORE INTO peers (url, node_id, source, added_at) VALUES (?, NULL, 'seed', ?)",
-                (parent_url, int(time.time())),
-            )
+        await trustops.join_federation(node, federation, parent_url)
     finally:
         await node.close()
 
@@ -180,7 +176,7 @@ async def wait_chartered(running: RunningNode, timeout_s: float = 60.0) -> None:
 async def _federation_of(directory: Path) -> bytes | None:
     node = await Node.open(directory)
     try:
-        return await node.federation()
+        return node.federation_state.federation
     finally:
         await node.close()
 

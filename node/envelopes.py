@@ -38,11 +38,15 @@ if TYPE_CHECKING:
 MAX_BATCH = 256
 
 
-@dataclass(frozen=True)
-class StoredHead:
-    author: bytes
-    seq: int
-    id: bytes
+INSERT_ENVELOPE = (
+    "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def envelope_row(envelope: Envelope, received_at: int) -> tuple[object, ...]:
+    """The ``envelopes`` row for ``envelope``, in :data:`INSERT_ENVELOPE` order."""
+    return (envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created, received_at,
+            envelope.raw)  # fmt: skip
 
 
 class EnvelopeStore:
@@ -53,32 +57,11 @@ class EnvelopeStore:
 
     @staticmethod
     async def insert(conn: aiosqlite.Connection, envelope: Envelope, received_at: int) -> None:
-        await conn.execute(
-            "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                envelope.id,
-                envelope.author,
-                envelope.seq,
-                envelope.kind,
-                envelope.payload.created,
-                received_at,
-                envelope.raw,
-            ),
-        )
+        await conn.execute(INSERT_ENVELOPE, envelope_row(envelope, received_at))
 
     async def get(self, envelope_id: bytes) -> bytes | None:
         row = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
         return bytes(row[0]) if row else None
-
-    async def head(self, author: bytes) -> StoredHead | None:
-        row = await self.db.fetchone(
-            "SELECT seq, id FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1", (author,)
-        )
-        return StoredHead(author, row[0], bytes(row[1])) if row else None
-
-    async def heads(self) -> dict[bytes, int]:
-        rows = await self.db.fetchall("SELECT author, MAX(seq) FROM envelopes GROUP BY author")
-        return {bytes(r[0]): int(r[1]) for r in rows}
 
     async def count(self) -> int:
         rows = await self.db.fetchall("SELECT COUNT(*) FROM envelopes")  # a scan: not inline
@@ -93,11 +76,6 @@ class EnvelopeStore:
     async def all_raw(self) -> list[bytes]:
         rows = await self.db.fetchall("SELECT raw FROM envelopes ORDER BY author, seq")
         return [bytes(r[0]) for r in rows]
-
-
-async def get_meta(db: Database, key: str) -> bytes | None:
-    row = await db.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
-    return bytes(row[0]) if row else None
 
 
 @dataclass

@@ -25,7 +25,7 @@ from .gossip import PeerError
 from .joins import JoinState
 from .keyfile import write_new_key
 from .service import Node
-from .trustops import issue_charter, revoke, rotate
+from .trustops import add_seed_peer, issue_charter, join_federation, revoke, rotate
 
 
 def add_arguments(command: Any) -> None:
@@ -130,11 +130,7 @@ async def _peer(args: argparse.Namespace) -> int:
                 check_url(args.url, allow_private=True)
             except PeerError as exc:
                 raise BadInput(str(exc)) from None
-            async with node.db.write("peers.add") as conn:
-                await conn.execute(
-                    "INSERT OR IGNORE INTO peers (url, node_id, source, added_at) VALUES (?, NULL, 'seed', ?)",
-                    (args.url.rstrip("/"), int(time.time())),
-                )
+            await add_seed_peer(node, args.url)
             print(f"peer {args.url.rstrip('/')} added")
         else:
             for row in await node.db.fetchall("SELECT url, source FROM peers ORDER BY url"):
@@ -152,15 +148,7 @@ async def _join(args: argparse.Namespace) -> int:
         raise BadInput("--federation is the federation id: 64 hex digits") from None
     node = await Node.open(Path(args.dir))
     try:
-        current = node.federation_state.federation
-        if current is not None and current != federation:
-            raise Conflict("this node already belongs to another federation")
-        async with node.db.write("federation.join") as conn:
-            await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('federation', ?)", (federation,))
-            await conn.execute(
-                "INSERT OR IGNORE INTO peers (url, node_id, source, added_at) VALUES (?, NULL, 'seed', ?)",
-                (args.peer.rstrip("/"), int(time.time())),
-            )
+        await join_federation(node, federation, args.peer)
         print(f"joined federation {args.federation} through {args.peer} (gossip fetches the rest)")
         if args.request:
             await _ask_for_charter(node, args.peer, args.wait)

@@ -29,8 +29,9 @@ from protocol.httpsig import (
     verify_request,
 )
 
+from .api import NODE, json_response
 from .config import FederationSection
-from .errors import BadInput, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
+from .errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unauthorized
 from .gossip import SyncReply, SyncRequest
 from .service import Node
 
@@ -93,8 +94,6 @@ SignedHandler = Callable[[web.Request, bytes, bytes], Awaitable[web.StreamRespon
 
 
 def _node(request: web.Request) -> Node:
-    from .api import NODE
-
     return request.app[NODE]
 
 
@@ -187,8 +186,6 @@ def msgpack_response(value: object) -> web.Response:
 
 # --- handlers -----------------------------------------------------------------------------
 async def info(request: web.Request) -> web.StreamResponse:
-    from .api import json_response
-
     node = _node(request)
     federation = node.federation_state.federation
     return json_response(
@@ -265,6 +262,3 @@ def add_federation_routes(app: web.Application, node: Node) -> None:
     app.router.add_get("/fed/v1/log/{author}", signed(log_range))
     app.router.add_post("/fed/v1/join", signed(join, allow_unchartered=True))
     app.router.add_get("/fed/v1/join", signed(join_status, allow_unchartered=True))
-
-
-__all__ = ["JoinRequest", "NodeError", "add_federation_routes"]

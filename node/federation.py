@@ -52,6 +52,7 @@ from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES
 from protocol.trust import Body, Change
 
 from .db import Database
+from .envelopes import INSERT_ENVELOPE, envelope_row
 
 Status = Literal["accepted", "duplicate", "quarantined", "rejected"]
 QUARANTINE_MAX = 10_000
@@ -410,8 +411,7 @@ class Federation:
 
     async def _store(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
         """Queue the insert (written by :meth:`_flush` in one statement per batch)."""
-        self._rows.append((envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created,
-                           int(self.clock() * 1000), envelope.raw))  # fmt: skip
+        self._rows.append(envelope_row(envelope, int(self.clock() * 1000)))
         self.heads[envelope.author] = Head.of(envelope)
         self._digest = None
 
@@ -426,10 +426,7 @@ class Federation:
             )
         if self._rows:
             rows, self._rows = self._rows, []
-            await conn.executemany(
-                "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            await conn.executemany(INSERT_ENVELOPE, rows)
 
     async def _record_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> list[Change]:
         a = open_envelope(proof.a, deep=False)
@@ -497,12 +494,7 @@ class Federation:
         """Called by the own-log writer inside its transaction, after storing ``envelope``."""
         self.heads[envelope.author] = Head.of(envelope)
         self._digest = None
-        if isinstance(envelope.payload.body, Genesis):
-            self.federation = envelope.id
-            self.trust = Trust.from_genesis(envelope)
-            await self._save_bodies(conn)
-            return
-        if self.trust is None:
+        if self.trust is None:  # (a genesis never comes this way: `branchnet genesis` stores it)
             return
         changes = self.trust.apply(envelope)
         await self._apply_cuts(conn, changes)

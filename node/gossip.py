@@ -172,14 +172,13 @@ class GossipEngine:
         self.fetch_batch = fetch_batch
         self.pending: list[bytes] = []
         self.stats = Stats()
-        self.wake = asyncio.Event() if _loop_running() else None
+        self.wake = asyncio.Event()
 
     # --- push -----------------------------------------------------------------------------
     def offer(self, raws: list[bytes]) -> None:
         """Queue newly accepted envelopes to be pushed once."""
         self.pending.extend(raws)
-        if self.wake is not None:
-            self.wake.set()
+        self.wake.set()
 
     def take_pending(self) -> list[bytes]:
         batch, self.pending = self.pending[: self.push_batch], self.pending[self.push_batch :]
@@ -259,7 +258,6 @@ class GossipEngine:
     async def run(self, sync_interval_s: float, push_interval_s: float, rng: random.Random) -> None:
         """Push as envelopes arrive (at most every ``push_interval_s``) and reconcile every
         ``sync_interval_s`` (with jitter), until cancelled."""
-        self.wake = asyncio.Event()
         next_sync = time.monotonic() + rng.uniform(0, sync_interval_s)
         while True:
             timeout = max(0.0, next_sync - time.monotonic())
@@ -279,11 +277,3 @@ class GossipEngine:
             except Exception:  # one bad exchange must not stop gossip
                 log.exception("gossip round failed")
                 await asyncio.sleep(push_interval_s)
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

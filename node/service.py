@@ -12,7 +12,7 @@ from protocol import SigningKey
 from .auth import AuthStore, LoginThrottle
 from .config import DB_FILE, KEY_FILE, Config, load_config
 from .db import Database
-from .envelopes import EnvelopeStore, OwnLog, get_meta
+from .envelopes import EnvelopeStore, OwnLog
 from .federation import Federation
 from .joins import JoinStore
 from .keyfile import read_key
@@ -67,9 +67,6 @@ class Node:
             federation_state=federation,
             joins=JoinStore(db),
         )
-
-    async def federation(self) -> bytes | None:
-        return await get_meta(self.db, "federation")
 
     async def close(self) -> None:
         await self.own_log.stop()

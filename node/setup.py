@@ -68,7 +68,7 @@ def default_rules() -> Rules:
 async def found_federation(directory: Path, federation_name: str) -> int:
     node = await Node.open(directory)
     try:
-        if await node.federation() is not None:
+        if node.federation_state.federation is not None:
             raise Conflict("this node already belongs to a federation")
         if await node.envelopes.count() > 0:
             raise Conflict("this node already holds envelopes; a genesis must be its first")

@@ -6,6 +6,9 @@ before signing, so a node never signs a charter or revocation the rules make ine
 
 from __future__ import annotations
 
+import time
+
+import aiosqlite
 import msgspec
 
 from protocol import Charter, KeyRotation, Revocation, SigningKey, node_id_text, rotation_message
@@ -79,3 +82,26 @@ async def rotate(node: Node, new_key: SigningKey) -> Envelope:
     assert federation is not None
     proof = new_key.sign(rotation_message(federation, node.key.public, new_key.public))
     return await node.own_log.append(KeyRotation(new_key=new_key.public, proof=proof))
+
+
+_ADD_SEED = "INSERT OR IGNORE INTO peers (url, node_id, source, added_at) VALUES (?, NULL, 'seed', ?)"
+
+
+async def _add_seed(conn: aiosqlite.Connection, url: str) -> None:
+    await conn.execute(_ADD_SEED, (url.rstrip("/"), int(time.time())))
+
+
+async def add_seed_peer(node: Node, url: str) -> None:
+    """`branchnet peer add`: a peer to gossip with, kept in the database."""
+    async with node.db.write("peers.add") as conn:
+        await _add_seed(conn, url)
+
+
+async def join_federation(node: Node, federation: bytes, parent_url: str) -> None:
+    """`branchnet join`: pin the federation id (the trust root) and add the parent as a seed."""
+    current = node.federation_state.federation
+    if current is not None and current != federation:
+        raise Conflict("this node already belongs to another federation")
+    async with node.db.write("federation.join") as conn:
+        await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('federation', ?)", (federation,))
+        await _add_seed(conn, parent_url)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-STARTUP_TIMEOUT_S = 30.0
+from node import demo
 
 
 @dataclass
@@ -41,24 +38,6 @@ class ServeProcess:
 
 
 async def start_serve(directory: Path, env: dict[str, str] | None = None) -> ServeProcess:
-    """Start `branchnet serve --dir DIRECTORY` and wait for its "listening on URL as ID" line."""
-    stderr_path = directory / f"serve-{os.getpid()}-{id(directory)}.log"
-    with open(stderr_path, "ab") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "node", "serve", "--dir", str(directory),
-            stdout=asyncio.subprocess.PIPE, stderr=stderr, env={**os.environ, **(env or {})},
-        )  # fmt: skip
-    assert process.stdout is not None
-    try:
-        line = (await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT_S)).decode()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"branchnet serve did not start: {stderr_path.read_text()}") from None
-    if not line.startswith("branchnet: listening on "):
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise AssertionError(f"unexpected first line {line!r}: {stderr_path.read_text()}")
-    _, _, _, url, _, node_id = line.split()
-    return ServeProcess(process, url, node_id, stderr_path)
+    """Start `branchnet serve --dir DIRECTORY` (as the demo does) and wait for its first line."""
+    process, url, node_id = await demo.start_serve(directory, env or {})
+    return ServeProcess(process, url, node_id, directory / "serve.log")

@@ -51,7 +51,7 @@ async def plain(path: str) -> Request:
 
 
 async def _envelope(c: Cell) -> Request:
-    federation = await c.live.node.federation()
+    federation = c.live.node.federation_state.federation
     assert federation is not None
     return f"/api/v1/envelopes/{federation.hex()}", {}
 

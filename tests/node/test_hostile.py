@@ -310,26 +310,12 @@ async def test_equivocation_is_proven_on_every_node(trio: list[RunningNode]) -> 
     assert federation is not None
     await wait_for(trio, lambda info: info["heads"].get(national.node_id) == charter.seq)  # the charter is everywhere
     now = int(time.time() * 1000)
-    side_a = seal(
-        liar,
-        Payload(
-            author=liar.public,
-            seq=1,
-            created=now,
-            federation=federation,
-            body=NodeProfile(name="Liar", endpoints=["http://127.0.0.1:9"], contact="to the north"),
-        ),
-    )
-    side_b = seal(
-        liar,
-        Payload(
-            author=liar.public,
-            seq=1,
-            created=now,
-            federation=federation,
-            body=NodeProfile(name="Liar", endpoints=["http://127.0.0.1:9"], contact="to the south"),
-        ),
-    )
+
+    def first_envelope(says: str) -> Envelope:
+        body = NodeProfile(name="Liar", endpoints=["http://127.0.0.1:9"], contact=says)
+        return seal(liar, Payload(author=liar.public, seq=1, created=now, federation=federation, body=body))
+
+    side_a, side_b = first_envelope("to the north"), first_envelope("to the south")
     liar_id = liar.node_id
     transport = HttpTransport(liar, allow_private=True, timeout_s=10)
     try:

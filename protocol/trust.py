@@ -28,6 +28,9 @@ from .chain import verify_fork_proof
 from .errors import Code, TrustFailure
 from .models import Charter, Envelope, ForkProof, Genesis, KeyRotation, Revocation, Rules
 
+# The bodies that change trust when accepted; every other kind leaves it as it was.
+STRUCTURAL = frozenset({Genesis, Charter, Revocation, KeyRotation, ForkProof})
+
 CutReason = Literal["revoked", "retired", "frozen"]
 _CUT_CODE: dict[str, Code] = {"revoked": Code.REVOKED, "retired": Code.RETIRED, "frozen": Code.FROZEN}
 

@@ -193,3 +193,41 @@ async def test_a_failed_batch_stores_nothing_and_memory_follows(
     monkeypatch.undo()
     assert [o.status for o in await fed.ingest([c_north[0].raw])] == ["accepted"]
     assert NORTH.public in fed.trust.bodies
+
+
+async def test_the_plain_path_decides_as_the_full_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path for common envelopes must give the outcomes, heads and rows of the full one."""
+    now_ms = (1_767_225_600 + 86_400) * 1000
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    north = chain(NORTH, profile("N1"), profile("N2"), profile("N3"))
+    other_2 = next_envelope(NORTH, north[0], profile("N2 elsewhere"), GEN.id)
+    batches: list[list[Envelope]] = [
+        [GEN, *c_north, *north[:2]],
+        [next_envelope(NORTH, north[1], profile("late"), GEN.id, created=north[1].payload.created - 1)],  # earlier
+        [next_envelope(NORTH, north[1], profile("future"), GEN.id, created=now_ms + 10 * 60_000)],
+        [next_envelope(NORTH, other_2, profile("N3 after the other N2"), GEN.id)],  # prev is not the head
+        [north[2], next_envelope(NORTH, north[2], profile("N4"), GEN.id)],
+        [next_envelope(STRANGER, None, profile("stranger"), GEN.id)],  # unknown: quarantined
+        chain(NATIONAL, Revocation(key=NORTH.public, after_seq=4), after=c_north[0]),
+        chain(NORTH, profile("N5"), profile("N6"), after=chain(NORTH, profile("N4"), after=north[2])[0]),  # revoked
+    ]
+    results = []
+    for fast in (True, False):
+        db = await Database.open(tmp_path / f"{fast}.db", create=True, serving=True)
+        async with db.write("test.pin_federation") as conn:
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('federation', ?)", (GEN.id,))
+        fed = Federation(db, key("this node").public, clock=lambda: now_ms / 1000)
+        await fed.load()
+        taken: list[int] = []
+        plain = fed._admit_plain
+        monkeypatch.setattr(fed, "_admit_plain", lambda e, t: taken.append(1) or plain(e, t) if fast else None)  # noqa: B023
+        outcomes = [await statuses(fed, list(batch)) for batch in batches]
+        results.append((outcomes, dict(fed.heads), await stored_ids(fed), fed.quarantined))
+        assert (len(taken) > 0) == fast
+        fed.close()
+        await db.close()
+    assert results[0] == results[1]
+    outcomes = results[0][0]
+    assert outcomes[1] == [("rejected", "bad_chain")] and outcomes[2] == [("rejected", "future_timestamp")]
+    assert outcomes[3] == [("rejected", "bad_chain")] and outcomes[4] == [("accepted", None)] * 2
+    assert outcomes[5] == [("quarantined", "unknown_author")] and outcomes[7][0] == ("rejected", "revoked")

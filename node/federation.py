@@ -321,21 +321,38 @@ class Federation:
             results[i] = outcome
             note(envelope, outcome, changes)
         # Retry the quarantined envelopes of every author that moved, until nothing moves.
+        # Only those that can move are taken up: an author's envelopes after a gap in its log
+        # (or of an author still unknown) would only be quarantined again.
         for _ in range(MAX_RETRY_ROUNDS):
             if not touched or self.quarantined == 0:
                 break
             await self._flush(conn)
             marks = ",".join("?" * len(touched))
             async with conn.execute(
-                f"SELECT id, raw FROM quarantine WHERE author IN ({marks}) ORDER BY author, seq", tuple(touched)
+                f"SELECT id, author, seq FROM quarantine WHERE author IN ({marks}) ORDER BY author, seq",
+                tuple(touched),
             ) as cursor:
-                waiting = [(bytes(r[0]), bytes(r[1])) for r in await cursor.fetchall()]
+                waiting = [(bytes(r[0]), bytes(r[1]), int(r[2])) for r in await cursor.fetchall()]
             touched.clear()
             resolved: list[tuple[bytes]] = []
-            for envelope_id, raw in waiting:
-                # Verified when it arrived (kept in memory since); after a restart, verified again.
-                envelope = self._waiting.get(envelope_id) or open_envelope(raw)
-                outcome, changes = await self._admit(conn, envelope, found, from_quarantine=True)
+            stuck: set[bytes] = set()
+            for envelope_id, author, seq in waiting:
+                if author in stuck or self._stays_quarantined(author, seq):
+                    stuck.add(author)  # rows come in sequence order: the rest of this author waits too
+                    continue
+                kept = self._waiting.get(envelope_id)
+                if kept is None:  # quarantined before a restart: verified again
+                    async with conn.execute("SELECT raw FROM quarantine WHERE id = ?", (envelope_id,)) as cursor:
+                        row = await cursor.fetchone()
+                    assert row is not None
+                    kept = open_envelope(bytes(row[0]))
+                envelope = kept
+                changes = []
+                plain = self._admit_plain(envelope, now_ms, from_quarantine=True)
+                if plain is None:
+                    outcome, changes = await self._admit(conn, envelope, found, from_quarantine=True)
+                else:
+                    outcome = plain
                 if outcome.status == "quarantined":
                     continue
                 resolved.append((envelope_id,))
@@ -348,12 +365,26 @@ class Federation:
             await self._save_bodies(conn)
         return results
 
-    def _admit_plain(self, envelope: Envelope, now_ms: int) -> Outcome | None:
+    def _stays_quarantined(self, author: bytes, seq: int) -> bool:
+        """Whether a quarantined envelope would certainly be quarantined again now: its
+        author is unknown (or no genesis is held), or in good standing with a gap before
+        ``seq``. (A cut author's envelopes are taken up: the full path rejects them.)"""
+        if self.trust is None:
+            return True
+        body = self.trust.bodies.get(author)
+        if body is None:
+            return True
+        if body.cut is not None:
+            return False
+        head = self.heads.get(author)
+        return seq > (head.seq if head is not None else 0) + 1
+
+    def _admit_plain(self, envelope: Envelope, now_ms: int, from_quarantine: bool = False) -> Outcome | None:
         """Accept or reject the common envelope (an author in good standing, the next
         sequence of its log, a body that changes no trust) without reading the database;
         None when :meth:`_admit` must decide. The rules are the same as there."""
         p = envelope.payload
-        if type(p.body) in STRUCTURAL or envelope.id in self._waiting:
+        if type(p.body) in STRUCTURAL or (not from_quarantine and envelope.id in self._waiting):
             return None
         trust = self.trust
         if trust is None or p.federation != trust.federation:

@@ -81,6 +81,38 @@ async def test_gap_waits_for_predecessors(fed: Federation) -> None:
     assert fed.heads[NATIONAL.public].seq == 4
 
 
+async def test_only_envelopes_that_can_move_are_taken_up_again(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quarantined envelopes behind a gap are left alone when their author moves (no
+    quadratic retries), are taken up in order once the gap closes, also after a restart
+    (verified again), and a cut author's are rejected when it is touched."""
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    north = chain(NORTH, *(profile(f"N{i}") for i in range(1, 8)))
+    await fed.ingest([GEN.raw, c_north[0].raw, north[0].raw])
+    assert await statuses(fed, [north[3], north[4], north[6]]) == [("quarantined", "waiting")] * 3
+    admitted: list[int] = []  # North's envelopes that went through the full path
+    real = fed._admit
+
+    def spy(conn: object, e: Envelope, *a: object, **k: object) -> object:
+        if e.author == NORTH.public:
+            admitted.append(e.seq)
+        return real(conn, e, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fed, "_admit", spy)
+    assert await statuses(fed, [north[1]]) == [("accepted", None)]  # seq 2: 4, 5 and 7 still wait behind 3
+    assert admitted == [] and fed.quarantined == 3
+    await fed.load()  # a restart: what was kept in memory is gone, the rows stay
+    fed._waiting.clear()
+    assert await statuses(fed, [north[2]]) == [("accepted", None)]  # seq 3: 4 and 5 follow, 7 waits for 6
+    assert fed.heads[NORTH.public].seq == 5 and fed.quarantined == 1 and admitted == []
+    revoke = next_envelope(NATIONAL, c_north[0], Revocation(key=NORTH.public, after_seq=5), GEN.id)
+    assert await statuses(fed, [revoke]) == [("accepted", None)]
+    assert fed.quarantined == 0 and admitted == [7]  # the revoked author's seq 7 was taken up and rejected
+    assert north[6].id not in await stored_ids(fed)
+    assert await fed.db.fetchall("SELECT id FROM quarantine") == []
+
+
 async def test_rejections_keep_their_codes_and_store_nothing(fed: Federation) -> None:
     await fed.ingest([GEN.raw])
     good = chain(NATIONAL, profile("N"), after=GEN)[0]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import msgspec
+
 from .envelope import open_envelope
 from .errors import ChainFailure, Code, DecodeFailure, ProtocolError
 from .models import Envelope, ForkProof
@@ -20,9 +22,9 @@ from .models import Envelope, ForkProof
 MAX_FUTURE_MS = 5 * 60 * 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The last accepted envelope of an author's log."""
+class Head(msgspec.Struct, frozen=True):
+    """The last accepted envelope of an author's log (a Struct: made once per envelope
+    accepted, about 8 times cheaper to build than a frozen dataclass)."""
 
     author: bytes
     seq: int

@@ -243,6 +243,8 @@ async def test_the_plain_path_decides_as_the_full_path(tmp_path: Path, monkeypat
         chain(NATIONAL, Revocation(key=NORTH.public, after_seq=4), after=c_north[0]),
         chain(NORTH, profile("N5"), profile("N6"), after=chain(NORTH, profile("N4"), after=north[2])[0]),  # revoked
     ]
+    national = chain(NATIONAL, profile("P4"), profile("P5"), after=batches[6][0])
+    batches += [[national[1]], [national[0]]]  # a gap, then what fills it: the retry takes seq 5
     results = []
     for fast in (True, False):
         db = await Database.open(tmp_path / f"{fast}.db", create=True, serving=True)
@@ -252,7 +254,11 @@ async def test_the_plain_path_decides_as_the_full_path(tmp_path: Path, monkeypat
         await fed.load()
         taken: list[int] = []
         plain = fed._admit_plain
-        monkeypatch.setattr(fed, "_admit_plain", lambda e, t: taken.append(1) or plain(e, t) if fast else None)  # noqa: B023
+        monkeypatch.setattr(
+            fed,
+            "_admit_plain",
+            lambda e, t, **k: taken.append(1) or plain(e, t, **k) if fast else None,  # noqa: B023
+        )
         outcomes = [await statuses(fed, list(batch)) for batch in batches]
         results.append((outcomes, dict(fed.heads), await stored_ids(fed), fed.quarantined))
         assert (len(taken) > 0) == fast
@@ -263,3 +269,5 @@ async def test_the_plain_path_decides_as_the_full_path(tmp_path: Path, monkeypat
     assert outcomes[1] == [("rejected", "bad_chain")] and outcomes[2] == [("rejected", "future_timestamp")]
     assert outcomes[3] == [("rejected", "bad_chain")] and outcomes[4] == [("accepted", None)] * 2
     assert outcomes[5] == [("quarantined", "unknown_author")] and outcomes[7][0] == ("rejected", "revoked")
+    assert outcomes[8] == [("quarantined", "waiting")] and outcomes[9] == [("accepted", None)]
+    assert results[0][1][NATIONAL.public].seq == 5

@@ -340,13 +340,7 @@ class Federation:
                 if author in stuck or self._stays_quarantined(author, seq):
                     stuck.add(author)  # rows come in sequence order: the rest of this author waits too
                     continue
-                kept = self._waiting.get(envelope_id)
-                if kept is None:  # quarantined before a restart: verified again
-                    async with conn.execute("SELECT raw FROM quarantine WHERE id = ?", (envelope_id,)) as cursor:
-                        row = await cursor.fetchone()
-                    assert row is not None
-                    kept = open_envelope(bytes(row[0]))
-                envelope = kept
+                envelope = self._waiting.get(envelope_id) or await self._reopen(conn, envelope_id)
                 changes = []
                 plain = self._admit_plain(envelope, now_ms, from_quarantine=True)
                 if plain is None:
@@ -364,6 +358,14 @@ class Federation:
         if bodies_changed:
             await self._save_bodies(conn)
         return results
+
+    @staticmethod
+    async def _reopen(conn: aiosqlite.Connection, envelope_id: bytes) -> Envelope:
+        """An envelope quarantined before a restart (not kept in memory), verified again."""
+        async with conn.execute("SELECT raw FROM quarantine WHERE id = ?", (envelope_id,)) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return open_envelope(bytes(row[0]))
 
     def _stays_quarantined(self, author: bytes, seq: int) -> bool:
         """Whether a quarantined envelope would certainly be quarantined again now: its

@@ -29,6 +29,7 @@ from .errors import Code, TrustFailure
 from .models import Charter, Envelope, ForkProof, Genesis, KeyRotation, Revocation, Rules
 
 # The bodies that change trust when accepted; every other kind leaves it as it was.
+# Trust.apply ignores any kind not listed here, and the node accepts those without it.
 STRUCTURAL = frozenset({Genesis, Charter, Revocation, KeyRotation, ForkProof})
 
 CutReason = Literal["revoked", "retired", "frozen"]
@@ -117,6 +118,8 @@ class Trust:
     def apply(self, envelope: Envelope) -> list[Change]:
         """Update the state for an accepted envelope; returns what changed."""
         author, seq, body = envelope.author, envelope.seq, envelope.payload.body
+        if type(body) not in STRUCTURAL:
+            return []  # the node's plain ingest path relies on exactly this: see STRUCTURAL
         if author not in self.bodies:
             return []  # not chartered here (a node's own envelopes before its charter): no effect
         match body:

@@ -64,13 +64,10 @@ async def prepare_node(directory: Path) -> tuple[str, int]:
 
     await init_node(directory, "Bench Branch", "branch", "127.0.0.1:0", None)
     await found_federation(directory, "Bench Federation")
-    node = await Node.open(directory)
-    try:
+    async with Node.opened(directory) as node:
         officer = await node.members.add(MemberIn(name="Sec Retary", email="sec@example.org", role="secretary"))
         member = await node.members.add(MemberIn(name="Ann Member", email="ann@example.org", youth=True))
         _, token = await node.auth.create_token(officer.id, "bench")
-    finally:
-        await node.close()
     return token, member.id
 
 

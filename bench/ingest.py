@@ -94,13 +94,10 @@ async def prepare(directory: Path, authors: int, count: int) -> tuple[list[list[
         await init_node(directory, "Bench National", "national", "127.0.0.1:0", None, allow_private_peers=True)
         await found_federation(directory, "Bench Federation")
     regions = [SigningKey.generate() for _ in range(authors)]
-    node = await Node.open(directory)
-    try:
+    async with Node.opened(directory) as node:
         for i, region in enumerate(regions):
             await issue_charter(node, region.public, f"Region {i}", "region", None)
         federation = node.federation_state.federation
-    finally:
-        await node.close()
     assert federation is not None
     logs: list[list[bytes]] = []
     per_author = count // authors

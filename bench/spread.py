@@ -38,13 +38,10 @@ LAYOUT += [(f"Branch {b}", "branch", f"Region {b % 3}") for b in range(16)]
 
 
 async def officer_token(running: RunningNode) -> str:
-    node = await Node.open(running.directory)
-    try:
+    async with Node.opened(running.directory) as node:
         member = await node.members.add(MemberIn(name="Bench Secretary", email="sec@example.org", role="secretary"))
         _, token = await node.auth.create_token(member.id, "bench")
         return token
-    finally:
-        await node.close()
 
 
 async def until_everywhere(http: aiohttp.ClientSession, nodes: list[RunningNode], author: str, seq: int,

@@ -99,28 +99,19 @@ async def stop_all(nodes: list[RunningNode], grace_s: float = 15.0) -> None:
 
 async def join_federation(directory: Path, federation: bytes, parent_url: str) -> None:
     """What `branchnet join --federation ID --peer URL` does."""
-    node = await Node.open(directory)
-    try:
+    async with Node.opened(directory) as node:
         await trustops.join_federation(node, federation, parent_url)
-    finally:
-        await node.close()
 
 
 async def charter(parent_dir: Path, child: RunningNode) -> None:
     """What `branchnet charter --dir PARENT --node-id ID --name N --level L --url U` does."""
-    node = await Node.open(parent_dir)
-    try:
+    async with Node.opened(parent_dir) as node:
         await issue_charter(node, parse_node_id(child.node_id), child.name, child.level, child.url)
-    finally:
-        await node.close()
 
 
 async def publish_profile(running: RunningNode) -> None:
-    node = await Node.open(running.directory)
-    try:
+    async with Node.opened(running.directory) as node:
         await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url]))
-    finally:
-        await node.close()
 
 
 async def build(base: Path, env: dict[str, str], layout: list[tuple[str, str, str | None]] = LAYOUT,
@@ -162,23 +153,17 @@ async def wait_chartered(running: RunningNode, timeout_s: float = 60.0) -> None:
     """Wait until the node's own database shows it chartered (gossip brought its charter)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        node = await Node.open(running.directory)
-        try:
+        async with Node.opened(running.directory) as node:
             if node.federation_state.body(node.key.public) is not None:
                 return
-        finally:
-            await node.close()
         if time.monotonic() > deadline:
             raise RuntimeError(f"{running.name} did not receive its charter within {timeout_s:g} s")
         await asyncio.sleep(0.2)
 
 
 async def _federation_of(directory: Path) -> bytes | None:
-    node = await Node.open(directory)
-    try:
+    async with Node.opened(directory) as node:
         return node.federation_state.federation
-    finally:
-        await node.close()
 
 
 async def poll(nodes: list[RunningNode], http: aiohttp.ClientSession) -> None:

@@ -79,22 +79,16 @@ def _node_id(text: str) -> bytes:
 
 async def _charter(args: argparse.Namespace) -> int:
     child = _node_id(args.node_id)
-    node = await Node.open(Path(args.dir))
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         envelope = await issue_charter(node, child, args.name, args.level, args.url)
-    finally:
-        await node.close()
     print(f"chartered {args.node_id} as {args.name} ({args.level}): envelope {envelope.id.hex()} seq {envelope.seq}")
     return 0
 
 
 async def _revoke(args: argparse.Namespace) -> int:
     target = _node_id(args.node_id)
-    node = await Node.open(Path(args.dir))
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         envelope = await revoke(node, target, args.after_seq, args.reason)
-    finally:
-        await node.close()
     print(f"revoked {args.node_id} after seq {args.after_seq}: envelope {envelope.id.hex()}")
     return 0
 
@@ -104,14 +98,12 @@ async def _rotate(args: argparse.Namespace) -> int:
     new_key = SigningKey.generate()
     staged = directory / "node.key.new"
     write_new_key(staged, new_key)  # the new key is on disk before anything is signed
-    node = await Node.open(directory)
     try:
-        envelope = await rotate(node, new_key)
+        async with Node.opened(directory) as node:
+            envelope = await rotate(node, new_key)
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
-    finally:
-        await node.close()
     old = directory / f"node.key.retired-{int(time.time())}"
     os.replace(directory / KEY_FILE, old)
     os.replace(staged, directory / KEY_FILE)
@@ -121,8 +113,7 @@ async def _rotate(args: argparse.Namespace) -> int:
 
 
 async def _peer(args: argparse.Namespace) -> int:
-    node = await Node.open(Path(args.dir))
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         if args.action == "add":
             if not args.url:
                 raise BadInput("peer add needs a URL")
@@ -135,8 +126,6 @@ async def _peer(args: argparse.Namespace) -> int:
         else:
             for row in await node.db.fetchall("SELECT url, source FROM peers ORDER BY url"):
                 print(f"{row[0]}  ({row[1]})")
-    finally:
-        await node.close()
     return 0
 
 
@@ -146,14 +135,11 @@ async def _join(args: argparse.Namespace) -> int:
         assert len(federation) == 32
     except (ValueError, AssertionError):
         raise BadInput("--federation is the federation id: 64 hex digits") from None
-    node = await Node.open(Path(args.dir))
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         await join_federation(node, federation, args.peer)
         print(f"joined federation {args.federation} through {args.peer} (gossip fetches the rest)")
         if args.request:
             await _ask_for_charter(node, args.peer, args.wait)
-    finally:
-        await node.close()
     return 0
 
 
@@ -183,8 +169,7 @@ async def _ask_for_charter(node: Node, parent: str, wait_s: float) -> None:
 
 
 async def _joins(args: argparse.Namespace) -> int:
-    node = await Node.open(Path(args.dir))
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         if args.action == "list":
             for join in await node.joins.list():
                 print(f"{join.id:>4}  {join.status:<8}  {join.level:<8}  {join.name}  {join.node_id}  {join.url}")
@@ -201,5 +186,3 @@ async def _joins(args: argparse.Namespace) -> int:
         envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
         print(f"approved join request {args.id}: charter {envelope.id.hex()}")
         return 0
-    finally:
-        await node.close()

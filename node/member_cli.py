@@ -64,30 +64,20 @@ def _convert(values: dict[str, Any], kind: type[Any]) -> Any:
         raise BadInput(f"--{field}: {message}" if field else message) from None
 
 
-async def _with_node(args: argparse.Namespace) -> Node:
-    return await Node.open(Path(args.dir))
-
-
 async def add(args: argparse.Namespace) -> int:
     member_in = _convert(
         {"name": args.name, "email": args.email, "role": args.role, "youth": args.youth, "joined": args.joined},
         MemberIn,
     )
-    node = await _with_node(args)
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         member = await node.members.add(member_in)
-    finally:
-        await node.close()
     print(f"added member {member.id}: {member.name} <{member.email}> ({member.role})")
     return 0
 
 
 async def list(args: argparse.Namespace) -> int:
-    node = await _with_node(args)
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         members = await node.members.list(args.status)
-    finally:
-        await node.close()
     if args.json:
         print(msgspec.json.encode(members).decode())
         return 0
@@ -102,21 +92,15 @@ async def edit(args: argparse.Namespace) -> int:
     youth = None if args.youth is None else args.youth == "yes"
     patch = _convert({"name": args.name, "email": args.email, "role": args.role, "status": args.status,
                       "youth": youth}, MemberPatch)  # fmt: skip
-    node = await _with_node(args)
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         member = await node.members.update(args.id, patch)
-    finally:
-        await node.close()
     print(f"member {member.id}: {member.name} <{member.email}> ({member.role}, {member.status})")
     return 0
 
 
 async def remove(args: argparse.Namespace) -> int:
-    node = await _with_node(args)
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         await node.members.remove(args.id)
-    finally:
-        await node.close()
     print(f"removed member {args.id}")
     return 0
 
@@ -132,11 +116,8 @@ async def import_(args: argparse.Namespace) -> int:
     if parsed.problems and not args.skip_bad:
         print(f"nothing imported: {len(parsed.problems)} problems (fix them, or use --skip-bad)")
         return 1
-    node = await _with_node(args)
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         existing = await node.members.import_all(parsed.rows, skip_existing=args.skip_bad)
-    finally:
-        await node.close()
     for note in existing:
         print(f"{args.file}: {note}")
     skipped = len(parsed.problems) + len(existing)
@@ -149,15 +130,12 @@ globals()["import"] = import_  # `branchnet member import` looks the action up b
 
 
 async def invite(args: argparse.Namespace) -> int:
-    node = await _with_node(args)
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         record = await node.members.login_record(args.email)
         if record is None:
             raise BadInput(f"no member with email {args.email}")
         token = await node.auth.create_invite(record[0].id, node.config.auth.invite_hours * 3600)
         url = f"{node.config.http.public_url.rstrip('/')}/invite#{token}"
-    finally:
-        await node.close()
     print(url)
     return 0
 
@@ -168,8 +146,7 @@ async def admin_create(args: argparse.Namespace) -> int:
     member_in = _convert({"name": args.name, "email": args.email, "role": "admin",
                           "joined": dt.date.today().isoformat()}, MemberIn)  # fmt: skip
     password_hash = await hash_password(read_password(True)) if args.password_stdin else None
-    node = await _with_node(args)
-    try:
+    async with Node.opened(Path(args.dir)) as node:
         member = await node.members.add(member_in)
         if password_hash is not None:
             await node.members.set_password_hash(member.id, password_hash)
@@ -178,6 +155,4 @@ async def admin_create(args: argparse.Namespace) -> int:
             token = await node.auth.create_invite(member.id, node.config.auth.invite_hours * 3600)
             print(f"admin {member.id} created; to set a password open:")
             print(f"{node.config.http.public_url.rstrip('/')}/invite#{token}")
-    finally:
-        await node.close()
     return 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,17 @@ class Node:
             federation_state=federation,
             joins=JoinStore(db),
         )
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def opened(cls, directory: Path) -> AsyncIterator[Node]:
+        """``async with Node.opened(directory) as node:`` — what every command does: open,
+        work, close whatever happens."""
+        node = await cls.open(directory)
+        try:
+            yield node
+        finally:
+            await node.close()
 
     async def close(self) -> None:
         await self.own_log.stop()

@@ -66,8 +66,7 @@ def default_rules() -> Rules:
 
 
 async def found_federation(directory: Path, federation_name: str) -> int:
-    node = await Node.open(directory)
-    try:
+    async with Node.opened(directory) as node:
         if node.federation_state.federation is not None:
             raise Conflict("this node already belongs to a federation")
         if await node.envelopes.count() > 0:
@@ -77,15 +76,12 @@ async def found_federation(directory: Path, federation_name: str) -> int:
         payload = Payload(author=node.key.public, seq=1, created=int(time.time() * 1000), body=body)
         envelope = seal(node.key, payload)
         await store_genesis(node.db, envelope)
-    finally:
-        await node.close()
     print(f"federation {federation_name!r} founded: {envelope.id.hex()}")
     return 0
 
 
 async def node_status(directory: Path) -> dict[str, Any]:
-    node = await Node.open(directory)
-    try:
+    async with Node.opened(directory) as node:
         state = node.federation_state
         now = int(time.time())
         peers = [
@@ -115,14 +111,11 @@ async def node_status(directory: Path) -> dict[str, Any]:
             "bodies": len(state.trust.bodies) if state.trust else 0,
             "members": await MemberStore(node.db).count(),
         }
-    finally:
-        await node.close()
 
 
 async def backup_node(directory: Path, target: Path) -> int:
     """Copy the node's database (members and envelopes) to ``target``, safely while it runs."""
-    node = await Node.open(directory)
-    try:
+    async with Node.opened(directory) as node:
         await node.db.backup(target)
         check = await Database.open(target)
         try:
@@ -131,8 +124,6 @@ async def backup_node(directory: Path, target: Path) -> int:
             members = await MemberStore(check).count()
         finally:
             await check.close()
-    finally:
-        await node.close()
     if verdict != "ok":
         raise Conflict(f"the backup at {target} failed its integrity check: {verdict}")
     print(f"backed up {objects} envelopes and {members} members to {target} (integrity ok)")

@@ -30,11 +30,8 @@ async def federation(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
 
 async def write_profile(running: RunningNode, text: str) -> None:
     """Append to a node's own log (as `branchnet` would, beside the running server)."""
-    node = await Node.open(running.directory)
-    try:
+    async with Node.opened(running.directory) as node:
         await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url], contact=text))
-    finally:
-        await node.close()
 
 
 async def restart(running: RunningNode) -> None:
@@ -126,13 +123,10 @@ async def test_join_over_http_waits_for_an_officer(tmp_path: Path) -> None:
     nodes = await build(tmp_path / "fed", DEMO_ENV, layout)
     national = nodes[0]
     try:
-        node = await Node.open(national.directory)
-        try:
+        async with Node.opened(national.directory) as node:
             secretary = await node.members.add(MemberIn(name="Sec", email="sec@example.org", role="secretary"))
             _, token = await node.auth.create_token(secretary.id, "test")
             federation = node.federation_state.federation
-        finally:
-            await node.close()
         assert federation is not None
         newcomer = tmp_path / "east"
         await init_node(newcomer, "East Region", "region", "127.0.0.1:0", None, allow_private_peers=True)

@@ -301,12 +301,9 @@ async def test_equivocation_is_proven_on_every_node(trio: list[RunningNode]) -> 
     assert await wait_until_converged(trio, 60) is not None
     national, north, south = trio
     liar = SigningKey.generate()
-    node = await Node.open(national.directory)
-    try:
+    async with Node.opened(national.directory) as node:
         charter = await issue_charter(node, liar.public, "Liar Youth", "youth", "http://127.0.0.1:9")
         federation = node.federation_state.federation
-    finally:
-        await node.close()
     assert federation is not None
     await wait_for(trio, lambda info: info["heads"].get(national.node_id) == charter.seq)  # the charter is everywhere
     now = int(time.time() * 1000)
@@ -329,11 +326,8 @@ async def test_equivocation_is_proven_on_every_node(trio: list[RunningNode]) -> 
     assert await wait_until_converged(trio, 60) is not None
     assert all(liar_id not in n.info["heads"] for n in trio)
     for n in trio:
-        node = await Node.open(n.directory)
-        try:
+        async with Node.opened(n.directory) as node:
             body = node.federation_state.body(liar.public)
             assert body is not None and (body.cut, body.cut_reason) == (0, "frozen"), n.name
             rows = await node.db.fetchall("SELECT a, b FROM forks")
             assert {bytes(rows[0][0]), bytes(rows[0][1])} == {side_a.raw, side_b.raw}
-        finally:
-            await node.close()

@@ -14,10 +14,14 @@ bodies are parsed by :func:`read_json` into msgspec Structs at the boundary.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import web
@@ -26,9 +30,10 @@ from msgspec import UNSET, Meta, UnsetType
 from protocol import NodeProfile, ProtocolError, node_id_text, open_envelope, parse_node_id
 from protocol.views import envelope_view
 
-from .auth import hash_password, verify_password
+from .auth import check_password_policy, hash_password, verify_password
+from .connguard import address_in, parse_networks
 from .csv_import import parse_members_csv
-from .errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
+from .errors import BadInput, Conflict, Forbidden, NotFound, TooLarge, Unauthorized
 from .joins import JoinView
 from .members import Member, MemberIn, MemberPatch, Name, access
 from .service import Node
@@ -68,20 +73,23 @@ class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
     new: Annotated[str, Meta(max_length=1024)]
 
 
-class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
+class TokenIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, Meta(min_length=1, max_length=100)]
+    expires_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
 
 
 class TokenOut(msgspec.Struct):
     id: int
     name: str
     created_at: int
+    expires_at: int | None = None
 
 
 class TokenCreated(msgspec.Struct):
     id: int
     name: str
     token: str
+    expires_at: int | None = None
 
 
 class Invite(msgspec.Struct):
@@ -128,12 +136,37 @@ def json_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(body=msgspec.json.encode(value), status=status, content_type="application/json")
 
 
+async def read_body(request: web.Request, cap: int | None = None, timeout_s: float | None = None) -> bytes:
+    """The whole body: refused over ``cap`` (413, before reading when the size is declared) and
+    when it does not arrive within ``timeout_s`` (400 ``timeout``). The defaults are the
+    server's (``http.max_body_bytes``, ``http.body_timeout_s``): one deadline for every route."""
+    http = request.app[NODE].config.http
+    cap = http.max_body_bytes if cap is None else cap
+    timeout_s = http.body_timeout_s if timeout_s is None else timeout_s
+    if request.content_length is not None and request.content_length > cap:
+        raise TooLarge(f"the body is {request.content_length} bytes; the limit here is {cap}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.content.iter_chunked(65_536):
+                size += len(chunk)
+                if size > cap:
+                    raise TooLarge(f"the body is over the limit of {cap} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BadInput(f"the body did not arrive within {timeout_s:g} s", code="timeout") from None
+    return b"".join(chunks)
+
+
 async def read_json(request: web.Request, kind: type[T]) -> T:
-    body = await request.read()
+    body = await read_body(request)
     if not body:
         raise BadInput("the request needs a JSON body", code="bad_request")
     try:
         return msgspec.json.decode(body, type=kind)
+    except UnicodeDecodeError as exc:  # msgspec checks UTF-8 inside strings only as it meets them
+        raise BadInput(f"the body is not UTF-8 (byte {exc.start + 1} of a string)", code="bad_request") from None
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
         message, field = describe(exc)
         code = "invalid_field" if isinstance(exc, msgspec.ValidationError) else "bad_request"
@@ -149,6 +182,46 @@ def int_param(request: web.Request, name: str) -> int:
 
 def node_of(request: web.Request) -> Node:
     return request.app[NODE]
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(texts: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return parse_networks(texts)
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or, when the peer is a trusted reverse proxy
+    (``http.trusted_proxies``), the last address in ``X-Forwarded-For`` that is not one of
+    those proxies. Anyone else's ``X-Forwarded-For`` is ignored: it could say anything."""
+    remote = request.remote or "unknown"
+    trusted = _networks(tuple(node_of(request).config.http.trusted_proxies))
+    if not trusted or not address_in(remote, trusted):
+        return remote
+    hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
+    for hop in reversed(hops):
+        if hop and not address_in(hop, trusted):
+            return hop[:64]
+    return remote
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` as a browser writes it in ``Origin`` (default ports left out)."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def same_origin(request: web.Request, origin: str) -> bool:
+    """Whether a browser's ``Origin`` is this node: its configured public URL (which is what
+    browsers see behind a TLS reverse proxy) or the address the request came to."""
+    public = _origin(node_of(request).config.http.public_url)
+    return _origin(origin) in (public, _origin(f"{request.scheme}://{request.host}"))
 
 
 def set_session_cookie(response: web.StreamResponse, node: Node, token: str) -> None:
@@ -178,13 +251,6 @@ def check_may_manage(who: Member, target: Member | None, new_role: str | None) -
         raise Forbidden("only an admin gives officer or admin roles", field="role")
     if target is not None and access(target.role) >= 1 and target.id != who.id:
         raise Forbidden("only an admin changes officers and admins")
-
-
-async def _ensure_not_last_admin(node: Node, target: Member) -> None:
-    if target.role == "admin":
-        admins = [m for m in await node.members.list() if m.role == "admin"]
-        if len(admins) <= 1:
-            raise Conflict("this is the last admin; make another admin first")
 
 
 # --- handlers -----------------------------------------------------------------------------
@@ -229,14 +295,13 @@ async def get_envelope(request: web.Request, who: Member | None) -> web.StreamRe
 async def login(request: web.Request, who: Member | None) -> web.StreamResponse:
     node = node_of(request)
     body = await read_json(request, Login)
-    address = request.remote or "unknown"
-    node.throttle.check(body.email, address)
+    address = client_address(request)
+    mark = node.throttle.attempt(body.email, address)  # counted before the password is checked
     record = await node.members.login_record(body.email)
     ok = await verify_password(body.password, record[1] if record else None)
     if not ok or record is None or record[0].status == "suspended":
-        node.throttle.failed(body.email, address)
         raise Unauthorized("wrong email or password")
-    node.throttle.succeeded(body.email)
+    node.throttle.succeeded(body.email, address, mark)
     member = record[0]
     token = await node.auth.create_session(member.id, node.config.auth.session_hours * 3600)
     response = json_response(member)
@@ -278,28 +343,44 @@ async def patch_me(request: web.Request, who: Member | None) -> web.StreamRespon
 
 
 async def change_password(request: web.Request, who: Member | None) -> web.StreamResponse:
+    """Every session and API token of the member ends; a browser gets a fresh session."""
     assert who is not None
     node = node_of(request)
     body = await read_json(request, PasswordChange)
+    check_password_policy(body.new, field="new")  # first: a too-short new password costs no guess
+    address = client_address(request)
+    mark = node.throttle.attempt(who.email, address)  # the same limits as signing in
     record = await node.members.login_record(who.email)
     if record is None or not await verify_password(body.current, record[1]):
         raise BadInput("the current password is wrong", field="current")
-    await node.members.set_password_hash(who.id, await hash_password(body.new, field="new"))
-    await node.auth.end_all_sessions(who.id)
-    return web.Response(status=204)
+    node.throttle.succeeded(who.email, address, mark)
+    await node.auth.change_password(who.id, await hash_password(body.new, field="new"))
+    response = web.Response(status=204)
+    if request.cookies.get(SESSION_COOKIE) and not request.headers.get("Authorization"):
+        set_session_cookie(
+            response, node, await node.auth.create_session(who.id, node.config.auth.session_hours * 3600)
+        )
+    return response
 
 
 async def list_tokens(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     tokens = await node_of(request).auth.list_tokens(who.id)
-    return json_response([TokenOut(t.id, t.name, t.created_at) for t in tokens])
+    return json_response([TokenOut(t.id, t.name, t.created_at, t.expires_at) for t in tokens])
 
 
 async def create_token(request: web.Request, who: Member | None) -> web.StreamResponse:
+    """A token lasts ``expires_days`` if given; ``auth.token_max_days`` (when set) is the
+    default and the most allowed."""
     assert who is not None
+    node = node_of(request)
     body = await read_json(request, TokenIn)
-    token, secret = await node_of(request).auth.create_token(who.id, body.name)
-    return json_response(TokenCreated(token.id, token.name, secret), status=201)
+    cap = node.config.auth.token_max_days or None
+    days = body.expires_days or cap
+    if cap is not None and days is not None and days > cap:
+        raise BadInput(f"tokens on this node last at most {cap} days", field="expires_days")
+    token, secret = await node.auth.create_token(who.id, body.name, days * 86400 if days else None)
+    return json_response(TokenCreated(token.id, token.name, secret, token.expires_at), status=201)
 
 
 async def delete_token(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -335,11 +416,8 @@ async def patch_member(request: web.Request, who: Member | None) -> web.StreamRe
     body = await read_json(request, MemberPatch)
     target = await node.members.require(member_id)
     new_role = body.role if isinstance(body.role, str) else None
-    if new_role is not None and new_role != target.role:
-        if access(who.role) < 2:
-            raise Forbidden("only an admin changes roles", field="role")
-        if new_role != "admin":
-            await _ensure_not_last_admin(node, target)
+    if new_role is not None and new_role != target.role and access(who.role) < 2:
+        raise Forbidden("only an admin changes roles", field="role")
     check_may_manage(who, target, None)
     return json_response(await node.members.update(member_id, body))
 
@@ -349,8 +427,7 @@ async def delete_member(request: web.Request, who: Member | None) -> web.StreamR
     node = node_of(request)
     target = await node.members.require(int_param(request, "member_id"))
     check_may_manage(who, target, None)
-    await _ensure_not_last_admin(node, target)
-    await node.members.remove(target.id)
+    await node.members.remove(target.id)  # refuses the last active admin (Conflict)
     return web.Response(status=204)
 
 
@@ -358,7 +435,7 @@ async def import_members(request: web.Request, who: Member | None) -> web.Stream
     assert who is not None
     node = node_of(request)
     skip_bad = request.query.get("skip_bad") in ("1", "true", "yes")
-    parsed = parse_members_csv(await request.read())
+    parsed = parse_members_csv(await read_body(request))
     if parsed.problems and not skip_bad:
         raise BadInput("; ".join(str(p) for p in parsed.problems[:50]), code="bad_csv")
     rows = parsed.rows

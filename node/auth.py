@@ -16,7 +16,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .db import Database
 from .errors import BadInput, NotFound, Throttled
@@ -96,6 +96,7 @@ class ApiToken:
     id: int
     name: str
     created_at: int
+    expires_at: int | None = None
 
 
 class AuthStore:
@@ -109,12 +110,11 @@ class AuthStore:
     async def _member_for(self, table: str, token: str, prefix: str) -> Member | None:
         if not token.startswith(prefix) or len(token) > 100:
             return None
-        expiry = " AND t.expires_at > ?" if table != "api_tokens" else ""
-        params: tuple[object, ...] = (secret_hash(token),) + ((int(self.clock()),) if expiry else ())
+        # API tokens may have no expiry (NULL): a NULL comparison is not true, hence the IS NULL.
         row = await self.db.fetchone(
             f"SELECT {MEMBER_COLUMNS} FROM {table} t JOIN members ON members.id = t.member_id"
-            f" WHERE t.token_hash = ?{expiry}",
-            params,
+            " WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
+            (secret_hash(token), int(self.clock())),
         )
         return member_from_row(row) if row else None
 
@@ -136,29 +136,39 @@ class AuthStore:
         async with self.db.write("auth.end_session") as conn:
             await conn.execute("DELETE FROM sessions WHERE token_hash = ?", (secret_hash(token),))
 
-    async def end_all_sessions(self, member_id: int) -> None:
-        async with self.db.write("auth.end_all_sessions") as conn:
+    async def change_password(self, member_id: int, password_hash: str) -> None:
+        """Set a new password and end every session and API token of the member, together:
+        whoever held the old password (or a token made with it) is out."""
+        async with self.db.write("auth.change_password") as conn:
+            cursor = await conn.execute(
+                "UPDATE members SET password_hash = ?, updated_at = ? WHERE id = ?",
+                (password_hash, int(self.clock()), member_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no member {member_id}")
             await conn.execute("DELETE FROM sessions WHERE member_id = ?", (member_id,))
+            await conn.execute("DELETE FROM api_tokens WHERE member_id = ?", (member_id,))
 
-    async def create_token(self, member_id: int, name: str) -> tuple[ApiToken, str]:
+    async def create_token(self, member_id: int, name: str, ttl_s: int | None = None) -> tuple[ApiToken, str]:
         token, digest = new_secret(TOKEN_PREFIX)
         now = int(self.clock())
+        expires = now + ttl_s if ttl_s is not None else None
         async with self.db.write("auth.create_token") as conn:
             cursor = await conn.execute(
-                "INSERT INTO api_tokens (token_hash, member_id, name, created_at) VALUES (?, ?, ?, ?)",
-                (digest, member_id, name, now),
+                "INSERT INTO api_tokens (token_hash, member_id, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (digest, member_id, name, now, expires),
             )
             token_id = int(cursor.lastrowid or 0)
-        return ApiToken(token_id, name, now), token
+        return ApiToken(token_id, name, now, expires), token
 
     async def token_member(self, token: str) -> Member | None:
         return await self._member_for("api_tokens", token, TOKEN_PREFIX)
 
     async def list_tokens(self, member_id: int) -> list[ApiToken]:
         rows = await self.db.fetchall(
-            "SELECT id, name, created_at FROM api_tokens WHERE member_id = ? ORDER BY id", (member_id,)
+            "SELECT id, name, created_at, expires_at FROM api_tokens WHERE member_id = ? ORDER BY id", (member_id,)
         )
-        return [ApiToken(r["id"], r["name"], r["created_at"]) for r in rows]
+        return [ApiToken(r["id"], r["name"], r["created_at"], r["expires_at"]) for r in rows]
 
     async def delete_token(self, member_id: int, token_id: int) -> None:
         async with self.db.write("auth.delete_token") as conn:
@@ -191,51 +201,76 @@ class AuthStore:
             await conn.execute("DELETE FROM invites WHERE member_id = ?", (member_id,))
             await conn.execute("UPDATE members SET password_hash = ? WHERE id = ?", (password_hash, member_id))
             await conn.execute("DELETE FROM sessions WHERE member_id = ?", (member_id,))
+            await conn.execute("DELETE FROM api_tokens WHERE member_id = ?", (member_id,))
         return member_id
 
 
-@dataclass
-class _Window:
-    failures: list[float] = field(default_factory=list)
-
-
 class LoginThrottle:
-    """Failed logins per email and per client address in a sliding window.
+    """Password checks per account and per client address, in a sliding window.
 
-    Past the limit, logins for that key answer 429 with Retry-After until the oldest
-    failure leaves the window. Nothing here is logged."""
+    Every attempt is recorded **before** its password is checked (scrypt takes a while), so
+    concurrent guesses cannot slip past the limit together; a good password then takes its
+    own attempt back and clears the account's record.
+
+    * **Per account** (an email): after ``per_account`` failures in the window, each further
+      attempt must wait, doubling from 1 s (1, 2, 4 ... s, at most the window) after the last
+      failure: back-off, not a lock, and attempts refused while waiting do not count.
+    * **Per address** (the client's address, as seen through trusted proxies): at most
+      ``per_address`` failures in the window, across accounts, against password spraying.
+      One address's failures never hold back another address, nor an account's good login
+      from elsewhere.
+
+    Refusals answer 429 with Retry-After. Memory is bounded (``max_keys``)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, *, window_s: float = 900.0,
-                 per_email: int = 5, per_address: int = 30, max_keys: int = 100_000) -> None:  # fmt: skip
+                 per_account: int = 5, per_address: int = 30, max_keys: int = 100_000) -> None:  # fmt: skip
         self.clock = clock
         self.window_s = window_s
-        self.limits = {"email": per_email, "address": per_address}
+        self.per_account = per_account
+        self.per_address = per_address
         self.max_keys = max_keys
-        self._windows: dict[tuple[str, str], _Window] = {}
+        self._failures: dict[tuple[str, str], list[float]] = {}
 
-    def _recent(self, key: tuple[str, str]) -> list[float]:
-        window = self._windows.get(key)
-        if window is None:
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = self._failures.get(key)
+        if times is None:
             return []
-        cutoff = self.clock() - self.window_s
-        window.failures = [t for t in window.failures if t > cutoff]
-        if not window.failures:
-            del self._windows[key]
-        return window.failures
+        cutoff = now - self.window_s
+        if times and times[0] <= cutoff:
+            times[:] = [t for t in times if t > cutoff]
+        if not times:
+            del self._failures[key]
+        return times
 
-    def check(self, email: str, address: str) -> None:
-        for kind, value in (("email", email.strip().lower()), ("address", address)):
-            recent = self._recent((kind, value))
-            if len(recent) >= self.limits[kind]:
-                retry = int(recent[0] + self.window_s - self.clock()) + 1
-                raise Throttled("too many failed logins; try again later", retry_after=max(retry, 1))
+    def _wait(self, account: str, address: str, now: float) -> float:
+        """Seconds until an attempt for ``account`` from ``address`` may be checked (0: now)."""
+        waits = [0.0]
+        recent = self._recent(("account", account), now)
+        if len(recent) >= self.per_account:
+            delay = min(self.window_s, 2.0 ** (len(recent) - self.per_account))
+            waits.append(recent[-1] + delay - now)
+        by_address = self._recent(("address", address), now)
+        if len(by_address) >= self.per_address:
+            waits.append(by_address[len(by_address) - self.per_address] + self.window_s - now)
+        return max(waits)
 
-    def failed(self, email: str, address: str) -> None:
-        if len(self._windows) >= self.max_keys:
-            self._windows.clear()  # bounded memory under a flood; limits restart
+    def attempt(self, account: str, address: str) -> float:
+        """Record an attempt before its password is checked; raises Throttled when one must
+        wait. Returns the attempt's mark, for :meth:`succeeded`."""
+        account = account.strip().lower()
         now = self.clock()
-        for key in (("email", email.strip().lower()), ("address", address)):
-            self._windows.setdefault(key, _Window()).failures.append(now)
+        wait = self._wait(account, address, now)
+        if wait > 0:
+            raise Throttled("too many failed attempts; try again later", retry_after=max(1, int(wait + 0.999)))
+        if len(self._failures) >= self.max_keys:
+            self._failures.clear()  # bounded memory under a flood; limits restart
+        for key in (("account", account), ("address", address)):
+            self._failures.setdefault(key, []).append(now)
+        return now
 
-    def succeeded(self, email: str) -> None:
-        self._windows.pop(("email", email.strip().lower()), None)
+    def succeeded(self, account: str, address: str, mark: float) -> None:
+        """The password was right: forget the account's failures and this attempt."""
+        self._failures.pop(("account", account.strip().lower()), None)
+        times = self._failures.get(("address", address))
+        if times is not None and mark in times:
+            times.remove(mark)

@@ -64,10 +64,22 @@ class NodeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     level: Level
 
 
+Network = Annotated[str, Meta(max_length=64, pattern=r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?\Z")]
+
+
 class HttpSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The HTTP server and its limits (docs/operating.md, "Limits and abuse")."""
+
     listen: str = "127.0.0.1:8470"
-    public_url: Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = "http://127.0.0.1:8470"
+    public_url: Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/[^\s]*)?\Z")] = "http://127.0.0.1:8470"
     max_body_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    body_timeout_s: Annotated[int, Meta(ge=1, le=3600)] = 30
+    idle_timeout_s: Annotated[int, Meta(ge=1, le=3600)] = 15
+    max_connections: Annotated[int, Meta(ge=16, le=1_000_000)] = 4096
+    max_connections_per_address: Annotated[int, Meta(ge=1, le=1_000_000)] = 128
+    max_head_bytes: Annotated[int, Meta(ge=4096, le=1024 * 1024)] = 32 * 1024
+    max_header_lines: Annotated[int, Meta(ge=8, le=1024)] = 64
+    trusted_proxies: Annotated[list[Network], Meta(max_length=64)] = []
 
     def host_port(self) -> tuple[str, int]:
         match = _LISTEN.match(self.listen)
@@ -83,6 +95,10 @@ class AuthSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     session_hours: Annotated[int, Meta(ge=1, le=24 * 365)] = 336
     invite_hours: Annotated[int, Meta(ge=1, le=24 * 90)] = 168
     secure_cookies: bool = False
+    token_max_days: Annotated[int, Meta(ge=0, le=3650)] = 0
+    login_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
+    login_failures_per_address: Annotated[int, Meta(ge=1, le=100_000)] = 30
+    login_window_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 15
 
 
 class LogSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -95,18 +111,25 @@ class FederationSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
     gossip: bool = True
     allow_private_peers: bool = False
-    seeds: Annotated[list[Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]], Meta(max_length=64)] = []
+    seeds: Annotated[list[Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/[^\s]*)?\Z")]], Meta(max_length=64)] = []
     fanout: Annotated[int, Meta(ge=1, le=16)] = 3
     sync_interval_ms: Annotated[int, Meta(ge=50, le=3_600_000)] = 5_000
     push_interval_ms: Annotated[int, Meta(ge=10, le=60_000)] = 200
     verify_threads: Annotated[int, Meta(ge=1, le=64)] = 2
     quarantine_max: Annotated[int, Meta(ge=0, le=10_000_000)] = 10_000
+    quarantine_max_bytes: Annotated[int, Meta(ge=0, le=1 << 40)] = 256 * 1024 * 1024
+    quarantine_unknown_percent: Annotated[int, Meta(ge=0, le=100)] = 50
+    quarantine_hours: Annotated[int, Meta(ge=1, le=24 * 365)] = 168
     max_batch: Annotated[int, Meta(ge=1, le=10_000)] = 1_000
     max_push_bytes: Annotated[int, Meta(ge=65_536, le=256 * 1024 * 1024)] = 16 * 1024 * 1024
     clock_skew_s: Annotated[int, Meta(ge=5, le=3_600)] = 300
     peer_rate: Annotated[int, Meta(ge=1, le=100_000)] = 50
     peer_burst: Annotated[int, Meta(ge=1, le=100_000)] = 200
     request_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = 10_000
+    slow_answer_ms: Annotated[int, Meta(ge=50, le=600_000)] = 3_000
+    joins_pending_max: Annotated[int, Meta(ge=1, le=100_000)] = 100
+    joins_per_address: Annotated[int, Meta(ge=1, le=100_000)] = 5
+    join_hours: Annotated[int, Meta(ge=1, le=24 * 365)] = 168
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,14 +61,17 @@ class RunningNode:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-async def start_serve(directory: Path, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str, str]:
+async def start_serve(
+    directory: Path, env: dict[str, str], args: tuple[str, ...] = (), preexec: Callable[[], None] | None = None
+) -> tuple[asyncio.subprocess.Process, str, str]:
     """Start `branchnet serve` and read its "listening on URL as NODE_ID" line."""
     log_path = directory / "serve.log"
     with open(log_path, "ab") as log:  # noqa: ASYNC230 (opened once, handed to the child)
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "node", "serve", "--dir", str(directory),
+            sys.executable, "-m", "node", "serve", "--dir", str(directory), *args,
             stdout=asyncio.subprocess.PIPE, stderr=log, env={**os.environ, **env},
             start_new_session=True,  # Ctrl-C reaches the demo, which stops its children itself
+            preexec_fn=preexec,
         )  # fmt: skip
     assert process.stdout is not None
     try:

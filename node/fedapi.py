@@ -11,7 +11,6 @@ and each peer key has a token bucket (429 with ``Retry-After``).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -29,7 +28,7 @@ from protocol.httpsig import (
     verify_request,
 )
 
-from .api import NODE, json_response
+from .api import NODE, client_address, json_response, read_body
 from .config import FederationSection
 from .errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unauthorized
 from .gossip import SyncReply, SyncRequest
@@ -97,24 +96,6 @@ def _node(request: web.Request) -> Node:
     return request.app[NODE]
 
 
-async def read_body(request: web.Request, cap: int, timeout_s: float) -> bytes:
-    """The body, refusing over ``cap`` (413 before reading when declared) and slow senders."""
-    if request.content_length is not None and request.content_length > cap:
-        raise TooLarge(f"the body is {request.content_length} bytes; the limit here is {cap}")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(timeout_s):
-            async for chunk in request.content.iter_chunked(65_536):
-                size += len(chunk)
-                if size > cap:
-                    raise TooLarge(f"the body is over the limit of {cap} bytes")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise BadInput(f"the body did not arrive within {timeout_s:g} s", code="timeout") from None
-    return b"".join(chunks)
-
-
 def signed(
     handler: SignedHandler, cap: int = SMALL_BODY, allow_unchartered: bool = False
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -146,7 +127,7 @@ def signed(
         # Before reading a body: a per-address allowance (several nodes may share an address);
         # the per-node one is spent only once the signature proves who is asking, so nobody
         # can use up another node's allowance by naming its key.
-        throttle(guards.take(f"address {request.remote}", time.monotonic(), scale=4), "from this address")
+        throttle(guards.take(f"address {client_address(request)}", time.monotonic(), scale=4), "from this address")
         body = await read_body(request, config.max_push_bytes if cap == -1 else cap, config.request_timeout_ms / 1000)
         digest_header = request.headers.get("Content-Digest", "")
         if digest_header != content_digest(body):

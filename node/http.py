@@ -12,7 +12,8 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
-from .api import LEVEL, NODE, PEER_COUNT, ROUTES, SESSION_COOKIE, Handler, Route, json_response
+from .api import LEVEL, NODE, PEER_COUNT, ROUTES, SESSION_COOKIE, Handler, Route, json_response, same_origin
+from .connguard import connection_middleware
 from .db import DatabaseError
 from .errors import Forbidden, NodeError, Throttled, TooLarge, Unauthorized
 from .fedapi import add_federation_routes
@@ -46,7 +47,7 @@ async def _authenticate(request: web.Request, node: Node) -> Member | None:
     if cookie:
         if request.method in UNSAFE:
             origin = request.headers.get("Origin")
-            if origin is not None and origin.rstrip("/") != f"{request.scheme}://{request.host}":
+            if origin is not None and not same_origin(request, origin):
                 raise Forbidden("cross-site request refused")
         return await node.auth.session_member(cookie)
     return None
@@ -151,7 +152,9 @@ def add_pages(app: web.Application) -> None:
 
 
 def make_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[errors_and_logs], client_max_size=node.config.http.max_body_bytes)
+    app = web.Application(
+        middlewares=[connection_middleware, errors_and_logs], client_max_size=node.config.http.max_body_bytes
+    )
     app[NODE] = node
     app[OPENAPI] = openapi_document()
     for route in ROUTES:

@@ -37,10 +37,56 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class RepeatFilter(logging.Filter):
+    """Lets through at most ``burst`` records of one kind (logger, level, message template)
+    per ``window_s``; the first record after a quiet window says how many were dropped.
+
+    A flood (thousands of refused connections, a peer failing every round) then costs a few
+    lines a minute instead of filling the disk. Request log lines (``request``) pass as
+    they are: each is a different request."""
+
+    def __init__(self, burst: int = 10, window_s: float = 60.0, clock: Any = time.monotonic,
+                 max_kinds: int = 10_000) -> None:  # fmt: skip
+        super().__init__()
+        self.burst = burst
+        self.window_s = window_s
+        self.clock = clock
+        self.max_kinds = max_kinds
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # kind -> [window start, count, dropped]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "request" and record.name == "branchnet.http":
+            return True
+        kind = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        state = self._seen.get(kind)
+        if state is None or now - state[0] >= self.window_s:
+            if len(self._seen) >= self.max_kinds:
+                self._seen.clear()
+            dropped = int(state[2]) if state is not None else 0
+            self._seen[kind] = [now, 1, 0]
+            if dropped:
+                record.fields = {**getattr(record, "fields", {}), "suppressed_before": dropped}
+            return True
+        state[1] += 1
+        if state[1] <= self.burst:
+            return True
+        state[2] += 1
+        return False
+
+
 def setup_logging(fmt: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger("branchnet")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # The libraries' own complaints (refused connections, bad requests, accept errors) go
+    # through the same handler, so they are rate-limited too.
+    for name in ("aiohttp", "asyncio"):
+        library = logging.getLogger(name)
+        library.handlers[:] = [handler]
+        library.setLevel(logging.WARNING)
+        library.propagate = False

@@ -121,8 +121,31 @@ _INSERT = (
 )
 
 
+LAST_ADMIN = "this is the last active admin; make another admin first"
+
+
+async def _keeps_an_admin(conn: Any, member_id: int, role: str | None, status: str | None, removing: bool) -> None:
+    """Inside a write transaction, before changing ``member_id``: refuse (Conflict) a change that
+    would leave no active admin. Being in the transaction (BEGIN IMMEDIATE) is what makes two
+    admins demoting themselves at once safe: the second one sees the first one's change."""
+    async with conn.execute("SELECT role, status FROM members WHERE id = ?", (member_id,)) as cursor:
+        row = await cursor.fetchone()
+    if row is None or row[0] != "admin" or row[1] != "active":
+        return
+    if not removing and (role or row[0]) == "admin" and (status or row[1]) == "active":
+        return
+    async with conn.execute(
+        "SELECT COUNT(*) FROM members WHERE role = 'admin' AND status = 'active' AND id != ?", (member_id,)
+    ) as cursor:
+        others = await cursor.fetchone()
+    if others is None or int(others[0]) == 0:
+        raise Conflict(LAST_ADMIN, field="role" if not removing else None)
+
+
 class MemberStore:
-    """Member records in the node database."""
+    """Member records in the node database. The last-admin rule lives here, inside the
+    transactions that change roles, statuses and memberships, so every caller (API, CLI,
+    CSV import) obeys it."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -194,6 +217,7 @@ class MemberStore:
                 changes["joined"] = changes["joined"].isoformat()
             assignments = ", ".join(f"{k} = ?" for k in changes)
             async with self.db.write("members.update") as conn:
+                await _keeps_an_admin(conn, member_id, changes.get("role"), changes.get("status"), removing=False)
                 try:
                     cursor = await conn.execute(
                         f"UPDATE members SET {assignments}, updated_at = ? WHERE id = ?",
@@ -216,6 +240,7 @@ class MemberStore:
 
     async def remove(self, member_id: int) -> None:
         async with self.db.write("members.remove") as conn:
+            await _keeps_an_admin(conn, member_id, None, None, removing=True)
             cursor = await conn.execute("DELETE FROM members WHERE id = ?", (member_id,))
             if cursor.rowcount == 0:
                 raise NotFound(f"no member {member_id}")

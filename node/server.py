@@ -10,6 +10,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .config import ConfigError, HttpSection
+from .connguard import GUARD, ConnectionGuard, GuardedSite, connection_cap, parse_networks
 from .http import GOSSIP, make_app
 from .logs import setup_logging
 from .service import Node
@@ -18,6 +20,40 @@ log = logging.getLogger("branchnet.server")
 
 
 SWITCH_INTERVAL_S = 0.0001
+
+
+MAX_LINE_BYTES = 8190  # one request line or header line (aiohttp's default)
+
+
+async def start_site(app: web.Application, http: HttpSection, host: str, port: int) -> web.AppRunner:
+    """Set up ``app`` behind a :class:`ConnectionGuard` with the configured limits and listen.
+
+    Raises ConfigError (one line naming the address) when the address cannot be bound."""
+    guard = ConnectionGuard(
+        total=connection_cap(http.max_connections),
+        per_address=http.max_connections_per_address,
+        head_bytes=http.max_head_bytes,
+        trusted=parse_networks(http.trusted_proxies),
+    )
+    app[GUARD] = guard
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=10,
+        keepalive_timeout=http.idle_timeout_s,  # also the time allowed to send a request head
+        max_headers=http.max_header_lines,
+        max_line_size=MAX_LINE_BYTES,
+        max_field_size=MAX_LINE_BYTES,
+    )
+    await runner.setup()
+    try:
+        await GuardedSite(runner, host, port, guard).start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"http.listen: cannot listen on {host}:{port}: {reason}") from None
+    return runner
 
 
 async def serve(directory: Path, ready: asyncio.Event | None = None) -> None:
@@ -29,15 +65,16 @@ async def serve(directory: Path, ready: asyncio.Event | None = None) -> None:
     setup_logging(node.config.log.format, node.config.log.level)
     host, port = node.config.http.host_port()
     app = make_app(node)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    try:
+        runner = await start_site(app, node.config.http, host, port)
+    except BaseException:
+        await node.close()
+        raise
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
         bound = runner.addresses[0]
         url = f"http://{bound[0]}:{bound[1]}" if ":" not in bound[0] else f"http://[{bound[0]}]:{bound[1]}"
         if port == 0 and node.config.http.public_url.rstrip("/") == f"http://{node.config.http.listen}":

@@ -64,7 +64,11 @@ class Node:
             auth=AuthStore(db, members, clock),
             envelopes=EnvelopeStore(db),
             own_log=OwnLog(db, key, clock, federation),
-            throttle=LoginThrottle(),
+            throttle=LoginThrottle(
+                window_s=config.auth.login_window_minutes * 60.0,
+                per_account=config.auth.login_failures_per_account,
+                per_address=config.auth.login_failures_per_address,
+            ),
             federation_state=federation,
             joins=JoinStore(db),
         )

@@ -15,6 +15,7 @@ from aiohttp import web
 from node.auth import hash_password_sync
 from node.http import make_app
 from node.members import Member, MemberIn
+from node.server import start_site
 from node.service import Node
 from node.setup import found_federation, init_node
 
@@ -75,10 +76,8 @@ class Live:
 
 
 async def serve_node(node: Node) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(make_app(node), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    """Serve as `branchnet serve` does (the same connection limits), on 127.0.0.1:0."""
+    runner = await start_site(make_app(node), node.config.http, "127.0.0.1", 0)
     host, port = runner.addresses[0][:2]
     return runner, f"http://{host}:{port}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,29 @@ class ServeProcess:
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
 
+    def rss_peak_mb(self) -> float:
+        """The process's peak resident memory (VmHWM), in MB."""
+        return _status_kb(self.process.pid, "VmHWM") / 1024
 
-async def start_serve(directory: Path, env: dict[str, str] | None = None) -> ServeProcess:
-    """Start `branchnet serve --dir DIRECTORY` (as the demo does) and wait for its first line."""
-    process, url, node_id = await demo.start_serve(directory, env or {})
+    def rss_mb(self) -> float:
+        return _status_kb(self.process.pid, "VmRSS") / 1024
+
+
+async def start_serve(directory: Path, env: dict[str, str] | None = None, *, args: tuple[str, ...] = (),
+                      nofile: int | None = None) -> ServeProcess:  # fmt: skip
+    """Start `branchnet serve --dir DIRECTORY` (as the demo does) and wait for its first line;
+    ``nofile``: the child's open-file limit (soft and hard), as on a host with that limit."""
+
+    def limit() -> None:
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    process, url, node_id = await demo.start_serve(directory, env or {}, args, limit if nofile else None)
     return ServeProcess(process, url, node_id, directory / "serve.log")
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)

@@ -162,16 +162,21 @@ async def test_invite_flow(live: Live) -> None:
     assert status == 200
 
 
-async def test_password_change_checks_current_and_ends_sessions(live: Live) -> None:
+async def test_password_change_checks_current_and_ends_sessions_and_tokens(live: Live) -> None:
     person = await live.member("member")
     await call(live, "POST", "/api/v1/auth/login", json={"email": person.member.email, "password": PASSWORD})
+    old_cookie = live.http.cookie_jar.filter_cookies(live.http._base_url)["bn_session"].value  # type: ignore[arg-type]
+    elsewhere = await live.node.auth.create_session(person.member.id, 3600)  # signed in on another device
     status, answer = await call(live, "POST", "/api/v1/me/password", json={"current": "wrong", "new": "x" * 12})
     assert status == 400 and answer["error"]["field"] == "current"
     status, answer = await call(live, "POST", "/api/v1/me/password", json={"current": PASSWORD, "new": "short"})
     assert status == 400 and answer["error"]["field"] == "new"
     status, _ = await call(live, "POST", "/api/v1/me/password", json={"current": PASSWORD, "new": "x" * 12})
     assert status == 204
-    assert (await call(live, "GET", "/api/v1/me"))[0] == 401  # every session ended
+    assert (await call(live, "GET", "/api/v1/me"))[0] == 200  # this browser got a fresh session...
+    for stale in (old_cookie, elsewhere):  # ...every other session ended
+        assert await live.node.auth.session_member(stale) is None
+    assert (await call(live, "GET", "/api/v1/me", cookies={}, headers=person.headers))[0] == 401  # and tokens
 
 
 async def test_suspended_members_are_refused(live: Live) -> None:
@@ -225,7 +230,7 @@ async def test_officers_cannot_escalate(live: Live) -> None:
 async def test_the_last_admin_stays(live: Live) -> None:
     admin = await live.member("admin")
     status, answer = await call(live, "DELETE", f"/api/v1/members/{admin.member.id}", headers=admin.headers)
-    assert status == 409 and "last admin" in answer["error"]["message"]
+    assert status == 409 and "last active admin" in answer["error"]["message"]
     status, _ = await call(
         live, "PATCH", f"/api/v1/members/{admin.member.id}", json={"role": "member"}, headers=admin.headers
     )

@@ -28,13 +28,14 @@ from aiohttp import web
 from msgspec import UNSET, Meta, UnsetType
 
 from protocol import NodeProfile, ProtocolError, node_id_text, open_envelope, parse_node_id
+from protocol.models import MAX_SEQ
 from protocol.views import envelope_view
 
 from .auth import check_password_policy, hash_password, verify_password
 from .connguard import address_in, parse_networks
 from .csv_import import parse_members_csv
 from .errors import BadInput, Conflict, Forbidden, NotFound, TooLarge, Unauthorized
-from .joins import JoinView
+from .joins import LIST_LIMIT, JoinView
 from .members import Member, MemberIn, MemberPatch, Name, access
 from .service import Node
 from .trustops import issue_charter, revoke
@@ -46,6 +47,7 @@ SESSION_COOKIE = "bn_session"
 Access = Literal["public", "member", "officer", "admin"]
 LEVEL: dict[str, int] = {"public": -1, "member": 0, "officer": 1, "admin": 2}
 T = TypeVar("T")
+JOIN_STATUSES = ("pending", "approved", "refused", "expired")
 Handler = Callable[[web.Request, Member | None], Awaitable[web.StreamResponse]]
 
 
@@ -175,8 +177,18 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
 
 def int_param(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound(f"no such {name}")
+    return int(raw)
+
+
+def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter from ``low`` to ``high`` (400 naming it otherwise)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
+        raise BadInput(f"{name} is a whole number from {low} to {high}", field=name)
     return int(raw)
 
 
@@ -479,7 +491,7 @@ class CharterIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class RevocationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     node_id: Annotated[str, Meta(max_length=100)]
-    after_seq: Annotated[int, Meta(ge=0)] = 0
+    after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)] = 0
     reason: Annotated[str, Meta(max_length=2000)] = ""
 
 
@@ -491,12 +503,20 @@ def _node_id_field(text: str) -> bytes:
 
 
 async def list_joins(request: web.Request, who: Member | None) -> web.StreamResponse:
-    return json_response(await node_of(request).joins.list(request.query.get("status")))
+    status = request.query.get("status")
+    if status is not None and status not in JOIN_STATUSES:
+        raise BadInput(f"status is one of {', '.join(JOIN_STATUSES)}", field="status")
+    after = int_query(request, "after", 0, 0, 2**62)
+    limit = int_query(request, "limit", LIST_LIMIT, 1, LIST_LIMIT)
+    joins = node_of(request).joins
+    await joins.expire()
+    return json_response(await joins.list(status, after, limit))
 
 
 async def approve_join(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     node = node_of(request)
+    await node.joins.expire()
     join = await node.joins.get(int_param(request, "join_id"))
     if join.status != "pending":
         raise Conflict(f"join request {join.id} is {join.status}")
@@ -588,7 +608,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/joins",
         list_joins,
         "officer",
-        "Join requests from other nodes (?status=)",
+        "Join requests from other nodes, a page at a time (?status=&after=ID&limit=N)",
         response=list[JoinView],
     ),
     Route(

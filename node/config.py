@@ -34,6 +34,7 @@ the key and where it came from.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -187,6 +188,11 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
         origin = f" (or {env_name})" if env_name and env_name in (environ or os.environ) else ""
         raise ConfigError(f"{source}: {field or 'config'}{origin}: {message}") from None
     config.http.host_port()
+    for network in config.http.trusted_proxies:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"{source}: http.trusted_proxies: {network!r} is not an address or network") from None
     return config
 
 

@@ -28,6 +28,7 @@ import aiohttp
 from protocol import NodeProfile, parse_node_id
 
 from . import trustops
+from .fedclient import HttpTransport
 from .service import Node
 from .setup import found_federation, init_node
 from .trustops import issue_charter
@@ -102,9 +103,14 @@ async def stop_all(nodes: list[RunningNode], grace_s: float = 15.0) -> None:
 
 
 async def join_federation(directory: Path, federation: bytes, parent_url: str) -> None:
-    """What `branchnet join --federation ID --peer URL` does."""
+    """What `branchnet join --federation ID --peer URL` does: the parent must serve the genesis."""
     async with Node.opened(directory) as node:
-        await trustops.join_federation(node, federation, parent_url)
+        transport = HttpTransport(node.key, allow_private=True, timeout_s=10)
+        try:
+            genesis = await transport.genesis(parent_url, federation)
+        finally:
+            await transport.close()
+        await trustops.join_federation(node, genesis, parent_url)
 
 
 async def charter(parent_dir: Path, child: RunningNode) -> None:

@@ -19,13 +19,12 @@ from protocol import ProtocolError, SigningKey, node_id_text, parse_node_id
 
 from .config import KEY_FILE
 from .errors import BadInput, Conflict, NodeError
-from .fedapi import JoinRequest
 from .fedclient import HttpTransport, check_url
 from .gossip import PeerError
-from .joins import JoinState
+from .joins import JoinRequest, JoinState
 from .keyfile import write_new_key
 from .service import Node
-from .trustops import add_seed_peer, issue_charter, join_federation, revoke, rotate
+from .trustops import add_seed_peer, issue_charter, join_federation, leave_federation, revoke, rotate
 
 
 def add_arguments(command: Any) -> None:
@@ -53,10 +52,13 @@ def add_arguments(command: Any) -> None:
 
     c = command("join", lambda a: _run("join", _join, a), "join a federation through a parent node")
     c.add_argument("--dir", required=True)
-    c.add_argument("--federation", required=True, help="the federation id (64 hex digits), from the parent")
-    c.add_argument("--peer", required=True, help="the parent's URL")
+    c.add_argument("--federation", help="the federation id (64 hex digits), from the parent")
+    c.add_argument("--peer", help="the parent's URL (it must serve that federation's genesis)")
     c.add_argument("--request", action="store_true", help="ask the parent for a charter (an officer approves it)")
-    c.add_argument("--wait", type=float, default=0, help="with --request: wait this many seconds for the answer")
+    c.add_argument("--wait", type=float, default=0,
+                   help="with --request: wait this many seconds for the answer (exit 1 if still pending)")  # fmt: skip
+    c.add_argument("--undo", action="store_true",
+                   help="forget the federation joined, while nothing but its genesis was accepted")  # fmt: skip
 
     c = command("joins", lambda a: _run("joins", _joins, a), "list, approve or refuse join requests")
     c.add_argument("action", nargs="?", choices=["list", "approve", "refuse"], default="list")
@@ -130,13 +132,32 @@ async def _peer(args: argparse.Namespace) -> int:
 
 
 async def _join(args: argparse.Namespace) -> int:
+    if args.undo:
+        async with Node.opened(Path(args.dir)) as node:
+            parent = await leave_federation(node)
+        print(f"left the federation; {parent or 'no parent'} is no longer a seed peer")
+        return 0
+    if not args.federation or not args.peer:
+        raise BadInput("join needs --federation and --peer (or --undo)")
     try:
         federation = bytes.fromhex(args.federation)
         assert len(federation) == 32
     except (ValueError, AssertionError):
         raise BadInput("--federation is the federation id: 64 hex digits") from None
     async with Node.opened(Path(args.dir)) as node:
-        await join_federation(node, federation, args.peer)
+        allow_private = node.config.federation.allow_private_peers
+        try:
+            check_url(args.peer, allow_private)
+        except PeerError as exc:
+            raise BadInput(f"--peer: {exc}") from None
+        transport = HttpTransport(node.key, allow_private=allow_private, timeout_s=10)
+        try:
+            genesis = await transport.genesis(args.peer, federation)
+        except PeerError as exc:
+            raise NodeError(f"nothing pinned: {args.peer} does not serve federation {args.federation}: {exc}") from None
+        finally:
+            await transport.close()
+        await join_federation(node, genesis, args.peer)
         print(f"joined federation {args.federation} through {args.peer} (gossip fetches the rest)")
         if args.request:
             await _ask_for_charter(node, args.peer, args.wait)
@@ -147,7 +168,7 @@ async def _ask_for_charter(node: Node, parent: str, wait_s: float) -> None:
     if node.config.http.public_url.rstrip("/").endswith(":0"):
         raise BadInput("http.public_url must be where this node is reached before asking for a charter"
                        " (set it in node.toml or BRANCHNET_HTTP_PUBLIC_URL)")  # fmt: skip
-    transport = HttpTransport(node.key, allow_private=True, timeout_s=10)
+    transport = HttpTransport(node.key, allow_private=node.config.federation.allow_private_peers, timeout_s=10)
     body = msgspec.msgpack.encode(
         JoinRequest(name=node.config.node.name, level=node.config.node.level, url=node.config.http.public_url)
     )
@@ -162,6 +183,8 @@ async def _ask_for_charter(node: Node, parent: str, wait_s: float) -> None:
         print(f"join request {answer.id}: {answer.status}" + (f" (charter {answer.charter})" if answer.charter else ""))
         if answer.status == "refused":
             raise NodeError("the parent refused the join request")
+        if answer.status == "pending" and wait_s > 0:
+            raise NodeError(f"still pending after {wait_s:g} s; `join --request --wait N` again to keep waiting")
     except PeerError as exc:
         raise NodeError(f"could not ask {parent}: {exc}") from None
     finally:

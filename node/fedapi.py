@@ -27,23 +27,22 @@ from protocol.httpsig import (
     request_components,
     verify_request,
 )
+from protocol.models import MAX_SEQ
 
 from .api import NODE, client_address, json_response, read_body
 from .config import FederationSection
 from .errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unauthorized
 from .gossip import SyncReply, SyncRequest
+from .joins import JoinRequest
 from .service import Node
+from .trustops import check_may_charter
+from .validation import describe
 
 SMALL_BODY = 64 * 1024
 MAX_LOG_LIMIT = 1000
 _SYNC_REQUEST = msgspec.msgpack.Decoder(SyncRequest)
+_JOIN_REQUEST = msgspec.msgpack.Decoder(JoinRequest)
 _ENCODER = msgspec.msgpack.Encoder()
-
-
-class JoinRequest(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    level: str
-    url: str
 
 
 @dataclass
@@ -132,11 +131,13 @@ def signed(
         digest_header = request.headers.get("Content-Digest", "")
         if digest_header != content_digest(body):
             raise Unauthorized("Content-Digest does not match the body", code="bad_digest")
+        # The path and query as sent (percent-encoded), not as aiohttp decodes them for routing.
+        raw_query = request.rel_url.raw_query_string
         components = request_components(
             request.method,
             request.host,
-            request.path,
-            f"?{request.query_string}" if request.query_string else "?",
+            request.rel_url.raw_path,
+            f"?{raw_query}" if raw_query else "?",
             digest_header,
         )
         try:
@@ -207,12 +208,12 @@ async def log_range(request: web.Request, key: bytes, body: bytes) -> web.Stream
     node = _node(request)
     try:
         author = bytes.fromhex(request.match_info["author"])
-        after = int(request.query.get("after", "0"))
-        limit = int(request.query.get("limit", str(MAX_LOG_LIMIT)))
+        after = _ascii_int(request.query.get("after", "0"))
+        limit = _ascii_int(request.query.get("limit", str(MAX_LOG_LIMIT)))
     except ValueError:
         raise BadInput("author is 64 hex digits; after and limit are integers") from None
-    if len(author) != 32 or after < 0 or not 1 <= limit <= MAX_LOG_LIMIT:
-        raise BadInput(f"author is 32 bytes; after >= 0; 1 <= limit <= {MAX_LOG_LIMIT}")
+    if len(author) != 32 or not 0 <= after <= MAX_SEQ or not 1 <= limit <= MAX_LOG_LIMIT:
+        raise BadInput(f"author is 32 bytes; 0 <= after <= {MAX_SEQ}; 1 <= limit <= {MAX_LOG_LIMIT}")
     raws = await node.envelopes.range(author, after, limit)
     return web.Response(body=write_bundle(raws), content_type="application/vnd.branchnet.bundle")
 
@@ -220,10 +221,14 @@ async def log_range(request: web.Request, key: bytes, body: bytes) -> web.Stream
 async def join(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
     node = _node(request)
     try:
-        asked = msgspec.msgpack.decode(body, type=JoinRequest)
-    except msgspec.DecodeError as exc:
+        asked = _JOIN_REQUEST.decode(body)
+    except msgspec.ValidationError as exc:  # the fields, checked as a charter's
+        message, field = describe(exc)
+        raise BadInput(message, field=field) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"not a join request: {exc}", code="malformed") from None
-    state = await node.joins.request(key, asked.name, asked.level, asked.url)
+    check_may_charter(node, asked.level)
+    state = await node.joins.request(key, asked, client_address(request))
     return msgpack_response(state)
 
 
@@ -232,6 +237,12 @@ async def join_status(request: web.Request, key: bytes, body: bytes) -> web.Stre
     if state is None:
         raise NotFound("no join request from this node")
     return msgpack_response(state)
+
+
+def _ascii_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        raise ValueError(text)
+    return int(text)
 
 
 def add_federation_routes(app: web.Application, node: Node) -> None:

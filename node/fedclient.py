@@ -15,6 +15,7 @@ Timeouts bound every request in both connect and read; answers are size-capped.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import secrets
 import socket
@@ -26,6 +27,7 @@ import aiohttp
 import msgspec
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from protocol import ProtocolError, SigningKey, read_bundle, write_bundle
 from protocol.httpsig import content_digest, request_components, sign_request
@@ -110,12 +112,15 @@ class HttpTransport:
         if self._session is not None:
             await self._session.close()
 
-    def signed_headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
-        parts = urlsplit(url)
+    def signed_headers(self, method: str, url: str | URL, body: bytes) -> dict[str, str]:
+        target = url if isinstance(url, URL) else URL(url)
         digest = content_digest(body)
-        authority = parts.netloc.rsplit("@", 1)[-1]
+        # What is signed is what is sent: the host as IDNA (`bücher.example.org` travels as
+        # `xn--bcher-kva.example.org`), the port only when not the scheme's default, and the
+        # path and query percent-encoded, as aiohttp writes the request line and Host header.
+        query = target.raw_query_string
         components = request_components(
-            method, authority, parts.path or "/", f"?{parts.query}" if parts.query else "?", digest
+            method, target.host_port_subcomponent or "", target.raw_path or "/", f"?{query}" if query else "?", digest
         )
         headers = sign_request(self.key.sign, self.key.node_id, int(time.time()), secrets.token_urlsafe(12), components)
         headers["Content-Digest"] = digest
@@ -130,11 +135,14 @@ class HttpTransport:
         content_type: str = MSGPACK_TYPE,
         params: dict[str, Any] | None = None,
     ) -> bytes:
-        url = base.rstrip("/") + path
-        if params:
-            url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
-        check_url(url, self.allow_private)
-        headers = self.signed_headers(method, url, body)
+        try:
+            url = URL(base.rstrip("/") + path)
+            if params:
+                url = url.with_query({k: str(v) for k, v in params.items()})
+            check_url(str(url), self.allow_private)
+            headers = self.signed_headers(method, url, body)
+        except (ValueError, UnicodeError, ProtocolError) as exc:  # a URL that cannot be requested
+            raise PeerError(f"{base}{path}: not a usable URL: {exc}") from None
         if body:
             headers["Content-Type"] = content_type
         try:
@@ -143,9 +151,7 @@ class HttpTransport:
             ) as response:
                 if response.content_length is not None and response.content_length > MAX_ANSWER_BYTES:
                     raise PeerError(f"{url}: answer of {response.content_length} bytes is too large")
-                data = await response.content.read(MAX_ANSWER_BYTES + 1)
-                if len(data) > MAX_ANSWER_BYTES:
-                    raise PeerError(f"{url}: answer is too large")
+                data = await read_all(response.content, MAX_ANSWER_BYTES)
                 if response.status != 200:
                     raise PeerError(f"{url}: HTTP {response.status} {_error_code(data)}".rstrip())
                 return data
@@ -165,6 +171,14 @@ class HttpTransport:
                 BUNDLE_TYPE,
             )
 
+    async def genesis(self, base: str, federation: bytes) -> bytes:
+        """The genesis envelope ``base`` serves for ``federation`` (its id), as bytes; PeerError
+        if it serves none, or something else under that id."""
+        data = await self.request("GET", base, f"/api/v1/envelopes/{federation.hex()}")
+        if hashlib.sha256(data).digest() != federation:
+            raise PeerError(f"{base}: what it serves as {federation.hex()} is not that envelope")
+        return data
+
     async def sync(self, peer: Peer, request: SyncRequest) -> SyncReply:
         data = await self.request("POST", peer.address, "/fed/v1/sync", _ENCODER.encode(request))
         try:
@@ -182,9 +196,22 @@ class HttpTransport:
             raise PeerError(f"{peer.address}: bad log answer: {exc.message}") from None
 
 
+async def read_all(content: aiohttp.StreamReader, cap: int) -> bytes:
+    """The whole answer body, however it arrives in pieces (``read(n)`` alone returns only
+    what is buffered); PeerError past ``cap`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > cap:
+            raise PeerError(f"the answer is over {cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _error_code(data: bytes) -> str:
     try:
         answer = msgspec.json.decode(data)
         return str(answer["error"]["code"])
-    except (msgspec.DecodeError, KeyError, TypeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, KeyError, TypeError):
         return ""

@@ -1,16 +1,34 @@
-"""Join requests: nodes asking this node for a charter, waiting for an officer's decision."""
+"""Join requests: nodes asking this node for a charter, waiting for an officer's decision.
+
+Anyone with a fresh key can ask, so requests are bounded: their fields are checked as a
+charter's are (by the same types), pending requests are capped per client address and in
+total, they expire, and the officers' list is paged.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 
+import aiosqlite
 import msgspec
 
 from protocol import node_id_text
+from protocol.models import Level, Name, Url
 
 from .db import Database
-from .errors import BadInput, Conflict, NotFound
+from .errors import Conflict, NotFound, Throttled
+
+LIST_LIMIT = 200
+
+
+class JoinRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """What a node asks for (``POST /fed/v1/join``): the fields of the charter it wants."""
+
+    name: Name
+    level: Level
+    url: Url
 
 
 class JoinState(msgspec.Struct):
@@ -30,22 +48,49 @@ class JoinView(msgspec.Struct):
     requested_at: int
     status: str
     charter: str | None = None
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class JoinLimits:
+    pending_max: int = 100
+    per_address: int = 5
+    ttl_s: int = 7 * 86400
+    keep_decided_s: int = 30 * 86400  # refused and expired requests are forgotten after this
 
 
 class JoinStore:
     """Join requests from nodes that want a charter from this one."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, limits: JoinLimits | None = None) -> None:
         self.db = db
+        self.limits = limits or JoinLimits()
 
-    async def request(self, key: bytes, name: str, level: str, url: str) -> JoinState:
-        if not name or len(name) > 200 or not url.startswith(("http://", "https://")) or len(url) > 2048:
-            raise BadInput("a join request has a name (1-200 characters) and an http(s) URL")
+    async def request(self, key: bytes, asked: JoinRequest, address: str, now: int | None = None) -> JoinState:
+        """Record (or repeat) a join request; the caps are checked in the same transaction."""
+        now = int(time.time()) if now is None else now
+        limits = self.limits
         async with self.db.write("joins.request") as conn:
-            await conn.execute(
-                "INSERT OR IGNORE INTO joins (key, name, level, url, requested_at, status) VALUES (?, ?, ?, ?, ?, ?)",
-                (key, name, level, url, int(time.time()), "pending"),
-            )
+            await _expire(conn, now, limits)
+            async with conn.execute("SELECT id, status FROM joins WHERE key = ?", (key,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None or row[1] == "expired":
+                async with conn.execute(
+                    "SELECT COUNT(*), SUM(address = ?) FROM joins WHERE status = 'pending'", (address,)
+                ) as cursor:
+                    counts = await cursor.fetchone()
+                pending, from_address = (int(counts[0]), int(counts[1] or 0)) if counts else (0, 0)
+                if from_address >= limits.per_address:
+                    raise Throttled("too many pending join requests from this address", retry_after=3600)
+                if pending >= limits.pending_max:
+                    raise Throttled("too many join requests are waiting here; try again later", retry_after=3600)
+                await conn.execute(
+                    "INSERT INTO joins (key, name, level, url, requested_at, status, address, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO UPDATE SET name = excluded.name,"
+                    " level = excluded.level, url = excluded.url, requested_at = excluded.requested_at,"
+                    " status = 'pending', address = excluded.address, expires_at = excluded.expires_at",
+                    (key, asked.name, asked.level, asked.url, now, address, now + limits.ttl_s),
+                )
         state = await self.state_of(key)
         assert state is not None
         return JoinState(state.id, state.status, state.charter)
@@ -54,15 +99,26 @@ class JoinStore:
         row = await self.db.fetchone("SELECT * FROM joins WHERE key = ?", (key,))
         return _view(row) if row else None
 
-    async def list(self, status: str | None = None) -> list[JoinView]:
-        rows = await self.db.fetchall("SELECT * FROM joins ORDER BY id")
-        return [_view(r) for r in rows if status is None or r["status"] == status]
+    async def list(self, status: str | None = None, after: int = 0, limit: int = LIST_LIMIT) -> list[JoinView]:
+        """One page, in id order: requests with ``id > after``, at most ``limit``."""
+        limit = max(1, min(limit, LIST_LIMIT))
+        if status is None:
+            rows = await self.db.fetchall("SELECT * FROM joins WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
+        else:
+            rows = await self.db.fetchall(
+                "SELECT * FROM joins WHERE status = ? AND id > ? ORDER BY id LIMIT ?", (status, after, limit)
+            )
+        return [_view(r) for r in rows]
 
     async def get(self, join_id: int) -> JoinView:
         row = await self.db.fetchone("SELECT * FROM joins WHERE id = ?", (join_id,))
         if row is None:
             raise NotFound(f"no join request {join_id}")
         return _view(row)
+
+    async def expire(self, now: int | None = None) -> None:
+        async with self.db.write("joins.expire") as conn:
+            await _expire(conn, int(time.time()) if now is None else now, self.limits)
 
     async def refuse(self, join_id: int, officer_id: int) -> None:
         async with self.db.write("joins.refuse") as conn:
@@ -72,6 +128,13 @@ class JoinStore:
             )
             if cursor.rowcount == 0:
                 raise Conflict(f"join request {join_id} is not pending")
+
+
+async def _expire(conn: aiosqlite.Connection, now: int, limits: JoinLimits) -> None:
+    await conn.execute("UPDATE joins SET status = 'expired' WHERE status = 'pending' AND expires_at <= ?", (now,))
+    await conn.execute(
+        "DELETE FROM joins WHERE status IN ('expired', 'refused') AND requested_at <= ?", (now - limits.keep_decided_s,)
+    )
 
 
 def _view(r: sqlite3.Row) -> JoinView:
@@ -85,4 +148,5 @@ def _view(r: sqlite3.Row) -> JoinView:
         requested_at=r["requested_at"],
         status=r["status"],
         charter=bytes(charter).hex() if charter else None,
+        expires_at=r["expires_at"] or None,
     )

@@ -24,8 +24,8 @@ OFFICER_ROLES = frozenset({"secretary", "chair", "treasurer", "officer"})
 Status = Literal["active", "lapsed", "suspended"]
 STATUSES: tuple[str, ...] = ("active", "lapsed", "suspended")
 
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*\Z")]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\Z")]
 
 
 def access(role: str) -> int:

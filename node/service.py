@@ -15,7 +15,7 @@ from .config import DB_FILE, KEY_FILE, Config, load_config
 from .db import Database
 from .envelopes import EnvelopeStore, OwnLog
 from .federation import Federation
-from .joins import JoinStore
+from .joins import JoinLimits, JoinStore
 from .keyfile import read_key
 from .members import MemberStore
 
@@ -70,7 +70,14 @@ class Node:
                 per_address=config.auth.login_failures_per_address,
             ),
             federation_state=federation,
-            joins=JoinStore(db),
+            joins=JoinStore(
+                db,
+                JoinLimits(
+                    pending_max=config.federation.joins_pending_max,
+                    per_address=config.federation.joins_per_address,
+                    ttl_s=config.federation.join_hours * 3600,
+                ),
+            ),
         )
 
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from node.api import ROUTES
+from node.joins import JoinRequest
 from node.trustops import issue_charter
 from protocol import SigningKey
 from tests.node.conftest import PASSWORD, Live, Principal, new_node_dir
@@ -112,9 +113,8 @@ def _fixed(path: str) -> Builder:
 
 
 async def _join_path(c: Cell, action: str) -> Request:
-    request = await c.live.node.joins.request(
-        SigningKey.generate().public, "New Region", "region", "http://127.0.0.1:9"
-    )
+    asked = JoinRequest(name="New Region", level="region", url="http://127.0.0.1:9")
+    request = await c.live.node.joins.request(SigningKey.generate().public, asked, f"192.0.2.{c.other.member.id % 250}")
     return f"/api/v1/joins/{request.id}/{action}", {}
 
 

@@ -10,7 +10,6 @@ its default. Line numbers in problems are the file's own (the header is line 1).
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ BOOLEAN = frozenset({"youth", "consent_contact", "consent_publish_name"})
 _TRUE = frozenset({"yes", "y", "true", "1"})
 _FALSE = frozenset({"no", "n", "false", "0", ""})
 MAX_ROWS = 100_000
+MAX_LINE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class RowProblem:
 class ParsedCsv:
     rows: list[tuple[int, MemberIn]]
     problems: list[RowProblem]
+    data_rows: int = 0  # non-blank lines after the header: each is in ``rows`` or has a problem
 
 
 def _cell_value(column: str, cell: str) -> Any:
@@ -56,19 +57,23 @@ def _cell_value(column: str, cell: str) -> Any:
 
 
 def parse_members_csv(data: bytes) -> ParsedCsv:
-    """Parse the whole file; collect every problem rather than stopping at the first."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return ParsedCsv([], [RowProblem(line, f"not UTF-8 (byte {exc.start + 1} of the file); save as UTF-8")])
-    if not text.strip():
+    """Parse the whole file; collect every problem rather than stopping at the first.
+
+    Each member is one line, read on its own: a stray quote, an overlong line or a byte that
+    is not UTF-8 is reported on its own line and the next line is read as usual, so every row
+    is either taken or reported with its line number. (No member field may hold a line
+    break, so a quoted field spanning lines is a mistake, reported as such.)"""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = data.split(b"\n")
+    if lines and lines[-1] in (b"", b"\r"):
+        lines.pop()
+    if not any(line.strip() for line in lines):
         return ParsedCsv([], [RowProblem(0, "the file is empty; expected a header row: name,email,...")])
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except csv.Error as exc:
-        return ParsedCsv([], [RowProblem(1, f"unreadable header: {exc}")])
+    header_cells, problem = _read_line(lines[0], 1)
+    if problem is not None:
+        return ParsedCsv([], [problem])
+    header = [h.strip().lower() for h in header_cells]
     problems: list[RowProblem] = []
     if len(header) == 1 and (sep := next((c for c in ";\t|" if c in header[0]), None)):
         named = {";": "semicolons", "\t": "tabs", "|": "bars"}[sep]
@@ -87,45 +92,90 @@ def parse_members_csv(data: bytes) -> ParsedCsv:
 
     rows: list[tuple[int, MemberIn]] = []
     first_line_of: dict[str, int] = {}
-    try:
-        for record in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue  # blank lines are allowed
-            if len(rows) + len(problems) >= MAX_ROWS:
-                problems.append(RowProblem(line, f"more than {MAX_ROWS} rows; split the file"))
-                break
-            if len(record) != len(header):
-                problems.append(RowProblem(line, f"has {len(record)} cells, the header has {len(header)}"))
-                continue
-            values: dict[str, Any] = {}
-            bad = False
-            for column, cell in zip(header, record, strict=True):
-                cell = cell.strip()
-                if column in OPTIONAL and cell == "" and column not in BOOLEAN:
-                    continue
-                try:
-                    values[column] = _cell_value(column, cell)
-                except ValueError as exc:
-                    problems.append(RowProblem(line, str(exc), column))
-                    bad = True
-            if bad:
+    data_rows = 0
+    for line, raw in enumerate(lines[1:], start=2):
+        if not raw.strip():
+            continue  # blank lines are allowed
+        data_rows += 1
+        if data_rows > MAX_ROWS:
+            problems.append(RowProblem(line, f"more than {MAX_ROWS} rows; split the file (this line and the rest)"))
+            break
+        record, problem = _read_line(raw, line)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        if len(record) != len(header):
+            problems.append(RowProblem(line, f"has {len(record)} cells, the header has {len(header)}"))
+            continue
+        values: dict[str, Any] = {}
+        bad = False
+        for column, cell in zip(header, record, strict=True):
+            cell = cell.strip()
+            if column in OPTIONAL and cell == "" and column not in BOOLEAN:
                 continue
             try:
-                member = msgspec.convert(values, MemberIn, str_keys=True)
-            except msgspec.ValidationError as exc:
-                message, field = describe(exc)
-                problems.append(RowProblem(line, message, field))
-                continue
-            if member.email in first_line_of:
-                problems.append(
-                    RowProblem(line, f"{member.email} already on line {first_line_of[member.email]}", "email")
-                )
-                continue
-            first_line_of[member.email] = line
-            rows.append((line, member))
-    except csv.Error as exc:
-        problems.append(RowProblem(reader.line_num, f"unreadable CSV: {exc}"))
+                values[column] = _cell_value(column, cell)
+            except ValueError as exc:
+                problems.append(RowProblem(line, str(exc), column))
+                bad = True
+        if bad:
+            continue
+        try:
+            member = msgspec.convert(values, MemberIn, str_keys=True)
+        except msgspec.ValidationError as exc:
+            message, field = describe(exc)
+            problems.append(RowProblem(line, message, field))
+            continue
+        if member.email in first_line_of:
+            problems.append(RowProblem(line, f"{member.email} already on line {first_line_of[member.email]}", "email"))
+            continue
+        first_line_of[member.email] = line
+        rows.append((line, member))
     if not rows and not problems:
         problems.append(RowProblem(0, "the file has a header but no members"))
-    return ParsedCsv(rows, problems)
+    return ParsedCsv(rows, problems, data_rows)
+
+
+def _read_line(raw: bytes, line: int) -> tuple[list[str], RowProblem | None]:
+    """One line's cells, or the problem with it."""
+    raw = raw.removesuffix(b"\r")
+    if len(raw) > MAX_LINE_BYTES:
+        return [], RowProblem(line, f"the line is {len(raw)} bytes; a row is at most {MAX_LINE_BYTES}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [], RowProblem(line, f"not UTF-8 (byte {exc.start + 1} of the line); save the file as UTF-8")
+    stray = _stray_quote(text)
+    if stray is not None:
+        return [], RowProblem(line, f'a stray " at character {stray + 1}: quote a whole cell, and double quotes in it')
+    try:
+        return next(csv.reader([text], strict=True), []), None
+    except csv.Error as exc:
+        return [], RowProblem(line, f"unreadable CSV: {exc} (a stray or unclosed quote?)")
+
+
+def _stray_quote(text: str) -> int | None:
+    """The position of a quote inside a cell that does not start with one (RFC 4180 allows
+    quotes only around a whole cell); Python's csv module would keep it as text."""
+    quoted = False
+    cell_start = True
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            if c == '"':
+                if text[i + 1 : i + 2] == '"':
+                    i += 1  # a doubled quote inside a quoted cell
+                else:
+                    quoted = False
+        elif c == ",":
+            cell_start = True
+        elif c == '"':
+            if not cell_start:
+                return i
+            quoted = True
+            cell_start = False
+        else:
+            cell_start = False
+        i += 1
+    return None

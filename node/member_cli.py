@@ -120,9 +120,10 @@ async def import_(args: argparse.Namespace) -> int:
         existing = await node.members.import_all(parsed.rows, skip_existing=args.skip_bad)
     for note in existing:
         print(f"{args.file}: {note}")
-    skipped = len(parsed.problems) + len(existing)
-    told = f"; skipped {skipped} bad rows listed above" if skipped else ""
-    print(f"imported {len(parsed.rows) - len(existing)} members{told}")
+    imported = len(parsed.rows) - len(existing)
+    skipped = parsed.data_rows - imported
+    told = f"; skipped {skipped} (listed above)" if skipped else ""
+    print(f"imported {imported} of {parsed.data_rows} rows{told}")
     return 0
 
 

@@ -89,18 +89,38 @@ def test_every_bad_row_is_named_with_its_line() -> None:
     ]
 
 
-def test_wrong_encoding_names_the_line() -> None:
-    latin1 = "name,email\nAnn,ann@example.org\nJosé,jose@example.org\n".encode("latin-1")
-    assert problems(latin1) == ["line 3: not UTF-8 (byte 35 of the file); save as UTF-8"]
+def test_wrong_encoding_names_the_line_and_keeps_the_others() -> None:
+    latin1 = "name,email\nAnn,ann@example.org\nJosé,jose@example.org\nBo,bo@example.org\n".encode("latin-1")
+    parsed = parse_members_csv(latin1)
+    assert [str(p) for p in parsed.problems] == ["line 3: not UTF-8 (byte 4 of the line); save the file as UTF-8"]
+    assert [line for line, _ in parsed.rows] == [2, 4]
 
 
-def test_multiline_rows_keep_file_line_numbers() -> None:
+def test_a_row_spanning_lines_is_reported_line_by_line() -> None:
+    # No member field holds a line break: each line is read on its own and reported.
     data = b'name,email\n"Ann\nLee",ann@example.org\nBad,bad\n'
-    # Control characters (the newline) are refused in names; the next row is file line 4.
     assert problems(data) == [
-        "line 3: must not be blank or contain control characters (column name)",
+        "line 2: unreadable CSV: unexpected end of data (a stray or unclosed quote?)",
+        'line 3: a stray " at character 4: quote a whole cell, and double quotes in it',
         "line 4: not a valid email address (column email)",
     ]
+
+
+def test_every_row_is_imported_or_reported_with_its_line() -> None:
+    """The report's three files: a stray quote on row 11 of 200, a 10 MB line, one byte
+    that is not UTF-8. Each bad line is reported alone; every other row is taken."""
+    rows = [f"Person {i},p{i}@example.org".encode() for i in range(200)]
+    stray = rows.copy()
+    stray[10] = b'"Person 10,p10@example.org'
+    huge = rows.copy()
+    huge[50] = b"Big," + b"x" * 10_000_000 + b"@example.org"
+    latin = rows.copy()
+    latin[120] = "Zoë,zoe@example.org".encode("latin-1")
+    for data, bad_line in ((stray, 12), (huge, 52), (latin, 122)):
+        parsed = parse_members_csv(b"name,email\n" + b"\n".join(data) + b"\n")
+        assert [p.line for p in parsed.problems] == [bad_line]
+        assert len(parsed.rows) == 199 and parsed.data_rows == 200
+        assert {line for line, _ in parsed.rows} | {bad_line} == set(range(2, 202))
 
 
 # --- the CLI: all or nothing, or --skip-bad ----------------------------------------------
@@ -127,7 +147,7 @@ def test_cli_import_is_all_or_nothing(node_dir: Path, tmp_path: Path) -> None:
 
     result = branchnet("member", "import", "--dir", str(node_dir), str(bad), "--skip-bad")
     assert result.returncode == 0, result.stderr
-    assert "imported 1 members; skipped 1 bad rows" in result.stdout
+    assert "imported 1 of 2 rows; skipped 1 (listed above)" in result.stdout
     assert member_emails(node_dir) == ["ann@example.org"]
 
     # A row clashing with a stored member stops a strict import, naming the line...
@@ -165,3 +185,27 @@ async def test_api_import(live: Live) -> None:
             "skipped": ["line 3: not a valid email address (column email)"],
         }
     assert await live.node.members.count() == 2
+
+
+def test_cli_and_api_skip_only_the_bad_line(node_dir: Path, tmp_path: Path) -> None:
+    rows = [f"Person {i},p{i}@example.org".encode() for i in range(200)]
+    rows[10] = b'"Person 10,p10@example.org'
+    path = tmp_path / "stray.csv"
+    path.write_bytes(b"name,email\n" + b"\n".join(rows) + b"\n")
+    result = branchnet("member", "import", "--dir", str(node_dir), str(path), "--skip-bad")
+    assert result.returncode == 0, result.stderr
+    assert f"{path}: line 12: unreadable CSV" in result.stdout
+    assert "imported 199 of 200 rows; skipped 1 (listed above)" in result.stdout
+    assert len(member_emails(node_dir)) == 199
+
+
+async def test_api_skip_bad_keeps_every_good_row(live: Live) -> None:
+    officer = await live.member("secretary")
+    rows = [f"Person {i},p{i}@example.org".encode() for i in range(200)]
+    rows[120] = "Zoë,zoe@example.org".encode("latin-1")
+    data = b"name,email\n" + b"\n".join(rows)
+    headers = {**officer.headers, "Content-Type": "text/csv"}
+    async with live.http.post("/api/v1/members/import?skip_bad=1", data=data, headers=headers) as response:
+        answer = await response.json()
+    assert answer == {"imported": 199, "skipped": ["line 122: not UTF-8 (byte 3 of the line); save the file as UTF-8"]}
+    assert await live.node.members.count() == 200  # the officer and 199 imported

@@ -40,7 +40,7 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from node.federation import heads_digest
-from node.gossip import GossipEngine, HeadEntry, Peer, PeerTable, SyncReply, SyncRequest
+from node.gossip import GossipEngine, HeadEntry, Peer, PeerTable, RangesReply, SyncReply, SyncRequest
 
 AUTHORS = 40  # authors with history before the new object appears
 ENCODER = msgspec.msgpack.Encoder()
@@ -117,6 +117,13 @@ class MemoryTransport:
         raws = await self.replicas[peer.address].range(author, after, limit)
         self.bytes += sum(len(r) + 4 for r in raws)
         return raws
+
+    async def fetch_ranges(self, peer: Peer, wants: list[tuple[bytes, int, int]]) -> RangesReply:
+        raws = []
+        for author, after, until in wants:
+            raws += await self.replicas[peer.address].range(author, after, until - after)
+        self.bytes += sum(len(r) + 4 for r in raws)
+        return RangesReply(raws, len(wants))
 
 
 def build(n: int, fanout: int, view: int, rng: random.Random) -> tuple[list[GossipEngine], MemoryTransport]:

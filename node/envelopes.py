@@ -73,6 +73,27 @@ class EnvelopeStore:
         )
         return [bytes(r[0]) for r in rows]
 
+    async def ranges(
+        self, wants: list[tuple[bytes, int, int]], max_count: int, max_bytes: int
+    ) -> list[tuple[int, int, bytes]]:
+        """For each want ``(author, after, until)`` in order, the held envelopes with
+        ``after < seq <= until``, as ``(want index, seq, raw)``; at most ``max_count`` rows and
+        ``max_bytes`` bytes in all (always the first row, whatever its size). One query."""
+        if not wants:
+            return []
+        values = ", ".join("(?, ?, ?, ?)" for _ in wants)
+        params: list[object] = [v for i, (a, after, until) in enumerate(wants) for v in (i, a, after, until)]
+        rows = await self.db.fetchall(
+            f"WITH w(i, author, after, until) AS (VALUES {values}),"
+            " picked AS (SELECT w.i AS i, e.seq AS seq, e.raw AS raw,"
+            " SUM(length(e.raw)) OVER (ORDER BY w.i, e.seq ROWS UNBOUNDED PRECEDING) AS total,"
+            " ROW_NUMBER() OVER (ORDER BY w.i, e.seq) AS n"
+            " FROM w JOIN envelopes e ON e.author = w.author AND e.seq > w.after AND e.seq <= w.until)"
+            " SELECT i, seq, raw FROM picked WHERE (total <= ? OR n = 1) AND n <= ? ORDER BY i, seq",
+            [*params, max_bytes, max_count],
+        )
+        return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
     async def all_raw(self) -> list[bytes]:
         rows = await self.db.fetchall("SELECT raw FROM envelopes ORDER BY author, seq")
         return [bytes(r[0]) for r in rows]

@@ -32,7 +32,7 @@ from protocol.models import MAX_SEQ
 from .api import NODE, client_address, json_response, read_body
 from .config import FederationSection
 from .errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unauthorized
-from .gossip import SyncReply, SyncRequest
+from .gossip import RangesReply, RangesRequest, SyncReply, SyncRequest
 from .joins import JoinRequest
 from .service import Node
 from .trustops import check_may_charter
@@ -42,6 +42,9 @@ SMALL_BODY = 64 * 1024
 MAX_LOG_LIMIT = 1000
 _SYNC_REQUEST = msgspec.msgpack.Decoder(SyncRequest)
 _JOIN_REQUEST = msgspec.msgpack.Decoder(JoinRequest)
+_RANGES_REQUEST = msgspec.msgpack.Decoder(RangesRequest)
+MAX_RANGES_ENVELOPES = 2000
+MAX_RANGES_BYTES = 8 * 1024 * 1024
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -218,6 +221,31 @@ async def log_range(request: web.Request, key: bytes, body: bytes) -> web.Stream
     return web.Response(body=write_bundle(raws), content_type="application/vnd.branchnet.bundle")
 
 
+async def ranges(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
+    """Many authors' log ranges in one answer (``POST /fed/v1/ranges``), capped in count and bytes."""
+    node = _node(request)
+    try:
+        asked = _RANGES_REQUEST.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"not a ranges request: {exc}", code="malformed") from None
+    for author, after, until in asked.wants:
+        if len(author) != 32 or not 0 <= after <= until <= MAX_SEQ:
+            raise BadInput(f"each want is [author (32 bytes), after, until] with 0 <= after <= until <= {MAX_SEQ}")
+    rows = await node.envelopes.ranges(asked.wants, MAX_RANGES_ENVELOPES, MAX_RANGES_BYTES)
+    heads = node.federation_state.heads
+    last: dict[int, int] = {}
+    for i, seq, _ in rows:
+        last[i] = seq
+    served = 0
+    for i, (author, after, until) in enumerate(asked.wants):
+        head = heads.get(author)
+        end = min(until, head.seq if head is not None else 0)
+        if end > after and last.get(i, after) < end:
+            break  # this want was cut short by the caps: it and those after are not served in full
+        served = i + 1
+    return msgpack_response(RangesReply(envelopes=[raw for _, _, raw in rows], served=served))
+
+
 async def join(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
     node = _node(request)
     try:
@@ -252,5 +280,6 @@ def add_federation_routes(app: web.Application, node: Node) -> None:
     app.router.add_post("/fed/v1/sync", signed(sync))
     app.router.add_post("/fed/v1/envelopes", signed(envelopes, cap=-1))
     app.router.add_get("/fed/v1/log/{author}", signed(log_range))
+    app.router.add_post("/fed/v1/ranges", signed(ranges))
     app.router.add_post("/fed/v1/join", signed(join, allow_unchartered=True))
     app.router.add_get("/fed/v1/join", signed(join_status, allow_unchartered=True))

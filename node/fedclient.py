@@ -32,7 +32,7 @@ from yarl import URL
 from protocol import ProtocolError, SigningKey, read_bundle, write_bundle
 from protocol.httpsig import content_digest, request_components, sign_request
 
-from .gossip import Peer, PeerError, SyncReply, SyncRequest
+from .gossip import Peer, PeerError, RangesReply, RangesRequest, SyncReply, SyncRequest, Want
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 USER_AGENT = "branchnet/1"
@@ -40,6 +40,7 @@ BUNDLE_TYPE = "application/vnd.branchnet.bundle"
 MSGPACK_TYPE = "application/msgpack"
 _ENCODER = msgspec.msgpack.Encoder()
 _SYNC_REPLY = msgspec.msgpack.Decoder(SyncReply)
+_RANGES_REPLY = msgspec.msgpack.Decoder(RangesReply)
 
 
 class BlockedAddress(OSError):
@@ -185,6 +186,13 @@ class HttpTransport:
             return _SYNC_REPLY.decode(data)
         except msgspec.DecodeError as exc:
             raise PeerError(f"{peer.address}: bad sync answer: {exc}") from None
+
+    async def fetch_ranges(self, peer: Peer, wants: list[Want]) -> RangesReply:
+        data = await self.request("POST", peer.address, "/fed/v1/ranges", _ENCODER.encode(RangesRequest(wants)))
+        try:
+            return _RANGES_REPLY.decode(data)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise PeerError(f"{peer.address}: bad ranges answer: {exc}") from None
 
     async def fetch(self, peer: Peer, author: bytes, after: int, limit: int) -> list[bytes]:
         data = await self.request(

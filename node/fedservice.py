@@ -41,7 +41,12 @@ class Gossip:
             max_batch=config.max_batch,
         )
         self.engine = GossipEngine(
-            _Replica(node), self.transport, self.peers, fanout=config.fanout, push_batch=min(256, config.max_batch)
+            _Replica(node),
+            self.transport,
+            self.peers,
+            fanout=config.fanout,
+            push_batch=min(256, config.max_batch),
+            slow_s=config.slow_answer_ms / 1000,
         )
         self._tasks: list[asyncio.Task[None]] = []
         node.federation_state.on_accept.append(self._accepted)

@@ -23,9 +23,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Annotated, Protocol, TypeVar
 
 import msgspec
 
@@ -37,6 +37,7 @@ BREAKER_FAILURES = 5
 BREAKER_PAUSE_S = 600.0
 
 HeadEntry = tuple[bytes, int, bytes]  # author, seq, head id
+T = TypeVar("T")
 
 
 class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,6 +47,27 @@ class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
 class SyncReply(msgspec.Struct, omit_defaults=True):
     equal: bool
     heads: list[HeadEntry] | None = None
+
+
+Want = tuple[bytes, int, int]  # author, after (the seq we hold), until (the seq they hold)
+
+
+MAX_WANTS = 1000  # wants in one ranges request
+
+
+class RangesRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /fed/v1/ranges``: the envelopes of many authors' logs in one request, for each
+    ``(author, after, until)`` those with ``after < seq <= until``, in that order."""
+
+    wants: Annotated[list[Want], msgspec.Meta(max_length=MAX_WANTS)]
+
+
+class RangesReply(msgspec.Struct):
+    """The envelopes, want by want, in sequence order, up to the peer's size caps;
+    ``served``: how many wants (from the first) are answered in full."""
+
+    envelopes: list[bytes]
+    served: int
 
 
 class Replica(Protocol):
@@ -69,6 +91,10 @@ class Transport(Protocol):
 
     async def fetch(self, peer: Peer, author: bytes, after: int, limit: int) -> list[bytes]: ...
 
+    async def fetch_ranges(self, peer: Peer, wants: list[Want]) -> RangesReply:
+        """Many authors' ranges at once (at most MAX_WANTS); the peer may serve a prefix only."""
+        ...
+
 
 class PeerError(Exception):
     """A peer failed (refused, timed out, answered nonsense); the message says how."""
@@ -85,13 +111,15 @@ class Peer:
     last_error: str | None = None
     sent: int = 0
     received: int = 0
+    busy: int = 0  # exchanges in progress with this peer (at most one at a time)
+    slow: str | None = None  # set when an answer of the current exchange came too late
 
     @property
     def breaker_open(self) -> bool:
         return self.failures >= BREAKER_FAILURES
 
     def available(self, now: float) -> bool:
-        return now >= self.next_try
+        return now >= self.next_try and not self.busy
 
 
 @dataclass
@@ -151,9 +179,17 @@ class Stats:
     pulled: int = 0
     accepted: int = 0
     failures: int = 0
+    slow: int = 0
 
 
 class GossipEngine:
+    """Push and pull with many peers at once, one exchange per peer at a time.
+
+    Each push and each anti-entropy round runs in its own task, so a slow or hostile peer
+    holds up only its own exchange: pushes to the other peers and rounds with them go on.
+    A peer that answers later than ``slow_s`` has failed (it backs off) even though its
+    answer is used, and a round with it stops after that answer."""
+
     def __init__(
         self,
         replica: Replica,
@@ -163,6 +199,9 @@ class GossipEngine:
         fanout: int = 3,
         push_batch: int = 256,
         fetch_batch: int = 500,
+        slow_s: float = 3.0,
+        max_rounds: int = 2,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.replica = replica
         self.transport = transport
@@ -170,9 +209,15 @@ class GossipEngine:
         self.fanout = fanout
         self.push_batch = push_batch
         self.fetch_batch = fetch_batch
+        self.slow_s = slow_s
+        self.max_rounds = max_rounds
+        self.clock = clock or peers.clock
         self.pending: list[bytes] = []
         self.stats = Stats()
         self.wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._rounds = 0  # anti-entropy rounds in progress
+        self.on_round: list[Callable[[Peer, list[HeadEntry] | None], None]] = []  # a peer's heads, once seen
 
     # --- push -----------------------------------------------------------------------------
     def offer(self, raws: list[bytes]) -> None:
@@ -185,95 +230,202 @@ class GossipEngine:
         return batch
 
     async def push(self, batch: list[bytes]) -> None:
-        if not batch:
-            return
-        targets = self.peers.sample(self.fanout)
-        await asyncio.gather(*(self._push_to(peer, batch) for peer in targets))
+        """Push ``batch`` to ``fanout`` available peers and wait for them (the simulator's step)."""
+        if batch:
+            targets = [self._reserve(peer) for peer in self.peers.sample(self.fanout)]
+            await asyncio.gather(*(self._push_to(peer, batch) for peer in targets))
+
+    def push_soon(self, batch: list[bytes]) -> None:
+        """Push ``batch`` to ``fanout`` available peers, each in its own task."""
+        if batch:
+            for peer in self.peers.sample(self.fanout):
+                self._spawn(self._push_to(self._reserve(peer), batch))
 
     async def _push_to(self, peer: Peer, batch: list[bytes]) -> None:
-        try:
-            await self.transport.push(peer, batch)
-        except PeerError as exc:
-            self.stats.failures += 1
-            self.peers.failed(peer, str(exc))
-            return
-        self.peers.succeeded(peer)
-        peer.sent += len(batch)
-        self.stats.pushed += len(batch)
+        async with self._exchange_with(peer):
+            await self._timed(peer, self.transport.push(peer, batch))
+            peer.sent += len(batch)
+            self.stats.pushed += len(batch)
 
     # --- pull -----------------------------------------------------------------------------
-    async def reconcile(self, peer: Peer | None = None) -> bool:
-        """One anti-entropy exchange; True when the peer answered."""
+    async def reconcile(self, peer: Peer | None = None, *, reserved: bool = False) -> bool:
+        """One anti-entropy exchange; True when the peer answered in time."""
         if peer is None:
             choice = self.peers.sample(1)
             if not choice:
                 return False
             peer = choice[0]
+        if not reserved:
+            self._reserve(peer)
         self.stats.rounds += 1
-        try:
-            reply = await self.transport.sync(peer, SyncRequest(self.replica.digest()))
+        ok = False
+        async with self._exchange_with(peer):
+            reply = await self._timed(peer, self.transport.sync(peer, SyncRequest(self.replica.digest())))
+            for listener in self.on_round:
+                listener(peer, None if reply.equal else (reply.heads or []))
             if reply.equal:
                 self.stats.equal_rounds += 1
-            else:
+            elif peer.slow is None:
                 await self._exchange(peer, reply.heads or [])
-        except PeerError as exc:
-            self.stats.failures += 1
-            self.peers.failed(peer, str(exc))
-            return False
-        self.peers.succeeded(peer)
-        return True
+            ok = peer.slow is None
+        return ok
 
     async def _exchange(self, peer: Peer, theirs_list: list[HeadEntry]) -> None:
         ours = {author: (seq, head_id) for author, seq, head_id in self.replica.head_triples()}
         theirs = {author: (seq, head_id) for author, seq, head_id in theirs_list}
-        to_push: list[bytes] = []
+        wants: list[Want] = []
         for author, (their_seq, their_id) in theirs.items():
             our_seq, our_id = ours.get(author, (0, b""))
             if their_seq > our_seq:
-                await self._pull(peer, author, our_seq, their_seq)
+                wants.append((author, our_seq, their_seq))
             elif their_seq == our_seq and their_id != our_id:
-                await self._pull(peer, author, our_seq - 1, our_seq)  # the other side of a fork
+                wants.append((author, our_seq - 1, our_seq))  # the other side of a fork
+        await self._pull(peer, wants)
+        to_push: list[bytes] = []
         for author, (our_seq, _) in ours.items():
             their_seq = theirs.get(author, (0, b""))[0]
             if our_seq > their_seq:
                 to_push += await self.replica.range(author, their_seq, self.fetch_batch)
         for start in range(0, len(to_push), self.push_batch):
-            await self.transport.push(peer, to_push[start : start + self.push_batch])
+            if peer.slow is not None:
+                return
+            await self._timed(peer, self.transport.push(peer, to_push[start : start + self.push_batch]))
             peer.sent += len(to_push[start : start + self.push_batch])
 
-    async def _pull(self, peer: Peer, author: bytes, after: int, until: int) -> None:
-        while after < until:
-            raws = await self.transport.fetch(peer, author, after, min(self.fetch_batch, until - after))
-            if not raws:
-                return
-            peer.received += len(raws)
-            self.stats.pulled += len(raws)
-            accepted = await self.replica.receive(raws)
-            self.stats.accepted += accepted
-            if accepted == 0:
-                return  # nothing moved (quarantined or refused): do not loop on it
-            after += len(raws)
+    async def _pull(self, peer: Peer, wants: list[Want]) -> None:
+        """Fetch what the peer holds beyond us, until every want is met or stops moving: one
+        author's range with ``fetch``; many authors' with ``fetch_ranges``, MAX_WANTS at a time."""
+        while wants and peer.slow is None:
+            if len(wants) == 1:
+                author, after, until = wants[0]
+                raws = await self._timed(peer, self.transport.fetch(peer, author, after,
+                                                                    min(self.fetch_batch, until - after)))  # fmt: skip
+                served = 0
+            else:
+                reply = await self._timed(peer, self.transport.fetch_ranges(peer, wants[:MAX_WANTS]))
+                raws, served = reply.envelopes, reply.served
+            if raws:
+                peer.received += len(raws)
+                self.stats.pulled += len(raws)
+                self.stats.accepted += await self.replica.receive(raws)
+            held = {author: seq for author, seq, _ in self.replica.head_triples()}
+            asked = wants[:MAX_WANTS] if len(wants) > 1 else wants
+            again: list[Want] = []
+            moved = False
+            for i, (author, after, until) in enumerate(asked):
+                now = held.get(author, 0)
+                moved = moved or now > after
+                if now >= until or i < served:
+                    continue  # met, or served in full (what did not move was quarantined or refused)
+                if now > after or (raws and len(asked) > 1):
+                    again.append((author, max(after, now), until))  # progress, or not reached yet
+            if not moved and served == 0:
+                return  # nothing moved and nothing was served: do not loop on it
+            wants = again + wants[len(asked) :]
+
+    # --- exchanges with one peer ------------------------------------------------------------
+    @staticmethod
+    def _reserve(peer: Peer) -> Peer:
+        """Mark ``peer`` busy from the moment it is chosen (so it is not chosen twice)."""
+        peer.busy += 1
+        return peer
+
+    @contextlib.asynccontextmanager
+    async def _exchange_with(self, peer: Peer) -> AsyncIterator[None]:
+        """One exchange with a reserved ``peer``: records how it went and frees it. Any
+        failure, expected or not, backs the peer off; a slow answer too."""
+        peer.slow = None
+        try:
+            yield
+        except PeerError as exc:
+            self.stats.failures += 1
+            self.peers.failed(peer, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or a surprise: log it (rate-limited) and back off
+            self.stats.failures += 1
+            self.peers.failed(peer, f"{type(exc).__name__}: {exc}")
+            log.warning("exchange with a peer failed", exc_info=True, extra={"fields": {"peer": peer.address}})
+        else:
+            if peer.slow is not None:
+                self.stats.slow += 1
+                self.stats.failures += 1
+                self.peers.failed(peer, peer.slow)
+            else:
+                self.peers.succeeded(peer)
+        finally:
+            peer.busy -= 1
+            peer.slow = None
+
+    async def _timed(self, peer: Peer, call: Awaitable[T]) -> T:
+        """Await one answer of ``peer``; one later than ``slow_s`` marks the exchange slow."""
+        started = self.clock()
+        result = await call
+        took = self.clock() - started
+        if took > self.slow_s and peer.slow is None:
+            peer.slow = f"slow: answered in {took:.1f} s (the limit is {self.slow_s:g} s)"
+        return result
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _round(self, peer: Peer) -> None:
+        try:
+            await self.reconcile(peer, reserved=True)
+        finally:
+            self._rounds -= 1
+
+    def reconcile_soon(self, peer: Peer | None = None) -> bool:
+        """Start an anti-entropy round (with ``peer``, or a random available one) in its own
+        task, unless ``max_rounds`` are running or nobody is available."""
+        if self._rounds >= self.max_rounds:
+            return False
+        if peer is None:
+            choice = self.peers.sample(1)
+            if not choice:
+                return False
+            peer = choice[0]
+        self._reserve(peer)
+        self._rounds += 1
+        self._spawn(self._round(peer))
+        return True
 
     # --- running --------------------------------------------------------------------------
     async def run(self, sync_interval_s: float, push_interval_s: float, rng: random.Random) -> None:
-        """Push as envelopes arrive (at most every ``push_interval_s``) and reconcile every
-        ``sync_interval_s`` (with jitter), until cancelled."""
+        """Push as envelopes arrive (at most every ``push_interval_s``) and start a round every
+        ``sync_interval_s`` (with jitter), until cancelled; then stop every exchange."""
         next_sync = time.monotonic() + rng.uniform(0, sync_interval_s)
-        while True:
-            timeout = max(0.0, next_sync - time.monotonic())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout)
-            self.wake.clear()
-            try:
-                while self.pending:
-                    await self.push(self.take_pending())
-                if time.monotonic() >= next_sync:
-                    await self.reconcile()
-                    next_sync = time.monotonic() + sync_interval_s * rng.uniform(0.75, 1.25)
-                else:
-                    await asyncio.sleep(push_interval_s)  # batch what arrives meanwhile
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad exchange must not stop gossip
-                log.exception("gossip round failed")
-                await asyncio.sleep(push_interval_s)
+        try:
+            while True:
+                timeout = max(0.0, next_sync - time.monotonic())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                self.wake.clear()
+                try:
+                    while self.pending:
+                        self.push_soon(self.take_pending())
+                    if time.monotonic() >= next_sync:
+                        self.reconcile_soon()
+                        next_sync = time.monotonic() + sync_interval_s * rng.uniform(0.75, 1.25)
+                    else:
+                        await asyncio.sleep(push_interval_s)  # batch what arrives meanwhile
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # one bad step must not stop gossip
+                    log.exception("gossip step failed")
+                    await asyncio.sleep(push_interval_s)
+        finally:
+            await self.stop_exchanges()
+
+    async def stop_exchanges_when_done(self) -> None:
+        """Wait for every exchange in progress to end (tests; bounded by the transport's timeouts)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop_exchanges(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,7 +3,9 @@ fanout, and anti-entropy decisions, with a recording fake transport."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 
 from node.gossip import (
     BREAKER_FAILURES,
@@ -13,6 +15,7 @@ from node.gossip import (
     Peer,
     PeerError,
     PeerTable,
+    RangesReply,
     SyncReply,
     SyncRequest,
 )
@@ -73,7 +76,12 @@ class FakeReplica:
         return self.logs.get(author, [])[after : after + limit]
 
     async def receive(self, raws: list[bytes]) -> int:
+        """Accepts each envelope (named by its author's letter and seq, as b"a2") in order."""
         self.received += raws
+        for raw in raws:
+            log = self.logs.setdefault(raw[:1] * 32, [])
+            if raw[1:].isdigit() and int(raw[1:]) == len(log) + 1:
+                log.append(raw)
         return len(raws)
 
 
@@ -84,6 +92,8 @@ class FakeTransport:
         self.fail = fail
         self.pushes: list[tuple[str, list[bytes]]] = []
         self.fetches: list[tuple[str, bytes, int, int]] = []
+        self.ranges: list[list[tuple[bytes, int, int]]] = []
+        self.cap = 1000
 
     async def push(self, peer: Peer, raws: list[bytes]) -> None:
         if peer.address in self.fail:
@@ -98,6 +108,20 @@ class FakeTransport:
     async def fetch(self, peer: Peer, author: bytes, after: int, limit: int) -> list[bytes]:
         self.fetches.append((peer.address, author, after, limit))
         return self.remote[author][after : after + limit]
+
+    async def fetch_ranges(self, peer: Peer, wants: list[tuple[bytes, int, int]]) -> RangesReply:
+        self.ranges.append(wants)
+        out: list[bytes] = []
+        served = 0
+        for author, after, until in wants:  # at most ``cap`` envelopes per answer
+            wanted = self.remote[author][after:until]
+            out += wanted[: self.cap - len(out)]
+            if len(out) >= self.cap and len(wanted) and out[-1] != wanted[-1]:
+                break
+            served += 1
+            if len(out) >= self.cap:
+                break
+        return RangesReply(out, served)
 
 
 def engine(transport: FakeTransport, replica: FakeReplica, peers: int = 10) -> GossipEngine:
@@ -152,3 +176,86 @@ async def test_same_seq_different_head_fetches_the_other_side() -> None:
     await e.reconcile()
     assert [(after, limit) for _, _, after, limit in transport.fetches] == [(1, 1)]
     assert mine.received == [b"theirs"]  # ingest then sees the fork
+
+
+# --- one slow or failing peer holds up only its own exchange ------------------------------
+class SlowTransport(FakeTransport):
+    """``slow`` peers answer after ``delay_s``; ``broken`` ones raise a surprise."""
+
+    def __init__(self, remote: dict[bytes, list[bytes]], slow: set[str], delay_s: float, broken: set[str]) -> None:
+        super().__init__(SyncReply(equal=False, heads=[(a, len(v), v[-1]) for a, v in remote.items()]), remote)
+        self.slow, self.delay_s, self.broken = slow, delay_s, broken
+        self.arrived: dict[str, float] = {}
+
+    async def _maybe_wait(self, peer: Peer) -> None:
+        if peer.address in self.broken:
+            raise RuntimeError("surprise")  # not a PeerError: a bug, or a peer URL that cannot be signed
+        if peer.address in self.slow:
+            await asyncio.sleep(self.delay_s)
+
+    async def push(self, peer: Peer, raws: list[bytes]) -> None:
+        await self._maybe_wait(peer)
+        self.arrived.setdefault(peer.address, time.monotonic())
+        await super().push(peer, raws)
+
+    async def sync(self, peer: Peer, request: SyncRequest) -> SyncReply:
+        await self._maybe_wait(peer)
+        return await super().sync(peer, request)
+
+
+async def test_a_slow_peer_does_not_hold_up_pushes_to_the_others() -> None:
+    transport = SlowTransport({}, slow={"http://p0.example"}, delay_s=0.5, broken={"http://p1.example"})
+    e = GossipEngine(FakeReplica({}), transport, _table(4), fanout=4, slow_s=0.1)
+    started = time.monotonic()
+    e.push_soon([b"new"])
+    await asyncio.sleep(0.05)
+    fast = {a: t - started for a, t in transport.arrived.items()}
+    assert set(fast) == {"http://p2.example", "http://p3.example"} and max(fast.values()) < 0.05
+    await asyncio.wait_for(e.stop_exchanges_when_done(), 5)
+    slow, broken = e.peers.peers["http://p0.example"], e.peers.peers["http://p1.example"]
+    assert slow.failures == 1 and "slow" in (slow.last_error or "")  # answered, but too late: backs off
+    assert broken.failures == 1 and "RuntimeError" in (broken.last_error or "")
+    assert not slow.available(e.peers.clock()) and not broken.available(e.peers.clock())
+    assert e.stats.slow == 1
+
+
+async def test_a_busy_peer_is_not_chosen_again() -> None:
+    transport = SlowTransport({}, slow={f"http://p{i}.example" for i in range(4)}, delay_s=0.3, broken=set())
+    e = GossipEngine(FakeReplica({}), transport, _table(4), fanout=2, slow_s=10)
+    e.push_soon([b"one"])
+    e.push_soon([b"two"])
+    e.push_soon([b"three"])  # all four peers are busy: nobody is left for this one
+    await asyncio.wait_for(e.stop_exchanges_when_done(), 5)
+    assert sorted(len(raws) for _, raws in transport.pushes) == [1, 1, 1, 1]
+    assert sum(raws == [b"three"] for _, raws in transport.pushes) == 0
+
+
+async def test_rounds_run_beside_a_slow_one() -> None:
+    a = b"a" * 32
+    transport = SlowTransport({a: [b"a1", b"a2"]}, slow={"http://p0.example"}, delay_s=1.0, broken=set())
+    replica = FakeReplica({})
+    e = GossipEngine(replica, transport, _table(2), slow_s=0.2, max_rounds=2)
+    assert await e.reconcile(e.peers.peers["http://p1.example"])
+    assert replica.logs[a] == [b"a1", b"a2"]
+    assert e.reconcile_soon() and e.reconcile_soon() and not e.reconcile_soon()  # at most two at once
+    await asyncio.wait_for(e.stop_exchanges_when_done(), 5)
+
+
+async def test_many_authors_are_pulled_a_capped_answer_at_a_time() -> None:
+    authors = [bytes([97 + i]) * 32 for i in range(20)]
+    remote = {a: [a[:1] + str(s).encode() for s in range(1, 8)] for a in authors}
+    reply = SyncReply(equal=False, heads=[(a, 7, v[-1]) for a, v in remote.items()])
+    transport = FakeTransport(reply, remote)
+    transport.cap = 9  # each answer holds at most 9 envelopes
+    replica = FakeReplica({})
+    e = engine(transport, replica)
+    assert await e.reconcile()
+    assert all(len(replica.logs[a]) == 7 for a in authors)
+    assert len(transport.ranges) <= -(-140 // 9)  # 9 per answer: none wasted
+
+
+def _table(n: int) -> PeerTable:
+    table = PeerTable(random.Random(5))
+    for i in range(n):
+        table.add(f"http://p{i}.example")
+    return table

@@ -20,6 +20,7 @@ All thread bridging lives in aiosqlite; this module only decides how it is used:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import sqlite3
@@ -165,11 +166,16 @@ class Database:
                 raise DatabaseError(f"migration {name} failed: {exc}") from None
 
     @asynccontextmanager
-    async def write(self, name: str) -> AsyncIterator[aiosqlite.Connection]:
-        """One named write transaction: commits when the block ends, rolls back if it raises.
+    async def write(
+        self, name: str, on_rollback: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        """One named write transaction: commits when the block ends, rolls back if it raises
+        or the commit fails.
 
         A storage failure (disk full, I/O error) becomes a DatabaseError naming the
-        transaction; constraint errors pass through for the store method to explain."""
+        transaction; constraint errors pass through for the store method to explain.
+        ``on_rollback`` runs after a rollback, still inside the write lock: whoever keeps
+        state in memory beside the database puts it back there, before anyone else writes."""
         async with self._lock:
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
@@ -180,19 +186,21 @@ class Database:
                     for listener in self.on_outside_change:
                         await listener()
                 yield self._writer
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-            try:
                 if not self._serving:
                     await self._writer.execute(
                         "INSERT INTO meta (key, value) VALUES ('outside_writes', 1)"
                         " ON CONFLICT (key) DO UPDATE SET value = value + 1"
                     )
                 await self._writer.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                await self._writer.execute("ROLLBACK")
-                raise DatabaseError(f"{name}: commit failed, nothing was stored: {exc}") from None
+            except BaseException as exc:
+                # SQLite may have rolled back already (a full disk does): then ROLLBACK fails.
+                with contextlib.suppress(sqlite3.Error):
+                    await self._writer.execute("ROLLBACK")
+                if on_rollback is not None:
+                    await on_rollback()
+                if _is_storage_failure(exc):
+                    raise DatabaseError(f"{name}: storage failed, nothing was stored: {exc}") from None
+                raise
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Any query, in aiosqlite's thread (one hop for execute and fetch)."""
@@ -223,6 +231,11 @@ class Database:
     async def integrity_check(self) -> str:
         rows = await self.fetchall("PRAGMA integrity_check")
         return "; ".join(str(r[0]) for r in rows) if rows else "no answer"
+
+
+def _is_storage_failure(exc: BaseException) -> bool:
+    """A failure of the storage itself (full disk, I/O error, corruption), not of the data."""
+    return isinstance(exc, sqlite3.OperationalError | sqlite3.InternalError) or type(exc) is sqlite3.DatabaseError
 
 
 def _statements(sql: str) -> list[str]:

@@ -63,10 +63,15 @@ class RunningNode:
 
 
 async def start_serve(
-    directory: Path, env: dict[str, str], args: tuple[str, ...] = (), preexec: Callable[[], None] | None = None
+    directory: Path,
+    env: dict[str, str],
+    args: tuple[str, ...] = (),
+    preexec: Callable[[], None] | None = None,
+    log_path: Path | None = None,
 ) -> tuple[asyncio.subprocess.Process, str, str]:
-    """Start `branchnet serve` and read its "listening on URL as NODE_ID" line."""
-    log_path = directory / "serve.log"
+    """Start `branchnet serve` and read its "listening on URL as NODE_ID" line (its log goes
+    to ``log_path``, by default DIRECTORY/serve.log)."""
+    log_path = log_path or directory / "serve.log"
     with open(log_path, "ab") as log:  # noqa: ASYNC230 (opened once, handed to the child)
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "node", "serve", "--dir", str(directory), *args,

@@ -169,7 +169,8 @@ class OwnLog:
     async def _write(self, batch: list[_Pending]) -> list[Envelope]:
         """Seal and store a batch in one transaction; resolve each caller after commit."""
         author = self.key.public
-        async with self.db.write("own_log.append") as conn:
+        rolled_back = self.federation.rolled_back if self.federation is not None else None
+        async with self.db.write("own_log.append", on_rollback=rolled_back) as conn:
             async with conn.execute("SELECT value FROM meta WHERE key = 'federation'") as cursor:
                 row = await cursor.fetchone()
             if row is None:

@@ -163,6 +163,14 @@ class Federation:
             async with self.db.write("federation.init_bodies") as conn:
                 await self._save_bodies(conn)
 
+    async def rolled_back(self) -> None:
+        """A transaction that changed our state failed (a full disk, a bug): nothing of it was
+        stored, so memory goes back to what the database holds (called inside the write lock)."""
+        self._rows = []
+        self._quarantine_rows = []
+        self._waiting.clear()
+        await self.load(init=False)
+
     async def reload_after_outside_change(self) -> None:
         """Another process wrote (the CLI chartered, joined, appended): start again from the
         database, and retry every quarantined envelope at the next batch."""
@@ -233,15 +241,8 @@ class Federation:
         accepted: list[Envelope] = []
         found: list[Found] = []
         if candidates:
-            async with self.db.write("federation.ingest") as conn:
-                try:
-                    results = await self._admit_batch(conn, candidates, accepted, found)
-                except BaseException:
-                    self._rows = []
-                    self._quarantine_rows = []
-                    self._waiting.clear()
-                    await self.load(init=False)  # rolled back: rebuild memory from the database
-                    raise
+            async with self.db.write("federation.ingest", on_rollback=self.rolled_back) as conn:
+                results = await self._admit_batch(conn, candidates, accepted, found)
             for i, outcome in results.items():
                 outcomes[i] = outcome
         final = [o if o is not None else Outcome("rejected", None, "internal", "not processed") for o in outcomes]

@@ -46,7 +46,7 @@ class ServeProcess:
 
 
 async def start_serve(directory: Path, env: dict[str, str] | None = None, *, args: tuple[str, ...] = (),
-                      nofile: int | None = None) -> ServeProcess:  # fmt: skip
+                      nofile: int | None = None, log_path: Path | None = None) -> ServeProcess:  # fmt: skip
     """Start `branchnet serve --dir DIRECTORY` (as the demo does) and wait for its first line;
     ``nofile``: the child's open-file limit (soft and hard), as on a host with that limit."""
 
@@ -54,8 +54,9 @@ async def start_serve(directory: Path, env: dict[str, str] | None = None, *, arg
         if nofile is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-    process, url, node_id = await demo.start_serve(directory, env or {}, args, limit if nofile else None)
-    return ServeProcess(process, url, node_id, directory / "serve.log")
+    log_path = log_path or directory / "serve.log"
+    process, url, node_id = await demo.start_serve(directory, env or {}, args, limit if nofile else None, log_path)
+    return ServeProcess(process, url, node_id, log_path)
 
 
 def _status_kb(pid: int, field: str) -> int:

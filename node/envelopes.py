@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
-from protocol import Body, Envelope, Payload, ProtocolError, SigningKey, open_envelope, seal
+from protocol import Body, Code, Envelope, Head, Payload, ProtocolError, SigningKey, check_next, open_envelope, seal
 
 from .db import Database
 from .errors import Conflict
@@ -39,14 +39,17 @@ MAX_BATCH = 256
 
 
 INSERT_ENVELOPE = (
-    "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw, quota_n, quota_b)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-def envelope_row(envelope: Envelope, received_at: int) -> tuple[object, ...]:
-    """The ``envelopes`` row for ``envelope``, in :data:`INSERT_ENVELOPE` order."""
+def envelope_row(envelope: Envelope, received_at: int, quota: tuple[int, int] | None) -> tuple[object, ...]:
+    """The ``envelopes`` row for ``envelope`` (with its author's quota buckets after it), in
+    :data:`INSERT_ENVELOPE` order."""
+    n, b = quota if quota is not None else (None, None)
     return (envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created, received_at,
-            envelope.raw)  # fmt: skip
+            envelope.raw, n, b)  # fmt: skip
 
 
 class EnvelopeStore:
@@ -56,8 +59,10 @@ class EnvelopeStore:
         self.db = db
 
     @staticmethod
-    async def insert(conn: aiosqlite.Connection, envelope: Envelope, received_at: int) -> None:
-        await conn.execute(INSERT_ENVELOPE, envelope_row(envelope, received_at))
+    async def insert(
+        conn: aiosqlite.Connection, envelope: Envelope, received_at: int, quota: tuple[int, int] | None = None
+    ) -> None:
+        await conn.execute(INSERT_ENVELOPE, envelope_row(envelope, received_at, quota))
 
     async def get(self, envelope_id: bytes) -> bytes | None:
         row = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
@@ -182,32 +187,43 @@ class OwnLog:
                     f"this node's key was {cut.cut_reason} after seq {cut.cut}; it signs nothing more", code="key_cut"
                 )
             async with conn.execute(
-                "SELECT seq, id, created FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1", (author,)
+                "SELECT seq, id, created, quota_n, quota_b FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1",
+                (author,),
             ) as cursor:
-                head = await cursor.fetchone()
+                row = await cursor.fetchone()
             async with conn.execute("SELECT MAX(seq) FROM held WHERE author = ?", (author,)) as cursor:
                 set_aside = await cursor.fetchone()
-            if set_aside is not None and set_aside[0] is not None and (head is None or set_aside[0] > head[0]):
+            if set_aside is not None and set_aside[0] is not None and (row is None or set_aside[0] > row[0]):
                 # Never re-use a sequence number we signed before, even one set aside.
                 raise Conflict("this node's own log was cut; it signs nothing more", code="key_cut")
-            seq, prev, last_created = (int(head[0]), bytes(head[1]), int(head[2])) if head else (0, None, 0)
+            head: Head | None = None
+            if row is not None:
+                levels = (int(row[3]), int(row[4])) if row[3] is not None and row[4] is not None else None
+                head = Head(author, int(row[0]), bytes(row[1]), int(row[2]), federation, levels)
+                if levels is None and self.federation is not None:
+                    head = self.federation.heads.get(author, head)  # rebuilt with its quota at load
+            quota = self.federation.quota() if self.federation is not None else None
             now = int(self.clock() * 1000)
             done: list[tuple[_Pending, Envelope]] = []
             for pending in batch:
-                created = max(now, last_created)  # a clock step back must not break our own chain
-                payload = Payload(
-                    author=author, seq=seq + 1, created=created, body=pending.body, federation=federation, prev=prev
-                )
+                created = max(now, head.created if head else 0)  # a clock step back must not break our chain
+                payload = Payload(author=author, seq=head.seq + 1 if head else 1, created=created, body=pending.body,
+                                  federation=federation, prev=head.id if head else None)  # fmt: skip
                 try:
                     envelope = seal(self.key, payload)
+                    # Our own envelopes obey the federation's quota like anyone's: one the others
+                    # would refuse is not stored, and its sequence is used again by the next.
+                    new_head = check_next(head, envelope, now, quota=quota)
                 except ProtocolError as exc:
-                    pending.future.set_exception(exc)
+                    pending.future.set_exception(
+                        Conflict(exc.message, code=str(exc.code)) if exc.code == Code.OVER_QUOTA else exc
+                    )
                     continue
-                await EnvelopeStore.insert(conn, envelope, now)
+                await EnvelopeStore.insert(conn, envelope, now, new_head.quota)
                 if self.federation is not None:
-                    await self.federation.record_own(conn, envelope)
+                    await self.federation.record_own(conn, envelope, new_head)
                 done.append((pending, envelope))
-                seq, prev, last_created = seq + 1, envelope.id, created
+                head = new_head
         for pending, envelope in done:  # committed: now, and only now, answer
             if not pending.future.done():
                 pending.future.set_result(envelope)

@@ -26,10 +26,10 @@ import hashlib
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import aiosqlite
 import msgspec
@@ -42,6 +42,7 @@ from protocol import (
     Genesis,
     Head,
     ProtocolError,
+    Quota,
     Trust,
     TrustFailure,
     check_next,
@@ -49,13 +50,14 @@ from protocol import (
     open_envelope,
 )
 from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES
+from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Body, Change
 
 from .db import Database
 from .envelopes import INSERT_ENVELOPE, envelope_row
+from .quarantine import QuarantineBook, QuarantineLimits
 
 Status = Literal["accepted", "duplicate", "quarantined", "rejected"]
-QUARANTINE_MAX = 10_000
 MAX_RETRY_ROUNDS = 64
 
 
@@ -104,23 +106,21 @@ class Federation:
         own_key: bytes,
         *,
         verify_threads: int = 2,
-        quarantine_max: int = QUARANTINE_MAX,
+        quarantine: QuarantineLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
         self.own_key = own_key
         self.clock = clock
-        self.quarantine_max = quarantine_max
         self.verify_threads = max(1, verify_threads)
         self._pool = ThreadPoolExecutor(self.verify_threads, thread_name_prefix="verify")
         self.federation: bytes | None = None
         self.trust: Trust | None = None
         self.heads: dict[bytes, Head] = {}
-        self.quarantined = 0
+        self.quarantine = QuarantineBook(quarantine or QuarantineLimits())
         self._held_any = False  # whether the held table may have rows (dedupe asks it only then)
         self._rows: list[tuple[object, ...]] = []
         self._quarantine_rows: list[tuple[object, ...]] = []
-        self._waiting: dict[bytes, Envelope] = {}  # quarantined envelopes, already verified
         self._retry_all = False
         self._digest: bytes | None = None
         db.on_outside_change.append(self.reload_after_outside_change)
@@ -138,17 +138,15 @@ class Federation:
         self.heads = {}
         self._digest = None
         rows = await self.db.fetchall(
-            "SELECT e.author, e.seq, e.id, e.created FROM envelopes e JOIN"
+            "SELECT e.author, e.seq, e.id, e.created, e.quota_n, e.quota_b FROM envelopes e JOIN"
             " (SELECT author, MAX(seq) AS top FROM envelopes GROUP BY author) h"
             " ON e.author = h.author AND e.seq = h.top"
         )
-        for author, seq, envelope_id, created in rows:
-            # As Head.of would build it: every stored envelope names our federation, but the genesis.
-            is_genesis = bytes(envelope_id) == self.federation
-            federation = None if is_genesis else self.federation
-            self.heads[bytes(author)] = Head(bytes(author), int(seq), bytes(envelope_id), int(created), federation)
-        count = await self.db.fetchall("SELECT COUNT(*) FROM quarantine")
-        self.quarantined = int(count[0][0])
+        for row in rows:
+            self.heads[bytes(row[0])] = self._head_of_row(bytes(row[0]), row[1:])
+        self.quarantine.clear()
+        for envelope_id, size, unknown in await self.db.fetchall("SELECT id, length(raw), unknown FROM quarantine"):
+            self.quarantine.add(bytes(envelope_id), int(size), bool(unknown))
         self._held_any = (await self.db.fetchone("SELECT 1 FROM held LIMIT 1")) is not None
         if self.federation is None:
             return
@@ -156,6 +154,7 @@ class Federation:
         if genesis is None:
             return  # joined (federation id pinned), genesis not received yet
         self.trust = Trust.from_genesis(open_envelope(bytes(genesis[0])))
+        await self._restore_quotas(persist=init)
         bodies = await self.db.fetchall("SELECT * FROM bodies")
         if bodies:
             self.trust.bodies = {bytes(r["key"]): _body_from_row(r) for r in bodies}
@@ -163,12 +162,55 @@ class Federation:
             async with self.db.write("federation.init_bodies") as conn:
                 await self._save_bodies(conn)
 
+    def _head_of_row(self, author: bytes, row: Sequence[Any]) -> Head:
+        """A head from ``(seq, id, created, quota_n, quota_b)`` of the author's last stored envelope."""
+        seq, envelope_id, created, n, b = row
+        # As Head.of would build it: every stored envelope names our federation, but the genesis.
+        federation = None if bytes(envelope_id) == self.federation else self.federation
+        levels = (int(n), int(b)) if n is not None and b is not None else None
+        return Head(author, int(seq), bytes(envelope_id), int(created), federation, levels)
+
+    def quota(self) -> Quota | None:
+        """The federation's per-author quota (its genesis rules, or the protocol default)."""
+        if self.trust is None:
+            return None
+        return self.trust.rules.quota or DEFAULT_QUOTA
+
+    async def _restore_quotas(self, persist: bool) -> None:
+        """Heads stored without their quota buckets (before quotas, or the founder's genesis):
+        replay those authors' logs and (``persist``: not from inside a transaction) keep the
+        result on the head row."""
+        quota = self.quota()
+        missing = [a for a, h in self.heads.items() if h.quota is None]
+        if quota is None or not missing:
+            return
+        updates = []
+        for author in missing:
+            rows = await self.db.fetchall(
+                "SELECT created, length(raw) FROM envelopes WHERE author = ? ORDER BY seq", (author,)
+            )
+            levels: tuple[int, int] | None = None
+            last = 0
+            for created, size in rows:
+                try:
+                    levels = charge(quota, levels, last, int(created), int(size))
+                except ChainFailure:  # stored before quotas: over it then, so it starts from empty now
+                    levels = (0, 0)
+                last = int(created)
+            head = self.heads[author]
+            self.heads[author] = Head(head.author, head.seq, head.id, head.created, head.federation, levels)
+            if levels is not None:
+                updates.append((levels[0], levels[1], author, head.seq))
+        if updates and persist:
+            async with self.db.write("federation.restore_quotas") as conn:
+                await conn.executemany("UPDATE envelopes SET quota_n = ?, quota_b = ? WHERE author = ? AND seq = ?",
+                                       updates)  # fmt: skip
+
     async def rolled_back(self) -> None:
         """A transaction that changed our state failed (a full disk, a bug): nothing of it was
         stored, so memory goes back to what the database holds (called inside the write lock)."""
         self._rows = []
         self._quarantine_rows = []
-        self._waiting.clear()
         await self.load(init=False)
 
     async def reload_after_outside_change(self) -> None:
@@ -262,9 +304,7 @@ class Federation:
         tables = ["envelopes"]
         if self._held_any:
             tables.append("held")
-        if self.quarantined:
-            tables.append("quarantine")
-        found: set[bytes] = set()
+        found: set[bytes] = {i for i in ids if i in self.quarantine}
         step = 900 // len(tables)
         for start in range(0, len(ids), step):
             chunk = ids[start : start + step]
@@ -325,7 +365,7 @@ class Federation:
         # Only those that can move are taken up: an author's envelopes after a gap in its log
         # (or of an author still unknown) would only be quarantined again.
         for _ in range(MAX_RETRY_ROUNDS):
-            if not touched or self.quarantined == 0:
+            if not touched or not self.quarantine:
                 break
             await self._flush(conn)
             marks = ",".join("?" * len(touched))
@@ -341,7 +381,7 @@ class Federation:
                 if author in stuck or self._stays_quarantined(author, seq):
                     stuck.add(author)  # rows come in sequence order: the rest of this author waits too
                     continue
-                envelope = self._waiting.get(envelope_id) or await self._reopen(conn, envelope_id)
+                envelope = self.quarantine.verified(envelope_id) or await self._reopen(conn, envelope_id)
                 changes = []
                 plain = self._admit_plain(envelope, now_ms, from_quarantine=True)
                 if plain is None:
@@ -351,8 +391,7 @@ class Federation:
                 if outcome.status == "quarantined":
                     continue
                 resolved.append((envelope_id,))
-                self._waiting.pop(envelope_id, None)
-                self.quarantined -= 1
+                self.quarantine.remove(envelope_id)
                 note(envelope, outcome, changes)
             await conn.executemany("DELETE FROM quarantine WHERE id = ?", resolved)
         await self._flush(conn)
@@ -387,7 +426,7 @@ class Federation:
         sequence of its log, a body that changes no trust) without reading the database;
         None when :meth:`_admit` must decide. The rules are the same as there."""
         p = envelope.payload
-        if type(p.body) in STRUCTURAL or (not from_quarantine and envelope.id in self._waiting):
+        if type(p.body) in STRUCTURAL or (not from_quarantine and envelope.id in self.quarantine):
             return None
         trust = self.trust
         if trust is None or p.federation != trust.federation:
@@ -399,10 +438,10 @@ class Federation:
         if p.seq != (1 if head is None else head.seq + 1):
             return None
         try:
-            new_head = check_next(head, envelope, now_ms)
+            new_head = check_next(head, envelope, now_ms, quota=trust.rules.quota or DEFAULT_QUOTA)
         except ChainFailure as exc:
             return Outcome("rejected", envelope.id.hex(), str(exc.code), exc.message)
-        self._rows.append(envelope_row(envelope, now_ms))
+        self._rows.append(envelope_row(envelope, now_ms, new_head.quota))
         self.heads[p.author] = new_head
         self._digest = None
         return Outcome("accepted", envelope.id.hex())
@@ -412,21 +451,25 @@ class Federation:
     ) -> tuple[Outcome, list[Change]]:
         """Accept, quarantine or reject one verified envelope, inside the batch transaction."""
         hex_id = envelope.id.hex()
-        if not from_quarantine and envelope.id in self._waiting:  # quarantined by a concurrent batch
+        if not from_quarantine and envelope.id in self.quarantine:  # quarantined by a concurrent batch
             return Outcome("duplicate", hex_id), []
         if self.trust is None:
             if isinstance(envelope.payload.body, Genesis) and envelope.id == self.federation:
                 self.trust = Trust.from_genesis(envelope)
-                await self._store(conn, envelope)
+                await self._store(
+                    conn, envelope, check_next(None, envelope, int(self.clock() * 1000), quota=self.quota())
+                )
                 return Outcome("accepted", hex_id), [Change("chartered", envelope.author)]
             if self.federation is None:
                 return Outcome("rejected", hex_id, "not_federated", "this node has joined no federation"), []
-            return await self._quarantine(conn, envelope, "waiting for the genesis", from_quarantine), []
+            return await self._quarantine(conn, envelope, "waiting for the genesis", from_quarantine, unknown=True), []
         try:
             self.trust.check(envelope)
         except TrustFailure as exc:
             if exc.code == Code.UNKNOWN_AUTHOR:
-                return await self._quarantine(conn, envelope, exc.message, from_quarantine, Code.UNKNOWN_AUTHOR), []
+                return await self._quarantine(
+                    conn, envelope, exc.message, from_quarantine, Code.UNKNOWN_AUTHOR, unknown=True
+                ), []
             return Outcome("rejected", hex_id, str(exc.code), exc.message), []
         head = self.heads.get(envelope.author)
         if head is not None and envelope.seq <= head.seq:
@@ -450,10 +493,10 @@ class Federation:
         if envelope.seq > expected:
             return await self._quarantine(conn, envelope, f"waiting for seq {expected}", from_quarantine), []
         try:
-            check_next(head, envelope, int(self.clock() * 1000))
+            new_head = check_next(head, envelope, int(self.clock() * 1000), quota=self.quota())
         except ChainFailure as exc:
             return Outcome("rejected", hex_id, str(exc.code), exc.message), []
-        await self._store(conn, envelope)
+        await self._store(conn, envelope, new_head)
         changes = self.trust.apply(envelope)
         await self._apply_cuts(conn, changes)
         if isinstance(envelope.payload.body, ForkProof):
@@ -466,27 +509,45 @@ class Federation:
         return Outcome("accepted", hex_id), changes
 
     async def _quarantine(
-        self, conn: aiosqlite.Connection, envelope: Envelope, reason: str, already: bool, code: str = "waiting"
+        self,
+        conn: aiosqlite.Connection,
+        envelope: Envelope,
+        reason: str,
+        already: bool,
+        code: str = "waiting",
+        *,
+        unknown: bool = False,
     ) -> Outcome:
         if not already:
-            if self.quarantined >= self.quarantine_max:
-                return Outcome(
-                    "rejected",
-                    envelope.id.hex(),
-                    "quarantine_full",
-                    "too many envelopes are waiting here; send it again later",
-                )
-            self._waiting[envelope.id] = envelope
+            refusal = self.quarantine.refusal(len(envelope.raw), unknown)
+            if refusal is not None:
+                return Outcome("rejected", envelope.id.hex(), "quarantine_full", refusal)
+            self.quarantine.add(envelope.id, len(envelope.raw), unknown, envelope)
             self._quarantine_rows.append(
-                (envelope.id, envelope.author, envelope.seq, envelope.raw, reason, int(self.clock()))
+                (envelope.id, envelope.author, envelope.seq, envelope.raw, reason, int(self.clock()), int(unknown))
             )
-            self.quarantined += 1
         return Outcome("quarantined", envelope.id.hex(), str(code), reason)
 
-    async def _store(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
+    @property
+    def quarantined(self) -> int:
+        """Envelopes waiting in quarantine."""
+        return len(self.quarantine)
+
+    async def expire_quarantine(self, now: float | None = None) -> int:
+        """Drop quarantined envelopes older than the limit; returns how many."""
+        cutoff = int(self.clock() if now is None else now) - self.quarantine.limits.ttl_s
+        async with self.db.write("federation.expire_quarantine", on_rollback=self.rolled_back) as conn:
+            async with conn.execute("SELECT id FROM quarantine WHERE received_at < ?", (cutoff,)) as cursor:
+                expired = [bytes(r[0]) for r in await cursor.fetchall()]
+            await conn.execute("DELETE FROM quarantine WHERE received_at < ?", (cutoff,))
+            for envelope_id in expired:
+                self.quarantine.remove(envelope_id)
+        return len(expired)
+
+    async def _store(self, conn: aiosqlite.Connection, envelope: Envelope, head: Head) -> None:
         """Queue the insert (written by :meth:`_flush` in one statement per batch)."""
-        self._rows.append(envelope_row(envelope, int(self.clock() * 1000)))
-        self.heads[envelope.author] = Head.of(envelope)
+        self._rows.append(envelope_row(envelope, int(self.clock() * 1000), head.quota))
+        self.heads[envelope.author] = head
         self._digest = None
 
     async def _flush(self, conn: aiosqlite.Connection) -> None:
@@ -494,8 +555,8 @@ class Federation:
         if self._quarantine_rows:
             rows, self._quarantine_rows = self._quarantine_rows, []
             await conn.executemany(
-                "INSERT OR IGNORE INTO quarantine (id, author, seq, raw, reason, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO quarantine (id, author, seq, raw, reason, received_at, unknown)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         if self._rows:
@@ -530,14 +591,14 @@ class Federation:
             )
             await conn.execute("DELETE FROM envelopes WHERE author = ? AND seq > ?", (change.key, change.cut))
             async with conn.execute(
-                "SELECT seq, id, created FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1", (change.key,)
+                "SELECT seq, id, created, quota_n, quota_b FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1",
+                (change.key,),
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 self.heads.pop(change.key, None)
             else:
-                federation = None if bytes(row[1]) == self.federation else self.federation  # the genesis has none
-                self.heads[change.key] = Head(change.key, int(row[0]), bytes(row[1]), int(row[2]), federation)
+                self.heads[change.key] = self._head_of_row(change.key, row)
             self._digest = None
 
     async def _save_bodies(self, conn: aiosqlite.Connection) -> None:
@@ -565,9 +626,9 @@ class Federation:
         )
 
     # --- our own log ----------------------------------------------------------------------
-    async def record_own(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
+    async def record_own(self, conn: aiosqlite.Connection, envelope: Envelope, head: Head) -> None:
         """Called by the own-log writer inside its transaction, after storing ``envelope``."""
-        self.heads[envelope.author] = Head.of(envelope)
+        self.heads[envelope.author] = head
         self._digest = None
         if self.trust is None:  # (a genesis never comes this way: `branchnet genesis` stores it)
             return

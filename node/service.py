@@ -18,6 +18,7 @@ from .federation import Federation
 from .joins import JoinLimits, JoinStore
 from .keyfile import read_key
 from .members import MemberStore
+from .quarantine import QuarantineLimits
 
 
 @dataclass
@@ -47,7 +48,12 @@ class Node:
             key.public,
             clock=clock,
             verify_threads=config.federation.verify_threads,
-            quarantine_max=config.federation.quarantine_max,
+            quarantine=QuarantineLimits(
+                max_count=config.federation.quarantine_max,
+                max_bytes=config.federation.quarantine_max_bytes,
+                unknown_percent=config.federation.quarantine_unknown_percent,
+                ttl_s=config.federation.quarantine_hours * 3600,
+            ),
         )
         try:
             await federation.load()

@@ -17,33 +17,39 @@ import msgspec
 
 from .envelope import open_envelope
 from .errors import ChainFailure, Code, DecodeFailure, ProtocolError
-from .models import Envelope, ForkProof
+from .models import Envelope, ForkProof, Quota
+from .quota import charge
 
 MAX_FUTURE_MS = 5 * 60 * 1000
 
 
 class Head(msgspec.Struct, frozen=True):
     """The last accepted envelope of an author's log (a Struct: made once per envelope
-    accepted, about 8 times cheaper to build than a frozen dataclass)."""
+    accepted, about 8 times cheaper to build than a frozen dataclass), with the author's
+    quota buckets after it (:mod:`protocol.quota`; None where no quota was applied)."""
 
     author: bytes
     seq: int
     id: bytes
     created: int
     federation: bytes | None
+    quota: tuple[int, int] | None = None
 
     @classmethod
-    def of(cls, envelope: Envelope) -> Head:
+    def of(cls, envelope: Envelope, quota: tuple[int, int] | None = None) -> Head:
         p = envelope.payload
-        return cls(p.author, p.seq, envelope.id, p.created, p.federation)
+        return cls(p.author, p.seq, envelope.id, p.created, p.federation, quota)
 
 
-def check_next(head: Head | None, envelope: Envelope, now_ms: int, max_future_ms: int = MAX_FUTURE_MS) -> Head:
+def check_next(
+    head: Head | None, envelope: Envelope, now_ms: int, max_future_ms: int = MAX_FUTURE_MS, quota: Quota | None = None
+) -> Head:
     """Check that ``envelope`` extends the log whose last envelope is ``head``.
 
     ``head`` is None when nothing of this author is known yet (so seq must be 1).
+    With a ``quota``, the envelope must also fit the author's quota (over_quota).
     Returns the new head. Raises ChainFailure (bad_chain, future_timestamp,
-    wrong_federation, fork)."""
+    wrong_federation, fork, over_quota)."""
     p = envelope.payload
     if p.created > now_ms + max_future_ms:
         raise ChainFailure(
@@ -52,7 +58,7 @@ def check_next(head: Head | None, envelope: Envelope, now_ms: int, max_future_ms
     if head is None:
         if p.seq != 1:
             raise ChainFailure(Code.BAD_CHAIN, f"seq {p.seq} does not follow an empty log (expected 1)", "payload.seq")
-        return Head.of(envelope)
+        return Head.of(envelope, charge(quota, None, p.created, p.created, len(envelope.raw)) if quota else None)
     if head.author != p.author:
         raise ChainFailure(Code.BAD_CHAIN, "envelope is by another author", "payload.author")
     if head.federation is not None and p.federation != head.federation:
@@ -69,7 +75,9 @@ def check_next(head: Head | None, envelope: Envelope, now_ms: int, max_future_ms
         raise ChainFailure(Code.BAD_CHAIN, f"prev is not the id of seq {head.seq}", "payload.prev")
     if p.created < head.created:
         raise ChainFailure(Code.BAD_CHAIN, "created is earlier than the previous envelope's", "payload.created")
-    return Head.of(envelope)
+    if quota is None:
+        return Head.of(envelope)
+    return Head.of(envelope, charge(quota, head.quota, head.created, p.created, len(envelope.raw)))
 
 
 def is_fork(a: Envelope, b: Envelope) -> bool:

@@ -8,7 +8,7 @@ is at fault, the path of that field (``body.name``, ``payload.seq``, ...).
      ├── DecodeFailure      too_large, malformed, not_canonical, bad_version,
      │                      unknown_kind, unknown_field, bad_field
      ├── SignatureFailure   bad_signature, bad_key
-     └── ChainFailure       bad_chain, future_timestamp, fork, wrong_federation
+     └── ChainFailure       bad_chain, future_timestamp, fork, wrong_federation, over_quota
 
 The node maps codes to HTTP statuses and counters, the CLI prints ``diagnostics()``.
 Codes are part of the protocol (docs/protocol.md) and never change meaning.
@@ -35,6 +35,7 @@ class Code(enum.StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     FORK = "fork"
     WRONG_FEDERATION = "wrong_federation"
+    OVER_QUOTA = "over_quota"
     BAD_ID_TEXT = "bad_id_text"
     BAD_BUNDLE = "bad_bundle"
     # trust (docs/federation.md): whether the author may speak in this federation

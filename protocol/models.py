@@ -62,6 +62,15 @@ class CharterRule(_Object, frozen=True):
 Weighting = Literal["card_vote", "one_branch_one_vote"]
 
 
+class Quota(_Object, frozen=True):
+    """How much one author may sign: a bucket holding one day's allowance of envelopes and of
+    bytes, refilled continuously along the author's own log by ``created`` time
+    (:mod:`protocol.quota`). A day's bytes hold at least one envelope of the largest kind."""
+
+    envelopes_per_day: Annotated[int, Meta(ge=1, le=10_000_000)]
+    bytes_per_day: Annotated[int, Meta(ge=MAX_FORK_PROOF_ENVELOPE_BYTES, le=2**40)]
+
+
 class Rules(_Object, frozen=True):
     """The federation's standing rules, fixed in its genesis."""
 
@@ -70,6 +79,7 @@ class Rules(_Object, frozen=True):
     weighting: Weighting
     quorum: Ratio  # share of the eligible electorate that must take part
     threshold: Ratio  # share of valid for+against votes that "for" must exceed
+    quota: Quota | None = None  # absent: protocol.quota.DEFAULT_QUOTA (a field added with a default)
 
 
 class _Body(_Object, frozen=True, tag_field="kind"):

@@ -12,6 +12,7 @@ from protocol import (
     Genesis,
     NodeProfile,
     Payload,
+    Quota,
     Ratio,
     Rules,
     SigningKey,
@@ -26,7 +27,7 @@ def key(label: str) -> SigningKey:
     return SigningKey.from_seed(hashlib.sha256(f"branchnet test key: {label}".encode()).digest())
 
 
-def rules() -> Rules:
+def rules(quota: Quota | None = None) -> Rules:
     return Rules(
         levels=["national", "region", "branch", "youth"],
         charter_rules=[
@@ -37,12 +38,14 @@ def rules() -> Rules:
         weighting="card_vote",
         quorum=Ratio(num=1, den=4),
         threshold=Ratio(num=1, den=2),
+        quota=quota,
     )
 
 
-def genesis(founder: SigningKey | None = None, created: int = T0) -> Envelope:
+def genesis(founder: SigningKey | None = None, created: int = T0, quota: Quota | None = None) -> Envelope:
     founder = founder or key("national")
-    body = Genesis(name="Test Federation", founder_name="National Committee", founder_level="national", rules=rules())
+    body = Genesis(name="Test Federation", founder_name="National Committee", founder_level="national",
+                   rules=rules(quota))  # fmt: skip
     return seal(founder, Payload(author=founder.public, seq=1, created=created, body=body))
 
 

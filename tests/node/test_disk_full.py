@@ -9,6 +9,7 @@ a gap), and that once the filesystem grows the log goes on from exactly there.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -96,7 +97,8 @@ async def test_a_full_disk_answers_503_and_leaves_no_hole(small_disk: Path, tmp_
         assert await push(transport, serve.url, following) == "HTTP 503 storage_unavailable"
         assert await claimed_head(serve.url, peer) == last.seq
         # ...and takes it up once there is room again, without a restart.
-        grown = subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], capture_output=True)
+        remount = ["mount", "-o", "remount,size=64m", str(small_disk)]
+        grown = await asyncio.to_thread(subprocess.run, remount, capture_output=True)
         assert grown.returncode == 0, grown.stderr
         assert await push(transport, serve.url, following) == "accepted"
         assert await push(transport, serve.url, big_profile(peer, federation, following)) == "accepted"

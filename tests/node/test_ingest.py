@@ -10,9 +10,10 @@ import pytest
 import node.federation as federation_module
 from node.db import Database
 from node.federation import Federation, Found
+from node.quarantine import QuarantineLimits
 from protocol import Envelope, Revocation, SigningKey
 from protocol.models import ForkProof
-from tests.factories import charter, genesis, key, next_envelope, profile
+from tests.factories import T0, charter, genesis, key, next_envelope, profile
 
 NATIONAL, NORTH, LEEDS, STRANGER = key("national"), key("north"), key("leeds"), key("stranger")
 GEN = genesis(NATIONAL)
@@ -103,7 +104,7 @@ async def test_only_envelopes_that_can_move_are_taken_up_again(
     assert await statuses(fed, [north[1]]) == [("accepted", None)]  # seq 2: 4, 5 and 7 still wait behind 3
     assert admitted == [] and fed.quarantined == 3
     await fed.load()  # a restart: what was kept in memory is gone, the rows stay
-    fed._waiting.clear()
+    fed.quarantine.cache.clear()
     assert await statuses(fed, [north[2]]) == [("accepted", None)]  # seq 3: 4 and 5 follow, 7 waits for 6
     assert fed.heads[NORTH.public].seq == 5 and fed.quarantined == 1 and admitted == []
     revoke = next_envelope(NATIONAL, c_north[0], Revocation(key=NORTH.public, after_seq=5), GEN.id)
@@ -172,11 +173,29 @@ async def test_revocation_sets_aside_what_came_after(fed: Federation) -> None:
     assert await statuses(fed, [north[1]]) == [("duplicate", None)]  # held: known, not accepted again
 
 
-async def test_quarantine_is_bounded(fed: Federation) -> None:
-    fed.quarantine_max = 2
-    await fed.ingest([GEN.raw])
+async def test_quarantine_is_bounded_and_keeps_room_for_chartered_authors(fed: Federation) -> None:
+    fed.quarantine.limits = QuarantineLimits(max_count=4, unknown_percent=50)
+    await fed.ingest([GEN.raw, *(e.raw for e in chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN))])
     strangers = chain(STRANGER, profile("1"), profile("2"), profile("3"))
     assert await statuses(fed, strangers) == [("quarantined", "unknown_author")] * 2 + [("rejected", "quarantine_full")]
+    # A chartered author's envelopes that arrive before their predecessors still find room...
+    north = chain(NORTH, profile("a"), profile("b"), profile("c"), profile("d"))
+    assert await statuses(fed, north[1:]) == [("quarantined", "waiting")] * 2 + [("rejected", "quarantine_full")]
+    assert await statuses(fed, north[:1]) == [("accepted", None)]  # ...and move on when the gap fills
+    assert fed.heads[NORTH.public].seq == 3 and fed.quarantined == 2
+    # In bytes too: an envelope that does not fit is refused, whatever the count.
+    fed.quarantine.limits = QuarantineLimits(max_count=100, max_bytes=fed.quarantine.total_bytes + 100)
+    later = chain(NORTH, profile("e"), profile("f"), after=north[3])
+    assert await statuses(fed, later[1:]) == [("rejected", "quarantine_full")]
+
+
+async def test_quarantine_expires(fed: Federation) -> None:
+    await fed.ingest([GEN.raw])
+    await statuses(fed, chain(STRANGER, profile("1"), profile("2")))
+    assert fed.quarantined == 2
+    assert await fed.expire_quarantine(now=fed.clock() + 3600) == 0
+    assert await fed.expire_quarantine(now=fed.clock() + fed.quarantine.limits.ttl_s + 1) == 2
+    assert fed.quarantined == 0 and await fed.db.fetchall("SELECT id FROM quarantine") == []
 
 
 async def test_state_survives_a_reload(fed: Federation) -> None:
@@ -271,3 +290,55 @@ async def test_the_plain_path_decides_as_the_full_path(tmp_path: Path, monkeypat
     assert outcomes[5] == [("quarantined", "unknown_author")] and outcomes[7][0] == ("rejected", "revoked")
     assert outcomes[8] == [("quarantined", "waiting")] and outcomes[9] == [("accepted", None)]
     assert results[0][1][NATIONAL.public].seq == 5
+
+
+async def test_an_author_over_its_quota_is_refused_on_arrival_and_when_signing(tmp_path: Path) -> None:
+    """A genesis with a small quota (4 envelopes a day): a chartered author's fifth envelope
+    of the day is refused (over_quota) and stores nothing; one created a quarter of a day
+    later fits. Our own log obeys the same quota: it refuses to sign, and takes no sequence."""
+    from node.errors import Conflict
+    from node.setup import init_node
+    from protocol import Payload, Quota, seal
+
+    gen = genesis(NATIONAL, quota=Quota(envelopes_per_day=4, bytes_per_day=200_000))
+    db = await Database.open(tmp_path / "q.db", create=True, serving=True)
+    async with db.write("test.pin_federation") as conn:
+        await conn.execute("INSERT INTO meta (key, value) VALUES ('federation', ?)", (gen.id,))
+    fed = Federation(db, key("this node").public, clock=lambda: 1_767_225_600 + 86_400)
+    await fed.load()
+    try:
+        c_north = next_envelope(NATIONAL, gen, charter(NORTH, "North", "region"), gen.id)
+        flood = []
+        for i in range(5):
+            flood.append(next_envelope(NORTH, flood[-1] if flood else None, profile(f"p{i}"), gen.id, T0 + 1000))
+        assert [o.status for o in await fed.ingest([gen.raw, c_north.raw])] == ["accepted"] * 2
+        assert await statuses(fed, flood) == [("accepted", None)] * 4 + [("rejected", "over_quota")]
+        assert fed.heads[NORTH.public].seq == 4 and NORTH.public in {bytes(r[0]) for r in await db.fetchall(
+            "SELECT author FROM envelopes WHERE seq = 4")}  # fmt: skip
+        later = next_envelope(NORTH, flood[3], profile("later"), gen.id, T0 + 1000 + 86_400_000 // 4)
+        assert await statuses(fed, [later]) == [("accepted", None)]
+        await fed.load()  # the buckets come back from the database as they were
+        assert fed.heads[NORTH.public].quota is not None
+        assert await statuses(fed, [next_envelope(NORTH, later, profile("x"), gen.id, T0 + 1001 + 86_400_000 // 4)]) \
+            == [("rejected", "over_quota")]
+    finally:
+        fed.close()
+        await db.close()
+    # Our own log: `branchnet` refuses to sign the fifth envelope of the day.
+    directory = tmp_path / "own"
+    await init_node(directory, "National Committee", "national", "127.0.0.1:0", None)
+    from node.service import Node
+
+    async with Node.opened(directory) as node:
+        now_ms = int(node.own_log.clock() * 1000)
+        own_gen = seal(node.key, Payload(author=node.key.public, seq=1, created=now_ms, body=gen.payload.body))
+        from node.envelopes import store_genesis
+
+        await store_genesis(node.db, own_gen)
+        await node.federation_state.load()
+        for i in range(3):  # the genesis was the first of four
+            await node.own_log.append(profile(f"own {i}"))
+        with pytest.raises(Conflict) as refused:
+            await node.own_log.append(profile("one too many"))
+        assert refused.value.code == "over_quota"
+        assert node.federation_state.heads[node.key.public].seq == 4

@@ -16,6 +16,7 @@ Timeouts bound every request in both connect and read; answers are size-capped.
 from __future__ import annotations
 
 import hashlib
+import io
 import ipaddress
 import secrets
 import socket
@@ -147,9 +148,10 @@ class HttpTransport:
         if body:
             headers["Content-Type"] = content_type
         try:
-            async with self.session().request(
-                method, url, data=body or None, headers=headers, allow_redirects=False
-            ) as response:
+            # Large bodies as a stream: aiohttp writes them in chunks instead of in one call.
+            data = (io.BytesIO(body) if len(body) > 1 << 20 else body) if body else None
+            request = self.session().request(method, url, data=data, headers=headers, allow_redirects=False)
+            async with request as response:
                 if response.content_length is not None and response.content_length > MAX_ANSWER_BYTES:
                     raise PeerError(f"{url}: answer of {response.content_length} bytes is too large")
                 data = await read_all(response.content, MAX_ANSWER_BYTES)

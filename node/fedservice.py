@@ -26,6 +26,7 @@ from .service import Node
 log = logging.getLogger("branchnet.gossip")
 PEER_REFRESH_S = 5.0
 WATCH_S = 0.5
+MAINTENANCE_S = 60.0  # expire quarantined envelopes and join requests this often
 
 
 class Gossip:
@@ -137,6 +138,9 @@ class Gossip:
                     self._peers_stale = False
                     await self.refresh_peers()
                     await self.save_health()
+                if ticks % int(MAINTENANCE_S / WATCH_S) == 0:
+                    await self.node.federation_state.expire_quarantine()
+                    await self.node.joins.expire()
             except Exception:
                 log.exception("refreshing peers failed")
             ticks += 1

@@ -101,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     async def work() -> int:
-        await serve(Path(args.dir))
+        await serve(Path(args.dir), trust_local_log=args.trust_local_log)
         return 0
 
     return run_async("serve", work)
@@ -212,6 +212,12 @@ def parser() -> argparse.ArgumentParser:
 
     c = command("serve", _serve, "run the node until SIGTERM or Ctrl-C")
     c.add_argument("--dir", required=True)
+    c.add_argument(
+        "--trust-local-log",
+        action="store_true",
+        help="sign without first learning this node's latest sequence from its peers (only when no newer"
+        " envelope of it can exist anywhere: signing over one forks the node and freezes its key)",
+    )
 
     c = command("status", _status, "show the node's id, objects, heads, peers and members")
     c.add_argument("--dir", required=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import resource
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -217,11 +218,12 @@ async def connection_middleware(request: web.Request, handler: Handler) -> web.S
             guard.request_ended(connection, body_read=request.content.at_eof())
 
 
-class GuardedSite(web.TCPSite):
-    """A TCP site whose connections pass through a :class:`ConnectionGuard`."""
+class GuardedSite(web.SockSite):
+    """A site on a socket bound beforehand, whose connections pass through a
+    :class:`ConnectionGuard`."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard, **kwargs: Any) -> None:
-        super().__init__(runner, host, port, **kwargs)
+    def __init__(self, runner: web.BaseRunner, sock: socket.socket, guard: ConnectionGuard, **kwargs: Any) -> None:
+        super().__init__(runner, sock, **kwargs)
         self.guard = guard
 
     async def start(self) -> None:
@@ -229,7 +231,4 @@ class GuardedSite(web.TCPSite):
         server = self._runner.server
         assert server is not None
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self.guard.factory(server), self._host, self._port, backlog=self._backlog, reuse_address=True
-        )
-        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
+        self._server = await loop.create_server(self.guard.factory(server), sock=self._sock, backlog=self._backlog)

@@ -30,12 +30,28 @@ import aiosqlite
 from protocol import Body, Code, Envelope, Head, Payload, ProtocolError, SigningKey, check_next, open_envelope, seal
 
 from .db import Database
-from .errors import Conflict
+from .errors import Conflict, Unavailable
 
 if TYPE_CHECKING:
     from .federation import Federation
 
 MAX_BATCH = 256
+UNCONFIRMED = "own_head_unconfirmed"  # meta key: our latest sequence is not yet confirmed by peers
+WAIT_FOR_SERVER_S = 30.0
+
+
+async def set_unconfirmed(db: Database, unconfirmed: bool) -> None:
+    """Mark (or clear) that this node must learn its own latest sequence from its peers
+    before it signs anything (after a start, or a restore from a backup)."""
+    async with db.write("own_log.confirmation") as conn:
+        if unconfirmed:
+            await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 1)", (UNCONFIRMED,))
+        else:
+            await conn.execute("DELETE FROM meta WHERE key = ?", (UNCONFIRMED,))
+
+
+async def is_unconfirmed(db: Database) -> bool:
+    return await db.fetchone("SELECT 1 FROM meta WHERE key = ?", (UNCONFIRMED,)) is not None
 
 
 INSERT_ENVELOPE = (
@@ -119,11 +135,13 @@ class OwnLog:
         key: SigningKey,
         clock: Callable[[], float] = time.time,
         federation: Federation | None = None,
+        server_running: Callable[[], bool] = lambda: False,
     ) -> None:
         self.db = db
         self.key = key
         self.clock = clock
         self.federation = federation
+        self.server_running = server_running  # (the CLI) whether `branchnet serve` holds this folder
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.on_append: list[Callable[[Envelope], None]] = []
@@ -150,7 +168,17 @@ class OwnLog:
         future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
         pending = _Pending(body, future)
         if self._task is None:  # no writer task (CLI use): write this one directly
-            await self._write([pending])
+            deadline = time.monotonic() + WAIT_FOR_SERVER_S
+            while True:
+                try:
+                    await self._write([pending])
+                    break
+                except Unavailable:
+                    # A server that just started is learning our latest sequence from its
+                    # peers: give it a moment. Without a server, nobody would clear the mark.
+                    if not self.server_running() or time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.25)
         else:
             await self._queue.put(pending)
         return await future
@@ -181,6 +209,14 @@ class OwnLog:
             if row is None:
                 raise Conflict("this node has no federation yet (found one or join one first)", code="not_federated")
             federation = bytes(row[0])
+            async with conn.execute("SELECT 1 FROM meta WHERE key = ?", (UNCONFIRMED,)) as cursor:
+                if await cursor.fetchone() is not None:
+                    raise Unavailable(
+                        "this node has not yet learnt its latest sequence from its peers (after a start or a"
+                        " restore), so it signs nothing yet: it waits for `branchnet serve` to reach them, or"
+                        " for `branchnet serve --trust-local-log` if no newer envelope of it exists anywhere",
+                        code="catching_up",
+                    )
             cut = self.federation.own_cut() if self.federation else None
             if cut is not None:
                 raise Conflict(

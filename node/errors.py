@@ -7,7 +7,8 @@
      ├── NotFound        404        not_found
      ├── Conflict        409        conflict, not_federated
      ├── TooLarge        413        too_large
-     └── Throttled       429        throttled (with retry_after seconds)
+     ├── Throttled       429        throttled (with retry_after seconds)
+     └── Unavailable     503        catching_up, ... (try again shortly)
 
 The HTTP layer renders any of them as ``{"error": {"code", "message", "field"}}`` with the
 status; the CLI prints ``message`` and exits non-zero. Protocol errors (bad envelopes) are
@@ -67,3 +68,8 @@ class Throttled(NodeError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unavailable(NodeError):
+    status = 503
+    default_code = "unavailable"

@@ -18,20 +18,26 @@ import time
 from protocol import Envelope, NodeProfile
 from protocol.encoding import decode_payload, decode_wire
 
+from .envelopes import set_unconfirmed
 from .fedclient import HttpTransport
 from .federation import Found
-from .gossip import GossipEngine, PeerTable
+from .gossip import GossipEngine, Peer, PeerTable
 from .service import Node
 
 log = logging.getLogger("branchnet.gossip")
 PEER_REFRESH_S = 5.0
 WATCH_S = 0.5
 MAINTENANCE_S = 60.0  # expire quarantined envelopes and join requests this often
+CONFIRMATIONS = 2  # peers that must confirm our latest sequence after a start
 
 
 class Gossip:
-    def __init__(self, node: Node, rng: random.Random | None = None) -> None:
+    def __init__(self, node: Node, rng: random.Random | None = None, *, trust_local_log: bool = False) -> None:
         self.node = node
+        self.trust_local_log = trust_local_log
+        self.confirmed = False  # our latest sequence is confirmed by our peers (we may sign)
+        self._confirmed_by: set[str] = set()
+        self._needed = 0
         self.rng = rng or random.Random()
         config = node.config.federation
         self.peers = PeerTable(self.rng, exclude={node.config.http.public_url.rstrip("/")})
@@ -57,6 +63,52 @@ class Gossip:
         self._own_seq = own.seq if own else 0
         self._peers_stale = False
         node.db.on_outside_change.append(self._outside_change)
+        self.engine.on_round.append(self._round_seen)
+
+    # --- learning our own latest sequence before signing --------------------------------------
+    async def begin_confirmation(self) -> None:
+        """After a start, our database may be older than what we signed (a restored backup, a
+        rolled-back disk): until our peers confirm our latest sequence, the own log signs
+        nothing (docs/operating.md, "Backup and restore")."""
+        node = self.node
+        if node.federation_state.federation is None:
+            self.confirmed = True  # nothing signed yet, nothing to sign in
+            return
+        if self.trust_local_log:
+            log.warning("signing without asking peers for our latest sequence (--trust-local-log)")
+            await self._confirm()
+            return
+        known = len(self.peers.peers)
+        if known == 0:
+            log.info("no peers known: nobody can hold newer envelopes of ours; signing")
+            await self._confirm()
+            return
+        await set_unconfirmed(node.db, True)
+        self._needed = min(CONFIRMATIONS, known)
+        for peer in self.peers.sample(CONFIRMATIONS):
+            self.engine.reconcile_soon(peer)
+
+    def _round_seen(self, peer: Peer, heads: list[tuple[bytes, int, bytes]] | None) -> None:
+        """A peer answered a round: its view of our log confirms our head, or shows we are behind."""
+        if self.confirmed:
+            return
+        own = self.node.key.public
+        head = self.node.federation_state.heads.get(own)
+        ours = head.seq if head is not None else 0
+        theirs = ours if heads is None else max((seq for author, seq, _ in heads if author == own), default=0)
+        if theirs > ours:
+            log.warning("a peer holds newer envelopes of ours than our database: taking them back",
+                        extra={"fields": {"ours": ours, "theirs": theirs}})  # fmt: skip
+            return  # the exchange that follows pulls them; a later round confirms
+        self._confirmed_by.add(peer.address)
+        if len(self._confirmed_by) >= self._needed:
+            self.confirmed = True
+            self._tasks.append(asyncio.create_task(self._confirm()))
+
+    async def _confirm(self) -> None:
+        self.confirmed = True
+        await set_unconfirmed(self.node.db, False)
+        log.info("our latest sequence is confirmed; signing", extra={"fields": {"peers": len(self._confirmed_by)}})
 
     def _appended(self, envelope: Envelope) -> None:
         self._own_seq = max(self._own_seq, envelope.seq)
@@ -138,6 +190,8 @@ class Gossip:
                     self._peers_stale = False
                     await self.refresh_peers()
                     await self.save_health()
+                if not self.confirmed and not self.engine.rounds_in_flight:
+                    self.engine.reconcile_soon()  # keep asking until our peers confirm our head
                 if ticks % int(MAINTENANCE_S / WATCH_S) == 0:
                     await self.node.federation_state.expire_quarantine()
                     await self.node.joins.expire()
@@ -149,6 +203,7 @@ class Gossip:
     async def start(self) -> None:
         await self.node.federation_state.load_counters()
         await self.refresh_peers()
+        await self.begin_confirmation()
         config = self.node.config.federation
         self._tasks.append(asyncio.create_task(self._refresh_loop(), name="peer-refresh"))
         if config.gossip:
@@ -166,6 +221,7 @@ class Gossip:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.engine.stop_exchanges()
         await self.transport.close()
         with contextlib.suppress(Exception):
             await self.save_health()

@@ -377,6 +377,10 @@ class GossipEngine:
         finally:
             self._rounds -= 1
 
+    @property
+    def rounds_in_flight(self) -> int:
+        return self._rounds
+
     def reconcile_soon(self, peer: Peer | None = None) -> bool:
         """Start an anti-entropy round (with ``peer``, or a random available one) in its own
         task, unless ``max_rounds`` are running or nobody is available."""

@@ -151,7 +151,7 @@ def add_pages(app: web.Application) -> None:
         app.router.add_get(path, page)
 
 
-def make_app(node: Node) -> web.Application:
+def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
     app = web.Application(
         middlewares=[connection_middleware, errors_and_logs], client_max_size=node.config.http.max_body_bytes
     )
@@ -167,7 +167,7 @@ def make_app(node: Node) -> web.Application:
     add_pages(app)
 
     add_federation_routes(app, node)
-    gossip = Gossip(node)
+    gossip = Gossip(node, trust_local_log=trust_local_log)
     app[GOSSIP] = gossip
     app[PEER_COUNT] = lambda: list(gossip.peers.peers)
     registry = metrics_registry(node, gossip)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .config import ConfigError, HttpSection
 from .connguard import GUARD, ConnectionGuard, GuardedSite, connection_cap, parse_networks
 from .http import GOSSIP, make_app
 from .logs import setup_logging
+from .serve_lock import ServeLock
 from .service import Node
 
 log = logging.getLogger("branchnet.server")
@@ -29,6 +31,12 @@ async def start_site(app: web.Application, http: HttpSection, host: str, port: i
     """Set up ``app`` behind a :class:`ConnectionGuard` with the configured limits and listen.
 
     Raises ConfigError (one line naming the address) when the address cannot be bound."""
+    try:  # bound first: an address in use is said in one line, before anything starts
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family, backlog=512)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"http.listen: cannot listen on {host}:{port}: {reason}") from None
     guard = ConnectionGuard(
         total=connection_cap(http.max_connections),
         per_address=http.max_connections_per_address,
@@ -47,24 +55,29 @@ async def start_site(app: web.Application, http: HttpSection, host: str, port: i
         max_field_size=MAX_LINE_BYTES,
     )
     await runner.setup()
-    try:
-        await GuardedSite(runner, host, port, guard).start()
-    except OSError as exc:
-        await runner.cleanup()
-        reason = exc.strerror or str(exc)
-        raise ConfigError(f"http.listen: cannot listen on {host}:{port}: {reason}") from None
+    await GuardedSite(runner, sock, guard).start()
     return runner
 
 
-async def serve(directory: Path, ready: asyncio.Event | None = None) -> None:
+async def serve(directory: Path, ready: asyncio.Event | None = None, *, trust_local_log: bool = False) -> None:
     # Verification threads spend ~100 µs outside the GIL per signature, then need it back for
     # ~10 µs; with the default 5 ms switch interval they queue behind the event loop's
     # bursts. A short interval measured 0.86 -> 1.08 x the raw verify rate (bench/ingest.py).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    lock = ServeLock(directory)
+    if not lock.acquire():
+        raise ConfigError(f"{directory}: another `branchnet serve` is running on this node folder")
+    try:
+        await _serve(directory, ready, trust_local_log)
+    finally:
+        lock.release()
+
+
+async def _serve(directory: Path, ready: asyncio.Event | None, trust_local_log: bool) -> None:
     node = await Node.open(directory, serving=True)
     setup_logging(node.config.log.format, node.config.log.level)
     host, port = node.config.http.host_port()
-    app = make_app(node)
+    app = make_app(node, trust_local_log=trust_local_log)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     try:

@@ -19,6 +19,7 @@ from .joins import JoinLimits, JoinStore
 from .keyfile import read_key
 from .members import MemberStore
 from .quarantine import QuarantineLimits
+from .serve_lock import serving as server_holds
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Node:
             members=members,
             auth=AuthStore(db, members, clock),
             envelopes=EnvelopeStore(db),
-            own_log=OwnLog(db, key, clock, federation),
+            own_log=OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory)),
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,
                 per_account=config.auth.login_failures_per_account,

@@ -147,6 +147,12 @@ def _backup(args: argparse.Namespace) -> int:
     return run_async("backup", lambda: backup_node(Path(args.dir), Path(args.out)))
 
 
+def _restore(args: argparse.Namespace) -> int:
+    from .setup import restore_node
+
+    return run_async("restore", lambda: restore_node(Path(args.dir), Path(getattr(args, "from"))))
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -226,6 +232,10 @@ def parser() -> argparse.ArgumentParser:
     c = command("backup", _backup, "copy the node's database to a new file (safe while serving)")
     c.add_argument("--dir", required=True)
     c.add_argument("--out", required=True, help="the backup file to create")
+
+    c = command("restore", _restore, "put a backup in place of the node's database (the node stopped)")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--from", required=True, metavar="BACKUP", help="a file made by `branchnet backup`")
 
     c = command("demo", _demo, "run a national node, two regions and four branches on 127.0.0.1")
     c.add_argument("--dir", default=None, help="keep the node folders here (default: a temporary folder)")

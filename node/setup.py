@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,11 @@ from protocol import CharterRule, Genesis, Payload, Ratio, Rules, SigningKey, no
 
 from .config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
 from .db import Database
-from .envelopes import EnvelopeStore, store_genesis
+from .envelopes import EnvelopeStore, set_unconfirmed, store_genesis
 from .errors import Conflict
 from .keyfile import write_new_key
 from .members import MemberStore
+from .serve_lock import serving
 from .service import Node
 
 
@@ -114,7 +116,11 @@ async def node_status(directory: Path) -> dict[str, Any]:
 
 
 async def backup_node(directory: Path, target: Path) -> int:
-    """Copy the node's database (members and envelopes) to ``target``, safely while it runs."""
+    """Copy the node's database (members and envelopes) to ``target``, safely while it runs.
+
+    The copy is marked so that a node started from it first learns its latest sequence from
+    its peers: the node will go on signing after the backup, and must not sign those
+    sequence numbers again once restored."""
     async with Node.opened(directory) as node:
         await node.db.backup(target)
         check = await Database.open(target)
@@ -122,10 +128,48 @@ async def backup_node(directory: Path, target: Path) -> int:
             verdict = await check.integrity_check()
             objects = await EnvelopeStore(check).count()
             members = await MemberStore(check).count()
+            await set_unconfirmed(check, True)
         finally:
             await check.close()
     if verdict != "ok":
         raise Conflict(f"the backup at {target} failed its integrity check: {verdict}")
     print(f"backed up {objects} envelopes and {members} members to {target} (integrity ok)")
     print(f"also keep a copy of {directory / KEY_FILE} and {directory / CONFIG_FILE} somewhere safe")
+    return 0
+
+
+async def restore_node(directory: Path, source: Path) -> int:
+    """`branchnet restore`: put a backup in place of the node's database.
+
+    Refused while `branchnet serve` runs on the folder. The backup is checked first, copied
+    beside the database, fsynced and renamed over it (the old WAL files are removed), so a
+    failure leaves the old database as it was. The restored node signs nothing until its
+    peers have told it its latest sequence (`branchnet serve` does that)."""
+    if serving(directory):
+        raise Conflict(f"`branchnet serve` is running on {directory}; stop it before restoring")
+    if not (directory / CONFIG_FILE).exists():
+        raise ConfigError(f"no {CONFIG_FILE} in {directory}: restore into a node folder (key and config)")
+    check = await Database.open(source)
+    try:
+        verdict = await check.integrity_check()
+        objects = await EnvelopeStore(check).count()
+    finally:
+        await check.close()
+    if verdict != "ok":
+        raise Conflict(f"the backup {source} fails its integrity check: {verdict}")
+    staged = directory / f"{DB_FILE}.restoring"
+    shutil.copyfile(source, staged)
+    os.chmod(staged, 0o600)
+    with open(staged, "rb+") as f:
+        os.fsync(f.fileno())
+    for suffix in ("-wal", "-shm"):
+        (directory / f"{DB_FILE}{suffix}").unlink(missing_ok=True)
+    os.replace(staged, directory / DB_FILE)
+    restored = await Database.open(directory / DB_FILE)
+    try:
+        await set_unconfirmed(restored, True)
+    finally:
+        await restored.close()
+    print(f"restored {objects} envelopes from {source} into {directory}")
+    print("next: branchnet serve: it learns this node's latest sequence from its peers before it signs")
     return 0

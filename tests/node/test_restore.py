@@ -1,0 +1,120 @@
+"""Restoring a backup must not fork a federated node.
+
+Back up a node, let it sign once more (its peers get that envelope), restore the backup:
+the restored node holds an older head than its peers know. Before it signs anything it
+learns its latest sequence from its peers, takes its own newer envelope back, and signs
+after it: no fork, no frozen key. Until then every signing path refuses (`catching_up`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from node.demo import DEMO_ENV, RunningNode, build, poll, start_serve, stop_all, wait_until_converged
+from node.envelopes import is_unconfirmed
+from node.errors import Unavailable
+from node.service import Node
+from protocol import NodeProfile
+
+LAYOUT = [
+    ("National Committee", "national", None),
+    ("North Region", "region", "National Committee"),
+    ("South Region", "region", "National Committee"),
+]
+
+
+@pytest.fixture
+async def trio(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
+    nodes = await build(tmp_path, DEMO_ENV, LAYOUT)
+    try:
+        yield nodes
+    finally:
+        await stop_all(nodes)
+
+
+async def sign(running: RunningNode, text: str) -> int:
+    """Append to the node's log as `branchnet` does beside a running server; the new seq."""
+    async with Node.opened(running.directory) as node:
+        envelope = await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url], contact=text))
+    return envelope.seq
+
+
+async def restart(running: RunningNode) -> None:
+    address = running.url.removeprefix("http://")
+    env = {**DEMO_ENV, "BRANCHNET_HTTP_LISTEN": address, "BRANCHNET_HTTP_PUBLIC_URL": running.url}
+    running.process, url, _ = await start_serve(running.directory, env)
+    assert url == running.url
+
+
+async def everywhere(nodes: list[RunningNode], author: RunningNode, seq: int) -> None:
+    """Wait (bounded) until every node holds ``author``'s log up to ``seq``."""
+    for _ in range(300):
+        await poll(nodes, http := aiohttp.ClientSession())
+        await http.close()
+        if all(n.info.get("heads", {}).get(author.node_id) == seq for n in nodes):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError([n.info.get("heads") for n in nodes])
+
+
+def branchnet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("how", ["branchnet restore", "copy by hand"])
+async def test_a_restored_node_learns_its_sequence_before_signing(
+    trio: list[RunningNode], tmp_path: Path, how: str
+) -> None:
+    assert await wait_until_converged(trio, 60) is not None
+    north = trio[1]
+    backup = tmp_path / "north-backup.db"
+    done = await asyncio.to_thread(branchnet, "backup", "--dir", str(north.directory), "--out", str(backup))
+    assert done.returncode == 0, done.stderr
+    after_backup = await sign(north, "signed after the backup")
+    await everywhere(trio, north, after_backup)  # the peers got it
+
+    await stop_all([north])
+    if how == "branchnet restore":
+        done = await asyncio.to_thread(branchnet, "restore", "--dir", str(north.directory), "--from", str(backup))
+        assert done.returncode == 0, done.stderr
+    else:  # what the operating guide used to say: the node stopped, the backup copied over
+        for suffix in ("-wal", "-shm"):
+            (north.directory / f"node.db{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(backup, north.directory / "node.db")
+    async with Node.opened(north.directory) as node:
+        assert node.federation_state.heads[node.key.public].seq == after_backup - 1  # older than its peers know
+        assert await is_unconfirmed(node.db)
+        with pytest.raises(Unavailable) as refused:  # no server to learn from: nothing is signed
+            await node.own_log.append(NodeProfile(name="North Region", endpoints=[north.url]))
+        assert refused.value.code == "catching_up"
+
+    await restart(north)
+    seq = await sign(north, "the first after the restore")  # waits while the server learns
+    assert seq == after_backup + 1  # after what it signed before, not over it
+    await everywhere(trio, north, seq)
+    assert await wait_until_converged(trio, 60) is not None
+    assert all(n.info["forks"] == 0 for n in trio)
+
+
+async def test_restore_refuses_while_the_node_serves(trio: list[RunningNode], tmp_path: Path) -> None:
+    north = trio[1]
+    backup = tmp_path / "b.db"
+    assert (
+        await asyncio.to_thread(branchnet, "backup", "--dir", str(north.directory), "--out", str(backup))
+    ).returncode == 0
+    done = await asyncio.to_thread(branchnet, "restore", "--dir", str(north.directory), "--from", str(backup))
+    assert done.returncode == 1 and "stop it before restoring" in done.stderr
+    # and a second server on the same folder is refused
+    second = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "node", "serve", "--dir", str(north.directory)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode == 2 and "another `branchnet serve` is running" in second.stderr

@@ -49,7 +49,8 @@ from protocol import (
     make_fork_proof,
     open_envelope,
 )
-from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES
+from protocol.models import TAG_OF as KIND_OF
+from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, MAX_SEQ
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Body, Change
 
@@ -123,6 +124,11 @@ class Federation:
         self._quarantine_rows: list[tuple[object, ...]] = []
         self._retry_all = False
         self._digest: bytes | None = None
+        # For replaying trust from the set of envelopes (docs/federation.md, "The order rule"):
+        self._genesis: Envelope | None = None
+        self._structural: dict[bytes, Envelope] = {}  # charters, revocations, rotations, fork proofs held
+        self._forks: set[tuple[bytes, int]] = set()  # (author, seq) of every fork proven here
+        self._replay_needed = False
         db.on_outside_change.append(self.reload_after_outside_change)
         self.counters: Counter[str] = Counter()  # "accepted", "duplicate", "quarantined", "rejected:<code>"
         self.on_accept: list[Callable[[list[Envelope]], None]] = []
@@ -153,7 +159,9 @@ class Federation:
         genesis = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (self.federation,))
         if genesis is None:
             return  # joined (federation id pinned), genesis not received yet
-        self.trust = Trust.from_genesis(open_envelope(bytes(genesis[0])))
+        self._genesis = open_envelope(bytes(genesis[0]))
+        self.trust = Trust.from_genesis(self._genesis)
+        await self._load_structural()
         await self._restore_quotas(persist=init)
         bodies = await self.db.fetchall("SELECT * FROM bodies")
         if bodies:
@@ -161,6 +169,22 @@ class Federation:
         elif init:
             async with self.db.write("federation.init_bodies") as conn:
                 await self._save_bodies(conn)
+
+    async def _load_structural(self) -> None:
+        """The structural envelopes held (accepted, or set aside) and the forks proven."""
+        kinds = [KIND_OF[t] for t in STRUCTURAL if t is not Genesis]
+        marks = ",".join("?" * len(kinds))
+        rows = await self.db.fetchall(
+            f"SELECT raw FROM envelopes WHERE kind IN ({marks})"
+            f" UNION ALL SELECT raw FROM held WHERE kind IN ({marks}) OR kind = ''",
+            kinds * 2,
+        )
+        self._structural = {}
+        for (raw,) in rows:
+            envelope = open_envelope(bytes(raw), deep=False)  # verified when it arrived
+            if type(envelope.payload.body) in STRUCTURAL:
+                self._structural[envelope.id] = envelope
+        self._forks = {(bytes(r[0]), int(r[1])) for r in await self.db.fetchall("SELECT author, seq FROM forks")}
 
     def _head_of_row(self, author: bytes, row: Sequence[Any]) -> Head:
         """A head from ``(seq, id, created, quota_n, quota_b)`` of the author's last stored envelope."""
@@ -363,8 +387,12 @@ class Federation:
             note(envelope, outcome, changes)
         # Retry the quarantined envelopes of every author that moved, until nothing moves.
         # Only those that can move are taken up: an author's envelopes after a gap in its log
-        # (or of an author still unknown) would only be quarantined again.
+        # (or of an author still unknown) would only be quarantined again. When trust changed,
+        # it is replayed from the set of envelopes (arrival order must not matter), and the
+        # authors whose standing changed are retried again.
         for _ in range(MAX_RETRY_ROUNDS):
+            if (not touched or not self.quarantine) and self._replay_needed:
+                touched |= await self._replay(conn)
             if not touched or not self.quarantine:
                 break
             await self._flush(conn)
@@ -455,6 +483,7 @@ class Federation:
             return Outcome("duplicate", hex_id), []
         if self.trust is None:
             if isinstance(envelope.payload.body, Genesis) and envelope.id == self.federation:
+                self._genesis = envelope
                 self.trust = Trust.from_genesis(envelope)
                 await self._store(
                     conn, envelope, check_next(None, envelope, int(self.clock() * 1000), quota=self.quota())
@@ -463,6 +492,10 @@ class Federation:
             if self.federation is None:
                 return Outcome("rejected", hex_id, "not_federated", "this node has joined no federation"), []
             return await self._quarantine(conn, envelope, "waiting for the genesis", from_quarantine, unknown=True), []
+        if isinstance(envelope.payload.body, ForkProof):
+            # A fork proof proves its author's equivocation whoever carries it: it counts as
+            # soon as it is seen, whatever becomes of the envelope carrying it.
+            await self._note_fork(conn, envelope.payload.body, published=True)
         try:
             self.trust.check(envelope)
         except TrustFailure as exc:
@@ -499,13 +532,9 @@ class Federation:
         await self._store(conn, envelope, new_head)
         changes = self.trust.apply(envelope)
         await self._apply_cuts(conn, changes)
-        if isinstance(envelope.payload.body, ForkProof):
-            a = open_envelope(envelope.payload.body.a, deep=False)
-            await conn.execute(
-                "INSERT OR IGNORE INTO forks (author, seq, a, b, found_at, published) VALUES (?, ?, ?, ?, ?, 1)",
-                (a.author, a.seq, envelope.payload.body.a, envelope.payload.body.b, int(self.clock())),
-            )
-            await conn.execute("UPDATE forks SET published = 1 WHERE author = ? AND seq = ?", (a.author, a.seq))
+        if type(envelope.payload.body) in STRUCTURAL:
+            self._structural[envelope.id] = envelope
+            self._replay_needed = True
         return Outcome("accepted", hex_id), changes
 
     async def _quarantine(
@@ -563,12 +592,21 @@ class Federation:
             rows, self._rows = self._rows, []
             await conn.executemany(INSERT_ENVELOPE, rows)
 
-    async def _record_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> list[Change]:
+    async def _note_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> None:
+        """Keep a proven fork (once per author and sequence); trust is replayed with it."""
         a = open_envelope(proof.a, deep=False)
         await conn.execute(
             "INSERT OR IGNORE INTO forks (author, seq, a, b, found_at, published) VALUES (?, ?, ?, ?, ?, ?)",
             (a.author, a.seq, proof.a, proof.b, int(self.clock()), int(published)),
         )
+        if published:
+            await conn.execute("UPDATE forks SET published = 1 WHERE author = ? AND seq = ?", (a.author, a.seq))
+        if (a.author, a.seq) not in self._forks:
+            self._forks.add((a.author, a.seq))
+            self._replay_needed = True
+
+    async def _record_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> list[Change]:
+        await self._note_fork(conn, proof, published)
         assert self.trust is not None
         changes = self.trust.record_fork(proof)
         await self._apply_cuts(conn, changes)
@@ -578,27 +616,84 @@ class Federation:
 
     async def _apply_cuts(self, conn: aiosqlite.Connection, changes: list[Change]) -> None:
         """Set aside the envelopes after each cut and move the author's head back."""
-        now = int(self.clock())
         for change in changes:
-            if change.kind != "cut" or change.cut is None:
+            if change.kind == "cut" and change.cut is not None:
+                await self._set_aside(conn, change.key, change.cut, change.reason)
+
+    async def _set_aside(self, conn: aiosqlite.Connection, author: bytes, cut: int, reason: str) -> None:
+        await self._flush(conn)
+        self._held_any = True
+        await conn.execute(
+            "INSERT OR IGNORE INTO held (id, author, seq, raw, reason, held_at, kind)"
+            " SELECT id, author, seq, raw, ?, ?, kind FROM envelopes WHERE author = ? AND seq > ?",
+            (reason, int(self.clock()), author, cut),
+        )
+        await conn.execute("DELETE FROM envelopes WHERE author = ? AND seq > ?", (author, cut))
+        await self._reload_head(conn, author)
+
+    async def _reload_head(self, conn: aiosqlite.Connection, author: bytes) -> None:
+        async with conn.execute(
+            "SELECT seq, id, created, quota_n, quota_b FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1",
+            (author,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            self.heads.pop(author, None)
+        else:
+            self.heads[author] = self._head_of_row(author, row)
+        self._digest = None
+
+    async def _replay(self, conn: aiosqlite.Connection) -> set[bytes]:
+        """Recompute trust from the set of structural envelopes held and the forks proven, as
+        any node holding the same set does, and make the tables follow: envelopes beyond a
+        cut (or of a key no longer chartered) are set aside, and set-aside envelopes a cut no
+        longer covers come back, in order. Returns the keys whose standing changed."""
+        assert self.trust is not None and self._genesis is not None
+        self._replay_needed = False
+        await self._flush(conn)
+        new = Trust.replay(self._genesis, self._structural.values(), self._forks)
+        old = self.trust.bodies
+        changed = {k for k in old.keys() | new.bodies.keys() if old.get(k) != new.bodies.get(k)}
+        self.trust = new
+        for key in sorted(changed):
+            body = new.bodies.get(key)
+            if body is None:
+                await self._set_aside(conn, key, 0, "revoked")
                 continue
+            if body.cut is not None:
+                await self._set_aside(conn, key, body.cut, body.cut_reason or "revoked")
+            await self._take_back(conn, key, MAX_SEQ if body.cut is None else body.cut)
+        if changed:
+            await self._save_bodies(conn)
+        return changed
+
+    async def _take_back(self, conn: aiosqlite.Connection, author: bytes, limit: int) -> None:
+        """Move an author's set-aside envelopes up to ``limit`` back into its log, in order,
+        as far as they extend it (the chain rules and the quota, as on arrival)."""
+        if not self._held_any:
+            return
+        head = self.heads.get(author)
+        async with conn.execute(
+            "SELECT id, raw FROM held WHERE author = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            (author, head.seq if head else 0, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        now_ms = int(self.clock() * 1000)
+        back: list[tuple[bytes]] = []
+        for envelope_id, raw in rows:
+            envelope = open_envelope(bytes(raw), deep=False)  # verified when it arrived
+            try:
+                new_head = check_next(head, envelope, now_ms, quota=self.quota())
+            except ChainFailure:
+                break
+            self._rows.append(envelope_row(envelope, now_ms, new_head.quota))
+            head = new_head
+            back.append((bytes(envelope_id),))
+        if back:
+            assert head is not None
             await self._flush(conn)
-            self._held_any = True
-            await conn.execute(
-                "INSERT OR IGNORE INTO held (id, author, seq, raw, reason, held_at)"
-                " SELECT id, author, seq, raw, ?, ? FROM envelopes WHERE author = ? AND seq > ?",
-                (change.reason, now, change.key, change.cut),
-            )
-            await conn.execute("DELETE FROM envelopes WHERE author = ? AND seq > ?", (change.key, change.cut))
-            async with conn.execute(
-                "SELECT seq, id, created, quota_n, quota_b FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1",
-                (change.key,),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
-                self.heads.pop(change.key, None)
-            else:
-                self.heads[change.key] = self._head_of_row(change.key, row)
+            await conn.executemany("DELETE FROM held WHERE id = ?", back)
+            self.heads[author] = head
             self._digest = None
 
     async def _save_bodies(self, conn: aiosqlite.Connection) -> None:
@@ -636,6 +731,9 @@ class Federation:
         await self._apply_cuts(conn, changes)
         if any(c.kind != "ineffective" for c in changes):
             await self._save_bodies(conn)
+        if type(envelope.payload.body) in STRUCTURAL:
+            self._structural[envelope.id] = envelope
+            await self._replay(conn)
 
     def own_cut(self) -> Body | None:
         """Our own body if it has been cut (then we must not sign anything more)."""

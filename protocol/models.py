@@ -183,12 +183,12 @@ class Envelope(msgspec.Struct, frozen=True):
         return kind_of(self.payload.body)
 
 
-_TAGS: dict[type, str] = {
+TAG_OF: dict[type, str] = {
     cls: str(cls.__struct_config__.tag) for cls in (Genesis, Charter, Revocation, KeyRotation, NodeProfile, ForkProof)
 }
-assert tuple(_TAGS.values()) == KINDS
+assert tuple(TAG_OF.values()) == KINDS
 
 
 def kind_of(body: Body) -> str:
     """The wire tag of a body (looked up: this runs for every envelope stored)."""
-    return _TAGS[type(body)]
+    return TAG_OF[type(body)]

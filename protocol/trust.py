@@ -11,16 +11,19 @@ set aside. Cuts come from
 * a ForkProof about the body (``frozen``, just before the forked sequence), until its
   parent revokes it and, if it wishes, charters a new key.
 
-A cut cascades: a body whose admitting envelope falls after its issuer's cut loses its
-charter (it is cut at 0), and so on down the tree.
+A cut cascades: a body whose admitting envelope falls after its issuer's cut was never
+chartered (its charter does not count), and so on down the tree.
 
-Every rule here depends only on envelopes already accepted, and the state changes only by
-:meth:`Trust.apply` on an envelope that was accepted, so nodes that accept the same
-envelopes reach the same state. The rules in prose: docs/federation.md, "Trust".
+The state is a function of the **set** of structural envelopes held, not of the order they
+arrived in: :meth:`Trust.replay` computes it (docs/federation.md, "The order rule").
+:meth:`Trust.apply` is the same computation one envelope at a time; it agrees with
+``replay`` whenever envelopes arrive in their canonical order, and the node replays when
+they did not. The rules in prose: docs/federation.md, "Trust".
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +37,8 @@ STRUCTURAL = frozenset({Genesis, Charter, Revocation, KeyRotation, ForkProof})
 
 CutReason = Literal["revoked", "retired", "frozen"]
 _CUT_CODE: dict[str, Code] = {"revoked": Code.REVOKED, "retired": Code.RETIRED, "frozen": Code.FROZEN}
+_REASON_RANK: dict[str, int] = {"revoked": 0, "retired": 1, "frozen": 2}  # at one sequence, the first wins
+MAX_REPLAY_ROUNDS = 16
 
 
 @dataclass
@@ -80,6 +85,66 @@ class Trust:
         founder = Body(key=genesis.author, name=body.founder_name, level=body.founder_level, parent=None,
                        issuer=None, issued_at=0, admitted_by=genesis.id)  # fmt: skip
         return cls(genesis.id, body.rules, genesis.author, {genesis.author: founder})
+
+    @classmethod
+    def replay(
+        cls, genesis: Envelope, structural: Iterable[Envelope], forks: Iterable[tuple[bytes, int]] = ()
+    ) -> Trust:
+        """The trust state of a federation from its genesis, a set of its structural envelopes
+        (charters, revocations, key rotations, fork proofs; each already verified) and the
+        forks known (author, forked sequence), in any order: the same set gives the same state.
+
+        1. Envelopes are taken in canonical order, (created, author, seq); a fork freezes its
+           author just before the forked sequence, whoever reported it.
+        2. A fold applies each envelope once its author is a body, in pass after pass (so an
+           author's charter may come later in the order than its own envelopes), skipping any
+           beyond its author's cut.
+        3. Envelopes beyond the cuts the fold ended with never count: the fold runs again
+           without them, until the cuts no longer change. So a revocation or a charter signed
+           after its author's cut has no effect, whichever arrived first.
+        """
+        ordered = sorted(
+            {e.id: e for e in structural if e.id != genesis.id and type(e.payload.body) in STRUCTURAL}.values(),
+            key=lambda e: (e.payload.created, e.author, e.seq),
+        )
+        frozen: dict[bytes, int] = {}
+        for author, seq in forks:
+            frozen[author] = min(frozen.get(author, seq - 1), seq - 1)
+        limits: dict[bytes, int] = dict(frozen)
+        trust = cls.from_genesis(genesis)
+        for _ in range(MAX_REPLAY_ROUNDS):
+            trust = cls.from_genesis(genesis)
+            trust._fold(ordered, limits)
+            for author, cut in sorted(frozen.items()):
+                if author in trust.bodies:
+                    trust._cut(author, cut, "frozen")
+            found = {key: body.cut for key, body in trust.bodies.items() if body.cut is not None}
+            settled = {**frozen, **found}
+            if settled == limits:
+                break
+            limits = settled
+        return trust
+
+    def _fold(self, ordered: list[Envelope], limits: dict[bytes, int]) -> None:
+        pending = ordered
+        while pending:
+            waiting: list[Envelope] = []
+            held_back: set[bytes] = set()
+            for envelope in pending:
+                author, seq = envelope.author, envelope.seq
+                if seq > limits.get(author, seq):
+                    continue  # beyond its author's cut: never counts
+                body = self.bodies.get(author)
+                if body is None or author in held_back:
+                    waiting.append(envelope)  # not chartered (yet); its later envelopes wait with it
+                    held_back.add(author)
+                    continue
+                if body.cut is not None and seq > body.cut:
+                    continue
+                self.apply(envelope)
+            if len(waiting) == len(pending):
+                return  # a pass that applied nothing: the rest never will
+            pending = waiting
 
     # --- questions ------------------------------------------------------------------------
     def may_charter(self, parent_level: str, child_level: str) -> bool:
@@ -175,11 +240,29 @@ class Trust:
 
     def _cut(self, key: bytes, after_seq: int, reason: CutReason) -> list[Change]:
         body = self.bodies[key]
-        if body.cut is not None and body.cut <= after_seq:
-            return []  # already cut at or before this point
+        if body.cut is not None and body.cut < after_seq:
+            return []  # already cut before this point
+        if body.cut == after_seq:
+            if body.cut_reason is not None and _REASON_RANK[body.cut_reason] <= _REASON_RANK[reason]:
+                return []  # cut here already, for a reason that ranks first
+            body.cut_reason = reason
+            return [Change("cut", key, after_seq, reason)]
         body.cut, body.cut_reason = after_seq, reason
         changes = [Change("cut", key, after_seq, reason)]
-        for other in list(self.bodies.values()):  # cascade: charters issued after the cut lapse
-            if other.issuer == key and other.issued_at > after_seq:
-                changes += self._cut(other.key, 0, "revoked")
+        for other in list(self.bodies.values()):  # cascade: charters issued after the cut never counted
+            if other.issuer == key and other.issued_at > after_seq and other.key in self.bodies:
+                changes += self._uncharter(other.key)
+        return changes
+
+    def _uncharter(self, key: bytes) -> list[Change]:
+        """``key`` was admitted by an envelope that no longer counts: it is not a body, nor is
+        anything it admitted. (Its envelopes are set aside: a cut at 0.)"""
+        body = self.bodies.pop(key)
+        changes = [Change("cut", key, 0, "revoked")]
+        issuer = self.bodies.get(body.issuer) if body.issuer is not None else None
+        if issuer is not None and issuer.successor == key:
+            issuer.successor = None
+        for other in list(self.bodies.values()):
+            if other.issuer == key and other.key in self.bodies:
+                changes += self._uncharter(other.key)
         return changes

@@ -11,3 +11,7 @@ CREATE INDEX quarantine_by_age ON quarantine (received_at);
 -- before this migration): recomputed from the log when the node loads.
 ALTER TABLE envelopes ADD COLUMN quota_n INTEGER;
 ALTER TABLE envelopes ADD COLUMN quota_b INTEGER;
+
+-- Trust is replayed from every structural envelope held, set aside ones included: held rows
+-- keep their kind ('' for rows set aside before this migration: their bytes say).
+ALTER TABLE held ADD COLUMN kind TEXT NOT NULL DEFAULT '';

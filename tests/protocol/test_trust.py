@@ -83,9 +83,9 @@ def test_revocation_by_an_ancestor_cuts_and_cascades() -> None:
     fed.sign(fed.national, Revocation(key=north.public, after_seq=2, reason="mandate withdrawn"))
     assert fed.trust.bodies[north.public].cut == 2
     assert fed.trust.bodies[leeds.public].cut is None  # chartered at north seq 2: still good
-    assert fed.trust.bodies[york.public].cut == 0  # chartered at seq 3: lapsed with it
+    assert york.public not in fed.trust.bodies  # chartered at seq 3, after the cut: it never counted
     assert fed.code(next_envelope(north, fed.last[north.public], profile(), fed.gen.id)) == Code.REVOKED
-    assert fed.code(next_envelope(york, fed.last[york.public], profile(), fed.gen.id)) == Code.REVOKED
+    assert fed.code(next_envelope(york, fed.last[york.public], profile(), fed.gen.id)) == Code.UNKNOWN_AUTHOR
     assert fed.code(next_envelope(leeds, fed.last[leeds.public], profile(), fed.gen.id)) is None
 
 

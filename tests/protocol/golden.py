@@ -7,9 +7,20 @@ Regenerate (only when the format deliberately changes, which needs a new version
 from __future__ import annotations
 
 import json
+import struct
 from typing import Any
 
-from protocol import Envelope, KeyRotation, Revocation, SigningKey, make_fork_proof, rotation_message, signing_input
+from protocol import (
+    ENVELOPE_TAG,
+    Envelope,
+    KeyRotation,
+    Revocation,
+    SigningKey,
+    make_fork_proof,
+    rotation_message,
+    signing_input,
+    write_bundle,
+)
 from protocol.encoding import encode
 from protocol.views import payload_view
 from tests.factories import T0, charter, genesis, key, next_envelope, profile
@@ -29,6 +40,114 @@ def _entry(name: str, author: str, env: Envelope) -> dict[str, Any]:
         "envelope": env.raw.hex(),
         "id": env.id.hex(),
     }
+
+
+def pack(value: Any) -> bytes:
+    """msgpack as docs/protocol.md states the canonical form (shortest headers, maps sorted by
+    key bytes), written here from the document, not with msgspec."""
+    if isinstance(value, bool) or value is None:
+        raise TypeError("booleans and nil do not occur in version 1 payloads")
+    if isinstance(value, int):
+        if 0 <= value <= 0x7F:
+            return bytes([value])
+        for limit, tag, fmt in ((0xFF, 0xCC, ">B"), (0xFFFF, 0xCD, ">H"), (0xFFFFFFFF, 0xCE, ">I")):
+            if 0 <= value <= limit:
+                return bytes([tag]) + struct.pack(fmt, value)
+        return b"\xcf" + struct.pack(">Q", value)
+    if isinstance(value, str):
+        raw = value.encode()
+        n = len(raw)
+        head = bytes([0xA0 | n]) if n < 32 else (b"\xd9" + bytes([n]) if n < 256 else b"\xda" + struct.pack(">H", n))
+        return head + raw
+    if isinstance(value, bytes):
+        n = len(value)
+        if n < 256:
+            return b"\xc4" + bytes([n]) + value
+        return (b"\xc5" + struct.pack(">H", n) if n < 65536 else b"\xc6" + struct.pack(">I", n)) + value
+    if isinstance(value, list):
+        assert len(value) < 16
+        return bytes([0x90 | len(value)]) + b"".join(pack(v) for v in value)
+    if isinstance(value, dict):
+        assert len(value) < 16
+        items = sorted(value.items(), key=lambda kv: kv[0].encode())
+        return bytes([0x80 | len(items)]) + b"".join(pack(k) + pack(v) for k, v in items)
+    raise TypeError(type(value))
+
+
+def wire(signer: SigningKey, payload: bytes, version: int = 1, signature: bytes | None = None) -> bytes:
+    """An envelope around ``payload`` bytes as given (canonical or not), signed by ``signer``."""
+    signature = signature if signature is not None else signer.sign(ENVELOPE_TAG + payload)
+    return b"\x93" + pack(version) + pack(payload) + pack(signature)
+
+
+def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope) -> list[dict[str, Any]]:
+    """Envelopes every implementation must refuse, each with the code (and field) it must give."""
+    north = keys["north"]
+    good = {"author": north.public, "body": {"endpoints": ["https://north.example.org"], "kind": "node_profile",
+            "name": "North Region"}, "created": T0 + 5000, "federation": fed, "seq": 1}  # fmt: skip
+
+    def variant(drop: str = "", **changes: Any) -> bytes:
+        payload = {k: v for k, v in {**good, **changes}.items() if k not in ("body", drop)}
+        payload["body"] = {**good["body"], **changes.get("body", {})}
+        return pack(payload)
+
+    def signed(payload: bytes, version: int = 1) -> bytes:
+        return wire(north, payload, version)
+
+    valid = pack(good)
+    unsorted = b"\x85" + b"".join(pack(k) + pack(good[k]) for k in ("seq", "federation", "created", "body", "author"))
+    flipped = bytearray(signed(valid))
+    flipped[-1] ^= 0x01
+    charter_body = {"kind": "charter", "key": keys["south"].public, "level": "region\n", "name": "South"}
+    cases: list[tuple[str, bytes, str, str | None]] = [
+        ("too_large", b"\x93\x01" + pack(bytes(65_600)) + pack(bytes(64)), "too_large", None),
+        ("truncated", signed(valid)[:-1], "malformed", None),
+        ("trailing_bytes", signed(valid) + b"\x00", "malformed", None),
+        ("bad_version", signed(valid, version=2), "bad_version", "version"),
+        ("unsorted_keys", signed(unsorted), "not_canonical", None),
+        ("long_int_header", signed(valid.replace(b"\xa3seq\x01", b"\xa3seq\xcd\x00\x01")), "not_canonical", None),
+        ("default_written_out", signed(variant(body={"contact": ""})), "not_canonical", None),
+        ("unknown_kind", signed(variant(body={"kind": "motion"})), "unknown_kind", None),
+        ("unknown_field", signed(variant(colour="red")), "unknown_field", None),
+        ("name_too_long", signed(variant(body={"name": "n" * 201})), "bad_field", "payload.body.name"),
+        ("url_trailing_newline", signed(variant(body={"endpoints": ["https://north.example.org\n"]})),
+         "bad_field", "payload.body.endpoints[0]"),
+        ("url_not_http", signed(variant(body={"endpoints": ["ftp://north.example.org"]})), "bad_field",
+         "payload.body.endpoints[0]"),
+        ("level_trailing_newline", signed(pack({**good, "body": charter_body})), "bad_field", "payload.body.level"),
+        ("seq_zero", signed(variant(seq=0)), "bad_field", "payload.seq"),
+        ("prev_at_seq_1", signed(variant(prev=north_profile.id)), "bad_field", "payload.prev"),
+        ("no_federation", signed(variant(drop="federation")), "bad_field", "payload.federation"),
+        ("bad_signature", bytes(flipped), "bad_signature", "signature"),
+        ("small_order_author", signed(variant(author=bytes([1]) + bytes(31))), "bad_key", "payload.author"),
+    ]  # fmt: skip
+    return [{"name": name, "envelope": raw.hex(), "code": code, "field": field} for name, raw, code, field in cases]
+
+
+def _bundles(keys: dict[str, SigningKey], gen: Envelope, chartered: Envelope) -> list[dict[str, Any]]:
+    """Sets of envelopes checked as logs (``check_logs``), with every failure they must give."""
+    fed = gen.id
+    north = keys["north"]
+    one = next_envelope(north, None, profile("North 1"), fed)
+    two = next_envelope(north, one, profile("North 2"), fed)
+    three = next_envelope(north, two, profile("North 3"), fed)
+    other_two = next_envelope(north, one, profile("North 2, other side"), fed)
+    earlier = next_envelope(north, two, profile("earlier"), fed, created=one.payload.created - 1)
+    future = next_envelope(north, two, profile("from the future"), fed, created=T0 + 10**9)
+    cases = [
+        ("whole_logs", [gen, chartered, one, two, three], []),
+        ("any_order", [three, one, chartered, two, gen], []),
+        ("gap", [one, three], [(1, "bad_chain")]),
+        ("fork", [one, two, other_two], [(2 if two.id < other_two.id else 1, "fork")]),
+        ("created_goes_back", [one, two, earlier], [(2, "bad_chain")]),
+        ("future_timestamp", [one, two, future], [(2, "future_timestamp")]),
+        ("first_is_not_seq_1", [two, three], [(0, "bad_chain"), (1, "bad_chain")]),
+    ]
+    return [
+        {"name": name, "now_ms": T0 + 3_600_000, "bundle": write_bundle([e.raw for e in items]).hex(),
+         "failures": [{"index": i, "code": c} for i, c in failures]}
+        for name, items, failures in cases
+    ]  # fmt: skip
 
 
 def build() -> dict[str, Any]:
@@ -66,6 +185,16 @@ def build() -> dict[str, Any]:
             _entry("revocation", "national", revoked),
             _entry("key_rotation", "national", rotated_env),
         ],
+        "rejections_description": (
+            "Envelopes that must be refused, each with the code (docs/protocol.md section 10) and, where one "
+            "field is at fault, its path. Signed by 'north' unless the case is about the signature or the key."
+        ),
+        "rejections": _rejections(keys, fed, north_profile),
+        "bundles_description": (
+            "Bundles checked as logs (section 7) at the clock now_ms: each failure by the index of the envelope "
+            "in the bundle and its code; an empty list means every envelope holds."
+        ),
+        "bundles": _bundles(keys, gen, chartered),
     }
 
 

@@ -8,47 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from protocol import ENVELOPE_TAG, SigningKey, node_id_text, open_envelope
+from protocol import ENVELOPE_TAG, SigningKey, check_logs, node_id_text, open_envelope, read_bundle
 from protocol.ed25519 import verify
-from tests.protocol.golden import build
+from protocol.errors import ProtocolError
+from tests.protocol.golden import build, pack
 
 GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "golden.json").read_text())
 BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b"}
-
-
-def _pack(value: Any) -> bytes:
-    """msgpack as docs/protocol.md states the canonical form: shortest headers, sorted maps."""
-    if isinstance(value, bool) or value is None:
-        raise TypeError("booleans and nil do not occur in version 1 payloads")
-    if isinstance(value, int):
-        if 0 <= value <= 0x7F:
-            return bytes([value])
-        for limit, tag, fmt in ((0xFF, 0xCC, ">B"), (0xFFFF, 0xCD, ">H"), (0xFFFFFFFF, 0xCE, ">I")):
-            if 0 <= value <= limit:
-                return bytes([tag]) + struct.pack(fmt, value)
-        return b"\xcf" + struct.pack(">Q", value)
-    if isinstance(value, str):
-        raw = value.encode()
-        n = len(raw)
-        head = bytes([0xA0 | n]) if n < 32 else (b"\xd9" + bytes([n]) if n < 256 else b"\xda" + struct.pack(">H", n))
-        return head + raw
-    if isinstance(value, bytes):
-        n = len(value)
-        return (b"\xc4" + bytes([n]) if n < 256 else b"\xc5" + struct.pack(">H", n)) + value
-    if isinstance(value, list):
-        assert len(value) < 16
-        return bytes([0x90 | len(value)]) + b"".join(_pack(v) for v in value)
-    if isinstance(value, dict):
-        assert len(value) < 16
-        items = sorted(value.items(), key=lambda kv: kv[0].encode())
-        return bytes([0x80 | len(items)]) + b"".join(_pack(k) + _pack(v) for k, v in items)
-    raise TypeError(type(value))
 
 
 def _from_view(value: Any, name: str = "") -> Any:
@@ -80,21 +51,86 @@ def test_vector(vector: dict[str, Any]) -> None:
     assert hashlib.sha256(raw).hexdigest() == vector["id"]
     assert bytes.fromhex(vector["signing_input"]) == ENVELOPE_TAG + payload
     # the envelope is [1, payload, signature] in msgpack, written out by hand here
-    assert raw == b"\x93\x01" + _pack(payload) + _pack(signature)
+    assert raw == b"\x93\x01" + pack(payload) + pack(signature)
     # the payload is exactly the documented encoding of its JSON view
-    assert _pack(_from_view(vector["payload_json"])) == payload
+    assert pack(_from_view(vector["payload_json"])) == payload
     env = open_envelope(raw)
     assert env.id.hex() == vector["id"] and env.kind == vector["payload_json"]["body"]["kind"]
     author = next(k for k in GOLDEN["keys"] if k["label"] == vector["author"])
     assert verify(bytes.fromhex(author["public"]), signature, ENVELOPE_TAG + payload)
 
 
-def test_literal_genesis_id_and_signature() -> None:
-    """Pinned here as well as in the file, so regenerating the file cannot hide a change."""
-    gen = GOLDEN["envelopes"][0]
-    assert gen["name"] == "genesis"
-    assert gen["id"] == "dd40b3c54a10ce96d40db27be7658554e6c537de0dd6b562a07efb2ab2290db8"
-    assert gen["signature"] == (
+# Every id and signature, pinned here as well as in the file: regenerating the file from
+# the code cannot hide a change of encoding or signing.
+PINNED = {
+    "genesis": (
+        "dd40b3c54a10ce96d40db27be7658554e6c537de0dd6b562a07efb2ab2290db8",
         "7fed57e6306a1dde474b89e74c5a28bde094c3e423684731a5e9496c8cd7819f"
-        "caccd9eedf87866e3cafa963205e3ea3dec1798b3f77f8b473100d7447f4300e"
-    )
+        "caccd9eedf87866e3cafa963205e3ea3dec1798b3f77f8b473100d7447f4300e",
+    ),
+    "charter": (
+        "5c5b4604bf225b6b9c51ab923d4d37325f6f4c452ccc4a9d46ba6063e075d15b",
+        "8afd6acf7af9d32469d5e0cc41a583264ff41152ec58edbf091493be1419e096"
+        "1d4b07195ebd9115cb600ca362384f635b4b00e95ff3f9fbd3c20965da52a70d",
+    ),
+    "node_profile": (
+        "a2d63071bdb8e8d9045ee84b458f2fd13dfc246d83a4a60fdd9895fbb315eb43",
+        "c80e021641020ac1bf1ded1c406b1da10ec800d00c0fa3f0ca25c80adb5a2d63"
+        "d5030e1cf181daf4923f783fa15343faa0310ffb425a6f1e26b14341df566204",
+    ),
+    "fork_side_a": (
+        "d9fadc0a22ab5627b315bb5515163ed1625070f23dc040a9199a18e436b125cf",
+        "1cadf5d085f384dcba5784cef7fe3c5d2fa603cb853084a4bac8ed8aaf02b03d"
+        "1a40dbebf633eff255854ecfec5eeccdfdb1bee42e3ae83900ddac3a7466ae02",
+    ),
+    "fork_side_b": (
+        "370054c6bdcba0e0b79b5df4994e9182f49038847fd27c6fbf5afdc0e0f9b3bd",
+        "ca922d05eaca45d5d48efac197bc3d3943d564ec31562439dc75928337368ba2"
+        "7ccf59a9bacc6e86aa161ff80e3ff6706e0dde98825b05c9131ded9c33974000",
+    ),
+    "fork_proof": (
+        "ed39be3bd8829f0c2895ab48d5e149888f36b7bbdb4a8da3f22153537dcc21f4",
+        "793505d2ee35e172564ddd74650fcce30750d82be933f49ed66e152126217355"
+        "e9ff572d4178f1f4e34576af87805ac73ddac6a5016a182b018c223bb439cd0e",
+    ),
+    "revocation": (
+        "c52e8a3b4070f0592b681c231e6ac1c0b8362027695c9f540ee5e4031cedd0e5",
+        "33653dad3f28968c4f041b2e2e93f67815df6bd0a3b983d42a36aa128d566f57"
+        "93cd909967aa4c65ccaa8cf242f6c7736f66d6255d0a86f939f29c4c26efb10e",
+    ),
+    "key_rotation": (
+        "2b49a9b8872e561fcb8638c63386977b866723ed6c3bb25bae85071828c371ef",
+        "e49c5749e03626ebd57aac4bdf179ad40be0b4e5f4b33b6ef8fc0ada24e0e567"
+        "59cf31b61bfdbac4902f7ab60120a15d129d125dae287734c96f8e59f0fe8104",
+    ),
+}
+
+
+@pytest.mark.parametrize("vector", GOLDEN["envelopes"], ids=[v["name"] for v in GOLDEN["envelopes"]])
+def test_every_id_and_signature_is_pinned(vector: dict[str, Any]) -> None:
+    assert (vector["id"], vector["signature"]) == PINNED[vector["name"]]
+    assert [v["name"] for v in GOLDEN["envelopes"]] == list(PINNED)
+
+
+@pytest.mark.parametrize("case", GOLDEN["rejections"], ids=[c["name"] for c in GOLDEN["rejections"]])
+def test_rejection_vectors(case: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        open_envelope(bytes.fromhex(case["envelope"]))
+    assert str(refused.value.code) == case["code"]
+    if case["field"] is not None:
+        assert refused.value.field == case["field"]
+
+
+@pytest.mark.parametrize("case", GOLDEN["bundles"], ids=[c["name"] for c in GOLDEN["bundles"]])
+def test_bundle_verdicts(case: dict[str, Any]) -> None:
+    report = check_logs(list(read_bundle(bytes.fromhex(case["bundle"]))), case["now_ms"])
+    assert [{"index": f.index, "code": str(f.error.code)} for f in report.failures] == case["failures"]
+
+
+def test_the_rejections_cover_every_envelope_check() -> None:
+    """Each check of docs/protocol.md section 4.1 has a vector (and the pattern rule of section 6)."""
+    codes = {c["code"] for c in GOLDEN["rejections"]}
+    assert codes >= {"too_large", "malformed", "not_canonical", "bad_version", "unknown_kind", "unknown_field",
+                     "bad_field", "bad_signature", "bad_key"}  # fmt: skip
+    names = {c["name"] for c in GOLDEN["rejections"]}
+    assert {"url_trailing_newline", "level_trailing_newline"} <= names

@@ -239,6 +239,31 @@ async def test_the_last_admin_stays(live: Live) -> None:
 
 
 # --- concurrency --------------------------------------------------------------------------
+async def test_delete_deletes_and_refusals_change_nothing(live: Live) -> None:
+    officer, admin = await live.member("secretary"), await live.member("admin")
+    target = await live.member("member")
+    status, _ = await call(live, "DELETE", f"/api/v1/members/{admin.member.id}", headers=officer.headers)
+    assert status == 403 and await live.node.members.get(admin.member.id) is not None  # officers do not touch admins
+    status, _ = await call(live, "DELETE", f"/api/v1/members/{target.member.id}", headers=officer.headers)
+    assert status == 204
+    assert await live.node.members.get(target.member.id) is None
+    assert await live.node.auth.token_member(target.token) is None  # the member's tokens went with them
+    status, _ = await call(live, "DELETE", f"/api/v1/members/{target.member.id}", headers=officer.headers)
+    assert status == 404
+
+
+async def test_a_good_login_resets_the_accounts_failures(live: Live) -> None:
+    person = await live.member("member")
+    for _round in range(3):  # 4 failures, then the right password, three times: never held back
+        for i in range(4):
+            status, _ = await call(live, "POST", "/api/v1/auth/login",
+                                   json={"email": person.member.email, "password": f"wrong {i}"})  # fmt: skip
+            assert status == 401
+        status, _ = await call(live, "POST", "/api/v1/auth/login",
+                               json={"email": person.member.email, "password": PASSWORD})  # fmt: skip
+        assert status == 200
+
+
 async def test_fifty_concurrent_identical_adds_leave_one(live: Live) -> None:
     officer = await live.member("secretary")
     body = {"name": "Dup Licate", "email": "dup@example.org"}
@@ -297,19 +322,26 @@ async def test_responses_match_documented_schemas(live: Live) -> None:
         schema = entry["content"]["application/json"]["schema"]
         jsonschema.validate(body, {**schema, "components": {"schemas": components}})
 
-    samples = [
-        ("/healthz", "GET", "/healthz", None),
-        ("/api/v1/node", "GET", "/api/v1/node", None),
-        ("/api/v1/me", "GET", "/api/v1/me", None),
-        ("/api/v1/members", "GET", "/api/v1/members", None),
-        ("/api/v1/members", "POST", "/api/v1/members", {"name": "New", "email": "new@example.org", "youth": True}),
-        ("/api/v1/members", "POST", "/api/v1/members", {"name": "New", "email": "new@example.org"}),  # 409
-        ("/api/v1/tokens", "POST", "/api/v1/tokens", {"name": "cron"}),
-        ("/api/v1/log/profile", "POST", "/api/v1/log/profile", {"name": "B", "endpoints": ["http://127.0.0.1:9/"]}),
-    ]
-    for template, method, path, body in samples:
+    samples = [  # (template, method, path, body, the status this call must get)
+        ("/healthz", "GET", "/healthz", None, 200),
+        ("/api/v1/node", "GET", "/api/v1/node", None, 200),
+        ("/api/v1/me", "GET", "/api/v1/me", None, 200),
+        ("/api/v1/members", "GET", "/api/v1/members", None, 200),
+        ("/api/v1/members", "POST", "/api/v1/members", {"name": "New", "email": "new@example.org", "youth": True}, 201),
+        ("/api/v1/members", "POST", "/api/v1/members", {"name": "New", "email": "new@example.org"}, 409),
+        ("/api/v1/tokens", "POST", "/api/v1/tokens", {"name": "cron"}, 201),
+        ("/api/v1/tokens", "GET", "/api/v1/tokens", None, 200),
+        ("/api/v1/joins", "GET", "/api/v1/joins", None, 200),
+        ("/api/v1/log/profile", "POST", "/api/v1/log/profile", {"name": "B", "endpoints": ["http://127.0.0.1:9/"]},
+         201),
+        ("/api/v1/members", "GET", "/api/v1/members?status=gone", None, 400),
+    ]  # fmt: skip
+    for template, method, path, body, expected in samples:
         status, answer = await call(live, method, path, json=body, headers=admin.headers)
+        assert status == expected, (method, path, status, answer)  # a schema check of the wrong answer proves nothing
         check(template, method.lower(), status, answer)
+    with pytest.raises(jsonschema.ValidationError):  # and the check can fail: a member is not an error
+        check("/api/v1/me", "get", 401, {"id": 1})
 
 
 async def test_invite_page_is_served_with_a_strict_policy(live: Live) -> None:

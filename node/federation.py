@@ -49,8 +49,8 @@ from protocol import (
     make_fork_proof,
     open_envelope,
 )
-from protocol.models import TAG_OF as KIND_OF
 from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, MAX_SEQ
+from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Body, Change
 
@@ -534,7 +534,7 @@ class Federation:
         await self._apply_cuts(conn, changes)
         if type(envelope.payload.body) in STRUCTURAL:
             self._structural[envelope.id] = envelope
-            self._replay_needed = True
+            self._replay_needed = self._replay_needed or not _agrees_with_replay(changes)
         return Outcome("accepted", hex_id), changes
 
     async def _quarantine(
@@ -733,12 +733,21 @@ class Federation:
             await self._save_bodies(conn)
         if type(envelope.payload.body) in STRUCTURAL:
             self._structural[envelope.id] = envelope
-            await self._replay(conn)
+            if not _agrees_with_replay(changes):
+                await self._replay(conn)
 
     def own_cut(self) -> Body | None:
         """Our own body if it has been cut (then we must not sign anything more)."""
         body = self.body(self.own_key)
         return body if body is not None and body.cut is not None else None
+
+
+def _agrees_with_replay(changes: list[Change]) -> bool:
+    """Whether applying one envelope on its own is sure to give what a replay of the whole set
+    gives: when it cut nobody and nothing of it was ineffective (a charter of a key nobody
+    else chartered, a name updated). A conflict or a cut is where arrival order could matter;
+    then the node replays."""
+    return all(c.kind in ("chartered", "updated") for c in changes)
 
 
 def _body_from_row(r: aiosqlite.Row) -> Body:

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol, TypeVar
 
@@ -35,6 +35,7 @@ BASE_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 300.0
 BREAKER_FAILURES = 5
 BREAKER_PAUSE_S = 600.0
+HEALTHY_SHARE = 0.75  # of random picks, the share drawn from peers that answered last time
 
 HeadEntry = tuple[bytes, int, bytes]  # author, seq, head id
 T = TypeVar("T")
@@ -129,6 +130,8 @@ class PeerTable:
     peers: dict[str, Peer] = field(default_factory=dict)
     exclude: set[str] = field(default_factory=set)  # our own addresses
     _all: list[Peer] = field(default_factory=list)  # the same peers, for O(k) sampling
+    _healthy: dict[str, Peer] = field(default_factory=dict)  # peers whose last exchange went well
+    _failing: set[str] = field(default_factory=set)  # peers whose last exchange failed
 
     def add(self, address: str, node_id: bytes | None = None, source: str = "seed") -> Peer | None:
         if address in self.exclude:
@@ -146,22 +149,40 @@ class PeerTable:
         return [p for p in self.peers.values() if p.available(now)]
 
     def sample(self, k: int) -> list[Peer]:
-        """Up to ``k`` distinct random available peers."""
-        if len(self.peers) > 4 * k:  # large table: draw a few, keep the available ones
-            now = self.clock()
-            drawn = self.rng.sample(self._all, min(len(self._all), 3 * k))
-            chosen = [p for p in drawn if p.available(now)][:k]
+        """Up to ``k`` distinct random available peers. While some peers are failing, each pick
+        is, three times in four, one that answered its last exchange (when there is one), so
+        a table full of addresses that never answer does not starve gossip of the peers that
+        work; the fourth pick keeps trying the others. With no peer failing, picks are
+        uniform (the spread the simulator measures)."""
+        now = self.clock()
+        healthy = [p for p in self._healthy.values() if p.available(now)] if self._healthy and self._failing else []
+        if not healthy:
+            return self._sample_any(k, now, ())
+        wanted = sum(1 for _ in range(k) if self.rng.random() < HEALTHY_SHARE)
+        chosen = self.rng.sample(healthy, min(wanted, len(healthy)))
+        return chosen + self._sample_any(k - len(chosen), now, chosen)
+
+    def _sample_any(self, k: int, now: float, taken: Sequence[Peer]) -> list[Peer]:
+        if k <= 0:
+            return []
+        if len(self.peers) > 4 * (k + len(taken)):  # large table: draw a few, keep the available ones
+            drawn = self.rng.sample(self._all, min(len(self._all), 3 * (k + len(taken))))
+            chosen = [p for p in drawn if p.available(now) and p not in taken][:k]
             if len(chosen) == k:
                 return chosen
-        candidates = self.available()
+        candidates = [p for p in self.peers.values() if p.available(now) and p not in taken]
         return self.rng.sample(candidates, min(k, len(candidates)))
 
     def succeeded(self, peer: Peer) -> None:
         peer.failures, peer.next_try, peer.last_error = 0, 0.0, None
         peer.last_ok = self.clock()
+        self._healthy[peer.address] = peer
+        self._failing.discard(peer.address)
 
     def failed(self, peer: Peer, error: str) -> None:
         """Back off exponentially with jitter; past the breaker threshold, pause long."""
+        self._healthy.pop(peer.address, None)
+        self._failing.add(peer.address)
         peer.failures += 1
         peer.last_error = error
         if peer.breaker_open:

@@ -46,7 +46,7 @@ def small_disk(tmp_path: Path) -> AsyncIterator[Path]:
 
 def big_profile(author: SigningKey, federation: bytes, after: Envelope | None) -> Envelope:
     """A ~24 KB envelope: eight long endpoints and a contact text of four-byte characters."""
-    body = NodeProfile(name="Filler", endpoints=[f"https://e{i}.example.org/" + "p" * 2000 for i in range(8)],
+    body = NodeProfile(name="Filler", endpoints=[f"http://127.0.0.1:9/e{i}/" + "p" * 2000 for i in range(8)],
                        contact="🙂" * 2000)  # fmt: skip
     seq = after.seq + 1 if after else 1
     payload = Payload(author=author.public, seq=seq, created=int(time.time() * 1000), body=body,

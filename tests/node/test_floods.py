@@ -28,7 +28,7 @@ MB = 1024 * 1024
 
 def big(author: SigningKey, federation: bytes, after: Envelope | None, created: int | None = None) -> Envelope:
     """A ~24 KB envelope (eight long endpoints, a contact of four-byte characters)."""
-    body = NodeProfile(name="Flood", endpoints=[f"https://e{i}.example.org/" + "p" * 2000 for i in range(8)],
+    body = NodeProfile(name="Flood", endpoints=[f"http://127.0.0.1:9/e{i}/" + "p" * 2000 for i in range(8)],
                        contact="🙂" * 2000)  # fmt: skip
     payload = Payload(author=author.public, seq=after.seq + 1 if after else 1, prev=after.id if after else None,
                       created=created or int(time.time() * 1000), body=body, federation=federation)  # fmt: skip

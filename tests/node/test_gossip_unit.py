@@ -259,3 +259,22 @@ def _table(n: int) -> PeerTable:
     for i in range(n):
         table.add(f"http://p{i}.example")
     return table
+
+
+def test_while_peers_fail_picks_favour_those_that_answer() -> None:
+    """Many addresses that never answer (profiles of nodes that are down, or mistyped) must not
+    starve gossip of the one peer that works."""
+    clock = Clock()
+    table = PeerTable(random.Random(11), clock=clock)
+    for i in range(500):
+        table.add(f"http://dead{i}.example")
+    good = table.add("http://good.example")
+    assert good is not None
+    table.succeeded(good)
+    picks = [table.sample(1)[0].address for _ in range(400)]
+    assert picks.count(good.address) < 20  # nobody failing yet: uniform picks
+    bad = table.peers["http://dead0.example"]
+    table.failed(bad, "refused")
+    clock.now = bad.next_try  # available again, still failing
+    picks = [table.sample(1)[0].address for _ in range(400)]
+    assert picks.count(good.address) > 250  # about three in four

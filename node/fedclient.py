@@ -60,9 +60,9 @@ def address_allowed(ip: str, allow_private: bool) -> bool:
 class GuardedResolver(AbstractResolver):
     """Resolves names, then keeps only the addresses this node may connect to."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, inner: AbstractResolver | None = None) -> None:
         self.allow_private = allow_private
-        self._inner = DefaultResolver()
+        self._inner = inner or DefaultResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -93,9 +93,18 @@ def check_url(url: str, allow_private: bool) -> None:
 class HttpTransport:
     """The engine's transport over HTTP, signing every request with the node key."""
 
-    def __init__(self, key: SigningKey, *, allow_private: bool, timeout_s: float, max_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        key: SigningKey,
+        *,
+        allow_private: bool,
+        timeout_s: float,
+        max_batch: int = 1000,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self.key = key
         self.allow_private = allow_private
+        self.resolver = resolver  # the name lookup behind the guard (tests give their own)
         self.max_batch = max_batch
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(5.0, timeout_s), sock_read=timeout_s)
         self._session: aiohttp.ClientSession | None = None
@@ -103,7 +112,10 @@ class HttpTransport:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                resolver=GuardedResolver(self.allow_private), limit=64, limit_per_host=4, ttl_dns_cache=60
+                resolver=GuardedResolver(self.allow_private, self.resolver),
+                limit=64,
+                limit_per_host=4,
+                ttl_dns_cache=60,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self.timeout, headers={"User-Agent": USER_AGENT}

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from node.fedclient import BlockedAddress, GuardedResolver, HttpTransport, address_allowed, check_url
 from node.gossip import Peer, PeerError, SyncRequest
+from node.trustops import issue_charter
 from protocol import SigningKey
+from tests.node.conftest import Live, new_node_dir
 
 
 @pytest.mark.parametrize(
@@ -97,3 +101,40 @@ async def test_redirects_and_slow_peers_fail() -> None:
     finally:
         await transport.close()
         await runner.cleanup()
+
+
+class EverythingIsHere(AbstractResolver):
+    """A name lookup that answers 127.0.0.1 for every name: no query leaves the machine."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET, "proto": 0,
+                 "flags": socket.AI_NUMERICHOST}]  # fmt: skip
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_peer_with_a_non_ascii_host_is_reached_and_signed_as_sent(live: Live) -> None:
+    """`https://bücher.example.org` travels as IDNA (`xn--bcher-kva.example.org`): the request
+    is signed over what is sent, so the node checks it (the report: signing failed, with
+    tracebacks every 30 s, and the peer was never backed off)."""
+    key = SigningKey.generate()
+    await issue_charter(live.node, key.public, "Bücher Region", "region", None)
+    port = live.url.rsplit(":", 1)[1]
+    transport = HttpTransport(key, allow_private=True, timeout_s=5, resolver=EverythingIsHere())
+    try:
+        reply = await transport.sync(Peer(f"http://bücher.example.org:{port}"), SyncRequest(b"\0" * 32))
+        assert reply.equal is False and reply.heads
+        for bad in ("http://exa mple.org", "http://[::1", "http://bücher..example.org"):  # cannot be requested
+            with pytest.raises(PeerError):
+                await transport.sync(Peer(bad), SyncRequest(b"\0" * 32))
+    finally:
+        await transport.close()
+
+
+@pytest.fixture
+async def node_dir(tmp_path: Path) -> Path:
+    """A national node (it charters regions)."""
+    return await new_node_dir(tmp_path, "National Committee", level="national")

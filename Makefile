@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck bench clean
+.PHONY: demo test test-slow check lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Suites marked slow (minutes, not seconds); CI runs them after `make test`.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: lint typecheck test test-slow
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify.py

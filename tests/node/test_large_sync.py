@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from node.config import KEY_FILE
 from node.demo import start_serve
@@ -43,6 +44,7 @@ async def heads(url: str) -> dict[str, int]:
         return dict((await r.json())["heads"])
 
 
+@pytest.mark.slow  # ~30 s: `make test-slow`, which CI runs after `make test`
 async def test_a_fresh_node_syncs_2000_authors_and_50000_envelopes(tmp_path: Path) -> None:
     source_dir, fresh_dir = tmp_path / "national", tmp_path / "fresh"
     await init_node(source_dir, "National Committee", "national", "127.0.0.1:0", None, allow_private_peers=True)

@@ -42,7 +42,7 @@ def rows(count: int, first_seq: int) -> list[tuple[object, ...]]:
     for seq in range(first_seq, first_seq + count // AUTHORS):
         for author in authors:
             raw = os.urandom(397)
-            out.append((hashlib.sha256(raw).digest(), author, seq, "node_profile", 1, 1, raw))
+            out.append((hashlib.sha256(raw).digest(), author, seq, "node_profile", 1, 1, raw, 1, 1))
     return out
 
 

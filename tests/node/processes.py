@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node import demo
+from node.demo import DEMO_ENV, RunningNode
+from node.service import Node
+from protocol import NodeProfile
 
 
 @dataclass
@@ -64,3 +67,18 @@ def _status_kb(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise LookupError(field)
+
+
+async def write_profile(running: RunningNode, text: str) -> int:
+    """Append to a node's own log (as `branchnet` would, beside the running server); the seq."""
+    async with Node.opened(running.directory) as node:
+        envelope = await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url], contact=text))
+    return envelope.seq
+
+
+async def restart(running: RunningNode) -> None:
+    """Start the node again at the address the others know (a real node keeps its address)."""
+    address = running.url.removeprefix("http://")
+    env = {**DEMO_ENV, "BRANCHNET_HTTP_LISTEN": address, "BRANCHNET_HTTP_PUBLIC_URL": running.url}
+    running.process, url, _ = await demo.start_serve(running.directory, env)
+    assert url == running.url

@@ -26,6 +26,7 @@ from node.fedclient import HttpTransport
 from node.service import Node
 from node.trustops import issue_charter
 from protocol import NodeProfile, Payload, SigningKey, seal, write_bundle
+from tests.node.processes import write_profile
 
 LAYOUT = [
     ("National Committee", "national", None),
@@ -74,12 +75,6 @@ async def honest(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
         yield nodes
     finally:
         await stop_all(nodes)
-
-
-async def publish(running: RunningNode, text: str) -> int:
-    async with Node.opened(running.directory) as node:
-        envelope = await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url], contact=text))
-    return envelope.seq
 
 
 async def held_everywhere(nodes: list[RunningNode], author: str, seq: int, bound_s: float) -> float:
@@ -134,7 +129,7 @@ async def test_honest_nodes_converge_beside_a_tarpit_and_a_flood(honest: list[Ru
         published = {}
         for round_no in range(3):
             for n in (national, north, south, leeds, york):
-                published[n.node_id] = await publish(n, f"while Bristol floods, #{round_no}")
+                published[n.node_id] = await write_profile(n, f"while Bristol floods, #{round_no}")
             await asyncio.sleep(0.5)
         last_flood = await asyncio.wait_for(flooding, 120)
         took = await wait_until_converged(honest, CONVERGE_S)
@@ -144,7 +139,7 @@ async def test_honest_nodes_converge_beside_a_tarpit_and_a_flood(honest: list[Ru
 
         # One new envelope, with the tarpit in every peer table: everywhere within SPREAD_S.
         before = tarpit.requests
-        seq = await publish(leeds, "one more, after the storm")
+        seq = await write_profile(leeds, "one more, after the storm")
         spread = await held_everywhere(honest, leeds.node_id, seq, SPREAD_S)
         assert spread < SPREAD_S
         assert tarpit.requests > 0 and before > 0  # the tarpit was in play throughout

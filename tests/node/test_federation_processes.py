@@ -14,7 +14,7 @@ import pytest
 
 from node.demo import DEMO_ENV, RunningNode, build, publish_profile, start_serve, stop_all, wait_until_converged
 from node.service import Node
-from protocol import NodeProfile
+from tests.node.processes import restart, write_profile
 
 BOUND_S = 60.0
 
@@ -26,20 +26,6 @@ async def federation(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
         yield nodes
     finally:
         await stop_all(nodes)
-
-
-async def write_profile(running: RunningNode, text: str) -> None:
-    """Append to a node's own log (as `branchnet` would, beside the running server)."""
-    async with Node.opened(running.directory) as node:
-        await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url], contact=text))
-
-
-async def restart(running: RunningNode) -> None:
-    """Start the node again at the address the others know (a real node keeps its address)."""
-    address = running.url.removeprefix("http://")
-    env = {**DEMO_ENV, "BRANCHNET_HTTP_LISTEN": address, "BRANCHNET_HTTP_PUBLIC_URL": running.url}
-    running.process, url, _ = await start_serve(running.directory, env)
-    assert url == running.url
 
 
 def assert_identical(nodes: list[RunningNode], authors: int) -> dict[str, int]:

@@ -18,11 +18,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from node.demo import DEMO_ENV, RunningNode, build, poll, start_serve, stop_all, wait_until_converged
+from node.demo import DEMO_ENV, RunningNode, build, poll, stop_all, wait_until_converged
 from node.envelopes import is_unconfirmed
 from node.errors import Unavailable
 from node.service import Node
 from protocol import NodeProfile
+from tests.node.processes import restart, write_profile
 
 LAYOUT = [
     ("National Committee", "national", None),
@@ -38,20 +39,6 @@ async def trio(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
         yield nodes
     finally:
         await stop_all(nodes)
-
-
-async def sign(running: RunningNode, text: str) -> int:
-    """Append to the node's log as `branchnet` does beside a running server; the new seq."""
-    async with Node.opened(running.directory) as node:
-        envelope = await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url], contact=text))
-    return envelope.seq
-
-
-async def restart(running: RunningNode) -> None:
-    address = running.url.removeprefix("http://")
-    env = {**DEMO_ENV, "BRANCHNET_HTTP_LISTEN": address, "BRANCHNET_HTTP_PUBLIC_URL": running.url}
-    running.process, url, _ = await start_serve(running.directory, env)
-    assert url == running.url
 
 
 async def everywhere(nodes: list[RunningNode], author: RunningNode, seq: int) -> None:
@@ -78,7 +65,7 @@ async def test_a_restored_node_learns_its_sequence_before_signing(
     backup = tmp_path / "north-backup.db"
     done = await asyncio.to_thread(branchnet, "backup", "--dir", str(north.directory), "--out", str(backup))
     assert done.returncode == 0, done.stderr
-    after_backup = await sign(north, "signed after the backup")
+    after_backup = await write_profile(north, "signed after the backup")
     await everywhere(trio, north, after_backup)  # the peers got it
 
     await stop_all([north])
@@ -97,7 +84,7 @@ async def test_a_restored_node_learns_its_sequence_before_signing(
         assert refused.value.code == "catching_up"
 
     await restart(north)
-    seq = await sign(north, "the first after the restore")  # waits while the server learns
+    seq = await write_profile(north, "the first after the restore")  # waits while the server learns
     assert seq == after_backup + 1  # after what it signed before, not over it
     await everywhere(trio, north, seq)
     assert await wait_until_converged(trio, 60) is not None

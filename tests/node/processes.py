@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import resource
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+
 from node import demo
-from node.demo import DEMO_ENV, RunningNode
+from node.demo import DEMO_ENV, RunningNode, poll
 from node.service import Node
 from protocol import NodeProfile
 
@@ -82,3 +85,18 @@ async def restart(running: RunningNode) -> None:
     env = {**DEMO_ENV, "BRANCHNET_HTTP_LISTEN": address, "BRANCHNET_HTTP_PUBLIC_URL": running.url}
     running.process, url, _ = await demo.start_serve(running.directory, env)
     assert url == running.url
+
+
+async def held_everywhere(nodes: list[RunningNode], author: str, seq: int, bound_s: float = 60.0) -> float:
+    """Seconds until every node holds ``author``'s log up to ``seq`` (AssertionError past the bound).
+
+    A write beside a running server reaches it within a watch interval; "all heads equal"
+    alone can hold before that, so tests that wrote wait for the write itself."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() - started < bound_s:
+            await poll(nodes, http)
+            if all(n.info.get("heads", {}).get(author, 0) >= seq for n in nodes):
+                return time.monotonic() - started
+            await asyncio.sleep(0.05)
+    raise AssertionError([(n.name, n.info.get("heads", {}).get(author)) for n in nodes])

@@ -17,16 +17,15 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 
-from node.demo import DEMO_ENV, RunningNode, build, poll, stop_all, wait_until_converged
+from node.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
 from node.fedclient import HttpTransport
 from node.service import Node
 from node.trustops import issue_charter
 from protocol import NodeProfile, Payload, SigningKey, seal, write_bundle
-from tests.node.processes import write_profile
+from tests.node.processes import held_everywhere, write_profile
 
 LAYOUT = [
     ("National Committee", "national", None),
@@ -75,18 +74,6 @@ async def honest(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
         yield nodes
     finally:
         await stop_all(nodes)
-
-
-async def held_everywhere(nodes: list[RunningNode], author: str, seq: int, bound_s: float) -> float:
-    """Seconds until every node holds ``author``'s log up to ``seq`` (raises past the bound)."""
-    started = time.monotonic()
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() - started < bound_s:
-            await poll(nodes, http)
-            if all(n.info.get("heads", {}).get(author, 0) >= seq for n in nodes):
-                return time.monotonic() - started
-            await asyncio.sleep(0.05)
-    raise AssertionError([(n.name, n.info.get("heads", {}).get(author)) for n in nodes])
 
 
 async def test_honest_nodes_converge_beside_a_tarpit_and_a_flood(honest: list[RunningNode]) -> None:

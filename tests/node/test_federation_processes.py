@@ -14,7 +14,7 @@ import pytest
 
 from node.demo import DEMO_ENV, RunningNode, build, publish_profile, start_serve, stop_all, wait_until_converged
 from node.service import Node
-from tests.node.processes import restart, write_profile
+from tests.node.processes import held_everywhere, restart, write_profile
 
 BOUND_S = 60.0
 
@@ -58,13 +58,14 @@ async def test_a_stopped_node_catches_up(federation: list[RunningNode]) -> None:
     assert await wait_until_converged(federation, BOUND_S) is not None
     leeds = federation[3]
     await stop_all([leeds])
-    for n in federation[:3] + federation[4:]:
-        for i in range(3):
-            await write_profile(n, f"while Leeds was down #{i}")
     others = [n for n in federation if n is not leeds]
+    for n in others:
+        for i in range(3):
+            seq = await write_profile(n, f"while Leeds was down #{i}")
+        await held_everywhere(others, n.node_id, seq)
     assert await wait_until_converged(others, BOUND_S) is not None
     await restart(leeds)
-    await write_profile(leeds, "back")
+    await held_everywhere(federation, leeds.node_id, await write_profile(leeds, "back"))
     assert await wait_until_converged(federation, BOUND_S) is not None
     heads = assert_identical(federation, authors=7)
     assert sum(heads.values()) == 14 + 6 * 3 + 1
@@ -78,7 +79,7 @@ async def test_separated_groups_converge(federation: list[RunningNode]) -> None:
     # North goes dark; the south and the national node write.
     await stop_all(north)
     for n in south:
-        await write_profile(n, "south side, north dark")
+        await held_everywhere(south, n.node_id, await write_profile(n, "south side, north dark"))
     assert await wait_until_converged(south, BOUND_S) is not None
     # Now the south goes dark and the north comes back alone and writes too. (A node that
     # starts signs only once two peers confirmed its latest sequence: the three come back first.)
@@ -86,7 +87,7 @@ async def test_separated_groups_converge(federation: list[RunningNode]) -> None:
     for n in north:
         await restart(n)
     for n in north:
-        await write_profile(n, "north side, south dark")
+        await held_everywhere(north, n.node_id, await write_profile(n, "north side, south dark"))
     assert await wait_until_converged(north, BOUND_S) is not None
     # Together again.
     for n in south:

@@ -15,15 +15,14 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from node.demo import DEMO_ENV, RunningNode, build, poll, stop_all, wait_until_converged
+from node.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
 from node.envelopes import is_unconfirmed
 from node.errors import Unavailable
 from node.service import Node
 from protocol import NodeProfile
-from tests.node.processes import restart, write_profile
+from tests.node.processes import held_everywhere, restart, write_profile
 
 LAYOUT = [
     ("National Committee", "national", None),
@@ -41,17 +40,6 @@ async def trio(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
         await stop_all(nodes)
 
 
-async def everywhere(nodes: list[RunningNode], author: RunningNode, seq: int) -> None:
-    """Wait (bounded) until every node holds ``author``'s log up to ``seq``."""
-    for _ in range(300):
-        await poll(nodes, http := aiohttp.ClientSession())
-        await http.close()
-        if all(n.info.get("heads", {}).get(author.node_id) == seq for n in nodes):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError([n.info.get("heads") for n in nodes])
-
-
 def branchnet(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=60)
 
@@ -66,7 +54,7 @@ async def test_a_restored_node_learns_its_sequence_before_signing(
     done = await asyncio.to_thread(branchnet, "backup", "--dir", str(north.directory), "--out", str(backup))
     assert done.returncode == 0, done.stderr
     after_backup = await write_profile(north, "signed after the backup")
-    await everywhere(trio, north, after_backup)  # the peers got it
+    await held_everywhere(trio, north.node_id, after_backup)  # the peers got it
 
     await stop_all([north])
     if how == "branchnet restore":
@@ -86,7 +74,7 @@ async def test_a_restored_node_learns_its_sequence_before_signing(
     await restart(north)
     seq = await write_profile(north, "the first after the restore")  # waits while the server learns
     assert seq == after_backup + 1  # after what it signed before, not over it
-    await everywhere(trio, north, seq)
+    await held_everywhere(trio, north.node_id, seq)
     assert await wait_until_converged(trio, 60) is not None
     assert all(n.info["forks"] == 0 for n in trio)
 

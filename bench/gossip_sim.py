@@ -39,8 +39,8 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node.federation import heads_digest
-from node.gossip import GossipEngine, HeadEntry, Peer, PeerTable, RangesReply, SyncReply, SyncRequest
+from node.gossip import GossipEngine, Peer, PeerTable
+from protocol.wire import HeadEntry, RangesReply, SyncReply, SyncRequest, heads_digest
 
 AUTHORS = 40  # authors with history before the new object appears
 ENCODER = msgspec.msgpack.Encoder()

@@ -16,12 +16,12 @@ from typing import Any
 import msgspec
 
 from protocol import ProtocolError, SigningKey, node_id_text, parse_node_id
+from protocol.wire import JoinRequest, JoinState
 
 from .config import KEY_FILE
 from .errors import BadInput, Conflict, NodeError
 from .fedclient import HttpTransport, check_url
 from .gossip import PeerError
-from .joins import JoinRequest, JoinState
 from .keyfile import write_new_key
 from .service import Node
 from .trustops import add_seed_peer, issue_charter, join_federation, leave_federation, revoke, rotate

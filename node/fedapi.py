@@ -28,12 +28,11 @@ from protocol.httpsig import (
     verify_request,
 )
 from protocol.models import MAX_SEQ
+from protocol.wire import JoinRequest, RangesReply, RangesRequest, SyncReply, SyncRequest
 
 from .api import NODE, client_address, json_response, read_body
 from .config import FederationSection
 from .errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unauthorized
-from .gossip import RangesReply, RangesRequest, SyncReply, SyncRequest
-from .joins import JoinRequest
 from .service import Node
 from .trustops import check_may_charter
 from .validation import describe

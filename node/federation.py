@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import struct
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -52,7 +51,8 @@ from protocol import (
 from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, MAX_SEQ
 from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
-from protocol.trust import STRUCTURAL, Body, Change
+from protocol.trust import STRUCTURAL, Change, CharteredBody
+from protocol.wire import heads_digest
 
 from .db import Database
 from .envelopes import INSERT_ENVELOPE, envelope_row
@@ -88,14 +88,6 @@ def _verify_many(raws: list[bytes]) -> list[Envelope | ProtocolError]:
         except ProtocolError as exc:
             out.append(exc)
     return out
-
-
-def heads_digest(heads: Iterable[tuple[bytes, int, bytes]]) -> bytes:
-    """SHA-256 over the sorted (author, seq as u64 BE, head id) triples: equal iff the logs are."""
-    h = hashlib.sha256()
-    for author, seq, head_id in sorted(heads):
-        h.update(author + struct.pack(">Q", seq) + head_id)
-    return h.digest()
 
 
 class Federation:
@@ -267,7 +259,7 @@ class Federation:
             self._digest = heads_digest(self.head_triples())
         return self._digest
 
-    def body(self, key: bytes) -> Body | None:
+    def body(self, key: bytes) -> CharteredBody | None:
         return self.trust.bodies.get(key) if self.trust else None
 
     def may_speak(self, key: bytes) -> bool:
@@ -736,7 +728,7 @@ class Federation:
             if not _agrees_with_replay(changes):
                 await self._replay(conn)
 
-    def own_cut(self) -> Body | None:
+    def own_cut(self) -> CharteredBody | None:
         """Our own body if it has been cut (then we must not sign anything more)."""
         body = self.body(self.own_key)
         return body if body is not None and body.cut is not None else None
@@ -750,11 +742,11 @@ def _agrees_with_replay(changes: list[Change]) -> bool:
     return all(c.kind in ("chartered", "updated") for c in changes)
 
 
-def _body_from_row(r: aiosqlite.Row) -> Body:
+def _body_from_row(r: aiosqlite.Row) -> CharteredBody:
     def opt(v: bytes | None) -> bytes | None:
         return bytes(v) if v is not None else None
 
-    return Body(
+    return CharteredBody(
         key=bytes(r["key"]),
         name=r["name"],
         level=r["level"],

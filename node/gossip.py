@@ -13,7 +13,7 @@ simulator (``bench/gossip_sim.py``) runs the same engine over an in-memory trans
   after ``BREAKER_FAILURES`` failures in a row a peer is left alone for a long pause and
   then tried once (half-open); a dead peer costs nothing between probes.
 
-Wire messages (msgpack, docs/federation.md): :class:`SyncRequest`, :class:`SyncReply`.
+Wire messages (msgpack, docs/federation.md) are in :mod:`protocol.wire`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-import msgspec
+from protocol.wire import MAX_WANTS, HeadEntry, RangesReply, SyncReply, SyncRequest, Want
 
 log = logging.getLogger("branchnet.gossip")
 
@@ -37,38 +37,7 @@ BREAKER_FAILURES = 5
 BREAKER_PAUSE_S = 600.0
 HEALTHY_SHARE = 0.75  # of random picks, the share drawn from peers that answered last time
 
-HeadEntry = tuple[bytes, int, bytes]  # author, seq, head id
 T = TypeVar("T")
-
-
-class SyncRequest(msgspec.Struct, forbid_unknown_fields=True):
-    digest: bytes
-
-
-class SyncReply(msgspec.Struct, omit_defaults=True):
-    equal: bool
-    heads: list[HeadEntry] | None = None
-
-
-Want = tuple[bytes, int, int]  # author, after (the seq we hold), until (the seq they hold)
-
-
-MAX_WANTS = 1000  # wants in one ranges request
-
-
-class RangesRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /fed/v1/ranges``: the envelopes of many authors' logs in one request, for each
-    ``(author, after, until)`` those with ``after < seq <= until``, in that order."""
-
-    wants: Annotated[list[Want], msgspec.Meta(max_length=MAX_WANTS)]
-
-
-class RangesReply(msgspec.Struct):
-    """The envelopes, want by want, in sequence order, up to the peer's size caps;
-    ``served``: how many wants (from the first) are answered in full."""
-
-    envelopes: list[bytes]
-    served: int
 
 
 class Replica(Protocol):

@@ -15,28 +15,12 @@ import aiosqlite
 import msgspec
 
 from protocol import node_id_text
-from protocol.models import Level, Name, Url
+from protocol.wire import JoinRequest, JoinState
 
 from .db import Database
 from .errors import Conflict, NotFound, Throttled
 
 LIST_LIMIT = 200
-
-
-class JoinRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """What a node asks for (``POST /fed/v1/join``): the fields of the charter it wants."""
-
-    name: Name
-    level: Level
-    url: Url
-
-
-class JoinState(msgspec.Struct):
-    """What the asking node is told."""
-
-    id: int
-    status: str
-    charter: str | None = None
 
 
 class JoinView(msgspec.Struct):

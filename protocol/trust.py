@@ -42,7 +42,7 @@ MAX_REPLAY_ROUNDS = 16
 
 
 @dataclass
-class Body:
+class CharteredBody:
     """A chartered node: its key, what it is called, who admitted it, and any cut."""
 
     key: bytes
@@ -75,14 +75,14 @@ class Trust:
     federation: bytes
     rules: Rules
     founder: bytes
-    bodies: dict[bytes, Body] = field(default_factory=dict)
+    bodies: dict[bytes, CharteredBody] = field(default_factory=dict)
 
     @classmethod
     def from_genesis(cls, genesis: Envelope) -> Trust:
         body = genesis.payload.body
         if not isinstance(body, Genesis):
             raise TrustFailure(Code.BAD_FIELD, "a federation starts from a genesis envelope", "body.kind")
-        founder = Body(key=genesis.author, name=body.founder_name, level=body.founder_level, parent=None,
+        founder = CharteredBody(key=genesis.author, name=body.founder_name, level=body.founder_level, parent=None,
                        issuer=None, issued_at=0, admitted_by=genesis.id)  # fmt: skip
         return cls(genesis.id, body.rules, genesis.author, {genesis.author: founder})
 
@@ -203,7 +203,7 @@ class Trust:
                     return [Change("ineffective", new_key, reason="the new key is already chartered")]
                 changes = self._cut(author, seq, "retired")
                 old.successor = new_key
-                self.bodies[new_key] = Body(key=new_key, name=old.name, level=old.level, parent=old.parent,
+                self.bodies[new_key] = CharteredBody(key=new_key, name=old.name, level=old.level, parent=old.parent,
                                             issuer=author, issued_at=seq, admitted_by=envelope.id,
                                             url=old.url)  # fmt: skip
                 for child in self.bodies.values():  # the children now answer to the new key
@@ -233,7 +233,7 @@ class Trust:
         if charter.level not in self.rules.levels or not self.may_charter(parent.level, charter.level):
             reason = f"a {parent.level} may not charter a {charter.level} in this federation"
             return [Change("ineffective", charter.key, reason=reason)]
-        self.bodies[charter.key] = Body(key=charter.key, name=charter.name, level=charter.level,
+        self.bodies[charter.key] = CharteredBody(key=charter.key, name=charter.name, level=charter.level,
                                         parent=envelope.author, issuer=envelope.author, issued_at=envelope.seq,
                                         admitted_by=envelope.id, url=charter.url)  # fmt: skip
         return [Change("chartered", charter.key)]

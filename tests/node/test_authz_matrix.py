@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from node.api import ROUTES
-from node.joins import JoinRequest
 from node.trustops import issue_charter
 from protocol import SigningKey
+from protocol.wire import JoinRequest
 from tests.node.conftest import PASSWORD, Live, Principal, new_node_dir
 
 ROLES = ("anonymous", "member", "officer", "admin")

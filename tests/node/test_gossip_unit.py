@@ -15,10 +15,8 @@ from node.gossip import (
     Peer,
     PeerError,
     PeerTable,
-    RangesReply,
-    SyncReply,
-    SyncRequest,
 )
+from protocol.wire import RangesReply, SyncReply, SyncRequest
 
 
 class Clock:

@@ -58,9 +58,9 @@ asyncio.run(main())
 
 async def prepare_node(directory: Path) -> tuple[str, int]:
     """A fresh node with one member and an API token for an officer; returns (token, member id)."""
-    from node.members import MemberIn
+    from node.cli.setup import found_federation, init_node
     from node.service import Node
-    from node.setup import found_federation, init_node
+    from node.storage.members import MemberIn
 
     await init_node(directory, "Bench Branch", "branch", "127.0.0.1:0", None)
     await found_federation(directory, "Bench Federation")

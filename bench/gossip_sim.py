@@ -39,7 +39,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node.gossip import GossipEngine, Peer, PeerTable
+from node.gossip.engine import GossipEngine, Peer, PeerTable
 from protocol.wire import HeadEntry, RangesReply, SyncReply, SyncRequest, heads_digest
 
 AUTHORS = 40  # authors with history before the new object appears

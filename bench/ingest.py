@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from node.fedclient import HttpTransport
+from node.cli.setup import found_federation, init_node
+from node.federation.acts import issue_charter
+from node.gossip.client import HttpTransport
 from node.service import Node
-from node.setup import found_federation, init_node
-from node.trustops import issue_charter
 from protocol import Envelope, NodeProfile, Payload, SigningKey, open_envelope, seal, write_bundle
 from protocol.encoding import decode_wire
 from protocol.envelope import signing_input

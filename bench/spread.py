@@ -28,9 +28,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
-from node.members import MemberIn
+from node.cli.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
 from node.service import Node
+from node.storage.members import MemberIn
 
 LAYOUT: list[tuple[str, str, str | None]] = [("National", "national", None)]
 LAYOUT += [(f"Region {r}", "region", "National") for r in range(3)]

@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from node.db import Database
-from node.envelopes import INSERT_ENVELOPE
+from node.storage.db import Database
+from node.storage.envelopes import INSERT_ENVELOPE
 
 AUTHORS = 40
 

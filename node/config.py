@@ -45,7 +45,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from .validation import describe
+from node.validation import describe
 
 CONFIG_FILE = "node.toml"
 KEY_FILE = "node.key"

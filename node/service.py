@@ -8,18 +8,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from node.config import DB_FILE, KEY_FILE, Config, load_config
+from node.federation.ingest import Federation
+from node.federation.own_log import OwnLog
+from node.federation.quarantine import QuarantineLimits
+from node.keyfile import read_key
+from node.rules.throttle import LoginThrottle
+from node.serve_lock import serving as server_holds
+from node.storage.db import Database
+from node.storage.envelopes import EnvelopeStore
+from node.storage.joins import JoinLimits, JoinStore
+from node.storage.logins import AuthStore
+from node.storage.members import MemberStore
 from protocol import SigningKey
-
-from .auth import AuthStore, LoginThrottle
-from .config import DB_FILE, KEY_FILE, Config, load_config
-from .db import Database
-from .envelopes import EnvelopeStore, OwnLog
-from .federation import Federation
-from .joins import JoinLimits, JoinStore
-from .keyfile import read_key
-from .members import MemberStore
-from .quarantine import QuarantineLimits
-from .serve_lock import serving as server_holds
 
 
 @dataclass

@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from node.auth import hash_password_sync
-from node.http import make_app
-from node.members import Member, MemberIn
-from node.server import start_site
+from node.cli.setup import found_federation, init_node
+from node.rules.passwords import hash_password_sync
 from node.service import Node
-from node.setup import found_federation, init_node
+from node.storage.members import Member, MemberIn
+from node.web.app import make_app
+from node.web.server import start_site
 
 PASSWORD = "correct horse battery staple"
 _emails = itertools.count(1)

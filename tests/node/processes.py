@@ -11,8 +11,8 @@ from pathlib import Path
 
 import aiohttp
 
-from node import demo
-from node.demo import DEMO_ENV, RunningNode, poll
+from node.cli import demo
+from node.cli.demo import DEMO_ENV, RunningNode, poll
 from node.service import Node
 from protocol import NodeProfile
 

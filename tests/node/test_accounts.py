@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from node.auth import LoginThrottle
 from node.errors import Throttled
+from node.rules.throttle import LoginThrottle
 from tests.node.conftest import PASSWORD, Live
 
 

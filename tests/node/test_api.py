@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 
-from node.api import ROUTES
+from node.web.api import ROUTES
 from tests.node.conftest import PASSWORD, Live
 
 ROUTES_WITH_BODY = [r for r in ROUTES if r.method in ("POST", "PATCH")]

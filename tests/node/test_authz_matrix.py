@@ -2,7 +2,7 @@
 
 Each cell starts from fresh people (the caller and an ordinary member who is "the other"),
 sends one request and checks the status. ``EXPECTED`` is written by hand from the rules in
-docs/operating.md; a test checks it names every route in ``node.api.ROUTES``.
+docs/operating.md; a test checks it names every route in ``node.web.api.ROUTES``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from node.api import ROUTES
-from node.trustops import issue_charter
+from node.federation.acts import issue_charter
+from node.web.api import ROUTES
 from protocol import SigningKey
 from protocol.wire import JoinRequest
 from tests.node.conftest import PASSWORD, Live, Principal, new_node_dir

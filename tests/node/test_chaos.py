@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from node.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
-from node.fedclient import HttpTransport
+from node.cli.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
+from node.federation.acts import issue_charter
+from node.gossip.client import HttpTransport
 from node.service import Node
-from node.trustops import issue_charter
 from protocol import NodeProfile, Payload, SigningKey, seal, write_bundle
 from tests.node.processes import held_everywhere, write_profile
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import aiohttp
 import msgspec
 
-from node.fedclient import HttpTransport
-from node.gossip import PeerError
+from node.federation.acts import issue_charter
+from node.gossip.client import HttpTransport
+from node.gossip.engine import PeerError
 from node.service import Node
-from node.trustops import issue_charter
 from protocol import NodeProfile, Payload, SigningKey, check_logs, parse_node_id, seal, write_bundle
 from tests.node.conftest import PASSWORD, new_node_dir
 from tests.node.processes import start_serve

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from node.csv_import import parse_members_csv
+from node.rules.members_csv import parse_members_csv
 from tests.node.conftest import Live
 
 GOOD = (

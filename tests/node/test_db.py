@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from node.db import Database, DatabaseError, migrations
+from node.storage.db import Database, DatabaseError, migrations
 
 
 async def test_migrations_are_numbered_and_applied_once(tmp_path: Path) -> None:

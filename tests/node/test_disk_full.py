@@ -19,11 +19,11 @@ import aiohttp
 import msgspec
 import pytest
 
-from node.fedclient import HttpTransport
-from node.gossip import PeerError
+from node.cli.setup import found_federation, init_node
+from node.federation.acts import issue_charter
+from node.gossip.client import HttpTransport
+from node.gossip.engine import PeerError
 from node.service import Node
-from node.setup import found_federation, init_node
-from node.trustops import issue_charter
 from protocol import Envelope, NodeProfile, Payload, SigningKey, seal, write_bundle
 from tests.node.conftest import Live, new_node_dir
 from tests.node.processes import start_serve

@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from node.fedclient import BlockedAddress, GuardedResolver, HttpTransport, address_allowed, check_url
-from node.gossip import Peer, PeerError
-from node.trustops import issue_charter
+from node.federation.acts import issue_charter
+from node.gossip.client import BlockedAddress, GuardedResolver, HttpTransport, address_allowed, check_url
+from node.gossip.engine import Peer, PeerError
 from protocol import SigningKey
 from protocol.wire import SyncRequest
 from tests.node.conftest import Live, new_node_dir

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from node.demo import DEMO_ENV, RunningNode, build, publish_profile, start_serve, stop_all, wait_until_converged
+from node.cli.demo import DEMO_ENV, RunningNode, build, publish_profile, start_serve, stop_all, wait_until_converged
 from node.service import Node
 from tests.node.processes import held_everywhere, restart, write_profile
 
@@ -45,7 +45,7 @@ async def test_charters_and_profiles_converge(federation: list[RunningNode]) -> 
     assert all(n.info["quarantine"] == 0 and n.info["forks"] == 0 for n in federation)
     # What `branchnet status` shows of a node after it stopped: peers, counts, trust.
     await stop_all(federation)
-    from node.setup import node_status
+    from node.cli.setup import node_status
 
     status = await node_status(federation[1].directory)
     assert status["chartered"] and status["bodies"] == 7 and status["objects"] == 14
@@ -105,8 +105,8 @@ async def test_join_over_http_waits_for_an_officer(tmp_path: Path) -> None:
 
     import aiohttp
 
-    from node.members import MemberIn
-    from node.setup import init_node
+    from node.cli.setup import init_node
+    from node.storage.members import MemberIn
 
     layout = [("National Committee", "national", None)]
     nodes = await build(tmp_path / "fed", DEMO_ENV, layout)

@@ -15,10 +15,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from node.fedclient import HttpTransport
+from node.cli.setup import found_federation, init_node
+from node.federation.acts import issue_charter
+from node.gossip.client import HttpTransport
 from node.service import Node
-from node.setup import found_federation, init_node
-from node.trustops import issue_charter
 from protocol import Envelope, NodeProfile, Payload, SigningKey, seal, write_bundle
 from protocol.quota import DEFAULT_QUOTA
 from tests.node.processes import start_serve

@@ -7,7 +7,7 @@ import asyncio
 import random
 import time
 
-from node.gossip import (
+from node.gossip.engine import (
     BREAKER_FAILURES,
     BREAKER_PAUSE_S,
     MAX_BACKOFF_S,

@@ -18,11 +18,11 @@ import aiohttp
 import msgspec
 import pytest
 
-from node.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
-from node.fedclient import HttpTransport
-from node.gossip import Peer, PeerError
+from node.cli.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
+from node.federation.acts import issue_charter, revoke
+from node.gossip.client import HttpTransport
+from node.gossip.engine import Peer, PeerError
 from node.service import Node
-from node.trustops import issue_charter, revoke
 from protocol import Envelope, NodeProfile, Payload, SigningKey, seal, write_bundle
 from protocol.httpsig import content_digest, request_components, sign_request
 from tests.factories import genesis, profile

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import node.federation as federation_module
-from node.db import Database
-from node.federation import Federation, Found
-from node.quarantine import QuarantineLimits
+import node.federation.ingest as federation_module
+from node.federation.ingest import Federation, Found
+from node.federation.quarantine import QuarantineLimits
+from node.storage.db import Database
 from protocol import Envelope, Revocation, SigningKey
 from protocol.models import ForkProof
 from tests.factories import T0, charter, genesis, key, next_envelope, profile
@@ -296,8 +296,8 @@ async def test_an_author_over_its_quota_is_refused_on_arrival_and_when_signing(t
     """A genesis with a small quota (4 envelopes a day): a chartered author's fifth envelope
     of the day is refused (over_quota) and stores nothing; one created a quarter of a day
     later fits. Our own log obeys the same quota: it refuses to sign, and takes no sequence."""
+    from node.cli.setup import init_node
     from node.errors import Conflict
-    from node.setup import init_node
     from protocol import Payload, Quota, seal
 
     gen = genesis(NATIONAL, quota=Quota(envelopes_per_day=4, bytes_per_day=200_000))
@@ -332,7 +332,7 @@ async def test_an_author_over_its_quota_is_refused_on_arrival_and_when_signing(t
     async with Node.opened(directory) as node:
         now_ms = int(node.own_log.clock() * 1000)
         own_gen = seal(node.key, Payload(author=node.key.public, seq=1, created=now_ms, body=gen.payload.body))
-        from node.envelopes import store_genesis
+        from node.storage.envelopes import store_genesis
 
         await store_genesis(node.db, own_gen)
         await node.federation_state.load()

@@ -18,10 +18,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from node.fedclient import HttpTransport
-from node.joins import JoinLimits
+from node.cli.setup import init_node
+from node.gossip.client import HttpTransport
 from node.service import Node
-from node.setup import init_node
+from node.storage.joins import JoinLimits
 from protocol import SigningKey
 from tests.factories import profile
 from tests.node.conftest import Live, new_node_dir

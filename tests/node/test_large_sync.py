@@ -15,12 +15,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from node.cli.demo import start_serve
+from node.cli.setup import found_federation, init_node
 from node.config import KEY_FILE
-from node.demo import start_serve
+from node.federation.acts import join_federation
 from node.keyfile import read_key
 from node.service import Node
-from node.setup import found_federation, init_node
-from node.trustops import join_federation
 from protocol import Charter, Envelope, NodeProfile, Payload, SigningKey, seal
 
 REGIONS = 2000

@@ -16,10 +16,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from node.api import ROUTES
-from node.fedclient import HttpTransport
-from node.gossip import PeerError
-from node.trustops import issue_charter
+from node.federation.acts import issue_charter
+from node.gossip.client import HttpTransport
+from node.gossip.engine import PeerError
+from node.web.api import ROUTES
 from protocol import SigningKey
 from tests.node.conftest import PASSWORD, Live, new_node_dir
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from node.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
-from node.envelopes import is_unconfirmed
+from node.cli.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
 from node.errors import Unavailable
 from node.service import Node
+from node.storage.envelopes import is_unconfirmed
 from protocol import NodeProfile
 from tests.node.processes import held_everywhere, restart, write_profile
 

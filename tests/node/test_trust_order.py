@@ -19,8 +19,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.db import Database
-from node.federation import Federation
+from node.federation.ingest import Federation
+from node.storage.db import Database
 from protocol import (
     Envelope,
     ForkProof,

@@ -11,12 +11,12 @@ from typing import Any
 
 import msgspec
 
-from .auth import hash_password
-from .csv_import import parse_members_csv
-from .errors import BadInput
-from .members import ROLES, STATUSES, MemberIn, MemberPatch
-from .service import Node
-from .validation import describe
+from node.errors import BadInput
+from node.rules.members_csv import parse_members_csv
+from node.rules.passwords import hash_password
+from node.service import Node
+from node.storage.members import ROLES, STATUSES, MemberIn, MemberPatch
+from node.validation import describe
 
 
 def add_member_arguments(sub: Any) -> None:
@@ -142,7 +142,7 @@ async def invite(args: argparse.Namespace) -> int:
 
 
 async def admin_create(args: argparse.Namespace) -> int:
-    from .cli import read_password
+    from node.cli.main import read_password
 
     member_in = _convert({"name": args.name, "email": args.email, "role": "admin",
                           "joined": dt.date.today().isoformat()}, MemberIn)  # fmt: skip

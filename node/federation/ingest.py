@@ -33,6 +33,9 @@ from typing import Any, Literal
 import aiosqlite
 import msgspec
 
+from node.federation.quarantine import QuarantineBook, QuarantineLimits
+from node.storage.db import Database
+from node.storage.envelopes import INSERT_ENVELOPE, envelope_row
 from protocol import (
     ChainFailure,
     Code,
@@ -53,10 +56,6 @@ from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Change, CharteredBody
 from protocol.wire import heads_digest
-
-from .db import Database
-from .envelopes import INSERT_ENVELOPE, envelope_row
-from .quarantine import QuarantineBook, QuarantineLimits
 
 Status = Literal["accepted", "duplicate", "quarantined", "rejected"]
 MAX_RETRY_ROUNDS = 64

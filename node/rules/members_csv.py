@@ -15,8 +15,8 @@ from typing import Any
 
 import msgspec
 
-from .members import MemberIn
-from .validation import describe
+from node.storage.members import MemberIn
+from node.validation import describe
 
 REQUIRED = ("name", "email")
 OPTIONAL = ("role", "youth", "status", "joined", "consent_contact", "consent_publish_name")

@@ -19,12 +19,11 @@ from typing import Any
 
 import msgspec
 
+from node.config import ConfigError
+from node.errors import NodeError
+from node.keyfile import KeyFileError, write_new_key
+from node.storage.db import DatabaseError
 from protocol import ProtocolError, SigningKey, check_logs, node_id_text, read_bundle
-
-from .config import ConfigError
-from .db import DatabaseError
-from .errors import NodeError
-from .keyfile import KeyFileError, write_new_key
 
 EXPECTED = (ConfigError, KeyFileError, DatabaseError, NodeError, ProtocolError)
 
@@ -81,7 +80,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 # --- node set-up and running --------------------------------------------------------------
 def _init(args: argparse.Namespace) -> int:
-    from .setup import init_node
+    from node.cli.setup import init_node
 
     return run_async(
         "init",
@@ -92,13 +91,13 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _genesis(args: argparse.Namespace) -> int:
-    from .setup import found_federation
+    from node.cli.setup import found_federation
 
     return run_async("genesis", lambda: found_federation(Path(args.dir), args.federation))
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import serve
+    from node.web.server import serve
 
     async def work() -> int:
         await serve(Path(args.dir), trust_local_log=args.trust_local_log)
@@ -108,7 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from .setup import node_status
+    from node.cli.setup import node_status
 
     async def work() -> int:
         status = await node_status(Path(args.dir))
@@ -142,26 +141,26 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from .setup import backup_node
+    from node.cli.setup import backup_node
 
     return run_async("backup", lambda: backup_node(Path(args.dir), Path(args.out)))
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from .setup import restore_node
+    from node.cli.setup import restore_node
 
     return run_async("restore", lambda: restore_node(Path(args.dir), Path(getattr(args, "from"))))
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from node.cli.demo import run_demo
 
     return run_async("demo", lambda: run_demo(args.dir, args.once, args.timeout))
 
 
 def _id(args: argparse.Namespace) -> int:
-    from .config import KEY_FILE
-    from .keyfile import read_key
+    from node.config import KEY_FILE
+    from node.keyfile import read_key
 
     try:
         print(read_key(Path(args.dir) / KEY_FILE).node_id)
@@ -172,14 +171,14 @@ def _id(args: argparse.Namespace) -> int:
 
 # --- members ------------------------------------------------------------------------------
 def _member(args: argparse.Namespace) -> int:
-    from . import member_cli
+    from node.cli import members as member_cli
 
     handler: Callable[[argparse.Namespace], Coroutine[Any, Any, int]] = getattr(member_cli, args.member_command)
     return run_async(f"member {args.member_command}", lambda: handler(args))
 
 
 def _admin_create(args: argparse.Namespace) -> int:
-    from . import member_cli
+    from node.cli import members as member_cli
 
     return run_async("admin create", lambda: member_cli.admin_create(args))
 
@@ -245,13 +244,13 @@ def parser() -> argparse.ArgumentParser:
     c = command("id", _id, "print the node id")
     c.add_argument("--dir", required=True)
 
-    from .fed_cli import add_arguments as add_federation_commands
+    from node.cli.federation import add_arguments as add_federation_commands
 
     add_federation_commands(command)
 
     member = command("member", _member, "manage the branch's members (local data)")
     msub = member.add_subparsers(dest="member_command", required=True, metavar="ACTION")
-    from .member_cli import add_member_arguments
+    from node.cli.members import add_member_arguments
 
     add_member_arguments(msub)
 

@@ -13,7 +13,7 @@ All thread bridging lives in aiosqlite; this module only decides how it is used:
   costs hundreds (bench/api.py measured 350 µs against 5 µs). Its busy timeout is short, and
   a read that would wait falls back to the aiosqlite reader, so the loop never blocks for
   long. Scans and every write go through aiosqlite.
-* Numbered migrations in ``node/migrations/NNNN_name.sql``, applied in order, each in its
+* Numbered migrations in ``node/storage/migrations/NNNN_name.sql``, applied in order, each in its
   own transaction together with the bump of ``PRAGMA user_version``.
 """
 
@@ -43,7 +43,7 @@ class DatabaseError(Exception):
 def migrations() -> list[tuple[int, str, str]]:
     """(number, file name, SQL) of every migration shipped with the node, in order."""
     found = []
-    for entry in resources.files("node.migrations").iterdir():
+    for entry in resources.files("node.storage.migrations").iterdir():
         match = _MIGRATION.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))

@@ -30,11 +30,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from node.gossip.engine import Peer, PeerError
 from protocol import ProtocolError, SigningKey, read_bundle, write_bundle
 from protocol.httpsig import content_digest, request_components, sign_request
 from protocol.wire import RangesReply, RangesRequest, SyncReply, SyncRequest, Want
-
-from .gossip import Peer, PeerError
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 USER_AGENT = "branchnet/1"

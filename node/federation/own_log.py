@@ -1,6 +1,4 @@
-"""Envelope storage and the node's own log.
-
-Envelopes are stored as the bytes received, keyed by id and by (author, seq).
+"""The node's own log: the one place where the node signs.
 
 Appending to our own log is the one place where a bug could fork the federation's trust
 in this node, so it is built to make that impossible:
@@ -25,99 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
-from protocol import Body, Code, Envelope, Head, Payload, ProtocolError, SigningKey, check_next, open_envelope, seal
-
-from .db import Database
-from .errors import Conflict, Unavailable
+from node.errors import Conflict, Unavailable
+from node.storage.db import Database
+from node.storage.envelopes import UNCONFIRMED, EnvelopeStore
+from protocol import Body, Code, Envelope, Head, Payload, ProtocolError, SigningKey, check_next, seal
 
 if TYPE_CHECKING:
-    from .federation import Federation
+    from node.federation.ingest import Federation
 
 MAX_BATCH = 256
-UNCONFIRMED = "own_head_unconfirmed"  # meta key: our latest sequence is not yet confirmed by peers
 WAIT_FOR_SERVER_S = 30.0
-
-
-async def set_unconfirmed(db: Database, unconfirmed: bool) -> None:
-    """Mark (or clear) that this node must learn its own latest sequence from its peers
-    before it signs anything (after a start, or a restore from a backup)."""
-    async with db.write("own_log.confirmation") as conn:
-        if unconfirmed:
-            await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 1)", (UNCONFIRMED,))
-        else:
-            await conn.execute("DELETE FROM meta WHERE key = ?", (UNCONFIRMED,))
-
-
-async def is_unconfirmed(db: Database) -> bool:
-    return await db.fetchone("SELECT 1 FROM meta WHERE key = ?", (UNCONFIRMED,)) is not None
-
-
-INSERT_ENVELOPE = (
-    "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw, quota_n, quota_b)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def envelope_row(envelope: Envelope, received_at: int, quota: tuple[int, int] | None) -> tuple[object, ...]:
-    """The ``envelopes`` row for ``envelope`` (with its author's quota buckets after it), in
-    :data:`INSERT_ENVELOPE` order."""
-    n, b = quota if quota is not None else (None, None)
-    return (envelope.id, envelope.author, envelope.seq, envelope.kind, envelope.payload.created, received_at,
-            envelope.raw, n, b)  # fmt: skip
-
-
-class EnvelopeStore:
-    """Read access to stored envelopes, and the insert used inside write transactions."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    @staticmethod
-    async def insert(
-        conn: aiosqlite.Connection, envelope: Envelope, received_at: int, quota: tuple[int, int] | None = None
-    ) -> None:
-        await conn.execute(INSERT_ENVELOPE, envelope_row(envelope, received_at, quota))
-
-    async def get(self, envelope_id: bytes) -> bytes | None:
-        row = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
-        return bytes(row[0]) if row else None
-
-    async def count(self) -> int:
-        rows = await self.db.fetchall("SELECT COUNT(*) FROM envelopes")  # a scan: not inline
-        return int(rows[0][0])
-
-    async def range(self, author: bytes, after_seq: int = 0, limit: int = 500) -> list[bytes]:
-        rows = await self.db.fetchall(
-            "SELECT raw FROM envelopes WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?", (author, after_seq, limit)
-        )
-        return [bytes(r[0]) for r in rows]
-
-    async def ranges(
-        self, wants: list[tuple[bytes, int, int]], max_count: int, max_bytes: int
-    ) -> list[tuple[int, int, bytes]]:
-        """For each want ``(author, after, until)`` in order, the held envelopes with
-        ``after < seq <= until``, as ``(want index, seq, raw)``; at most ``max_count`` rows and
-        ``max_bytes`` bytes in all (always the first row, whatever its size). One query."""
-        if not wants:
-            return []
-        values = ", ".join("(?, ?, ?, ?)" for _ in wants)
-        params: list[object] = [v for i, (a, after, until) in enumerate(wants) for v in (i, a, after, until)]
-        rows = await self.db.fetchall(
-            f"WITH w(i, author, after, until) AS (VALUES {values}),"
-            " picked AS (SELECT w.i AS i, e.seq AS seq, e.raw AS raw,"
-            " SUM(length(e.raw)) OVER (ORDER BY w.i, e.seq ROWS UNBOUNDED PRECEDING) AS total,"
-            " ROW_NUMBER() OVER (ORDER BY w.i, e.seq) AS n"
-            " FROM w JOIN envelopes e ON e.author = w.author AND e.seq > w.after AND e.seq <= w.until)"
-            " SELECT i, seq, raw FROM picked WHERE (total <= ? OR n = 1) AND n <= ? ORDER BY i, seq",
-            [*params, max_bytes, max_count],
-        )
-        return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
-
-    async def all_raw(self) -> list[bytes]:
-        rows = await self.db.fetchall("SELECT raw FROM envelopes ORDER BY author, seq")
-        return [bytes(r[0]) for r in rows]
 
 
 @dataclass
@@ -264,11 +179,3 @@ class OwnLog:
             if not pending.future.done():
                 pending.future.set_result(envelope)
         return [envelope for _, envelope in done]
-
-
-async def store_genesis(db: Database, envelope: Envelope) -> None:
-    """Store our own genesis (seq 1) and record the federation id, in one transaction."""
-    checked = open_envelope(envelope.raw)
-    async with db.write("envelopes.store_genesis") as conn:
-        await conn.execute("INSERT INTO meta (key, value) VALUES ('federation', ?)", (checked.id,))
-        await EnvelopeStore.insert(conn, checked, int(time.time() * 1000))

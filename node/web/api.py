@@ -27,19 +27,18 @@ import msgspec
 from aiohttp import web
 from msgspec import UNSET, Meta, UnsetType
 
+from node.errors import BadInput, Conflict, Forbidden, NotFound, TooLarge, Unauthorized
+from node.federation.acts import issue_charter, revoke
+from node.rules.members_csv import parse_members_csv
+from node.rules.passwords import check_password_policy, hash_password, verify_password
+from node.service import Node
+from node.storage.joins import LIST_LIMIT, JoinView
+from node.storage.members import Member, MemberIn, MemberPatch, Name, access
+from node.validation import describe
+from node.web.connguard import address_in, parse_networks
 from protocol import NodeProfile, ProtocolError, node_id_text, open_envelope, parse_node_id
 from protocol.models import MAX_SEQ
 from protocol.views import envelope_view
-
-from .auth import check_password_policy, hash_password, verify_password
-from .connguard import address_in, parse_networks
-from .csv_import import parse_members_csv
-from .errors import BadInput, Conflict, Forbidden, NotFound, TooLarge, Unauthorized
-from .joins import LIST_LIMIT, JoinView
-from .members import Member, MemberIn, MemberPatch, Name, access
-from .service import Node
-from .trustops import issue_charter, revoke
-from .validation import describe
 
 NODE = web.AppKey("node", Node)
 PEER_COUNT: web.AppKey[Callable[[], list[str]]] = web.AppKey("peer_count")

@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 import msgspec
 from aiohttp import web
 
+from node.config import FederationSection
+from node.errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unauthorized
+from node.federation.acts import check_may_charter
+from node.service import Node
+from node.validation import describe
+from node.web.api import NODE, client_address, json_response, read_body
 from protocol import ProtocolError, parse_node_id, read_bundle, write_bundle
 from protocol.httpsig import (
     content_digest,
@@ -29,13 +35,6 @@ from protocol.httpsig import (
 )
 from protocol.models import MAX_SEQ
 from protocol.wire import JoinRequest, RangesReply, RangesRequest, SyncReply, SyncRequest
-
-from .api import NODE, client_address, json_response, read_body
-from .config import FederationSection
-from .errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unauthorized
-from .service import Node
-from .trustops import check_may_charter
-from .validation import describe
 
 SMALL_BODY = 64 * 1024
 MAX_LOG_LIMIT = 1000

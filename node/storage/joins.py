@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import aiosqlite
 import msgspec
 
+from node.errors import Conflict, NotFound, Throttled
+from node.storage.db import Database
 from protocol import node_id_text
 from protocol.wire import JoinRequest, JoinState
-
-from .db import Database
-from .errors import Conflict, NotFound, Throttled
 
 LIST_LIMIT = 200
 

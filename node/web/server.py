@@ -11,12 +11,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .config import ConfigError, HttpSection
-from .connguard import GUARD, ConnectionGuard, GuardedSite, connection_cap, parse_networks
-from .http import GOSSIP, make_app
-from .logs import setup_logging
-from .serve_lock import ServeLock
-from .service import Node
+from node.config import ConfigError, HttpSection
+from node.logs import setup_logging
+from node.serve_lock import ServeLock
+from node.service import Node
+from node.web.app import GOSSIP, make_app
+from node.web.connguard import GUARD, ConnectionGuard, GuardedSite, connection_cap, parse_networks
 
 log = logging.getLogger("branchnet.server")
 

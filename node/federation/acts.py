@@ -11,6 +11,9 @@ import time
 import aiosqlite
 import msgspec
 
+from node.errors import BadInput, Conflict, Forbidden, NotFound
+from node.service import Node
+from node.validation import describe
 from protocol import (
     Charter,
     Genesis,
@@ -23,10 +26,6 @@ from protocol import (
     rotation_message,
 )
 from protocol.models import MAX_SEQ, Envelope
-
-from .errors import BadInput, Conflict, Forbidden, NotFound
-from .service import Node
-from .validation import describe
 
 
 def _standing(node: Node) -> None:

@@ -8,16 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from node.config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
+from node.errors import Conflict
+from node.keyfile import write_new_key
+from node.serve_lock import serving
+from node.service import Node
+from node.storage.db import Database
+from node.storage.envelopes import EnvelopeStore, set_unconfirmed, store_genesis
+from node.storage.members import MemberStore
 from protocol import CharterRule, Genesis, Payload, Ratio, Rules, SigningKey, node_id_text, seal
-
-from .config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
-from .db import Database
-from .envelopes import EnvelopeStore, set_unconfirmed, store_genesis
-from .errors import Conflict
-from .keyfile import write_new_key
-from .members import MemberStore
-from .serve_lock import serving
-from .service import Node
 
 
 async def init_node(directory: Path, name: str, level: str, listen: str, public_url: str | None,

@@ -15,14 +15,13 @@ import logging
 import random
 import time
 
+from node.federation.ingest import Found
+from node.gossip.client import HttpTransport
+from node.gossip.engine import GossipEngine, Peer, PeerTable
+from node.service import Node
+from node.storage.envelopes import set_unconfirmed
 from protocol import Envelope, NodeProfile
 from protocol.encoding import decode_payload, decode_wire
-
-from .envelopes import set_unconfirmed
-from .fedclient import HttpTransport
-from .federation import Found
-from .gossip import GossipEngine, Peer, PeerTable
-from .service import Node
 
 log = logging.getLogger("branchnet.gossip")
 PEER_REFRESH_S = 5.0

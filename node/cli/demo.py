@@ -25,13 +25,12 @@ from typing import Any
 
 import aiohttp
 
+from node.cli.setup import found_federation, init_node
+from node.federation import acts as trustops
+from node.federation.acts import issue_charter
+from node.gossip.client import HttpTransport
+from node.service import Node
 from protocol import NodeProfile, parse_node_id
-
-from . import trustops
-from .fedclient import HttpTransport
-from .service import Node
-from .setup import found_federation, init_node
-from .trustops import issue_charter
 
 STARTUP_TIMEOUT_S = 30.0
 LAYOUT: list[tuple[str, str, str | None]] = [  # name, level, parent name

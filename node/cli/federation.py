@@ -15,16 +15,15 @@ from typing import Any
 
 import msgspec
 
+from node.config import KEY_FILE
+from node.errors import BadInput, Conflict, NodeError
+from node.federation.acts import add_seed_peer, issue_charter, join_federation, leave_federation, revoke, rotate
+from node.gossip.client import HttpTransport, check_url
+from node.gossip.engine import PeerError
+from node.keyfile import write_new_key
+from node.service import Node
 from protocol import ProtocolError, SigningKey, node_id_text, parse_node_id
 from protocol.wire import JoinRequest, JoinState
-
-from .config import KEY_FILE
-from .errors import BadInput, Conflict, NodeError
-from .fedclient import HttpTransport, check_url
-from .gossip import PeerError
-from .keyfile import write_new_key
-from .service import Node
-from .trustops import add_seed_peer, issue_charter, join_federation, leave_federation, revoke, rotate
 
 
 def add_arguments(command: Any) -> None:
@@ -67,7 +66,7 @@ def add_arguments(command: Any) -> None:
 
 
 def _run(name: str, work: Any, args: argparse.Namespace) -> int:
-    from .cli import run_async
+    from node.cli.main import run_async
 
     return run_async(name, lambda: work(args))
 

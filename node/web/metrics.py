@@ -12,10 +12,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .service import Node
+from node.service import Node
 
 if TYPE_CHECKING:
-    from .fedservice import Gossip
+    from node.gossip.runner import Gossip
 
 
 class NodeCollector(Collector):

@@ -12,17 +12,17 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
-from .api import LEVEL, NODE, PEER_COUNT, ROUTES, SESSION_COOKIE, Handler, Route, json_response, same_origin
-from .connguard import connection_middleware
-from .db import DatabaseError
-from .errors import Forbidden, NodeError, Throttled, TooLarge, Unauthorized
-from .fedapi import add_federation_routes
-from .fedservice import Gossip
-from .members import Member, access
-from .metrics import metrics_registry
-from .metrics import render as render_metrics
-from .openapi import openapi_document
-from .service import Node
+from node.errors import Forbidden, NodeError, Throttled, TooLarge, Unauthorized
+from node.gossip.runner import Gossip
+from node.service import Node
+from node.storage.db import DatabaseError
+from node.storage.members import Member, access
+from node.web.api import LEVEL, NODE, PEER_COUNT, ROUTES, SESSION_COOKIE, Handler, Route, json_response, same_origin
+from node.web.connguard import connection_middleware
+from node.web.federation import add_federation_routes
+from node.web.metrics import metrics_registry
+from node.web.metrics import render as render_metrics
+from node.web.openapi import openapi_document
 
 log = logging.getLogger("branchnet.http")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -138,7 +138,7 @@ PAGE_HEADERS = {
 
 def add_pages(app: web.Application) -> None:
     """The few pages a member needs before the web interface exists: the invite page."""
-    web_dir = resources.files("node") / "web"
+    web_dir = resources.files("node.web") / "static"
     files = {
         "/invite": (web_dir.joinpath("invite.html").read_bytes(), "text/html"),
         "/static/invite.js": (web_dir.joinpath("invite.js").read_bytes(), "text/javascript"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from .api import ROUTES, Route
+from node.web.api import ROUTES, Route
 
 _PARAM = re.compile(r"\{([a-z_]+)\}")
 _ERROR_SCHEMA = {

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from .db import Database
-from .errors import Conflict, NotFound
+from node.errors import Conflict, NotFound
+from node.storage.db import Database
 
 Role = Literal["member", "secretary", "chair", "treasurer", "officer", "admin"]
 ROLES: tuple[str, ...] = ("member", "secretary", "chair", "treasurer", "officer", "admin")

@@ -1,0 +1,1 @@
+"""The `branchnet` command line, one module per group of commands."""

@@ -1,0 +1,1 @@
+"""Gossip between nodes: the engine, the peer table, the HTTP client, and the runner inside `serve`."""

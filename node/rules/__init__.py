@@ -1,0 +1,1 @@
+"""The rules that the API, the CLI and CSV import all obey: members, logins, passwords."""

@@ -1,0 +1,79 @@
+"""How many password checks an account and a client address get: the login throttle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from node.errors import Throttled
+
+
+class LoginThrottle:
+    """Password checks per account and per client address, in a sliding window.
+
+    Every attempt is recorded **before** its password is checked (scrypt takes a while), so
+    concurrent guesses cannot slip past the limit together; a good password then takes its
+    own attempt back and clears the account's record.
+
+    * **Per account** (an email): after ``per_account`` failures in the window, each further
+      attempt must wait, doubling from 1 s (1, 2, 4 ... s, at most the window) after the last
+      failure: back-off, not a lock, and attempts refused while waiting do not count.
+    * **Per address** (the client's address, as seen through trusted proxies): at most
+      ``per_address`` failures in the window, across accounts, against password spraying.
+      One address's failures never hold back another address, nor an account's good login
+      from elsewhere.
+
+    Refusals answer 429 with Retry-After. Memory is bounded (``max_keys``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, window_s: float = 900.0,
+                 per_account: int = 5, per_address: int = 30, max_keys: int = 100_000) -> None:  # fmt: skip
+        self.clock = clock
+        self.window_s = window_s
+        self.per_account = per_account
+        self.per_address = per_address
+        self.max_keys = max_keys
+        self._failures: dict[tuple[str, str], list[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return []
+        cutoff = now - self.window_s
+        if times and times[0] <= cutoff:
+            times[:] = [t for t in times if t > cutoff]
+        if not times:
+            del self._failures[key]
+        return times
+
+    def _wait(self, account: str, address: str, now: float) -> float:
+        """Seconds until an attempt for ``account`` from ``address`` may be checked (0: now)."""
+        waits = [0.0]
+        recent = self._recent(("account", account), now)
+        if len(recent) >= self.per_account:
+            delay = min(self.window_s, 2.0 ** (len(recent) - self.per_account))
+            waits.append(recent[-1] + delay - now)
+        by_address = self._recent(("address", address), now)
+        if len(by_address) >= self.per_address:
+            waits.append(by_address[len(by_address) - self.per_address] + self.window_s - now)
+        return max(waits)
+
+    def attempt(self, account: str, address: str) -> float:
+        """Record an attempt before its password is checked; raises Throttled when one must
+        wait. Returns the attempt's mark, for :meth:`succeeded`."""
+        account = account.strip().lower()
+        now = self.clock()
+        wait = self._wait(account, address, now)
+        if wait > 0:
+            raise Throttled("too many failed attempts; try again later", retry_after=max(1, int(wait + 0.999)))
+        if len(self._failures) >= self.max_keys:
+            self._failures.clear()  # bounded memory under a flood; limits restart
+        for key in (("account", account), ("address", address)):
+            self._failures.setdefault(key, []).append(now)
+        return now
+
+    def succeeded(self, account: str, address: str, mark: float) -> None:
+        """The password was right: forget the account's failures and this attempt."""
+        self._failures.pop(("account", account.strip().lower()), None)
+        times = self._failures.get(("address", address))
+        if times is not None and mark in times:
+            times.remove(mark)

@@ -1,0 +1,126 @@
+"""Logins in the database: sessions, API tokens and invites (only hashes of their secrets)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from node.errors import BadInput, NotFound
+from node.rules.passwords import INVITE_PREFIX, SESSION_PREFIX, TOKEN_PREFIX, new_secret, secret_hash
+from node.storage.db import Database
+from node.storage.members import MEMBER_COLUMNS, Member, MemberStore, member_from_row
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: int
+    name: str
+    created_at: int
+    expires_at: int | None = None
+
+
+class AuthStore:
+    """Sessions, API tokens and invites in the node database."""
+
+    def __init__(self, db: Database, members: MemberStore, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.members = members
+        self.clock = clock
+
+    async def _member_for(self, table: str, token: str, prefix: str) -> Member | None:
+        if not token.startswith(prefix) or len(token) > 100:
+            return None
+        # API tokens may have no expiry (NULL): a NULL comparison is not true, hence the IS NULL.
+        row = await self.db.fetchone(
+            f"SELECT {MEMBER_COLUMNS} FROM {table} t JOIN members ON members.id = t.member_id"
+            " WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
+            (secret_hash(token), int(self.clock())),
+        )
+        return member_from_row(row) if row else None
+
+    async def create_session(self, member_id: int, ttl_s: int) -> str:
+        token, digest = new_secret(SESSION_PREFIX)
+        now = int(self.clock())
+        async with self.db.write("auth.create_session") as conn:
+            await conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            await conn.execute(
+                "INSERT INTO sessions (token_hash, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (digest, member_id, now, now + ttl_s),
+            )
+        return token
+
+    async def session_member(self, token: str) -> Member | None:
+        return await self._member_for("sessions", token, SESSION_PREFIX)
+
+    async def end_session(self, token: str) -> None:
+        async with self.db.write("auth.end_session") as conn:
+            await conn.execute("DELETE FROM sessions WHERE token_hash = ?", (secret_hash(token),))
+
+    async def change_password(self, member_id: int, password_hash: str) -> None:
+        """Set a new password and end every session and API token of the member, together:
+        whoever held the old password (or a token made with it) is out."""
+        async with self.db.write("auth.change_password") as conn:
+            cursor = await conn.execute(
+                "UPDATE members SET password_hash = ?, updated_at = ? WHERE id = ?",
+                (password_hash, int(self.clock()), member_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no member {member_id}")
+            await conn.execute("DELETE FROM sessions WHERE member_id = ?", (member_id,))
+            await conn.execute("DELETE FROM api_tokens WHERE member_id = ?", (member_id,))
+
+    async def create_token(self, member_id: int, name: str, ttl_s: int | None = None) -> tuple[ApiToken, str]:
+        token, digest = new_secret(TOKEN_PREFIX)
+        now = int(self.clock())
+        expires = now + ttl_s if ttl_s is not None else None
+        async with self.db.write("auth.create_token") as conn:
+            cursor = await conn.execute(
+                "INSERT INTO api_tokens (token_hash, member_id, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (digest, member_id, name, now, expires),
+            )
+            token_id = int(cursor.lastrowid or 0)
+        return ApiToken(token_id, name, now, expires), token
+
+    async def token_member(self, token: str) -> Member | None:
+        return await self._member_for("api_tokens", token, TOKEN_PREFIX)
+
+    async def list_tokens(self, member_id: int) -> list[ApiToken]:
+        rows = await self.db.fetchall(
+            "SELECT id, name, created_at, expires_at FROM api_tokens WHERE member_id = ? ORDER BY id", (member_id,)
+        )
+        return [ApiToken(r["id"], r["name"], r["created_at"], r["expires_at"]) for r in rows]
+
+    async def delete_token(self, member_id: int, token_id: int) -> None:
+        async with self.db.write("auth.delete_token") as conn:
+            cursor = await conn.execute("DELETE FROM api_tokens WHERE id = ? AND member_id = ?", (token_id, member_id))
+            if cursor.rowcount == 0:
+                raise NotFound(f"no token {token_id}")
+
+    async def create_invite(self, member_id: int, ttl_s: int) -> str:
+        token, digest = new_secret(INVITE_PREFIX)
+        now = int(self.clock())
+        async with self.db.write("auth.create_invite") as conn:
+            await conn.execute("DELETE FROM invites WHERE member_id = ? OR expires_at <= ?", (member_id, now))
+            await conn.execute(
+                "INSERT INTO invites (token_hash, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (digest, member_id, now, now + ttl_s),
+            )
+        return token
+
+    async def accept_invite(self, token: str, password_hash: str) -> int:
+        """Use an invite once: set the member's password and forget the invite, together."""
+        now = int(self.clock())
+        async with self.db.write("auth.accept_invite") as conn:
+            async with conn.execute(
+                "SELECT member_id FROM invites WHERE token_hash = ? AND expires_at > ?", (secret_hash(token), now)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise BadInput("this invite link is not valid (used, expired or mistyped)", field="token")
+            member_id = int(row[0])
+            await conn.execute("DELETE FROM invites WHERE member_id = ?", (member_id,))
+            await conn.execute("UPDATE members SET password_hash = ? WHERE id = ?", (password_hash, member_id))
+            await conn.execute("DELETE FROM sessions WHERE member_id = ?", (member_id,))
+            await conn.execute("DELETE FROM api_tokens WHERE member_id = ?", (member_id,))
+        return member_id

@@ -1,0 +1,1 @@
+"""The HTTP side: the aiohttp app, the API and its routes, the federation endpoints, pages, metrics, limits."""

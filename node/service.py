@@ -20,6 +20,7 @@ from node.storage.envelopes import EnvelopeStore
 from node.storage.joins import JoinLimits, JoinStore
 from node.storage.logins import AuthStore
 from node.storage.members import MemberStore
+from node.storage.peers import PeerStore
 from protocol import SigningKey
 
 
@@ -36,6 +37,7 @@ class Node:
     throttle: LoginThrottle
     federation_state: Federation
     joins: JoinStore
+    peers: PeerStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -71,6 +73,7 @@ class Node:
             members=members,
             auth=AuthStore(db, members, clock),
             envelopes=EnvelopeStore(db),
+            peers=PeerStore(db),
             own_log=OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory)),
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,

@@ -16,8 +16,17 @@ from typing import Any
 import msgspec
 
 from node.config import KEY_FILE
-from node.errors import BadInput, Conflict, NodeError
-from node.federation.acts import add_seed_peer, issue_charter, join_federation, leave_federation, revoke, rotate
+from node.errors import BadInput, NodeError
+from node.federation.acts import (
+    add_seed_peer,
+    approve_join,
+    issue_charter,
+    join_federation,
+    leave_federation,
+    refuse_join,
+    revoke,
+    rotate,
+)
 from node.gossip.client import HttpTransport, check_url
 from node.gossip.engine import PeerError
 from node.keyfile import write_new_key
@@ -125,8 +134,8 @@ async def _peer(args: argparse.Namespace) -> int:
             await add_seed_peer(node, args.url)
             print(f"peer {args.url.rstrip('/')} added")
         else:
-            for row in await node.db.fetchall("SELECT url, source FROM peers ORDER BY url"):
-                print(f"{row[0]}  ({row[1]})")
+            for peer in await node.peers.all():
+                print(f"{peer.url}  ({peer.source})")
     return 0
 
 
@@ -198,13 +207,10 @@ async def _joins(args: argparse.Namespace) -> int:
             return 0
         if args.id is None:
             raise BadInput(f"joins {args.action} needs the request id")
-        join = await node.joins.get(args.id)
         if args.action == "refuse":
-            await node.joins.refuse(args.id, 0)
+            await refuse_join(node, args.id, None)  # the same rules as the API (no member: an operator)
             print(f"refused join request {args.id}")
             return 0
-        if join.status != "pending":
-            raise Conflict(f"join request {args.id} is {join.status}")
-        envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
+        envelope = await approve_join(node, args.id, None)
         print(f"approved join request {args.id}: charter {envelope.id.hex()}")
         return 0

@@ -14,7 +14,8 @@ from node.keyfile import write_new_key
 from node.serve_lock import serving
 from node.service import Node
 from node.storage.db import Database
-from node.storage.envelopes import EnvelopeStore, set_unconfirmed, store_genesis
+from node.storage.envelopes import EnvelopeStore, store_genesis
+from node.storage.federation import FederationStore
 from node.storage.members import MemberStore
 from protocol import CharterRule, Genesis, Payload, Ratio, Rules, SigningKey, node_id_text, seal
 
@@ -86,14 +87,13 @@ async def node_status(directory: Path) -> dict[str, Any]:
         state = node.federation_state
         now = int(time.time())
         peers = [
-            {"url": r["url"], "source": r["source"], "failures": r["failures"], "last_error": r["last_error"],
-             "last_ok_s_ago": (now - r["last_ok"]) if r["last_ok"] is not None else None}
-            for r in await node.db.fetchall("SELECT * FROM peers ORDER BY url")
+            {"url": p.url, "source": p.source, "failures": p.failures, "last_error": p.last_error,
+             "last_ok_s_ago": (now - p.last_ok) if p.last_ok is not None else None}
+            for p in await node.peers.all()
         ]  # fmt: skip
         seen = [p["last_ok_s_ago"] for p in peers if p["last_ok_s_ago"] is not None]
-        counts = await node.db.fetchall("SELECT name, value FROM counters ORDER BY name")
-        forks = await node.db.fetchall("SELECT COUNT(*) FROM forks")
-        held = await node.db.fetchall("SELECT COUNT(*) FROM held")
+        counters = await state.store.counters()
+        forks, held = await state.store.counts()
         me = state.body(node.key.public)
         return {
             "node_id": node.key.node_id,
@@ -105,10 +105,10 @@ async def node_status(directory: Path) -> dict[str, Any]:
             "heads": {node_id_text(a): h.seq for a, h in sorted(state.heads.items())},
             "peers": peers,
             "lag_s": min(seen) if seen else None,
-            "received": {r[0]: int(r[1]) for r in counts},
+            "received": counters,
             "quarantine": state.quarantined,
-            "forks": int(forks[0][0]),
-            "set_aside": int(held[0][0]),
+            "forks": forks,
+            "set_aside": held,
             "bodies": len(state.trust.bodies) if state.trust else 0,
             "members": await MemberStore(node.db).count(),
         }
@@ -127,7 +127,7 @@ async def backup_node(directory: Path, target: Path) -> int:
             verdict = await check.integrity_check()
             objects = await EnvelopeStore(check).count()
             members = await MemberStore(check).count()
-            await set_unconfirmed(check, True)
+            await FederationStore(check).set_unconfirmed(True)
         finally:
             await check.close()
     if verdict != "ok":
@@ -166,7 +166,7 @@ async def restore_node(directory: Path, source: Path) -> int:
     os.replace(staged, directory / DB_FILE)
     restored = await Database.open(directory / DB_FILE)
     try:
-        await set_unconfirmed(restored, True)
+        await FederationStore(restored).set_unconfirmed(True)
     finally:
         await restored.close()
     print(f"restored {objects} envelopes from {source} into {directory}")

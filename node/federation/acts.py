@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import aiosqlite
 import msgspec
 
 from node.errors import BadInput, Conflict, Forbidden, NotFound
@@ -23,6 +22,7 @@ from protocol import (
     SigningKey,
     node_id_text,
     open_envelope,
+    parse_node_id,
     rotation_message,
 )
 from protocol.models import MAX_SEQ, Envelope
@@ -71,12 +71,25 @@ async def issue_charter(node: Node, key: bytes, name: str, level: str, url: str 
         message, field = describe(exc)
         raise BadInput(message, field=field) from None
     envelope = await node.own_log.append(body)
-    async with node.db.write("joins.mark_chartered") as conn:
-        await conn.execute(
-            "UPDATE joins SET status = 'approved', charter_id = ? WHERE key = ? AND status = 'pending'",
-            (envelope.id, key),
-        )
+    await node.joins.mark_chartered(key, envelope.id)
     return envelope
+
+
+async def approve_join(node: Node, join_id: int, officer_id: int | None) -> Envelope:
+    """An officer approves a pending join request: the charter it asked for is signed (the
+    genesis rules and this node's standing checked as for any charter)."""
+    await node.joins.expire()
+    join = await node.joins.get(join_id)
+    if join.status != "pending":
+        raise Conflict(f"join request {join.id} is {join.status}")
+    envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
+    if officer_id is not None:
+        await node.joins.decided_by(join.id, officer_id)
+    return envelope
+
+
+async def refuse_join(node: Node, join_id: int, officer_id: int | None) -> None:
+    await node.joins.refuse(join_id, officer_id)
 
 
 async def revoke(node: Node, key: bytes, after_seq: int, reason: str) -> Envelope:
@@ -101,17 +114,9 @@ async def rotate(node: Node, new_key: SigningKey) -> Envelope:
     return await node.own_log.append(KeyRotation(new_key=new_key.public, proof=proof))
 
 
-_ADD_SEED = "INSERT OR IGNORE INTO peers (url, node_id, source, added_at) VALUES (?, NULL, 'seed', ?)"
-
-
-async def _add_seed(conn: aiosqlite.Connection, url: str) -> None:
-    await conn.execute(_ADD_SEED, (url.rstrip("/"), int(time.time())))
-
-
 async def add_seed_peer(node: Node, url: str) -> None:
     """`branchnet peer add`: a peer to gossip with, kept in the database."""
-    async with node.db.write("peers.add") as conn:
-        await _add_seed(conn, url)
+    await node.peers.add_seed(url, int(time.time()))
 
 
 async def join_federation(node: Node, genesis: bytes, parent_url: str) -> None:
@@ -128,10 +133,7 @@ async def join_federation(node: Node, genesis: bytes, parent_url: str) -> None:
     current = node.federation_state.federation
     if current is not None and current != envelope.id:
         raise Conflict("this node already belongs to another federation")
-    async with node.db.write("federation.join") as conn:
-        await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('federation', ?)", (envelope.id,))
-        await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('joined_through', ?)", (parent_url,))
-        await _add_seed(conn, parent_url)
+    await node.federation_state.store.pin(envelope.id, parent_url, int(time.time()))
     await node.federation_state.load()
     await node.federation_state.ingest([genesis])
 
@@ -142,17 +144,8 @@ async def leave_federation(node: Node) -> str:
     federation = node.federation_state.federation
     if federation is None:
         raise Conflict("this node has joined no federation")
-    async with node.db.write("federation.leave") as conn:
-        async with conn.execute("SELECT COUNT(*) FROM envelopes WHERE id != ?", (federation,)) as cursor:
-            row = await cursor.fetchone()
-        if row is not None and int(row[0]) > 0:
-            raise Conflict(f"this node already holds {int(row[0])} envelopes of the federation; it cannot leave it")
-        async with conn.execute("SELECT value FROM meta WHERE key = 'joined_through'") as cursor:
-            through = await cursor.fetchone()
-        parent = str(through[0]) if through else ""
-        for sql in ("DELETE FROM envelopes", "DELETE FROM quarantine", "DELETE FROM bodies",
-                    "DELETE FROM meta WHERE key IN ('federation', 'joined_through')"):  # fmt: skip
-            await conn.execute(sql)
-        await conn.execute("DELETE FROM peers WHERE url = ? AND source = 'seed'", (parent.rstrip("/"),))
+    others, parent = await node.federation_state.store.unpin(federation)
+    if others:
+        raise Conflict(f"this node already holds {others} envelopes of the federation; it cannot leave it")
     await node.federation_state.load(init=False)
     return parent

@@ -25,17 +25,18 @@ import asyncio
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import aiosqlite
 import msgspec
 
 from node.federation.quarantine import QuarantineBook, QuarantineLimits
 from node.storage.db import Database
-from node.storage.envelopes import INSERT_ENVELOPE, envelope_row
+from node.storage.envelopes import EnvelopeStore, envelope_row
+from node.storage.federation import FederationStore, HeadRow
 from protocol import (
     ChainFailure,
     Code,
@@ -102,6 +103,8 @@ class Federation:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
+        self.store = FederationStore(db)
+        self.envelopes = EnvelopeStore(db)
         self.own_key = own_key
         self.clock = clock
         self.verify_threads = max(1, verify_threads)
@@ -129,34 +132,29 @@ class Federation:
     async def load(self, init: bool = True) -> None:
         """(Re)build the in-memory state from the database (``init``: write the founder's
         body on first use; not from inside a transaction)."""
-        row = await self.db.fetchone("SELECT value FROM meta WHERE key = 'federation'")
-        self.federation = bytes(row[0]) if row else None
+        store = self.store
+        self.federation = await store.federation_id()
         self.trust = None
         self.heads = {}
         self._digest = None
-        rows = await self.db.fetchall(
-            "SELECT e.author, e.seq, e.id, e.created, e.quota_n, e.quota_b FROM envelopes e JOIN"
-            " (SELECT author, MAX(seq) AS top FROM envelopes GROUP BY author) h"
-            " ON e.author = h.author AND e.seq = h.top"
-        )
-        for row in rows:
-            self.heads[bytes(row[0])] = self._head_of_row(bytes(row[0]), row[1:])
+        for row in await store.heads():
+            self.heads[row[0]] = self._head_of(row)
         self.quarantine.clear()
-        for envelope_id, size, unknown in await self.db.fetchall("SELECT id, length(raw), unknown FROM quarantine"):
-            self.quarantine.add(bytes(envelope_id), int(size), bool(unknown))
-        self._held_any = (await self.db.fetchone("SELECT 1 FROM held LIMIT 1")) is not None
+        for envelope_id, size, unknown in await store.quarantine_sizes():
+            self.quarantine.add(envelope_id, size, unknown)
+        self._held_any = await store.held_any()
         if self.federation is None:
             return
-        genesis = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (self.federation,))
+        genesis = await self.envelopes.get(self.federation)
         if genesis is None:
             return  # joined (federation id pinned), genesis not received yet
-        self._genesis = open_envelope(bytes(genesis[0]))
+        self._genesis = open_envelope(genesis)
         self.trust = Trust.from_genesis(self._genesis)
         await self._load_structural()
         await self._restore_quotas(persist=init)
-        bodies = await self.db.fetchall("SELECT * FROM bodies")
+        bodies = await store.bodies()
         if bodies:
-            self.trust.bodies = {bytes(r["key"]): _body_from_row(r) for r in bodies}
+            self.trust.bodies = {b.key: b for b in bodies}
         elif init:
             async with self.db.write("federation.init_bodies") as conn:
                 await self._save_bodies(conn)
@@ -164,26 +162,20 @@ class Federation:
     async def _load_structural(self) -> None:
         """The structural envelopes held (accepted, or set aside) and the forks proven."""
         kinds = [KIND_OF[t] for t in STRUCTURAL if t is not Genesis]
-        marks = ",".join("?" * len(kinds))
-        rows = await self.db.fetchall(
-            f"SELECT raw FROM envelopes WHERE kind IN ({marks})"
-            f" UNION ALL SELECT raw FROM held WHERE kind IN ({marks}) OR kind = ''",
-            kinds * 2,
-        )
         self._structural = {}
-        for (raw,) in rows:
-            envelope = open_envelope(bytes(raw), deep=False)  # verified when it arrived
+        for raw in await self.store.structural_raws(kinds):
+            envelope = open_envelope(raw, deep=False)  # verified when it arrived
             if type(envelope.payload.body) in STRUCTURAL:
                 self._structural[envelope.id] = envelope
-        self._forks = {(bytes(r[0]), int(r[1])) for r in await self.db.fetchall("SELECT author, seq FROM forks")}
+        self._forks = await self.store.forks()
 
-    def _head_of_row(self, author: bytes, row: Sequence[Any]) -> Head:
-        """A head from ``(seq, id, created, quota_n, quota_b)`` of the author's last stored envelope."""
-        seq, envelope_id, created, n, b = row
+    def _head_of(self, row: HeadRow) -> Head:
+        """A head from the author's last stored envelope."""
+        author, seq, envelope_id, created, n, b = row
         # As Head.of would build it: every stored envelope names our federation, but the genesis.
-        federation = None if bytes(envelope_id) == self.federation else self.federation
-        levels = (int(n), int(b)) if n is not None and b is not None else None
-        return Head(author, int(seq), bytes(envelope_id), int(created), federation, levels)
+        federation = None if envelope_id == self.federation else self.federation
+        levels = (n, b) if n is not None and b is not None else None
+        return Head(author, seq, envelope_id, created, federation, levels)
 
     def quota(self) -> Quota | None:
         """The federation's per-author quota (its genesis rules, or the protocol default)."""
@@ -201,25 +193,20 @@ class Federation:
             return
         updates = []
         for author in missing:
-            rows = await self.db.fetchall(
-                "SELECT created, length(raw) FROM envelopes WHERE author = ? ORDER BY seq", (author,)
-            )
             levels: tuple[int, int] | None = None
             last = 0
-            for created, size in rows:
+            for created, size in await self.store.log_sizes(author):
                 try:
-                    levels = charge(quota, levels, last, int(created), int(size))
+                    levels = charge(quota, levels, last, created, size)
                 except ChainFailure:  # stored before quotas: over it then, so it starts from empty now
                     levels = (0, 0)
-                last = int(created)
+                last = created
             head = self.heads[author]
             self.heads[author] = Head(head.author, head.seq, head.id, head.created, head.federation, levels)
             if levels is not None:
                 updates.append((levels[0], levels[1], author, head.seq))
         if updates and persist:
-            async with self.db.write("federation.restore_quotas") as conn:
-                await conn.executemany("UPDATE envelopes SET quota_n = ?, quota_b = ? WHERE author = ? AND seq = ?",
-                                       updates)  # fmt: skip
+            await self.store.save_quotas(updates)
 
     async def rolled_back(self) -> None:
         """A transaction that changed our state failed (a full disk, a bug): nothing of it was
@@ -238,16 +225,11 @@ class Federation:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def load_counters(self) -> None:
-        rows = await self.db.fetchall("SELECT name, value FROM counters")
-        self.counters = Counter({r[0]: int(r[1]) for r in rows})
+        self.counters = Counter(await self.store.counters())
 
     async def save_counters(self) -> None:
         if self.counters:
-            async with self.db.write("federation.save_counters") as conn:
-                await conn.executemany(
-                    "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
-                    [(name, value, value) for name, value in self.counters.items()],
-                )
+            await self.store.save_counters(dict(self.counters))
 
     # --- questions ----------------------------------------------------------------------
     def head_triples(self) -> list[tuple[bytes, int, bytes]]:
@@ -316,18 +298,7 @@ class Federation:
     async def _known(self, ids: list[bytes]) -> set[bytes]:
         """Which of ``ids`` are held, set aside or quarantined (the last two tables are
         empty on most nodes: then they are not asked)."""
-        tables = ["envelopes"]
-        if self._held_any:
-            tables.append("held")
-        found: set[bytes] = {i for i in ids if i in self.quarantine}
-        step = 900 // len(tables)
-        for start in range(0, len(ids), step):
-            chunk = ids[start : start + step]
-            marks = ",".join("?" * len(chunk))
-            sql = " UNION ALL ".join(f"SELECT id FROM {table} WHERE id IN ({marks})" for table in tables)
-            rows = await self.db.fetchall(sql, chunk * len(tables))
-            found.update(bytes(r[0]) for r in rows)
-        return found
+        return {i for i in ids if i in self.quarantine} | await self.store.known_ids(ids, self._held_any)
 
     async def _verify(self, raws: list[bytes]) -> list[Envelope | ProtocolError]:
         if not raws:
@@ -350,8 +321,7 @@ class Federation:
         candidates.sort(key=lambda item: (item[1].payload.author, item[1].payload.seq))
         touched: set[bytes] = set()
         if self._retry_all:
-            async with conn.execute("SELECT DISTINCT author FROM quarantine") as cursor:
-                touched.update(bytes(r[0]) for r in await cursor.fetchall())
+            touched.update(await self.store.quarantined_authors(conn))
             self._retry_all = False
 
         def note(envelope: Envelope, outcome: Outcome, changes: list[Change]) -> None:
@@ -387,14 +357,9 @@ class Federation:
             if not touched or not self.quarantine:
                 break
             await self._flush(conn)
-            marks = ",".join("?" * len(touched))
-            async with conn.execute(
-                f"SELECT id, author, seq FROM quarantine WHERE author IN ({marks}) ORDER BY author, seq",
-                tuple(touched),
-            ) as cursor:
-                waiting = [(bytes(r[0]), bytes(r[1]), int(r[2])) for r in await cursor.fetchall()]
+            waiting = await self.store.quarantined_of(conn, touched)
             touched.clear()
-            resolved: list[tuple[bytes]] = []
+            resolved: list[bytes] = []
             stuck: set[bytes] = set()
             for envelope_id, author, seq in waiting:
                 if author in stuck or self._stays_quarantined(author, seq):
@@ -409,22 +374,20 @@ class Federation:
                     outcome = plain
                 if outcome.status == "quarantined":
                     continue
-                resolved.append((envelope_id,))
+                resolved.append(envelope_id)
                 self.quarantine.remove(envelope_id)
                 note(envelope, outcome, changes)
-            await conn.executemany("DELETE FROM quarantine WHERE id = ?", resolved)
+            await self.store.release_quarantined(conn, resolved)
         await self._flush(conn)
         if bodies_changed:
             await self._save_bodies(conn)
         return results
 
-    @staticmethod
-    async def _reopen(conn: aiosqlite.Connection, envelope_id: bytes) -> Envelope:
+    async def _reopen(self, conn: aiosqlite.Connection, envelope_id: bytes) -> Envelope:
         """An envelope quarantined before a restart (not kept in memory), verified again."""
-        async with conn.execute("SELECT raw FROM quarantine WHERE id = ?", (envelope_id,)) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
-        return open_envelope(bytes(row[0]))
+        raw = await self.store.quarantined_raw(conn, envelope_id)
+        assert raw is not None
+        return open_envelope(raw)
 
     def _stays_quarantined(self, author: bytes, seq: int) -> bool:
         """Whether a quarantined envelope would certainly be quarantined again now: its
@@ -498,13 +461,10 @@ class Federation:
         head = self.heads.get(envelope.author)
         if head is not None and envelope.seq <= head.seq:
             await self._flush(conn)
-            async with conn.execute(
-                "SELECT raw FROM envelopes WHERE author = ? AND seq = ?", (envelope.author, envelope.seq)
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
+            raw = await self.store.envelope_at(conn, envelope.author, envelope.seq)
+            if raw is None:
                 return Outcome("rejected", hex_id, str(Code.BAD_CHAIN), "this sequence is no longer held"), []
-            held = open_envelope(bytes(row[0]), deep=False)
+            held = open_envelope(raw, deep=False)
             if held.id == envelope.id:  # the same envelope, from a concurrent batch
                 return Outcome("duplicate", hex_id), []
             proof = make_fork_proof(held, envelope)
@@ -557,9 +517,7 @@ class Federation:
         """Drop quarantined envelopes older than the limit; returns how many."""
         cutoff = int(self.clock() if now is None else now) - self.quarantine.limits.ttl_s
         async with self.db.write("federation.expire_quarantine", on_rollback=self.rolled_back) as conn:
-            async with conn.execute("SELECT id FROM quarantine WHERE received_at < ?", (cutoff,)) as cursor:
-                expired = [bytes(r[0]) for r in await cursor.fetchall()]
-            await conn.execute("DELETE FROM quarantine WHERE received_at < ?", (cutoff,))
+            expired = await self.store.expire_quarantined(conn, cutoff)
             for envelope_id in expired:
                 self.quarantine.remove(envelope_id)
         return len(expired)
@@ -574,24 +532,15 @@ class Federation:
         """Write queued inserts; called before anything in the transaction reads them back."""
         if self._quarantine_rows:
             rows, self._quarantine_rows = self._quarantine_rows, []
-            await conn.executemany(
-                "INSERT OR IGNORE INTO quarantine (id, author, seq, raw, reason, received_at, unknown)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            await self.store.insert_quarantined(conn, rows)
         if self._rows:
             rows, self._rows = self._rows, []
-            await conn.executemany(INSERT_ENVELOPE, rows)
+            await self.store.insert_envelopes(conn, rows)
 
     async def _note_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> None:
         """Keep a proven fork (once per author and sequence); trust is replayed with it."""
         a = open_envelope(proof.a, deep=False)
-        await conn.execute(
-            "INSERT OR IGNORE INTO forks (author, seq, a, b, found_at, published) VALUES (?, ?, ?, ?, ?, ?)",
-            (a.author, a.seq, proof.a, proof.b, int(self.clock()), int(published)),
-        )
-        if published:
-            await conn.execute("UPDATE forks SET published = 1 WHERE author = ? AND seq = ?", (a.author, a.seq))
+        await self.store.insert_fork(conn, a.author, a.seq, proof.a, proof.b, int(self.clock()), published)
         if (a.author, a.seq) not in self._forks:
             self._forks.add((a.author, a.seq))
             self._replay_needed = True
@@ -614,24 +563,12 @@ class Federation:
     async def _set_aside(self, conn: aiosqlite.Connection, author: bytes, cut: int, reason: str) -> None:
         await self._flush(conn)
         self._held_any = True
-        await conn.execute(
-            "INSERT OR IGNORE INTO held (id, author, seq, raw, reason, held_at, kind)"
-            " SELECT id, author, seq, raw, ?, ?, kind FROM envelopes WHERE author = ? AND seq > ?",
-            (reason, int(self.clock()), author, cut),
-        )
-        await conn.execute("DELETE FROM envelopes WHERE author = ? AND seq > ?", (author, cut))
-        await self._reload_head(conn, author)
-
-    async def _reload_head(self, conn: aiosqlite.Connection, author: bytes) -> None:
-        async with conn.execute(
-            "SELECT seq, id, created, quota_n, quota_b FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1",
-            (author,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        await self.store.set_aside(conn, author, cut, reason, int(self.clock()))
+        row = await self.store.head(conn, author)
         if row is None:
             self.heads.pop(author, None)
         else:
-            self.heads[author] = self._head_of_row(author, row)
+            self.heads[author] = self._head_of(row)
         self._digest = None
 
     async def _replay(self, conn: aiosqlite.Connection) -> set[bytes]:
@@ -664,52 +601,28 @@ class Federation:
         if not self._held_any:
             return
         head = self.heads.get(author)
-        async with conn.execute(
-            "SELECT id, raw FROM held WHERE author = ? AND seq > ? AND seq <= ? ORDER BY seq",
-            (author, head.seq if head else 0, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self.store.set_aside_between(conn, author, head.seq if head else 0, limit)
         now_ms = int(self.clock() * 1000)
-        back: list[tuple[bytes]] = []
+        back: list[bytes] = []
         for envelope_id, raw in rows:
-            envelope = open_envelope(bytes(raw), deep=False)  # verified when it arrived
+            envelope = open_envelope(raw, deep=False)  # verified when it arrived
             try:
                 new_head = check_next(head, envelope, now_ms, quota=self.quota())
             except ChainFailure:
                 break
             self._rows.append(envelope_row(envelope, now_ms, new_head.quota))
             head = new_head
-            back.append((bytes(envelope_id),))
+            back.append(envelope_id)
         if back:
             assert head is not None
             await self._flush(conn)
-            await conn.executemany("DELETE FROM held WHERE id = ?", back)
+            await self.store.take_back(conn, back)
             self.heads[author] = head
             self._digest = None
 
     async def _save_bodies(self, conn: aiosqlite.Connection) -> None:
         assert self.trust is not None
-        await conn.execute("DELETE FROM bodies")
-        await conn.executemany(
-            "INSERT INTO bodies (key, name, level, parent, issuer, issued_at, admitted_by, url, cut, cut_reason,"
-            " successor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    b.key,
-                    b.name,
-                    b.level,
-                    b.parent,
-                    b.issuer,
-                    b.issued_at,
-                    b.admitted_by,
-                    b.url,
-                    b.cut,
-                    b.cut_reason,
-                    b.successor,
-                )
-                for b in self.trust.bodies.values()
-            ],
-        )
+        await self.store.save_bodies(conn, self.trust.bodies.values())
 
     # --- our own log ----------------------------------------------------------------------
     async def record_own(self, conn: aiosqlite.Connection, envelope: Envelope, head: Head) -> None:
@@ -739,22 +652,3 @@ def _agrees_with_replay(changes: list[Change]) -> bool:
     else chartered, a name updated). A conflict or a cut is where arrival order could matter;
     then the node replays."""
     return all(c.kind in ("chartered", "updated") for c in changes)
-
-
-def _body_from_row(r: aiosqlite.Row) -> CharteredBody:
-    def opt(v: bytes | None) -> bytes | None:
-        return bytes(v) if v is not None else None
-
-    return CharteredBody(
-        key=bytes(r["key"]),
-        name=r["name"],
-        level=r["level"],
-        parent=opt(r["parent"]),
-        issuer=opt(r["issuer"]),
-        issued_at=r["issued_at"],
-        admitted_by=bytes(r["admitted_by"]),
-        url=r["url"],
-        cut=r["cut"],
-        cut_reason=r["cut_reason"],
-        successor=opt(r["successor"]),
-    )

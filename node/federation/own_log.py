@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 from node.errors import Conflict, Unavailable
 from node.storage.db import Database
-from node.storage.envelopes import UNCONFIRMED, EnvelopeStore
+from node.storage.envelopes import EnvelopeStore
+from node.storage.federation import FederationStore
 from protocol import Body, Code, Envelope, Head, Payload, ProtocolError, SigningKey, check_next, seal
 
 if TYPE_CHECKING:
@@ -119,38 +120,31 @@ class OwnLog:
         author = self.key.public
         rolled_back = self.federation.rolled_back if self.federation is not None else None
         async with self.db.write("own_log.append", on_rollback=rolled_back) as conn:
-            async with conn.execute("SELECT value FROM meta WHERE key = 'federation'") as cursor:
-                row = await cursor.fetchone()
-            if row is None:
+            state = await FederationStore.own_state(conn, author)
+            if state.federation is None:
                 raise Conflict("this node has no federation yet (found one or join one first)", code="not_federated")
-            federation = bytes(row[0])
-            async with conn.execute("SELECT 1 FROM meta WHERE key = ?", (UNCONFIRMED,)) as cursor:
-                if await cursor.fetchone() is not None:
-                    raise Unavailable(
-                        "this node has not yet learnt its latest sequence from its peers (after a start or a"
-                        " restore), so it signs nothing yet: it waits for `branchnet serve` to reach them, or"
-                        " for `branchnet serve --trust-local-log` if no newer envelope of it exists anywhere",
-                        code="catching_up",
-                    )
+            federation = state.federation
+            if state.unconfirmed:
+                raise Unavailable(
+                    "this node has not yet learnt its latest sequence from its peers (after a start or a"
+                    " restore), so it signs nothing yet: it waits for `branchnet serve` to reach them, or"
+                    " for `branchnet serve --trust-local-log` if no newer envelope of it exists anywhere",
+                    code="catching_up",
+                )
             cut = self.federation.own_cut() if self.federation else None
             if cut is not None:
                 raise Conflict(
                     f"this node's key was {cut.cut_reason} after seq {cut.cut}; it signs nothing more", code="key_cut"
                 )
-            async with conn.execute(
-                "SELECT seq, id, created, quota_n, quota_b FROM envelopes WHERE author = ? ORDER BY seq DESC LIMIT 1",
-                (author,),
-            ) as cursor:
-                row = await cursor.fetchone()
-            async with conn.execute("SELECT MAX(seq) FROM held WHERE author = ?", (author,)) as cursor:
-                set_aside = await cursor.fetchone()
-            if set_aside is not None and set_aside[0] is not None and (row is None or set_aside[0] > row[0]):
+            row = state.head
+            if state.highest_set_aside is not None and (row is None or state.highest_set_aside > row[1]):
                 # Never re-use a sequence number we signed before, even one set aside.
                 raise Conflict("this node's own log was cut; it signs nothing more", code="key_cut")
             head: Head | None = None
             if row is not None:
-                levels = (int(row[3]), int(row[4])) if row[3] is not None and row[4] is not None else None
-                head = Head(author, int(row[0]), bytes(row[1]), int(row[2]), federation, levels)
+                _, seq, envelope_id, created, n, b = row
+                levels = (n, b) if n is not None and b is not None else None
+                head = Head(author, seq, envelope_id, created, federation, levels)
                 if levels is None and self.federation is not None:
                     head = self.federation.heads.get(author, head)  # rebuilt with its quota at load
             quota = self.federation.quota() if self.federation is not None else None

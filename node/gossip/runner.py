@@ -19,7 +19,6 @@ from node.federation.ingest import Found
 from node.gossip.client import HttpTransport
 from node.gossip.engine import GossipEngine, Peer, PeerTable
 from node.service import Node
-from node.storage.envelopes import set_unconfirmed
 from protocol import Envelope, NodeProfile
 from protocol.encoding import decode_payload, decode_wire
 
@@ -82,7 +81,7 @@ class Gossip:
             log.info("no peers known: nobody can hold newer envelopes of ours; signing")
             await self._confirm()
             return
-        await set_unconfirmed(node.db, True)
+        await node.federation_state.store.set_unconfirmed(True)
         self._needed = min(CONFIRMATIONS, known)
         for peer in self.peers.sample(CONFIRMATIONS):
             self.engine.reconcile_soon(peer)
@@ -106,7 +105,7 @@ class Gossip:
 
     async def _confirm(self) -> None:
         self.confirmed = True
-        await set_unconfirmed(self.node.db, False)
+        await self.node.federation_state.store.set_unconfirmed(False)
         log.info("our latest sequence is confirmed; signing", extra={"fields": {"peers": len(self._confirmed_by)}})
 
     def _appended(self, envelope: Envelope) -> None:
@@ -120,36 +119,30 @@ class Gossip:
         self._tasks.append(asyncio.create_task(self._publish_fork(found)))
 
     async def _publish_fork(self, found: Found) -> None:
-        where = (found.author, found.seq)
-        row = await self.node.db.fetchone("SELECT published FROM forks WHERE author = ? AND seq = ?", where)
-        if row is not None and row[0]:
+        store = self.node.federation_state.store
+        if await store.fork_published(found.author, found.seq):
             return
         try:
             await self.node.own_log.append(found.proof)
         except Exception as exc:  # not chartered, key cut, shutting down: another witness will publish
             log.warning("could not publish a fork proof", extra={"fields": {"error": str(exc)}})
             return
-        async with self.node.db.write("forks.published") as conn:
-            await conn.execute("UPDATE forks SET published = 1 WHERE author = ? AND seq = ?", where)
+        await store.mark_fork_published(found.author, found.seq)
 
     async def refresh_peers(self) -> None:
         node = self.node
         urls: list[tuple[str, bytes | None, str]] = []
         urls += [(u, None, "seed") for u in node.config.federation.seeds]
-        for row in await node.db.fetchall("SELECT url, node_id, source FROM peers"):
-            urls.append((row[0], bytes(row[1]) if row[1] else None, row[2]))
+        for peer in await node.peers.all():
+            urls.append((peer.url, peer.node_id, peer.source))
         trust = node.federation_state.trust
         if trust is not None:
             for body in trust.bodies.values():
                 if body.url and body.cut is None:
                     urls.append((body.url, body.key, "charter"))
-            rows = await node.db.fetchall(
-                "SELECT e.raw FROM envelopes e JOIN (SELECT author, MAX(seq) AS top FROM envelopes"
-                " WHERE kind = 'node_profile' GROUP BY author) p ON e.author = p.author AND e.seq = p.top"
-            )
-            for row in rows:
+            for raw in await node.federation_state.store.latest_profiles():
                 # Stored envelopes were verified on arrival: decode only, no signature every 5 s.
-                payload = decode_payload(decode_wire(bytes(row[0]))[1])
+                payload = decode_payload(decode_wire(raw)[1])
                 if isinstance(payload.body, NodeProfile) and node.federation_state.may_speak(payload.author):
                     urls += [(u, payload.author, "profile") for u in payload.body.endpoints]
         for url, node_id, source in urls:
@@ -172,13 +165,7 @@ class Gossip:
         await self.node.federation_state.save_counters()
         rows = [(p.address, p.node_id, p.source, int(time.time()), _wall(p.last_ok), p.failures, p.last_error)
                 for p in self.peers.peers.values()]  # fmt: skip
-        async with self.node.db.write("peers.health") as conn:
-            await conn.executemany(
-                "INSERT INTO peers (url, node_id, source, added_at, last_ok, failures, last_error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET node_id = COALESCE(excluded.node_id,"
-                " node_id), last_ok = excluded.last_ok, failures = excluded.failures, last_error = excluded.last_error",
-                rows,
-            )
+        await self.node.peers.save_health(rows)
 
     async def _refresh_loop(self) -> None:
         ticks = 0

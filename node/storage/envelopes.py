@@ -16,20 +16,6 @@ from protocol import Envelope, open_envelope
 UNCONFIRMED = "own_head_unconfirmed"  # meta key: our latest sequence is not yet confirmed by peers
 
 
-async def set_unconfirmed(db: Database, unconfirmed: bool) -> None:
-    """Mark (or clear) that this node must learn its own latest sequence from its peers
-    before it signs anything (after a start, or a restore from a backup)."""
-    async with db.write("own_log.confirmation") as conn:
-        if unconfirmed:
-            await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 1)", (UNCONFIRMED,))
-        else:
-            await conn.execute("DELETE FROM meta WHERE key = ?", (UNCONFIRMED,))
-
-
-async def is_unconfirmed(db: Database) -> bool:
-    return await db.fetchone("SELECT 1 FROM meta WHERE key = ?", (UNCONFIRMED,)) is not None
-
-
 INSERT_ENVELOPE = (
     "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw, quota_n, quota_b)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -103,7 +103,19 @@ class JoinStore:
         async with self.db.write("joins.expire") as conn:
             await _expire(conn, int(time.time()) if now is None else now, self.limits)
 
-    async def refuse(self, join_id: int, officer_id: int) -> None:
+    async def mark_chartered(self, key: bytes, charter_id: bytes) -> None:
+        """A charter of ``key`` was signed: its pending request is approved."""
+        async with self.db.write("joins.mark_chartered") as conn:
+            await conn.execute(
+                "UPDATE joins SET status = 'approved', charter_id = ? WHERE key = ? AND status = 'pending'",
+                (charter_id, key),
+            )
+
+    async def decided_by(self, join_id: int, officer_id: int) -> None:
+        async with self.db.write("joins.decided") as conn:
+            await conn.execute("UPDATE joins SET decided_by = ? WHERE id = ?", (officer_id, join_id))
+
+    async def refuse(self, join_id: int, officer_id: int | None) -> None:
         async with self.db.write("joins.refuse") as conn:
             cursor = await conn.execute(
                 "UPDATE joins SET status = 'refused', decided_by = ? WHERE id = ? AND status = 'pending'",

@@ -27,7 +27,8 @@ import msgspec
 from aiohttp import web
 from msgspec import UNSET, Meta, UnsetType
 
-from node.errors import BadInput, Conflict, Forbidden, NotFound, TooLarge, Unauthorized
+from node.errors import BadInput, Forbidden, NotFound, TooLarge, Unauthorized
+from node.federation import acts
 from node.federation.acts import issue_charter, revoke
 from node.rules.members_csv import parse_members_csv
 from node.rules.passwords import check_password_policy, hash_password, verify_password
@@ -266,14 +267,14 @@ def check_may_manage(who: Member, target: Member | None, new_role: str | None) -
 
 # --- handlers -----------------------------------------------------------------------------
 async def health(request: web.Request, who: Member | None) -> web.StreamResponse:
-    await node_of(request).db.fetchone("SELECT 1")
+    await node_of(request).federation_state.store.ping()
     return json_response(Health("ok"))
 
 
 async def node_info(request: web.Request, who: Member | None) -> web.StreamResponse:
     node = node_of(request)
     state = node.federation_state
-    forks = await node.db.fetchall("SELECT COUNT(*) FROM forks")
+    forks, _ = await state.store.counts()
     return json_response(
         NodeInfo(
             node_id=node.key.node_id,
@@ -285,7 +286,7 @@ async def node_info(request: web.Request, who: Member | None) -> web.StreamRespo
             heads={node_id_text(a): h.seq for a, h in sorted(state.heads.items())},
             peers=len(request.app[PEER_COUNT]()),
             quarantine=state.quarantined,
-            forks=int(forks[0][0]),
+            forks=forks,
         )
     )
 
@@ -514,20 +515,13 @@ async def list_joins(request: web.Request, who: Member | None) -> web.StreamResp
 
 async def approve_join(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
-    node = node_of(request)
-    await node.joins.expire()
-    join = await node.joins.get(int_param(request, "join_id"))
-    if join.status != "pending":
-        raise Conflict(f"join request {join.id} is {join.status}")
-    envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
-    async with node.db.write("joins.decided") as conn:
-        await conn.execute("UPDATE joins SET decided_by = ? WHERE id = ?", (who.id, join.id))
+    envelope = await acts.approve_join(node_of(request), int_param(request, "join_id"), who.id)
     return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
 
 
 async def refuse_join(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
-    await node_of(request).joins.refuse(int_param(request, "join_id"), who.id)
+    await acts.refuse_join(node_of(request), int_param(request, "join_id"), who.id)
     return web.Response(status=204)
 
 

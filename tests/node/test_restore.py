@@ -20,7 +20,6 @@ import pytest
 from node.cli.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
 from node.errors import Unavailable
 from node.service import Node
-from node.storage.envelopes import is_unconfirmed
 from protocol import NodeProfile
 from tests.node.processes import held_everywhere, restart, write_profile
 
@@ -66,7 +65,7 @@ async def test_a_restored_node_learns_its_sequence_before_signing(
         shutil.copyfile(backup, north.directory / "node.db")
     async with Node.opened(north.directory) as node:
         assert node.federation_state.heads[node.key.public].seq == after_backup - 1  # older than its peers know
-        assert await is_unconfirmed(node.db)
+        assert await node.federation_state.store.unconfirmed()
         with pytest.raises(Unavailable) as refused:  # no server to learn from: nothing is signed
             await node.own_log.append(NodeProfile(name="North Region", endpoints=[north.url]))
         assert refused.value.code == "catching_up"

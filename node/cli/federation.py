@@ -75,7 +75,7 @@ def add_arguments(command: Any) -> None:
 
 
 def _run(name: str, work: Any, args: argparse.Namespace) -> int:
-    from node.cli.main import run_async
+    from node.cli.common import run_async
 
     return run_async(name, lambda: work(args))
 

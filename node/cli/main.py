@@ -8,8 +8,6 @@ is wrong, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
 import json
 import sys
 import time
@@ -17,30 +15,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from node.config import ConfigError
-from node.errors import NodeError
+from node.cli.common import fail, run_async
 from node.keyfile import KeyFileError, write_new_key
-from node.storage.db import DatabaseError
 from protocol import ProtocolError, SigningKey, check_logs, node_id_text, read_bundle
-
-EXPECTED = (ConfigError, KeyFileError, DatabaseError, NodeError, ProtocolError)
-
-
-def fail(command: str, message: str, code: int = 2) -> int:
-    print(f"branchnet {command}: {message}", file=sys.stderr)
-    return code
-
-
-def run_async(command: str, work: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """Run an async command; expected errors become one line on stderr."""
-    try:
-        return asyncio.run(work())
-    except EXPECTED as exc:
-        message = exc.diagnostics() if isinstance(exc, ProtocolError) else str(exc)
-        code = 1 if isinstance(exc, NodeError) else 2
-        return fail(command, message, code)
 
 
 # --- keys and bundles ---------------------------------------------------------------------
@@ -269,13 +246,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     result: int = args.run(args)
     return result
-
-
-def print_json(value: Any) -> None:
-    print(msgspec.json.encode(value).decode())
-
-
-def read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    return getpass.getpass("password: ")

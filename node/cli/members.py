@@ -142,7 +142,7 @@ async def invite(args: argparse.Namespace) -> int:
 
 
 async def admin_create(args: argparse.Namespace) -> int:
-    from node.cli.main import read_password
+    from node.cli.common import read_password
 
     member_in = _convert({"name": args.name, "email": args.email, "role": "admin",
                           "joined": dt.date.today().isoformat()}, MemberIn)  # fmt: skip

@@ -2,16 +2,22 @@
 
 The CLI and the API call these same functions, and each checks the federation's rules
 before signing, so a node never signs a charter or revocation the rules make ineffective.
+Each takes only what it acts with (:class:`Acting`: the key, the federation state, the own
+log and two stores), not the whole running node.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 import msgspec
 
 from node.errors import BadInput, Conflict, Forbidden, NotFound
-from node.service import Node
+from node.federation.ingest import Federation
+from node.federation.own_log import OwnLog
+from node.storage.joins import JoinStore
+from node.storage.peers import PeerStore
 from node.validation import describe
 from protocol import (
     Charter,
@@ -28,7 +34,26 @@ from protocol import (
 from protocol.models import MAX_SEQ, Envelope
 
 
-def _standing(node: Node) -> None:
+class Acting(Protocol):
+    """What an act needs: a node (``node.service.Node``) has these, and so may a test."""
+
+    @property
+    def key(self) -> SigningKey: ...
+
+    @property
+    def federation_state(self) -> Federation: ...
+
+    @property
+    def own_log(self) -> OwnLog: ...
+
+    @property
+    def joins(self) -> JoinStore: ...
+
+    @property
+    def peers(self) -> PeerStore: ...
+
+
+def _standing(node: Acting) -> None:
     state = node.federation_state
     if state.trust is None:
         raise Conflict("this node holds no federation yet (found one, or join one and sync)", code="not_federated")
@@ -39,7 +64,7 @@ def _standing(node: Node) -> None:
         raise Forbidden(f"this node's key was {me.cut_reason}; it cannot act", code="key_cut")
 
 
-def check_may_charter(node: Node, level: str) -> None:
+def check_may_charter(node: Acting, level: str) -> None:
     """Whether this node may charter a body of ``level`` now (standing and genesis rules):
     asked before signing a charter, and before taking a join request for one."""
     _standing(node)
@@ -54,7 +79,7 @@ def check_may_charter(node: Node, level: str) -> None:
         raise Forbidden(f"a {me.level} may not charter a {level} in this federation", field="level", code="not_allowed")
 
 
-async def issue_charter(node: Node, key: bytes, name: str, level: str, url: str | None) -> Envelope:
+async def issue_charter(node: Acting, key: bytes, name: str, level: str, url: str | None) -> Envelope:
     """Sign a Charter admitting ``key`` as ``level``, if the genesis rules let us."""
     check_may_charter(node, level)
     state = node.federation_state
@@ -75,7 +100,7 @@ async def issue_charter(node: Node, key: bytes, name: str, level: str, url: str 
     return envelope
 
 
-async def approve_join(node: Node, join_id: int, officer_id: int | None) -> Envelope:
+async def approve_join(node: Acting, join_id: int, officer_id: int | None) -> Envelope:
     """An officer approves a pending join request: the charter it asked for is signed (the
     genesis rules and this node's standing checked as for any charter)."""
     await node.joins.expire()
@@ -88,11 +113,11 @@ async def approve_join(node: Node, join_id: int, officer_id: int | None) -> Enve
     return envelope
 
 
-async def refuse_join(node: Node, join_id: int, officer_id: int | None) -> None:
+async def refuse_join(node: Acting, join_id: int, officer_id: int | None) -> None:
     await node.joins.refuse(join_id, officer_id)
 
 
-async def revoke(node: Node, key: bytes, after_seq: int, reason: str) -> Envelope:
+async def revoke(node: Acting, key: bytes, after_seq: int, reason: str) -> Envelope:
     _standing(node)
     state = node.federation_state
     assert state.trust is not None
@@ -105,7 +130,7 @@ async def revoke(node: Node, key: bytes, after_seq: int, reason: str) -> Envelop
     return await node.own_log.append(Revocation(key=key, after_seq=after_seq, reason=reason))
 
 
-async def rotate(node: Node, new_key: SigningKey) -> Envelope:
+async def rotate(node: Acting, new_key: SigningKey) -> Envelope:
     """Sign a KeyRotation handing this body over to ``new_key`` (which signs its consent)."""
     _standing(node)
     federation = node.federation_state.federation
@@ -114,12 +139,12 @@ async def rotate(node: Node, new_key: SigningKey) -> Envelope:
     return await node.own_log.append(KeyRotation(new_key=new_key.public, proof=proof))
 
 
-async def add_seed_peer(node: Node, url: str) -> None:
+async def add_seed_peer(node: Acting, url: str) -> None:
     """`branchnet peer add`: a peer to gossip with, kept in the database."""
     await node.peers.add_seed(url, int(time.time()))
 
 
-async def join_federation(node: Node, genesis: bytes, parent_url: str) -> None:
+async def join_federation(node: Acting, genesis: bytes, parent_url: str) -> None:
     """`branchnet join`: pin the federation (the trust root) from its genesis envelope, as the
     parent served it, store that genesis, and add the parent as a seed peer.
 
@@ -138,7 +163,7 @@ async def join_federation(node: Node, genesis: bytes, parent_url: str) -> None:
     await node.federation_state.ingest([genesis])
 
 
-async def leave_federation(node: Node) -> str:
+async def leave_federation(node: Acting) -> str:
     """Undo `branchnet join` while nothing but the genesis was accepted (a mistyped id or the
     wrong parent); returns the parent URL that is no longer a seed."""
     federation = node.federation_state.federation

@@ -1,10 +1,5 @@
-"""Passwords and secrets: scrypt hashes, the password policy, and the one-time secrets
-(session cookies, API tokens, invite links) that are shown once and stored only as hashes.
-
-Passwords are hashed with scrypt (N=2^15, r=8, p=1: 32 MiB of memory per guess), in a
-worker thread so the event loop keeps serving. Secrets are 32 random bytes; only their
-SHA-256 is stored, so a copy of the database cannot be used to log in.
-"""
+"""Passwords: the policy, and scrypt hashes (N=2^15, r=8, p=1: 32 MiB of memory per guess),
+computed in a worker thread so the event loop keeps serving."""
 
 from __future__ import annotations
 
@@ -19,7 +14,6 @@ from node.errors import BadInput
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
-SESSION_PREFIX, TOKEN_PREFIX, INVITE_PREFIX = "bns_", "bnt_", "bni_"
 
 
 def _b64(data: bytes) -> str:
@@ -74,13 +68,3 @@ async def verify_password(password: str, stored: str | None) -> bool:
         await asyncio.to_thread(lambda: verify_password_sync(password, _dummy_hash()))
         return False
     return await asyncio.to_thread(verify_password_sync, password, stored)
-
-
-def new_secret(prefix: str) -> tuple[str, bytes]:
-    """A fresh secret for its holder, and the hash to store."""
-    token = prefix + secrets.token_urlsafe(32)
-    return token, secret_hash(token)
-
-
-def secret_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()

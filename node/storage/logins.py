@@ -1,15 +1,31 @@
-"""Logins in the database: sessions, API tokens and invites (only hashes of their secrets)."""
+"""Logins in the database: sessions, API tokens and invites.
+
+Their secrets are 32 random bytes shown once to their holder; only their SHA-256 is stored,
+so a copy of the database cannot be used to log in."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.errors import BadInput, NotFound
-from node.rules.passwords import INVITE_PREFIX, SESSION_PREFIX, TOKEN_PREFIX, new_secret, secret_hash
 from node.storage.db import Database
 from node.storage.members import MEMBER_COLUMNS, Member, MemberStore, member_from_row
+
+SESSION_PREFIX, TOKEN_PREFIX, INVITE_PREFIX = "bns_", "bnt_", "bni_"
+
+
+def new_secret(prefix: str) -> tuple[str, bytes]:
+    """A fresh secret for its holder, and the hash to store."""
+    token = prefix + secrets.token_urlsafe(32)
+    return token, secret_hash(token)
+
+
+def secret_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from node.errors import ConfigError as ConfigError  # re-exported: callers import it from here
 from node.validation import describe
 
 CONFIG_FILE = "node.toml"
@@ -56,8 +57,6 @@ Level = Literal["branch", "region", "national", "youth"]
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
 
-class ConfigError(Exception):
-    """The configuration is unusable; the message names the key and the reason."""
 
 
 class NodeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

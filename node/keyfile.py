@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from node.errors import KeyFileError as KeyFileError  # re-exported
 from protocol import ProtocolError, SigningKey
-
-
-class KeyFileError(Exception):
-    """A key file cannot be written or read; the message names the file and why."""
 
 
 def write_new_key(path: Path, key: SigningKey) -> None:

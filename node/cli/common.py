@@ -11,13 +11,12 @@ from typing import Any
 
 import msgspec
 
-from node.config import ConfigError
-from node.errors import NodeError
-from node.keyfile import KeyFileError
-from node.storage.db import DatabaseError
+from node.errors import ConfigError, DatabaseError, KeyFileError, NodeError
 from protocol import ProtocolError
 
-EXPECTED = (ConfigError, KeyFileError, DatabaseError, NodeError, ProtocolError)
+# Exit 2: the node cannot be used as it is (configuration, key file, storage) or bad input
+# to the protocol; exit 1: what was asked was refused or failed.
+SETUP_ERRORS = (ConfigError, KeyFileError, DatabaseError)
 
 
 def fail(command: str, message: str, code: int = 2) -> int:
@@ -29,9 +28,9 @@ def run_async(command: str, work: Callable[[], Coroutine[Any, Any, int]]) -> int
     """Run an async command; expected errors become one line on stderr."""
     try:
         return asyncio.run(work())
-    except EXPECTED as exc:
+    except (NodeError, ProtocolError) as exc:  # the two error trees: node's, and the protocol's
         message = exc.diagnostics() if isinstance(exc, ProtocolError) else str(exc)
-        code = 1 if isinstance(exc, NodeError) else 2
+        code = 2 if isinstance(exc, (ProtocolError, *SETUP_ERRORS)) else 1
         return fail(command, message, code)
 
 

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from node.errors import PeerError as PeerError  # re-exported
 from protocol.wire import MAX_WANTS, HeadEntry, RangesReply, SyncReply, SyncRequest, Want
 
 log = logging.getLogger("branchnet.gossip")
@@ -66,8 +67,6 @@ class Transport(Protocol):
         ...
 
 
-class PeerError(Exception):
-    """A peer failed (refused, timed out, answered nonsense); the message says how."""
 
 
 @dataclass

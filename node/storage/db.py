@@ -32,12 +32,12 @@ from typing import Any
 
 import aiosqlite
 
+from node.errors import DatabaseError as DatabaseError  # re-exported
+
 INLINE_BUSY_MS = 20
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-class DatabaseError(Exception):
-    """The database cannot be opened or migrated; the message says which file and why."""
 
 
 def migrations() -> list[tuple[int, str, str]]:

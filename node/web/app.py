@@ -12,10 +12,21 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
-from node.errors import Forbidden, NodeError, Throttled, TooLarge, Unauthorized
+from node.errors import (
+    BadInput,
+    Conflict,
+    DatabaseError,
+    Forbidden,
+    NodeError,
+    NotFound,
+    PeerError,
+    Throttled,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
 from node.gossip.runner import Gossip
 from node.service import Node
-from node.storage.db import DatabaseError
 from node.storage.members import Member, access
 from node.web.api import LEVEL, NODE, PEER_COUNT, ROUTES, SESSION_COOKIE, Handler, Route, json_response, same_origin
 from node.web.connguard import connection_middleware
@@ -27,6 +38,27 @@ from node.web.openapi import openapi_document
 log = logging.getLogger("branchnet.http")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MEMBER_ID = web.RequestKey("member_id", int)  # for the request log line: an id, never a name or email
+
+
+# The one place that knows HTTP statuses: each error class of node.errors, and its subclasses.
+STATUS: dict[type[NodeError], int] = {
+    BadInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Throttled: 429,
+    Unavailable: 503,
+    PeerError: 502,
+}
+
+
+def status_of(exc: NodeError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -87,16 +119,16 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
         response = await handler(request)
         status = response.status
         return response
-    except NodeError as exc:
-        status = exc.status
-        response = error_response(exc.status, exc.code, exc.message, exc.field)
-        if isinstance(exc, Throttled):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
     except DatabaseError as exc:  # disk full, I/O error: the node's fault, and nothing was stored
         status = 503
         log.error("storage failure", extra={"fields": {"detail": str(exc)}})
         return error_response(503, "storage_unavailable", "the node cannot store anything right now; try again later")
+    except NodeError as exc:
+        status = status_of(exc)
+        response = error_response(status, exc.code, exc.message, exc.field)
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except web.HTTPRequestEntityTooLarge:
         status = 413
         return error_response(413, "too_large", "the request body is over the limit")

@@ -24,7 +24,14 @@ OFFICER_ROLES = frozenset({"secretary", "chair", "treasurer", "officer"})
 Status = Literal["active", "lapsed", "suspended"]
 STATUSES: tuple[str, ...] = ("active", "lapsed", "suspended")
 
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*\Z")]
+# Names are shown in terminals and pages: no control characters (C0, DEL, C1: ANSI escapes
+# start with ESC or CSI) and no bidirectional overrides (they make text read backwards), and
+# at least one character that is not a space.
+_NOT_IN_NAMES = r"\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+Name = Annotated[
+    str,
+    Meta(min_length=1, max_length=200, pattern=rf"^[^{_NOT_IN_NAMES}]*[^\s{_NOT_IN_NAMES}][^{_NOT_IN_NAMES}]*\Z"),
+]
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\Z")]
 
 

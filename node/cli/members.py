@@ -12,11 +12,11 @@ from typing import Any
 import msgspec
 
 from node.errors import BadInput
+from node.rules import members as member_rules
 from node.rules.members_csv import parse_members_csv
 from node.rules.passwords import hash_password
 from node.service import Node
 from node.storage.members import ROLES, STATUSES, MemberIn, MemberPatch
-from node.validation import describe
 
 
 def add_member_arguments(sub: Any) -> None:
@@ -56,16 +56,12 @@ def add_member_arguments(sub: Any) -> None:
     c.add_argument("--email", required=True)
 
 
-def _convert(values: dict[str, Any], kind: type[Any]) -> Any:
-    try:
-        return msgspec.convert({k: v for k, v in values.items() if v is not None}, kind)
-    except msgspec.ValidationError as exc:
-        message, field = describe(exc)
-        raise BadInput(f"--{field}: {message}" if field else message) from None
+def _parse(values: dict[str, Any], kind: type[Any]) -> Any:
+    return member_rules.parse(values, kind, flag_prefix="--")
 
 
 async def add(args: argparse.Namespace) -> int:
-    member_in = _convert(
+    member_in = _parse(
         {"name": args.name, "email": args.email, "role": args.role, "youth": args.youth, "joined": args.joined},
         MemberIn,
     )
@@ -90,7 +86,7 @@ async def list(args: argparse.Namespace) -> int:
 
 async def edit(args: argparse.Namespace) -> int:
     youth = None if args.youth is None else args.youth == "yes"
-    patch = _convert({"name": args.name, "email": args.email, "role": args.role, "status": args.status,
+    patch = _parse({"name": args.name, "email": args.email, "role": args.role, "status": args.status,
                       "youth": youth}, MemberPatch)  # fmt: skip
     async with Node.opened(Path(args.dir)) as node:
         member = await node.members.update(args.id, patch)
@@ -144,7 +140,7 @@ async def invite(args: argparse.Namespace) -> int:
 async def admin_create(args: argparse.Namespace) -> int:
     from node.cli.common import read_password
 
-    member_in = _convert({"name": args.name, "email": args.email, "role": "admin",
+    member_in = _parse({"name": args.name, "email": args.email, "role": "admin",
                           "joined": dt.date.today().isoformat()}, MemberIn)  # fmt: skip
     password_hash = await hash_password(read_password(True)) if args.password_stdin else None
     async with Node.opened(Path(args.dir)) as node:

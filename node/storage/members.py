@@ -35,11 +35,6 @@ Name = Annotated[
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+\Z")]
 
 
-def access(role: str) -> int:
-    """0 for members, 1 for officers, 2 for admins."""
-    return 2 if role == "admin" else 1 if role in OFFICER_ROLES else 0
-
-
 class MemberIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A new member, as given by an officer, a CSV row or the CLI."""
 

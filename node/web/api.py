@@ -27,14 +27,15 @@ import msgspec
 from aiohttp import web
 from msgspec import UNSET, Meta, UnsetType
 
-from node.errors import BadInput, Forbidden, NotFound, TooLarge, Unauthorized
+from node.errors import BadInput, NotFound, TooLarge, Unauthorized
 from node.federation import acts
 from node.federation.acts import issue_charter, revoke
+from node.rules import members as member_rules
 from node.rules.members_csv import parse_members_csv
 from node.rules.passwords import check_password_policy, hash_password, verify_password
 from node.service import Node
 from node.storage.joins import LIST_LIMIT, JoinView
-from node.storage.members import Member, MemberIn, MemberPatch, Name, access
+from node.storage.members import Member, MemberIn, MemberPatch, Name
 from node.validation import describe
 from node.web.connguard import address_in, parse_networks
 from protocol import NodeProfile, ProtocolError, node_id_text, open_envelope, parse_node_id
@@ -248,23 +249,6 @@ def set_session_cookie(response: web.StreamResponse, node: Node, token: str) -> 
     )
 
 
-def require_self_or_officer(who: Member | None, member_id: int) -> Member:
-    assert who is not None
-    if who.id != member_id and access(who.role) < 1:
-        raise Forbidden("members see only their own record")
-    return who
-
-
-def check_may_manage(who: Member, target: Member | None, new_role: str | None) -> None:
-    """Officers manage ordinary members; only admins grant roles or touch officers and admins."""
-    if access(who.role) >= 2:
-        return
-    if new_role is not None and new_role != "member":
-        raise Forbidden("only an admin gives officer or admin roles", field="role")
-    if target is not None and access(target.role) >= 1 and target.id != who.id:
-        raise Forbidden("only an admin changes officers and admins")
-
-
 # --- handlers -----------------------------------------------------------------------------
 async def health(request: web.Request, who: Member | None) -> web.StreamResponse:
     await node_of(request).federation_state.store.ping()
@@ -410,14 +394,15 @@ async def list_members(request: web.Request, who: Member | None) -> web.StreamRe
 
 async def get_member(request: web.Request, who: Member | None) -> web.StreamResponse:
     member_id = int_param(request, "member_id")
-    require_self_or_officer(who, member_id)
+    assert who is not None
+    member_rules.check_may_see(who, member_id)
     return json_response(await node_of(request).members.require(member_id))
 
 
 async def add_member(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, MemberIn)
-    check_may_manage(who, None, body.role)
+    member_rules.check_may_manage(who, None, body.role)
     return json_response(await node_of(request).members.add(body), status=201)
 
 
@@ -427,10 +412,7 @@ async def patch_member(request: web.Request, who: Member | None) -> web.StreamRe
     member_id = int_param(request, "member_id")
     body = await read_json(request, MemberPatch)
     target = await node.members.require(member_id)
-    new_role = body.role if isinstance(body.role, str) else None
-    if new_role is not None and new_role != target.role and access(who.role) < 2:
-        raise Forbidden("only an admin changes roles", field="role")
-    check_may_manage(who, target, None)
+    member_rules.check_may_change(who, target, body)
     return json_response(await node.members.update(member_id, body))
 
 
@@ -438,7 +420,7 @@ async def delete_member(request: web.Request, who: Member | None) -> web.StreamR
     assert who is not None
     node = node_of(request)
     target = await node.members.require(int_param(request, "member_id"))
-    check_may_manage(who, target, None)
+    member_rules.check_may_manage(who, target, None)
     await node.members.remove(target.id)  # refuses the last active admin (Conflict)
     return web.Response(status=204)
 
@@ -451,8 +433,7 @@ async def import_members(request: web.Request, who: Member | None) -> web.Stream
     if parsed.problems and not skip_bad:
         raise BadInput("; ".join(str(p) for p in parsed.problems[:50]), code="bad_csv")
     rows = parsed.rows
-    if access(who.role) < 2 and any(m.role != "member" for _, m in rows):
-        raise Forbidden("only an admin imports officers or admins", field="role")
+    member_rules.check_may_import(who, rows)
     existing = await node.members.import_all(rows, skip_existing=skip_bad)
     return json_response(ImportResult(len(rows) - len(existing), [str(p) for p in parsed.problems] + existing))
 
@@ -461,7 +442,7 @@ async def invite_member(request: web.Request, who: Member | None) -> web.StreamR
     assert who is not None
     node = node_of(request)
     target = await node.members.require(int_param(request, "member_id"))
-    check_may_manage(who, target, None)
+    member_rules.check_may_manage(who, target, None)
     ttl = node.config.auth.invite_hours * 3600
     token = await node.auth.create_invite(target.id, ttl)
     url = f"{node.config.http.public_url.rstrip('/')}/invite#{token}"

@@ -26,8 +26,9 @@ from node.errors import (
     Unavailable,
 )
 from node.gossip.runner import Gossip
+from node.rules.members import access
 from node.service import Node
-from node.storage.members import Member, access
+from node.storage.members import Member
 from node.web.api import LEVEL, NODE, PEER_COUNT, ROUTES, SESSION_COOKIE, Handler, Route, json_response, same_origin
 from node.web.connguard import connection_middleware
 from node.web.federation import add_federation_routes

@@ -3,8 +3,10 @@ password, printing JSON. (Separate from main, so that command modules never impo
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -32,6 +34,20 @@ def run_async(command: str, work: Callable[[], Coroutine[Any, Any, int]]) -> int
         message = exc.diagnostics() if isinstance(exc, ProtocolError) else str(exc)
         code = 2 if isinstance(exc, (ProtocolError, *SETUP_ERRORS)) else 1
         return fail(command, message, code)
+
+
+def add_dir(parser: argparse.ArgumentParser, help_text: str = "the node folder") -> None:
+    """``--dir``, the node folder: every command that works on a node takes it, and the
+    environment variable BRANCHNET_DIR gives a default (a server set up once for one node)."""
+    default = os.environ.get("BRANCHNET_DIR") or None
+    now = f", now {default}" if default else ""
+    parser.add_argument("--dir", required=default is None, default=default,
+                        help=f"{help_text} (default: $BRANCHNET_DIR{now})")  # fmt: skip
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 problem``, ``2 problems``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def print_json(value: Any) -> None:

@@ -15,8 +15,9 @@ from typing import Any
 
 import msgspec
 
+from node.cli.common import add_dir
 from node.config import KEY_FILE
-from node.errors import BadInput, NodeError
+from node.errors import BadInput, NodeError, NotFound
 from node.federation.acts import (
     add_seed_peer,
     approve_join,
@@ -38,28 +39,34 @@ from protocol.wire import JoinRequest, JoinState
 def add_arguments(command: Any) -> None:
     """Register the federation sub-commands on the CLI's ``command(name, run, help)`` helper."""
     c = command("charter", lambda a: _run("charter", _charter, a), "admit a child node (a charter signed by this node)")
-    c.add_argument("--dir", required=True, help="the parent's node folder")
+    add_dir(c, "the parent's node folder")
     c.add_argument("--node-id", required=True, help="the child's node id (branchnet id --dir CHILD)")
-    c.add_argument("--name", required=True)
-    c.add_argument("--level", required=True)
+    c.add_argument("--name", required=True, help="the child body's name, as its members know it")
+    c.add_argument("--level", required=True, help="its level: one the genesis rules let this node charter")
     c.add_argument("--url", default=None, help="where the child is reached")
 
     c = command("revoke", lambda a: _run("revoke", _revoke, a), "revoke a descendant's key")
-    c.add_argument("--dir", required=True)
-    c.add_argument("--node-id", required=True)
+    add_dir(c)
+    c.add_argument("--node-id", required=True, help="the node id of the key to revoke")
     c.add_argument("--after-seq", type=int, default=0, help="keep its envelopes up to this sequence (default: none)")
-    c.add_argument("--reason", default="")
+    c.add_argument("--reason", default="", help="why, in a sentence (signed with the revocation)")
 
     c = command("rotate-key", lambda a: _run("rotate-key", _rotate, a), "hand this body over to a new key")
-    c.add_argument("--dir", required=True)
+    add_dir(c)
 
-    c = command("peer", lambda a: _run("peer", _peer, a), "add or list gossip peers")
-    c.add_argument("action", choices=["add", "list"])
-    c.add_argument("url", nargs="?")
-    c.add_argument("--dir", required=True)
+    c = command("peer", lambda a: _run("peer", _peer, a), "add, list or remove gossip peers")
+    peers = c.add_subparsers(dest="peer_action", required=True, metavar="ACTION")
+    p = peers.add_parser("add", help="add a peer to gossip with (kept in the node's database)")
+    p.add_argument("url", help="the peer's http(s) URL")
+    add_dir(p)
+    p = peers.add_parser("list", help="list the peers this node knows, and where each came from")
+    add_dir(p)
+    p = peers.add_parser("remove", help="forget a peer (one learnt from a charter or profile comes back)")
+    p.add_argument("url", help="the peer's URL, as `peer list` shows it")
+    add_dir(p)
 
     c = command("join", lambda a: _run("join", _join, a), "join a federation through a parent node")
-    c.add_argument("--dir", required=True)
+    add_dir(c)
     c.add_argument("--federation", help="the federation id (64 hex digits), from the parent")
     c.add_argument("--peer", help="the parent's URL (it must serve that federation's genesis)")
     c.add_argument("--request", action="store_true", help="ask the parent for a charter (an officer approves it)")
@@ -69,9 +76,14 @@ def add_arguments(command: Any) -> None:
                    help="forget the federation joined, while nothing but its genesis was accepted")  # fmt: skip
 
     c = command("joins", lambda a: _run("joins", _joins, a), "list, approve or refuse join requests")
-    c.add_argument("action", nargs="?", choices=["list", "approve", "refuse"], default="list")
-    c.add_argument("id", nargs="?", type=int)
-    c.add_argument("--dir", required=True)
+    joins = c.add_subparsers(dest="joins_action", required=True, metavar="ACTION")
+    p = joins.add_parser("list", help="list join requests (newest last)")
+    add_dir(p)
+    for action, text in (("approve", "approve a pending request: sign the charter it asks for"),
+                         ("refuse", "refuse a pending request")):  # fmt: skip
+        p = joins.add_parser(action, help=text)
+        p.add_argument("id", type=int, help="the request's number, as `joins list` shows it")
+        add_dir(p)
 
 
 def _run(name: str, work: Any, args: argparse.Namespace) -> int:
@@ -124,15 +136,17 @@ async def _rotate(args: argparse.Namespace) -> int:
 
 async def _peer(args: argparse.Namespace) -> int:
     async with Node.opened(Path(args.dir)) as node:
-        if args.action == "add":
-            if not args.url:
-                raise BadInput("peer add needs a URL")
+        if args.peer_action == "add":
             try:
                 check_url(args.url, allow_private=True)
             except PeerError as exc:
                 raise BadInput(str(exc)) from None
             await add_seed_peer(node, args.url)
             print(f"peer {args.url.rstrip('/')} added")
+        elif args.peer_action == "remove":
+            if not await node.peers.remove(args.url):
+                raise NotFound(f"no peer {args.url.rstrip('/')} (see `branchnet peer list`)")
+            print(f"peer {args.url.rstrip('/')} removed")
         else:
             for peer in await node.peers.all():
                 print(f"{peer.url}  ({peer.source})")
@@ -201,13 +215,11 @@ async def _ask_for_charter(node: Node, parent: str, wait_s: float) -> None:
 
 async def _joins(args: argparse.Namespace) -> int:
     async with Node.opened(Path(args.dir)) as node:
-        if args.action == "list":
+        if args.joins_action == "list":
             for join in await node.joins.list():
                 print(f"{join.id:>4}  {join.status:<8}  {join.level:<8}  {join.name}  {join.node_id}  {join.url}")
             return 0
-        if args.id is None:
-            raise BadInput(f"joins {args.action} needs the request id")
-        if args.action == "refuse":
+        if args.joins_action == "refuse":
             await refuse_join(node, args.id, None)  # the same rules as the API (no member: an operator)
             print(f"refused join request {args.id}")
             return 0

@@ -8,6 +8,7 @@ is wrong, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 import time
@@ -15,7 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import fail, run_async
+from node.cli.common import add_dir, fail, run_async
 from node.keyfile import KeyFileError, write_new_key
 from protocol import ProtocolError, SigningKey, check_logs, node_id_text, read_bundle
 
@@ -162,6 +163,7 @@ def _admin_create(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="branchnet", description="A federated branch network node.")
+    p.add_argument("--version", action="version", version=f"branchnet {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, run: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
@@ -177,9 +179,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--now-ms", type=int, default=None, help="the clock for the future-timestamp rule")
 
     c = command("init", _init, "create a node: key, config and database in DIR")
-    c.add_argument("--dir", required=True)
+    add_dir(c)
     c.add_argument("--name", required=True, help="the body's name, e.g. 'Riverside Branch'")
-    c.add_argument("--level", required=True, choices=["branch", "region", "national", "youth"])
+    c.add_argument("--level", required=True, choices=["branch", "region", "national", "youth"],
+                   help="the body's level in its federation")  # fmt: skip
     c.add_argument("--listen", default="127.0.0.1:8470", help="HOST:PORT to listen on (port 0: any free port)")
     c.add_argument("--public-url", default=None, help="the URL others reach this node at")
     c.add_argument(
@@ -189,11 +192,11 @@ def parser() -> argparse.ArgumentParser:
     )
 
     c = command("genesis", _genesis, "found a federation: this node signs its genesis")
-    c.add_argument("--dir", required=True)
+    add_dir(c)
     c.add_argument("--federation", required=True, help="the federation's name")
 
     c = command("serve", _serve, "run the node until SIGTERM or Ctrl-C")
-    c.add_argument("--dir", required=True)
+    add_dir(c)
     c.add_argument(
         "--trust-local-log",
         action="store_true",
@@ -202,15 +205,15 @@ def parser() -> argparse.ArgumentParser:
     )
 
     c = command("status", _status, "show the node's id, objects, heads, peers and members")
-    c.add_argument("--dir", required=True)
-    c.add_argument("--json", action="store_true")
+    add_dir(c)
+    c.add_argument("--json", action="store_true", help="one JSON object instead of lines")
 
     c = command("backup", _backup, "copy the node's database to a new file (safe while serving)")
-    c.add_argument("--dir", required=True)
+    add_dir(c)
     c.add_argument("--out", required=True, help="the backup file to create")
 
     c = command("restore", _restore, "put a backup in place of the node's database (the node stopped)")
-    c.add_argument("--dir", required=True)
+    add_dir(c)
     c.add_argument("--from", required=True, metavar="BACKUP", help="a file made by `branchnet backup`")
 
     c = command("demo", _demo, "run a national node, two regions and four branches on 127.0.0.1")
@@ -219,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for convergence")
 
     c = command("id", _id, "print the node id")
-    c.add_argument("--dir", required=True)
+    add_dir(c)
 
     from node.cli.federation import add_arguments as add_federation_commands
 
@@ -235,11 +238,18 @@ def parser() -> argparse.ArgumentParser:
     asub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
     c = asub.add_parser("create", help="create an admin and print an invite link (or set a password)")
     c.set_defaults(run=_admin_create)
-    c.add_argument("--dir", required=True)
-    c.add_argument("--name", required=True)
-    c.add_argument("--email", required=True)
+    add_dir(c)
+    c.add_argument("--name", required=True, help="the admin's name")
+    c.add_argument("--email", required=True, help="the admin's email (their login)")
     c.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     return p
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("branchnet")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from node.cli.common import add_dir, plural
 from node.errors import BadInput
 from node.rules import members as member_rules
 from node.rules.members_csv import parse_members_csv
@@ -21,39 +22,39 @@ from node.storage.members import ROLES, STATUSES, MemberIn, MemberPatch
 
 def add_member_arguments(sub: Any) -> None:
     c = sub.add_parser("add", help="add a member")
-    c.add_argument("--dir", required=True)
-    c.add_argument("--name", required=True)
-    c.add_argument("--email", required=True)
-    c.add_argument("--role", default="member", choices=ROLES)
-    c.add_argument("--youth", action="store_true")
+    add_dir(c)
+    c.add_argument("--name", required=True, help="the member's name (1-200 characters, no control characters)")
+    c.add_argument("--email", required=True, help="the member's email (their login; one member each)")
+    c.add_argument("--role", default="member", choices=ROLES, help="member, an officer role, or admin")
+    c.add_argument("--youth", action="store_true", help="a member of the youth section")
     c.add_argument("--joined", default=None, help="YYYY-MM-DD (default today)")
 
     c = sub.add_parser("list", help="list members")
-    c.add_argument("--dir", required=True)
-    c.add_argument("--status", choices=STATUSES, default=None)
-    c.add_argument("--json", action="store_true")
+    add_dir(c)
+    c.add_argument("--status", choices=STATUSES, default=None, help="only members with this status")
+    c.add_argument("--json", action="store_true", help="one JSON list instead of lines")
 
-    c = sub.add_parser("edit", help="change a member")
-    c.add_argument("--dir", required=True)
-    c.add_argument("id", type=int)
-    c.add_argument("--name")
-    c.add_argument("--email")
-    c.add_argument("--role", choices=ROLES)
-    c.add_argument("--status", choices=STATUSES)
-    c.add_argument("--youth", choices=["yes", "no"])
+    c = sub.add_parser("edit", help="change a member (what is not given stays)")
+    add_dir(c)
+    c.add_argument("id", type=int, help="the member's number, as `member list` shows it")
+    c.add_argument("--name", help="a new name")
+    c.add_argument("--email", help="a new email")
+    c.add_argument("--role", choices=ROLES, help="a new role (the last active admin keeps theirs)")
+    c.add_argument("--status", choices=STATUSES, help="a new status (suspended members cannot sign in)")
+    c.add_argument("--youth", choices=["yes", "no"], help="a member of the youth section or not")
 
-    c = sub.add_parser("remove", help="remove a member")
-    c.add_argument("--dir", required=True)
-    c.add_argument("id", type=int)
+    c = sub.add_parser("remove", help="remove a member (not the last active admin)")
+    add_dir(c)
+    c.add_argument("id", type=int, help="the member's number, as `member list` shows it")
 
     c = sub.add_parser("import", help="import members from a CSV file (all or nothing)")
-    c.add_argument("--dir", required=True)
-    c.add_argument("file")
+    add_dir(c)
+    c.add_argument("file", help="a UTF-8 CSV file with a header row (docs/operating.md, Importing a CSV)")
     c.add_argument("--skip-bad", action="store_true", help="import the good rows and list the bad ones")
 
     c = sub.add_parser("invite", help="print a one-time invite link for a member")
-    c.add_argument("--dir", required=True)
-    c.add_argument("--email", required=True)
+    add_dir(c)
+    c.add_argument("--email", required=True, help="the member's email")
 
 
 def _parse(values: dict[str, Any], kind: type[Any]) -> Any:
@@ -110,7 +111,7 @@ async def import_(args: argparse.Namespace) -> int:
     for problem in parsed.problems:
         print(f"{args.file}: {problem}")
     if parsed.problems and not args.skip_bad:
-        print(f"nothing imported: {len(parsed.problems)} problems (fix them, or use --skip-bad)")
+        print(f"nothing imported: {plural(len(parsed.problems), 'problem')} (fix them, or use --skip-bad)")
         return 1
     async with Node.opened(Path(args.dir)) as node:
         existing = await node.members.import_all(parsed.rows, skip_existing=args.skip_bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -85,3 +86,38 @@ def test_verify_damaged_bundle(tmp_path: Path, content: bytes, words: str) -> No
 def test_verify_missing_file(tmp_path: Path) -> None:
     result = branchnet("verify", str(tmp_path / "nope"))
     assert result.returncode == 2 and "cannot read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_option_has_help_and_there_is_a_version() -> None:
+    import argparse
+
+    from node.cli.main import parser
+
+    missing: list[str] = []
+
+    def walk(p: argparse.ArgumentParser, path: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction | argparse._VersionAction) and not action.help:
+                missing.append(f"{path} {action.option_strings or action.dest}")
+
+    walk(parser(), "branchnet")
+    assert missing == []
+    version = subprocess.run([sys.executable, "-m", "node", "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("branchnet ")
+
+
+def test_branchnet_dir_is_the_default_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "n"
+    env = {**os.environ, "BRANCHNET_DIR": str(folder)}
+    run = [sys.executable, "-m", "node"]
+    made = subprocess.run([*run, "init", "--name", "N", "--level", "branch"], capture_output=True, text=True,
+                          timeout=60, env=env)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    shown = subprocess.run([*run, "id"], capture_output=True, text=True, timeout=60, env=env)
+    assert shown.returncode == 0 and shown.stdout.startswith("bn1")
+    without = subprocess.run([*run, "id"], capture_output=True, text=True, timeout=60,
+                             env={k: v for k, v in os.environ.items() if k != "BRANCHNET_DIR"})  # fmt: skip
+    assert without.returncode == 2 and "--dir" in without.stderr

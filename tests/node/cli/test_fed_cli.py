@@ -66,6 +66,13 @@ async def test_peers_and_joins(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "only http and https" in bad.stderr
     listed = branchnet("peer", "list", "--dir", d)
     assert listed.stdout.strip() == "https://north.example.org  (seed)"
-    assert branchnet("joins", "--dir", d).stdout == ""
-    missing = branchnet("joins", "approve", "7", "--dir", d)
-    assert missing.returncode == 1 and "no join request 7" in missing.stderr
+    # Options and arguments in any order, as for `member add --dir X`.
+    assert branchnet("peer", "add", "--dir", d, "https://south.example.org").returncode == 0
+    assert branchnet("peer", "remove", "--dir", d, "https://north.example.org/").returncode == 0
+    assert branchnet("peer", "list", "--dir", d).stdout.strip() == "https://south.example.org  (seed)"
+    gone = branchnet("peer", "remove", "https://north.example.org", "--dir", d)
+    assert gone.returncode == 1 and "no peer https://north.example.org" in gone.stderr
+    assert branchnet("joins", "list", "--dir", d).stdout == ""
+    for args in (("joins", "approve", "7", "--dir", d), ("joins", "approve", "--dir", d, "7")):
+        missing = branchnet(*args)
+        assert missing.returncode == 1 and "no join request 7" in missing.stderr

@@ -118,9 +118,30 @@ def _values(m: MemberIn, today: dt.date, now: int) -> tuple[Any, ...]:
 
 
 _INSERT = (
-    "INSERT INTO members (name, email, role, youth, status, joined, consent_contact, consent_publish_name,"
-    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO members (id, name, email, role, youth, status, joined, consent_contact, consent_publish_name,"
+    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_HIGH = "member_id_high"  # meta: the highest member id ever given or removed
+
+
+async def _next_id(conn: Any) -> int:
+    """A member id never used before, even by a member since removed: logs and exports name
+    people by id, so an id must not come to mean someone else."""
+    async with conn.execute("SELECT COALESCE(MAX(id), 0) FROM members") as cursor:
+        row = await cursor.fetchone()
+    async with conn.execute("SELECT value FROM meta WHERE key = ?", (_HIGH,)) as cursor:
+        high = await cursor.fetchone()
+    new = max(int(row[0]), int(high[0]) if high else 0) + 1
+    await _remember(conn, new)
+    return new
+
+
+async def _remember(conn: Any, member_id: int) -> None:
+    await conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+        (_HIGH, member_id),
+    )
 
 
 LAST_ADMIN = "this is the last active admin; make another admin first"
@@ -156,10 +177,10 @@ class MemberStore:
         today, now = dt.date.today(), int(time.time())
         async with self.db.write("members.add") as conn:
             try:
-                cursor = await conn.execute(_INSERT, _values(member, today, now))
+                member_id = await _next_id(conn)
+                await conn.execute(_INSERT, (member_id, *_values(member, today, now)))
             except sqlite3.IntegrityError:
                 raise Conflict(f"{member.email} is already a member", field="email") from None
-            member_id = cursor.lastrowid
         found = await self.get(int(member_id or 0))
         assert found is not None
         return found
@@ -174,7 +195,7 @@ class MemberStore:
         async with self.db.write("members.import_all") as conn:
             for line, member in members:
                 try:
-                    await conn.execute(_INSERT, _values(member, today, now))
+                    await conn.execute(_INSERT, (await _next_id(conn), *_values(member, today, now)))
                 except sqlite3.IntegrityError:
                     if not skip_existing:
                         raise Conflict(f"line {line}: {member.email} is already a member", field="email") from None
@@ -243,6 +264,7 @@ class MemberStore:
     async def remove(self, member_id: int) -> None:
         async with self.db.write("members.remove") as conn:
             await _keeps_an_admin(conn, member_id, None, None, removing=True)
+            await _remember(conn, member_id)
             cursor = await conn.execute("DELETE FROM members WHERE id = ?", (member_id,))
             if cursor.rowcount == 0:
                 raise NotFound(f"no member {member_id}")

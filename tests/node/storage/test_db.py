@@ -72,3 +72,20 @@ async def test_the_server_notices_writes_of_other_processes_only(tmp_path: Path)
     finally:
         await tool.close()
         await server.close()
+
+
+async def test_member_ids_are_never_used_again(tmp_path: Path) -> None:
+    from node.storage.members import MemberIn, MemberStore
+
+    db = await Database.open(tmp_path / "m.db", create=True)
+    try:
+        store = MemberStore(db)
+        first = [await store.add(MemberIn(name=f"P{i}", email=f"p{i}@example.org")) for i in range(3)]
+        await store.remove(first[-1].id)  # the newest goes...
+        again = await store.add(MemberIn(name="Q", email="q@example.org"))
+        assert again.id not in {m.id for m in first}  # ...and its id is not given to someone else
+        await store.remove(again.id)
+        await store.import_all([(2, MemberIn(name="R", email="r@example.org"))])
+        assert max(m.id for m in await store.list()) > again.id
+    finally:
+        await db.close()

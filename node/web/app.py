@@ -29,12 +29,13 @@ from node.gossip.runner import Gossip
 from node.rules.members import access
 from node.service import Node
 from node.storage.members import Member
-from node.web.api import LEVEL, NODE, PEER_COUNT, ROUTES, SESSION_COOKIE, Handler, Route, json_response, same_origin
+from node.web.api import LEVEL, ROUTES, Route
+from node.web.common import NODE, PEER_COUNT, SESSION_COOKIE, Handler, json_response, same_origin
 from node.web.connguard import connection_middleware
-from node.web.federation import add_federation_routes
 from node.web.metrics import metrics_registry
 from node.web.metrics import render as render_metrics
 from node.web.openapi import openapi_document
+from node.web.peer_endpoints import add_federation_routes
 
 log = logging.getLogger("branchnet.http")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})

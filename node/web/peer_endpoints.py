@@ -24,7 +24,7 @@ from node.errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unau
 from node.federation.acts import check_may_charter
 from node.service import Node
 from node.validation import describe
-from node.web.api import NODE, client_address, json_response, read_body
+from node.web.common import NODE, client_address, json_response, read_body
 from protocol import ProtocolError, parse_node_id, read_bundle, write_bundle
 from protocol.httpsig import (
     content_digest,

@@ -1,0 +1,108 @@
+"""Routes for what the node signs in its federation: its profile, charters, revocations,
+and the join requests it answers (node/federation/acts.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+
+from node.errors import BadInput
+from node.federation import acts
+from node.federation.acts import issue_charter, revoke
+from node.storage.joins import LIST_LIMIT
+from node.storage.members import Member
+from node.validation import describe
+from node.web.common import (
+    int_param,
+    int_query,
+    json_response,
+    node_of,
+    read_json,
+)
+from protocol import NodeProfile, ProtocolError, parse_node_id
+from protocol.models import MAX_SEQ
+
+JOIN_STATUSES = ("pending", "approved", "refused", "expired")
+
+
+class ProfileIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    endpoints: Annotated[list[str], Meta(min_length=1, max_length=8)]
+    contact: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class Appended(msgspec.Struct):
+    id: str
+    seq: int
+    kind: str
+
+
+class CharterIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    node_id: Annotated[str, Meta(max_length=100)]
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    level: Annotated[str, Meta(min_length=1, max_length=32)]
+    url: Annotated[str, Meta(max_length=2048)] | None = None
+
+
+class RevocationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    node_id: Annotated[str, Meta(max_length=100)]
+    after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)] = 0
+    reason: Annotated[str, Meta(max_length=2000)] = ""
+
+
+def _node_id_field(text: str) -> bytes:
+    try:
+        return parse_node_id(text)
+    except ProtocolError as exc:
+        raise BadInput(exc.message, field="node_id", code=str(exc.code)) from None
+
+
+async def publish_profile(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, ProfileIn)
+    try:
+        profile = msgspec.convert(msgspec.to_builtins(body), NodeProfile)
+        envelope = await node_of(request).own_log.append(profile)
+    except msgspec.ValidationError as exc:
+        message, field = describe(exc)
+        raise BadInput(message, field=field) from None
+    except ProtocolError as exc:
+        raise BadInput(exc.message, field=exc.field, code=str(exc.code)) from None
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
+async def list_joins(request: web.Request, who: Member | None) -> web.StreamResponse:
+    status = request.query.get("status")
+    if status is not None and status not in JOIN_STATUSES:
+        raise BadInput(f"status is one of {', '.join(JOIN_STATUSES)}", field="status")
+    after = int_query(request, "after", 0, 0, 2**62)
+    limit = int_query(request, "limit", LIST_LIMIT, 1, LIST_LIMIT)
+    joins = node_of(request).joins
+    await joins.expire()
+    return json_response(await joins.list(status, after, limit))
+
+
+async def approve_join(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    envelope = await acts.approve_join(node_of(request), int_param(request, "join_id"), who.id)
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
+async def refuse_join(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    await acts.refuse_join(node_of(request), int_param(request, "join_id"), who.id)
+    return web.Response(status=204)
+
+
+async def create_charter(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, CharterIn)
+    envelope = await issue_charter(node_of(request), _node_id_field(body.node_id), body.name, body.level, body.url)
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
+async def create_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, RevocationIn)
+    envelope = await revoke(node_of(request), _node_id_field(body.node_id), body.after_seq, body.reason)
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)

@@ -1,0 +1,71 @@
+"""Routes about the node itself: health, what it is and holds, one envelope by id."""
+
+from __future__ import annotations
+
+import msgspec
+from aiohttp import web
+
+from node.errors import NotFound
+from node.storage.members import Member
+from node.web.common import (
+    PEER_COUNT,
+    json_response,
+    node_of,
+)
+from protocol import node_id_text, open_envelope
+from protocol.views import envelope_view
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class NodeInfo(msgspec.Struct):
+    node_id: str
+    name: str
+    level: str
+    url: str
+    federation: str | None
+    objects: int
+    heads: dict[str, int]
+    peers: int
+    quarantine: int
+    forks: int
+
+
+async def health(request: web.Request, who: Member | None) -> web.StreamResponse:
+    await node_of(request).federation_state.store.ping()
+    return json_response(Health("ok"))
+
+
+async def node_info(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    state = node.federation_state
+    forks, _ = await state.store.counts()
+    return json_response(
+        NodeInfo(
+            node_id=node.key.node_id,
+            name=node.config.node.name,
+            level=node.config.node.level,
+            url=node.config.http.public_url,
+            federation=state.federation.hex() if state.federation else None,
+            objects=sum(h.seq for h in state.heads.values()),
+            heads={node_id_text(a): h.seq for a, h in sorted(state.heads.items())},
+            peers=len(request.app[PEER_COUNT]()),
+            quarantine=state.quarantined,
+            forks=forks,
+        )
+    )
+
+
+async def get_envelope(request: web.Request, who: Member | None) -> web.StreamResponse:
+    try:
+        envelope_id = bytes.fromhex(request.match_info["id"])
+    except ValueError:
+        raise NotFound("an envelope id is 64 hex digits") from None
+    raw = await node_of(request).envelopes.get(envelope_id)
+    if raw is None:
+        raise NotFound("no such envelope")
+    if request.query.get("format") == "json":
+        return json_response(envelope_view(open_envelope(raw)))
+    return web.Response(body=raw, content_type="application/vnd.branchnet.envelope")

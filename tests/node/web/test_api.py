@@ -353,3 +353,17 @@ async def test_invite_page_is_served_with_a_strict_policy(live: Live) -> None:
     assert '<script src="/static/invite.js">' in page and "<script>" not in page  # no inline script
     async with live.http.get("/static/invite.js") as r:
         assert r.status == 200 and "/api/v1/auth/invite" in await r.text()
+
+
+async def test_messages_name_the_field_and_the_rule_in_plain_words(live: Live) -> None:
+    admin = await live.member("admin")
+    cases = [
+        ({"email": "a@b.org"}, "name", "is required"),
+        ({"name": "n" * 201, "email": "a@b.org"}, "name", "must have at most 200 characters"),
+        ({"name": "Ann", "email": "a@b.org", "youth": "often"}, "youth", "must be true or false, not text"),
+        ({"name": "Ann", "email": "a@b.org", "role": "king"}, "role", "'king' is not one of member"),
+    ]
+    for body, field, words in cases:
+        status, answer = await call(live, "POST", "/api/v1/members", json=body, headers=admin.headers)
+        assert status == 400 and answer["error"]["field"] == field, answer
+        assert words in answer["error"]["message"] and "Expected" not in answer["error"]["message"], answer

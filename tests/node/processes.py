@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,3 +102,22 @@ async def held_everywhere(nodes: list[RunningNode], author: str, seq: int, bound
                 return time.monotonic() - started
             await asyncio.sleep(0.05)
     raise AssertionError([(n.name, n.info.get("heads", {}).get(author)) for n in nodes])
+
+
+TRIO = [
+    ("National Committee", "national", None),
+    ("North Region", "region", "National Committee"),
+    ("South Region", "region", "National Committee"),
+]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    directory: Path, layout: list[tuple[str, str, str | None]] = TRIO
+) -> AsyncIterator[list[RunningNode]]:
+    """A federation of real `branchnet serve` processes (the demo's way), stopped afterwards."""
+    nodes = await demo.build(directory, DEMO_ENV, layout)
+    try:
+        yield nodes
+    finally:
+        await demo.stop_all(nodes)

@@ -17,26 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from node.cli.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
+from node.cli.demo import RunningNode, stop_all, wait_until_converged
 from node.errors import Unavailable
 from node.service import Node
 from protocol import NodeProfile
-from tests.node.processes import held_everywhere, restart, write_profile
-
-LAYOUT = [
-    ("National Committee", "national", None),
-    ("North Region", "region", "National Committee"),
-    ("South Region", "region", "National Committee"),
-]
+from tests.node.processes import held_everywhere, restart, running, write_profile
 
 
 @pytest.fixture
 async def trio(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await build(tmp_path, DEMO_ENV, LAYOUT)
-    try:
+    async with running(tmp_path) as nodes:
         yield nodes
-    finally:
-        await stop_all(nodes)
 
 
 def branchnet(*args: str) -> subprocess.CompletedProcess[str]:

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from node.cli.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
+from node.cli.demo import RunningNode, wait_until_converged
 from node.federation.acts import issue_charter
 from node.gossip.client import HttpTransport
 from node.service import Node
 from protocol import NodeProfile, Payload, SigningKey, seal, write_bundle
-from tests.node.processes import held_everywhere, write_profile
+from tests.node.processes import held_everywhere, running, write_profile
 
 LAYOUT = [
     ("National Committee", "national", None),
@@ -69,11 +69,8 @@ class Tarpit:
 
 @pytest.fixture
 async def honest(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await build(tmp_path, DEMO_ENV, LAYOUT)
-    try:
+    async with running(tmp_path, LAYOUT) as nodes:
         yield nodes
-    finally:
-        await stop_all(nodes)
 
 
 async def test_honest_nodes_converge_beside_a_tarpit_and_a_flood(honest: list[RunningNode]) -> None:

@@ -18,7 +18,7 @@ import aiohttp
 import msgspec
 import pytest
 
-from node.cli.demo import DEMO_ENV, RunningNode, build, stop_all, wait_until_converged
+from node.cli.demo import RunningNode, wait_until_converged
 from node.federation.acts import issue_charter, revoke
 from node.gossip.client import HttpTransport
 from node.gossip.engine import Peer, PeerError
@@ -27,6 +27,7 @@ from protocol import Envelope, NodeProfile, Payload, SigningKey, seal, write_bun
 from protocol.httpsig import content_digest, request_components, sign_request
 from tests.factories import genesis, profile
 from tests.node.conftest import Live, new_node_dir
+from tests.node.processes import running
 
 Outcomes = list[dict[str, str]]
 
@@ -264,11 +265,6 @@ async def test_nobody_spends_another_nodes_allowance(hostile: Hostile) -> None:
 
 
 # --- equivocation across real processes ---------------------------------------------------
-LAYOUT = [
-    ("National Committee", "national", None),
-    ("North Region", "region", "National Committee"),
-    ("South Region", "region", "National Committee"),
-]
 
 
 async def wait_for(nodes: list[RunningNode], ready: Callable[[dict[str, Any]], bool],
@@ -290,11 +286,8 @@ async def wait_for(nodes: list[RunningNode], ready: Callable[[dict[str, Any]], b
 
 @pytest.fixture
 async def trio(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await build(tmp_path, DEMO_ENV, LAYOUT)
-    try:
+    async with running(tmp_path) as nodes:
         yield nodes
-    finally:
-        await stop_all(nodes)
 
 
 async def test_equivocation_is_proven_on_every_node(trio: list[RunningNode]) -> None:

@@ -33,7 +33,10 @@ from tests.node.processes import start_serve
 def small_disk(tmp_path: Path) -> AsyncIterator[Path]:
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
+    except FileNotFoundError:
+        pytest.skip("no mount command here")
     if done.returncode != 0:  # (the next test covers the same on any machine)
         pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
     try:

@@ -1,6 +1,6 @@
 """The gossip engine: push to a few random peers, pull anti-entropy with one peer at a time.
 
-Transport-agnostic: the node runs it over signed HTTP (:mod:`node.fedclient`); the
+Transport-agnostic: the node runs it over signed HTTP (:mod:`node.gossip.client`); the
 simulator (``bench/gossip_sim.py``) runs the same engine over an in-memory transport.
 
 * **Push**: every envelope newly accepted here (ours or a peer's) is queued once and sent,
@@ -65,8 +65,6 @@ class Transport(Protocol):
     async def fetch_ranges(self, peer: Peer, wants: list[Want]) -> RangesReply:
         """Many authors' ranges at once (at most MAX_WANTS); the peer may serve a prefix only."""
         ...
-
-
 
 
 @dataclass
@@ -270,16 +268,24 @@ class GossipEngine:
             elif their_seq == our_seq and their_id != our_id:
                 wants.append((author, our_seq - 1, our_seq))  # the other side of a fork
         await self._pull(peer, wants)
-        to_push: list[bytes] = []
+        # Push what they lack, a batch at a time as it is read: at most one author's range
+        # and one batch in memory, however many authors a new peer lacks.
+        batch: list[bytes] = []
         for author, (our_seq, _) in ours.items():
             their_seq = theirs.get(author, (0, b""))[0]
             if our_seq > their_seq:
-                to_push += await self.replica.range(author, their_seq, self.fetch_batch)
-        for start in range(0, len(to_push), self.push_batch):
+                batch += await self.replica.range(author, their_seq, self.fetch_batch)
+            while len(batch) >= self.push_batch and peer.slow is None:
+                await self._push_back(peer, batch[: self.push_batch])
+                del batch[: self.push_batch]
             if peer.slow is not None:
                 return
-            await self._timed(peer, self.transport.push(peer, to_push[start : start + self.push_batch]))
-            peer.sent += len(to_push[start : start + self.push_batch])
+        if batch:
+            await self._push_back(peer, batch)
+
+    async def _push_back(self, peer: Peer, batch: list[bytes]) -> None:
+        await self._timed(peer, self.transport.push(peer, batch))
+        peer.sent += len(batch)
 
     async def _pull(self, peer: Peer, wants: list[Want]) -> None:
         """Fetch what the peer holds beyond us, until every want is met or stops moving: one

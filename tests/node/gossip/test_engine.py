@@ -276,3 +276,36 @@ def test_while_peers_fail_picks_favour_those_that_answer() -> None:
     clock.now = bad.next_try  # available again, still failing
     picks = [table.sample(1)[0].address for _ in range(400)]
     assert picks.count(good.address) > 250  # about three in four
+
+
+async def test_a_peer_that_lacks_everything_is_pushed_a_batch_at_a_time() -> None:
+    """A new peer (no heads) lacks every author: what it lacks is read and pushed a batch at a
+    time, never gathered whole first (memory stays one batch and one author's range)."""
+    authors = [bytes([97 + i]) * 32 for i in range(20)]
+    mine = FakeReplica({a: [a[:1] + str(s).encode() for s in range(1, 4)] for a in authors})
+    events: list[tuple[str, int]] = []
+    read = mine.range
+
+    async def range_logged(author: bytes, after: int, limit: int) -> list[bytes]:
+        out = await read(author, after, limit)
+        events.append(("read", len(out)))
+        return out
+
+    mine.range = range_logged  # type: ignore[method-assign]
+    transport = FakeTransport(SyncReply(equal=False, heads=[]), {})
+    push = transport.push
+
+    async def push_logged(peer: Peer, raws: list[bytes]) -> None:
+        events.append(("push", len(raws)))
+        await push(peer, raws)
+
+    transport.push = push_logged  # type: ignore[method-assign]
+    e = GossipEngine(mine, transport, _table(1), push_batch=4, fetch_batch=500)
+    assert await e.reconcile()
+    assert sorted(r for _, raws in transport.pushes for r in raws) == sorted(r for v in mine.logs.values() for r in v)
+    assert all(len(raws) <= 4 for _, raws in transport.pushes)
+    held = peak = 0
+    for what, n in events:  # envelopes read but not yet pushed
+        held += n if what == "read" else -n
+        peak = max(peak, held)
+    assert peak < 4 + 3  # one batch short of full plus one author's range

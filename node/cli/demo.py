@@ -26,8 +26,7 @@ from typing import Any
 import aiohttp
 
 from node.cli.setup import found_federation, init_node
-from node.federation import acts as trustops
-from node.federation.acts import issue_charter
+from node.federation import acts
 from node.gossip.client import HttpTransport
 from node.service import Node
 from protocol import NodeProfile, parse_node_id
@@ -114,13 +113,13 @@ async def join_federation(directory: Path, federation: bytes, parent_url: str) -
             genesis = await transport.genesis(parent_url, federation)
         finally:
             await transport.close()
-        await trustops.join_federation(node, genesis, parent_url)
+        await acts.join_federation(node, genesis, parent_url)
 
 
 async def charter(parent_dir: Path, child: RunningNode) -> None:
     """What `branchnet charter --dir PARENT --node-id ID --name N --level L --url U` does."""
     async with Node.opened(parent_dir) as node:
-        await issue_charter(node, parse_node_id(child.node_id), child.name, child.level, child.url)
+        await acts.issue_charter(node, parse_node_id(child.node_id), child.name, child.level, child.url)
 
 
 async def publish_profile(running: RunningNode) -> None:

@@ -102,19 +102,22 @@ async def issue_charter(node: Acting, key: bytes, name: str, level: str, url: st
 
 async def approve_join(node: Acting, join_id: int, officer_id: int | None) -> Envelope:
     """An officer approves a pending join request: the charter it asked for is signed (the
-    genesis rules and this node's standing checked as for any charter)."""
-    await node.joins.expire()
-    join = await node.joins.get(join_id)
-    if join.status != "pending":
-        raise Conflict(f"join request {join.id} is {join.status}")
-    envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
-    if officer_id is not None:
-        await node.joins.decided_by(join.id, officer_id)
-    return envelope
+    genesis rules and this node's standing checked as for any charter). One decision at a
+    time: a second approval, or a refusal, at the same moment finds it no longer pending."""
+    async with node.joins.deciding:
+        await node.joins.expire()
+        join = await node.joins.get(join_id)
+        if join.status != "pending":
+            raise Conflict(f"join request {join.id} is {join.status}")
+        envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
+        if officer_id is not None:
+            await node.joins.decided_by(join.id, officer_id)
+        return envelope
 
 
 async def refuse_join(node: Acting, join_id: int, officer_id: int | None) -> None:
-    await node.joins.refuse(join_id, officer_id)
+    async with node.joins.deciding:
+        await node.joins.refuse(join_id, officer_id)
 
 
 async def revoke(node: Acting, key: bytes, after_seq: int, reason: str) -> Envelope:

@@ -7,6 +7,7 @@ total, they expire, and the officers' list is paged.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class JoinStore:
     def __init__(self, db: Database, limits: JoinLimits | None = None) -> None:
         self.db = db
         self.limits = limits or JoinLimits()
+        # Held while an officer's decision is checked and carried out (the check, the charter's
+        # signing and the mark span transactions): two decisions on a request never interleave.
+        self.deciding = asyncio.Lock()
 
     async def request(self, key: bytes, asked: JoinRequest, address: str, now: int | None = None) -> JoinState:
         """Record (or repeat) a join request; the caps are checked in the same transaction."""

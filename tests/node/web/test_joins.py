@@ -133,6 +133,28 @@ async def test_a_refusal_refuses_and_an_approval_charters(live: Live) -> None:
         assert r.status == 409  # a refusal stands
 
 
+async def test_decisions_at_once_on_one_request_sign_at_most_one_charter(live: Live) -> None:
+    """Two officers (or a double click) approving, and one refusing, the same request at
+    the same moment: one decision wins, the others are told it is no longer pending."""
+    admin = await live.member("admin")
+    key = SigningKey.generate()
+    await ask(live, GOOD, key)
+    (join,) = await live.node.joins.list("pending")
+
+    async def decide(action: str) -> int:
+        async with live.http.post(f"/api/v1/joins/{join.id}/{action}", headers=admin.headers) as r:
+            return r.status
+
+    statuses = await asyncio.gather(decide("approve"), decide("approve"), decide("refuse"), decide("approve"))
+    assert sorted(statuses).count(409) == 3
+    decided = await live.node.joins.get(join.id)
+    charters = live.node.federation_state.heads[live.node.key.public].seq - 1  # after the node's profile
+    if decided.status == "approved":
+        assert statuses.count(201) == 1 and charters == 1 and decided.charter is not None
+    else:
+        assert decided.status == "refused" and statuses[2] == 204 and charters == 0
+
+
 # --- `branchnet join` -------------------------------------------------------------------------
 def branchnet(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=60,

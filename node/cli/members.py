@@ -14,7 +14,7 @@ import msgspec
 from node.cli.common import add_dir, plural
 from node.errors import BadInput
 from node.rules import members as member_rules
-from node.rules.members_csv import parse_members_csv
+from node.rules.members_csv import MAX_FILE_BYTES, parse_members_csv
 from node.rules.passwords import hash_password
 from node.service import Node
 from node.storage.members import ROLES, STATUSES, MemberIn, MemberPatch
@@ -104,9 +104,12 @@ async def remove(args: argparse.Namespace) -> int:
 
 async def import_(args: argparse.Namespace) -> int:
     try:
-        data = Path(args.file).read_bytes()
+        with Path(args.file).open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise BadInput(f"cannot read {args.file}: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise BadInput(f"{args.file} is over {MAX_FILE_BYTES // 2**20} MiB; split it into smaller files")
     parsed = parse_members_csv(data)
     for problem in parsed.problems:
         print(f"{args.file}: {problem}")

@@ -25,6 +25,7 @@ _TRUE = frozenset({"yes", "y", "true", "1"})
 _FALSE = frozenset({"no", "n", "false", "0", ""})
 MAX_ROWS = 100_000
 MAX_LINE_BYTES = 16 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024  # (the API's bodies are capped lower, by http.max_body_bytes)
 
 
 @dataclass(frozen=True)

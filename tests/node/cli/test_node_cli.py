@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from node.config import ConfigError, load_config, parse_config, render_config
+from node.rules.members_csv import MAX_FILE_BYTES
 from tests.node.processes import start_serve
 
 
@@ -166,6 +167,22 @@ def test_status_counts_members_and_heads(node_dir: Path) -> None:
     assert data["heads"] == {data["node_id"]: 1}
     text = branchnet("status", "--dir", str(node_dir)).stdout
     assert data["node_id"] in text and "members    1" in text
+
+
+def test_member_import_names_each_bad_row_and_refuses_an_oversized_file(node_dir: Path, tmp_path: Path) -> None:
+    good = tmp_path / "members.csv"
+    good.write_text("name,email\nAnn Lee,ann@example.org\nBo,not-an-email\n")
+    result = branchnet("member", "import", "--dir", str(node_dir), str(good))
+    assert result.returncode == 1 and "line 3" in result.stdout and "column email" in result.stdout
+    assert "nothing imported" in result.stdout
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as file:  # sparse: no disk is used
+        file.write(b"name,email\n")
+        file.truncate(MAX_FILE_BYTES + 1)
+    result = branchnet("member", "import", "--dir", str(node_dir), str(huge))
+    assert result.returncode == 1 and "over 64 MiB" in result.stderr, result.stderr
+    status = json.loads(branchnet("status", "--dir", str(node_dir), "--json").stdout)
+    assert status["members"] == 0  # neither file imported anything
 
 
 async def test_backup_while_serving(node_dir: Path, tmp_path: Path) -> None:

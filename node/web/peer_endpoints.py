@@ -24,7 +24,7 @@ from node.errors import BadInput, Forbidden, NotFound, Throttled, TooLarge, Unau
 from node.federation.acts import check_may_charter
 from node.service import Node
 from node.validation import describe
-from node.web.common import NODE, client_address, json_response, read_body
+from node.web.common import NODE, client_address, int_query, json_response, read_body
 from protocol import ProtocolError, parse_node_id, read_bundle, write_bundle
 from protocol.httpsig import (
     content_digest,
@@ -207,14 +207,12 @@ async def envelopes(request: web.Request, key: bytes, body: bytes) -> web.Stream
 
 async def log_range(request: web.Request, key: bytes, body: bytes) -> web.StreamResponse:
     node = _node(request)
-    try:
-        author = bytes.fromhex(request.match_info["author"])
-        after = _ascii_int(request.query.get("after", "0"))
-        limit = _ascii_int(request.query.get("limit", str(MAX_LOG_LIMIT)))
-    except ValueError:
-        raise BadInput("author is 64 hex digits; after and limit are integers") from None
-    if len(author) != 32 or not 0 <= after <= MAX_SEQ or not 1 <= limit <= MAX_LOG_LIMIT:
-        raise BadInput(f"author is 32 bytes; 0 <= after <= {MAX_SEQ}; 1 <= limit <= {MAX_LOG_LIMIT}")
+    text = request.match_info["author"]
+    if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
+        raise BadInput("the author is 64 hex digits (a node key)", field="author")
+    author = bytes.fromhex(text)
+    after = int_query(request, "after", 0, 0, MAX_SEQ)
+    limit = int_query(request, "limit", MAX_LOG_LIMIT, 1, MAX_LOG_LIMIT)
     raws = await node.envelopes.range(author, after, limit)
     return web.Response(body=write_bundle(raws), content_type="application/vnd.branchnet.bundle")
 
@@ -263,12 +261,6 @@ async def join_status(request: web.Request, key: bytes, body: bytes) -> web.Stre
     if state is None:
         raise NotFound("no join request from this node")
     return msgpack_response(state)
-
-
-def _ascii_int(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
-        raise ValueError(text)
-    return int(text)
 
 
 def add_federation_routes(app: web.Application, node: Node) -> None:

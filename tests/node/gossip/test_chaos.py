@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from node.cli.demo import LAYOUT as DEMO_LAYOUT
 from node.cli.demo import RunningNode, wait_until_converged
 from node.federation.acts import issue_charter
 from node.gossip.client import HttpTransport
@@ -27,14 +28,7 @@ from node.service import Node
 from protocol import NodeProfile, Payload, SigningKey, seal, write_bundle
 from tests.node.processes import held_everywhere, running, write_profile
 
-LAYOUT = [
-    ("National Committee", "national", None),
-    ("North Region", "region", "National Committee"),
-    ("South Region", "region", "National Committee"),
-    ("Leeds Branch", "branch", "North Region"),
-    ("York Branch", "branch", "North Region"),
-    ("Bristol Branch", "branch", "South Region"),
-]
+LAYOUT = DEMO_LAYOUT[:6]  # the demo's federation, without its last branch
 TARPIT_S = 9.0
 CONVERGE_S = 60.0
 SPREAD_S = 10.0

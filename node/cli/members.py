@@ -150,7 +150,7 @@ async def admin_create(args: argparse.Namespace) -> int:
     async with Node.opened(Path(args.dir)) as node:
         member = await node.members.add(member_in)
         if password_hash is not None:
-            await node.members.set_password_hash(member.id, password_hash)
+            await node.auth.change_password(member.id, password_hash)
             print(f"admin {member.id} created: {member.email} can sign in")
         else:
             token = await node.auth.create_invite(member.id, node.config.auth.invite_hours * 3600)

@@ -252,15 +252,6 @@ class MemberStore:
                     raise NotFound(f"no member {member_id}")
         return await self.require(member_id)
 
-    async def set_password_hash(self, member_id: int, password_hash: str | None) -> None:
-        async with self.db.write("members.set_password_hash") as conn:
-            cursor = await conn.execute(
-                "UPDATE members SET password_hash = ?, updated_at = ? WHERE id = ?",
-                (password_hash, int(time.time()), member_id),
-            )
-            if cursor.rowcount == 0:
-                raise NotFound(f"no member {member_id}")
-
     async def remove(self, member_id: int) -> None:
         async with self.db.write("members.remove") as conn:
             await _keeps_an_admin(conn, member_id, None, None, removing=True)

@@ -69,7 +69,7 @@ class Live:
             MemberIn(name=f"Person {n}", email=f"person{n}@example.org", role=role, status=status)  # type: ignore[arg-type]
         )
         if with_password:
-            await self.node.members.set_password_hash(member.id, self.password_hash)
+            await self.node.auth.change_password(member.id, self.password_hash)
             member = await self.node.members.require(member.id)
         _, token = await self.node.auth.create_token(member.id, "tests")
         return Principal(member, token)

@@ -38,6 +38,7 @@ from aiohttp.typedefs import Handler
 # gossip connections (at most 64), log files, and the listening socket.
 RESERVED_DESCRIPTORS = 160
 _BUSY_ANSWER = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+LINGER_S = 2.0  # how long a refused connection's remaining bytes are read and discarded
 _HEAD_ANSWER = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -156,6 +157,7 @@ class _GuardedProtocol(asyncio.Protocol):
         self.guard = guard
         self.inner = inner
         self.connection: _Connection | None = None
+        self.refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -174,8 +176,8 @@ class _GuardedProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         connection = self.connection
-        if connection is None:
-            return
+        if connection is None or self.refused:
+            return  # refused: what the client still sends is discarded
         if not (connection.busy or connection.draining or connection.head_done):
             # Count the request head: the bytes up to its blank line (CRLF CRLF).
             window = connection.tail + data
@@ -188,12 +190,23 @@ class _GuardedProtocol(asyncio.Protocol):
                 connection.tail = window[-3:]
             if connection.head_bytes > self.guard.head_bytes:
                 self.guard.refused["head"] += 1
-                connection.transport.write(_HEAD_ANSWER)
-                connection.transport.close()
+                self._refuse(connection.transport, _HEAD_ANSWER)
                 return
         self.inner.data_received(data)
 
+    def _refuse(self, transport: asyncio.Transport, answer: bytes) -> None:
+        """Answer and close the way servers do (a lingering close): end our side, then discard
+        what the client still sends for up to LINGER_S. Closing at once with its bytes unread
+        would reset the connection, and the client might never read the answer."""
+        self.refused = True
+        transport.write(answer)
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER_S, transport.abort)
+
     def eof_received(self) -> bool | None:
+        if self.refused:
+            return False  # the client is done too: close now
         return self.inner.eof_received() if self.connection is not None else None
 
     def pause_writing(self) -> None:

@@ -9,6 +9,7 @@ routes to the same host: a flood "from many clients" without leaving the machine
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import socket
@@ -62,7 +63,7 @@ async def node_dir(tmp_path: Path) -> Path:
 
 async def test_a_flood_of_huge_request_heads_stays_within_its_memory_bound(node_dir: Path) -> None:
     """The report's attack: 1,000 connections sending 120 header lines of 8,000 bytes each
-    (~1 MB per connection). Each is refused after 32 KiB of head (431), and one address gets
+    (~1 MB per connection). Each is answered 431 after 32 KiB of head, and one address gets
     at most 128 connections, so the node stays within its bound: peak RSS at most 100 MB
     above its resting size (the report measured +1.85 GB), and /healthz keeps answering."""
     serve = await start_serve(node_dir)
@@ -78,7 +79,9 @@ async def test_a_flood_of_huge_request_heads_stays_within_its_memory_bound(node_
             asyncio.gather(*(hold_connection(host, int(port), sources[i % 8], head, 8) for i in range(1000))), 90
         )
         assert "open" not in outcomes  # none of them was left holding memory
-        assert any(o.startswith("HTTP/1.1 431") for o in outcomes), set(outcomes)
+        # Each is told why (a lingering close: not reset before it could read the answer).
+        told = sum(o.startswith("HTTP/1.1 431") for o in outcomes)
+        assert told >= 0.9 * len(outcomes), collections.Counter(outcomes)
         assert await healthz_ms(serve.url) < 2000
         peak = serve.rss_peak_mb()
         assert peak - resting < 100, (resting, peak)

@@ -14,6 +14,7 @@ import msgspec
 from node.cli.common import add_dir, plural
 from node.errors import BadInput
 from node.rules import members as member_rules
+from node.rules.accounts import invite_url
 from node.rules.members_csv import MAX_FILE_BYTES, parse_members_csv
 from node.rules.passwords import hash_password
 from node.service import Node
@@ -136,7 +137,7 @@ async def invite(args: argparse.Namespace) -> int:
         if record is None:
             raise BadInput(f"no member with email {args.email}")
         token = await node.auth.create_invite(record[0].id, node.config.auth.invite_hours * 3600)
-        url = f"{node.config.http.public_url.rstrip('/')}/invite#{token}"
+        url = invite_url(node.config, token)
     print(url)
     return 0
 
@@ -155,5 +156,5 @@ async def admin_create(args: argparse.Namespace) -> int:
         else:
             token = await node.auth.create_invite(member.id, node.config.auth.invite_hours * 3600)
             print(f"admin {member.id} created; to set a password open:")
-            print(f"{node.config.http.public_url.rstrip('/')}/invite#{token}")
+            print(invite_url(node.config, token))
     return 0

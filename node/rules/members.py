@@ -15,11 +15,15 @@ The CLI acts as the node's operator, with an admin's rights; it obeys every othe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
 
 from node.errors import BadInput, Forbidden
+from node.rules import accounts
+from node.rules.accounts import Accounts
+from node.rules.members_csv import parse_members_csv
 from node.storage.members import OFFICER_ROLES, Member, MemberIn, MemberPatch
 from node.validation import describe
 
@@ -67,3 +71,51 @@ def parse(values: dict[str, Any], kind: type[T], flag_prefix: str = "") -> T:
     except msgspec.ValidationError as exc:
         message, field = describe(exc)
         raise BadInput(f"{flag_prefix}{field}: {message}" if field else message, field=field) from None
+
+
+# --- what an officer does, each checked here for the API and the pages alike ----------------
+async def add(node: Accounts, who: Member, member: MemberIn) -> Member:
+    check_may_manage(who, None, member.role)
+    return await node.members.add(member)
+
+
+async def change(node: Accounts, who: Member, member_id: int, patch: MemberPatch) -> Member:
+    check_may_change(who, await node.members.require(member_id), patch)
+    return await node.members.update(member_id, patch)  # refuses to leave no active admin
+
+
+async def remove(node: Accounts, who: Member, member_id: int) -> None:
+    check_may_manage(who, await node.members.require(member_id), None)
+    await node.members.remove(member_id)  # refuses the last active admin (Conflict)
+
+
+async def invite(node: Accounts, who: Member, member_id: int) -> tuple[str, int]:
+    """A one-time link for the member to set a password, and when it expires."""
+    check_may_manage(who, await node.members.require(member_id), None)
+    return await accounts.invite(node, member_id)
+
+
+class CsvRejected(BadInput):
+    """A members file with problems, imported not at all; ``problems`` names each line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:50]) + (f"; and {len(problems) - 50} more" if len(problems) > 50 else "")
+        super().__init__(shown, code="bad_csv")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Imported:
+    imported: int
+    skipped: list[str]  # a line each: what was wrong with it
+
+
+async def import_csv(node: Accounts, who: Member, data: bytes, *, skip_bad: bool) -> Imported:
+    """Every row or none (CsvRejected naming every bad line), unless ``skip_bad``: then the
+    good rows go in and the bad ones are listed."""
+    parsed = parse_members_csv(data)
+    if parsed.problems and not skip_bad:
+        raise CsvRejected([str(p) for p in parsed.problems])
+    check_may_import(who, parsed.rows)
+    existing = await node.members.import_all(parsed.rows, skip_existing=skip_bad)
+    return Imported(len(parsed.rows) - len(existing), [str(p) for p in parsed.problems] + existing)

@@ -89,6 +89,11 @@ class Member(msgspec.Struct, kw_only=True):
     has_login: bool
 
 
+class MemberPage(msgspec.Struct):
+    members: list[Member]
+    total: int  # how many match, over all pages
+
+
 MEMBER_COLUMNS = ", ".join(
     f"members.{c} AS {c}"
     for c in ("id", "name", "email", "role", "youth", "status", "joined", "consent_contact", "consent_publish_name",
@@ -225,6 +230,25 @@ class MemberStore:
                 f"SELECT {MEMBER_COLUMNS} FROM members WHERE status = ? ORDER BY name, id", (status,)
             )
         return [member_from_row(r) for r in rows]
+
+    async def page(self, search: str = "", status: str | None = None, offset: int = 0, limit: int = 50) -> MemberPage:
+        """Members whose name or email contains ``search`` (case-insensitive for ASCII), by
+        name, ``limit`` from ``offset``; with the number that match in all."""
+        where, args = ["1"], []
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')")
+            args += [pattern, pattern]
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        condition = " AND ".join(where)
+        total = int((await self.db.fetchall(f"SELECT COUNT(*) FROM members WHERE {condition}", args))[0][0])
+        rows = await self.db.fetchall(
+            f"SELECT {MEMBER_COLUMNS} FROM members WHERE {condition} ORDER BY name, id LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return MemberPage([member_from_row(r) for r in rows], total)
 
     async def count(self) -> int:
         rows = await self.db.fetchall("SELECT COUNT(*) FROM members")  # a scan: not inline

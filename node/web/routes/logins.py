@@ -8,8 +8,7 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
-from node.errors import BadInput, Unauthorized
-from node.rules.passwords import check_password_policy, hash_password, verify_password
+from node.rules import accounts
 from node.storage.members import Member
 from node.web.common import (
     SESSION_COOKIE,
@@ -57,17 +56,9 @@ class TokenCreated(msgspec.Struct):
 
 
 async def login(request: web.Request, who: Member | None) -> web.StreamResponse:
-    node = node_of(request)
     body = await read_json(request, Login)
-    address = client_address(request)
-    mark = node.throttle.attempt(body.email, address)  # counted before the password is checked
-    record = await node.members.login_record(body.email)
-    ok = await verify_password(body.password, record[1] if record else None)
-    if not ok or record is None or record[0].status == "suspended":
-        raise Unauthorized("wrong email or password")
-    node.throttle.succeeded(body.email, address, mark)
-    member = record[0]
-    token = await node.auth.create_session(member.id, node.config.auth.session_hours * 3600)
+    node = node_of(request)
+    member, token = await accounts.sign_in(node, body.email, body.password, client_address(request))
     response = json_response(member)
     set_session_cookie(response, node, token)
     return response
@@ -83,12 +74,10 @@ async def logout(request: web.Request, who: Member | None) -> web.StreamResponse
 
 
 async def accept_invite(request: web.Request, who: Member | None) -> web.StreamResponse:
-    node = node_of(request)
     body = await read_json(request, AcceptInvite)
-    password_hash = await hash_password(body.password)
-    member_id = await node.auth.accept_invite(body.token, password_hash)
-    token = await node.auth.create_session(member_id, node.config.auth.session_hours * 3600)
-    response = json_response(await node.members.require(member_id))
+    node = node_of(request)
+    member, token = await accounts.accept_invite(node, body.token, body.password)
+    response = json_response(member)
     set_session_cookie(response, node, token)
     return response
 
@@ -98,19 +87,10 @@ async def change_password(request: web.Request, who: Member | None) -> web.Strea
     assert who is not None
     node = node_of(request)
     body = await read_json(request, PasswordChange)
-    check_password_policy(body.new, field="new")  # first: a too-short new password costs no guess
-    address = client_address(request)
-    mark = node.throttle.attempt(who.email, address)  # the same limits as signing in
-    record = await node.members.login_record(who.email)
-    if record is None or not await verify_password(body.current, record[1]):
-        raise BadInput("the current password is wrong", field="current")
-    node.throttle.succeeded(who.email, address, mark)
-    await node.auth.change_password(who.id, await hash_password(body.new, field="new"))
+    await accounts.change_password(node, who, body.current, body.new, client_address(request))
     response = web.Response(status=204)
     if request.cookies.get(SESSION_COOKIE) and not request.headers.get("Authorization"):
-        set_session_cookie(
-            response, node, await node.auth.create_session(who.id, node.config.auth.session_hours * 3600)
-        )
+        set_session_cookie(response, node, await accounts.new_session(node, who.id))
     return response
 
 
@@ -121,16 +101,9 @@ async def list_tokens(request: web.Request, who: Member | None) -> web.StreamRes
 
 
 async def create_token(request: web.Request, who: Member | None) -> web.StreamResponse:
-    """A token lasts ``expires_days`` if given; ``auth.token_max_days`` (when set) is the
-    default and the most allowed."""
     assert who is not None
-    node = node_of(request)
     body = await read_json(request, TokenIn)
-    cap = node.config.auth.token_max_days or None
-    days = body.expires_days or cap
-    if cap is not None and days is not None and days > cap:
-        raise BadInput(f"tokens on this node last at most {cap} days", field="expires_days")
-    token, secret = await node.auth.create_token(who.id, body.name, days * 86400 if days else None)
+    token, secret = await accounts.create_token(node_of(request), who, body.name, body.expires_days)
     return json_response(TokenCreated(token.id, token.name, secret, token.expires_at), status=201)
 
 

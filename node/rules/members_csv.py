@@ -10,12 +10,13 @@ its default. Line numbers in problems are the file's own (the header is line 1).
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from node.storage.members import MemberIn
+from node.storage.members import Member, MemberIn
 from node.validation import describe
 
 REQUIRED = ("name", "email")
@@ -180,3 +181,26 @@ def _stray_quote(text: str) -> int | None:
             cell_start = False
         i += 1
     return None
+
+
+COLUMNS = (*REQUIRED, *OPTIONAL)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    # A spreadsheet runs a cell that starts like a formula: quote it (OWASP "CSV injection").
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_members_csv(members: list[Member]) -> bytes:
+    """The members as a CSV file this module reads back (same columns, UTF-8 with a BOM so
+    spreadsheets take it as UTF-8). Cells a spreadsheet would run as formulas start with '."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for m in members:
+        writer.writerow([_cell(getattr(m, c)) for c in COLUMNS])
+    return b"\xef\xbb\xbf" + out.getvalue().encode()

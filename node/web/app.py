@@ -5,62 +5,31 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from importlib import resources
 from typing import Any
 
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
-from node.errors import (
-    BadInput,
-    Conflict,
-    DatabaseError,
-    Forbidden,
-    NodeError,
-    NotFound,
-    PeerError,
-    Throttled,
-    TooLarge,
-    Unauthorized,
-    Unavailable,
-)
+from node.errors import BadInput, DatabaseError, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
 from node.gossip.runner import Gossip
 from node.rules.members import access
 from node.service import Node
 from node.storage.members import Member
 from node.web.api import LEVEL, ROUTES, Route
-from node.web.common import NODE, PEER_COUNT, SESSION_COOKIE, Handler, json_response, same_origin
+from node.web.common import GOSSIP, NODE, PEER_COUNT, SESSION_COOKIE, Handler, json_response, same_origin
 from node.web.connguard import connection_middleware
 from node.web.metrics import metrics_registry
 from node.web.metrics import render as render_metrics
 from node.web.openapi import openapi_document
+from node.web.pages import add_pages
+from node.web.pages.common import error_page, wants_html
 from node.web.peer_endpoints import add_federation_routes
+from node.web.statuses import status_of
 
 log = logging.getLogger("branchnet.http")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MEMBER_ID = web.RequestKey("member_id", int)  # for the request log line: an id, never a name or email
-
-
-# The one place that knows HTTP statuses: each error class of node.errors, and its subclasses.
-STATUS: dict[type[NodeError], int] = {
-    BadInput: 400,
-    Unauthorized: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    TooLarge: 413,
-    Throttled: 429,
-    Unavailable: 503,
-    PeerError: 502,
-}
-
-
-def status_of(exc: NodeError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 400
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -136,6 +105,9 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
         return error_response(413, "too_large", "the request body is over the limit")
     except web.HTTPException as exc:
         status = exc.status
+        if exc.status in (404, 405) and wants_html(request):
+            message = "There is no page at this address." if exc.status == 404 else "This page cannot do that."
+            return error_page(request, NotFound(message) if exc.status == 404 else BadInput(message), exc.status)
         if exc.status >= 400:
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "bad_request")
             return error_response(exc.status, code, exc.reason)
@@ -160,31 +132,6 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
 
 
 OPENAPI = web.AppKey("openapi", dict[str, Any])
-GOSSIP = web.AppKey("gossip", Gossip)
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self';"
-    " form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
-def add_pages(app: web.Application) -> None:
-    """The few pages a member needs before the web interface exists: the invite page."""
-    web_dir = resources.files("node.web") / "static"
-    files = {
-        "/invite": (web_dir.joinpath("invite.html").read_bytes(), "text/html"),
-        "/static/invite.js": (web_dir.joinpath("invite.js").read_bytes(), "text/javascript"),
-    }
-    for path, (body, content_type) in files.items():
-
-        async def page(request: web.Request, body: bytes = body, content_type: str = content_type) -> web.Response:
-            return web.Response(body=body, content_type=content_type, charset="utf-8", headers=PAGE_HEADERS)
-
-        app.router.add_get(path, page)
-
-
 def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
     app = web.Application(
         middlewares=[connection_middleware, errors_and_logs], client_max_size=node.config.http.max_body_bytes

@@ -15,12 +15,14 @@ import msgspec
 from aiohttp import web
 
 from node.errors import BadInput, NotFound, TooLarge
+from node.gossip.runner import Gossip
 from node.service import Node
 from node.storage.members import Member
 from node.validation import describe
 from node.web.connguard import address_in, parse_networks
 
 NODE = web.AppKey("node", Node)
+GOSSIP = web.AppKey("gossip", Gossip)
 PEER_COUNT: web.AppKey[Callable[[], list[str]]] = web.AppKey("peer_count")
 SESSION_COOKIE = "bn_session"
 T = TypeVar("T")

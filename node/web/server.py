@@ -15,7 +15,8 @@ from node.config import ConfigError, HttpSection
 from node.logs import setup_logging
 from node.serve_lock import ServeLock
 from node.service import Node
-from node.web.app import GOSSIP, make_app
+from node.web.app import make_app
+from node.web.common import GOSSIP
 from node.web.connguard import GUARD, ConnectionGuard, GuardedSite, connection_cap, parse_networks
 
 log = logging.getLogger("branchnet.server")

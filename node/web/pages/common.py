@@ -1,0 +1,229 @@
+"""What every page uses: who is signed in, the CSRF token, forms, rendering, errors as HTML.
+
+* **Who**: the session cookie only (API tokens are for programs). A suspended member is
+  shown as signed out.
+* **CSRF**: every form that changes something carries a token, an HMAC (with a secret this
+  process drew at start) of the session cookie, or, before signing in, of a random
+  ``bn_form`` cookie. A post without the right token, or whose ``Origin`` is another site,
+  is refused before anything is read or written. Sessions are ``SameSite=Lax`` and
+  ``HttpOnly``; GET never changes anything.
+* **Headers**: a Content-Security-Policy allowing only this node's own script and style
+  (no inline script or style anywhere), no framing, no referrer (invite links carry a
+  secret in their path), and no caching of pages that show personal data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from node.errors import BadInput, DatabaseError, Forbidden, NodeError, Throttled, TooLarge
+from node.rules.members import access
+from node.storage.members import Member
+from node.web.common import NODE, SESSION_COOKIE, node_of, same_origin
+from node.web.statuses import status_of
+
+FORM_COOKIE = "bn_form"
+WHO = web.RequestKey("who", Member)
+NEW_BINDING = web.RequestKey("new_binding", str)  # a first visit: the bn_form cookie to set
+CSRF_SECRET = web.AppKey("csrf_secret", bytes)
+PAGE_SIZE = 50
+PageAccess = Literal["public", "member", "officer", "admin"]
+LEVEL: dict[str, int] = {"public": -1, "member": 0, "officer": 1, "admin": 2}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+    " form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
+
+
+@dataclass(frozen=True)
+class Page:
+    method: str
+    path: str
+    handler: PageHandler
+    access: PageAccess
+
+
+def who_of(request: web.Request) -> Member:
+    """The signed-in member (pages with access above ``public`` always have one)."""
+    return request[WHO]
+
+
+def signed_in(request: web.Request) -> Member | None:
+    return request.get(WHO)
+
+
+async def _session_member(request: web.Request) -> Member | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    member = await node_of(request).auth.session_member(cookie)
+    return member if member is not None and member.status != "suspended" else None
+
+
+def _binding(request: web.Request) -> str:
+    """What the token is bound to, as the browser sent it."""
+    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(FORM_COOKIE) or ""
+
+
+def csrf_token(request: web.Request, binding: str | None = None) -> str:
+    binding = binding or _binding(request) or request.get(NEW_BINDING, "")
+    mac = hmac.new(request.app[CSRF_SECRET], b"form:" + binding.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def _check_csrf(request: web.Request, form: Form) -> None:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != "null" and not same_origin(request, origin):
+        raise Forbidden("this form was sent from another site", code="cross_site")
+    sent = form.get("csrf")
+    binding = _binding(request)
+    if not isinstance(sent, str) or not binding or not hmac.compare_digest(sent, csrf_token(request, binding)):
+        raise Forbidden(
+            "this form has expired or came from another site; reload the page and try again", code="bad_form_token"
+        )
+
+
+async def read_form(request: web.Request) -> Form:
+    """The posted form (URL-encoded or multipart), within the server's body limit and
+    deadline, its CSRF token checked."""
+    http = node_of(request).config.http
+    try:
+        async with asyncio.timeout(http.body_timeout_s):
+            form = await request.post()
+    except TimeoutError:
+        raise BadInput(f"the form did not arrive within {http.body_timeout_s:g} s", code="timeout") from None
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge(f"the form is over the limit of {http.max_body_bytes} bytes") from None
+    except ValueError as exc:  # a malformed multipart body
+        raise BadInput(f"the form could not be read: {exc}", code="bad_request") from None
+    _check_csrf(request, form)
+    return form
+
+
+def text(form: Form, name: str, default: str = "") -> str:
+    value = form.get(name, default)
+    return value if isinstance(value, str) else default
+
+
+def checked(form: Form, name: str) -> bool:
+    return text(form, name) in ("on", "yes", "1", "true")
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> web.Response:
+    node = node_of(request)
+    values = {
+        "who": signed_in(request),
+        "officer": (who := signed_in(request)) is not None and access(who.role) >= 1,
+        "csrf": csrf_token(request),
+        "node_name": node.config.node.name,
+        "node_level": node.config.node.level,
+        "path": request.path,
+        "notice": None,
+        "error": None,
+        "problems": None,
+        "errors": {},
+        **(context or {}),
+    }
+    response = aiohttp_jinja2.render_template(template, request, values, status=status)
+    response.headers.update(HEADERS)
+    return response
+
+
+def redirect(location: str) -> web.Response:
+    """303 See Other: after a post, the browser gets the page with GET (reloading it posts nothing)."""
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def safe_next(value: str | None) -> str:
+    """A path on this node to go on to after signing in (never another site)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and value.isprintable():
+        return value
+    return "/"
+
+
+def wants_html(request: web.Request) -> bool:
+    """A browser asking for a page (not the API, the federation or a program)."""
+    path = request.path
+    if path.startswith(("/api/", "/fed/", "/metrics", "/healthz")):
+        return False
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def error_page(request: web.Request, exc: NodeError, status: int | None = None) -> web.Response:
+    status = status or (503 if isinstance(exc, DatabaseError) else status_of(exc))
+    message = (
+        "The node cannot store anything right now; try again later." if isinstance(exc, DatabaseError) else exc.message
+    )
+    response = render(request, "error.html", {"status": status, "message": message}, status=status)
+    if isinstance(exc, Throttled):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def guard(page: Page) -> PageHandler:
+    """Who may open the page; a signed-out visitor is sent to sign in and brought back."""
+    required = LEVEL[page.access]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        who = await _session_member(request)
+        if who is not None:
+            request[WHO] = who
+        if not _binding(request):  # a first visit: a random cookie for form tokens to stand on
+            request[NEW_BINDING] = secrets.token_urlsafe(24)
+        response = await _answer(request, who)
+        if NEW_BINDING in request and not response.prepared:
+            response.set_cookie(
+                FORM_COOKIE,
+                request[NEW_BINDING],
+                httponly=True,
+                samesite="Lax",
+                path="/",
+                secure=node_of(request).config.auth.secure_cookies,
+            )
+        return response
+
+    async def _answer(request: web.Request, who: Member | None) -> web.StreamResponse:
+        try:
+            if required >= 0:
+                if who is None:
+                    return redirect("/?" + urlencode({"next": request.path_qs}) if request.method == "GET" else "/")
+                if access(who.role) < required:
+                    raise Forbidden(f"this page needs the {page.access} role")
+            return await page.handler(request)
+        except NodeError as exc:
+            return error_page(request, exc)
+
+    handler.__name__ = page.handler.__name__
+    return handler
+
+
+def add_page_routes(app: web.Application, pages: list[Page]) -> None:
+    for page in pages:
+        app.router.add_route(page.method, page.path, guard(page))
+
+
+def page_count(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
+__all__ = ["NODE", "Page", "add_page_routes"]

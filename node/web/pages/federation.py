@@ -1,0 +1,283 @@
+"""Federation pages. Officers: join requests, the bodies this node charters (and revoking
+them), peers and health. Anyone: this node's profile, its place in the federation (the
+tree of chartered bodies) and any envelope it holds, with its signature and trust status."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from node.errors import BadInput, NodeError, NotFound
+from node.federation import acts
+from node.storage.joins import LIST_LIMIT
+from node.web.common import GOSSIP, int_param, node_of
+from node.web.pages.account import form_error
+from node.web.pages.common import Page, read_form, redirect, render, text, who_of
+from protocol import ProtocolError, node_id_text, open_envelope, parse_node_id
+from protocol.models import MAX_SEQ
+from protocol.trust import CharteredBody, Trust
+from protocol.views import envelope_view
+
+NOTICES = {
+    "approved": "Approved: the charter is signed and spreading.",
+    "refused": "Refused.",
+    "chartered": "Chartered: the charter is signed and spreading.",
+    "revoked": "Revoked: the revocation is signed and spreading.",
+}
+
+
+@dataclass
+class TreeNode:
+    body: CharteredBody
+    id_text: str
+    children: list[TreeNode] = field(default_factory=list)
+
+
+def _tree(trust: Trust) -> TreeNode:
+    """The chartered bodies under the founder (rotated-away keys shown through their successor)."""
+    nodes = {k: TreeNode(b, node_id_text(k)) for k, b in trust.bodies.items() if b.cut_reason != "retired"}
+    for key, item in sorted(nodes.items(), key=lambda kv: (kv[1].body.level, kv[1].body.name)):
+        parent = item.body.parent
+        while parent is not None and parent not in nodes and trust.bodies.get(parent) is not None:
+            parent = trust.bodies[parent].successor  # a parent that rotated its key: its new key
+        if parent is not None and parent in nodes and key != trust.founder:
+            nodes[parent].children.append(item)
+    return nodes.get(trust.founder) or TreeNode(trust.bodies[trust.founder], node_id_text(trust.founder))
+
+
+def _notice(request: web.Request) -> str | None:
+    return NOTICES.get(request.query.get("done", ""))
+
+
+# --- officers ---------------------------------------------------------------------------------
+async def joins_page(request: web.Request) -> web.StreamResponse:
+    joins = node_of(request).joins
+    await joins.expire()
+    pending = await joins.list("pending", 0, LIST_LIMIT)
+    decided = [j for j in await joins.list(None, 0, LIST_LIMIT) if j.status != "pending"]
+    return render(request, "joins.html", {"pending": pending, "decided": decided[-20:], "notice": _notice(request)})
+
+
+async def join_approve(request: web.Request) -> web.StreamResponse:
+    await read_form(request)
+    await acts.approve_join(node_of(request), int_param(request, "join_id"), who_of(request).id)
+    return redirect("/federation/joins?done=approved")
+
+
+async def join_refuse(request: web.Request) -> web.StreamResponse:
+    await read_form(request)
+    await acts.refuse_join(node_of(request), int_param(request, "join_id"), who_of(request).id)
+    return redirect("/federation/joins?done=refused")
+
+
+def _children(request: web.Request) -> list[CharteredBody]:
+    node = node_of(request)
+    trust = node.federation_state.trust
+    if trust is None:
+        return []
+    return sorted(
+        (b for b in trust.bodies.values() if b.issuer == node.key.public and b.parent == node.key.public),
+        key=lambda b: (b.level, b.name),
+    )
+
+
+async def _children_context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    node = node_of(request)
+    return {
+        "children": [(b, node_id_text(b.key)) for b in _children(request)],
+        "federated": node.federation_state.trust is not None,
+        "charter": {"node_id": "", "name": "", "level": "branch", "url": ""},
+        "revoke": {"node_id": "", "after_seq": "", "reason": ""},
+        "errors": {},
+        "form": None,
+        "notice": _notice(request),
+        **extra,
+    }
+
+
+async def children_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "children.html", await _children_context(request))
+
+
+def _node_id(value: str) -> bytes:
+    try:
+        return parse_node_id(value.strip())
+    except ProtocolError as exc:
+        raise BadInput(exc.message, field="node_id") from None
+
+
+async def charter(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    values = {k: text(form, k).strip() for k in ("node_id", "name", "level", "url")}
+    try:
+        if not values["name"] or not values["level"]:
+            raise BadInput("a charter names the body and its level", field="name" if not values["name"] else "level")
+        await acts.issue_charter(
+            node_of(request), _node_id(values["node_id"]), values["name"], values["level"], values["url"] or None
+        )
+    except (NodeError, ProtocolError) as exc:
+        error = exc if isinstance(exc, NodeError) else BadInput(exc.message, field=exc.field)
+        return form_error(
+            request, "children.html", error, await _children_context(request, charter=values, form="charter")
+        )
+    return redirect("/federation/children?done=chartered")
+
+
+async def revoke(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    values = {k: text(form, k).strip() for k in ("node_id", "after_seq", "reason")}
+    try:
+        after = values["after_seq"] or "0"
+        if not (after.isascii() and after.isdigit() and int(after) <= MAX_SEQ):
+            raise BadInput("the last sequence still valid: a whole number (0 cuts everything)", field="after_seq")
+        await acts.revoke(node_of(request), _node_id(values["node_id"]), int(after), values["reason"][:2000])
+    except (NodeError, ProtocolError) as exc:
+        error = exc if isinstance(exc, NodeError) else BadInput(exc.message, field=exc.field)
+        return form_error(
+            request, "children.html", error, await _children_context(request, revoke=values, form="revoke")
+        )
+    return redirect("/federation/children?done=revoked")
+
+
+async def health_page(request: web.Request) -> web.StreamResponse:
+    node = node_of(request)
+    state = node.federation_state
+    gossip = request.app[GOSSIP]
+    now = time.monotonic()
+    trust = state.trust
+    peers = []
+    for p in sorted(gossip.peers.peers.values(), key=lambda p: p.address):
+        body = trust.bodies.get(p.node_id) if trust is not None and p.node_id else None
+        peers.append(
+            {
+                "address": p.address,
+                "name": body.name if body else None,
+                "source": p.source,
+                "lag": None if p.last_ok is None else round(now - p.last_ok, 1),
+                "failures": p.failures,
+                "last_error": p.last_error,
+                "sent": p.sent,
+                "received": p.received,
+            }
+        )
+    counters: dict[str, dict[str, int]] = {}
+    for name, value in sorted(state.counters.items()):
+        outcome, _, code = name.partition(":")
+        counters.setdefault(outcome, {})[code or "-"] = value
+    forks, held = await state.store.counts()
+    return render(
+        request,
+        "health.html",
+        {
+            "peers": peers,
+            "rejected": counters.get("rejected", {}),
+            "counters": counters,
+            "forks": forks,
+            "held": held,
+            "quarantine": state.quarantined,
+            "authors": len(state.heads),
+            "objects": sum(h.seq for h in state.heads.values()),
+            "cut": [(b, node_id_text(b.key)) for b in (trust.bodies.values() if trust else []) if b.cut_reason],
+        },
+    )
+
+
+# --- anyone -----------------------------------------------------------------------------------
+async def about_page(request: web.Request) -> web.StreamResponse:
+    node = node_of(request)
+    trust = node.federation_state.trust
+    me = trust.bodies.get(node.key.public) if trust else None
+    parent = trust.bodies.get(me.parent) if trust and me and me.parent else None
+    return render(
+        request,
+        "about.html",
+        {
+            "node_id": node.key.node_id,
+            "url": node.config.http.public_url,
+            "me": me,
+            "parent": parent,
+            "parent_id": node_id_text(parent.key) if parent else None,
+            "federation": node.federation_state.federation.hex() if node.federation_state.federation else None,
+            "children": [(b, node_id_text(b.key)) for b in _children(request)],
+            "objects": sum(h.seq for h in node.federation_state.heads.values()),
+        },
+    )
+
+
+async def federation_page(request: web.Request) -> web.StreamResponse:
+    node = node_of(request)
+    trust = node.federation_state.trust
+    return render(
+        request,
+        "federation.html",
+        {
+            "tree": _tree(trust) if trust else None,
+            "me": node.key.node_id,
+            "bodies": len(trust.bodies) if trust else 0,
+            "federation": trust.federation.hex() if trust else None,
+        },
+    )
+
+
+def trust_status(trust: Trust | None, author: bytes, seq: int) -> tuple[str, str]:
+    """("ok" | "warn" | "bad", a sentence) for an envelope held here."""
+    if trust is None:
+        return "warn", "This node is not in a federation yet, so the author's standing is unknown."
+    body = trust.bodies.get(author)
+    if body is None:
+        return "warn", "The author is not a chartered body that this node knows of."
+    who = f"{body.name} ({body.level})"
+    if body.cut is not None and seq > body.cut:
+        return "bad", f"{who}: its key was {body.cut_reason} after sequence {body.cut}; this envelope came later."
+    if body.cut is not None:
+        return "ok", f"{who}: its key was {body.cut_reason} after sequence {body.cut}; this envelope came before."
+    if author == trust.founder:
+        return "ok", f"{who}: the founder of this federation."
+    return "ok", f"{who}: chartered, in good standing."
+
+
+async def envelope_page(request: web.Request) -> web.StreamResponse:
+    raw_id = request.match_info["id"]
+    try:
+        envelope_id = bytes.fromhex(raw_id)
+        if len(envelope_id) != 32:
+            raise ValueError
+    except ValueError:
+        raise NotFound("an envelope id is 64 hex digits") from None
+    node = node_of(request)
+    raw = await node.envelopes.get(envelope_id)
+    if raw is None:
+        raise NotFound("this node holds no envelope with that id")
+    envelope = open_envelope(raw)
+    level, status = trust_status(node.federation_state.trust, envelope.author, envelope.seq)
+    view = envelope_view(envelope)
+    return render(
+        request,
+        "envelope.html",
+        {
+            "view": view,
+            "json": json.dumps(view, indent=2, ensure_ascii=False),
+            "seq": envelope.seq,
+            "level": level,
+            "status": status,
+            "size": len(raw),
+        },
+    )
+
+
+PAGES = [
+    Page("GET", "/about", about_page, "public"),
+    Page("GET", "/federation", federation_page, "public"),
+    Page("GET", "/envelopes/{id}", envelope_page, "public"),
+    Page("GET", "/federation/joins", joins_page, "officer"),
+    Page("POST", "/federation/joins/{join_id}/approve", join_approve, "officer"),
+    Page("POST", "/federation/joins/{join_id}/refuse", join_refuse, "officer"),
+    Page("GET", "/federation/children", children_page, "officer"),
+    Page("POST", "/federation/charters", charter, "officer"),
+    Page("POST", "/federation/revocations", revoke, "officer"),
+    Page("GET", "/federation/health", health_page, "officer"),
+]

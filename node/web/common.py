@@ -137,7 +137,7 @@ def set_session_cookie(response: web.StreamResponse, node: Node, token: str) -> 
         token,
         max_age=node.config.auth.session_hours * 3600,
         httponly=True,
-        samesite="Strict",
+        samesite="Lax",  # sent when a member follows a link here; never on a cross-site post
         secure=node.config.auth.secure_cookies,
         path="/",
     )

@@ -97,14 +97,14 @@ async def test_body_limit_refuses_before_reading(live: Live) -> None:
 
 
 # --- logins, sessions, invites ------------------------------------------------------------
-async def test_login_sets_strict_httponly_cookie_and_logout_ends_it(live: Live) -> None:
+async def test_login_sets_lax_httponly_cookie_and_logout_ends_it(live: Live) -> None:
     person = await live.member("member")
     async with live.http.post(
         "/api/v1/auth/login", json={"email": person.member.email.upper(), "password": PASSWORD}
     ) as response:
         assert response.status == 200
         cookie = response.cookies["bn_session"]
-        assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/"
+        assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
         assert "password" not in (await response.text())
     status, me = await call(live, "GET", "/api/v1/me")
     assert status == 200 and me["id"] == person.member.id
@@ -342,17 +342,6 @@ async def test_responses_match_documented_schemas(live: Live) -> None:
         check(template, method.lower(), status, answer)
     with pytest.raises(jsonschema.ValidationError):  # and the check can fail: a member is not an error
         check("/api/v1/me", "get", 401, {"id": 1})
-
-
-async def test_invite_page_is_served_with_a_strict_policy(live: Live) -> None:
-    async with live.http.get("/invite") as r:
-        assert r.status == 200 and r.content_type == "text/html"
-        page = await r.text()
-        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
-        assert r.headers["Referrer-Policy"] == "no-referrer"
-    assert '<script src="/static/invite.js">' in page and "<script>" not in page  # no inline script
-    async with live.http.get("/static/invite.js") as r:
-        assert r.status == 200 and "/api/v1/auth/invite" in await r.text()
 
 
 async def test_messages_name_the_field_and_the_rule_in_plain_words(live: Live) -> None:

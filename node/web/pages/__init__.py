@@ -18,8 +18,8 @@ from aiohttp import web
 from node.web.pages import account, federation, members
 from node.web.pages.common import CSRF_SECRET, add_page_routes
 
-STATIC = ("site.css", "site.js")
-TYPES = {"css": "text/css", "js": "text/javascript"}
+STATIC = ("site.css", "site.js", "favicon.svg")
+TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
 
 
 def when(seconds: int | None) -> str:
@@ -55,3 +55,5 @@ def add_pages(app: web.Application) -> None:
             )
 
         app.router.add_get(f"/static/{name}", asset)
+        if name == "favicon.svg":
+            app.router.add_get("/favicon.ico", asset)  # browsers ask for it whatever the page says

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -28,7 +29,9 @@ import aiohttp
 from node.cli.setup import found_federation, init_node
 from node.federation import acts
 from node.gossip.client import HttpTransport
+from node.rules.passwords import hash_password
 from node.service import Node
+from node.storage.members import MemberIn
 from protocol import NodeProfile, parse_node_id
 
 STARTUP_TIMEOUT_S = 30.0
@@ -41,6 +44,8 @@ LAYOUT: list[tuple[str, str, str | None]] = [  # name, level, parent name
     ("Bristol Branch", "branch", "South Region"),
     ("Exeter Branch", "branch", "South Region"),
 ]
+WORDS = ["amber", "bridge", "candle", "delta", "ember", "fable", "garnet", "harbour", "island", "juniper",
+         "kettle", "lantern", "meadow", "nectar", "orchard", "pebble", "quill", "river", "saffron", "thistle"]
 DEMO_ENV = {
     "BRANCHNET_FEDERATION_SYNC_INTERVAL_MS": "300",
     "BRANCHNET_FEDERATION_PUSH_INTERVAL_MS": "50",
@@ -120,6 +125,31 @@ async def charter(parent_dir: Path, child: RunningNode) -> None:
     """What `branchnet charter --dir PARENT --node-id ID --name N --level L --url U` does."""
     async with Node.opened(parent_dir) as node:
         await acts.issue_charter(node, parse_node_id(child.node_id), child.name, child.level, child.url)
+
+
+DEMO_MEMBERS = ["Amira Haddad", "Tom Okafor", "Siân Davies", "Priya Raman", "Jack O'Neill", "Mei Chen"]
+
+
+def slug(name: str) -> str:
+    return name.lower().replace(" ", "-")
+
+
+async def demo_sign_in(running: RunningNode, password_hash: str) -> str:
+    """A secretary who can sign in to the node's pages (the password is the demo's, set anew
+    at every run), and a few members to see there; the secretary's email."""
+    email = f"secretary@{slug(running.name)}.example"
+    async with Node.opened(running.directory) as node:
+        record = await node.members.login_record(email)
+        if record is None:
+            member = await node.members.add(MemberIn(name=f"{running.name} Secretary", email=email, role="secretary"))
+            domain = f"{slug(running.name)}.example"
+            rows = [(i, MemberIn(name=name, email=f"member{i + 1}@{domain}", youth=i == 0))
+                    for i, name in enumerate(DEMO_MEMBERS)]  # fmt: skip
+            await node.members.import_all(rows, skip_existing=True)
+        else:
+            member = record[0]
+        await node.auth.change_password(member.id, password_hash)
+    return email
 
 
 async def publish_profile(running: RunningNode) -> None:
@@ -248,9 +278,14 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
             return 1
         print(f"\nall {len(nodes)} nodes hold identical heads ({took:.1f} s):\n")
         print(table(nodes))
+        password = "-".join(secrets.choice(WORDS) for _ in range(4))
+        password_hash = await hash_password(password)
+        print(f"\nweb pages: open a node's address and sign in as its secretary (password: {password})\n")
+        for n in nodes:
+            print(f"  {n.name:<20} {n.url}/  {await demo_sign_in(n, password_hash)}")
         if once:
             return 0
-        print("\nopen any URL above (GET /api/v1/node, /metrics); Ctrl-C stops every node")
+        print("\nthe API is under /api/v1/ (GET /api/v1/node), metrics at /metrics; Ctrl-C stops every node")
         await stop.wait()
         return 0
     except RuntimeError as exc:

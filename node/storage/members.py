@@ -243,12 +243,20 @@ class MemberStore:
             where.append("status = ?")
             args.append(status)
         condition = " AND ".join(where)
-        total = int((await self.db.fetchall(f"SELECT COUNT(*) FROM members WHERE {condition}", args))[0][0])
-        rows = await self.db.fetchall(
-            f"SELECT {MEMBER_COLUMNS} FROM members WHERE {condition} ORDER BY name, id LIMIT ? OFFSET ?",
+        total = int((await self.db.fetchpage(f"SELECT COUNT(*) FROM members WHERE {condition}", args))[0][0])
+        # The page's ids from the index (name, id) alone, then only those rows.
+        rows = await self.db.fetchpage(
+            f"SELECT {MEMBER_COLUMNS} FROM members WHERE id IN"
+            f" (SELECT id FROM members WHERE {condition} ORDER BY name, id LIMIT ? OFFSET ?) ORDER BY name, id",
             (*args, limit, offset),
         )
         return MemberPage([member_from_row(r) for r in rows], total)
+
+    async def version(self) -> int:
+        """A number that moves whenever any member row changes (a trigger keeps it), also when
+        the command line writes beside a running server."""
+        row = await self.db.fetchone("SELECT value FROM meta WHERE key = 'members_version'")
+        return int(row[0]) if row else 0
 
     async def count(self) -> int:
         rows = await self.db.fetchall("SELECT COUNT(*) FROM members")  # a scan: not inline

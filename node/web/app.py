@@ -17,7 +17,7 @@ from node.rules.members import access
 from node.service import Node
 from node.storage.members import Member
 from node.web.api import LEVEL, ROUTES, Route
-from node.web.common import GOSSIP, NODE, PEER_COUNT, SESSION_COOKIE, Handler, json_response, same_origin
+from node.web.common import GOSSIP, MEMBER_ID, NODE, PEER_COUNT, SESSION_COOKIE, Handler, json_response, same_origin
 from node.web.connguard import connection_middleware
 from node.web.metrics import metrics_registry
 from node.web.metrics import render as render_metrics
@@ -29,7 +29,6 @@ from node.web.statuses import status_of
 
 log = logging.getLogger("branchnet.http")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-MEMBER_ID = web.RequestKey("member_id", int)  # for the request log line: an id, never a name or email
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -116,22 +115,29 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
         log.exception("internal error")
         return error_response(500, "internal", "internal error; the node's log has the details")
     finally:
-        route = request.match_info.route.resource
-        log.info(
-            "request",
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "route": route.canonical if route is not None else "(none)",
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                    "member_id": request.get(MEMBER_ID),
-                }
-            },
-        )
+        if log.isEnabledFor(logging.INFO):
+            _log_request(request, status, started)
+
+
+def _log_request(request: web.Request, status: int, started: float) -> None:
+    route = request.match_info.route.resource
+    log.info(
+        "request",
+        extra={
+            "fields": {
+                "method": request.method,
+                "route": route.canonical if route is not None else "(none)",
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+                "member_id": request.get(MEMBER_ID),
+            }
+        },
+    )
 
 
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+
+
 def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
     app = web.Application(
         middlewares=[connection_middleware, errors_and_logs], client_max_size=node.config.http.max_body_bytes

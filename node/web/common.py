@@ -25,6 +25,7 @@ NODE = web.AppKey("node", Node)
 GOSSIP = web.AppKey("gossip", Gossip)
 PEER_COUNT: web.AppKey[Callable[[], list[str]]] = web.AppKey("peer_count")
 SESSION_COOKIE = "bn_session"
+MEMBER_ID = web.RequestKey("member_id", int)  # for the request log line: an id, never a name or email
 T = TypeVar("T")
 Handler = Callable[[web.Request, Member | None], Awaitable[web.StreamResponse]]
 

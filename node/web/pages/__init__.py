@@ -37,9 +37,11 @@ def add_pages(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,  # a misspelt name fails a test instead of showing nothing
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates are part of the installed package: no stat() per page
     )
     env.filters["when"] = when
     app[CSRF_SECRET] = secrets.token_bytes(32)
+    app[members.TABLES] = members.RenderedTables()
     add_page_routes(app, [*account.PAGES, *members.PAGES, *federation.PAGES])
     folder = resources.files("node.web") / "static"
     for name in STATIC:

@@ -31,7 +31,7 @@ from multidict import MultiDictProxy
 from node.errors import BadInput, DatabaseError, Forbidden, NodeError, Throttled, TooLarge
 from node.rules.members import access
 from node.storage.members import Member
-from node.web.common import NODE, SESSION_COOKIE, node_of, same_origin
+from node.web.common import MEMBER_ID, NODE, SESSION_COOKIE, node_of, same_origin
 from node.web.statuses import status_of
 
 FORM_COOKIE = "bn_form"
@@ -144,9 +144,8 @@ def render(
         "errors": {},
         **(context or {}),
     }
-    response = aiohttp_jinja2.render_template(template, request, values, status=status)
-    response.headers.update(HEADERS)
-    return response
+    html = aiohttp_jinja2.get_env(request.app).get_template(template).render(values)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=HEADERS)
 
 
 def redirect(location: str) -> web.Response:
@@ -188,6 +187,7 @@ def guard(page: Page) -> PageHandler:
         who = await _session_member(request)
         if who is not None:
             request[WHO] = who
+            request[MEMBER_ID] = who.id
         if not _binding(request):  # a first visit: a random cookie for form tokens to stand on
             request[NEW_BINDING] = secrets.token_urlsafe(24)
         response = await _answer(request, who)

@@ -4,10 +4,13 @@ invite, import and export. Every change goes through :mod:`node.rules.members`, 
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp_jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from node.errors import BadInput, NodeError
 from node.rules import members as member_rules
@@ -50,32 +53,64 @@ def _form_context(member: Member | None, values: dict[str, Any]) -> dict[str, An
     return {"member": member, "values": values, "roles": ROLES, "statuses": STATUSES, "errors": {}}
 
 
+class RenderedTables:
+    """Member tables as rendered, by (members version, search, status, page): officers page
+    back and forth through the same list, and the version (kept by a trigger) moves with
+    every change to any member, from the pages, the API or the command line. A table holds
+    no viewer's data (who is looking, the form token), so one serves every officer."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self.tables: OrderedDict[tuple[int, str, str | None, int], tuple[Markup, int]] = OrderedDict()
+
+    def get(self, key: tuple[int, str, str | None, int]) -> tuple[Markup, int] | None:
+        found = self.tables.get(key)
+        if found is not None:
+            self.tables.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[int, str, str | None, int], value: tuple[Markup, int]) -> None:
+        self.tables[key] = value
+        while len(self.tables) > self.size:
+            self.tables.popitem(last=False)
+
+
+TABLES = web.AppKey("member_tables", RenderedTables)
+
+
 async def members_page(request: web.Request) -> web.StreamResponse:
     q = request.query.get("q", "").strip()[:200]
     status = request.query.get("status") or None
     if status is not None and status not in STATUSES:
         raise BadInput("status is one of " + ", ".join(STATUSES), field="status")
     page = int_query(request, "page", 1, 1, 10**6)
-    found = await node_of(request).members.page(q, status, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    store = node_of(request).members
 
     def page_url(n: int) -> str:
         return "/members?" + urlencode({k: v for k, v in (("q", q), ("status", status or ""), ("page", n)) if v})
 
-    return render(
-        request,
-        "members.html",
-        {
-            "members": found.members,
-            "total": found.total,
-            "q": q,
-            "status": status,
-            "statuses": STATUSES,
-            "page": page,
-            "pages": page_count(found.total),
-            "page_url": page_url,
-            "notice": NOTICES.get(request.query.get("done", "")),
-        },
-    )
+    tables = request.app[TABLES]
+    key = (await store.version(), q, status, page)  # read first: a table is never older than its key
+    cached = tables.get(key)
+    if cached is None:
+        found = await store.page(q, status, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        pages = page_count(found.total)
+        context = {"members": found.members, "page": page, "pages": pages, "page_url": page_url}
+        html = aiohttp_jinja2.get_env(request.app).get_template("_members_table.html").render(context)
+        cached = (Markup(html), found.total)  # autoescaped by the template: safe as it stands
+        tables.put(key, cached)
+    table, total = cached
+    context = {
+        "table": table,
+        "total": total,
+        "q": q,
+        "status": status,
+        "statuses": STATUSES,
+        "page": page,
+        "pages": page_count(total),
+        "notice": NOTICES.get(request.query.get("done", "")),
+    }
+    return render(request, "members.html", context)
 
 
 async def new_page(request: web.Request) -> web.StreamResponse:

@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
+
 
 async def port_closed(url: str) -> bool:
     host, port = url.removeprefix("http://").split(":")
@@ -47,8 +49,20 @@ async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
             line = await asyncio.wait_for(process.stdout.readline(), 120)
             assert line, seen
             seen += line.decode()
-        await asyncio.sleep(0.5)
         assert process.returncode is None  # still serving
+        # Every node's web address and a sign-in that works on its pages.
+        password = re.search(r"\(password: ([a-z-]+)\)", seen)
+        signins = re.findall(r"^  (.+?)\s+(http://127\.0\.0\.1:\d+)/  (secretary@[a-z-]+\.example)$", seen, re.M)
+        assert password and len(signins) == 7, seen
+        for _, url, email in signins[::3]:
+            async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                async with http.get("/") as r:
+                    token = re.search(r'name="csrf" value="([^"]+)"', await r.text())
+                assert token
+                form = {"csrf": token.group(1), "email": email, "password": password.group(1)}
+                async with http.post("/signin", data=form) as r:
+                    page = await r.text()
+                assert r.status == 200 and "Welcome" in page and "Members</a> (7)" in page, page[:500]
         process.send_signal(signal.SIGINT)
         rest, _ = await asyncio.wait_for(process.communicate(), 60)
     finally:

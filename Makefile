@@ -36,6 +36,7 @@ check: lint typecheck test test-slow
 bench: $(STAMP)
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/gossip_sim.py
 
 clean:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -85,7 +84,7 @@ def _binding(request: web.Request) -> str:
 
 def csrf_token(request: web.Request, binding: str | None = None) -> str:
     binding = binding or _binding(request) or request.get(NEW_BINDING, "")
-    mac = hmac.new(request.app[CSRF_SECRET], b"form:" + binding.encode(), hashlib.sha256).digest()
+    mac = hmac.digest(request.app[CSRF_SECRET], b"form:" + binding.encode(), "sha256")
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
@@ -131,9 +130,10 @@ def render(
     request: web.Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> web.Response:
     node = node_of(request)
+    who = signed_in(request)
     values = {
-        "who": signed_in(request),
-        "officer": (who := signed_in(request)) is not None and access(who.role) >= 1,
+        "who": who,
+        "officer": who is not None and access(who.role) >= 1,
         "csrf": csrf_token(request),
         "node_name": node.config.node.name,
         "node_level": node.config.node.level,

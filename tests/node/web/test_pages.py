@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from node.rules.members_csv import parse_members_csv
+from node.service import Node
 from node.storage.members import MemberIn
 from node.web.pages import account, federation, members
 from tests.node.conftest import PASSWORD, Live, Principal
@@ -317,3 +318,28 @@ async def test_a_browser_gets_an_html_404(live: Live) -> None:
         assert "There is no page at this address." in await r.text()
     async with live.http.get("/api/v1/nothing", headers={"Accept": "text/html"}) as r:
         assert r.status == 404 and r.content_type == "application/json"
+
+
+async def test_a_kept_table_never_outlives_a_change_from_anywhere(live: Live) -> None:
+    """The members page keeps rendered tables by the members version: a change from the
+    pages, the API or the command line (another connection to the database) moves it."""
+    officer = await live.member("officer")
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+
+        async def listed() -> str:
+            async with http.get("/members") as r:
+                return await r.text()
+
+        assert "Zed Outside" not in await listed()
+        async with Node.opened(live.node.directory) as beside:  # as `branchnet member add` would
+            added = await beside.members.add(MemberIn(name="Zed Outside", email="zed@example.org"))
+        assert "Zed Outside" in await listed()
+        async with live.http.patch(f"/api/v1/members/{added.id}", json={"name": "Zed Renamed"},
+                                   headers=officer.headers) as r:  # fmt: skip
+            assert r.status == 200
+        page = await listed()
+        assert "Zed Renamed" in page and "Zed Outside" not in page
+        async with Node.opened(live.node.directory) as beside:
+            await beside.members.remove(added.id)
+        assert "Zed Renamed" not in await listed()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from playwright.async_api import expect
 
+from node.federation import acts
 from node.rules import accounts
 from node.storage.members import MemberIn
 from protocol import SigningKey
@@ -169,6 +170,8 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         JoinRequest(name="West Region", level="region", url="https://west.example.org"),
         "192.0.2.2",
     )
+    for name in ("North Region", "South Region"):  # a federation tree with more than its root
+        await acts.issue_charter(live.node, SigningKey.generate().public, name, "region", None)
     trust = live.node.federation_state.trust
     assert trust is not None
     genesis = trust.bodies[trust.founder].admitted_by.hex()
@@ -243,3 +246,17 @@ async def test_the_accessibility_check_can_fail(new_tab: NewTab) -> None:
         assert "label" in str(exc) and "color-contrast" in str(exc)
     else:
         raise AssertionError("axe found nothing on a page made to fail")
+
+
+async def test_an_old_invite_link_moves_on_and_a_pasted_one_works(live: Live, new_tab: NewTab) -> None:
+    member = await live.member("member", with_password=False)
+    link, _ = await accounts.invite(live.node, member.member.id)
+    token = link.rsplit("/invite/", 1)[1]
+    tab = await new_tab()
+    await tab.page.goto(f"{live.url}/invite#{token}")  # as links were written before /invite/{token}
+    await tab.page.wait_for_url(f"{live.url}/invite/{token}")
+    await expect(tab.page.get_by_label("The same again")).to_be_visible()
+    await tab.goto("/invite")
+    await tab.page.get_by_label("Invite link").fill(f"https://branch.example.org/invite#{token}")
+    await tab.page.get_by_role("button", name="Continue").click()
+    await tab.page.wait_for_url(f"{live.url}/invite/{token}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from node.web.pages.common import (
 )
 from node.web.statuses import status_of
 
+TOKEN = re.compile(r"bni_[A-Za-z0-9_-]{20,96}")  # as storage.logins.new_secret makes them
 NOTICES = {
     "password": "Your password is changed. You are signed out everywhere else.",
     "saved": "Saved.",
@@ -64,6 +66,14 @@ async def home(request: web.Request) -> web.StreamResponse:
     return render(request, "home.html", context)
 
 
+async def _end_old_session(request: web.Request) -> None:
+    """A new session at every sign-in (and invite): the one the browser had ends, so a
+    session planted before signing in is worth nothing."""
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await node_of(request).auth.end_session(old)
+
+
 async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     node = node_of(request)
@@ -72,9 +82,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         _, session = await accounts.sign_in(node, email, text(form, "password"), client_address(request))
     except NodeError as exc:
         return form_error(request, "signin.html", exc, {"next": go_on, "email": email})
-    old = request.cookies.get(SESSION_COOKIE)
-    if old:  # a new session at every sign-in: a session fixed before it is worth nothing
-        await node.auth.end_session(old)
+    await _end_old_session(request)
     response = redirect(go_on)
     set_session_cookie(response, node, session)
     return response
@@ -98,7 +106,7 @@ async def invite_open(request: web.Request) -> web.StreamResponse:
     """A pasted link (or the part after ``/invite/`` or ``#``): on to its page."""
     link = request.query.get("link", "").strip()
     token = urlsplit(link).path.rsplit("/", 1)[-1] if "/invite/" in link else link.rsplit("#", 1)[-1]
-    if not token.startswith("bni_") or not token.isascii() or len(token) > 100:
+    if not TOKEN.fullmatch(token):
         error = BadInput(
             "that is not an invite link; it starts with your node's address and has /invite/ in it", field="link"
         )
@@ -122,6 +130,7 @@ async def invite_accept(request: web.Request) -> web.StreamResponse:
         if exc.field == "token":
             exc = BadInput(exc.message)  # not a field of this form
         return form_error(request, "invite.html", exc, {"token": token})
+    await _end_old_session(request)
     response = redirect("/")
     set_session_cookie(response, node, session)
     return response

@@ -10,6 +10,7 @@ from html import unescape
 import aiohttp
 import pytest
 
+from node.rules import accounts
 from node.rules.members_csv import parse_members_csv
 from node.service import Node
 from node.storage.members import MemberIn
@@ -343,3 +344,23 @@ async def test_a_kept_table_never_outlives_a_change_from_anywhere(live: Live) ->
         async with Node.opened(live.node.directory) as beside:
             await beside.members.remove(added.id)
         assert "Zed Renamed" not in await listed()
+
+
+async def test_accepting_an_invite_ends_the_session_the_browser_had(live: Live) -> None:
+    first, newcomer = await live.member("member"), await live.member("member", with_password=False)
+    link, _ = await accounts.invite(live.node, newcomer.member.id)
+    path = "/invite/" + link.rsplit("/invite/", 1)[1]
+    async with await fresh(live) as http:
+        await sign_in(http, first)
+        before = http.cookie_jar.filter_cookies(http._base_url)["bn_session"].value  # type: ignore[arg-type]
+        form = {
+            "csrf": await form_token(http, path),
+            "password": "a long new passphrase",
+            "again": "a long new passphrase",
+        }
+        async with http.post(path, data=form, allow_redirects=False) as r:
+            assert r.status == 303
+    assert await live.node.auth.session_member(before) is None
+    for bad in ["bni_short", "bni_" + "a" * 30 + "/../x", "nope"]:
+        async with live.http.get("/invite/open", params={"link": bad}, allow_redirects=False) as r:
+            assert r.status == 400, bad

@@ -176,7 +176,8 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
     assert trust is not None
     genesis = trust.bodies[trust.founder].admitted_by.hex()
     _, token = await live.node.auth.create_token(admin.member.id, "spreadsheet")
-    link, _ = await accounts.invite(live.node, (await live.member("member", with_password=False)).member.id)
+    invited = await live.member("member", with_password=False)
+    link, _ = await accounts.invite(live.node, invited.member.id)
 
     visitor = await new_tab()
     signed_out = [
@@ -217,6 +218,20 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         await tab.check_accessible()
         await tab.screenshot(name)
     assert token  # a token exists, so the tokens page showed its table
+    # Pages that answer a form: an invite link shown once, an import's result.
+    await tab.goto(f"/members/{invited.member.id}")
+    await tab.page.get_by_role("button", name="Invite link").click()
+    await expect(tab.page.get_by_label("Invite link")).to_have_value(re.compile("/invite/bni_"))
+    await tab.check_accessible()
+    await tab.screenshot("member-invite")
+    await tab.goto("/members/import")
+    good = b"name,email\nGrace Hopper,grace@example.org\nNo Address,\n"
+    await tab.page.get_by_label("CSV file").set_input_files({"name": "m.csv", "mimeType": "text/csv", "buffer": good})
+    await tab.page.get_by_label("Import the good lines and list the bad ones").check()
+    await tab.page.get_by_role("button", name="Import").click()
+    await expect(tab.page.get_by_role("status").filter(has_text="Imported 1 member; 1 line skipped")).to_be_visible()
+    await tab.check_accessible()
+    await tab.screenshot("import-result")
     # A token shown once, and a form with errors, are pages too.
     await tab.goto("/account/tokens")
     await tab.page.get_by_label("What it is for").fill("my script")

@@ -95,6 +95,8 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
         return error_response(503, "storage_unavailable", "the node cannot store anything right now; try again later")
     except NodeError as exc:
         status = status_of(exc)
+        if wants_html(request):  # a page's form over the size limit, say
+            return error_page(request, exc)
         response = error_response(status, exc.code, exc.message, exc.field)
         if isinstance(exc, Throttled):
             response.headers["Retry-After"] = str(exc.retry_after)

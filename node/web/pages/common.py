@@ -155,7 +155,8 @@ def redirect(location: str) -> web.Response:
 
 def safe_next(value: str | None) -> str:
     """A path on this node to go on to after signing in (never another site)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and value.isprintable():
+    if (value and len(value) <= 2000 and value.startswith("/") and not value.startswith("//")
+            and "\\" not in value and value.isprintable()):  # fmt: skip
         return value
     return "/"
 

@@ -4,6 +4,7 @@ tests/browser/.)"""
 
 from __future__ import annotations
 
+import io
 import re
 from html import unescape
 
@@ -364,3 +365,15 @@ async def test_accepting_an_invite_ends_the_session_the_browser_had(live: Live) 
     for bad in ["bni_short", "bni_" + "a" * 30 + "/../x", "nope"]:
         async with live.http.get("/invite/open", params={"link": bad}, allow_redirects=False) as r:
             assert r.status == 400, bad
+
+
+async def test_a_form_over_the_size_limit_gets_a_page_not_json(live: Live) -> None:
+    officer = await live.member("officer")
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        token = await form_token(http, "/members/new")
+        big = io.BytesIO(f"csrf={token}&name=".encode() + b"x" * live.node.config.http.max_body_bytes)
+        headers = {"Accept": "text/html", "Content-Type": "application/x-www-form-urlencoded"}
+        async with http.post("/members/new", data=big, headers=headers) as r:
+            assert r.status == 413 and r.content_type == "text/html"
+            assert "limit" in await r.text()

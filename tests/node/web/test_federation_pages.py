@@ -1,0 +1,102 @@
+"""The federation pages over HTTP: charter and revoke a body, answer join requests, the
+health page, the public pages (the node, the tree, an envelope with its standing)."""
+
+from __future__ import annotations
+
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from protocol import SigningKey, node_id_text
+from protocol.wire import JoinRequest
+from tests.node.conftest import Live, new_node_dir
+from tests.node.web.test_pages import form_token, fresh, sign_in
+
+
+@pytest.fixture
+async def node_dir(tmp_path: Path) -> Path:
+    """A national body: it charters regions."""
+    return await new_node_dir(tmp_path, "National Committee", level="national")
+
+
+async def test_an_officer_charters_and_revokes_a_body(live: Live) -> None:
+    officer = await live.member("chair")
+    key = SigningKey.generate().public
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        token = await form_token(http, "/federation/children")
+        form = {"csrf": token, "node_id": node_id_text(key), "name": "East Region", "level": "region", "url": ""}
+        async with http.post("/federation/charters", data=dict(form, level="branch")) as r:
+            assert r.status == 403  # a national body charters regions, not branches
+            page = await r.text()
+        assert 'id="e-level"' in page and "a national may not charter a branch" in page
+        async with http.post("/federation/charters", data=dict(form, node_id="bn1nonsense")) as r:
+            assert r.status == 400 and 'id="e-node_id"' in await r.text()
+        async with http.post("/federation/charters", data=form, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/federation/children?done=chartered"
+        trust = live.node.federation_state.trust
+        assert trust is not None and trust.bodies[key].name == "East Region"
+        async with http.get("/federation/children") as r:
+            page = await r.text()
+        assert "East Region" in page and node_id_text(key) in page
+        revoke = {"csrf": token, "node_id": node_id_text(key), "after_seq": "x", "reason": "lost laptop"}
+        async with http.post("/federation/revocations", data=revoke) as r:
+            assert r.status == 400 and 'id="re-after_seq"' in await r.text()
+        async with http.post("/federation/revocations", data=dict(revoke, after_seq="0"), allow_redirects=False) as r:
+            assert r.status == 303
+        assert trust.bodies[key].cut == 0 and trust.bodies[key].cut_reason == "revoked"
+        async with http.get("/federation") as r:
+            page = await r.text()
+        assert "East Region" in page and "revoked" in page
+
+
+async def test_join_requests_are_approved_and_refused_from_the_page(live: Live) -> None:
+    officer = await live.member("secretary")
+    east, west = SigningKey.generate().public, SigningKey.generate().public
+    for key, name in [(east, "East Region"), (west, "West Region")]:
+        await live.node.joins.request(
+            key, JoinRequest(name=name, level="region", url="https://x.example.org"), "192.0.2.9"
+        )
+    pending = {j.name: j.id for j in await live.node.joins.list("pending", 0, 10)}
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        token = await form_token(http, "/federation/joins")
+        async with http.post(f"/federation/joins/{pending['East Region']}/approve", data={"csrf": token}) as r:
+            assert r.status == 200 and "Approved" in await r.text()
+        async with http.post(f"/federation/joins/{pending['West Region']}/refuse", data={"csrf": token}) as r:
+            assert r.status == 200 and "Refused." in await r.text()
+        async with http.post(f"/federation/joins/{pending['West Region']}/approve", data={"csrf": token}) as r:
+            assert r.status == 409  # a refusal stands
+        async with http.get("/federation/joins") as r:
+            page = unescape(await r.text())
+        assert "No requests are waiting." in page and "approved" in page and "refused" in page
+    trust = live.node.federation_state.trust
+    assert trust is not None and east in trust.bodies and west not in trust.bodies
+
+
+async def test_public_pages_show_the_node_the_tree_and_an_envelope_with_its_standing(live: Live) -> None:
+    trust = live.node.federation_state.trust
+    assert trust is not None
+    genesis = trust.bodies[trust.founder].admitted_by.hex()
+    async with await fresh(live) as http:
+        async with http.get("/about") as r:
+            page = await r.text()
+        assert live.node.key.node_id in page and "founded the federation" in page
+        async with http.get(f"/envelopes/{genesis}") as r:
+            page = unescape(await r.text())
+        assert r.status == 200 and "Signature verified" in page and "the founder of this federation" in page
+        assert '"kind": "genesis"' in page
+        for bad in ["zz", "00" * 31, "00" * 32]:
+            async with http.get(f"/envelopes/{bad}", headers={"Accept": "text/html"}) as r:
+                assert r.status == 404 and r.content_type == "text/html"
+
+
+async def test_the_health_page_shows_rejections_by_reason(live: Live) -> None:
+    officer = await live.member("officer")
+    live.node.federation_state.counters["rejected:bad_signature"] = 3
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        async with http.get("/federation/health") as r:
+            page = await r.text()
+    assert "bad_signature" in page and ">3<" in page

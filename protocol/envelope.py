@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 
 from . import ed25519
+from .ballots import check_decision
 from .encoding import decode_payload, decode_wire, encode
 from .errors import Code, DecodeFailure, SignatureFailure
 from .keys import SigningKey
@@ -23,6 +24,7 @@ from .models import (
     MAX_FORK_PROOF_ENVELOPE_BYTES,
     Body,
     Charter,
+    Decision,
     Envelope,
     ForkProof,
     Genesis,
@@ -150,6 +152,8 @@ def _check_body(payload: Payload, body: Body) -> None:
                 message = rotation_message(payload.federation, payload.author, key)
                 if not ed25519.verify(key, body.proof, message):
                     raise SignatureFailure(Code.BAD_SIGNATURE, "the new key's proof does not verify", "body.proof")
+        case Decision():
+            check_decision(body)
         case ForkProof():
             from .chain import verify_fork_proof  # chain imports this module
 

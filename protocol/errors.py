@@ -44,6 +44,8 @@ class Code(enum.StrEnum):
     FROZEN = "frozen"
     RETIRED = "retired"
     NOT_ALLOWED = "not_allowed"
+    # decisions (protocol.ballots): a decision that does not add up
+    BAD_DECISION = "bad_decision"
 
 
 class ProtocolError(Exception):

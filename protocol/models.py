@@ -140,8 +140,74 @@ class ForkProof(_Body, frozen=True, tag="fork_proof"):
     b: EnvelopeBytes
 
 
-Body = Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof
-KINDS: tuple[str, ...] = ("genesis", "charter", "revocation", "key_rotation", "node_profile", "fork_proof")
+BallotId = Annotated[bytes, Meta(min_length=16, max_length=16)]
+Count = Annotated[int, Meta(ge=0, le=10_000_000)]
+MajorityBase = Literal["for_against", "cast", "electorate"]
+Method = Literal["for_against_abstain", "approval"]
+Outcome = Literal["carried", "lost", "not_quorate", "chosen", "tied"]
+MAX_OPTIONS = 16
+# A decision's receipt records (protocol.ballots): 8 bytes of digest and the choice.
+MAX_RECEIPT_BYTES = 60_000
+
+
+class BallotRules(_Object, frozen=True):
+    """How a ballot is decided (docs/decisions.md):
+
+    * ``quorum``: the share of the electorate that must take part (votes cast, abstentions
+      included), a test of its own: below it the ballot is ``not_quorate``;
+    * ``base``: what the threshold is a share of: ``for_against`` (abstentions ignored),
+      ``cast`` (all votes cast: an abstention counts against) or ``electorate`` (everyone
+      entitled to vote);
+    * ``threshold`` and ``exceed``: "for" must be more than (``exceed``) or at least the
+      threshold's share of the base: more than 1/2 is a simple majority, at least 2/3 the
+      usual majority for changing rules."""
+
+    quorum: Ratio
+    threshold: Ratio
+    base: MajorityBase = "for_against"
+    exceed: bool = True
+
+
+class Roll(_Body, frozen=True, tag="roll"):
+    """The author body's membership roll: how many members were in good standing at
+    ``as_of``, and a commitment to who (an RFC 6962 tree head over one salted leaf per
+    member, sorted by leaf hash; the salts stay on the node). No personal data."""
+
+    count: Count
+    root: Hash
+    as_of: TimeMs
+    ballot: BallotId | None = None  # the ballot this roll froze the electorate of, if any
+
+
+class Decision(_Body, frozen=True, tag="decision"):
+    """A ballot of the author body, closed and counted: what was decided (the motion's or
+    amendment's id on the node, its title and the SHA-256 of the exact text), how (method,
+    rules, secret or open), by whom (the electorate and the roll it came from), the counts,
+    the outcome, and one receipt record per vote counted (:mod:`protocol.ballots`), so that
+    anyone can recount and each voter can find their own vote."""
+
+    ballot: BallotId
+    motion: Annotated[str, Meta(min_length=1, max_length=64)]
+    subject: Name
+    text_hash: Hash
+    method: Method
+    rules: BallotRules
+    electorate: Count
+    roll: Hash
+    opened: TimeMs
+    closed: TimeMs
+    counts: Annotated[list[Count], Meta(max_length=MAX_OPTIONS)]
+    receipts: Annotated[bytes, Meta(max_length=MAX_RECEIPT_BYTES)]
+    outcome: Outcome
+    amendment: Annotated[str, Meta(max_length=64)] = ""
+    options: Annotated[list[Name], Meta(max_length=MAX_OPTIONS)] = []
+    chosen: Annotated[list[Annotated[int, Meta(ge=0, lt=MAX_OPTIONS)]], Meta(max_length=MAX_OPTIONS)] = []
+    secret: bool = False
+
+
+Body = Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof | Roll | Decision
+KINDS: tuple[str, ...] = ("genesis", "charter", "revocation", "key_rotation", "node_profile", "fork_proof", "roll",
+                          "decision")  # fmt: skip
 
 
 class Payload(_Object, frozen=True):
@@ -184,7 +250,8 @@ class Envelope(msgspec.Struct, frozen=True):
 
 
 TAG_OF: dict[type, str] = {
-    cls: str(cls.__struct_config__.tag) for cls in (Genesis, Charter, Revocation, KeyRotation, NodeProfile, ForkProof)
+    cls: str(cls.__struct_config__.tag)
+    for cls in (Genesis, Charter, Revocation, KeyRotation, NodeProfile, ForkProof, Roll, Decision)
 }
 assert tuple(TAG_OF.values()) == KINDS
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from protocol import (
+    VERSION,
     Body,
     Charter,
     CharterRule,
@@ -16,7 +17,9 @@ from protocol import (
     Ratio,
     Rules,
     SigningKey,
+    encode,
     seal,
+    signing_input,
 )
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
@@ -67,3 +70,9 @@ def charter(child: SigningKey, name: str = "North Region", level: str = "region"
 
 def profile(name: str = "North Region") -> NodeProfile:
     return NodeProfile(name=name, endpoints=["https://north.example.org"], contact="secretary@north.example.org")
+
+
+def signed_raw(author: SigningKey, payload: Payload) -> bytes:
+    """An envelope's bytes, signed but not checked: what a faulty or hostile peer could send."""
+    payload_bytes = encode(payload)
+    return encode((VERSION, payload_bytes, author.sign(signing_input(payload_bytes))))

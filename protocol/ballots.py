@@ -1,0 +1,164 @@
+"""Ballots, counted exactly: receipts, the receipt records a decision carries, the outcome
+that follows from counts and rules, and the check every node makes of a decision it
+receives (docs/protocol.md section 6, `decision`; docs/decisions.md).
+
+Pure functions over integers and bytes: no clock, no randomness but what the caller passes.
+
+* A **receipt** is 16 random bytes the voter alone is shown. Its **digest** is the first 8
+  bytes of SHA-256(``"branchnet receipt v1"``, a zero byte, the ballot id, the receipt): bound
+  to its ballot, and telling nothing of the receipt.
+* A **record** is a digest followed by the choice: one byte for ``for_against_abstain``
+  (0 for, 1 against, 2 abstain), for ``approval`` a bit set over the options (option ``i`` is
+  bit ``i % 8`` of byte ``i // 8``; no option at all is a blank ballot, counted as cast).
+  A decision lists its records sorted by digest (no two alike): an order that says nothing
+  of who voted when.
+* The **outcome**: below the quorum (votes cast / electorate) ``not_quorate``; otherwise
+  ``for_against_abstain`` is ``carried`` when "for" clears the threshold of the base, else
+  ``lost``; ``approval`` is ``chosen`` (one option) or ``tied`` (several) among the options
+  with the most approvals that clear the threshold of the base, ``lost`` when none does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from .errors import Code, DecodeFailure
+from .merkle import leaf_hash
+from .models import MAX_OPTIONS, BallotRules, Decision, Ratio
+
+RECEIPT_BYTES = 16
+DIGEST_BYTES = 8
+FOR, AGAINST, ABSTAIN = 0, 1, 2
+CHOICES = ("for", "against", "abstain")
+
+
+def receipt_digest(ballot: bytes, receipt: bytes) -> bytes:
+    return hashlib.sha256(b"branchnet receipt v1\x00" + ballot + receipt).digest()[:DIGEST_BYTES]
+
+
+def choice_width(method: str, options: int) -> int:
+    """Bytes of choice in one record."""
+    return 1 if method == "for_against_abstain" else max(1, (options + 7) // 8)
+
+
+def approval_choice(chosen: Iterable[int], options: int) -> bytes:
+    bits = 0
+    for i in chosen:
+        if not 0 <= i < options:
+            raise ValueError(f"option {i} is not on the ballot")
+        bits |= 1 << i
+    return bits.to_bytes(choice_width("approval", options), "little")
+
+
+def records(ballot: bytes, votes: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The receipt records of ``votes`` (receipt, choice bytes), sorted by digest."""
+    return b"".join(sorted(receipt_digest(ballot, receipt) + choice for receipt, choice in votes))
+
+
+def split_records(data: bytes, width: int) -> list[tuple[bytes, bytes]]:
+    size = DIGEST_BYTES + width
+    return [(data[i : i + DIGEST_BYTES], data[i + DIGEST_BYTES : i + size]) for i in range(0, len(data), size)]
+
+
+def _clears(count: int, base: int, threshold: Ratio, exceed: bool) -> bool:
+    if base == 0:
+        return False
+    left, right = count * threshold.den, threshold.num * base
+    return left > right if exceed else left >= right
+
+
+def quorate(cast: int, electorate: int, quorum: Ratio) -> bool:
+    return electorate > 0 and cast * quorum.den >= quorum.num * electorate
+
+
+def decide(method: str, counts: Sequence[int], cast: int, electorate: int, rules: BallotRules
+           ) -> tuple[str, list[int]]:  # fmt: skip
+    """(outcome, chosen options) from the counts, exactly as every node recomputes it."""
+    if not quorate(cast, electorate, rules.quorum):
+        return "not_quorate", []
+    if method == "for_against_abstain":
+        yes, no, abstain = counts
+        base = {"for_against": yes + no, "cast": yes + no + abstain, "electorate": electorate}[rules.base]
+        return ("carried" if _clears(yes, base, rules.threshold, rules.exceed) else "lost"), []
+    base = cast if rules.base == "cast" else electorate
+    clearing = [i for i, n in enumerate(counts) if _clears(n, base, rules.threshold, rules.exceed)]
+    if not clearing:
+        return "lost", []
+    most = max(counts[i] for i in clearing)
+    chosen = [i for i in clearing if counts[i] == most]
+    return ("chosen" if len(chosen) == 1 else "tied"), chosen
+
+
+def tally(method: str, options: int, records_data: bytes) -> tuple[list[int], int]:
+    """(counts, votes cast) from receipt records; ValueError naming what is wrong."""
+    width = choice_width(method, options)
+    if len(records_data) % (DIGEST_BYTES + width):
+        raise ValueError(f"receipts are not whole records of {DIGEST_BYTES + width} bytes")
+    counts = [0] * (3 if method == "for_against_abstain" else options)
+    previous = b""
+    cast = 0
+    for digest, choice in split_records(records_data, width):
+        if digest <= previous:
+            raise ValueError(f"receipt record {cast + 1} is out of order or repeats a digest")
+        previous = digest
+        value = int.from_bytes(choice, "little")
+        if method == "for_against_abstain":
+            if value > ABSTAIN:
+                raise ValueError(f"receipt record {cast + 1} holds choice {value}, not for, against or abstain")
+            counts[value] += 1
+        else:
+            if value >> options:
+                raise ValueError(f"receipt record {cast + 1} approves an option that is not on the ballot")
+            for i in range(options):
+                counts[i] += (value >> i) & 1
+        cast += 1
+    return counts, cast
+
+
+def _bad(message: str, field: str) -> DecodeFailure:
+    return DecodeFailure(Code.BAD_DECISION, message, f"body.{field}")
+
+
+def check_decision(body: Decision) -> None:
+    """Every rule a decision must keep by itself; DecodeFailure ``bad_decision`` naming the
+    first that fails. (That the roll and the ballot exist is for the node, not this check.)"""
+    rules = body.rules
+    for name in ("quorum", "threshold"):
+        ratio: Ratio = getattr(rules, name)
+        if ratio.num > ratio.den:
+            raise _bad(f"the {name} is more than 1", f"rules.{name}")
+    options = len(body.options)
+    if body.method == "for_against_abstain":
+        if options or body.chosen:
+            raise _bad("a for/against/abstain ballot has no options and chooses none", "options")
+        if len(body.counts) != 3:
+            raise _bad("a for/against/abstain ballot counts three choices", "counts")
+    else:
+        if not 2 <= options <= MAX_OPTIONS or len(set(body.options)) != options:
+            raise _bad(f"an approval ballot has 2 to {MAX_OPTIONS} different options", "options")
+        if rules.base == "for_against":
+            raise _bad("an approval ballot has no for and against: its base is cast or electorate", "rules.base")
+        if len(body.counts) != options:
+            raise _bad("an approval ballot counts each option", "counts")
+    if body.closed < body.opened:
+        raise _bad("the ballot closed before it opened", "closed")
+    try:
+        counts, cast = tally(body.method, options, body.receipts)
+    except ValueError as exc:
+        raise _bad(str(exc), "receipts") from None
+    if cast > body.electorate:
+        raise _bad(f"{cast} votes from an electorate of {body.electorate}", "receipts")
+    if counts != list(body.counts):
+        raise _bad(f"the counts {list(body.counts)} are not those of the receipts, {counts}", "counts")
+    outcome, chosen = decide(body.method, counts, cast, body.electorate, rules)
+    if (outcome, chosen) != (body.outcome, list(body.chosen)):
+        said = body.outcome + (f" {list(body.chosen)}" if body.chosen else "")
+        follows = outcome + (f" {chosen}" if chosen else "")
+        raise _bad(f"the outcome is {said}, but the counts and rules give {follows}", "outcome")
+
+
+def roll_leaf(salt: bytes, member: int) -> bytes:
+    """One member's leaf in a roll: salted, so the roll says nothing of who (the member's
+    id on the node, 8 bytes big-endian, after a 32-byte random salt kept on the node)."""
+    return leaf_hash(b"branchnet roll leaf v1\x00" + salt + member.to_bytes(8, "big"))

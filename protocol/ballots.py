@@ -61,11 +61,11 @@ def split_records(data: bytes, width: int) -> list[tuple[bytes, bytes]]:
     return [(data[i : i + DIGEST_BYTES], data[i + DIGEST_BYTES : i + size]) for i in range(0, len(data), size)]
 
 
-def _clears(count: int, base: int, threshold: Ratio, exceed: bool) -> bool:
+def _clears(count: int, base: int, threshold: Ratio, reach: str) -> bool:
     if base == 0:
         return False
     left, right = count * threshold.den, threshold.num * base
-    return left > right if exceed else left >= right
+    return left > right if reach == "more_than" else left >= right
 
 
 def quorate(cast: int, electorate: int, quorum: Ratio) -> bool:
@@ -80,9 +80,9 @@ def decide(method: str, counts: Sequence[int], cast: int, electorate: int, rules
     if method == "for_against_abstain":
         yes, no, abstain = counts
         base = {"for_against": yes + no, "cast": yes + no + abstain, "electorate": electorate}[rules.base]
-        return ("carried" if _clears(yes, base, rules.threshold, rules.exceed) else "lost"), []
+        return ("carried" if _clears(yes, base, rules.threshold, rules.reach) else "lost"), []
     base = cast if rules.base == "cast" else electorate
-    clearing = [i for i, n in enumerate(counts) if _clears(n, base, rules.threshold, rules.exceed)]
+    clearing = [i for i, n in enumerate(counts) if _clears(n, base, rules.threshold, rules.reach)]
     if not clearing:
         return "lost", []
     most = max(counts[i] for i in clearing)

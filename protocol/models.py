@@ -158,14 +158,16 @@ class BallotRules(_Object, frozen=True):
     * ``base``: what the threshold is a share of: ``for_against`` (abstentions ignored),
       ``cast`` (all votes cast: an abstention counts against) or ``electorate`` (everyone
       entitled to vote);
-    * ``threshold`` and ``exceed``: "for" must be more than (``exceed``) or at least the
-      threshold's share of the base: more than 1/2 is a simple majority, at least 2/3 the
-      usual majority for changing rules."""
+    * ``threshold`` and ``reach``: "for" must be ``more_than`` or ``at_least`` the threshold's
+      share of the base: more than 1/2 is a simple majority, at least 2/3 the usual majority
+      for changing rules.
+
+    (Choices are strings, not booleans: version 1 payloads hold no booleans.)"""
 
     quorum: Ratio
     threshold: Ratio
     base: MajorityBase = "for_against"
-    exceed: bool = True
+    reach: Literal["more_than", "at_least"] = "more_than"
 
 
 class Roll(_Body, frozen=True, tag="roll"):
@@ -202,7 +204,7 @@ class Decision(_Body, frozen=True, tag="decision"):
     amendment: Annotated[str, Meta(max_length=64)] = ""
     options: Annotated[list[Name], Meta(max_length=MAX_OPTIONS)] = []
     chosen: Annotated[list[Annotated[int, Meta(ge=0, lt=MAX_OPTIONS)]], Meta(max_length=MAX_OPTIONS)] = []
-    secret: bool = False
+    secrecy: Literal["open", "secret"] = "open"
 
 
 Body = Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof | Roll | Decision

@@ -6,22 +6,31 @@ Regenerate (only when the format deliberately changes, which needs a new version
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from typing import Any
 
+import msgspec
+
 from protocol import (
     ENVELOPE_TAG,
+    BallotRules,
+    Decision,
     Envelope,
     KeyRotation,
+    Ratio,
     Revocation,
+    Roll,
     SigningKey,
     make_fork_proof,
     rotation_message,
     signing_input,
     write_bundle,
 )
+from protocol.ballots import ABSTAIN, AGAINST, FOR, records, roll_leaf
 from protocol.encoding import encode
+from protocol.merkle import root
 from protocol.views import payload_view
 from tests.factories import T0, charter, genesis, key, next_envelope, profile
 
@@ -80,7 +89,29 @@ def wire(signer: SigningKey, payload: bytes, version: int = 1, signature: bytes 
     return b"\x93" + pack(version) + pack(payload) + pack(signature)
 
 
-def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope) -> list[dict[str, Any]]:
+BALLOT = bytes(range(16))
+
+
+def _roll_and_decision() -> tuple[Roll, Any]:
+    """A roll of 24 members (salts and member ids fixed for the vectors) and, for the
+    decision, a ballot on it: 12 for, 7 against, 1 abstention (receipt i is 16 bytes of i)."""
+    leaves = sorted(roll_leaf(bytes([i]) * 32, 100 + i) for i in range(24))
+    roll = Roll(count=24, root=root(leaves), as_of=T0 + 10_000, ballot=BALLOT)
+    votes = [(bytes([i]) * 16, bytes([c])) for i, c in enumerate([FOR] * 12 + [AGAINST] * 7 + [ABSTAIN])]
+
+    def decision(roll_id: bytes) -> Decision:
+        return Decision(
+            ballot=BALLOT, motion="m1", subject="Fund the food bank", text_hash=hashlib.sha256(b"Fund it.").digest(),
+            method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=1, den=2)),
+            electorate=24, roll=roll_id, opened=T0 + 10_000, closed=T0 + 20_000, counts=[12, 7, 1],
+            receipts=records(BALLOT, votes), outcome="carried", secrecy="secret",
+        )  # fmt: skip
+
+    return roll, decision
+
+
+def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope, decision_env: Envelope
+                ) -> list[dict[str, Any]]:  # fmt: skip
     """Envelopes every implementation must refuse, each with the code (and field) it must give."""
     north = keys["north"]
     good = {"author": north.public, "body": {"endpoints": ["https://north.example.org"], "kind": "node_profile",
@@ -99,6 +130,12 @@ def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope
     flipped = bytearray(signed(valid))
     flipped[-1] ^= 0x01
     charter_body = {"kind": "charter", "key": keys["south"].public, "level": "region\n", "name": "South"}
+    decision_view = msgspec.to_builtins(decision_env.payload.body, builtin_types=(bytes,))
+    receipts = decision_view["receipts"]
+    swapped = receipts[9:18] + receipts[:9] + receipts[18:]
+
+    def decided(**changes: Any) -> bytes:
+        return pack({**good, "body": {**decision_view, **changes}})
     cases: list[tuple[str, bytes, str, str | None]] = [
         ("too_large", b"\x93\x01" + pack(bytes(65_600)) + pack(bytes(64)), "too_large", None),
         ("truncated", signed(valid)[:-1], "malformed", None),
@@ -120,6 +157,9 @@ def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope
         ("no_federation", signed(variant(drop="federation")), "bad_field", "payload.federation"),
         ("bad_signature", bytes(flipped), "bad_signature", "signature"),
         ("small_order_author", signed(variant(author=bytes([1]) + bytes(31))), "bad_key", "payload.author"),
+        ("decision_counts_not_receipts", signed(decided(counts=[13, 7, 1])), "bad_decision", "body.counts"),
+        ("decision_outcome_not_following", signed(decided(outcome="lost")), "bad_decision", "body.outcome"),
+        ("decision_receipts_unsorted", signed(decided(receipts=swapped)), "bad_decision", "body.receipts"),
     ]  # fmt: skip
     return [{"name": name, "envelope": raw.hex(), "code": code, "field": field} for name, raw, code, field in cases]
 
@@ -165,6 +205,9 @@ def build() -> dict[str, Any]:
         new_key=rotated.public, proof=rotated.sign(rotation_message(fed, national.public, rotated.public))
     )
     rotated_env = next_envelope(national, revoked, rotation, fed)
+    roll, decision = _roll_and_decision()
+    roll_env = next_envelope(south, proof, roll, fed)
+    decision_env = next_envelope(south, roll_env, decision(roll_env.id), fed)
     return {
         "description": (
             "branchnet protocol version 1 golden vectors (docs/protocol.md). Keys: the RFC 8032 seed of each "
@@ -184,12 +227,14 @@ def build() -> dict[str, Any]:
             _entry("fork_proof", "south", proof),
             _entry("revocation", "national", revoked),
             _entry("key_rotation", "national", rotated_env),
+            _entry("roll", "south", roll_env),
+            _entry("decision", "south", decision_env),
         ],
         "rejections_description": (
             "Envelopes that must be refused, each with the code (docs/protocol.md section 10) and, where one "
             "field is at fault, its path. Signed by 'north' unless the case is about the signature or the key."
         ),
-        "rejections": _rejections(keys, fed, north_profile),
+        "rejections": _rejections(keys, fed, north_profile, decision_env),
         "bundles_description": (
             "Bundles checked as logs (section 7) at the clock now_ms: each failure by the index of the envelope "
             "in the bundle and its code; an empty list means every envelope holds."

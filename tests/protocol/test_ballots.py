@@ -31,9 +31,9 @@ TWO_THIRDS = Ratio(num=2, den=3)
 NO_QUORUM = Ratio(num=0, den=1)
 
 
-def rules(base: str = "for_against", threshold: Ratio = HALF, exceed: bool = True, quorum: Ratio = NO_QUORUM
+def rules(base: str = "for_against", threshold: Ratio = HALF, reach: str = "more_than", quorum: Ratio = NO_QUORUM
           ) -> BallotRules:  # fmt: skip
-    return BallotRules(quorum=quorum, threshold=threshold, base=base, exceed=exceed)  # type: ignore[arg-type]
+    return BallotRules(quorum=quorum, threshold=threshold, base=base, reach=reach)  # type: ignore[arg-type]
 
 
 # Worked examples (docs/decisions.md has the same table). Robert's Rules of Order (12th ed.,
@@ -46,9 +46,9 @@ def rules(base: str = "for_against", threshold: Ratio = HALF, exceed: bool = Tru
         ((29, 25, 10), 100, rules(), "carried"),  # 29 of 54 for or against: more than half
         ((29, 25, 10), 100, rules("cast"), "lost"),  # 29 of 64 cast: an abstention acts as no
         ((27, 27, 0), 100, rules(), "lost"),  # a tie is not more than half
-        ((66, 34, 0), 120, rules(threshold=TWO_THIRDS, exceed=False), "lost"),  # 66 < 2/3 of 100
-        ((67, 33, 0), 120, rules(threshold=TWO_THIRDS, exceed=False), "carried"),  # 67 >= 66 2/3
-        ((60, 30, 5), 100, rules(threshold=TWO_THIRDS, exceed=False), "carried"),  # 60 of 90: exactly 2/3
+        ((66, 34, 0), 120, rules(threshold=TWO_THIRDS, reach="at_least"), "lost"),  # 66 < 2/3 of 100
+        ((67, 33, 0), 120, rules(threshold=TWO_THIRDS, reach="at_least"), "carried"),  # 67 >= 66 2/3
+        ((60, 30, 5), 100, rules(threshold=TWO_THIRDS, reach="at_least"), "carried"),  # 60 of 90: exactly 2/3
         ((60, 30, 5), 100, rules(threshold=TWO_THIRDS), "lost"),  # ... but not more than 2/3
         ((45, 10, 5), 100, rules("electorate"), "lost"),  # 45 of all 100 members: not a majority of them
         ((51, 10, 5), 100, rules("electorate"), "carried"),
@@ -67,7 +67,7 @@ def test_approval_chooses_the_most_approved_option_that_clears_the_threshold() -
     assert decide("approval", [7, 9, 3], 12, 20, rules("cast")) == ("chosen", [1])  # 9 of 12 > half
     assert decide("approval", [9, 9, 3], 12, 20, rules("cast")) == ("tied", [0, 1])
     assert decide("approval", [5, 6, 3], 12, 20, rules("cast")) == ("lost", [])  # 6 of 12 is not more than half
-    assert decide("approval", [5, 6, 3], 12, 20, rules("cast", exceed=False)) == ("chosen", [1])
+    assert decide("approval", [5, 6, 3], 12, 20, rules("cast", reach="at_least")) == ("chosen", [1])
 
 
 def test_records_tally_and_refuse_what_does_not_add_up() -> None:

@@ -19,7 +19,8 @@ from protocol.errors import ProtocolError
 from tests.protocol.golden import build, pack
 
 GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "golden.json").read_text())
-BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b"}
+BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b", "ballot", "root", "text_hash",
+                "roll", "receipts"}
 
 
 def _from_view(value: Any, name: str = "") -> Any:
@@ -102,6 +103,16 @@ PINNED = {
         "2b49a9b8872e561fcb8638c63386977b866723ed6c3bb25bae85071828c371ef",
         "e49c5749e03626ebd57aac4bdf179ad40be0b4e5f4b33b6ef8fc0ada24e0e567"
         "59cf31b61bfdbac4902f7ab60120a15d129d125dae287734c96f8e59f0fe8104",
+    ),
+    "roll": (
+        "bb08610b2dfb5ef78766e5d8439ede24ded19c018deffc6d60706adc6a948374",
+        "fc8ac4cc856a572d2afdd7849912cc235a42c5e82ce575f4a04cb5286b3568dd"
+        "c81254d4ac82c7e29b1a6d189e8ae2e72326afe365357bf6acf090d1ee55f50b",
+    ),
+    "decision": (
+        "9e25a2cdfdd15c98703abe075e1993c53ccb5ce1d83986a0f03eaa511c8c26a4",
+        "109208fb893b51676e8bb11185f6e26ce8c99fd53bf2205f93ac23f91302bca5"
+        "0e10e7ffd8561cb5c452e67832c4cb4a5b4c746282c168d1e4a118e213a3c60f",
     ),
 }
 

@@ -75,7 +75,7 @@ bodies: st.SearchStrategy[Body] = st.one_of(
             quorum=ratios,
             threshold=ratios,
             base=st.sampled_from(["for_against", "cast", "electorate"]),
-            exceed=st.booleans(),
+            reach=st.sampled_from(["more_than", "at_least"]),
         ),
         electorate=st.integers(0, 10_000_000),
         roll=keys32,
@@ -87,7 +87,7 @@ bodies: st.SearchStrategy[Body] = st.one_of(
         amendment=st.text(max_size=64),
         options=st.lists(names, max_size=16),
         chosen=st.lists(st.integers(0, 15), max_size=16),
-        secret=st.booleans(),
+        secrecy=st.sampled_from(["open", "secret"]),
     ),
 )
 payloads = st.builds(

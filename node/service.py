@@ -15,6 +15,7 @@ from node.federation.quarantine import QuarantineLimits
 from node.keyfile import read_key
 from node.rules.throttle import LoginThrottle
 from node.serve_lock import serving as server_holds
+from node.storage.ballots import BallotStore
 from node.storage.db import Database
 from node.storage.envelopes import EnvelopeStore
 from node.storage.joins import JoinLimits, JoinStore
@@ -38,6 +39,7 @@ class Node:
     federation_state: Federation
     joins: JoinStore
     peers: PeerStore
+    ballots: BallotStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -74,6 +76,7 @@ class Node:
             auth=AuthStore(db, members, clock),
             envelopes=EnvelopeStore(db),
             peers=PeerStore(db),
+            ballots=BallotStore(db),
             own_log=OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory)),
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,

@@ -18,6 +18,7 @@ Limits on lengths are part of the types (``Meta``), so the decoder enforces them
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Literal
 
 import msgspec
@@ -43,6 +44,16 @@ EnvelopeBytes = Annotated[bytes, Meta(min_length=1, max_length=MAX_ENVELOPE_BYTE
 
 class _Object(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """Base of every encoded Struct: immutable, strict, defaults omitted."""
+
+
+def _intern(obj: _Object, *names: str) -> None:
+    """Intern string fields that have a non-empty default. msgspec leaves a field out when it
+    *is* its default (the same object), so an equal string made elsewhere (read from a
+    database, or decoded from a payload that wrote the default out) would be encoded: two
+    byte strings for one object, and a non-canonical payload accepted. Interned, it is the
+    default, whichever way it came."""
+    for name in names:
+        msgspec.structs.force_setattr(obj, name, sys.intern(getattr(obj, name)))
 
 
 class Ratio(_Object, frozen=True):
@@ -169,6 +180,9 @@ class BallotRules(_Object, frozen=True):
     base: MajorityBase = "for_against"
     reach: Literal["more_than", "at_least"] = "more_than"
 
+    def __post_init__(self) -> None:
+        _intern(self, "base", "reach")
+
 
 class Roll(_Body, frozen=True, tag="roll"):
     """The author body's membership roll: how many members were in good standing at
@@ -205,6 +219,9 @@ class Decision(_Body, frozen=True, tag="decision"):
     options: Annotated[list[Name], Meta(max_length=MAX_OPTIONS)] = []
     chosen: Annotated[list[Annotated[int, Meta(ge=0, lt=MAX_OPTIONS)]], Meta(max_length=MAX_OPTIONS)] = []
     secrecy: Literal["open", "secret"] = "open"
+
+    def __post_init__(self) -> None:
+        _intern(self, "secrecy")
 
 
 Body = Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof | Roll | Decision

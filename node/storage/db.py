@@ -67,6 +67,9 @@ async def _configure(conn: aiosqlite.Connection) -> None:
     # once per checkpoint. With 400,000 envelopes held this cut the writer's cost per stored
     # envelope by about a quarter (bench/store.py, docs/performance.md).
     await conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+    # What is deleted is overwritten, not left in free pages: removed members, and the votes
+    # of a secret ballot once it is counted (docs/decisions.md).
+    await conn.execute("PRAGMA secure_delete = ON")
 
 
 class Database:
@@ -227,6 +230,13 @@ class Database:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
         return await self.fetchall(sql, params)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database and empty it (so pages rewritten since, such as a
+        secret ballot's deleted votes, are no longer in the WAL file); best effort."""
+        async with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def backup(self, target: Path) -> None:
         """A consistent copy of the whole database to a new file, while the node runs

@@ -46,6 +46,13 @@ class EnvelopeStore:
         row = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
         return bytes(row[0]) if row else None
 
+    async def own_of_kind(self, author: bytes, kind: str, limit: int = 1000) -> list[bytes]:
+        """The author's latest envelopes of one kind, newest first (by the kind index)."""
+        rows = await self.db.fetchall(
+            "SELECT raw FROM envelopes WHERE kind = ? AND author = ? ORDER BY seq DESC LIMIT ?", (kind, author, limit)
+        )
+        return [bytes(r[0]) for r in rows]
+
     async def count(self) -> int:
         rows = await self.db.fetchall("SELECT COUNT(*) FROM envelopes")  # a scan: not inline
         return int(rows[0][0])

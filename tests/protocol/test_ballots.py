@@ -7,9 +7,10 @@ from __future__ import annotations
 import hashlib
 import os
 
+import msgspec
 import pytest
 
-from protocol import BallotRules, Code, Decision, Payload, ProtocolError, Ratio, Roll, open_envelope, seal
+from protocol import BallotRules, Code, Decision, Payload, ProtocolError, Ratio, Roll, encode, open_envelope, seal
 from protocol.ballots import (
     ABSTAIN,
     AGAINST,
@@ -166,3 +167,22 @@ def test_a_member_proves_they_are_on_the_roll() -> None:
     index = leaves.index(mine)
     assert verify_inclusion(mine, index, body.count, inclusion_proof(leaves, index), body.root)
     assert not verify_inclusion(roll_leaf(os.urandom(32), 17), index, body.count, inclusion_proof(leaves, index), head)
+
+
+def test_a_default_is_left_out_however_the_value_was_made() -> None:
+    """msgspec omits a default only when the value is the default object: a string equal to
+    it but made elsewhere (a database, a decoder) must encode the same, and a payload that
+    writes a default out must be refused as not canonical."""
+    made = "".join(["op", "en"])  # equal to "open", not the same object
+    base = "".join(["for_", "against"])
+    a = decision([3, 1, 0], "carried", secrecy=made, rules=rules(base=base, quorum=Ratio(num=1, den=4)))
+    b = decision([3, 1, 0], "carried")
+    assert encode(a) == encode(b)
+    gen = genesis()
+    payload = Payload(author=key("national").public, seq=2, created=3_000, federation=gen.id, prev=b"P" * 32, body=b)
+    view = msgspec.to_builtins(payload, builtin_types=(bytes,))
+    view["body"]["secrecy"] = "open"  # the default, written out
+    raw = encode((1, msgspec.msgpack.encode(view, order="sorted"), b"\x00" * 64))
+    with pytest.raises(ProtocolError) as refused:
+        open_envelope(raw)
+    assert refused.value.code == Code.NOT_CANONICAL

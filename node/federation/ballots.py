@@ -1,0 +1,227 @@
+"""Running a ballot: open it (freeze the electorate, sign a roll), take votes (each with a
+receipt for the voter alone), close it (count, sign and publish the decision).
+
+Every step checks :mod:`node.rules.ballots` first; the API, the pages and the CLI call
+these functions and nothing else. The counting is :mod:`protocol.ballots`, the same code
+every receiving node runs to check the decision.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from node.errors import BadInput, Conflict, NotFound
+from node.federation.ingest import Federation
+from node.federation.own_log import OwnLog
+from node.rules.ballots import check_may_run_ballots, check_may_vote, check_shape
+from node.storage.ballots import BallotRow, BallotStore, NewBallot
+from node.storage.envelopes import EnvelopeStore
+from node.storage.members import Member, MemberStore
+from protocol import BallotRules, Decision, Envelope, Roll, open_envelope
+from protocol.ballots import (
+    CHOICES,
+    approval_choice,
+    choice_width,
+    decide,
+    receipt_digest,
+    roll_leaf,
+    split_records,
+    tally,
+)
+from protocol.merkle import inclusion_proof, root
+
+RECEIPT_PREFIX = "r-"
+
+
+class Deciding(Protocol):
+    """What running a ballot needs: a node (``node.service.Node``) has these."""
+
+    @property
+    def federation_state(self) -> Federation: ...
+
+    @property
+    def own_log(self) -> OwnLog: ...
+
+    @property
+    def members(self) -> MemberStore: ...
+
+    @property
+    def ballots(self) -> BallotStore: ...
+
+    @property
+    def envelopes(self) -> EnvelopeStore: ...
+
+
+@dataclass(frozen=True)
+class BallotSpec:
+    motion: str
+    subject: str
+    text: str
+    method: str = "for_against_abstain"
+    options: tuple[str, ...] = ()
+    rules: BallotRules | None = None  # None: the federation's defaults (genesis rules)
+    secrecy: str = "secret"
+    may_change: bool = False
+    amendment: str = ""
+    opens: int | None = None  # ms; None: now
+    closes: int | None = None  # ms; None: when an officer closes it
+
+
+def now_ms(clock: Callable[[], float] = time.time) -> int:
+    return int(clock() * 1000)
+
+
+def receipt_text(receipt: bytes) -> str:
+    return RECEIPT_PREFIX + base64.b32encode(receipt).decode().rstrip("=").lower()
+
+
+def parse_receipt(text: str) -> bytes:
+    cleaned = text.strip().lower().removeprefix(RECEIPT_PREFIX).replace("-", "").replace(" ", "")
+    try:
+        raw = base64.b32decode(cleaned.upper() + "=" * (-len(cleaned) % 8))
+    except ValueError:
+        raw = b""
+    if len(raw) != 16:
+        raise BadInput("a receipt is the code the node showed when you voted (r-…, 26 letters and digits)",
+                       field="receipt")  # fmt: skip
+    return raw
+
+
+def default_rules(node: Deciding) -> BallotRules:
+    trust = node.federation_state.trust
+    if trust is None:
+        raise Conflict("this node is not in a federation yet: it cannot publish a decision", code="not_federated")
+    return BallotRules(quorum=trust.rules.quorum, threshold=trust.rules.threshold)
+
+
+async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Callable[[], float] = time.time
+                      ) -> BallotRow:  # fmt: skip
+    """Freeze the electorate (members active now), sign its roll, and open the ballot."""
+    check_may_run_ballots(who)
+    rules = spec.rules or default_rules(node)
+    check_shape(spec.method, list(spec.options), rules)
+    started = now_ms(clock)
+    opens = spec.opens if spec.opens is not None else started
+    if spec.closes is not None and spec.closes <= opens:
+        raise BadInput("a ballot closes after it opens", field="closes")
+    default_rules(node)  # in a federation: the decision must be publishable
+    electors = [(m.id, os.urandom(32)) for m in await node.members.list("active")]
+    leaves = sorted(roll_leaf(salt, member) for member, salt in electors)
+    ballot = os.urandom(16)
+    roll = await node.own_log.append(Roll(count=len(leaves), root=root(leaves), as_of=started, ballot=ballot))
+    new = NewBallot(ballot=ballot, motion=spec.motion, amendment=spec.amendment, subject=spec.subject,
+                    text_hash=hashlib.sha256(spec.text.encode()).digest(), method=spec.method,
+                    options=list(spec.options), rules=rules, secrecy=spec.secrecy, may_change=spec.may_change,
+                    opened=started, opens=opens, closes=spec.closes, roll=roll.id, created_by=who.id)  # fmt: skip
+    return await node.ballots.create(new, electors)
+
+
+def choice_bytes(row: BallotRow, choice: str | list[str]) -> bytes:
+    if row.method == "for_against_abstain":
+        if not isinstance(choice, str) or choice not in CHOICES:
+            raise BadInput("the choice is for, against or abstain", field="choice")
+        return bytes([CHOICES.index(choice)])
+    picked = [choice] if isinstance(choice, str) else choice
+    unknown = [c for c in picked if c not in row.options]
+    if unknown or len(set(picked)) != len(picked):
+        raise BadInput(f"not an option on this ballot: {unknown[0] if unknown else 'one option twice'}", field="choice")
+    return approval_choice([row.options.index(c) for c in picked], len(row.options))
+
+
+async def vote(node: Deciding, who: Member, ballot_id: int, choice: str | list[str], *, replaces: str | None = None,
+               clock: Callable[[], float] = time.time) -> str:  # fmt: skip
+    """Cast (or, where allowed, change) a vote; the receipt, shown to this voter only."""
+    check_may_vote(who)
+    row = await node.ballots.require(ballot_id)
+    encoded = choice_bytes(row, choice)
+    old = receipt_digest(row.ballot, parse_receipt(replaces)) if replaces is not None else None
+    receipt = os.urandom(16)
+    await node.ballots.vote(row.id, who.id, receipt_digest(row.ballot, receipt), encoded, now_ms(clock), replaces=old)
+    return receipt_text(receipt)
+
+
+async def _published(node: Deciding, row: BallotRow) -> Envelope | None:
+    """This ballot's decision if our log already holds it (a close cut short after signing)."""
+    for raw in await node.envelopes.own_of_kind(node.own_log.key.public, "decision"):
+        envelope = open_envelope(raw)
+        body = envelope.payload.body
+        if isinstance(body, Decision) and body.ballot == row.ballot:
+            return envelope
+    return None
+
+
+async def close_ballot(node: Deciding, who: Member, ballot_id: int, clock: Callable[[], float] = time.time
+                       ) -> Envelope:  # fmt: skip
+    """Stop the votes, count them, sign and publish the decision."""
+    check_may_run_ballots(who)
+    row = await node.ballots.require(ballot_id)
+    votes = await node.ballots.begin_close(row.id, now_ms(clock))
+    row = await node.ballots.require(ballot_id)
+    envelope = await _published(node, row) if row.state == "closing" else None
+    if envelope is None:
+        records = b"".join(digest + choice for digest, choice in votes)
+        counts, cast = tally(row.method, len(row.options), records)
+        outcome, chosen = decide(row.method, counts, cast, row.electorate, row.rules)
+        closed = row.closed if row.closed is not None else now_ms(clock)
+        body = Decision(ballot=row.ballot, motion=row.motion, amendment=row.amendment, subject=row.subject,
+                        text_hash=row.text_hash, method=row.method, options=row.options, rules=row.rules,  # type: ignore[arg-type]
+                        electorate=row.electorate, roll=row.roll, opened=row.opened, closed=max(closed, row.opened),
+                        counts=counts, receipts=records, outcome=outcome, chosen=chosen,  # type: ignore[arg-type]
+                        secrecy=row.secrecy)  # type: ignore[arg-type]  # fmt: skip
+        envelope = await node.own_log.append(body)
+    await node.ballots.finish_close(row.id, envelope.id)
+    return envelope
+
+
+@dataclass(frozen=True)
+class ReceiptCheck:
+    counted: bool
+    choice: str | list[str] | None
+
+
+async def check_receipt(node: Deciding, ballot_id: int, receipt: str) -> ReceiptCheck:
+    """Whether the published decision counted this receipt, and as what."""
+    row = await node.ballots.require(ballot_id)
+    if row.decision is None:
+        raise Conflict("this ballot has not been counted yet", code="ballot_open")
+    raw = await node.envelopes.get(row.decision)
+    if raw is None:
+        raise NotFound("the decision of this ballot is not held here")
+    body = open_envelope(raw).payload.body
+    assert isinstance(body, Decision)
+    digest = receipt_digest(row.ballot, parse_receipt(receipt))
+    for found, choice in split_records(body.receipts, choice_width(body.method, len(body.options))):
+        if found == digest:
+            value = int.from_bytes(choice, "little")
+            if body.method == "for_against_abstain":
+                return ReceiptCheck(True, CHOICES[value])
+            return ReceiptCheck(True, [o for i, o in enumerate(body.options) if value >> i & 1])
+    return ReceiptCheck(False, None)
+
+
+@dataclass(frozen=True)
+class RollProof:
+    roll: bytes
+    count: int
+    index: int
+    salt: bytes
+    member: int
+    path: list[bytes]
+
+
+async def roll_proof(node: Deciding, who: Member, ballot_id: int) -> RollProof:
+    """The member's place in the ballot's roll: what they need to check it against the root."""
+    row = await node.ballots.require(ballot_id)
+    electors = await node.ballots.electors(row.id)
+    mine = next((salt for member, salt in electors if member == who.id), None)
+    if mine is None:
+        raise NotFound("you are not on this ballot's roll (not a member in good standing when it opened)")
+    leaves = sorted(roll_leaf(salt, member) for member, salt in electors)
+    index = leaves.index(roll_leaf(mine, who.id))
+    return RollProof(row.roll, len(leaves), index, mine, who.id, inclusion_proof(leaves, index))

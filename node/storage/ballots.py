@@ -1,0 +1,208 @@
+"""Ballots on this node: the frozen electorate, who has voted, and the votes.
+
+A vote is taken in one write transaction with every check it needs (the ballot is open,
+the member is an elector, the member has not voted), so concurrent attempts by one member
+leave exactly one vote. On a secret ballot the vote rows hold a receipt digest and a
+choice only; who voted is a separate table; both are deleted (and overwritten: the
+connection uses ``secure_delete``) once the decision holding the records is published.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from node.errors import Conflict, Forbidden, NotFound
+from node.storage.db import Database
+from protocol import BallotRules
+
+_COLUMNS = (
+    "id, ballot, motion, amendment, subject, text_hash, method, options, rules, secrecy, may_change, state,"
+    " opened, opens, closes, closed, electorate, roll, decision, created_by"
+)
+
+
+@dataclass(frozen=True)
+class BallotRow:
+    id: int
+    ballot: bytes
+    motion: str
+    amendment: str
+    subject: str
+    text_hash: bytes
+    method: str
+    options: list[str]
+    rules: BallotRules
+    secrecy: str
+    may_change: bool
+    state: str
+    opened: int
+    opens: int
+    closes: int | None
+    closed: int | None
+    electorate: int
+    roll: bytes
+    decision: bytes | None
+    created_by: int | None
+
+
+@dataclass(frozen=True)
+class NewBallot:
+    ballot: bytes
+    motion: str
+    amendment: str
+    subject: str
+    text_hash: bytes
+    method: str
+    options: list[str]
+    rules: BallotRules
+    secrecy: str
+    may_change: bool
+    opened: int
+    opens: int
+    closes: int | None
+    roll: bytes
+    created_by: int | None
+
+
+def _row(r: sqlite3.Row) -> BallotRow:
+    return BallotRow(
+        id=r["id"], ballot=bytes(r["ballot"]), motion=r["motion"], amendment=r["amendment"], subject=r["subject"],
+        text_hash=bytes(r["text_hash"]), method=r["method"], options=json.loads(r["options"]),
+        rules=msgspec.json.decode(r["rules"], type=BallotRules), secrecy=r["secrecy"],
+        may_change=bool(r["may_change"]), state=r["state"], opened=r["opened"], opens=r["opens"], closes=r["closes"],
+        closed=r["closed"], electorate=r["electorate"], roll=bytes(r["roll"]),
+        decision=bytes(r["decision"]) if r["decision"] is not None else None, created_by=r["created_by"],
+    )  # fmt: skip
+
+
+class BallotStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, new: NewBallot, electors: list[tuple[int, bytes]]) -> BallotRow:
+        """The ballot and its frozen electorate (member id, roll salt), together."""
+        async with self.db.write("ballots.create") as conn:
+            cursor = await conn.execute(
+                "INSERT INTO ballots (ballot, motion, amendment, subject, text_hash, method, options, rules, secrecy,"
+                " may_change, state, opened, opens, closes, electorate, roll, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+                (new.ballot, new.motion, new.amendment, new.subject, new.text_hash, new.method,
+                 json.dumps(new.options), msgspec.json.encode(new.rules).decode(), new.secrecy, int(new.may_change),
+                 new.opened, new.opens, new.closes, len(electors), new.roll, new.created_by),
+            )  # fmt: skip
+            ballot_id = cursor.lastrowid
+            await conn.executemany(
+                "INSERT INTO ballot_electors (ballot_id, member_id, salt) VALUES (?, ?, ?)",
+                [(ballot_id, member, salt) for member, salt in electors],
+            )
+        return await self.require(int(ballot_id or 0))
+
+    async def get(self, ballot_id: int) -> BallotRow | None:
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM ballots WHERE id = ?", (ballot_id,))
+        return _row(row) if row else None
+
+    async def require(self, ballot_id: int) -> BallotRow:
+        found = await self.get(ballot_id)
+        if found is None:
+            raise NotFound(f"no ballot {ballot_id}")
+        return found
+
+    async def recent(self, limit: int = 100) -> list[BallotRow]:
+        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM ballots ORDER BY id DESC LIMIT ?", (limit,))
+        return [_row(r) for r in rows]
+
+    async def vote(self, ballot_id: int, member_id: int, digest: bytes, choice: bytes, now_ms: int,
+                   replaces: bytes | None = None) -> None:  # fmt: skip
+        """Record a vote, or refuse it and store nothing: the ballot must be open at
+        ``now_ms``, the member an elector, and this their first vote (or, where the ballot
+        allows a change, ``replaces`` the digest of their earlier vote)."""
+        async with self.db.write("ballots.vote") as conn:
+            async with conn.execute(
+                "SELECT state, opens, closes, secrecy, may_change FROM ballots WHERE id = ?", (ballot_id,)
+            ) as cursor:
+                ballot = await cursor.fetchone()
+            if ballot is None:
+                raise NotFound(f"no ballot {ballot_id}")
+            if ballot["state"] != "open" or (ballot["closes"] is not None and now_ms >= ballot["closes"]):
+                raise Conflict("this ballot is closed", code="ballot_closed")
+            if now_ms < ballot["opens"]:
+                raise Conflict("this ballot is not open for votes yet", code="ballot_not_open")
+            async with conn.execute(
+                "SELECT 1 FROM ballot_electors WHERE ballot_id = ? AND member_id = ?", (ballot_id, member_id)
+            ) as cursor:
+                if await cursor.fetchone() is None:
+                    raise Forbidden("only members in good standing when the ballot opened may vote on it",
+                                    code="not_an_elector")  # fmt: skip
+            secret = ballot["secrecy"] == "secret"
+            if replaces is not None:
+                if not ballot["may_change"]:
+                    raise Conflict("votes on this ballot cannot be changed", code="already_voted")
+                where = "digest = ?" if secret else "digest = ? AND member_id = ?"
+                args: tuple[Any, ...] = (ballot_id, replaces) if secret else (ballot_id, replaces, member_id)
+                deleted = await conn.execute(f"DELETE FROM ballot_votes WHERE ballot_id = ? AND {where}", args)
+                if deleted.rowcount != 1:
+                    raise Conflict("that receipt is not a vote of yours on this ballot", field="receipt",
+                                   code="bad_receipt")  # fmt: skip
+            else:
+                try:
+                    await conn.execute(
+                        "INSERT INTO ballot_voters (ballot_id, member_id) VALUES (?, ?)", (ballot_id, member_id)
+                    )
+                except sqlite3.IntegrityError:
+                    raise Conflict("you have already voted on this ballot", code="already_voted") from None
+            await conn.execute(
+                "INSERT INTO ballot_votes (ballot_id, digest, choice, member_id) VALUES (?, ?, ?, ?)",
+                (ballot_id, digest, choice, None if secret else member_id),
+            )
+
+    async def has_voted(self, ballot_id: int, member_id: int) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM ballot_voters WHERE ballot_id = ? AND member_id = ?", (ballot_id, member_id)
+        )
+        return row is not None
+
+    async def elector_salt(self, ballot_id: int, member_id: int) -> bytes | None:
+        row = await self.db.fetchone(
+            "SELECT salt FROM ballot_electors WHERE ballot_id = ? AND member_id = ?", (ballot_id, member_id)
+        )
+        return bytes(row[0]) if row else None
+
+    async def electors(self, ballot_id: int) -> list[tuple[int, bytes]]:
+        rows = await self.db.fetchall(
+            "SELECT member_id, salt FROM ballot_electors WHERE ballot_id = ? ORDER BY member_id", (ballot_id,)
+        )
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    async def begin_close(self, ballot_id: int, now_ms: int) -> list[tuple[bytes, bytes]]:
+        """Stop taking votes (state ``closing``) and return the votes (digest, choice), in
+        digest order; a ballot already closing returns its votes again."""
+        async with self.db.write("ballots.begin_close") as conn:
+            async with conn.execute("SELECT state FROM ballots WHERE id = ?", (ballot_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise NotFound(f"no ballot {ballot_id}")
+            if row[0] == "closed":
+                raise Conflict("this ballot is already closed", code="ballot_closed")
+            if row[0] == "open":
+                await conn.execute("UPDATE ballots SET state = 'closing', closed = ? WHERE id = ?", (now_ms, ballot_id))
+            async with conn.execute(
+                "SELECT digest, choice FROM ballot_votes WHERE ballot_id = ? ORDER BY digest", (ballot_id,)
+            ) as cursor:
+                return [(bytes(r[0]), bytes(r[1])) for r in await cursor.fetchall()]
+
+    async def finish_close(self, ballot_id: int, decision: bytes) -> None:
+        """Closed, with the decision published; a secret ballot's votes and voters are
+        deleted (the decision holds the records; nothing here links a member to a choice)."""
+        async with self.db.write("ballots.finish_close") as conn:
+            await conn.execute("UPDATE ballots SET state = 'closed', decision = ? WHERE id = ?", (decision, ballot_id))
+            async with conn.execute("SELECT secrecy FROM ballots WHERE id = ?", (ballot_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and row[0] == "secret":
+                await conn.execute("DELETE FROM ballot_votes WHERE ballot_id = ?", (ballot_id,))
+                await conn.execute("DELETE FROM ballot_voters WHERE ballot_id = ?", (ballot_id,))
+        await self.db.checkpoint()

@@ -1,0 +1,166 @@
+"""Running a ballot on a node: the electorate frozen at open with a signed roll, exactly one
+vote per member, receipts, and a signed decision that adds up (node/federation/ballots.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from node.errors import BadInput, Conflict, Forbidden, NodeError
+from node.federation import ballots
+from node.federation.ballots import BallotSpec
+from node.service import Node
+from node.storage.members import Member, MemberIn, MemberPatch
+from protocol import BallotRules, Decision, Ratio, Roll, open_envelope
+from protocol.ballots import check_decision, roll_leaf
+from protocol.merkle import verify_inclusion
+
+
+@pytest.fixture
+async def node(node_dir: Path) -> AsyncIterator[Node]:
+    opened = await Node.open(node_dir)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def people(node: Node, n: int, prefix: str = "Voter") -> list[Member]:
+    return [await node.members.add(MemberIn(name=f"{prefix} {i}", email=f"{prefix.lower()}{i}@example.org"))
+            for i in range(n)]  # fmt: skip
+
+
+async def officer(node: Node) -> Member:
+    return await node.members.add(MemberIn(name="Sec Retary", email="sec@example.org", role="secretary"))
+
+
+SPEC = BallotSpec(motion="m1", subject="Fund the food bank", text="This branch gives £200 to the food bank.")
+
+
+async def test_a_ballot_from_open_to_a_decision_that_adds_up(node: Node) -> None:
+    sec = await officer(node)
+    voters = await people(node, 20)
+    row = await ballots.open_ballot(node, sec, SPEC)
+    assert row.electorate == 21 and row.state == "open"
+    receipts = {}
+    for i, voter in enumerate(voters):
+        receipts[voter.id] = await ballots.vote(
+            node, voter, row.id, "abstain" if i == 0 else "for" if i < 14 else "against"
+        )
+    envelope = await ballots.close_ballot(node, sec, row.id)
+    body = envelope.payload.body
+    assert isinstance(body, Decision)
+    check_decision(body)  # what every receiving node checks
+    assert body.counts == [13, 6, 1] and body.outcome == "carried" and body.electorate == 21
+    assert body.roll == row.roll and body.secrecy == "secret"
+    # Each voter finds their vote, as cast; a receipt nobody was given is not there.
+    check = await ballots.check_receipt(node, row.id, receipts[voters[0].id])
+    assert check.counted and check.choice == "abstain"
+    assert (await ballots.check_receipt(node, row.id, receipts[voters[15].id])).choice == "against"
+    assert not (await ballots.check_receipt(node, row.id, ballots.receipt_text(b"\x00" * 16))).counted
+    # The roll: signed, 21 members, and each can prove their place against its root.
+    roll = open_envelope((await node.envelopes.get(row.roll)) or b"").payload.body
+    assert isinstance(roll, Roll) and roll.count == 21 and roll.ballot == row.ballot
+    proof = await ballots.roll_proof(node, voters[3], row.id)
+    assert verify_inclusion(roll_leaf(proof.salt, voters[3].id), proof.index, roll.count, proof.path, roll.root)
+
+
+@pytest.mark.parametrize("secrecy", ["secret", "open"])
+async def test_secret_votes_name_nobody_and_are_gone_after_the_count(node: Node, secrecy: str) -> None:
+    sec = await officer(node)
+    voters = await people(node, 5)
+    row = await ballots.open_ballot(node, sec, BallotSpec(motion="m2", subject="s", text="t", secrecy=secrecy))
+    for voter in voters:
+        await ballots.vote(node, voter, row.id, "for")
+    stored = await node.db.fetchall("SELECT member_id FROM ballot_votes WHERE ballot_id = ?", (row.id,))
+    assert len(stored) == 5
+    assert all(r[0] is None for r in stored) == (secrecy == "secret")
+    await ballots.close_ballot(node, sec, row.id)
+    left = await node.db.fetchall("SELECT COUNT(*) FROM ballot_votes WHERE ballot_id = ?", (row.id,))
+    assert left[0][0] == (0 if secrecy == "secret" else 5)
+
+
+async def test_votes_that_are_refused_store_nothing(node: Node) -> None:
+    sec = await officer(node)
+    alice, bob, suspended = await people(node, 3)
+    await node.members.update(suspended.id, MemberPatch(status="suspended"))
+    suspended = await node.members.require(suspended.id)
+    soon = BallotSpec(motion="m3", subject="s", text="t", opens=ballots.now_ms() + 3_600_000)
+    later = await ballots.open_ballot(node, sec, soon)
+    row = await ballots.open_ballot(node, sec, SPEC)
+    newcomer = (await people(node, 1, "Late"))[0]  # joined after the ballot opened
+
+    async def refused(kind: type[NodeError], code: str, coro: object) -> None:
+        with pytest.raises(kind) as caught:
+            await coro  # type: ignore[misc]
+        assert caught.value.code == code, caught.value.message
+
+    await refused(Conflict, "ballot_not_open", ballots.vote(node, alice, later.id, "for"))
+    await refused(Forbidden, "not_an_elector", ballots.vote(node, newcomer, row.id, "for"))
+    await refused(Forbidden, "not_an_elector", ballots.vote(node, suspended, row.id, "for"))
+    await refused(BadInput, "invalid_field", ballots.vote(node, alice, row.id, "maybe"))
+    await refused(
+        Forbidden,
+        "forbidden",
+        ballots.vote(node, alice, row.id, "for") if False else ballots.open_ballot(node, alice, SPEC),
+    )  # fmt: skip  (a member does not open ballots)
+    await ballots.vote(node, alice, row.id, "for")
+    await refused(Conflict, "already_voted", ballots.vote(node, alice, row.id, "against"))
+    await ballots.close_ballot(node, sec, row.id)
+    await refused(Conflict, "ballot_closed", ballots.vote(node, bob, row.id, "for"))
+    await refused(Conflict, "ballot_closed", ballots.close_ballot(node, sec, row.id))
+    votes = await node.db.fetchall("SELECT COUNT(*) FROM ballot_votes")
+    assert votes[0][0] == 0  # the one vote of the secret ballot was counted, then deleted
+    decision = open_envelope((await node.envelopes.get((await node.ballots.require(row.id)).decision or b"")) or b"")
+    assert isinstance(decision.payload.body, Decision) and decision.payload.body.counts == [1, 0, 0]
+
+
+async def test_fifty_concurrent_votes_by_one_member_leave_one(node: Node) -> None:
+    sec = await officer(node)
+    (alice,) = await people(node, 1)
+    row = await ballots.open_ballot(node, sec, SPEC)
+    results = await asyncio.gather(*(ballots.vote(node, alice, row.id, "for") for _ in range(50)),
+                                   return_exceptions=True)  # fmt: skip
+    receipts = [r for r in results if isinstance(r, str)]
+    assert len(receipts) == 1
+    assert all(isinstance(r, Conflict) and r.code == "already_voted" for r in results if not isinstance(r, str))
+    count = await node.db.fetchall("SELECT COUNT(*) FROM ballot_votes WHERE ballot_id = ?", (row.id,))
+    assert count[0][0] == 1
+
+
+async def test_a_vote_may_be_changed_with_its_receipt_where_the_ballot_allows(node: Node) -> None:
+    sec = await officer(node)
+    alice, bob = await people(node, 2)
+    row = await ballots.open_ballot(node, sec, BallotSpec(motion="m4", subject="s", text="t", may_change=True))
+    first = await ballots.vote(node, alice, row.id, "for")
+    other = await ballots.vote(node, bob, row.id, "against")
+    with pytest.raises(Conflict):
+        await ballots.vote(node, alice, row.id, "against", replaces=ballots.receipt_text(b"\x01" * 16))
+    second = await ballots.vote(node, alice, row.id, "against", replaces=first)
+    decision = (await ballots.close_ballot(node, sec, row.id)).payload.body
+    assert isinstance(decision, Decision) and decision.counts == [0, 2, 0]
+    assert not (await ballots.check_receipt(node, row.id, first)).counted
+    assert (await ballots.check_receipt(node, row.id, second)).choice == "against"
+    assert (await ballots.check_receipt(node, row.id, other)).counted
+
+
+async def test_approval_and_explicit_rules(node: Node) -> None:
+    sec = await officer(node)
+    voters = await people(node, 6)
+    spec = BallotSpec(motion="m5", subject="Where to meet", text="Pick venues", method="approval",
+                      options=("Library", "Town hall", "Pub"),
+                      rules=BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2), base="cast"))  # fmt: skip
+    row = await ballots.open_ballot(node, sec, spec)
+    for voter, picks in zip(voters, [["Library"], ["Library", "Pub"], ["Town hall"], ["Library"], [], ["Pub"]],
+                            strict=True):  # fmt: skip
+        await ballots.vote(node, voter, row.id, picks)
+    with pytest.raises(BadInput):
+        await ballots.vote(node, sec, row.id, ["Moon"])
+    body = (await ballots.close_ballot(node, sec, row.id)).payload.body
+    assert isinstance(body, Decision) and body.counts == [3, 1, 2] and body.outcome == "lost"  # 3 of 6 is not > 1/2
+    with pytest.raises(BadInput):
+        await ballots.open_ballot(node, sec, BallotSpec(motion="m6", subject="s", text="t", method="approval",
+                                                        options=("Only one",)))  # fmt: skip

@@ -150,9 +150,14 @@ async def test_a_vote_may_be_changed_with_its_receipt_where_the_ballot_allows(no
 async def test_approval_and_explicit_rules(node: Node) -> None:
     sec = await officer(node)
     voters = await people(node, 6)
-    spec = BallotSpec(motion="m5", subject="Where to meet", text="Pick venues", method="approval",
-                      options=("Library", "Town hall", "Pub"),
-                      rules=BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2), base="cast"))  # fmt: skip
+    spec = BallotSpec(
+        motion="m5",
+        subject="Where to meet",
+        text="Pick venues",
+        method="approval",
+        options=("Library", "Town hall", "Pub"),
+        rules=BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2), base="cast"),
+    )
     row = await ballots.open_ballot(node, sec, spec)
     for voter, picks in zip(voters, [["Library"], ["Library", "Pub"], ["Town hall"], ["Library"], [], ["Pub"]],
                             strict=True):  # fmt: skip

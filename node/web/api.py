@@ -20,6 +20,22 @@ from typing import Any, Literal
 from node.storage.joins import JoinView
 from node.storage.members import Member, MemberIn, MemberPatch
 from node.web.common import Handler
+from node.web.routes.ballots import (
+    BallotIn,
+    BallotView,
+    Closed,
+    Receipt,
+    ReceiptCheck,
+    RollProofView,
+    VoteIn,
+    cast_vote,
+    check_receipt,
+    close_ballot,
+    get_ballot,
+    list_ballots,
+    open_ballot,
+    roll_proof,
+)
 from node.web.routes.federation import (
     Appended,
     CharterIn,
@@ -156,6 +172,46 @@ ROUTES: tuple[Route, ...] = (
         RevocationIn,
         Appended,
         201,
+    ),
+    Route(
+        "POST", "/api/v1/ballots", open_ballot, "officer", "Open a ballot (signs its roll)", BallotIn, BallotView, 201
+    ),
+    Route("GET", "/api/v1/ballots", list_ballots, "member", "Recent ballots", response=list[BallotView]),
+    Route("GET", "/api/v1/ballots/{ballot_id}", get_ballot, "member", "One ballot", response=BallotView),
+    Route(
+        "POST",
+        "/api/v1/ballots/{ballot_id}/votes",
+        cast_vote,
+        "member",
+        "Vote; the receipt is shown once",
+        VoteIn,
+        Receipt,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/ballots/{ballot_id}/close",
+        close_ballot,
+        "officer",
+        "Close: count, sign and publish the decision",
+        response=Closed,
+        status=201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/ballots/{ballot_id}/receipts/{receipt}",
+        check_receipt,
+        "member",
+        "Whether the decision counted this receipt, and as what",
+        response=ReceiptCheck,
+    ),
+    Route(
+        "GET",
+        "/api/v1/ballots/{ballot_id}/roll-proof",
+        roll_proof,
+        "member",
+        "My place on the ballot's roll (salt, index, audit path)",
+        response=RollProofView,
     ),
     Route(
         "POST",

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from node.federation import ballots
 from node.federation.acts import issue_charter
+from node.federation.ballots import BallotSpec
 from node.web.api import ROUTES
 from protocol import SigningKey
 from protocol.wire import JoinRequest
@@ -103,6 +105,23 @@ async def _add_member(c: Cell) -> Request:
 async def _import(c: Cell) -> Request:
     csv = f"name,email\nImported,imported-{c.other.member.id}@example.org\n".encode()
     return "/api/v1/members/import", {"data": csv, "headers": {"Content-Type": "text/csv"}}
+
+
+async def _ballot(c: Cell, closed: bool = False) -> int:
+    """A ballot opened (and perhaps closed) by an officer of its own, with the caller and the
+    other member on its roll."""
+    officer = await c.live.member("secretary")
+    row = await ballots.open_ballot(c.live.node, officer.member, BallotSpec(motion="m1", subject="s", text="t"))
+    if closed:
+        await ballots.close_ballot(c.live.node, officer.member, row.id)
+    return row.id
+
+
+def _ballot_path(suffix: str = "", closed: bool = False, body: Any = None) -> Builder:
+    async def build(c: Cell) -> Request:
+        return f"/api/v1/ballots/{await _ballot(c, closed)}{suffix}", ({"json": body} if body is not None else {})
+
+    return build
 
 
 def _fixed(path: str) -> Builder:
@@ -222,6 +241,34 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _revocation,
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
+    ("POST", "/api/v1/ballots"): (
+        _json("/api/v1/ballots", {"motion": "m1", "subject": "Fund it", "text": "We fund it."}),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("GET", "/api/v1/ballots"): (
+        _fixed("/api/v1/ballots"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("GET", "/api/v1/ballots/{ballot_id}"): (
+        _ballot_path(),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("POST", "/api/v1/ballots/{ballot_id}/votes"): (
+        _ballot_path("/votes", body={"choice": "for"}),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
+    ),
+    ("POST", "/api/v1/ballots/{ballot_id}/close"): (
+        _ballot_path("/close"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("GET", "/api/v1/ballots/{ballot_id}/receipts/{receipt}"): (
+        _ballot_path("/receipts/r-aaaaaaaaaaaaaaaaaaaaaaaaaa", closed=True),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("GET", "/api/v1/ballots/{ballot_id}/roll-proof"): (
+        _ballot_path("/roll-proof"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
     ("POST", "/api/v1/log/profile"): (
         _json("/api/v1/log/profile", PROFILE),
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
@@ -252,6 +299,8 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "joins": "SELECT id, status, charter_id FROM joins ORDER BY id",
         "envelopes": "SELECT id FROM envelopes ORDER BY rowid",
         "bodies": "SELECT key, cut FROM bodies ORDER BY key",
+        "ballots": "SELECT id, state, decision FROM ballots ORDER BY id",
+        "votes": "SELECT ballot_id, digest FROM ballot_votes ORDER BY ballot_id, digest",
     }
     return {name: [tuple(r) for r in await live.node.db.fetchall(sql)] for name, sql in queries.items()}
 

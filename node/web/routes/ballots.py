@@ -1,0 +1,145 @@
+"""Routes for ballots: officers open and close them; members vote, check their receipt and
+their place on the roll (node/federation/ballots.py holds every step and its rules)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+
+from node.federation import ballots
+from node.federation.ballots import BallotSpec
+from node.storage.ballots import BallotRow
+from node.storage.members import Member
+from node.web.common import int_param, json_response, node_of, read_json
+from protocol import BallotRules, node_id_text
+from protocol.models import MAX_OPTIONS, MAX_TIME_MS
+
+Option = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class BallotIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    motion: Annotated[str, Meta(min_length=1, max_length=64)]
+    subject: Annotated[str, Meta(min_length=1, max_length=200)]
+    text: Annotated[str, Meta(max_length=100_000)]
+    method: Literal["for_against_abstain", "approval"] = "for_against_abstain"
+    options: Annotated[list[Option], Meta(max_length=MAX_OPTIONS)] = []
+    rules: BallotRules | None = None
+    secrecy: Literal["open", "secret"] = "secret"
+    may_change: bool = False
+    amendment: Annotated[str, Meta(max_length=64)] = ""
+    opens: Annotated[int, Meta(ge=0, le=MAX_TIME_MS)] | None = None
+    closes: Annotated[int, Meta(ge=0, le=MAX_TIME_MS)] | None = None
+
+
+class BallotView(msgspec.Struct):
+    id: int
+    motion: str
+    amendment: str
+    subject: str
+    text_hash: str
+    method: str
+    options: list[str]
+    rules: BallotRules
+    secrecy: str
+    may_change: bool
+    state: str
+    opened: int
+    opens: int
+    closes: int | None
+    closed: int | None
+    electorate: int
+    roll: str
+    decision: str | None
+    voted: bool | None = None  # whether the member asking has voted (None: not an open question)
+
+
+class VoteIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    choice: Annotated[str, Meta(max_length=200)] | Annotated[list[Option], Meta(max_length=MAX_OPTIONS)]
+    replaces: Annotated[str, Meta(max_length=100)] | None = None
+
+
+class Receipt(msgspec.Struct):
+    receipt: str
+
+
+class ReceiptCheck(msgspec.Struct):
+    counted: bool
+    choice: str | list[str] | None
+
+
+class RollProofView(msgspec.Struct):
+    roll: str
+    count: int
+    index: int
+    salt: str
+    member: int
+    path: list[str]
+
+
+class Closed(msgspec.Struct):
+    decision: str
+    seq: int
+    author: str
+
+
+def view(row: BallotRow, voted: bool | None = None) -> BallotView:
+    return BallotView(
+        id=row.id, motion=row.motion, amendment=row.amendment, subject=row.subject, text_hash=row.text_hash.hex(),
+        method=row.method, options=row.options, rules=row.rules, secrecy=row.secrecy, may_change=row.may_change,
+        state=row.state, opened=row.opened, opens=row.opens, closes=row.closes, closed=row.closed,
+        electorate=row.electorate, roll=row.roll.hex(), decision=row.decision.hex() if row.decision else None,
+        voted=voted,
+    )  # fmt: skip
+
+
+async def open_ballot(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, BallotIn)
+    spec = BallotSpec(motion=body.motion, subject=body.subject, text=body.text, method=body.method,
+                      options=tuple(body.options), rules=body.rules, secrecy=body.secrecy,
+                      may_change=body.may_change, amendment=body.amendment, opens=body.opens,
+                      closes=body.closes)  # fmt: skip
+    return json_response(view(await ballots.open_ballot(node_of(request), who, spec)), status=201)
+
+
+async def list_ballots(request: web.Request, who: Member | None) -> web.StreamResponse:
+    return json_response([view(r) for r in await node_of(request).ballots.recent()])
+
+
+async def get_ballot(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    store = node_of(request).ballots
+    row = await store.require(int_param(request, "ballot_id"))
+    voted = await store.has_voted(row.id, who.id) if row.state == "open" else None
+    return json_response(view(row, voted))
+
+
+async def cast_vote(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, VoteIn)
+    receipt = await ballots.vote(node_of(request), who, int_param(request, "ballot_id"), body.choice,
+                                 replaces=body.replaces)  # fmt: skip
+    return json_response(Receipt(receipt), status=201)
+
+
+async def close_ballot(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    envelope = await ballots.close_ballot(node_of(request), who, int_param(request, "ballot_id"))
+    return json_response(Closed(envelope.id.hex(), envelope.seq, node_id_text(envelope.author)), status=201)
+
+
+async def check_receipt(request: web.Request, who: Member | None) -> web.StreamResponse:
+    result = await ballots.check_receipt(
+        node_of(request), int_param(request, "ballot_id"), request.match_info["receipt"]
+    )
+    return json_response(ReceiptCheck(result.counted, result.choice))
+
+
+async def roll_proof(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    proof = await ballots.roll_proof(node_of(request), who, int_param(request, "ballot_id"))
+    return json_response(RollProofView(proof.roll.hex(), proof.count, proof.index, proof.salt.hex(), proof.member,
+                                       [p.hex() for p in proof.path]))  # fmt: skip

@@ -124,6 +124,12 @@ def _backup(args: argparse.Namespace) -> int:
     return run_async("backup", lambda: backup_node(Path(args.dir), Path(args.out)))
 
 
+def _export(args: argparse.Namespace) -> int:
+    from node.cli.setup import export_node
+
+    return run_async("export", lambda: export_node(Path(args.dir), Path(args.out)))
+
+
 def _restore(args: argparse.Namespace) -> int:
     from node.cli.setup import restore_node
 
@@ -211,6 +217,10 @@ def parser() -> argparse.ArgumentParser:
     c = command("backup", _backup, "copy the node's database to a new file (safe while serving)")
     add_dir(c)
     c.add_argument("--out", required=True, help="the backup file to create")
+
+    c = command("export", _export, "write every envelope the node holds to a bundle (never member data)")
+    add_dir(c)
+    c.add_argument("--out", required=True, help="the bundle file to create")
 
     c = command("restore", _restore, "put a backup in place of the node's database (the node stopped)")
     add_dir(c)

@@ -17,7 +17,8 @@ from node.storage.db import Database
 from node.storage.envelopes import EnvelopeStore, store_genesis
 from node.storage.federation import FederationStore
 from node.storage.members import MemberStore
-from protocol import CharterRule, Genesis, Payload, Ratio, Rules, SigningKey, node_id_text, seal
+from protocol import BUNDLE_MAGIC, CharterRule, Genesis, Payload, Ratio, Rules, SigningKey, node_id_text, seal
+from protocol.bundle import record
 
 
 async def init_node(directory: Path, name: str, level: str, listen: str, public_url: str | None,
@@ -134,6 +135,30 @@ async def backup_node(directory: Path, target: Path) -> int:
         raise Conflict(f"the backup at {target} failed its integrity check: {verdict}")
     print(f"backed up {objects} envelopes and {members} members to {target} (integrity ok)")
     print(f"also keep a copy of {directory / KEY_FILE} and {directory / CONFIG_FILE} somewhere safe")
+    return 0
+
+
+async def export_node(directory: Path, target: Path) -> int:
+    """`branchnet export`: every envelope the node holds, as a bundle (docs/protocol.md
+    section 11). Envelopes only: members, logins and ballots' votes never leave the node."""
+    if target.exists():
+        raise Conflict(f"{target} already exists; refusing to overwrite it")
+    partial = target.with_name(target.name + ".partial")
+    count = 0
+    async with Node.opened(directory) as node:
+        try:
+            with partial.open("wb") as out:
+                out.write(BUNDLE_MAGIC)
+                async for batch in node.envelopes.batches():
+                    out.write(b"".join(record(raw) for raw in batch))
+                    count += len(batch)
+                out.flush()
+                os.fsync(out.fileno())
+            partial.replace(target)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise Conflict(f"cannot write {target}: {exc.strerror}") from None
+    print(f"exported {count} envelopes to {target} (check it with: branchnet verify {target})")
     return 0
 
 

@@ -7,6 +7,7 @@ write through these rows inside their transactions; readers (gossip, the API) re
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 import aiosqlite
 
@@ -83,6 +84,19 @@ class EnvelopeStore:
             [*params, max_bytes, max_count],
         )
         return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
+    async def batches(self, size: int = 2000) -> AsyncIterator[list[bytes]]:
+        """Every envelope held, by author and sequence, ``size`` at a time (bounded memory)."""
+        after: tuple[bytes, int] = (b"", 0)
+        while True:
+            rows = await self.db.fetchall(
+                "SELECT author, seq, raw FROM envelopes WHERE (author, seq) > (?, ?) ORDER BY author, seq LIMIT ?",
+                (*after, size),
+            )
+            if not rows:
+                return
+            yield [bytes(r[2]) for r in rows]
+            after = (bytes(rows[-1][0]), int(rows[-1][1]))
 
     async def all_raw(self) -> list[bytes]:
         rows = await self.db.fetchall("SELECT raw FROM envelopes ORDER BY author, seq")

@@ -13,7 +13,11 @@ import aiohttp
 import pytest
 
 from node.config import ConfigError, load_config, parse_config, render_config
+from node.federation import ballots
+from node.federation.ballots import BallotSpec
 from node.rules.members_csv import MAX_FILE_BYTES
+from node.service import Node
+from node.storage.members import MemberIn
 from tests.node.processes import start_serve
 
 
@@ -94,8 +98,11 @@ def test_environment_overrides() -> None:
             {},
             "node.level: 'county' is not one of branch, region, national, youth",
         ),
-        (BASE.replace("session_hours = 336", 'session_hours = "long"'), {},
-         "auth.session_hours: must be a whole number, not text"),
+        (
+            BASE.replace("session_hours = 336", 'session_hours = "long"'),
+            {},
+            "auth.session_hours: must be a whole number, not text",
+        ),
         (BASE.replace("max_body_bytes = 1048576", "max_body_bytes = 10"), {}, "http.max_body_bytes"),
         (BASE + "\n[gossip]\nfanout = 3\n", {}, "unknown field 'gossip'"),
         (BASE.replace("[log]", "[log]\ncolour = true"), {}, "log.colour: unknown field"),
@@ -103,10 +110,16 @@ def test_environment_overrides() -> None:
         (BASE, {"BRANCHNET_AUTH_SESSION_HOURS": "0"}, "auth.session_hours (or BRANCHNET_AUTH_SESSION_HOURS)"),
         (BASE, {"BRANCHNET_HTTP_LISTN": "x"}, "BRANCHNET_HTTP_LISTN: there is no key http.listn"),
         (BASE, {"BRANCHNET_LOG_FORMAT": "xml"}, "log.format (or BRANCHNET_LOG_FORMAT): 'xml' is not one of text, json"),
-        (BASE, {"BRANCHNET_LOG_LEVEL": "loud"},
-         "log.level (or BRANCHNET_LOG_LEVEL): 'loud' is not one of debug, info, warning, error"),
-        (BASE.replace("max_body_bytes = 1048576", "max_body_bytes = 10"), {},
-         "http.max_body_bytes: must be at least 1024"),
+        (
+            BASE,
+            {"BRANCHNET_LOG_LEVEL": "loud"},
+            "log.level (or BRANCHNET_LOG_LEVEL): 'loud' is not one of debug, info, warning, error",
+        ),
+        (
+            BASE.replace("max_body_bytes = 1048576", "max_body_bytes = 10"),
+            {},
+            "http.max_body_bytes: must be at least 1024",
+        ),
     ],
 )
 def test_bad_config_names_the_key(text: str, environ: dict[str, str], message: str) -> None:
@@ -209,3 +222,23 @@ async def test_backup_while_serving(node_dir: Path, tmp_path: Path) -> None:
     (restored / "node.db").write_bytes(out.read_bytes())
     status = json.loads(branchnet("status", "--dir", str(restored), "--json").stdout)
     assert (status["objects"], status["members"]) == (1, 1)
+
+
+async def test_export_writes_every_envelope_and_no_member_data(node_dir: Path, tmp_path: Path) -> None:
+    async with Node.opened(node_dir) as node:
+        sec = await node.members.add(MemberIn(name="Zelda Canary", email="zelda.canary@example.org", role="secretary"))
+        voter = await node.members.add(MemberIn(name="Quentin Canary", email="quentin.canary@example.org"))
+        row = await ballots.open_ballot(node, sec, BallotSpec(motion="m1", subject="Fund it", text="We fund it."))
+        await ballots.vote(node, voter, row.id, "for")
+        await ballots.close_ballot(node, sec, row.id)
+        held = await node.envelopes.count()
+    out = tmp_path / "all.bundle"
+    result = branchnet("export", "--dir", str(node_dir), "--out", str(out))
+    assert result.returncode == 0 and f"exported {held} envelopes" in result.stdout, result.stderr
+    data = out.read_bytes()
+    for secret in (b"Zelda", b"Quentin", b"Canary", b"canary@example.org"):
+        assert secret not in data
+    checked = branchnet("verify", str(out))
+    assert checked.returncode == 0 and f"ok: {held} envelopes" in checked.stdout, checked.stdout
+    again = branchnet("export", "--dir", str(node_dir), "--out", str(out))
+    assert again.returncode != 0 and "refusing to overwrite" in again.stderr

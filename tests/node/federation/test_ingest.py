@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import node.federation.ingest as federation_module
 from node.federation.ingest import Federation, Found
 from node.federation.quarantine import QuarantineLimits
 from node.storage.db import Database
-from protocol import Envelope, Revocation, SigningKey
+from protocol import BallotRules, Decision, Envelope, Payload, Ratio, Revocation, SigningKey
+from protocol.ballots import records
 from protocol.models import ForkProof
-from tests.factories import T0, charter, genesis, key, next_envelope, profile
+from tests.factories import T0, charter, genesis, key, next_envelope, profile, signed_raw
 
 NATIONAL, NORTH, LEEDS, STRANGER = key("national"), key("north"), key("leeds"), key("stranger")
 GEN = genesis(NATIONAL)
@@ -342,3 +344,34 @@ async def test_an_author_over_its_quota_is_refused_on_arrival_and_when_signing(t
             await node.own_log.append(profile("one too many"))
         assert refused.value.code == "over_quota"
         assert node.federation_state.heads[node.key.public].seq == 4
+
+
+async def test_a_decision_that_does_not_add_up_is_refused_and_one_that_does_is_held(fed: Federation) -> None:
+    """Built and signed by a chartered test peer: counts that are not its receipts, and an
+    outcome the rules do not give, are refused with bad_decision; nothing is stored."""
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    north = chain(NORTH, profile("North"))
+    assert await statuses(fed, [GEN, *c_north, *north]) == [("accepted", None)] * 3
+    ballot = b"B" * 16
+    votes = [(bytes([i]) * 16, bytes([i % 3])) for i in range(9)]  # 3 for, 3 against, 3 abstain
+
+    def decision(**changes: object) -> Decision:
+        fields: dict[str, object] = {
+            "ballot": ballot, "motion": "m1", "subject": "s", "text_hash": hashlib.sha256(b"t").digest(),
+            "method": "for_against_abstain", "electorate": 10, "roll": b"R" * 32, "opened": 1, "closed": 2,
+            "rules": BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2)),
+            "counts": [3, 3, 3], "receipts": records(ballot, votes), "outcome": "lost",
+        }  # fmt: skip
+        return Decision(**{**fields, **changes})  # type: ignore[arg-type]
+
+    def signed(body: Decision) -> bytes:
+        payload = Payload(author=NORTH.public, seq=2, created=T0 + 2_000, federation=GEN.id, prev=north[0].id,
+                          body=body)  # fmt: skip
+        return signed_raw(NORTH, payload)
+
+    bad_counts, bad_outcome = signed(decision(counts=[4, 3, 2])), signed(decision(outcome="carried"))
+    assert await statuses(fed, [bad_counts, bad_outcome]) == [("rejected", "bad_decision")] * 2
+    assert fed.heads[NORTH.public].seq == 1 and len(await stored_ids(fed)) == 3
+    good = signed(decision())
+    assert await statuses(fed, [good]) == [("accepted", None)]
+    assert fed.heads[NORTH.public].seq == 2

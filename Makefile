@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/vote.py
 	$(BIN)/python bench/gossip_sim.py
 
 clean:

@@ -1,0 +1,161 @@
+"""Votes cast through the HTTP API against a bare aiohttp handler, in one run.
+
+Two servers run as separate processes on 127.0.0.1 (OS-chosen ports):
+
+* the node: a real `branchnet serve` holding 1,000 members, each with an API token, and
+  BALLOTS open ballots; every request is ``POST /api/v1/ballots/{id}/votes`` by one member
+  on one ballot, never the same pair twice (token look-up, the ballot's checks and the vote
+  in one write transaction, a fresh receipt);
+* the baseline: a bare aiohttp handler that reads the JSON body and answers 201 with a
+  body of the same size as the node's receipt.
+
+One load generator (this process, aiohttp client, 64 connections) drives each for the same
+time, alternating ROUNDS times; the best round of each counts.
+
+    .venv/bin/python bench/vote.py [--seconds S] [--rounds R] [--connections C]
+
+The last line is JSON: {"node_rps", "bare_rps", "ratio", "node_p99_ms", ...}.
+Targets: ratio >= 0.25 and node p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.api import start  # the same process start as the other benchmarks
+
+MEMBERS = 1000
+BARE_SERVER = """
+import asyncio, sys
+from aiohttp import web
+body = sys.stdin.buffer.read()
+async def handler(request):
+    await request.json()
+    return web.Response(body=body, status=201, content_type="application/json")
+async def main():
+    app = web.Application()
+    app.router.add_post("/api/v1/ballots/{ballot_id}/votes", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    print(f"listening on http://{host}:{port}", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+async def prepare_node(directory: Path, ballots_open: int) -> tuple[list[str], list[int]]:
+    """A node with MEMBERS members (a token each) and ``ballots_open`` open ballots."""
+    from node.cli.setup import found_federation, init_node
+    from node.federation import ballots
+    from node.federation.ballots import BallotSpec
+    from node.service import Node
+    from node.storage.members import MemberIn
+
+    await init_node(directory, "Bench Branch", "branch", "127.0.0.1:0", None)
+    await found_federation(directory, "Bench Federation")
+    async with Node.opened(directory) as node:
+        sec = await node.members.add(MemberIn(name="Sec Retary", email="sec@example.org", role="secretary"))
+        rows = [(i, MemberIn(name=f"Member {i}", email=f"m{i}@example.org")) for i in range(MEMBERS)]
+        await node.members.import_all(rows)
+        members = [m for m in await node.members.list() if m.role == "member"]
+        tokens = [(await node.auth.create_token(m.id, "bench"))[1] for m in members]
+        ids = []
+        for b in range(ballots_open):
+            spec = BallotSpec(motion=f"m{b}", subject=f"Motion {b}", text=f"Text of motion {b}.")
+            ids.append((await ballots.open_ballot(node, sec, spec)).id)
+    return tokens, ids
+
+
+async def load(url: str, pairs: itertools.count[int], tokens: list[str], ballot_ids: list[int], seconds: float,
+               connections: int) -> tuple[float, float]:  # fmt: skip
+    """(votes per second, p99 ms): each request the next unused (ballot, member) pair."""
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(url, connector=connector) as http:
+        deadline = time.perf_counter() + seconds
+
+        async def client() -> None:
+            while (began := time.perf_counter()) < deadline:
+                n = next(pairs)
+                ballot, member = ballot_ids[n // len(tokens)], n % len(tokens)
+                async with http.post(f"/api/v1/ballots/{ballot}/votes", json={"choice": "for"},
+                                     headers={"Authorization": f"Bearer {tokens[member]}"}) as r:  # fmt: skip
+                    await r.read()
+                    if r.status != 201:
+                        raise RuntimeError(f"{url}: {r.status} {await r.text()}")
+                latencies.append(time.perf_counter() - began)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return len(latencies) / elapsed, latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--ballots", type=int, default=60, help="open ballots (each takes 1,000 votes)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp) / "node"
+        tokens, ballot_ids = await prepare_node(directory, args.ballots)
+        env = {**os.environ, "BRANCHNET_LOG_LEVEL": "warning"}
+        node_proc = subprocess.Popen([sys.executable, "-m", "node", "serve", "--dir", str(directory)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)  # fmt: skip
+        assert node_proc.stdout is not None
+        node_url = node_proc.stdout.readline().decode().split()[3]
+        pairs = itertools.count()
+        first = {"json": {"choice": "for"}, "headers": {"Authorization": f"Bearer {tokens[0]}"}}
+        async with aiohttp.ClientSession(node_url) as http, http.post(
+            f"/api/v1/ballots/{ballot_ids[0]}/votes", **first
+        ) as r:
+            assert r.status == 201, await r.text()
+            body = await r.read()
+        next(pairs)  # that pair has voted
+        bare_proc, bare_url = start([sys.executable, "-c", BARE_SERVER], stdin=body)
+        try:
+            node_runs, bare_runs = [], []
+            for _ in range(args.rounds):
+                bare_runs.append(await load(bare_url, itertools.count(), tokens, ballot_ids * 1000, args.seconds,
+                                            args.connections))  # fmt: skip
+                node_runs.append(await load(node_url, pairs, tokens, ballot_ids, args.seconds, args.connections))
+        finally:
+            for process in (node_proc, bare_proc):
+                process.terminate()
+                process.wait(timeout=15)
+    node_rps, node_p99 = max(node_runs)
+    bare_rps, bare_p99 = max(bare_runs)
+    print(f"{MEMBERS} members, {args.ballots} ballots; {args.connections} connections; "
+          f"{args.rounds} rounds of {args.seconds}s")  # fmt: skip
+    print(f"bare aiohttp handler : {bare_rps:8.0f} req/s  p99 {bare_p99:6.1f} ms")
+    print(f"node votes           : {node_rps:8.0f} req/s  p99 {node_p99:6.1f} ms")
+    print(json.dumps({
+        "node_rps": round(node_rps), "bare_rps": round(bare_rps), "ratio": round(node_rps / bare_rps, 3),
+        "node_p99_ms": round(node_p99, 2), "bare_p99_ms": round(bare_p99, 2), "connections": args.connections,
+        "target_ratio": 0.25, "target_p99_ms": 50,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -21,6 +21,7 @@ from node.storage.envelopes import EnvelopeStore
 from node.storage.joins import JoinLimits, JoinStore
 from node.storage.logins import AuthStore
 from node.storage.members import MemberStore
+from node.storage.motions import MotionStore
 from node.storage.peers import PeerStore
 from protocol import SigningKey
 
@@ -40,6 +41,7 @@ class Node:
     joins: JoinStore
     peers: PeerStore
     ballots: BallotStore
+    motions: MotionStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -77,6 +79,7 @@ class Node:
             envelopes=EnvelopeStore(db),
             peers=PeerStore(db),
             ballots=BallotStore(db),
+            motions=MotionStore(db),
             own_log=OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory)),
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,

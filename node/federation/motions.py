@@ -1,0 +1,178 @@
+"""A motion from proposal to decision: submit, admit or rule out, amend (the mover accepts,
+or a ballot decides each amendment), then the ballot on the motion as amended; its decision
+settles the motion (carried, carried as amended, lost).
+
+Everything is checked by :mod:`node.rules.motions` and :mod:`node.rules.ballots`; the API,
+the pages and the CLI call these functions. Only decisions (and the rolls they use) leave
+the node; motions, amendments and comments stay on it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from node.errors import BadInput, Conflict
+from node.federation import ballots
+from node.federation.ballots import BallotSpec, Deciding
+from node.rules import motions as rules
+from node.storage.ballots import BallotRow
+from node.storage.members import Member
+from node.storage.motions import AmendmentRow, MotionRow, MotionStore
+from protocol import BallotRules, Decision, Envelope
+
+OPEN_FOR_AMENDMENT = ("admitted",)
+UNDECIDED = ("proposed", "voting")
+
+
+class Moving(Deciding, Protocol):
+    @property
+    def motions(self) -> MotionStore: ...
+
+
+def _is_ancestor_or_self(node: Moving, body: bytes) -> bool:
+    trust = node.federation_state.trust
+    me = node.own_log.key.public
+    if body == me:
+        return True
+    seen = 0
+    current = trust.bodies.get(me) if trust else None
+    while current is not None and current.parent is not None and seen < 64:
+        if current.parent == body:
+            return True
+        current = trust.bodies.get(current.parent) if trust else None
+        seen += 1
+    return False
+
+
+async def propose(node: Moving, who: Member, title: str, text: str, *, for_body: bytes | None = None,
+                  deadline: int | None = None, draft: bool = False) -> MotionRow:  # fmt: skip
+    rules.check_may_propose(who)
+    if not title.strip() or not text.strip():
+        raise BadInput("a motion has a title and a text", field="title" if not title.strip() else "text")
+    body = for_body or node.own_log.key.public
+    if not _is_ancestor_or_self(node, body):
+        raise BadInput("a motion is for this body or one above it in the federation", field="for_body")
+    return await node.motions.add(title.strip(), text, who.id, body, deadline, "draft" if draft else "submitted")
+
+
+async def submit(node: Moving, who: Member, motion_id: int) -> MotionRow:
+    rules.check_mover(who, await node.motions.require(motion_id), "submits it")
+    return await node.motions.move(motion_id, ("draft",), "submitted")
+
+
+async def admit(node: Moving, who: Member, motion_id: int) -> MotionRow:
+    rules.check_officer(who, "admit motions")
+    return await node.motions.move(motion_id, ("submitted",), "admitted")
+
+
+async def rule_out(node: Moving, who: Member, motion_id: int, reason: str) -> MotionRow:
+    rules.check_officer(who, "rule motions out")
+    if not reason.strip():
+        raise BadInput("say why the motion is ruled out", field="reason")
+    return await node.motions.move(motion_id, ("submitted",), "ruled_out", reason=reason.strip())
+
+
+async def refer(node: Moving, who: Member, motion_id: int, reason: str) -> MotionRow:
+    rules.check_officer(who, "refer motions")
+    return await node.motions.move(motion_id, ("submitted", "admitted"), "referred", reason=reason.strip())
+
+
+async def withdraw(node: Moving, who: Member, motion_id: int) -> MotionRow:
+    rules.check_mover(who, await node.motions.require(motion_id), "withdraws it")
+    return await node.motions.move(motion_id, ("draft", "submitted", "admitted"), "withdrawn")
+
+
+async def amend(node: Moving, who: Member, motion_id: int, paragraph: int, start: int, end: int,
+                replacement: str) -> AmendmentRow:  # fmt: skip
+    rules.check_may_propose(who)
+    motion = await node.motions.require(motion_id)
+    if motion.deadline is not None and int(time.time() * 1000) > motion.deadline:
+        raise Conflict("the deadline for amendments has passed", code="past_deadline")
+    original = rules.span(motion.current, paragraph, start, end)
+    if original == replacement:
+        raise BadInput("the amendment changes nothing", field="text")
+    return await node.motions.add_amendment(motion_id, who.id, paragraph, start, end, original, replacement,
+                                            OPEN_FOR_AMENDMENT)  # fmt: skip
+
+
+async def accept_amendment(node: Moving, who: Member, amendment_id: int) -> AmendmentRow:
+    """The mover folds the amendment in, without a vote (recorded as accepted)."""
+    amendment = await node.motions.require_amendment(amendment_id)
+    motion = await node.motions.require(amendment.motion_id)
+    rules.check_mover(who, motion, "accepts an amendment")
+    if motion.state not in OPEN_FOR_AMENDMENT:
+        raise Conflict(f"the motion is {motion.state}: amendments are settled", code="wrong_state")
+    changed = rules.apply(motion.current, amendment)
+    if changed is None:
+        return await node.motions.move_amendment(amendment_id, ("proposed",), "fell")
+    return await node.motions.move_amendment(amendment_id, ("proposed",), "accepted", current=changed)
+
+
+async def ballot_on_amendment(
+    node: Moving,
+    who: Member,
+    amendment_id: int,
+    *,
+    rules_: BallotRules | None = None,
+    secrecy: str = "secret",
+    clock: Callable[[], float] = time.time,
+) -> BallotRow:
+    rules.check_officer(who, "open ballots")
+    amendment = await node.motions.require_amendment(amendment_id)
+    motion = await node.motions.require(amendment.motion_id)
+    if motion.state not in OPEN_FOR_AMENDMENT:
+        raise Conflict(f"the motion is {motion.state}: its amendments are settled", code="wrong_state")
+    amended = rules.apply(motion.current, amendment)
+    if amended is None:
+        await node.motions.move_amendment(amendment_id, ("proposed",), "fell")
+        raise Conflict("the amendment fell: the words it changes are no longer in the motion", code="fell")
+    spec = BallotSpec(motion=f"m{motion.id}", amendment=f"a{amendment.id}", subject=f"Amendment {amendment.id} to: "
+                      f"{motion.title}"[:200], text=amended, rules=rules_, secrecy=secrecy)  # fmt: skip
+    row = await ballots.open_ballot(node, who, spec, clock)
+    await node.motions.move_amendment(amendment_id, ("proposed",), "voting", ballot_id=row.id)
+    return row
+
+
+async def ballot_on_motion(node: Moving, who: Member, motion_id: int, *, rules_: BallotRules | None = None,
+                           secrecy: str = "secret", clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
+    """The substantive motion, as amended: only once every amendment is decided."""
+    rules.check_officer(who, "open ballots")
+    motion = await node.motions.require(motion_id)
+    pending = [a.id for a in await node.motions.amendments(motion_id) if a.state in UNDECIDED]
+    if pending:
+        raise Conflict(f"amendments {', '.join(map(str, pending))} are voted on before the motion", code="wrong_state")
+    if motion.state not in OPEN_FOR_AMENDMENT:
+        raise Conflict(f"the motion is {motion.state}; a ballot needs it admitted", code="wrong_state")
+    spec = BallotSpec(motion=f"m{motion.id}", subject=motion.title, text=motion.current, rules=rules_,
+                      secrecy=secrecy)  # fmt: skip
+    row = await ballots.open_ballot(node, who, spec, clock)
+    await node.motions.move(motion_id, OPEN_FOR_AMENDMENT, "voting", ballot_id=row.id)
+    return row
+
+
+async def close_ballot(node: Moving, who: Member, ballot_id: int, clock: Callable[[], float] = time.time
+                       ) -> Envelope:  # fmt: skip
+    """Close any ballot (:func:`node.federation.ballots.close_ballot`) and settle the motion
+    or amendment it was on."""
+    envelope = await ballots.close_ballot(node, who, ballot_id, clock)
+    body = envelope.payload.body
+    assert isinstance(body, Decision)
+    motion, amendment = await node.motions.by_ballot(ballot_id)
+    carried = body.outcome == "carried"
+    if amendment is not None and amendment.state == "voting":
+        if not carried:
+            await node.motions.move_amendment(amendment.id, ("voting",), "lost")
+        else:
+            current = (await node.motions.require(amendment.motion_id)).current
+            changed = rules.apply(current, amendment)
+            if changed is None:
+                await node.motions.move_amendment(amendment.id, ("voting",), "fell")
+            else:
+                await node.motions.move_amendment(amendment.id, ("voting",), "carried", current=changed)
+    if motion is not None and motion.state == "voting":
+        amended = any(a.state in ("accepted", "carried") for a in await node.motions.amendments(motion.id))
+        outcome = ("carried_as_amended" if amended else "carried") if carried else "lost"
+        await node.motions.move(motion.id, ("voting",), outcome)
+    return envelope

@@ -1,0 +1,187 @@
+"""Motions, amendments and debate comments: local to the body (nothing here is published).
+
+State changes are compare-and-set: each names the states it may start from and happens in
+one transaction with that check, so two officers acting at once cannot both move a motion.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from node.errors import Conflict, NotFound
+from node.storage.db import Database
+
+
+@dataclass(frozen=True)
+class MotionRow:
+    id: int
+    title: str
+    text: str
+    current: str
+    proposer_id: int | None
+    for_body: bytes
+    deadline: int | None
+    state: str
+    reason: str
+    ballot_id: int | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class AmendmentRow:
+    id: int
+    motion_id: int
+    proposer_id: int | None
+    paragraph: int
+    start: int
+    end: int
+    original: str
+    replacement: str
+    state: str
+    ballot_id: int | None
+    created_at: int
+
+
+@dataclass(frozen=True)
+class CommentRow:
+    id: int
+    motion_id: int
+    member_id: int | None
+    text: str
+    created_at: int
+
+
+_MOTION = "id, title, text, current, proposer_id, for_body, deadline, state, reason, ballot_id, created_at, updated_at"
+_AMENDMENT = "id, motion_id, proposer_id, paragraph, start, end, original, replacement, state, ballot_id, created_at"
+
+
+def _motion(r: sqlite3.Row) -> MotionRow:
+    return MotionRow(
+        id=r["id"], title=r["title"], text=r["text"], current=r["current"], proposer_id=r["proposer_id"],
+        for_body=bytes(r["for_body"]), deadline=r["deadline"], state=r["state"], reason=r["reason"],
+        ballot_id=r["ballot_id"], created_at=r["created_at"], updated_at=r["updated_at"],
+    )  # fmt: skip
+
+
+def _amendment(r: sqlite3.Row) -> AmendmentRow:
+    return AmendmentRow(*tuple(r))
+
+
+class MotionStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, title: str, text: str, proposer_id: int, for_body: bytes, deadline: int | None,
+                  state: str) -> MotionRow:  # fmt: skip
+        now = int(time.time())
+        async with self.db.write("motions.add") as conn:
+            cursor = await conn.execute(
+                "INSERT INTO motions (title, text, current, proposer_id, for_body, deadline, state, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (title, text, text, proposer_id, for_body, deadline, state, now, now),
+            )
+        return await self.require(int(cursor.lastrowid or 0))
+
+    async def get(self, motion_id: int) -> MotionRow | None:
+        row = await self.db.fetchone(f"SELECT {_MOTION} FROM motions WHERE id = ?", (motion_id,))
+        return _motion(row) if row else None
+
+    async def require(self, motion_id: int) -> MotionRow:
+        found = await self.get(motion_id)
+        if found is None:
+            raise NotFound(f"no motion {motion_id}")
+        return found
+
+    async def recent(self, limit: int = 100) -> list[MotionRow]:
+        rows = await self.db.fetchall(f"SELECT {_MOTION} FROM motions ORDER BY id DESC LIMIT ?", (limit,))
+        return [_motion(r) for r in rows]
+
+    async def move(self, motion_id: int, from_states: tuple[str, ...], to_state: str, **fields: Any) -> MotionRow:
+        """Move a motion from one of ``from_states`` to ``to_state`` (and set ``fields``), or
+        Conflict naming the state it is in."""
+        async with self.db.write("motions.move") as conn:
+            await _move(conn, "motions", motion_id, from_states, to_state, {**fields, "updated_at": int(time.time())})
+        return await self.require(motion_id)
+
+    async def add_amendment(self, motion_id: int, proposer_id: int, paragraph: int, start: int, end: int,
+                            original: str, replacement: str, open_states: tuple[str, ...]) -> AmendmentRow:  # fmt: skip
+        """A new amendment, if the motion is in one of ``open_states`` (checked together)."""
+        async with self.db.write("motions.add_amendment") as conn:
+            async with conn.execute("SELECT state FROM motions WHERE id = ?", (motion_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise NotFound(f"no motion {motion_id}")
+            if row[0] not in open_states:
+                raise Conflict(f"the motion is {row[0]}: it takes no amendments now", code="wrong_state")
+            cursor = await conn.execute(
+                "INSERT INTO amendments (motion_id, proposer_id, paragraph, start, end, original, replacement,"
+                " state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'proposed', ?)",
+                (motion_id, proposer_id, paragraph, start, end, original, replacement, int(time.time())),
+            )
+        return await self.require_amendment(int(cursor.lastrowid or 0))
+
+    async def get_amendment(self, amendment_id: int) -> AmendmentRow | None:
+        row = await self.db.fetchone(f"SELECT {_AMENDMENT} FROM amendments WHERE id = ?", (amendment_id,))
+        return _amendment(row) if row else None
+
+    async def require_amendment(self, amendment_id: int) -> AmendmentRow:
+        found = await self.get_amendment(amendment_id)
+        if found is None:
+            raise NotFound(f"no amendment {amendment_id}")
+        return found
+
+    async def amendments(self, motion_id: int) -> list[AmendmentRow]:
+        rows = await self.db.fetchall(
+            f"SELECT {_AMENDMENT} FROM amendments WHERE motion_id = ? ORDER BY id", (motion_id,)
+        )
+        return [_amendment(r) for r in rows]
+
+    async def move_amendment(self, amendment_id: int, from_states: tuple[str, ...], to_state: str,
+                             current: str | None = None, **fields: Any) -> AmendmentRow:  # fmt: skip
+        """Move an amendment; with ``current``, set its motion's text in the same transaction."""
+        async with self.db.write("motions.move_amendment") as conn:
+            await _move(conn, "amendments", amendment_id, from_states, to_state, fields)
+            if current is not None:
+                await conn.execute(
+                    "UPDATE motions SET current = ?, updated_at = ? WHERE id = (SELECT motion_id FROM amendments"
+                    " WHERE id = ?)",
+                    (current, int(time.time()), amendment_id),
+                )
+        return await self.require_amendment(amendment_id)
+
+    async def by_ballot(self, ballot_id: int) -> tuple[MotionRow | None, AmendmentRow | None]:
+        motion = await self.db.fetchone(f"SELECT {_MOTION} FROM motions WHERE ballot_id = ?", (ballot_id,))
+        amendment = await self.db.fetchone(f"SELECT {_AMENDMENT} FROM amendments WHERE ballot_id = ?", (ballot_id,))
+        return (_motion(motion) if motion else None), (_amendment(amendment) if amendment else None)
+
+    async def comment(self, motion_id: int, member_id: int, text: str) -> CommentRow:
+        async with self.db.write("motions.comment") as conn:
+            cursor = await conn.execute(
+                "INSERT INTO motion_comments (motion_id, member_id, text, created_at) VALUES (?, ?, ?, ?)",
+                (motion_id, member_id, text, int(time.time())),
+            )
+        return CommentRow(int(cursor.lastrowid or 0), motion_id, member_id, text, int(time.time()))
+
+    async def comments(self, motion_id: int) -> list[CommentRow]:
+        rows = await self.db.fetchall(
+            "SELECT id, motion_id, member_id, text, created_at FROM motion_comments WHERE motion_id = ? ORDER BY id",
+            (motion_id,),
+        )
+        return [CommentRow(*tuple(r)) for r in rows]
+
+
+async def _move(conn: Any, table: str, row_id: int, from_states: tuple[str, ...], to_state: str,
+                fields: dict[str, Any]) -> None:  # fmt: skip
+    async with conn.execute(f"SELECT state FROM {table} WHERE id = ?", (row_id,)) as cursor:
+        row = await cursor.fetchone()
+    what = table.rstrip("s")
+    if row is None:
+        raise NotFound(f"no {what} {row_id}")
+    if row[0] not in from_states:
+        raise Conflict(f"the {what} is {row[0]}; this needs it {' or '.join(from_states)}", code="wrong_state")
+    sets = ", ".join(f"{k} = ?" for k in ["state", *fields])
+    await conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (to_state, *fields.values(), row_id))

@@ -1,0 +1,126 @@
+"""A motion from proposal to decision on one node: amendments accepted by the mover, carried
+and lost by ballots, the motion voted as amended; and the rules around it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from node.errors import BadInput, Conflict, Forbidden
+from node.federation import ballots, motions
+from node.rules.motions import apply
+from node.service import Node
+from node.storage.members import Member, MemberIn
+from node.storage.motions import AmendmentRow
+from protocol import Decision
+
+TEXT = (
+    "This branch supports the tenants' union.\n\n"
+    "We give the union £200 from the campaign fund.\n\n"
+    "The secretary writes to the council about repairs."
+)
+
+
+@pytest.fixture
+async def node(node_dir: Path) -> AsyncIterator[Node]:
+    opened = await Node.open(node_dir)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def add(node: Node, name: str, role: str = "member") -> Member:
+    email = name.lower().replace(" ", ".") + "@example.org"
+    return await node.members.add(MemberIn(name=name, email=email, role=role))  # type: ignore[arg-type]
+
+
+async def vote_all(node: Node, ballot_id: int, voters: list[Member], choices: list[str]) -> None:
+    for voter, choice in zip(voters, choices, strict=True):
+        await ballots.vote(node, voter, ballot_id, choice)
+
+
+async def test_a_motion_amended_three_ways_then_carried(node: Node) -> None:
+    sec = await add(node, "Sec Retary", "secretary")
+    mover = await add(node, "Maya Mover")
+    voters = [mover, *[await add(node, f"Member {i}") for i in range(19)]]  # 20 of the 21 on the roll vote
+
+    motion = await motions.propose(node, mover, "Support the tenants", TEXT)
+    assert motion.state == "submitted"
+    await motions.admit(node, sec, motion.id)
+    # Accepted by the mover: folded in without a vote.
+    friendly = await motions.amend(node, voters[3], motion.id, 1, 8, 17, "the tenants' union")
+    assert friendly.original == "the union"
+    assert (await motions.accept_amendment(node, mover, friendly.id)).state == "accepted"
+    # One carried, one lost, by ballot.
+    raise_it = await motions.amend(node, voters[4], motion.id, 1, 0, 7, "Each year we give")
+    cut_it = await motions.amend(node, voters[5], motion.id, 2, 0, 50, "")  # delete the last paragraph
+    with pytest.raises(Conflict, match="voted on before the motion"):
+        await motions.ballot_on_motion(node, sec, motion.id)
+    first = await motions.ballot_on_amendment(node, sec, raise_it.id)
+    await vote_all(node, first.id, voters[:12], ["for"] * 8 + ["against"] * 4)
+    await motions.close_ballot(node, sec, first.id)
+    second = await motions.ballot_on_amendment(node, sec, cut_it.id)
+    await vote_all(node, second.id, voters[:12], ["for"] * 3 + ["against"] * 9)
+    await motions.close_ballot(node, sec, second.id)
+    states = {a.id: a.state for a in await node.motions.amendments(motion.id)}
+    assert states == {friendly.id: "accepted", raise_it.id: "carried", cut_it.id: "lost"}
+    amended = (await node.motions.require(motion.id)).current
+    assert amended == (
+        "This branch supports the tenants' union.\n\n"
+        "Each year we give the tenants' union £200 from the campaign fund.\n\n"
+        "The secretary writes to the council about repairs."
+    )
+
+    substantive = await motions.ballot_on_motion(node, sec, motion.id)
+    await vote_all(node, substantive.id, voters, ["abstain"] + ["for"] * 14 + ["against"] * 5)
+    envelope = await motions.close_ballot(node, sec, substantive.id)
+    body = envelope.payload.body
+    assert isinstance(body, Decision)
+    assert body.counts == [14, 5, 1] and body.outcome == "carried" and body.motion == f"m{motion.id}"
+    assert body.text_hash == hashlib.sha256(amended.encode()).digest()  # the decision names the text it decided on
+    assert (await node.motions.require(motion.id)).state == "carried_as_amended"
+
+
+async def test_who_may_move_a_motion_and_when(node: Node) -> None:
+    sec = await add(node, "Sec Retary", "secretary")
+    mover, other = await add(node, "Maya Mover"), await add(node, "Olu Other")
+    motion = await motions.propose(node, mover, "A title", TEXT, draft=True)
+    with pytest.raises(Forbidden):
+        await motions.submit(node, other, motion.id)
+    await motions.submit(node, mover, motion.id)
+    with pytest.raises(Forbidden):
+        await motions.admit(node, mover, motion.id)
+    with pytest.raises(BadInput):
+        await motions.rule_out(node, sec, motion.id, "  ")
+    ruled = await motions.rule_out(node, sec, motion.id, "Not this body's business")
+    assert ruled.state == "ruled_out" and ruled.reason == "Not this body's business"
+    with pytest.raises(Conflict, match="ruled_out"):
+        await motions.admit(node, sec, motion.id)
+    with pytest.raises(Conflict, match="takes no amendments"):
+        await motions.amend(node, other, motion.id, 0, 0, 4, "That")
+    second = await motions.propose(node, mover, "Another", TEXT)
+    await motions.admit(node, sec, second.id)
+    with pytest.raises(BadInput, match="paragraphs 0 to 2"):
+        await motions.amend(node, other, second.id, 3, 0, 0, "x")
+    with pytest.raises(BadInput):
+        await motions.amend(node, other, second.id, 0, 5, 2, "x")
+    amendment = await motions.amend(node, other, second.id, 0, 0, 4, "That")
+    with pytest.raises(Forbidden, match="mover"):
+        await motions.accept_amendment(node, other, amendment.id)
+    assert (await motions.withdraw(node, mover, second.id)).state == "withdrawn"
+
+
+async def test_an_amendment_whose_words_are_gone_falls() -> None:
+    def amendment(start: int, end: int, original: str, replacement: str) -> AmendmentRow:
+        return AmendmentRow(1, 1, 1, 0, start, end, original, replacement, "proposed", None, 0)
+
+    text = "We give £200 to the union."
+    assert apply(text, amendment(8, 12, "£200", "£300")) == "We give £300 to the union."
+    moved = "Each year we give £200 to the union."  # an earlier amendment moved the words
+    assert apply(moved, amendment(8, 12, "£200", "£300")) == "Each year we give £300 to the union."
+    assert apply("We give £100 to the union.", amendment(8, 12, "£200", "£300")) is None  # gone: it falls
+    assert apply("£200 and £200", amendment(20, 24, "£200", "£300")) is None  # twice: which one? it falls

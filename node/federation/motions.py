@@ -19,7 +19,7 @@ from node.federation.ballots import BallotSpec, Deciding
 from node.rules import motions as rules
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
-from node.storage.motions import AmendmentRow, MotionRow, MotionStore
+from node.storage.motions import AmendmentRow, CommentRow, MotionRow, MotionStore
 from protocol import BallotRules, Decision, Envelope
 
 OPEN_FOR_AMENDMENT = ("admitted",)
@@ -95,6 +95,13 @@ async def amend(node: Moving, who: Member, motion_id: int, paragraph: int, start
         raise BadInput("the amendment changes nothing", field="text")
     return await node.motions.add_amendment(motion_id, who.id, paragraph, start, end, original, replacement,
                                             OPEN_FOR_AMENDMENT)  # fmt: skip
+
+
+async def comment(node: Moving, who: Member, motion_id: int, text: str) -> CommentRow:
+    """Debate stays on the node: comments are never published."""
+    rules.check_may_propose(who)
+    motion = await node.motions.require(motion_id)
+    return await node.motions.comment(motion.id, who.id, text)
 
 
 async def accept_amendment(node: Moving, who: Member, amendment_id: int) -> AmendmentRow:

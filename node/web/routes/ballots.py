@@ -9,7 +9,7 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
-from node.federation import ballots
+from node.federation import ballots, motions
 from node.federation.ballots import BallotSpec
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
@@ -127,7 +127,7 @@ async def cast_vote(request: web.Request, who: Member | None) -> web.StreamRespo
 
 async def close_ballot(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
-    envelope = await ballots.close_ballot(node_of(request), who, int_param(request, "ballot_id"))
+    envelope = await motions.close_ballot(node_of(request), who, int_param(request, "ballot_id"))
     return json_response(Closed(envelope.id.hex(), envelope.seq, node_id_text(envelope.author)), status=201)
 
 

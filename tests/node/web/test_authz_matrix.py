@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from node.federation import ballots
+from node.federation import ballots, motions
 from node.federation.acts import issue_charter
 from node.federation.ballots import BallotSpec
 from node.web.api import ROUTES
@@ -120,6 +120,33 @@ async def _ballot(c: Cell, closed: bool = False) -> int:
 def _ballot_path(suffix: str = "", closed: bool = False, body: Any = None) -> Builder:
     async def build(c: Cell) -> Request:
         return f"/api/v1/ballots/{await _ballot(c, closed)}{suffix}", ({"json": body} if body is not None else {})
+
+    return build
+
+
+async def _motion(c: Cell, state: str = "submitted") -> int:
+    """A motion moved by the target member (the caller's own, or the other member's)."""
+    node = c.live.node
+    draft = state == "draft"
+    row = await motions.propose(node, c.target.member, "A motion", "This is the text.", draft=draft)
+    if state == "admitted":
+        officer = await c.live.member("secretary")
+        await motions.admit(node, officer.member, row.id)
+    return row.id
+
+
+def _motion_path(suffix: str = "", state: str = "submitted", body: Any = None) -> Builder:
+    async def build(c: Cell) -> Request:
+        return f"/api/v1/motions/{await _motion(c, state)}{suffix}", ({"json": body} if body is not None else {})
+
+    return build
+
+
+def _amendment_path(suffix: str) -> Builder:
+    async def build(c: Cell) -> Request:
+        motion_id = await _motion(c, "admitted")
+        amendment = await motions.amend(c.live.node, c.other.member, motion_id, 0, 0, 4, "That")
+        return f"/api/v1/amendments/{amendment.id}{suffix}", {}
 
     return build
 
@@ -241,6 +268,59 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _revocation,
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
+    ("POST", "/api/v1/motions"): (
+        _json("/api/v1/motions", {"title": "Fund it", "text": "We fund it."}),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
+    ),
+    ("GET", "/api/v1/motions"): (
+        _fixed("/api/v1/motions"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("GET", "/api/v1/motions/{motion_id}"): (
+        _motion_path(),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    # The mover's own steps: nobody else's, whatever their role.
+    ("POST", "/api/v1/motions/{motion_id}/submit"): (
+        _motion_path("/submit", "draft"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, F)),
+    ),
+    ("POST", "/api/v1/motions/{motion_id}/withdraw"): (
+        _motion_path("/withdraw"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, F)),
+    ),
+    ("POST", "/api/v1/motions/{motion_id}/admit"): (
+        _motion_path("/admit"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    ("POST", "/api/v1/motions/{motion_id}/rule-out"): (
+        _motion_path("/rule-out", body={"reason": "Not our business"}),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    ("POST", "/api/v1/motions/{motion_id}/refer"): (
+        _motion_path("/refer", body={"reason": "To the region"}),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    ("POST", "/api/v1/motions/{motion_id}/amendments"): (
+        _motion_path("/amendments", "admitted", {"paragraph": 0, "start": 0, "end": 4, "text": "That"}),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
+    ),
+    ("POST", "/api/v1/motions/{motion_id}/comments"): (
+        _motion_path("/comments", body={"text": "I agree."}),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
+    ),
+    ("POST", "/api/v1/motions/{motion_id}/ballot"): (
+        _motion_path("/ballot", "admitted"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/amendments/{amendment_id}/accept"): (
+        _amendment_path("/accept"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, F)),
+    ),
+    ("POST", "/api/v1/amendments/{amendment_id}/ballot"): (
+        _amendment_path("/ballot"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
     ("POST", "/api/v1/ballots"): (
         _json("/api/v1/ballots", {"motion": "m1", "subject": "Fund it", "text": "We fund it."}),
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
@@ -301,6 +381,9 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "bodies": "SELECT key, cut FROM bodies ORDER BY key",
         "ballots": "SELECT id, state, decision FROM ballots ORDER BY id",
         "votes": "SELECT ballot_id, digest FROM ballot_votes ORDER BY ballot_id, digest",
+        "motions": "SELECT id, state, current, ballot_id FROM motions ORDER BY id",
+        "amendments": "SELECT id, state, ballot_id FROM amendments ORDER BY id",
+        "comments": "SELECT id FROM motion_comments ORDER BY id",
     }
     return {name: [tuple(r) for r in await live.node.db.fetchall(sql)] for name, sql in queries.items()}
 

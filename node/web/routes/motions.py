@@ -1,0 +1,174 @@
+"""Routes for motions and amendments (node/federation/motions.py holds every step and its rules)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+
+from node.errors import BadInput
+from node.federation import motions
+from node.storage.members import Member
+from node.storage.motions import AmendmentRow, CommentRow, MotionRow
+from node.web.common import int_param, json_response, node_of, read_json
+from node.web.routes.ballots import view
+from protocol import BallotRules, ProtocolError, node_id_text, parse_node_id
+from protocol.models import MAX_TIME_MS
+
+
+class MotionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: Annotated[str, Meta(min_length=1, max_length=200)]
+    text: Annotated[str, Meta(min_length=1, max_length=20_000)]
+    for_body: Annotated[str, Meta(max_length=100)] | None = None
+    deadline: Annotated[int, Meta(ge=0, le=MAX_TIME_MS)] | None = None
+    draft: bool = False
+
+
+class Reason(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    paragraph: Annotated[int, Meta(ge=0, le=10_000)]
+    start: Annotated[int, Meta(ge=0, le=20_000)]
+    end: Annotated[int, Meta(ge=0, le=20_000)]
+    text: Annotated[str, Meta(max_length=20_000)]
+
+
+class CommentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    text: Annotated[str, Meta(min_length=1, max_length=5_000)]
+
+
+class BallotRulesIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    rules: BallotRules | None = None
+    secrecy: Literal["open", "secret"] = "secret"
+
+
+class AmendmentView(msgspec.Struct):
+    id: int
+    motion_id: int
+    proposer_id: int | None
+    paragraph: int
+    start: int
+    end: int
+    original: str
+    replacement: str
+    state: str
+    ballot_id: int | None
+
+
+class CommentView(msgspec.Struct):
+    id: int
+    member_id: int | None
+    text: str
+    created_at: int
+
+
+class MotionView(msgspec.Struct):
+    id: int
+    title: str
+    text: str
+    current: str
+    proposer_id: int | None
+    for_body: str
+    deadline: int | None
+    state: str
+    reason: str
+    ballot_id: int | None
+    amendments: list[AmendmentView] | None = None
+    comments: list[CommentView] | None = None
+
+
+def motion_view(m: MotionRow, amendments: list[AmendmentRow] | None = None,
+                comments: list[CommentRow] | None = None) -> MotionView:  # fmt: skip
+    return MotionView(
+        m.id, m.title, m.text, m.current, m.proposer_id, node_id_text(m.for_body), m.deadline, m.state, m.reason,
+        m.ballot_id, [amendment_view(a) for a in amendments] if amendments is not None else None,
+        [CommentView(c.id, c.member_id, c.text, c.created_at) for c in comments] if comments is not None else None,
+    )  # fmt: skip
+
+
+def amendment_view(a: AmendmentRow) -> AmendmentView:
+    return AmendmentView(a.id, a.motion_id, a.proposer_id, a.paragraph, a.start, a.end, a.original, a.replacement,
+                         a.state, a.ballot_id)  # fmt: skip
+
+
+async def propose(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, MotionIn)
+    for_body = None
+    if body.for_body:
+        try:
+            for_body = parse_node_id(body.for_body)
+        except ProtocolError as exc:
+            raise BadInput(exc.message, field="for_body") from None
+    row = await motions.propose(node_of(request), who, body.title, body.text, for_body=for_body,
+                                deadline=body.deadline, draft=body.draft)  # fmt: skip
+    return json_response(motion_view(row), status=201)
+
+
+async def list_motions(request: web.Request, who: Member | None) -> web.StreamResponse:
+    return json_response([motion_view(m) for m in await node_of(request).motions.recent()])
+
+
+async def get_motion(request: web.Request, who: Member | None) -> web.StreamResponse:
+    store = node_of(request).motions
+    motion = await store.require(int_param(request, "motion_id"))
+    return json_response(motion_view(motion, await store.amendments(motion.id), await store.comments(motion.id)))
+
+
+def _step(action: str):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request, who: Member | None) -> web.StreamResponse:
+        assert who is not None
+        node, motion_id = node_of(request), int_param(request, "motion_id")
+        if action in ("rule_out", "refer"):
+            reason = (await read_json(request, Reason)).reason
+            row = await getattr(motions, action)(node, who, motion_id, reason)
+        else:
+            row = await getattr(motions, action)(node, who, motion_id)
+        return json_response(motion_view(row))
+
+    handler.__name__ = action
+    return handler
+
+
+submit, admit, rule_out, refer, withdraw = (_step(a) for a in ("submit", "admit", "rule_out", "refer", "withdraw"))
+
+
+async def amend(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, AmendmentIn)
+    row = await motions.amend(node_of(request), who, int_param(request, "motion_id"), body.paragraph, body.start,
+                              body.end, body.text)  # fmt: skip
+    return json_response(amendment_view(row), status=201)
+
+
+async def accept_amendment(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    row = await motions.accept_amendment(node_of(request), who, int_param(request, "amendment_id"))
+    return json_response(amendment_view(row))
+
+
+async def amendment_ballot(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, BallotRulesIn) if request.can_read_body else BallotRulesIn()
+    row = await motions.ballot_on_amendment(node_of(request), who, int_param(request, "amendment_id"),
+                                            rules_=body.rules, secrecy=body.secrecy)  # fmt: skip
+    return json_response(view(row), status=201)
+
+
+async def motion_ballot(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, BallotRulesIn) if request.can_read_body else BallotRulesIn()
+    row = await motions.ballot_on_motion(node_of(request), who, int_param(request, "motion_id"),
+                                         rules_=body.rules, secrecy=body.secrecy)  # fmt: skip
+    return json_response(view(row), status=201)
+
+
+async def comment(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, CommentIn)
+    row = await motions.comment(node_of(request), who, int_param(request, "motion_id"), body.text)
+    return json_response(CommentView(row.id, row.member_id, row.text, row.created_at), status=201)

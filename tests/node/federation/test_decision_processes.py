@@ -2,9 +2,10 @@
 a recording TCP proxy on 127.0.0.1 that is its public address, so every byte one node sends
 another passes a proxy and is kept.
 
-In the branch, 20 members (names and emails unique to this run: canaries) vote on a secret
-ballot, one abstaining; the decision is published; every other node holds it and finds that
-it adds up. No byte that crossed between the nodes holds any canary, and the branch's stored
+In the branch, a member proposes a motion; one amendment is carried and one lost by ballot;
+the motion as amended is voted by 20 members (names and emails unique to this run: canaries),
+one abstaining; every decision is published and every other node holds it and finds that it
+adds up. No byte that crossed between the nodes holds any canary, and the branch's stored
 vote rows never held a member id.
 """
 
@@ -134,8 +135,22 @@ async def test_a_branch_decides_and_every_node_holds_a_decision_that_adds_up_wit
                 assert r.status in (200, 201), answer
                 return answer  # type: ignore[no-any-return]
 
-        ballot = await call("POST", "/api/v1/ballots", sec_token,
-                            {"motion": "m1", "subject": "Fund the food bank", "text": "We give £200."})  # fmt: skip
+        text = "This branch gives £200 to the food bank.\n\nWe ask the region to match it."
+        motion = await call("POST", "/api/v1/motions", tokens[0], {"title": "Fund the food bank", "text": text})
+        await call("POST", f"/api/v1/motions/{motion['id']}/admit", sec_token)
+        carried = await call("POST", f"/api/v1/motions/{motion['id']}/amendments", tokens[1],
+                             {"paragraph": 0, "start": 18, "end": 22, "text": "£300"})  # fmt: skip
+        lost = await call("POST", f"/api/v1/motions/{motion['id']}/amendments", tokens[2],
+                          {"paragraph": 1, "start": 0, "end": 29, "text": ""})  # fmt: skip
+        for amendment, choices in [(carried, ["for"] * 12 + ["against"] * 3), (lost, ["for"] * 4 + ["against"] * 11)]:
+            on = await call("POST", f"/api/v1/amendments/{amendment['id']}/ballot", sec_token)
+            await asyncio.gather(*(call("POST", f"/api/v1/ballots/{on['id']}/votes", t, {"choice": c})
+                                   for t, c in zip(tokens, choices, strict=False)))  # fmt: skip
+            await call("POST", f"/api/v1/ballots/{on['id']}/close", sec_token)
+        settled = await call("GET", f"/api/v1/motions/{motion['id']}", tokens[0])
+        assert [a["state"] for a in settled["amendments"]] == ["carried", "lost"]  # type: ignore[index, union-attr]
+        assert settled["current"] == "This branch gives £300 to the food bank.\n\nWe ask the region to match it."
+        ballot = await call("POST", f"/api/v1/motions/{motion['id']}/ballot", sec_token)
         choices = ["abstain"] + ["for"] * 13 + ["against"] * 6
         receipts = await asyncio.gather(*(call("POST", f"/api/v1/ballots/{ballot['id']}/votes", t, {"choice": c})
                                           for t, c in zip(tokens, choices, strict=True)))  # fmt: skip
@@ -145,6 +160,8 @@ async def test_a_branch_decides_and_every_node_holds_a_decision_that_adds_up_wit
         closed = await call("POST", f"/api/v1/ballots/{ballot['id']}/close", sec_token)
         mine = await call("GET", f"/api/v1/ballots/{ballot['id']}/receipts/{receipts[0]['receipt']}", tokens[0])
         assert mine == {"counted": True, "choice": "abstain"}
+        final = await call("GET", f"/api/v1/motions/{motion['id']}", tokens[0])
+        assert final["state"] == "carried_as_amended"
 
     async with Node.opened(branch.directory) as node:
         decision_id = (await node.ballots.require(int(str(ballot["id"])))).decision
@@ -166,5 +183,6 @@ async def test_a_branch_decides_and_every_node_holds_a_decision_that_adds_up_wit
     captured = b"".join(bytes(p.seen) for p in proxies)
     assert len(captured) > 10_000  # the nodes talked, through the proxies,
     assert b"Leeds Branch" in captured and b"Fund the food bank" in captured  # and what they signed is seen
+    assert b"We ask the region" not in captured  # motion texts stay on the node (decisions carry their hash)
     for canary in [*names, *emails, tag]:
         assert canary.encode() not in captured, canary

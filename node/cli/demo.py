@@ -32,7 +32,7 @@ from node.gossip.client import HttpTransport
 from node.rules.passwords import hash_password
 from node.service import Node
 from node.storage.members import MemberIn
-from protocol import NodeProfile, parse_node_id
+from protocol import NodeProfile, open_envelope, parse_node_id
 
 STARTUP_TIMEOUT_S = 30.0
 LAYOUT: list[tuple[str, str, str | None]] = [  # name, level, parent name
@@ -44,8 +44,28 @@ LAYOUT: list[tuple[str, str, str | None]] = [  # name, level, parent name
     ("Bristol Branch", "branch", "South Region"),
     ("Exeter Branch", "branch", "South Region"),
 ]
-WORDS = ["amber", "bridge", "candle", "delta", "ember", "fable", "garnet", "harbour", "island", "juniper",
-         "kettle", "lantern", "meadow", "nectar", "orchard", "pebble", "quill", "river", "saffron", "thistle"]
+WORDS = [
+    "amber",
+    "bridge",
+    "candle",
+    "delta",
+    "ember",
+    "fable",
+    "garnet",
+    "harbour",
+    "island",
+    "juniper",
+    "kettle",
+    "lantern",
+    "meadow",
+    "nectar",
+    "orchard",
+    "pebble",
+    "quill",
+    "river",
+    "saffron",
+    "thistle",
+]
 DEMO_ENV = {
     "BRANCHNET_FEDERATION_SYNC_INTERVAL_MS": "300",
     "BRANCHNET_FEDERATION_PUSH_INTERVAL_MS": "50",
@@ -150,6 +170,58 @@ async def demo_sign_in(running: RunningNode, password_hash: str) -> str:
             member = record[0]
         await node.auth.change_password(member.id, password_hash)
     return email
+
+
+DEMO_TEXT = ("This branch gives £200 to the food bank.\n\n"
+             "We ask the region to match it.")  # fmt: skip
+
+
+async def demo_motion(branch: RunningNode, nodes: list[RunningNode], timeout_s: float = 60.0) -> str:
+    """In ``branch``: a member proposes a motion, another amends it, the amendment is carried
+    and the motion as amended is carried, by the branch's members over the HTTP API; returns a
+    line saying what every node holds. RuntimeError if a node does not hold the decision."""
+    async with Node.opened(branch.directory) as node:
+        members = [m for m in await node.members.list("active")]
+        tokens = {m.role: (await node.auth.create_token(m.id, "demo"))[1] for m in members if m.role != "member"}
+        voters = [(await node.auth.create_token(m.id, "demo"))[1] for m in members if m.role == "member"]
+    officer = tokens["secretary"]
+    async with aiohttp.ClientSession(branch.url) as http:
+
+        async def call(method: str, path: str, token: str, body: object = None) -> dict[str, Any]:
+            async with http.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+                answer: dict[str, Any] = await r.json()
+                if r.status not in (200, 201):
+                    raise RuntimeError(f"{method} {path}: {r.status} {answer}")
+                return answer
+
+        motion = await call("POST", "/api/v1/motions", voters[0], {"title": "Fund the food bank", "text": DEMO_TEXT})
+        await call("POST", f"/api/v1/motions/{motion['id']}/admit", officer)
+        amendment = await call("POST", f"/api/v1/motions/{motion['id']}/amendments", voters[1],
+                               {"paragraph": 0, "start": 18, "end": 22, "text": "£300"})  # fmt: skip
+        steps = [
+            (f"/api/v1/amendments/{amendment['id']}/ballot", ["for", "for", "for", "against"]),
+            (f"/api/v1/motions/{motion['id']}/ballot", ["for", "for", "against", "abstain", "for"]),
+        ]
+        for path, choices in steps:
+            ballot = await call("POST", path, officer)
+            for token, choice in zip(voters, choices, strict=False):
+                await call("POST", f"/api/v1/ballots/{ballot['id']}/votes", token, {"choice": choice})
+            closed = await call("POST", f"/api/v1/ballots/{ballot['id']}/close", officer)
+        state = (await call("GET", f"/api/v1/motions/{motion['id']}", officer))["state"]
+    decision = closed["decision"]
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as http:
+        for n in nodes:
+            while True:
+                async with http.get(f"{n.url}/api/v1/envelopes/{decision}") as r:
+                    if r.status == 200:
+                        open_envelope(await r.read())  # every rule of a decision, checked again here
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{n.name} did not receive the decision within {timeout_s:g} s")
+                await asyncio.sleep(0.2)
+    return (f"{branch.name}: motion {motion['id']} {state.replace('_', ' ')}; its decision {decision[:16]}… "
+            f"is held by all {len(nodes)} nodes and adds up")  # fmt: skip
 
 
 async def publish_profile(running: RunningNode) -> None:
@@ -283,6 +355,8 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
         print(f"\nweb pages: open a node's address and sign in as its secretary (password: {password})\n")
         for n in nodes:
             print(f"  {n.name:<20} {n.url}/  {await demo_sign_in(n, password_hash)}")
+        branch = next(n for n in nodes if n.level == "branch")
+        print("\n" + await demo_motion(branch, nodes, timeout_s))
         if once:
             return 0
         print("\nthe API is under /api/v1/ (GET /api/v1/node), metrics at /metrics; Ctrl-C stops every node")

@@ -31,6 +31,8 @@ async def test_demo_once(tmp_path: Path) -> None:
     text = out.decode()
     assert process.returncode == 0, text + err.decode()
     assert "all 7 nodes hold identical heads" in text and "every node stopped" in text
+    motion = r"Leeds Branch: motion \d+ carried as amended; its decision [0-9a-f]{16}… is held by all 7 nodes"
+    assert re.search(motion, text), text
     urls = re.findall(r"http://127\.0\.0\.1:\d+", text)
     assert len(set(urls)) == 7
     assert all([await port_closed(u) for u in set(urls)])

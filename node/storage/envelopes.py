@@ -47,6 +47,13 @@ class EnvelopeStore:
         row = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
         return bytes(row[0]) if row else None
 
+    async def of_kind(self, kind: str, limit: int = 100) -> list[bytes]:
+        """The latest envelopes of one kind by any author, newest received first."""
+        rows = await self.db.fetchall(
+            "SELECT raw FROM envelopes WHERE kind = ? ORDER BY received_at DESC, rowid DESC LIMIT ?", (kind, limit)
+        )
+        return [bytes(r[0]) for r in rows]
+
     async def own_of_kind(self, author: bytes, kind: str, limit: int = 1000) -> list[bytes]:
         """The author's latest envelopes of one kind, newest first (by the kind index)."""
         rows = await self.db.fetchall(

@@ -11,16 +11,19 @@ from html import unescape
 import aiohttp
 import pytest
 
+from node.federation import motions as motion_steps
 from node.rules import accounts
 from node.rules.members_csv import parse_members_csv
 from node.service import Node
 from node.storage.members import MemberIn
-from node.web.pages import account, federation, members
+from node.web.pages import account, decisions, federation, members
 from tests.node.conftest import PASSWORD, Live, Principal
 
-GET_PAGES = [p.path for p in (*account.PAGES, *members.PAGES, *federation.PAGES) if p.method == "GET"]
-POST_PAGES = [p.path for p in (*account.PAGES, *members.PAGES, *federation.PAGES) if p.method == "POST"]
-OFFICER_PAGES = [p.path for p in (*members.PAGES, *federation.PAGES) if p.method == "GET" and p.access == "officer"]
+ALL_PAGES = (*account.PAGES, *members.PAGES, *federation.PAGES, *decisions.PAGES)
+GET_PAGES = [p.path for p in ALL_PAGES if p.method == "GET"]
+POST_PAGES = [p.path for p in ALL_PAGES if p.method == "POST"]
+OFFICER_PAGES = [p.path for p in ALL_PAGES if p.method == "GET" and p.access == "officer"]
+IDS = {"motion_id": "1", "ballot_id": "1", "action": "admit"}  # made by the tests that need them
 
 
 def csrf_of(page: str) -> str:
@@ -49,14 +52,24 @@ async def form_token(http: aiohttp.ClientSession, path: str) -> str:
 
 
 def concrete(path: str, member_id: int) -> str:
-    for name, value in [("{member_id}", str(member_id)), ("{token}", "bni_x"), ("{id}", "0" * 64),
-                        ("{token_id}", "1"), ("{join_id}", "1")]:  # fmt: skip
+    fixed = [("{member_id}", str(member_id)), ("{token}", "bni_x"), ("{id}", "0" * 64), ("{token_id}", "1"),
+             ("{join_id}", "1")]  # fmt: skip
+    for name, value in [*fixed, *((f"{{{k}}}", v) for k, v in IDS.items())]:
         path = path.replace(name, value)
     return path
 
 
+async def a_motion_and_a_ballot(live: Live, officer: Principal) -> None:
+    """Motion 1 and ballot 1, for the pages that show them."""
+    motion = await motion_steps.propose(live.node, officer.member, "A motion", "Its text.")
+    await motion_steps.admit(live.node, officer.member, motion.id)
+    await motion_steps.ballot_on_motion(live.node, officer.member, motion.id)
+    assert (motion.id, (await live.node.ballots.recent())[0].id) == (1, 1)
+
+
 async def test_every_page_opens_for_an_officer_with_the_security_headers(live: Live) -> None:
     officer = await live.member("secretary")
+    await a_motion_and_a_ballot(live, officer)
     async with await fresh(live) as http:
         await sign_in(http, officer)
         for path in GET_PAGES:
@@ -171,6 +184,7 @@ async def test_signing_in_needs_the_form_of_this_browser(live: Live) -> None:
 
 async def test_get_never_changes_anything(live: Live) -> None:
     officer = await live.member("admin")
+    await a_motion_and_a_ballot(live, officer)
     await live.node.members.add(MemberIn(name="Still Here", email="still@example.org"))
 
     async def state() -> tuple[object, ...]:

@@ -1,0 +1,207 @@
+"""Pages for a body deciding: motions (propose, amend, admit, ballots), a ballot (vote, the
+receipt, check it), and the decisions this node holds from every body (public).
+
+Every action calls node/federation/motions.py or ballots.py, as the API does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from node.errors import BadInput, NodeError
+from node.federation import ballots, motions
+from node.rules.motions import paragraphs
+from node.web.common import int_param, node_of
+from node.web.pages.account import form_error
+from node.web.pages.common import Page, read_form, redirect, render, signed_in, text, who_of
+from protocol import Decision, node_id_text, open_envelope
+from protocol.ballots import CHOICES
+
+NOTICES = {"proposed": "Your motion is submitted.", "admitted": "Admitted: members may now amend it.",
+           "ruled-out": "Ruled out.", "amended": "Your amendment is proposed.", "accepted": "Amendment accepted.",
+           "ballot": "The ballot is open.", "closed": "Counted: the decision is signed and published.",
+           "commented": "Comment added.", "withdrawn": "Withdrawn."}  # fmt: skip
+
+
+def _notice(request: web.Request) -> str | None:
+    return NOTICES.get(request.query.get("done", ""))
+
+
+async def motions_page(request: web.Request) -> web.StreamResponse:
+    rows = await node_of(request).motions.recent()
+    return render(request, "motions.html", {"motions": rows, "notice": _notice(request)})
+
+
+async def new_motion_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "motion_new.html", {"values": {"title": "", "text": ""}})
+
+
+async def propose(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    values = {"title": text(form, "title"), "text": text(form, "text").replace("\r\n", "\n")}
+    try:
+        if len(values["title"]) > 200 or len(values["text"]) > 20_000:
+            raise BadInput("a title has at most 200 characters and a text 20,000", field="title")
+        row = await motions.propose(node_of(request), who_of(request), values["title"], values["text"])
+    except NodeError as exc:
+        return form_error(request, "motion_new.html", exc, {"values": values})
+    return redirect(f"/motions/{row.id}?done=proposed")
+
+
+async def _motion_context(request: web.Request, motion_id: int) -> dict[str, Any]:
+    node = node_of(request)
+    motion = await node.motions.require(motion_id)
+    amendments = await node.motions.amendments(motion_id)
+    related = [b for b in await node.ballots.recent(500) if b.motion == f"m{motion_id}"]
+    return {"motion": motion, "parts": paragraphs(motion.current), "amendments": amendments,
+            "comments": await node.motions.comments(motion_id), "ballots": related,
+            "is_mover": motion.proposer_id == who_of(request).id, "values": {"paragraph": 0, "words": "", "with": ""},
+            "notice": _notice(request)}  # fmt: skip
+
+
+async def motion_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "motion.html", await _motion_context(request, int_param(request, "motion_id")))
+
+
+async def motion_action(request: web.Request) -> web.StreamResponse:
+    """One form per step: admit, rule out, withdraw, amend, accept, comment, ballots."""
+    form = await read_form(request)
+    node, who, motion_id = node_of(request), who_of(request), int_param(request, "motion_id")
+    action = request.match_info["action"]
+    try:
+        if action == "admit":
+            await motions.admit(node, who, motion_id)
+        elif action == "rule-out":
+            await motions.rule_out(node, who, motion_id, text(form, "reason"))
+        elif action == "withdraw":
+            await motions.withdraw(node, who, motion_id)
+        elif action == "comment":
+            body = text(form, "text").strip()
+            if not body or len(body) > 5000:
+                raise BadInput("a comment has 1 to 5,000 characters", field="comment")
+            await motions.comment(node, who, motion_id, body)
+        elif action == "amend":
+            await _amend(request, motion_id, text(form, "paragraph"), text(form, "words"), text(form, "with"))
+        elif action == "accept":
+            await motions.accept_amendment(node, who, _int(text(form, "amendment"), "amendment"))
+        elif action == "amendment-ballot":
+            row = await motions.ballot_on_amendment(node, who, _int(text(form, "amendment"), "amendment"))
+            return redirect(f"/ballots/{row.id}?done=ballot")
+        elif action == "ballot":
+            row = await motions.ballot_on_motion(node, who, motion_id)
+            return redirect(f"/ballots/{row.id}?done=ballot")
+        else:
+            raise BadInput("no such step")
+    except NodeError as exc:
+        context = await _motion_context(request, motion_id)
+        context["values"] = {"paragraph": text(form, "paragraph"), "words": text(form, "words"),
+                             "with": text(form, "with")}  # fmt: skip
+        return form_error(request, "motion.html", exc, context)
+    done = {"rule-out": "ruled-out", "admit": "admitted", "amend": "amended", "accept": "accepted",
+            "comment": "commented", "withdraw": "withdrawn"}[action]  # fmt: skip
+    return redirect(f"/motions/{motion_id}?done={done}")
+
+
+def _int(value: str, field: str) -> int:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise BadInput("not a number", field=field)
+    return int(value)
+
+
+async def _amend(request: web.Request, motion_id: int, paragraph_text: str, words: str, replacement: str) -> None:
+    """The page's form names words, not offsets: replace those words (they must appear once
+    in the paragraph), or, with none, add the new words at the paragraph's end."""
+    node = node_of(request)
+    motion = await node.motions.require(motion_id)
+    index = _int(paragraph_text, "paragraph") - 1
+    parts = paragraphs(motion.current)
+    if not 0 <= index < len(parts):
+        raise BadInput(f"the motion has paragraphs 1 to {len(parts)}", field="paragraph")
+    para = parts[index]
+    if words:
+        if para.count(words) != 1:
+            raise BadInput("copy words that appear exactly once in that paragraph", field="words")
+        start = para.index(words)
+        end = start + len(words)
+    else:
+        start = end = len(para)
+        replacement = (" " if para and replacement and not para.endswith(" ") else "") + replacement
+    if len(replacement) > 20_000:
+        raise BadInput("the new words are too long", field="with")
+    await motions.amend(node, who_of(request), motion_id, index, start, end, replacement)
+
+
+async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) -> dict[str, Any]:
+    node = node_of(request)
+    row = await node.ballots.require(ballot_id)
+    who = who_of(request)
+    decision = None
+    if row.decision is not None:
+        raw = await node.envelopes.get(row.decision)
+        decision = open_envelope(raw).payload.body if raw else None
+    return {"ballot": row, "choices": CHOICES, "voted": await node.ballots.has_voted(row.id, who.id),
+            "on_roll": await node.ballots.elector_salt(row.id, who.id) is not None, "decision": decision,
+            "receipt": None, "check": None, "notice": _notice(request), **extra}  # fmt: skip
+
+
+async def ballot_page(request: web.Request) -> web.StreamResponse:
+    ballot_id = int_param(request, "ballot_id")
+    context = await _ballot_context(request, ballot_id)
+    receipt = request.query.get("receipt", "").strip()
+    if receipt and context["decision"] is not None:
+        try:
+            context["check"] = await ballots.check_receipt(node_of(request), ballot_id, receipt[:100])
+        except NodeError as exc:
+            return form_error(request, "ballot.html", exc, context)
+    return render(request, "ballot.html", context)
+
+
+async def ballot_action(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    node, who, ballot_id = node_of(request), who_of(request), int_param(request, "ballot_id")
+    action = request.match_info["action"]
+    try:
+        if action == "vote":
+            row = await node.ballots.require(ballot_id)
+            picked: str | list[str] = (
+                text(form, "choice")
+                if row.method == "for_against_abstain"
+                else [str(v) for v in form.getall("choice", [])]
+            )
+            receipt = await ballots.vote(node, who, ballot_id, picked)
+            context = await _ballot_context(request, ballot_id, receipt=receipt)
+            return render(request, "ballot.html", context, status=201)
+        if action == "close":
+            await motions.close_ballot(node, who, ballot_id)
+            return redirect(f"/ballots/{ballot_id}?done=closed")
+        raise BadInput("no such step")
+    except NodeError as exc:
+        return form_error(request, "ballot.html", exc, await _ballot_context(request, ballot_id))
+
+
+async def decisions_page(request: web.Request) -> web.StreamResponse:
+    node = node_of(request)
+    trust = node.federation_state.trust
+    items = []
+    for raw in await node.envelopes.of_kind("decision", 100):
+        envelope = open_envelope(raw)
+        body = envelope.payload.body
+        assert isinstance(body, Decision)
+        author = trust.bodies.get(envelope.author) if trust else None
+        items.append(
+            {"id": envelope.id.hex(), "body": body, "by": author.name if author else node_id_text(envelope.author)}
+        )
+    return render(request, "decisions.html", {"items": items, "choices": CHOICES, "who_here": signed_in(request)})
+
+
+PAGES = [
+    Page("GET", "/motions", motions_page, "member"),
+    Page("GET", "/motions/new", new_motion_page, "member"),
+    Page("POST", "/motions/new", propose, "member"),
+    Page("GET", "/motions/{motion_id}", motion_page, "member"),
+    Page("POST", "/motions/{motion_id}/{action}", motion_action, "member"),
+    Page("GET", "/ballots/{ballot_id}", ballot_page, "member"),
+    Page("POST", "/ballots/{ballot_id}/{action}", ballot_action, "member"),
+    Page("GET", "/decisions", decisions_page, "public"),
+]

@@ -161,6 +161,13 @@ def _member(args: argparse.Namespace) -> int:
     return run_async(f"member {args.member_command}", lambda: handler(args))
 
 
+def _decisions(args: argparse.Namespace) -> int:
+    from node.cli import decisions
+
+    handler = {"motion": decisions.motion, "ballot": decisions.ballot, "roll": decisions.roll}[args.command]
+    return run_async(args.command, lambda: handler(args))
+
+
 def _admin_create(args: argparse.Namespace) -> int:
     from node.cli import members as member_cli
 
@@ -237,6 +244,18 @@ def parser() -> argparse.ArgumentParser:
     from node.cli.federation import add_arguments as add_federation_commands
 
     add_federation_commands(command)
+
+    from node.cli.decisions import add_ballot_arguments, add_motion_arguments
+
+    c = command("motion", _decisions, "an officer's steps with motions: list, admit, rule out, open the ballot")
+    add_motion_arguments(c.add_subparsers(dest="motion_command", required=True, metavar="ACTION"))
+    c = command("ballot", _decisions, "list ballots; close one (count, sign and publish its decision)")
+    add_ballot_arguments(c.add_subparsers(dest="ballot_command", required=True, metavar="ACTION"))
+    c = command("roll", _decisions, "sign a roll of the members in good standing now (a count, no names)")
+    rsub = c.add_subparsers(dest="roll_command", required=True, metavar="ACTION")
+    r = rsub.add_parser("publish", help="sign and publish the roll")
+    add_dir(r)
+    r.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer acting")
 
     member = command("member", _member, "manage the branch's members (local data)")
     msub = member.add_subparsers(dest="member_command", required=True, metavar="ACTION")

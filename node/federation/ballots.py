@@ -100,6 +100,16 @@ def default_rules(node: Deciding) -> BallotRules:
     return BallotRules(quorum=trust.rules.quorum, threshold=trust.rules.threshold)
 
 
+async def publish_roll(node: Deciding, who: Member, clock: Callable[[], float] = time.time) -> Envelope:
+    """Sign a roll of the members in good standing now (on demand: what card votes weight
+    by). The salts are not kept: this roll proves a count, not anyone's place on it."""
+    check_may_run_ballots(who)
+    default_rules(node)  # in a federation: the roll must be publishable
+    members = await node.members.list("active")
+    leaves = sorted(roll_leaf(os.urandom(32), m.id) for m in members)
+    return await node.own_log.append(Roll(count=len(leaves), root=root(leaves), as_of=now_ms(clock)))
+
+
 async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Callable[[], float] = time.time
                       ) -> BallotRow:  # fmt: skip
     """Freeze the electorate (members active now), sign its roll, and open the ballot."""

@@ -34,6 +34,7 @@ from node.web.routes.ballots import (
     get_ballot,
     list_ballots,
     open_ballot,
+    publish_roll,
     roll_proof,
 )
 from node.web.routes.federation import (
@@ -283,6 +284,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST", "/api/v1/ballots", open_ballot, "officer", "Open a ballot (signs its roll)", BallotIn, BallotView, 201
+    ),
+    Route(
+        "POST",
+        "/api/v1/rolls",
+        publish_roll,
+        "officer",
+        "Sign a roll of the members now (count only)",
+        response=Closed,
+        status=201,
     ),
     Route("GET", "/api/v1/ballots", list_ballots, "member", "Recent ballots", response=list[BallotView]),
     Route("GET", "/api/v1/ballots/{ballot_id}", get_ballot, "member", "One ballot", response=BallotView),

@@ -131,6 +131,12 @@ async def close_ballot(request: web.Request, who: Member | None) -> web.StreamRe
     return json_response(Closed(envelope.id.hex(), envelope.seq, node_id_text(envelope.author)), status=201)
 
 
+async def publish_roll(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    envelope = await ballots.publish_roll(node_of(request), who)
+    return json_response(Closed(envelope.id.hex(), envelope.seq, node_id_text(envelope.author)), status=201)
+
+
 async def check_receipt(request: web.Request, who: Member | None) -> web.StreamResponse:
     result = await ballots.check_receipt(
         node_of(request), int_param(request, "ballot_id"), request.match_info["receipt"]

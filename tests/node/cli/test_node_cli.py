@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from node.config import ConfigError, load_config, parse_config, render_config
-from node.federation import ballots
+from node.federation import ballots, motions
 from node.federation.ballots import BallotSpec
 from node.rules.members_csv import MAX_FILE_BYTES
 from node.service import Node
@@ -242,3 +242,27 @@ async def test_export_writes_every_envelope_and_no_member_data(node_dir: Path, t
     assert checked.returncode == 0 and f"ok: {held} envelopes" in checked.stdout, checked.stdout
     again = branchnet("export", "--dir", str(node_dir), "--out", str(out))
     assert again.returncode != 0 and "refusing to overwrite" in again.stderr
+
+
+async def test_an_officer_runs_a_motion_from_the_command_line(node_dir: Path) -> None:
+    async with Node.opened(node_dir) as node:
+        await node.members.add(MemberIn(name="Sec Retary", email="sec@example.org", role="secretary"))
+        voter = await node.members.add(MemberIn(name="Val Voter", email="val@example.org"))
+        motion = await motions.propose(node, voter, "Fund it", "We fund it.")
+    d = str(node_dir)
+    refused = branchnet("motion", "admit", str(motion.id), "--dir", d, "--as", "val@example.org")
+    assert refused.returncode == 1 and "only officers admit motions" in refused.stderr
+    assert branchnet("motion", "admit", str(motion.id), "--dir", d, "--as", "sec@example.org").returncode == 0
+    opened = branchnet("motion", "ballot", str(motion.id), "--dir", d, "--as", "sec@example.org")
+    assert opened.returncode == 0 and "ballot 1 open on motion 1: 2 members on its roll" in opened.stdout
+    async with Node.opened(node_dir) as node:
+        await ballots.vote(node, voter, 1, "for")
+    listed = branchnet("ballot", "list", "--dir", d)
+    assert "1 ballots" in listed.stdout and "Fund it" in listed.stdout
+    closed = branchnet("ballot", "close", "1", "--dir", d, "--as", "sec@example.org")
+    assert closed.returncode == 0 and "ballot 1 closed: carried [1, 0, 0]" in closed.stdout, closed.stderr
+    assert "carried" in branchnet("motion", "list", "--dir", d).stdout
+    rolled = branchnet("roll", "publish", "--dir", d, "--as", "sec@example.org")
+    assert rolled.returncode == 0 and "roll signed: 2 members" in rolled.stdout
+    unknown = branchnet("ballot", "close", "1", "--dir", d, "--as", "nobody@example.org")
+    assert unknown.returncode == 1 and "no member with email nobody@example.org" in unknown.stderr

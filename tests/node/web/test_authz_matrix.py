@@ -321,6 +321,10 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _amendment_path("/ballot"),
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
+    ("POST", "/api/v1/rolls"): (
+        _fixed("/api/v1/rolls"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
     ("POST", "/api/v1/ballots"): (
         _json("/api/v1/ballots", {"motion": "m1", "subject": "Fund it", "text": "We fund it."}),
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},

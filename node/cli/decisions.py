@@ -1,0 +1,96 @@
+"""`branchnet motion …`, `branchnet ballot …` and `branchnet roll publish`: an officer's steps
+from the command line. ``--as EMAIL`` names the officer acting: the same rules as the API
+and the pages decide what they may do (node/federation/motions.py, ballots.py)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from node.cli.common import add_dir
+from node.errors import BadInput
+from node.federation import ballots as ballot_steps
+from node.federation import motions as motion_steps
+from node.service import Node
+from node.storage.members import Member
+
+
+def add_motion_arguments(sub: Any) -> None:
+    c = sub.add_parser("list", help="list motions")
+    add_dir(c)
+    for action, helptext in [
+        ("admit", "admit a submitted motion"),
+        ("ballot", "open the ballot on an admitted motion"),
+    ]:
+        c = sub.add_parser(action, help=helptext)
+        add_dir(c)
+        c.add_argument("id", type=int, help="the motion's number, as `motion list` shows it")
+        c.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer acting")
+    c = sub.add_parser("rule-out", help="rule a submitted motion out, saying why")
+    add_dir(c)
+    c.add_argument("id", type=int, help="the motion's number")
+    c.add_argument("--reason", required=True, help="why (members see it)")
+    c.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer acting")
+
+
+def add_ballot_arguments(sub: Any) -> None:
+    c = sub.add_parser("list", help="list ballots")
+    add_dir(c)
+    c = sub.add_parser("close", help="close a ballot: count, sign and publish its decision")
+    add_dir(c)
+    c.add_argument("id", type=int, help="the ballot's number, as `ballot list` shows it")
+    c.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer acting")
+
+
+async def _officer(node: Node, email: str) -> Member:
+    record = await node.members.login_record(email)
+    if record is None:
+        raise BadInput(f"no member with email {email}", field="as")
+    return record[0]
+
+
+async def motion(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        if args.motion_command == "list":
+            rows = await node.motions.recent(1000)
+            for m in rows:
+                print(f"{m.id:5}  {m.state:<19} {m.title}")
+            print(f"{len(rows)} motions")
+            return 0
+        who = await _officer(node, args.as_email)
+        if args.motion_command == "admit":
+            row = await motion_steps.admit(node, who, args.id)
+            print(f"motion {row.id} admitted")
+        elif args.motion_command == "rule-out":
+            row = await motion_steps.rule_out(node, who, args.id, args.reason)
+            print(f"motion {row.id} ruled out: {row.reason}")
+        else:
+            ballot = await motion_steps.ballot_on_motion(node, who, args.id)
+            print(f"ballot {ballot.id} open on motion {args.id}: {ballot.electorate} members on its roll")
+    return 0
+
+
+async def ballot(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        if args.ballot_command == "list":
+            rows = await node.ballots.recent(1000)
+            for b in rows:
+                opened = dt.datetime.fromtimestamp(b.opened / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+                print(f"{b.id:5}  {b.state:<8} {b.secrecy:<6} opened {opened}  {b.electorate:5} on roll  {b.subject}")
+            print(f"{len(rows)} ballots")
+            return 0
+        who = await _officer(node, args.as_email)
+        envelope = await motion_steps.close_ballot(node, who, args.id)
+    body = envelope.payload.body
+    print(f"ballot {args.id} closed: {getattr(body, 'outcome', '?')} {list(getattr(body, 'counts', []))}; "
+          f"decision {envelope.id.hex()} (seq {envelope.seq})")  # fmt: skip
+    return 0
+
+
+async def roll(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        envelope = await ballot_steps.publish_roll(node, await _officer(node, args.as_email))
+    print(f"roll signed: {getattr(envelope.payload.body, 'count', '?')} members; envelope {envelope.id.hex()}")
+    return 0

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from node.errors import BadInput, Conflict
+from node.errors import BadInput, Conflict, Forbidden
 from node.federation import ballots
 from node.federation.ballots import BallotSpec, Deciding
 from node.rules import motions as rules
@@ -82,6 +82,20 @@ async def refer(node: Moving, who: Member, motion_id: int, reason: str) -> Motio
 async def withdraw(node: Moving, who: Member, motion_id: int) -> MotionRow:
     rules.check_mover(who, await node.motions.require(motion_id), "withdraws it")
     return await node.motions.move(motion_id, ("draft", "submitted", "admitted"), "withdrawn")
+
+
+async def remit(node: Moving, who: Member, motion_id: int) -> MotionRow:
+    """Remitted to the body's officers to act on, with the mover's agreement: the mover does it."""
+    rules.check_mover(who, await node.motions.require(motion_id), "agrees to remit it")
+    return await node.motions.move(motion_id, ("submitted", "admitted"), "remitted")
+
+
+async def withdraw_amendment(node: Moving, who: Member, amendment_id: int) -> AmendmentRow:
+    """Its proposer withdraws an amendment not yet decided."""
+    amendment = await node.motions.require_amendment(amendment_id)
+    if amendment.proposer_id != who.id:
+        raise Forbidden("only whoever proposed an amendment withdraws it")
+    return await node.motions.move_amendment(amendment_id, ("proposed",), "withdrawn")
 
 
 async def amend(node: Moving, who: Member, motion_id: int, paragraph: int, start: int, end: int,

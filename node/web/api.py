@@ -97,9 +97,11 @@ from node.web.routes.motions import (
     motion_ballot,
     propose,
     refer,
+    remit,
     rule_out,
     submit,
     withdraw,
+    withdraw_amendment,
 )
 from node.web.routes.node import Health, NodeInfo, get_envelope, health, node_info
 
@@ -270,6 +272,22 @@ ROUTES: tuple[Route, ...] = (
         accept_amendment,
         "member",
         "Accept an amendment (the mover): folded in without a vote",
+        response=AmendmentView,
+    ),
+    Route(
+        "POST",
+        "/api/v1/motions/{motion_id}/remit",
+        remit,
+        "member",
+        "Remit a motion (the mover agrees)",
+        response=MotionView,
+    ),
+    Route(
+        "POST",
+        "/api/v1/amendments/{amendment_id}/withdraw",
+        withdraw_amendment,
+        "member",
+        "Withdraw an amendment (whoever proposed it)",
         response=AmendmentView,
     ),
     Route(

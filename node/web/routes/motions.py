@@ -134,7 +134,9 @@ def _step(action: str):  # type: ignore[no-untyped-def]
     return handler
 
 
-submit, admit, rule_out, refer, withdraw = (_step(a) for a in ("submit", "admit", "rule_out", "refer", "withdraw"))
+submit, admit, rule_out, refer, withdraw, remit = (
+    _step(a) for a in ("submit", "admit", "rule_out", "refer", "withdraw", "remit")
+)
 
 
 async def amend(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -148,6 +150,12 @@ async def amend(request: web.Request, who: Member | None) -> web.StreamResponse:
 async def accept_amendment(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     row = await motions.accept_amendment(node_of(request), who, int_param(request, "amendment_id"))
+    return json_response(amendment_view(row))
+
+
+async def withdraw_amendment(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    row = await motions.withdraw_amendment(node_of(request), who, int_param(request, "amendment_id"))
     return json_response(amendment_view(row))
 
 

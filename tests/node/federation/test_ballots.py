@@ -169,3 +169,30 @@ async def test_approval_and_explicit_rules(node: Node) -> None:
     with pytest.raises(BadInput):
         await ballots.open_ballot(node, sec, BallotSpec(motion="m6", subject="s", text="t", method="approval",
                                                         options=("Only one",)))  # fmt: skip
+
+
+async def test_a_close_cut_short_after_signing_signs_no_second_decision(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decision is signed, then the node fails before marking the ballot closed: closing
+    again finds the decision in the node's own log instead of signing another."""
+    sec = await officer(node)
+    (alice,) = await people(node, 1)
+    row = await ballots.open_ballot(node, sec, SPEC)
+    await ballots.vote(node, alice, row.id, "for")
+    real = node.ballots.finish_close
+
+    async def fail(ballot_id: int, decision: bytes) -> None:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(node.ballots, "finish_close", fail)
+    with pytest.raises(OSError):
+        await ballots.close_ballot(node, sec, row.id)
+    assert (await node.ballots.require(row.id)).state == "closing"
+    with pytest.raises(Conflict):
+        await ballots.vote(node, sec, row.id, "for")  # closing: no more votes
+    monkeypatch.setattr(node.ballots, "finish_close", real)
+    again = await ballots.close_ballot(node, sec, row.id)
+    decisions = await node.envelopes.own_of_kind(node.key.public, "decision")
+    assert len(decisions) == 1 and open_envelope(decisions[0]).id == again.id
+    assert (await node.ballots.require(row.id)).decision == again.id

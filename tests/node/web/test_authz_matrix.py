@@ -142,10 +142,14 @@ def _motion_path(suffix: str = "", state: str = "submitted", body: Any = None) -
     return build
 
 
-def _amendment_path(suffix: str) -> Builder:
+def _amendment_path(suffix: str, by_target: bool = False) -> Builder:
+    """An amendment on the target's admitted motion, proposed by the other member (or, with
+    ``by_target``, by the target: the caller's own amendment in the "own" column)."""
+
     async def build(c: Cell) -> Request:
         motion_id = await _motion(c, "admitted")
-        amendment = await motions.amend(c.live.node, c.other.member, motion_id, 0, 0, 4, "That")
+        proposer = c.target.member if by_target else c.other.member
+        amendment = await motions.amend(c.live.node, proposer, motion_id, 0, 0, 4, "That")
         return f"/api/v1/amendments/{amendment.id}{suffix}", {}
 
     return build
@@ -312,6 +316,14 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ("POST", "/api/v1/motions/{motion_id}/ballot"): (
         _motion_path("/ballot", "admitted"),
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/motions/{motion_id}/remit"): (
+        _motion_path("/remit"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, F)),
+    ),
+    ("POST", "/api/v1/amendments/{amendment_id}/withdraw"): (
+        _amendment_path("/withdraw", by_target=True),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, F)),
     ),
     ("POST", "/api/v1/amendments/{amendment_id}/accept"): (
         _amendment_path("/accept"),

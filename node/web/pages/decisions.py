@@ -146,15 +146,7 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
 
 
 async def ballot_page(request: web.Request) -> web.StreamResponse:
-    ballot_id = int_param(request, "ballot_id")
-    context = await _ballot_context(request, ballot_id)
-    receipt = request.query.get("receipt", "").strip()
-    if receipt and context["decision"] is not None:
-        try:
-            context["check"] = await ballots.check_receipt(node_of(request), ballot_id, receipt[:100])
-        except NodeError as exc:
-            return form_error(request, "ballot.html", exc, context)
-    return render(request, "ballot.html", context)
+    return render(request, "ballot.html", await _ballot_context(request, int_param(request, "ballot_id")))
 
 
 async def ballot_action(request: web.Request) -> web.StreamResponse:
@@ -172,6 +164,9 @@ async def ballot_action(request: web.Request) -> web.StreamResponse:
             receipt = await ballots.vote(node, who, ballot_id, picked)
             context = await _ballot_context(request, ballot_id, receipt=receipt)
             return render(request, "ballot.html", context, status=201)
+        if action == "check":  # posted, never in the address: a receipt must not reach access logs
+            check = await ballots.check_receipt(node, ballot_id, text(form, "receipt").strip()[:100])
+            return render(request, "ballot.html", await _ballot_context(request, ballot_id, check=check))
         if action == "close":
             await motions.close_ballot(node, who, ballot_id)
             return redirect(f"/ballots/{ballot_id}?done=closed")

@@ -65,6 +65,10 @@ class Receipt(msgspec.Struct):
     receipt: str
 
 
+class ReceiptIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    receipt: Annotated[str, Meta(max_length=100)]
+
+
 class ReceiptCheck(msgspec.Struct):
     counted: bool
     choice: str | list[str] | None
@@ -138,9 +142,10 @@ async def publish_roll(request: web.Request, who: Member | None) -> web.StreamRe
 
 
 async def check_receipt(request: web.Request, who: Member | None) -> web.StreamResponse:
-    result = await ballots.check_receipt(
-        node_of(request), int_param(request, "ballot_id"), request.match_info["receipt"]
-    )
+    """A receipt in a path or query would reach access logs (the node's names the route only,
+    a proxy's may not): with the voter's address it would tell who chose what. So it is posted."""
+    body = await read_json(request, ReceiptIn)
+    result = await ballots.check_receipt(node_of(request), int_param(request, "ballot_id"), body.receipt)
     return json_response(ReceiptCheck(result.counted, result.choice))
 
 

@@ -54,6 +54,7 @@ def sample_bodies(child: SigningKey) -> dict[str, dict[str, Any]]:
         "POST /api/v1/log/profile": {"name": "National", "endpoints": ["https://n.example.org"]},
         "POST /api/v1/ballots": {"motion": "m1", "subject": "s", "text": "t"},
         "POST /api/v1/ballots/{ballot_id}/votes": {"choice": "for"},
+        "POST /api/v1/ballots/{ballot_id}/receipt-check": {"receipt": "r-aaaaaaaaaaaaaaaaaaaaaaaaaa"},
         "POST /api/v1/motions": {"title": "t", "text": "x", "deadline": 10},
         "POST /api/v1/motions/{motion_id}/rule-out": {"reason": "r"},
         "POST /api/v1/motions/{motion_id}/refer": {"reason": "r"},

@@ -26,6 +26,7 @@ from node.storage.members import Member, MemberStore
 from protocol import BallotRules, Decision, Envelope, Roll, open_envelope
 from protocol.ballots import (
     CHOICES,
+    DIGEST_BYTES,
     approval_choice,
     choice_width,
     decide,
@@ -35,6 +36,7 @@ from protocol.ballots import (
     tally,
 )
 from protocol.merkle import inclusion_proof, root
+from protocol.models import MAX_RECEIPT_BYTES
 
 RECEIPT_PREFIX = "r-"
 
@@ -122,6 +124,11 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
         raise BadInput("a ballot closes after it opens", field="closes")
     default_rules(node)  # in a federation: the decision must be publishable
     electors = [(m.id, os.urandom(32)) for m in await node.members.list("active")]
+    most = MAX_RECEIPT_BYTES // (DIGEST_BYTES + choice_width(spec.method, len(spec.options)))
+    if len(electors) > most:
+        message = (f"a decision holds at most {most} votes of this kind and this ballot's roll has "
+                   f"{len(electors)} members; decisions in parts are not built yet")  # fmt: skip
+        raise Conflict(message, code="too_many_voters")
     leaves = sorted(roll_leaf(salt, member) for member, salt in electors)
     ballot = os.urandom(16)
     roll = await node.own_log.append(Roll(count=len(leaves), root=root(leaves), as_of=started, ballot=ballot))

@@ -196,3 +196,18 @@ async def test_a_close_cut_short_after_signing_signs_no_second_decision(
     decisions = await node.envelopes.own_of_kind(node.key.public, "decision")
     assert len(decisions) == 1 and open_envelope(decisions[0]).id == again.id
     assert (await node.ballots.require(row.id)).decision == again.id
+
+
+async def test_a_roll_too_large_for_one_decision_is_refused_before_anything_is_signed(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision holds at most 6,666 for/against/abstain votes (docs/decisions.md): a ballot
+    whose roll is larger would be counted but never published, so it does not open."""
+    sec = await officer(node)
+    await node.members.import_all([(i, MemberIn(name=f"M {i}", email=f"m{i}@example.org")) for i in range(6_666)])
+    heads_before = node.federation_state.heads[node.key.public].seq
+    with pytest.raises(Conflict) as refused:
+        await ballots.open_ballot(node, sec, SPEC)
+    assert refused.value.code == "too_many_voters" and "at most 6666 votes" in refused.value.message
+    assert node.federation_state.heads[node.key.public].seq == heads_before  # no roll signed
+    assert await node.ballots.recent() == []

@@ -235,8 +235,13 @@ class Database:
         """Copy the WAL into the database and empty it (so pages rewritten since, such as a
         secret ballot's deleted votes, are no longer in the WAL file); best effort."""
         async with self._lock:
+            # A reader in the middle of a long read would make the checkpoint wait: give up
+            # after 200 ms rather than hold every writer (the next close, or SQLite's own
+            # checkpoints, copy the pages later).
             with contextlib.suppress(sqlite3.Error):
+                await self._writer.execute("PRAGMA busy_timeout = 200")
                 await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._writer.execute("PRAGMA busy_timeout = 10000")
 
     async def backup(self, target: Path) -> None:
         """A consistent copy of the whole database to a new file, while the node runs

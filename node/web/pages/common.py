@@ -138,6 +138,7 @@ def render(
         "node_name": node.config.node.name,
         "node_level": node.config.node.level,
         "path": request.path,
+        "section": _section(request.path),
         "notice": None,
         "error": None,
         "problems": None,
@@ -146,6 +147,15 @@ def render(
     }
     html = aiohttp_jinja2.get_env(request.app).get_template(template).render(values)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=HEADERS)
+
+
+_SECTIONS = {"motions": "motions", "ballots": "motions", "account": "account", "members": "members",
+             "federation": "federation"}  # fmt: skip
+
+
+def _section(path: str) -> str:
+    """Which part of the main navigation a page is in (marked as the current one)."""
+    return _SECTIONS.get(path[1:].split("/", 1)[0], "")
 
 
 def redirect(location: str) -> web.Response:

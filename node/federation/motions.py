@@ -119,16 +119,11 @@ async def comment(node: Moving, who: Member, motion_id: int, text: str) -> Comme
 
 
 async def accept_amendment(node: Moving, who: Member, amendment_id: int) -> AmendmentRow:
-    """The mover folds the amendment in, without a vote (recorded as accepted)."""
+    """The mover folds the amendment in, without a vote (recorded as accepted; it falls if
+    its words are no longer in the text)."""
     amendment = await node.motions.require_amendment(amendment_id)
-    motion = await node.motions.require(amendment.motion_id)
-    rules.check_mover(who, motion, "accepts an amendment")
-    if motion.state not in OPEN_FOR_AMENDMENT:
-        raise Conflict(f"the motion is {motion.state}: amendments are settled", code="wrong_state")
-    changed = rules.apply(motion.current, amendment)
-    if changed is None:
-        return await node.motions.move_amendment(amendment_id, ("proposed",), "fell")
-    return await node.motions.move_amendment(amendment_id, ("proposed",), "accepted", current=changed)
+    rules.check_mover(who, await node.motions.require(amendment.motion_id), "accepts an amendment")
+    return await node.motions.fold(amendment_id, ("proposed",), "accepted", OPEN_FOR_AMENDMENT, rules.apply)
 
 
 async def ballot_on_amendment(
@@ -141,18 +136,25 @@ async def ballot_on_amendment(
     clock: Callable[[], float] = time.time,
 ) -> BallotRow:
     rules.check_officer(who, "open ballots")
-    amendment = await node.motions.require_amendment(amendment_id)
+    # Claimed first (compare-and-set), so two officers cannot open two ballots on it, nor the
+    # mover accept it while it is being voted on; given back if the ballot does not open.
+    amendment = await node.motions.move_amendment(amendment_id, ("proposed",), "voting")
     motion = await node.motions.require(amendment.motion_id)
-    if motion.state not in OPEN_FOR_AMENDMENT:
-        raise Conflict(f"the motion is {motion.state}: its amendments are settled", code="wrong_state")
-    amended = rules.apply(motion.current, amendment)
+    amended = rules.apply(motion.current, amendment) if motion.state in OPEN_FOR_AMENDMENT else None
     if amended is None:
-        await node.motions.move_amendment(amendment_id, ("proposed",), "fell")
+        await node.motions.move_amendment(amendment_id, ("voting",), "proposed")
+        if motion.state not in OPEN_FOR_AMENDMENT:
+            raise Conflict(f"the motion is {motion.state}: its amendments are settled", code="wrong_state")
+        await node.motions.fold(amendment_id, ("proposed",), "fell", OPEN_FOR_AMENDMENT, rules.apply)
         raise Conflict("the amendment fell: the words it changes are no longer in the motion", code="fell")
     spec = BallotSpec(motion=f"m{motion.id}", amendment=f"a{amendment.id}", subject=f"Amendment {amendment.id} to: "
                       f"{motion.title}"[:200], text=amended, rules=rules_, secrecy=secrecy)  # fmt: skip
-    row = await ballots.open_ballot(node, who, spec, clock)
-    await node.motions.move_amendment(amendment_id, ("proposed",), "voting", ballot_id=row.id)
+    try:
+        row = await ballots.open_ballot(node, who, spec, clock)
+    except BaseException:
+        await node.motions.move_amendment(amendment_id, ("voting",), "proposed")
+        raise
+    await node.motions.move_amendment(amendment_id, ("voting",), "voting", ballot_id=row.id)
     return row
 
 
@@ -160,16 +162,16 @@ async def ballot_on_motion(node: Moving, who: Member, motion_id: int, *, rules_:
                            secrecy: str = "secret", clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
     """The substantive motion, as amended: only once every amendment is decided."""
     rules.check_officer(who, "open ballots")
-    motion = await node.motions.require(motion_id)
-    pending = [a.id for a in await node.motions.amendments(motion_id) if a.state in UNDECIDED]
-    if pending:
-        raise Conflict(f"amendments {', '.join(map(str, pending))} are voted on before the motion", code="wrong_state")
-    if motion.state not in OPEN_FOR_AMENDMENT:
-        raise Conflict(f"the motion is {motion.state}; a ballot needs it admitted", code="wrong_state")
+    await node.motions.start_vote(motion_id, OPEN_FOR_AMENDMENT, UNDECIDED)  # given back if the ballot does not open
+    motion = await node.motions.require(motion_id)  # read once voting: its text cannot change now
     spec = BallotSpec(motion=f"m{motion.id}", subject=motion.title, text=motion.current, rules=rules_,
                       secrecy=secrecy)  # fmt: skip
-    row = await ballots.open_ballot(node, who, spec, clock)
-    await node.motions.move(motion_id, OPEN_FOR_AMENDMENT, "voting", ballot_id=row.id)
+    try:
+        row = await ballots.open_ballot(node, who, spec, clock)
+    except BaseException:
+        await node.motions.move(motion_id, ("voting",), "admitted")
+        raise
+    await node.motions.move(motion_id, ("voting",), "voting", ballot_id=row.id)
     return row
 
 
@@ -183,15 +185,10 @@ async def close_ballot(node: Moving, who: Member, ballot_id: int, clock: Callabl
     motion, amendment = await node.motions.by_ballot(ballot_id)
     carried = body.outcome == "carried"
     if amendment is not None and amendment.state == "voting":
-        if not carried:
-            await node.motions.move_amendment(amendment.id, ("voting",), "lost")
+        if carried:
+            await node.motions.fold(amendment.id, ("voting",), "carried", OPEN_FOR_AMENDMENT, rules.apply)
         else:
-            current = (await node.motions.require(amendment.motion_id)).current
-            changed = rules.apply(current, amendment)
-            if changed is None:
-                await node.motions.move_amendment(amendment.id, ("voting",), "fell")
-            else:
-                await node.motions.move_amendment(amendment.id, ("voting",), "carried", current=changed)
+            await node.motions.move_amendment(amendment.id, ("voting",), "lost")
     if motion is not None and motion.state == "voting":
         amended = any(a.state in ("accepted", "carried") for a in await node.motions.amendments(motion.id))
         outcome = ("carried_as_amended" if amended else "carried") if carried else "lost"

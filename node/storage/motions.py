@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,17 +142,59 @@ class MotionStore:
         return [_amendment(r) for r in rows]
 
     async def move_amendment(self, amendment_id: int, from_states: tuple[str, ...], to_state: str,
-                             current: str | None = None, **fields: Any) -> AmendmentRow:  # fmt: skip
-        """Move an amendment; with ``current``, set its motion's text in the same transaction."""
+                             **fields: Any) -> AmendmentRow:  # fmt: skip
         async with self.db.write("motions.move_amendment") as conn:
             await _move(conn, "amendments", amendment_id, from_states, to_state, fields)
-            if current is not None:
+        return await self.require_amendment(amendment_id)
+
+    async def fold(
+        self,
+        amendment_id: int,
+        from_states: tuple[str, ...],
+        to_state: str,
+        motion_states: tuple[str, ...],
+        apply: Callable[[str, AmendmentRow], str | None],
+    ) -> AmendmentRow:
+        """Fold an amendment into its motion's text: read the text, ``apply`` it, and write the
+        result with the amendment's new state, in one transaction (two amendments folded at
+        once cannot each overwrite the other's change). The amendment falls when ``apply``
+        gives None; the motion must be in one of ``motion_states``."""
+        async with self.db.write("motions.fold") as conn:
+            async with conn.execute(f"SELECT {_AMENDMENT} FROM amendments WHERE id = ?", (amendment_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise NotFound(f"no amendment {amendment_id}")
+            amendment = _amendment(row)
+            async with conn.execute(
+                "SELECT state, current FROM motions WHERE id = ?", (amendment.motion_id,)
+            ) as cursor:
+                motion = await cursor.fetchone()
+            if motion is None:
+                raise NotFound(f"no motion {amendment.motion_id}")
+            if motion["state"] not in motion_states:
+                raise Conflict(f"the motion is {motion['state']}: its amendments are settled", code="wrong_state")
+            changed = apply(motion["current"], amendment)
+            await _move(conn, "amendments", amendment_id, from_states, "fell" if changed is None else to_state, {})
+            if changed is not None:
                 await conn.execute(
-                    "UPDATE motions SET current = ?, updated_at = ? WHERE id = (SELECT motion_id FROM amendments"
-                    " WHERE id = ?)",
-                    (current, int(time.time()), amendment_id),
+                    "UPDATE motions SET current = ?, updated_at = ? WHERE id = ?",
+                    (changed, int(time.time()), amendment.motion_id),
                 )
         return await self.require_amendment(amendment_id)
+
+    async def start_vote(self, motion_id: int, from_states: tuple[str, ...], undecided: tuple[str, ...]) -> None:
+        """Move a motion to ``voting``, in one transaction with the check that no amendment
+        is still undecided (none can be proposed in between)."""
+        async with self.db.write("motions.start_vote") as conn:
+            async with conn.execute(
+                "SELECT id FROM amendments WHERE motion_id = ? AND state IN (" + ",".join("?" * len(undecided)) + ")",
+                (motion_id, *undecided),
+            ) as cursor:
+                pending = [int(r[0]) for r in await cursor.fetchall()]
+            if pending:
+                raise Conflict(f"amendments {', '.join(map(str, pending))} are voted on before the motion",
+                               code="wrong_state")  # fmt: skip
+            await _move(conn, "motions", motion_id, from_states, "voting", {"updated_at": int(time.time())})
 
     async def by_ballot(self, ballot_id: int) -> tuple[MotionRow | None, AmendmentRow | None]:
         motion = await self.db.fetchone(f"SELECT {_MOTION} FROM motions WHERE ballot_id = ?", (ballot_id,))

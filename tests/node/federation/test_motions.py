@@ -3,6 +3,7 @@ and lost by ballots, the motion voted as amended; and the rules around it."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -124,3 +125,24 @@ async def test_an_amendment_whose_words_are_gone_falls() -> None:
     assert apply(moved, amendment(8, 12, "£200", "£300")) == "Each year we give £300 to the union."
     assert apply("We give £100 to the union.", amendment(8, 12, "£200", "£300")) is None  # gone: it falls
     assert apply("£200 and £200", amendment(20, 24, "£200", "£300")) is None  # twice: which one? it falls
+
+
+async def test_amendments_folded_at_once_both_stay_in_the_text(node: Node) -> None:
+    """The fold reads the text and writes it in one transaction: two accepted together (and a
+    ballot opened beside them) lose neither change."""
+    sec = await add(node, "Sec Retary", "secretary")
+    mover, other = await add(node, "Maya Mover"), await add(node, "Olu Other")
+    motion = await motions.propose(node, mover, "Support the tenants", TEXT)
+    await motions.admit(node, sec, motion.id)
+    first = await motions.amend(node, other, motion.id, 0, 0, 4, "That")
+    second = await motions.amend(node, other, motion.id, 2, 4, 13, "chair")
+    await asyncio.gather(
+        motions.accept_amendment(node, mover, first.id), motions.accept_amendment(node, mover, second.id)
+    )
+    current = (await node.motions.require(motion.id)).current
+    assert current.startswith("That branch") and "The chair writes" in current
+    # Two officers open the motion's ballot at once: one ballot, one refusal.
+    results = await asyncio.gather(motions.ballot_on_motion(node, sec, motion.id),
+                                   motions.ballot_on_motion(node, sec, motion.id), return_exceptions=True)  # fmt: skip
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    assert len(await node.ballots.recent()) == 1

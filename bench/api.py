@@ -34,26 +34,31 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BARE_SERVER = """
-import sys
+def bare_server(method: str, path: str, content_type: str, status: int = 200, read_json: bool = False) -> str:
+    """A bare aiohttp server's source: its one handler answers with the bytes read from stdin
+    (the node's answer), and prints its URL. The baseline of every HTTP benchmark."""
+    return f"""
+import asyncio, sys
 from aiohttp import web
 body = sys.stdin.buffer.read()
 async def handler(request):
-    return web.Response(body=body, content_type="application/json")
+    {"await request.json()" if read_json else "pass"}
+    return web.Response(body=body, status={status}, content_type={content_type!r})
 async def main():
     app = web.Application()
-    app.router.add_get("/api/v1/members/{member_id}", handler)
+    app.router.add_route({method!r}, {path!r}, handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    print(f"listening on http://{host}:{port}", flush=True)
-    import asyncio
+    print(f"listening on http://{{host}}:{{port}}", flush=True)
     await asyncio.Event().wait()
-import asyncio
 asyncio.run(main())
 """
+
+
+BARE_SERVER = bare_server("GET", "/api/v1/members/{member_id}", "application/json")
 
 
 async def prepare_node(directory: Path) -> tuple[str, int]:

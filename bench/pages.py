@@ -38,27 +38,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import load, start  # the same load generator and process start
+from bench.api import bare_server, load, start  # the same baseline, load generator and process start
 
 PATH = "/members?page=50"
-BARE_SERVER = """
-import asyncio, sys
-from aiohttp import web
-body = sys.stdin.buffer.read()
-async def handler(request):
-    return web.Response(body=body, content_type="text/html", charset="utf-8")
-async def main():
-    app = web.Application()
-    app.router.add_get("/members", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    print(f"listening on http://{host}:{port}", flush=True)
-    await asyncio.Event().wait()
-asyncio.run(main())
-"""
+BARE_SERVER = bare_server("GET", "/members", "text/html")
 
 
 async def prepare_node(directory: Path, count: int) -> str:

@@ -36,28 +36,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import start  # the same process start as the other benchmarks
+from bench.api import bare_server, start  # the same baseline and process start as the others
 
 MEMBERS = 1000
-BARE_SERVER = """
-import asyncio, sys
-from aiohttp import web
-body = sys.stdin.buffer.read()
-async def handler(request):
-    await request.json()
-    return web.Response(body=body, status=201, content_type="application/json")
-async def main():
-    app = web.Application()
-    app.router.add_post("/api/v1/ballots/{ballot_id}/votes", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    print(f"listening on http://{host}:{port}", flush=True)
-    await asyncio.Event().wait()
-asyncio.run(main())
-"""
+BARE_SERVER = bare_server("POST", "/api/v1/ballots/{ballot_id}/votes", "application/json", 201, True)
 
 
 async def prepare_node(directory: Path, ballots_open: int) -> tuple[list[str], list[int]]:

@@ -28,8 +28,9 @@ _COLUMNS = (
 
 
 @dataclass(frozen=True)
-class BallotRow:
-    id: int
+class NewBallot:
+    """A ballot as opened: what the officer asked for and the roll it froze."""
+
     ballot: bytes
     motion: str
     amendment: str
@@ -40,34 +41,22 @@ class BallotRow:
     rules: BallotRules
     secrecy: str
     may_change: bool
-    state: str
     opened: int
     opens: int
     closes: int | None
-    closed: int | None
-    electorate: int
     roll: bytes
-    decision: bytes | None
     created_by: int | None
 
 
 @dataclass(frozen=True)
-class NewBallot:
-    ballot: bytes
-    motion: str
-    amendment: str
-    subject: str
-    text_hash: bytes
-    method: str
-    options: list[str]
-    rules: BallotRules
-    secrecy: str
-    may_change: bool
-    opened: int
-    opens: int
-    closes: int | None
-    roll: bytes
-    created_by: int | None
+class BallotRow(NewBallot):
+    """A stored ballot: as opened, and where it stands."""
+
+    id: int
+    state: str
+    closed: int | None
+    electorate: int
+    decision: bytes | None
 
 
 def _row(r: sqlite3.Row) -> BallotRow:

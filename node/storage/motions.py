@@ -12,8 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from node.errors import Conflict, NotFound
+from node.errors import Conflict, NotFound, Throttled
 from node.storage.db import Database
+
+# Per member, checked in the transaction that would add one more (docs/operating.md, limits).
+MAX_WAITING_MOTIONS = 20  # drafts and submitted motions not yet decided on
+MAX_OPEN_AMENDMENTS = 20  # proposed amendments to one motion
+MAX_COMMENTS_PER_DAY = 100
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,10 @@ _MOTION = "id, title, text, current, proposer_id, for_body, deadline, state, rea
 _AMENDMENT = "id, motion_id, proposer_id, paragraph, start, end, original, replacement, state, ballot_id, created_at"
 
 
+def _count(row: sqlite3.Row | None) -> int:
+    return int(row[0]) if row else 0
+
+
 def _motion(r: sqlite3.Row) -> MotionRow:
     return MotionRow(
         id=r["id"], title=r["title"], text=r["text"], current=r["current"], proposer_id=r["proposer_id"],
@@ -80,6 +89,12 @@ class MotionStore:
                   state: str) -> MotionRow:  # fmt: skip
         now = int(time.time())
         async with self.db.write("motions.add") as conn:
+            async with conn.execute(
+                "SELECT COUNT(*) FROM motions WHERE proposer_id = ? AND state IN ('draft', 'submitted')", (proposer_id,)
+            ) as cursor:
+                if _count(await cursor.fetchone()) >= MAX_WAITING_MOTIONS:
+                    raise Conflict(f"you have {MAX_WAITING_MOTIONS} motions waiting; withdraw one or wait for "
+                                   "officers to decide on them", code="too_many")  # fmt: skip
             cursor = await conn.execute(
                 "INSERT INTO motions (title, text, current, proposer_id, for_body, deadline, state, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -118,6 +133,13 @@ class MotionStore:
                 raise NotFound(f"no motion {motion_id}")
             if row[0] not in open_states:
                 raise Conflict(f"the motion is {row[0]}: it takes no amendments now", code="wrong_state")
+            async with conn.execute(
+                "SELECT COUNT(*) FROM amendments WHERE motion_id = ? AND proposer_id = ? AND state = 'proposed'",
+                (motion_id, proposer_id),
+            ) as cursor:
+                if _count(await cursor.fetchone()) >= MAX_OPEN_AMENDMENTS:
+                    raise Conflict(f"you have {MAX_OPEN_AMENDMENTS} amendments to this motion waiting",
+                                   code="too_many")  # fmt: skip
             cursor = await conn.execute(
                 "INSERT INTO amendments (motion_id, proposer_id, paragraph, start, end, original, replacement,"
                 " state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'proposed', ?)",
@@ -202,7 +224,14 @@ class MotionStore:
         return (_motion(motion) if motion else None), (_amendment(amendment) if amendment else None)
 
     async def comment(self, motion_id: int, member_id: int, text: str) -> CommentRow:
+        now = int(time.time())
         async with self.db.write("motions.comment") as conn:
+            async with conn.execute(
+                "SELECT COUNT(*) FROM motion_comments WHERE member_id = ? AND created_at > ?",
+                (member_id, now - 86_400),
+            ) as cursor:
+                if _count(await cursor.fetchone()) >= MAX_COMMENTS_PER_DAY:
+                    raise Throttled(f"at most {MAX_COMMENTS_PER_DAY} comments a day", retry_after=3600)
             cursor = await conn.execute(
                 "INSERT INTO motion_comments (motion_id, member_id, text, created_at) VALUES (?, ?, ?, ?)",
                 (motion_id, member_id, text, int(time.time())),

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from node.errors import BadInput, Conflict, Forbidden
+from node.errors import BadInput, Conflict, Forbidden, Throttled
 from node.federation import ballots, motions
 from node.rules.motions import apply
 from node.service import Node
 from node.storage.members import Member, MemberIn
-from node.storage.motions import AmendmentRow
+from node.storage.motions import MAX_COMMENTS_PER_DAY, MAX_OPEN_AMENDMENTS, MAX_WAITING_MOTIONS, AmendmentRow
 from protocol import Decision
 
 TEXT = (
@@ -146,3 +146,25 @@ async def test_amendments_folded_at_once_both_stay_in_the_text(node: Node) -> No
                                    motions.ballot_on_motion(node, sec, motion.id), return_exceptions=True)  # fmt: skip
     assert sum(isinstance(r, Conflict) for r in results) == 1
     assert len(await node.ballots.recent()) == 1
+
+
+async def test_a_member_cannot_flood_motions_amendments_or_comments(node: Node) -> None:
+    """Each bound is checked in the transaction that would add one more; nothing over it is stored."""
+    sec = await add(node, "Sec Retary", "secretary")
+    member = await add(node, "Flo Flood")
+    made = [await motions.propose(node, member, f"Motion {i}", TEXT) for i in range(MAX_WAITING_MOTIONS)]
+    with pytest.raises(Conflict) as too_many:
+        await motions.propose(node, member, "One more", TEXT)
+    assert too_many.value.code == "too_many" and len(await node.motions.recent(1000)) == MAX_WAITING_MOTIONS
+    await motions.admit(node, sec, made[0].id)
+    await motions.propose(node, member, "Room again", TEXT)  # an admitted motion no longer waits
+    for i in range(MAX_OPEN_AMENDMENTS):
+        await motions.amend(node, member, made[0].id, 0, 0, 4, f"That {i}")
+    with pytest.raises(Conflict):
+        await motions.amend(node, member, made[0].id, 0, 0, 4, "Yet another")
+    assert len(await node.motions.amendments(made[0].id)) == MAX_OPEN_AMENDMENTS
+    for i in range(MAX_COMMENTS_PER_DAY):
+        await motions.comment(node, member, made[0].id, f"Comment {i}")
+    with pytest.raises(Throttled):
+        await motions.comment(node, member, made[0].id, "One too many")
+    assert len(await node.motions.comments(made[0].id)) == MAX_COMMENTS_PER_DAY

@@ -218,6 +218,11 @@ class BallotStore:
             raise NotFound(f"no ballot {ballot_id}")
         return found
 
+    async def of_motion(self, motion: str) -> list[BallotRow]:
+        """The ballots on one motion (its own id on this node) and its amendments."""
+        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM ballots WHERE motion = ? ORDER BY id", (motion,))
+        return [_row(r) for r in rows]
+
     async def recent(self, limit: int = 100) -> list[BallotRow]:
         rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM ballots ORDER BY id DESC LIMIT ?", (limit,))
         return [_row(r) for r in rows]

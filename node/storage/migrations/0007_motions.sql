@@ -41,3 +41,6 @@ CREATE TABLE motion_comments (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX comments_by_motion ON motion_comments (motion_id, id);
+
+-- A motion's page lists the ballots on it and its amendments.
+CREATE INDEX ballots_by_motion ON ballots (motion, id);

@@ -53,7 +53,7 @@ async def _motion_context(request: web.Request, motion_id: int) -> dict[str, Any
     node = node_of(request)
     motion = await node.motions.require(motion_id)
     amendments = await node.motions.amendments(motion_id)
-    related = [b for b in await node.ballots.recent(500) if b.motion == f"m{motion_id}"]
+    related = await node.ballots.of_motion(f"m{motion_id}")
     return {"motion": motion, "parts": paragraphs(motion.current), "amendments": amendments,
             "comments": await node.motions.comments(motion_id), "ballots": related,
             "is_mover": motion.proposer_id == who_of(request).id, "values": {"paragraph": 0, "words": "", "with": ""},

@@ -22,15 +22,21 @@ from .keys import SigningKey
 from .models import (
     MAX_ENVELOPE_BYTES,
     MAX_FORK_PROOF_ENVELOPE_BYTES,
+    AgendaItem,
+    Aggregate,
     Body,
+    Campaign,
     Charter,
+    Composite,
     Decision,
     Envelope,
     ForkProof,
     Genesis,
     KeyRotation,
+    Mandate,
     Payload,
 )
+from .upward import check_alone
 
 VERSION = 1
 ENVELOPE_TAG = b"branchnet/1/envelope\x00"
@@ -154,6 +160,8 @@ def _check_body(payload: Payload, body: Body) -> None:
                     raise SignatureFailure(Code.BAD_SIGNATURE, "the new key's proof does not verify", "body.proof")
         case Decision():
             check_decision(body)
+        case AgendaItem() | Composite() | Mandate() | Aggregate() | Campaign():
+            check_alone(body)
         case ForkProof():
             from .chain import verify_fork_proof  # chain imports this module
 

@@ -46,6 +46,10 @@ class Code(enum.StrEnum):
     NOT_ALLOWED = "not_allowed"
     # decisions (protocol.ballots): a decision that does not add up
     BAD_DECISION = "bad_decision"
+    # decisions go up (protocol.upward): objects that do not keep their own rules
+    BAD_AGENDA_ITEM = "bad_agenda_item"
+    BAD_MANDATE = "bad_mandate"
+    BAD_AGGREGATE = "bad_aggregate"
 
 
 class ProtocolError(Exception):

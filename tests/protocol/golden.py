@@ -15,14 +15,18 @@ import msgspec
 
 from protocol import (
     ENVELOPE_TAG,
+    AgendaItem,
+    Aggregate,
     BallotRules,
     Decision,
     Envelope,
     KeyRotation,
+    Mandate,
     Ratio,
     Revocation,
     Roll,
     SigningKey,
+    Submission,
     make_fork_proof,
     rotation_message,
     signing_input,
@@ -110,8 +114,29 @@ def _roll_and_decision() -> tuple[Roll, Any]:
     return roll, decision
 
 
-def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope, decision_env: Envelope
-                ) -> list[dict[str, Any]]:  # fmt: skip
+def _upward(south: SigningKey, north: SigningKey, national: SigningKey, fed: bytes, decision_env: Envelope
+            ) -> list[Envelope]:  # fmt: skip
+    """Decisions go up: south submits the motion its decision carried to the national body and
+    is put the question as an agenda item (signed here by south, for brevity), sends its
+    mandate following its decision, and the aggregate counts it with weight 24, north absent
+    with weight 10."""
+    rules = BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=1, den=2))
+    submission = next_envelope(south, decision_env, Submission(to=national.public, decision=decision_env.id,
+                                                               title="Fund the food bank", text="Fund it."), fed)
+    item = next_envelope(south, submission, AgendaItem(title="Fund the food bank", text="Fund it.", opens=T0 + 30_000,
+                                                       closes=T0 + 40_000, weighting="card_vote", rules=rules,
+                                                       sources=[submission.id]), fed)
+    mandate = next_envelope(south, item, Mandate(item=item.id, position="for", basis=decision_env.id), fed)
+    aggregate = Aggregate(item=item.id, weighting="card_vote", rules=rules, closes=T0 + 40_000,
+                          counted=mandate.id[:8] + (24).to_bytes(4, "big"),
+                          absent=north.public[:8] + (10).to_bytes(4, "big"),
+                          cited=hashlib.sha256(mandate.id).digest(), votes=[24, 0, 0], weight_sent=24,
+                          weight_all=34, outcome="carried")
+    return [submission, item, mandate, next_envelope(south, mandate, aggregate, fed)]  # fmt: skip
+
+
+def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope, decision_env: Envelope,
+                upward: list[Envelope]) -> list[dict[str, Any]]:  # fmt: skip
     """Envelopes every implementation must refuse, each with the code (and field) it must give."""
     north = keys["north"]
     good = {"author": north.public, "body": {"endpoints": ["https://north.example.org"], "kind": "node_profile",
@@ -136,6 +161,11 @@ def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope
 
     def decided(**changes: Any) -> bytes:
         return pack({**good, "body": {**decision_view, **changes}})
+
+    def changed(envelope: Envelope, **changes: Any) -> bytes:
+        return pack({**good, "body": {**msgspec.to_builtins(envelope.payload.body, builtin_types=(bytes,)), **changes}})
+
+    _, item, mandate, aggregate = upward
     cases: list[tuple[str, bytes, str, str | None]] = [
         ("too_large", b"\x93\x01" + pack(bytes(65_600)) + pack(bytes(64)), "too_large", None),
         ("truncated", signed(valid)[:-1], "malformed", None),
@@ -160,6 +190,13 @@ def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope
         ("decision_counts_not_receipts", signed(decided(counts=[13, 7, 1])), "bad_decision", "body.counts"),
         ("decision_outcome_not_following", signed(decided(outcome="lost")), "bad_decision", "body.outcome"),
         ("decision_receipts_unsorted", signed(decided(receipts=swapped)), "bad_decision", "body.receipts"),
+        ("agenda_item_closes_before_it_opens", signed(changed(item, closes=T0 + 30_000)), "bad_agenda_item",
+         "body.closes"),
+        ("mandate_split_without_counts", signed(changed(mandate, position="split")), "bad_mandate", "body.split"),
+        ("aggregate_weight_not_its_records", signed(changed(aggregate, weight_sent=25)), "bad_aggregate",
+         "body.weight_sent"),
+        ("aggregate_outcome_not_following", signed(changed(aggregate, outcome="lost")), "bad_aggregate",
+         "body.outcome"),
     ]  # fmt: skip
     return [{"name": name, "envelope": raw.hex(), "code": code, "field": field} for name, raw, code, field in cases]
 
@@ -208,6 +245,7 @@ def build() -> dict[str, Any]:
     roll, decision = _roll_and_decision()
     roll_env = next_envelope(south, proof, roll, fed)
     decision_env = next_envelope(south, roll_env, decision(roll_env.id), fed)
+    upward = _upward(south, north, national, fed, decision_env)
     return {
         "description": (
             "branchnet protocol version 1 golden vectors (docs/protocol.md). Keys: the RFC 8032 seed of each "
@@ -229,12 +267,13 @@ def build() -> dict[str, Any]:
             _entry("key_rotation", "national", rotated_env),
             _entry("roll", "south", roll_env),
             _entry("decision", "south", decision_env),
+            *(_entry(e.kind, "south", e) for e in upward),
         ],
         "rejections_description": (
             "Envelopes that must be refused, each with the code (docs/protocol.md section 10) and, where one "
             "field is at fault, its path. Signed by 'north' unless the case is about the signature or the key."
         ),
-        "rejections": _rejections(keys, fed, north_profile, decision_env),
+        "rejections": _rejections(keys, fed, north_profile, decision_env, upward),
         "bundles_description": (
             "Bundles checked as logs (section 7) at the clock now_ms: each failure by the index of the envelope "
             "in the bundle and its code; an empty list means every envelope holds."

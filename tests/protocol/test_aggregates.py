@@ -4,8 +4,6 @@ free votes, absent children."""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pytest
 
 from protocol import BallotRules, Ratio
@@ -44,9 +42,11 @@ def test_a_split_card_vote_shares_the_weight_exactly() -> None:
     counted = [Counted("split", 120, (70, 40, 10)), Counted("for", 45)]
     result = totals(counted, list(ROLLS.values()), MAJORITY)
     assert result.votes == (115, 40, 10) and result.outcome == "carried"
-    # Shares that do not divide evenly stay exact: 5 split 2/1/0 is 10/3 for and 5/3 against.
+    # Shares that do not divide evenly are whole votes by largest remainder: 5 split 2/1/0
+    # is 3 1/3 for and 1 2/3 against: 3 and 1, and the vote left over to the larger
+    # remainder, against: 3 / 2 / 0.
     odd = totals([Counted("split", 5, (2, 1, 0))], [5], MAJORITY)
-    assert odd.votes == (Fraction(10, 3), Fraction(5, 3), 0)
+    assert odd.votes == (3, 2, 0)
 
 
 def test_absent_children_drop_out_and_count_against_the_quorum() -> None:

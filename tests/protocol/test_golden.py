@@ -20,14 +20,15 @@ from tests.protocol.golden import build, pack
 
 GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "golden.json").read_text())
 BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b", "ballot", "root", "text_hash",
-                "roll", "receipts"}
+                "roll", "receipts", "to", "decision", "item", "basis", "replaces", "composite", "submission",
+                "campaign", "counted", "absent", "cited", "sources"}
 
 
 def _from_view(value: Any, name: str = "") -> Any:
     if isinstance(value, dict):
         return {k: _from_view(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_from_view(v) for v in value]
+        return [_from_view(v, name) for v in value]
     if name in BYTES_FIELDS:
         return bytes.fromhex(value)
     return value
@@ -113,6 +114,26 @@ PINNED = {
         "9e25a2cdfdd15c98703abe075e1993c53ccb5ce1d83986a0f03eaa511c8c26a4",
         "109208fb893b51676e8bb11185f6e26ce8c99fd53bf2205f93ac23f91302bca5"
         "0e10e7ffd8561cb5c452e67832c4cb4a5b4c746282c168d1e4a118e213a3c60f",
+    ),
+    "submission": (
+        "0cd60ae7dc8e8b84592cba8db7bcd21b08059916c42a66e03234726e2cb0e506",
+        "51cc3d608f390fe1bd0f34d15d63fd08cc62118725b774b20238551ebf6d973b"
+        "0fe591726427501d148ac0c2407727e3a4d90532df317b4d809127d56962f30a",
+    ),
+    "agenda_item": (
+        "f3106535e24d6f7301a0548cfdbe50a0f31c1364d59ff47639e6cc1e21e01575",
+        "1eee0a0d879e35bb7fd3ec4b057da2490b618751249771874405525ec2e0b370"
+        "0df45bd9d5f30b7878e6c8ec9f61b0a44c94b36fcd909fced6180df4b2fdeb00",
+    ),
+    "mandate": (
+        "25affc0a02b6f7a03a46ca4c7d924cb1f836691517a82925cb61f09bfaac16cc",
+        "34ee4f6f09f7c45a960d506303c878c78eb90d51d24d36ca88e3d2c8d7654b4c"
+        "1d1e294a1e482a73dc3f6c1bff060a63d193d296a6572819d2c5858c5fd40207",
+    ),
+    "aggregate": (
+        "ba17fb2854b90904ccdc5e26c9beecb284bcc55e752ae618e6326731d3a8250c",
+        "abac29b142dcc95c95678c6a0667de1e04111d815fafd86ec552bca1013774b2"
+        "75784897a977094a79841f2504397299f43637cbb3d0c8bfce679bc7cc28af05",
     ),
 }
 

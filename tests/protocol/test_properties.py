@@ -10,22 +10,32 @@ from hypothesis import strategies as st
 
 from protocol import (
     KINDS,
+    AgendaItem,
+    Aggregate,
     BallotRules,
     Body,
+    Campaign,
     Charter,
     CharterRule,
     Code,
+    Composite,
+    Consent,
     Decision,
+    Delegates,
     ForkProof,
     Genesis,
     KeyRotation,
+    Mandate,
     NodeProfile,
     Payload,
+    Pledge,
     ProtocolError,
     Ratio,
     Revocation,
     Roll,
     Rules,
+    Ruling,
+    Submission,
     encode,
     kind_of,
     open_envelope,
@@ -41,6 +51,13 @@ texts = st.text(max_size=300)
 levels = st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True)
 urls = st.from_regex(r"https?://[a-z0-9.\-/]{1,80}", fullmatch=True)
 ratios = st.builds(Ratio, num=st.integers(0, 1_000_000), den=st.integers(1, 1_000_000))
+times = st.integers(0, 2**48)
+weights = st.integers(0, 2**53)
+motion_texts = st.text(min_size=1, max_size=300)
+weightings = st.sampled_from(["card_vote", "one_branch_one_vote", "delegates"])
+ballot_rules = st.builds(BallotRules, quorum=ratios, threshold=ratios,
+                         base=st.sampled_from(["for_against", "cast", "electorate"]),
+                         reach=st.sampled_from(["more_than", "at_least"]))  # fmt: skip
 rules = st.builds(
     Rules,
     levels=st.lists(levels, min_size=1, max_size=16),
@@ -70,13 +87,7 @@ bodies: st.SearchStrategy[Body] = st.one_of(
         subject=names,
         text_hash=keys32,
         method=st.sampled_from(["for_against_abstain", "approval"]),
-        rules=st.builds(
-            BallotRules,
-            quorum=ratios,
-            threshold=ratios,
-            base=st.sampled_from(["for_against", "cast", "electorate"]),
-            reach=st.sampled_from(["more_than", "at_least"]),
-        ),
+        rules=ballot_rules,
         electorate=st.integers(0, 10_000_000),
         roll=keys32,
         opened=st.integers(0, 2**48),
@@ -89,7 +100,22 @@ bodies: st.SearchStrategy[Body] = st.one_of(
         chosen=st.lists(st.integers(0, 15), max_size=16),
         secrecy=st.sampled_from(["open", "secret"]),
     ),
-)
+    st.builds(Submission, to=keys32, decision=keys32, title=names, text=motion_texts),
+    st.builds(AgendaItem, title=names, text=motion_texts, opens=times, closes=times, weighting=weightings,
+              rules=ballot_rules, sources=st.lists(keys32, max_size=64), composite=st.none() | keys32),
+    st.builds(Ruling, submission=keys32, reason=names),
+    st.builds(Composite, title=names, text=motion_texts, sources=st.lists(keys32, min_size=2, max_size=64)),
+    st.builds(Consent, composite=keys32, submission=keys32, answer=st.sampled_from(["consent", "refuse", "withdraw"])),
+    st.builds(Delegates, to=keys32, count=st.integers(0, 10_000_000), names=st.lists(names, max_size=64)),
+    st.builds(Mandate, item=keys32, position=st.sampled_from(["for", "against", "abstain", "split", "free"]),
+              basis=keys32, split=st.lists(weights, max_size=3), replaces=st.none() | keys32),
+    st.builds(Aggregate, item=keys32, weighting=weightings, rules=ballot_rules, closes=times,
+              counted=st.binary(max_size=200), absent=st.binary(max_size=200), cited=keys32,
+              votes=st.lists(weights, min_size=3, max_size=3), weight_sent=weights, weight_all=weights,
+              outcome=st.sampled_from(["carried", "lost", "not_quorate", "chosen", "tied"])),
+    st.builds(Campaign, title=names, text=texts, asks=texts, starts=times, ends=st.none() | times, contact=texts),
+    st.builds(Pledge, campaign=keys32, text=texts),
+)  # fmt: skip
 payloads = st.builds(
     Payload,
     author=keys32,
@@ -113,7 +139,7 @@ def test_strategy_covers_every_kind() -> None:
     seen: set[str] = set()
 
     @given(bodies)
-    @settings(max_examples=200)
+    @settings(max_examples=600)
     def collect(body: Body) -> None:
         seen.add(kind_of(body))
 

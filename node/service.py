@@ -23,6 +23,7 @@ from node.storage.logins import AuthStore
 from node.storage.members import MemberStore
 from node.storage.motions import MotionStore
 from node.storage.peers import PeerStore
+from node.storage.upward import UpwardStore
 from protocol import SigningKey
 
 
@@ -42,6 +43,7 @@ class Node:
     peers: PeerStore
     ballots: BallotStore
     motions: MotionStore
+    upward: UpwardStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -80,6 +82,7 @@ class Node:
             peers=PeerStore(db),
             ballots=BallotStore(db),
             motions=MotionStore(db),
+            upward=UpwardStore(db),
             own_log=OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory)),
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,

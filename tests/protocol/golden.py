@@ -163,7 +163,8 @@ def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope
         return pack({**good, "body": {**decision_view, **changes}})
 
     def changed(envelope: Envelope, **changes: Any) -> bytes:
-        return pack({**good, "body": {**msgspec.to_builtins(envelope.payload.body, builtin_types=(bytes,)), **changes}})
+        view: dict[str, Any] = msgspec.to_builtins(envelope.payload.body, builtin_types=(bytes,))
+        return pack({**good, "body": {**view, **changes}})
 
     _, item, mandate, aggregate = upward
     cases: list[tuple[str, bytes, str, str | None]] = [

@@ -1,0 +1,609 @@
+"""Decisions go up: submissions, agenda items, composites and consents, delegates, mandates,
+aggregates with their recount, campaigns and pledges (docs/decisions.md, "Decisions go up").
+
+Every step an officer takes is checked here (and by :mod:`node.rules.upward`) before anything
+is signed; the API, the pages and the CLI call these functions. What a mandate may count for
+and what an aggregate must add up to is :mod:`protocol.upward`, the same code every node runs
+when an aggregate reaches it: :func:`refresh` indexes what arrived and recounts the
+aggregates it concerns, keeping the findings for the API, the pages and ``status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from node.errors import BadInput, Conflict, NotFound
+from node.federation.ballots import BallotSpec, default_rules, now_ms, open_ballot
+from node.federation.motions import Moving
+from node.rules.upward import check_may_act_for_body, check_title_text, check_window
+from node.storage.ballots import BallotRow
+from node.storage.members import Member
+from node.storage.upward import UpwardStore
+from protocol import (
+    AgendaItem,
+    Aggregate,
+    BallotRules,
+    Campaign,
+    Composite,
+    Consent,
+    Decision,
+    Delegates,
+    Envelope,
+    Mandate,
+    Pledge,
+    Roll,
+    Ruling,
+    Submission,
+    open_envelope,
+)
+from protocol import upward as up
+from protocol.models import Body
+
+KINDS = ("submission", "agenda_item", "ruling", "composite", "consent", "delegates", "mandate", "aggregate",
+         "campaign", "pledge")  # fmt: skip
+_locks: dict[bytes, asyncio.Lock] = {}
+
+
+class Upward(Moving, Protocol):
+    @property
+    def upward(self) -> UpwardStore: ...
+
+
+def _open(raw: bytes) -> Envelope:
+    return open_envelope(raw, deep=False)  # verified when it was stored
+
+
+def refs_of(raw: bytes) -> list[tuple[bytes, Envelope]]:
+    """What one upward envelope is indexed under."""
+    e = _open(raw)
+    b = e.payload.body
+    match b:
+        case Submission() | Delegates():
+            return [(b.to, e)]
+        case AgendaItem() | Composite():
+            return [(e.author, e), *((s, e) for s in b.sources)]
+        case Ruling():
+            return [(b.submission, e)]
+        case Consent():
+            return [(b.composite, e)]
+        case Mandate() | Aggregate():
+            return [(b.item, e)]
+        case Campaign():
+            return [(e.author, e)]
+        case Pledge():
+            return [(b.campaign, e)]
+        case _:
+            return []
+
+
+def _me(node: Upward) -> bytes:
+    return node.own_log.key.public
+
+
+def _parent(node: Upward, key: bytes) -> bytes | None:
+    body = node.federation_state.body(key)
+    return body.parent if body is not None else None
+
+
+def _ancestors(node: Upward, key: bytes) -> list[bytes]:
+    out: list[bytes] = []
+    current = _parent(node, key)
+    while current is not None and current not in out and len(out) < 64:
+        out.append(current)
+        current = _parent(node, current)
+    return out
+
+
+def name_of(node: Upward, key: bytes) -> str:
+    body = node.federation_state.body(key)
+    return body.name if body is not None else key.hex()[:16] + "…"
+
+
+async def _held(node: Upward, envelope_id: bytes, kind: type, what: str) -> Envelope:
+    raw = await node.envelopes.get(envelope_id)
+    if raw is None:
+        raise NotFound(f"no {what} {envelope_id.hex()[:16]}… is held here")
+    envelope = _open(raw)
+    if not isinstance(envelope.payload.body, kind):
+        raise NotFound(f"{envelope_id.hex()[:16]}… is not a {what}")
+    return envelope
+
+
+async def _referring(node: Upward, ref: bytes, kind: str) -> list[Envelope]:
+    return [_open(raw) for raw in await node.upward.referring(ref, kind)]
+
+
+async def _sign(node: Upward, body: Body) -> Envelope:
+    return await node.own_log.append(body)
+
+
+# --- keeping up: index what arrived, recount the aggregates it concerns --------------------
+
+
+async def refresh(node: Upward, clock: Callable[[], float] = time.time) -> int:
+    """Index the upward envelopes stored since the last time; recount every aggregate on an
+    item that got a new mandate or aggregate. Returns how many envelopes were indexed."""
+    new = await node.upward.catch_up(KINDS, refs_of)
+    items = {e.payload.body.item for e in new if isinstance(e.payload.body, Mandate | Aggregate)}
+    for item_id in sorted(items):
+        aggregates = await _referring(node, item_id, "aggregate")
+        if aggregates:
+            await _recount_and_keep(node, item_id, aggregates, clock)
+    return len(new)
+
+
+async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envelope], clock: Callable[[], float]
+                            ) -> list[tuple[Envelope, list[up.Finding]]]:  # fmt: skip
+    raw = await node.envelopes.get(item_id)
+    item = _open(raw) if raw is not None else None
+    judged = await judge(node, item) if item is not None and isinstance(item.payload.body, AgendaItem) else None
+    out = []
+    for aggregate in aggregates:
+        if judged is None or item is None:
+            findings = [up.Finding("item_not_held", "the agenda item it counts is not held here (yet)")]
+        else:
+            findings = up.recount(aggregate, item, judged.weights, judged.mandates, judged.latest)
+        await node.upward.save_recount(aggregate.id, item_id, aggregate.author, now_ms(clock),
+                                       [{"code": f.code, "message": f.message} for f in findings])  # fmt: skip
+        out.append((aggregate, findings))
+    return out
+
+
+# --- submissions, rulings, composites ----------------------------------------------------
+
+
+async def submit(node: Upward, who: Member, motion_id: int) -> Envelope:
+    """Submit a motion this body carried, meant for a body above it, to that body."""
+    check_may_act_for_body(who)
+    await refresh(node)
+    motion = await node.motions.require(motion_id)
+    if motion.for_body == _me(node):
+        raise Conflict("this motion is for this body: a submission goes to a body above it", code="not_for_above")
+    if motion.state not in ("carried", "carried_as_amended"):
+        raise Conflict(f"the motion is {motion.state}: only a motion this body carried goes up", code="wrong_state")
+    if motion.ballot_id is None:
+        raise Conflict("the motion has no ballot", code="wrong_state")
+    ballot = await node.ballots.require(motion.ballot_id)
+    if ballot.decision is None:
+        raise Conflict("the motion's ballot has no decision yet", code="wrong_state")
+    if hashlib.sha256(motion.current.encode()).digest() != ballot.text_hash:
+        raise Conflict("the motion's text is not the text its decision carried", code="text_changed")
+    for earlier in await _referring(node, motion.for_body, "submission"):
+        if earlier.author == _me(node) and earlier.payload.body.decision == ballot.decision:  # type: ignore[union-attr]
+            raise Conflict("this motion has been submitted already", code="already_submitted")
+    return await _sign(node, Submission(to=motion.for_body, decision=ballot.decision, title=motion.title,
+                                        text=motion.current))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SubmissionView:
+    envelope: Envelope
+    body: Submission
+    state: str  # waiting, ruled_out, composited, on_agenda, invalid
+    note: str = ""
+
+
+async def _submission_problem(node: Upward, envelope: Envelope) -> str | None:
+    body = envelope.payload.body
+    assert isinstance(body, Submission)
+    if body.to not in _ancestors(node, envelope.author):
+        return "its author is not below this body"
+    raw = await node.envelopes.get(body.decision)
+    decision = _open(raw).payload.body if raw is not None else None
+    if not isinstance(decision, Decision) or raw is None or _open(raw).author != envelope.author:
+        return "the decision it cites is not held here, or is not its author's"
+    if decision.outcome != "carried":
+        return f"the decision it cites is {decision.outcome}, not carried"
+    if decision.text_hash != up.text_hash(body.text):
+        return "its text is not the text the decision carried"
+    return None
+
+
+async def submissions(node: Upward) -> list[SubmissionView]:
+    """Submissions to this body, with where each stands."""
+    await refresh(node)
+    me = _me(node)
+    out = []
+    for envelope in await _referring(node, me, "submission"):
+        body = envelope.payload.body
+        assert isinstance(body, Submission)
+        problem = await _submission_problem(node, envelope)
+        if problem is not None:
+            out.append(SubmissionView(envelope, body, "invalid", problem))
+            continue
+        rulings = [e for e in await _referring(node, envelope.id, "ruling") if e.author == me]
+        items = [e for e in await _referring(node, envelope.id, "agenda_item") if e.author == me]
+        composites = [e for e in await _referring(node, envelope.id, "composite") if e.author == me]
+        if items:
+            out.append(SubmissionView(envelope, body, "on_agenda", items[-1].id.hex()))
+        elif rulings:
+            out.append(SubmissionView(envelope, body, "ruled_out", rulings[-1].payload.body.reason))  # type: ignore[union-attr]
+        elif composites:
+            out.append(SubmissionView(envelope, body, "composited", composites[-1].id.hex()))
+        else:
+            out.append(SubmissionView(envelope, body, "waiting"))
+    return out
+
+
+async def _submission_to_us(node: Upward, submission_id: bytes) -> Envelope:
+    envelope = await _held(node, submission_id, Submission, "submission")
+    if envelope.payload.body.to != _me(node):  # type: ignore[union-attr]
+        raise Conflict("that submission is to another body", code="not_ours")
+    problem = await _submission_problem(node, envelope)
+    if problem is not None:
+        raise Conflict(f"that submission is not valid: {problem}", code="invalid_submission")
+    if any(e.author == _me(node) for e in await _referring(node, submission_id, "ruling")):
+        raise Conflict("that submission was ruled out", code="ruled_out")
+    return envelope
+
+
+async def rule_out(node: Upward, who: Member, submission_id: bytes, reason: str) -> Envelope:
+    check_may_act_for_body(who)
+    if not reason.strip():
+        raise BadInput("say why the submission is ruled out", field="reason")
+    await refresh(node)
+    await _submission_to_us(node, submission_id)
+    return await _sign(node, Ruling(submission=submission_id, reason=reason.strip()[:200]))
+
+
+async def propose_composite(node: Upward, who: Member, title: str, text: str, sources: Sequence[bytes]) -> Envelope:
+    check_may_act_for_body(who)
+    check_title_text(title, text)
+    if len(set(sources)) < 2:
+        raise BadInput("a composite merges two or more different submissions", field="sources")
+    await refresh(node)
+    for source in sources:
+        await _submission_to_us(node, source)
+    return await _sign(node, Composite(title=title.strip(), text=text, sources=list(dict.fromkeys(sources))))
+
+
+async def answers(node: Upward, composite: Envelope) -> dict[bytes, str]:
+    """Each source submission's latest answer from its own author (none: no answer yet)."""
+    body = composite.payload.body
+    assert isinstance(body, Composite)
+    authors = {s: e.author for s, raw in (await node.upward.many(body.sources)).items() for e in [_open(raw)]}
+    out: dict[bytes, str] = {}
+    for consent in await _referring(node, composite.id, "consent"):  # by author and sequence: the latest wins
+        c = consent.payload.body
+        assert isinstance(c, Consent)
+        if authors.get(c.submission) == consent.author:
+            out[c.submission] = c.answer
+    return out
+
+
+async def answer_composite(node: Upward, who: Member, composite_id: bytes, answer: str) -> Envelope:
+    """Consent to a composite of this body's submission, refuse it, or withdraw the motion."""
+    check_may_act_for_body(who)
+    if answer not in ("consent", "refuse", "withdraw"):
+        raise BadInput("the answer is consent, refuse or withdraw", field="answer")
+    await refresh(node)
+    composite = await _held(node, composite_id, Composite, "composite")
+    ours = [s for s, raw in (await node.upward.many(composite.payload.body.sources)).items()  # type: ignore[union-attr]
+            if _open(raw).author == _me(node)]  # fmt: skip
+    if not ours:
+        raise Conflict("none of this composite's sources is this body's submission", code="not_a_source")
+    return await _sign(node, Consent(composite=composite_id, submission=ours[0], answer=answer))  # type: ignore[arg-type]
+
+
+# --- agenda items ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewItem:
+    title: str
+    text: str
+    opens: int | None = None  # ms; None: now
+    closes: int | None = None  # ms; required
+    weighting: str | None = None  # None: the federation's rule
+    rules: BallotRules | None = None  # None: the federation's defaults
+    sources: tuple[bytes, ...] = ()
+    composite: bytes | None = None
+
+
+async def table_item(node: Upward, who: Member, new: NewItem, clock: Callable[[], float] = time.time) -> Envelope:
+    """Put a question to this body's children: its own motion, a submission, or a composite
+    every source consented to."""
+    check_may_act_for_body(who)
+    await refresh(node, clock)
+    rules = new.rules or default_rules(node)
+    now = now_ms(clock)
+    opens = new.opens if new.opens is not None else now
+    if new.closes is None:
+        raise BadInput("an agenda item has a deadline for mandates", field="closes")
+    check_window(opens, new.closes, now)
+    for name in ("quorum", "threshold"):
+        if getattr(rules, name).num > getattr(rules, name).den:
+            raise BadInput(f"the {name} is a share of at most 1", field=f"rules.{name}")
+    trust = node.federation_state.trust
+    weighting = new.weighting or (trust.rules.weighting if trust else "card_vote")
+    if weighting not in ("card_vote", "one_branch_one_vote", "delegates"):
+        raise BadInput("the weighting is card_vote, one_branch_one_vote or delegates", field="weighting")
+    sources = list(dict.fromkeys(new.sources))
+    title, text = new.title, new.text
+    if new.composite is not None:
+        composite = await _held(node, new.composite, Composite, "composite")
+        body = composite.payload.body
+        assert isinstance(body, Composite)
+        if composite.author != _me(node):
+            raise Conflict("that composite is another body's", code="not_ours")
+        given = await answers(node, composite)
+        missing = [s for s in body.sources if given.get(s) != "consent"]
+        if missing:
+            said = ", ".join(f"{s.hex()[:16]}… ({given.get(s, 'no answer')})" for s in missing)
+            raise Conflict(f"every source must consent to the composite; not yet: {said}", code="no_consent")
+        sources, title, text = list(body.sources), title or body.title, text or body.text
+    else:
+        for source in sources:
+            await _submission_to_us(node, source)
+            for composite in await _referring(node, source, "composite"):
+                if composite.author == _me(node) and (await answers(node, composite)).get(source) == "withdraw":
+                    raise Conflict("that motion was withdrawn by its body", code="withdrawn")
+    check_title_text(title, text)
+    return await _sign(node, AgendaItem(title=title.strip(), text=text, opens=opens, closes=new.closes,
+                                        weighting=weighting, rules=rules, sources=sources,  # type: ignore[arg-type]
+                                        composite=new.composite))  # fmt: skip
+
+
+async def agenda(node: Upward) -> list[Envelope]:
+    """Agenda items tabled by this body and by every body above it, newest first."""
+    await refresh(node)
+    items: list[Envelope] = []
+    for body in [_me(node), *_ancestors(node, _me(node))]:
+        items.extend(await _referring(node, body, "agenda_item"))
+    items = [e for e in items if isinstance(e.payload.body, AgendaItem)]
+    return sorted(items, key=lambda e: e.payload.created, reverse=True)
+
+
+async def item(node: Upward, item_id: bytes) -> Envelope:
+    return await _held(node, item_id, AgendaItem, "agenda item")
+
+
+async def ballot_on_item(node: Upward, who: Member, item_id: bytes, clock: Callable[[], float] = time.time
+                         ) -> BallotRow:  # fmt: skip
+    """This body's members vote on the exact text of an item of its parent (its decision is
+    what the mandate will follow)."""
+    check_may_act_for_body(who)
+    envelope = await item(node, item_id)
+    body = envelope.payload.body
+    assert isinstance(body, AgendaItem)
+    if _parent(node, _me(node)) != envelope.author:
+        raise Conflict("only a direct child of the body that tabled the item votes on it for a mandate",
+                       code="not_a_child")  # fmt: skip
+    if now_ms(clock) > body.closes:
+        raise Conflict("the item's deadline for mandates has passed", code="deadline_passed")
+    spec = BallotSpec(motion=envelope.id.hex(), subject=body.title, text=body.text)
+    return await open_ballot(node, who, spec, clock)
+
+
+# --- judging mandates; aggregates --------------------------------------------------------------
+
+
+@dataclass
+class Judged:
+    item: Envelope
+    weights: dict[bytes, int]
+    mandates: dict[bytes, tuple[Envelope, str | None]]
+    latest: dict[bytes, Envelope]
+    names: dict[bytes, str] = field(default_factory=dict)
+
+
+async def judge(node: Upward, item_envelope: Envelope) -> Judged:
+    """Every direct child of the item's body with its weight, every mandate on the item with
+    its problem, and each child's mandate to count: what both building and recounting use."""
+    await node.upward.catch_up(KINDS, refs_of)  # (refresh recounts; judging only needs the index)
+    agenda_item = item_envelope.payload.body
+    assert isinstance(agenda_item, AgendaItem)
+    author = item_envelope.author
+    trust = node.federation_state.trust
+    bodies = trust.bodies.values() if trust is not None else []
+    children = sorted(b.key for b in bodies if b.parent == author and b.cut is None)
+    rolls: dict[bytes, int] = {}
+    delegates: dict[bytes, int] = {}
+    if agenda_item.weighting == "card_vote":
+        for key, raw in (await node.upward.latest_before("roll", children, agenda_item.opens)).items():
+            roll = _open(raw).payload.body
+            assert isinstance(roll, Roll)
+            rolls[key] = roll.count
+    elif agenda_item.weighting == "delegates":
+        for envelope in await _referring(node, author, "delegates"):  # by author and sequence: the latest wins
+            if envelope.payload.created <= agenda_item.opens:
+                delegates[envelope.author] = envelope.payload.body.count  # type: ignore[union-attr]
+    weights = {k: up.weight_for(agenda_item.weighting, rolls.get(k), delegates.get(k)) for k in children}
+    mandates = await _referring(node, item_envelope.id, "mandate")
+    bases = {k: _open(v) for k, v in (await node.upward.many(m.payload.body.basis for m in mandates)).items()}  # type: ignore[union-attr]
+    below = [b.payload.body.item for b in bases.values() if isinstance(b.payload.body, Aggregate)]
+    basis_items = {k: _open(v) for k, v in (await node.upward.many(below)).items()}
+    judged: dict[bytes, tuple[Envelope, str | None]] = {}
+    latest: dict[bytes, Envelope] = {}
+    earlier: dict[bytes, bytes] = {}
+    for mandate in mandates:  # by author and sequence
+        body = mandate.payload.body
+        assert isinstance(body, Mandate)
+        basis = bases.get(body.basis)
+        basis_item = basis_items.get(basis.payload.body.item) if basis is not None and isinstance(
+            basis.payload.body, Aggregate) else None  # fmt: skip
+        problem = up.mandate_problem(mandate, item_envelope, _parent(node, mandate.author), basis, basis_item,
+                                     earlier.get(mandate.author))  # fmt: skip
+        judged[mandate.id] = (mandate, problem)
+        earlier[mandate.author] = mandate.id
+        if problem is None and mandate.author in weights:
+            latest[mandate.author] = mandate
+    return Judged(item_envelope, weights, judged, latest, {k: name_of(node, k) for k in children})
+
+
+async def _our_basis(node: Upward, wanted: bytes) -> tuple[Envelope, str, list[int]] | None:
+    """This body's latest decision on exactly this text, or its latest aggregate on an item of
+    its own with this text: (envelope, outcome, for/against/abstain counts)."""
+    me = _me(node)
+    found: list[tuple[int, Envelope, str, list[int]]] = []
+    for raw in await node.envelopes.own_of_kind(me, "decision", 200):
+        envelope = _open(raw)
+        d = envelope.payload.body
+        if isinstance(d, Decision) and d.text_hash == wanted and d.method == "for_against_abstain":
+            found.append((envelope.seq, envelope, d.outcome, list(d.counts)))
+            break
+    for raw in await node.envelopes.own_of_kind(me, "aggregate", 200):
+        envelope = _open(raw)
+        a = envelope.payload.body
+        assert isinstance(a, Aggregate)
+        below = await node.envelopes.get(a.item)
+        if below is not None and up.text_hash(_open(below).payload.body.text) == wanted:  # type: ignore[union-attr]
+            found.append((envelope.seq, envelope, a.outcome, list(a.votes)))
+            break
+    if not found:
+        return None
+    _, envelope, outcome, counts = max(found, key=lambda f: f[0])
+    return envelope, outcome, counts
+
+
+async def issue_mandate(node: Upward, who: Member, item_id: bytes, *, position: str | None = None,
+                        split: bool = False, clock: Callable[[], float] = time.time) -> Envelope:  # fmt: skip
+    """Send this body's mandate on its parent's item, following its own decision on the
+    item's text (or its aggregate of its own children on that text): for when carried,
+    against when lost, abstain when not quorate; ``split``: the decision's counts; a free
+    vote when ``position`` is ``free``. A later mandate replaces the earlier, citing it."""
+    check_may_act_for_body(who)
+    await refresh(node, clock)
+    envelope = await item(node, item_id)
+    body = envelope.payload.body
+    assert isinstance(body, AgendaItem)
+    me = _me(node)
+    if _parent(node, me) != envelope.author:
+        raise Conflict("only a direct child of the body that tabled the item sends a mandate on it",
+                       code="not_a_child")  # fmt: skip
+    now = now_ms(clock)
+    if now < body.opens:
+        raise Conflict("the item is not open for mandates yet", code="not_open")
+    if now > body.closes:
+        raise Conflict("the deadline for mandates on this item has passed", code="deadline_passed")
+    basis = await _our_basis(node, up.text_hash(body.text))
+    if basis is None:
+        raise Conflict("this body has not decided on the item's text: hold a ballot on it first",
+                       code="no_decision")  # fmt: skip
+    cited, outcome, counts = basis
+    if split:
+        chosen, shares = "split", counts
+        if sum(counts) == 0:
+            raise Conflict("a split follows the decision's counts, and it counted no votes", code="not_following")
+    else:
+        chosen, shares = position or up.outcome_position(outcome) or "abstain", []
+    if chosen not in ("for", "against", "abstain", "free", "split"):
+        raise BadInput("the position is for, against, abstain, free or split", field="position")
+    if not up.follows(chosen, shares, outcome, counts):
+        raise Conflict(f"the mandate must follow the decision ({outcome}): {chosen} does not", code="not_following")
+    earlier = [m for m in await _referring(node, item_id, "mandate") if m.author == me]
+    mandate = Mandate(item=item_id, position=chosen, basis=cited.id, split=shares,  # type: ignore[arg-type]
+                      replaces=earlier[-1].id if earlier else None)  # fmt: skip
+    return await _sign(node, mandate)
+
+
+async def aggregate(node: Upward, who: Member, item_id: bytes, clock: Callable[[], float] = time.time) -> Envelope:
+    """After the deadline: count the valid on-time mandates of this body's direct children on
+    its item, sign the aggregate (one per item)."""
+    check_may_act_for_body(who)
+    envelope = await item(node, item_id)
+    body = envelope.payload.body
+    assert isinstance(body, AgendaItem)
+    if envelope.author != _me(node):
+        raise Conflict("only the body that tabled an item aggregates it", code="not_ours")
+    if now_ms(clock) <= body.closes:
+        raise Conflict("the item is open for mandates until its deadline", code="still_open")
+    lock = _locks.setdefault(_me(node), asyncio.Lock())
+    async with lock:
+        await refresh(node, clock)
+        if any(a.author == _me(node) for a in await _referring(node, item_id, "aggregate")):
+            raise Conflict("this item has been aggregated already", code="already_aggregated")
+        judged = await judge(node, envelope)
+        try:
+            result = up.build(envelope, judged.weights, judged.latest)
+        except ValueError as exc:
+            raise Conflict(str(exc), code="too_many_children") from None
+        signed = await _sign(node, result)
+        await refresh(node, clock)
+    return signed
+
+
+@dataclass(frozen=True)
+class ItemReport:
+    item: Envelope
+    judged: Judged | None  # None: the item is another body's and this one is not its child or parent
+    aggregates: list[tuple[Envelope, list[up.Finding]]]
+    own_mandates: list[Envelope]
+
+
+async def report(node: Upward, item_id: bytes, clock: Callable[[], float] = time.time) -> ItemReport:
+    """An item with every mandate judged, each aggregate recounted here and now, and this
+    body's own mandates on it."""
+    await refresh(node, clock)
+    envelope = await item(node, item_id)
+    judged = await judge(node, envelope)
+    aggregates = await _referring(node, item_id, "aggregate")
+    recounted = await _recount_and_keep(node, item_id, aggregates, clock) if aggregates else []
+    own = [m for m, _ in judged.mandates.values() if m.author == _me(node)]
+    return ItemReport(envelope, judged, recounted, own)
+
+
+async def findings(node: Upward) -> list[tuple[bytes, bytes, bytes, int, list[dict[str, str]]]]:
+    """The aggregates held whose last recount found something wrong."""
+    await refresh(node)
+    return await node.upward.recounts(only_flagged=True)
+
+
+# --- delegates, campaigns, pledges -------------------------------------------------------------
+
+
+async def record_delegates(node: Upward, who: Member, count: int, names: Sequence[str] = ()) -> Envelope:
+    """This body's delegates to its parent: how many, and the names of those who consented."""
+    check_may_act_for_body(who)
+    parent = _parent(node, _me(node))
+    if parent is None:
+        raise Conflict("this body has no body above it to send delegates to", code="no_parent")
+    if not 0 <= count <= 10_000:
+        raise BadInput("the number of delegates is 0 to 10000", field="count")
+    cleaned = [n.strip() for n in names if n.strip()]
+    if len(cleaned) > min(count, 64) or any(len(n) > 200 for n in cleaned):
+        raise BadInput("at most one name per delegate (64 at most, 200 characters each)", field="names")
+    return await _sign(node, Delegates(to=parent, count=count, names=cleaned))
+
+
+async def publish_campaign(node: Upward, who: Member, title: str, text: str, asks: str, *, starts: int | None = None,
+                           ends: int | None = None, contact: str = "", clock: Callable[[], float] = time.time
+                           ) -> Envelope:  # fmt: skip
+    check_may_act_for_body(who)
+    check_title_text(title, text)
+    begins = starts if starts is not None else now_ms(clock)
+    if ends is not None and ends < begins:
+        raise BadInput("a campaign ends after it starts", field="ends")
+    for name, value in (("text", text), ("asks", asks), ("contact", contact)):
+        if len(value) > 2000:
+            raise BadInput(f"the {name} is at most 2000 characters", field=name)
+    return await _sign(node, Campaign(title=title.strip()[:200], text=text, asks=asks, starts=begins, ends=ends,
+                                      contact=contact))  # fmt: skip
+
+
+async def pledge(node: Upward, who: Member, campaign_id: bytes, text: str) -> Envelope:
+    check_may_act_for_body(who)
+    campaign = await _held(node, campaign_id, Campaign, "campaign")
+    if campaign.author == _me(node):
+        raise Conflict("a body does not pledge to its own campaign", code="own_campaign")
+    if not text.strip() or len(text) > 2000:
+        raise BadInput("say what this body pledges (at most 2000 characters)", field="text")
+    await refresh(node)
+    if any(p.author == _me(node) for p in await _referring(node, campaign_id, "pledge")):
+        raise Conflict("this body has pledged to this campaign already", code="already_pledged")
+    return await _sign(node, Pledge(campaign=campaign_id, text=text.strip()))
+
+
+async def campaigns(node: Upward, limit: int = 100) -> list[tuple[Envelope, list[Envelope]]]:
+    """Campaign notices across the federation, newest first, each with its pledges."""
+    await refresh(node)
+    out = []
+    for raw in await node.envelopes.of_kind("campaign", limit):
+        campaign = _open(raw)
+        out.append((campaign, await _referring(node, campaign.id, "pledge")))
+    return out

@@ -10,6 +10,7 @@ from typing import Any
 
 from node.config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
 from node.errors import Conflict
+from node.federation import upward
 from node.keyfile import write_new_key
 from node.serve_lock import serving
 from node.service import Node
@@ -96,6 +97,10 @@ async def node_status(directory: Path) -> dict[str, Any]:
         counters = await state.store.counters()
         forks, held = await state.store.counts()
         me = state.body(node.key.public)
+        flagged = [
+            {"aggregate": a.hex(), "item": i.hex(), "by": upward.name_of(node, by), "findings": found}
+            for a, i, by, _, found in await upward.findings(node)
+        ]
         return {
             "node_id": node.key.node_id,
             "name": node.config.node.name,
@@ -112,6 +117,7 @@ async def node_status(directory: Path) -> dict[str, Any]:
             "set_aside": held,
             "bodies": len(state.trust.bodies) if state.trust else 0,
             "members": await MemberStore(node.db).count(),
+            "aggregate_findings": flagged,
         }
 
 

@@ -5,6 +5,8 @@ and ``federation.seeds``), the URLs in charters, and the endpoints in the latest
 NodeProfile of every chartered body. Our own URL and node id are never peers.
 Accepted envelopes (ours and other nodes') are offered to the engine for pushing; forks
 this node finds are published as a ForkProof in its own log unless a proof is already known.
+When upward envelopes arrive (mandates, aggregates, ...), the upward index catches up and every
+aggregate they concern is recounted (node/federation/upward.py), at most once a second.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import random
 import time
 
+from node.federation import upward
 from node.federation.ingest import Found
 from node.gossip.client import HttpTransport
 from node.gossip.engine import GossipEngine, Peer, PeerTable
@@ -54,6 +57,7 @@ class Gossip:
             slow_s=config.slow_answer_ms / 1000,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._upward_due = asyncio.Event()
         node.federation_state.on_accept.append(self._accepted)
         node.federation_state.on_fork.append(self._fork_found)
         node.own_log.on_append.append(self._appended)
@@ -114,6 +118,19 @@ class Gossip:
 
     def _accepted(self, envelopes: list[Envelope]) -> None:
         self.engine.offer([e.raw for e in envelopes])
+        if any(e.kind in upward.KINDS for e in envelopes):
+            self._upward_due.set()
+
+    async def _upward_loop(self) -> None:
+        """Recount what arrived: aggregates are checked on arrival, not when first asked for."""
+        while True:
+            await self._upward_due.wait()
+            self._upward_due.clear()
+            try:
+                await upward.refresh(self.node)
+            except Exception:
+                log.exception("recounting what arrived failed")
+            await asyncio.sleep(1.0)
 
     def _fork_found(self, found: Found) -> None:
         self._tasks.append(asyncio.create_task(self._publish_fork(found)))
@@ -192,6 +209,8 @@ class Gossip:
         await self.begin_confirmation()
         config = self.node.config.federation
         self._tasks.append(asyncio.create_task(self._refresh_loop(), name="peer-refresh"))
+        self._tasks.append(asyncio.create_task(self._upward_loop(), name="upward-recount"))
+        self._upward_due.set()  # whatever arrived while the node was down
         if config.gossip:
             self._tasks.append(
                 asyncio.create_task(

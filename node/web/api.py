@@ -105,6 +105,38 @@ from node.web.routes.motions import (
     withdraw_amendment,
 )
 from node.web.routes.node import Health, NodeInfo, get_envelope, health, node_info
+from node.web.routes.upward import (
+    AnswerIn,
+    CampaignIn,
+    CampaignView,
+    CompositeIn,
+    DelegatesIn,
+    FlaggedView,
+    ItemIn,
+    ItemReportView,
+    ItemView,
+    MandateIn,
+    PledgeIn,
+    RulingIn,
+    SubmissionView,
+    SubmitIn,
+    aggregate_item,
+    answer_composite,
+    ballot_on_item,
+    get_item,
+    issue_mandate,
+    list_agenda,
+    list_campaigns,
+    list_findings,
+    list_submissions,
+    pledge,
+    propose_composite,
+    publish_campaign,
+    record_delegates,
+    rule_out_submission,
+    submit_upward,
+    table_item,
+)
 
 Access = Literal["public", "member", "officer", "admin"]
 LEVEL: dict[str, int] = {"public": -1, "member": 0, "officer": 1, "admin": 2}
@@ -351,6 +383,38 @@ ROUTES: tuple[Route, ...] = (
         "My place on the ballot's roll (salt, index, audit path)",
         response=RollProofView,
     ),
+    Route("POST", "/api/v1/submissions", submit_upward, "officer", "Submit a motion this body carried to the body "
+          "above it was meant for (signed)", SubmitIn, Appended, 201),
+    Route("GET", "/api/v1/submissions", list_submissions, "member", "Submissions to this body, with where each "
+          "stands", response=list[SubmissionView]),
+    Route("POST", "/api/v1/submissions/{submission_id}/ruling", rule_out_submission, "officer",
+          "Rule a submission out, saying why (signed)", RulingIn, Appended, 201),
+    Route("POST", "/api/v1/composites", propose_composite, "officer", "Propose a composite of two or more "
+          "submissions (signed)", CompositeIn, Appended, 201),
+    Route("POST", "/api/v1/composites/{composite_id}/answer", answer_composite, "officer", "Consent to, refuse "
+          "or withdraw from a composite of this body's submission (signed)", AnswerIn, Appended, 201),
+    Route("POST", "/api/v1/agenda", table_item, "officer", "Table an agenda item for this body's children "
+          "(signed)", ItemIn, Appended, 201),
+    Route("GET", "/api/v1/agenda", list_agenda, "member", "Agenda items of this body and the bodies above it",
+          response=list[ItemView]),
+    Route("GET", "/api/v1/agenda/{item_id}", get_item, "member", "An agenda item: children and weights, every "
+          "mandate judged, each aggregate recounted here", response=ItemReportView),
+    Route("POST", "/api/v1/agenda/{item_id}/ballot", ballot_on_item, "officer", "Open this body's ballot on the "
+          "exact text of its parent's item", response=BallotView, status=201),
+    Route("POST", "/api/v1/agenda/{item_id}/mandate", issue_mandate, "officer", "Send this body's mandate, "
+          "following its decision (signed)", MandateIn, Appended, 201),
+    Route("POST", "/api/v1/agenda/{item_id}/aggregate", aggregate_item, "officer", "After the deadline: count "
+          "the children's mandates and sign the aggregate", response=Appended, status=201),
+    Route("GET", "/api/v1/findings", list_findings, "member", "Aggregates whose recount here found something "
+          "wrong, with the reasons", response=list[FlaggedView]),
+    Route("POST", "/api/v1/delegates", record_delegates, "officer", "Record this body's delegates to the body "
+          "above (signed)", DelegatesIn, Appended, 201),
+    Route("GET", "/api/v1/campaigns", list_campaigns, "member", "Campaign notices across the federation, with "
+          "pledges", response=list[CampaignView]),
+    Route("POST", "/api/v1/campaigns", publish_campaign, "officer", "Publish a campaign notice (signed)",
+          CampaignIn, Appended, 201),
+    Route("POST", "/api/v1/campaigns/{campaign_id}/pledges", pledge, "officer", "Pledge this body's support "
+          "(signed)", PledgeIn, Appended, 201),
     Route(
         "POST",
         "/api/v1/log/profile",

@@ -7,6 +7,9 @@ docs/operating.md; a test checks it names every route in ``node.web.api.ROUTES``
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +17,24 @@ from typing import Any
 
 import pytest
 
-from node.federation import ballots, motions
+from node.federation import ballots, motions, upward
 from node.federation.acts import issue_charter
 from node.federation.ballots import BallotSpec
 from node.web.api import ROUTES
-from protocol import SigningKey
+from protocol import (
+    AgendaItem,
+    BallotRules,
+    Body,
+    Campaign,
+    Decision,
+    Envelope,
+    Payload,
+    Ratio,
+    SigningKey,
+    Submission,
+    seal,
+)
+from protocol.ballots import records
 from protocol.wire import JoinRequest
 from tests.node.conftest import PASSWORD, Live, Principal, new_node_dir
 
@@ -186,6 +202,83 @@ async def _revocation(c: Cell) -> Request:
     return "/api/v1/revocations", {"json": {"node_id": child.node_id, "reason": "test"}}
 
 
+async def _child(c: Cell, *bodies: Callable[[list[Envelope]], Body]) -> list[Envelope]:
+    """A region chartered by the node, whose log (each body made from the envelopes before
+    it, signed now) the node has taken in."""
+    key = SigningKey.generate()
+    await issue_charter(c.live.node, key.public, "Child Region", "region", None)
+    federation = c.live.node.federation_state.federation
+    out: list[Envelope] = []
+    for make in bodies:
+        payload = Payload(author=key.public, seq=len(out) + 1, created=int(time.time() * 1000), body=make(out),
+                          federation=federation, prev=out[-1].id if out else None)  # fmt: skip
+        out.append(seal(key, payload))
+    outcomes = await c.live.node.federation_state.ingest([e.raw for e in out])
+    assert [o.status for o in outcomes] == ["accepted"] * len(out), outcomes
+    return out
+
+
+def _carried(text: str) -> Decision:
+    ballot = os.urandom(16)
+    votes = [(bytes([i]) * 16, b"\x00") for i in range(3)]
+    return Decision(ballot=ballot, motion="m1", subject="s", text_hash=hashlib.sha256(text.encode()).digest(),
+                    method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=4),
+                    threshold=Ratio(num=1, den=2)), electorate=3, roll=b"\x00" * 32, opened=0, closed=1,
+                    counts=[3, 0, 0], receipts=records(ballot, votes), outcome="carried")  # fmt: skip
+
+
+async def _submission(c: Cell) -> bytes:
+    """A submission to the node from a region it chartered, citing the region's decision."""
+    text = "The region's motion."
+    to = c.live.node.key.public
+    envelopes = await _child(c, lambda _: _carried(text),
+                             lambda log: Submission(to=to, decision=log[0].id, title="Motion", text=text))  # fmt: skip
+    return envelopes[1].id
+
+
+async def _submit_motion(c: Cell) -> Request:
+    return "/api/v1/submissions", {"json": {"motion": await _motion(c)}}
+
+
+async def _ruling(c: Cell) -> Request:
+    return f"/api/v1/submissions/{(await _submission(c)).hex()}/ruling", {"json": {"reason": "Out of order"}}
+
+
+async def _composite(c: Cell) -> Request:
+    sources = [(await _submission(c)).hex(), (await _submission(c)).hex()]
+    return "/api/v1/composites", {"json": {"title": "Merged", "text": "Both motions.", "sources": sources}}
+
+
+async def _composite_answer(c: Cell) -> Request:
+    officer = await c.live.member("secretary")
+    composite = await upward.propose_composite(c.live.node, officer.member, "Merged", "Both.",
+                                               [await _submission(c), await _submission(c)])  # fmt: skip
+    return f"/api/v1/composites/{composite.id.hex()}/answer", {"json": {"answer": "consent"}}
+
+
+async def _item(c: Cell, past: bool = False) -> bytes:
+    now = int(time.time() * 1000)
+    body = AgendaItem(title="Rent caps", text="We back rent caps.", opens=now - 2000 if past else now,
+                      closes=now - 1000 if past else now + 3_600_000, weighting="card_vote",
+                      rules=BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=1, den=2)))  # fmt: skip
+    return (await c.live.node.own_log.append(body)).id
+
+
+def _item_path(suffix: str = "", past: bool = False, body: Any = None) -> Builder:
+    async def build(c: Cell) -> Request:
+        return f"/api/v1/agenda/{(await _item(c, past)).hex()}{suffix}", ({"json": body} if body is not None else {})
+
+    return build
+
+
+async def _pledge(c: Cell) -> Request:
+    campaign = Campaign(title="Bin strike", text="On strike.", asks="Support us.", starts=0)
+    envelopes = await _child(c, lambda _: campaign)
+    return f"/api/v1/campaigns/{envelopes[0].id.hex()}/pledges", {"json": {"text": "We pledge £50."}}
+
+
+ITEM = {"title": "Rent caps", "text": "We back rent caps.", "closes": 4_102_444_800_000}
+CAMPAIGN = {"title": "Bin strike", "text": "On strike from Monday.", "asks": "Visit the picket."}
 PROFILE = {"name": "Test Branch", "endpoints": ["http://127.0.0.1:9/"]}
 PASSWORD_CHANGE = {"current": PASSWORD, "new": "another long passphrase"}
 
@@ -364,6 +457,67 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ("GET", "/api/v1/ballots/{ballot_id}/roll-proof"): (
         _ballot_path("/roll-proof"),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    # Decisions going up. The node is the federation's root: it has no parent, so its officers'
+    # mandates, ballots on a parent's item, delegates and submissions are refused for what
+    # they are (409), after the access check; the rest succeed.
+    ("POST", "/api/v1/submissions"): (
+        _submit_motion,
+        {"anonymous": (A, A), "member": (F, F), "officer": (409, 409), "admin": (409, 409)},
+    ),
+    ("GET", "/api/v1/submissions"): (
+        _fixed("/api/v1/submissions"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("POST", "/api/v1/submissions/{submission_id}/ruling"): (
+        _ruling,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/composites"): (
+        _composite,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/composites/{composite_id}/answer"): (
+        _composite_answer,
+        {"anonymous": (A, A), "member": (F, F), "officer": (409, 409), "admin": (409, 409)},
+    ),
+    ("POST", "/api/v1/agenda"): (
+        _json("/api/v1/agenda", ITEM),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("GET", "/api/v1/agenda"): (_fixed("/api/v1/agenda"), {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),
+    ("GET", "/api/v1/agenda/{item_id}"): (_item_path(), {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),
+    ("POST", "/api/v1/agenda/{item_id}/ballot"): (
+        _item_path("/ballot"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (409, 409), "admin": (409, 409)},
+    ),
+    ("POST", "/api/v1/agenda/{item_id}/mandate"): (
+        _item_path("/mandate", body={}),
+        {"anonymous": (A, A), "member": (F, F), "officer": (409, 409), "admin": (409, 409)},
+    ),
+    ("POST", "/api/v1/agenda/{item_id}/aggregate"): (
+        _item_path("/aggregate", past=True),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("GET", "/api/v1/findings"): (
+        _fixed("/api/v1/findings"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("POST", "/api/v1/delegates"): (
+        _json("/api/v1/delegates", {"count": 2}),
+        {"anonymous": (A, A), "member": (F, F), "officer": (409, 409), "admin": (409, 409)},
+    ),
+    ("GET", "/api/v1/campaigns"): (
+        _fixed("/api/v1/campaigns"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("POST", "/api/v1/campaigns"): (
+        _json("/api/v1/campaigns", CAMPAIGN),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/campaigns/{campaign_id}/pledges"): (
+        _pledge,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
     ("POST", "/api/v1/log/profile"): (
         _json("/api/v1/log/profile", PROFILE),

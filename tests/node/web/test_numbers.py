@@ -62,6 +62,15 @@ def sample_bodies(child: SigningKey) -> dict[str, dict[str, Any]]:
         "POST /api/v1/motions/{motion_id}/comments": {"text": "c"},
         "POST /api/v1/motions/{motion_id}/ballot": {},
         "POST /api/v1/amendments/{amendment_id}/ballot": {},
+        "POST /api/v1/submissions": {"motion": 1},
+        "POST /api/v1/submissions/{submission_id}/ruling": {"reason": "r"},
+        "POST /api/v1/composites": {"title": "t", "text": "x", "sources": ["00" * 32, "11" * 32]},
+        "POST /api/v1/composites/{composite_id}/answer": {"answer": "consent"},
+        "POST /api/v1/agenda": {"title": "t", "text": "x", "opens": 10, "closes": 20},
+        "POST /api/v1/agenda/{item_id}/mandate": {},
+        "POST /api/v1/delegates": {"count": 2},
+        "POST /api/v1/campaigns": {"title": "t", "text": "x", "starts": 10, "ends": 20},
+        "POST /api/v1/campaigns/{campaign_id}/pledges": {"text": "p"},
     }
 
 

@@ -1,0 +1,355 @@
+"""Routes for decisions going up: submissions, composites and consents, agenda items, mandates,
+aggregates with their recount, delegates, campaigns and pledges (node/federation/upward.py
+holds every step and its rules; ids are envelope ids in hex)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+
+from node.errors import BadInput, NotFound
+from node.federation import upward
+from node.federation.upward import NewItem
+from node.storage.members import Member
+from node.web.common import json_response, node_of, read_json
+from node.web.routes.federation import Appended
+from protocol import AgendaItem, Aggregate, BallotRules, Campaign, Envelope, Mandate, Pledge, node_id_text
+from protocol import upward as up
+from protocol.models import MAX_TIME_MS
+
+HexId = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}\Z")]
+Title = Annotated[str, Meta(min_length=1, max_length=200)]
+MotionText = Annotated[str, Meta(min_length=1, max_length=20_000)]
+Time = Annotated[int, Meta(ge=0, le=MAX_TIME_MS)]
+
+
+def id_param(request: web.Request, name: str) -> bytes:
+    raw = request.match_info[name]
+    if len(raw) != 64:
+        raise NotFound(f"no such {name}: an id is 64 hex digits")
+    try:
+        return bytes.fromhex(raw)
+    except ValueError:
+        raise NotFound(f"no such {name}: an id is 64 hex digits") from None
+
+
+def appended(envelope: Envelope) -> web.Response:
+    return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
+# --- submissions and composites ---------------------------------------------------------------
+
+
+class SubmitIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    motion: Annotated[int, Meta(ge=1)]
+
+
+class SubmissionView(msgspec.Struct):
+    id: str
+    by: str
+    by_name: str
+    title: str
+    text: str
+    decision: str
+    state: str
+    note: str
+
+
+class RulingIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Title
+
+
+class CompositeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: Title
+    text: MotionText
+    sources: Annotated[list[HexId], Meta(min_length=2, max_length=64)]
+
+
+class AnswerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    answer: Literal["consent", "refuse", "withdraw"]
+
+
+async def submit_upward(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, SubmitIn)
+    return appended(await upward.submit(node_of(request), who, body.motion))
+
+
+async def list_submissions(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    return json_response([
+        SubmissionView(s.envelope.id.hex(), node_id_text(s.envelope.author), upward.name_of(node, s.envelope.author),
+                       s.body.title, s.body.text, s.body.decision.hex(), s.state, s.note)
+        for s in await upward.submissions(node)
+    ])  # fmt: skip
+
+
+async def rule_out_submission(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, RulingIn)
+    return appended(await upward.rule_out(node_of(request), who, id_param(request, "submission_id"), body.reason))
+
+
+async def propose_composite(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, CompositeIn)
+    sources = [bytes.fromhex(s) for s in body.sources]
+    return appended(await upward.propose_composite(node_of(request), who, body.title, body.text, sources))
+
+
+async def answer_composite(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, AnswerIn)
+    return appended(await upward.answer_composite(node_of(request), who, id_param(request, "composite_id"),
+                                                  body.answer))  # fmt: skip
+
+
+# --- agenda items, mandates, aggregates ------------------------------------------------------------
+
+
+class ItemIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: Annotated[str, Meta(max_length=200)] = ""
+    text: Annotated[str, Meta(max_length=20_000)] = ""
+    opens: Time | None = None
+    closes: Time
+    weighting: Literal["card_vote", "one_branch_one_vote", "delegates"] | None = None
+    rules: BallotRules | None = None
+    sources: Annotated[list[HexId], Meta(max_length=64)] = []
+    composite: HexId | None = None
+
+
+class ItemView(msgspec.Struct):
+    id: str
+    by: str
+    by_name: str
+    title: str
+    text: str
+    opens: int
+    closes: int
+    weighting: str
+    rules: BallotRules
+    sources: list[str]
+    composite: str | None
+
+
+class MandateView(msgspec.Struct):
+    id: str
+    by: str
+    by_name: str
+    position: str
+    split: list[int]
+    basis: str
+    replaces: str | None
+    created: int
+    problem: str | None  # why it is not counted (None: valid)
+    counted: bool  # the child's mandate to count (valid, its latest)
+
+
+class ChildView(msgspec.Struct):
+    key: str
+    name: str
+    weight: int
+    mandate: str | None
+
+
+class FindingView(msgspec.Struct):
+    code: str
+    message: str
+
+
+class AggregateView(msgspec.Struct):
+    id: str
+    by: str
+    votes: list[int]
+    weight_sent: int
+    weight_all: int
+    children_sent: int
+    children_all: int
+    outcome: str
+    created: int
+    findings: list[FindingView]
+
+
+class ItemReportView(msgspec.Struct):
+    item: ItemView
+    children: list[ChildView]
+    mandates: list[MandateView]
+    aggregates: list[AggregateView]
+
+
+class MandateIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    position: Literal["for", "against", "abstain", "free"] | None = None
+    split: bool = False
+
+
+def item_view(node: upward.Upward, envelope: Envelope) -> ItemView:
+    b = envelope.payload.body
+    assert isinstance(b, AgendaItem)
+    return ItemView(envelope.id.hex(), node_id_text(envelope.author), upward.name_of(node, envelope.author), b.title,
+                    b.text, b.opens, b.closes, b.weighting, b.rules, [s.hex() for s in b.sources],
+                    b.composite.hex() if b.composite else None)  # fmt: skip
+
+
+def aggregate_view(envelope: Envelope, findings: list[up.Finding]) -> AggregateView:
+    a = envelope.payload.body
+    assert isinstance(a, Aggregate)
+    sent, absent = len(a.counted) // up.RECORD, len(a.absent) // up.RECORD
+    return AggregateView(envelope.id.hex(), node_id_text(envelope.author), list(a.votes), a.weight_sent, a.weight_all,
+                         sent, sent + absent, a.outcome, envelope.payload.created,
+                         [FindingView(f.code, f.message) for f in findings])  # fmt: skip
+
+
+async def report_view(node: upward.Upward, item_id: bytes) -> ItemReportView:
+    report = await upward.report(node, item_id)
+    judged = report.judged
+    assert judged is not None
+    mandates = []
+    for envelope, problem in judged.mandates.values():
+        m = envelope.payload.body
+        assert isinstance(m, Mandate)
+        who = envelope.author
+        mandates.append(MandateView(envelope.id.hex(), node_id_text(who), upward.name_of(node, who), m.position,
+                                    list(m.split), m.basis.hex(), m.replaces.hex() if m.replaces else None,
+                                    envelope.payload.created, problem, judged.latest.get(who) is envelope))  # fmt: skip
+    children = [ChildView(node_id_text(k), judged.names.get(k, ""), w,
+                          judged.latest[k].id.hex() if k in judged.latest else None)
+                for k, w in judged.weights.items()]  # fmt: skip
+    return ItemReportView(item_view(node, report.item), children, mandates,
+                          [aggregate_view(a, f) for a, f in report.aggregates])  # fmt: skip
+
+
+async def table_item(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, ItemIn)
+    new = NewItem(title=body.title, text=body.text, opens=body.opens, closes=body.closes, weighting=body.weighting,
+                  rules=body.rules, sources=tuple(bytes.fromhex(s) for s in body.sources),
+                  composite=bytes.fromhex(body.composite) if body.composite else None)  # fmt: skip
+    return appended(await upward.table_item(node_of(request), who, new))
+
+
+async def list_agenda(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    return json_response([item_view(node, e) for e in await upward.agenda(node)])
+
+
+async def get_item(request: web.Request, who: Member | None) -> web.StreamResponse:
+    return json_response(await report_view(node_of(request), id_param(request, "item_id")))
+
+
+async def ballot_on_item(request: web.Request, who: Member | None) -> web.StreamResponse:
+    from node.web.routes.ballots import view
+
+    assert who is not None
+    return json_response(view(await upward.ballot_on_item(node_of(request), who, id_param(request, "item_id"))),
+                         status=201)  # fmt: skip
+
+
+async def issue_mandate(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, MandateIn)
+    if body.split and body.position is not None:
+        raise BadInput("a split mandate follows the decision's counts: give split or a position, not both",
+                       field="position")  # fmt: skip
+    return appended(await upward.issue_mandate(node_of(request), who, id_param(request, "item_id"),
+                                               position=body.position, split=body.split))  # fmt: skip
+
+
+async def aggregate_item(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    return appended(await upward.aggregate(node_of(request), who, id_param(request, "item_id")))
+
+
+class FlaggedView(msgspec.Struct):
+    aggregate: str
+    item: str
+    by: str
+    checked_at: int
+    findings: list[FindingView]
+
+
+async def list_findings(request: web.Request, who: Member | None) -> web.StreamResponse:
+    rows = await upward.findings(node_of(request))
+    return json_response([FlaggedView(a.hex(), i.hex(), node_id_text(by), at, [FindingView(**f) for f in found])
+                          for a, i, by, at, found in rows])  # fmt: skip
+
+
+# --- delegates, campaigns, pledges ---------------------------------------------------------------
+
+
+class DelegatesIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    count: Annotated[int, Meta(ge=0, le=10_000)]
+    names: Annotated[list[Title], Meta(max_length=64)] = []
+
+
+class CampaignIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: Title
+    text: Annotated[str, Meta(min_length=1, max_length=2000)]
+    asks: Annotated[str, Meta(max_length=2000)] = ""
+    starts: Time | None = None
+    ends: Time | None = None
+    contact: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class PledgeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    text: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class PledgeView(msgspec.Struct):
+    id: str
+    by: str
+    by_name: str
+    text: str
+    created: int
+
+
+class CampaignView(msgspec.Struct):
+    id: str
+    by: str
+    by_name: str
+    title: str
+    text: str
+    asks: str
+    starts: int
+    ends: int | None
+    contact: str
+    pledges: list[PledgeView]
+
+
+async def record_delegates(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, DelegatesIn)
+    return appended(await upward.record_delegates(node_of(request), who, body.count, body.names))
+
+
+async def publish_campaign(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    b = await read_json(request, CampaignIn)
+    return appended(await upward.publish_campaign(node_of(request), who, b.title, b.text, b.asks, starts=b.starts,
+                                                  ends=b.ends, contact=b.contact))  # fmt: skip
+
+
+async def pledge(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, PledgeIn)
+    return appended(await upward.pledge(node_of(request), who, id_param(request, "campaign_id"), body.text))
+
+
+def campaign_view(node: upward.Upward, campaign: Envelope, pledges: list[Envelope]) -> CampaignView:
+    c = campaign.payload.body
+    assert isinstance(c, Campaign)
+    views = []
+    for p in pledges:
+        assert isinstance(p.payload.body, Pledge)
+        views.append(PledgeView(p.id.hex(), node_id_text(p.author), upward.name_of(node, p.author), p.payload.body.text,
+                                p.payload.created))  # fmt: skip
+    by = campaign.author
+    return CampaignView(campaign.id.hex(), node_id_text(by), upward.name_of(node, by), c.title, c.text, c.asks,
+                        c.starts, c.ends, c.contact, views)  # fmt: skip
+
+
+async def list_campaigns(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    return json_response([campaign_view(node, c, p) for c, p in await upward.campaigns(node)])

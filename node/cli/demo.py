@@ -1,6 +1,6 @@
 """`branchnet demo`: a small federation of real `branchnet serve` processes on 127.0.0.1.
 
-A national node, two regions and four branches. The genesis, the joins and the charters
+A national node, two regions, four branches and a youth section. The genesis, the joins and the charters
 go through the same functions as `branchnet genesis`, `branchnet join` and `branchnet
 charter`; every node publishes its profile; then the demo waits until every node holds
 identical heads and prints a table. It stops every process it started, on Ctrl-C or, with
@@ -43,6 +43,7 @@ LAYOUT: list[tuple[str, str, str | None]] = [  # name, level, parent name
     ("York Branch", "branch", "North Region"),
     ("Bristol Branch", "branch", "South Region"),
     ("Exeter Branch", "branch", "South Region"),
+    ("Youth Section", "youth", "National Committee"),
 ]
 WORDS = [
     "amber",
@@ -357,6 +358,11 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
             print(f"  {n.name:<20} {n.url}/  {await demo_sign_in(n, password_hash)}")
         branch = next(n for n in nodes if n.level == "branch")
         print("\n" + await demo_motion(branch, nodes, timeout_s))
+        from node.cli.demo_upward import demo_upward
+
+        print("\ndecisions go up (a question voted on in every branch, aggregated by the regions and nationally):")
+        for line in (await demo_upward(nodes, timeout_s=timeout_s)).lines:
+            print(f"  {line}")
         if once:
             return 0
         print("\nthe API is under /api/v1/ (GET /api/v1/node), metrics at /metrics; Ctrl-C stops every node")

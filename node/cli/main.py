@@ -262,6 +262,10 @@ def parser() -> argparse.ArgumentParser:
     add_dir(r)
     r.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer acting")
 
+    from node.cli.upward import add_arguments as add_upward_commands
+
+    add_upward_commands(command)
+
     member = command("member", _member, "manage the branch's members (local data)")
     msub = member.add_subparsers(dest="member_command", required=True, metavar="ACTION")
     from node.cli.members import add_member_arguments

@@ -61,6 +61,15 @@ class EnvelopeStore:
         )
         return [bytes(r[0]) for r in rows]
 
+    async def ids_starting(self, kind: str, hex_prefix: str, limit: int = 2) -> list[bytes]:
+        """Ids of envelopes of ``kind`` whose hex starts with ``hex_prefix`` (for people who
+        type a short id): a scan of that kind, not for hot paths."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM envelopes WHERE kind = ? AND hex(id) LIKE ? LIMIT ?",
+            (kind, hex_prefix.upper() + "%", limit),
+        )
+        return [bytes(r[0]) for r in rows]
+
     async def count(self) -> int:
         rows = await self.db.fetchall("SELECT COUNT(*) FROM envelopes")  # a scan: not inline
         return int(rows[0][0])

@@ -163,6 +163,7 @@ class FindingView(msgspec.Struct):
 class AggregateView(msgspec.Struct):
     id: str
     by: str
+    weighting: str
     votes: list[int]
     weight_sent: int
     weight_all: int
@@ -197,8 +198,8 @@ def aggregate_view(envelope: Envelope, findings: list[up.Finding]) -> AggregateV
     a = envelope.payload.body
     assert isinstance(a, Aggregate)
     sent, absent = len(a.counted) // up.RECORD, len(a.absent) // up.RECORD
-    return AggregateView(envelope.id.hex(), node_id_text(envelope.author), list(a.votes), a.weight_sent, a.weight_all,
-                         sent, sent + absent, a.outcome, envelope.payload.created,
+    return AggregateView(envelope.id.hex(), node_id_text(envelope.author), a.weighting, list(a.votes), a.weight_sent,
+                         a.weight_all, sent, sent + absent, a.outcome, envelope.payload.created,
                          [FindingView(f.code, f.message) for f in findings])  # fmt: skip
 
 

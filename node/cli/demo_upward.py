@@ -82,6 +82,7 @@ async def held(api: Api, envelope_id: str, what: str, deadline: float) -> None:
 class Result:
     lines: list[str] = field(default_factory=list)
     rolls: dict[str, str] = field(default_factory=dict)  # branch -> roll envelope id
+    delegates: dict[str, str] = field(default_factory=dict)  # region or section -> its delegates record
     items: dict[str, str] = field(default_factory=dict)  # body -> its agenda item
     aggregates: dict[str, str] = field(default_factory=dict)  # body -> its aggregate
     campaign: str = ""
@@ -151,7 +152,8 @@ async def demo_upward(nodes: Sequence[RunningNode], window_s: float = 10.0, time
         for b in (b for bs in branches.values() for b in bs):
             result.rolls[b.name] = (await api[b.name].call("POST", "/api/v1/rolls"))["decision"]
         for body, count in zip([*regions, *youth], (3, 2, 1), strict=False):
-            await api[body.name].call("POST", "/api/v1/delegates", {"count": count, "names": ["Sam Porter"]})
+            recorded = await api[body.name].call("POST", "/api/v1/delegates", {"count": count, "names": ["Sam Porter"]})
+            result.delegates[body.name] = recorded["id"]
 
         # The question, tabled by the national body and by both regions (North: the composite).
         started = time.time()

@@ -30,13 +30,19 @@ async def test_demo_once(tmp_path: Path) -> None:
     out, err = await asyncio.wait_for(process.communicate(), 180)
     text = out.decode()
     assert process.returncode == 0, text + err.decode()
-    assert "all 7 nodes hold identical heads" in text and "every node stopped" in text
-    motion = r"Leeds Branch: motion \d+ carried as amended; its decision [0-9a-f]{16}… is held by all 7 nodes"
+    assert "all 8 nodes hold identical heads" in text and "every node stopped" in text
+    motion = r"Leeds Branch: motion \d+ carried as amended; its decision [0-9a-f]{16}… is held by all 8 nodes"
     assert re.search(motion, text), text
+    # Decisions go up: each weighting rule, each aggregate recounted by every node; a campaign.
+    for body, rule in (("North Region", "card_vote"), ("South Region", "one_branch_one_vote"),
+                       ("National Committee", "delegates")):  # fmt: skip
+        line = rf"{body} \({rule}\): (carried|lost|not_quorate); for \d+, against \d+, abstain \d+; \d of \d children"
+        assert re.search(line + r" sent mandates; every node's recount agrees", text), text
+    assert "2 branches pledged support, listed on all 8 nodes" in text
     urls = re.findall(r"http://127\.0\.0\.1:\d+", text)
-    assert len(set(urls)) == 7
+    assert len(set(urls)) == 8
     assert all([await port_closed(u) for u in set(urls)])
-    assert len(list(tmp_path.glob("*/node.key"))) == 7  # --dir keeps the node folders
+    assert len(list(tmp_path.glob("*/node.key"))) == 8  # --dir keeps the node folders
 
 
 async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
@@ -55,7 +61,7 @@ async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
         # Every node's web address and a sign-in that works on its pages.
         password = re.search(r"\(password: ([a-z-]+)\)", seen)
         signins = re.findall(r"^  (.+?)\s+(http://127\.0\.0\.1:\d+)/  (secretary@[a-z-]+\.example)$", seen, re.M)
-        assert password and len(signins) == 7, seen
+        assert password and len(signins) == 8, seen
         for _, url, email in signins[::3]:
             async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                 async with http.get("/") as r:
@@ -64,7 +70,7 @@ async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
                 form = {"csrf": token.group(1), "email": email, "password": password.group(1)}
                 async with http.post("/signin", data=form) as r:
                     page = await r.text()
-                assert r.status == 200 and "Welcome" in page and "Members</a> (7)" in page, page[:500]
+                assert r.status == 200 and "Welcome" in page and re.search(r"Members</a> \(\d+\)", page), page[:500]
         process.send_signal(signal.SIGINT)
         rest, _ = await asyncio.wait_for(process.communicate(), 60)
     finally:
@@ -74,4 +80,4 @@ async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
     assert process.returncode == 0
     assert "every node stopped" in rest.decode()
     urls = set(re.findall(r"http://127\.0\.0\.1:\d+", seen))
-    assert len(urls) == 7 and all([await port_closed(u) for u in urls])
+    assert len(urls) == 8 and all([await port_closed(u) for u in urls])

@@ -1,4 +1,5 @@
-"""Federation with real `branchnet serve` processes on 127.0.0.1 (7 nodes: the demo's layout).
+"""Federation with real `branchnet serve` processes on 127.0.0.1 (7 nodes: the demo's layout
+without its youth section).
 
 Charters and profiles converge to identical heads everywhere; a node stopped while others
 write catches up after its restart; two groups that were apart (each writing while the
@@ -12,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from node.cli.demo import DEMO_ENV, RunningNode, build, publish_profile, start_serve, stop_all, wait_until_converged
+from node.cli.demo import (
+    DEMO_ENV,
+    LAYOUT,
+    RunningNode,
+    build,
+    publish_profile,
+    start_serve,
+    stop_all,
+    wait_until_converged,
+)
 from node.service import Node
 from tests.node.processes import held_everywhere, restart, write_profile
 
@@ -21,7 +31,7 @@ BOUND_S = 60.0
 
 @pytest.fixture
 async def federation(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await build(tmp_path, DEMO_ENV)
+    nodes = await build(tmp_path, DEMO_ENV, LAYOUT[:7])
     try:
         yield nodes
     finally:

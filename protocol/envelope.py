@@ -115,6 +115,15 @@ def open_envelope(data: bytes, *, deep: bool = True) -> Envelope:
     return envelope
 
 
+def reopen(data: bytes) -> Envelope:
+    """An envelope read back from a store that opened it with :func:`open_envelope` before
+    keeping it: decoded (the schema still applies), the signature not checked again. Only for
+    bytes the caller itself verified; anything from outside goes through ``open_envelope``."""
+    data = bytes(data)
+    _, payload_bytes, signature = decode_wire(data)
+    return Envelope(id=envelope_id(data), raw=data, payload=decode_payload(payload_bytes), signature=signature)
+
+
 def _check_header(payload: Payload) -> None:
     is_genesis = isinstance(payload.body, Genesis)
     if is_genesis and payload.federation is not None:

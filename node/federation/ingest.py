@@ -52,6 +52,7 @@ from protocol import (
     make_fork_proof,
     open_envelope,
 )
+from protocol.envelope import reopen
 from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, MAX_SEQ
 from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
@@ -164,7 +165,7 @@ class Federation:
         kinds = [KIND_OF[t] for t in STRUCTURAL if t is not Genesis]
         self._structural = {}
         for raw in await self.store.structural_raws(kinds):
-            envelope = open_envelope(raw, deep=False)  # verified when it arrived
+            envelope = reopen(raw)  # verified when it arrived: not again at every load
             if type(envelope.payload.body) in STRUCTURAL:
                 self._structural[envelope.id] = envelope
         self._forks = await self.store.forks()

@@ -39,9 +39,9 @@ from protocol import (
     Roll,
     Ruling,
     Submission,
-    open_envelope,
 )
 from protocol import upward as up
+from protocol.envelope import reopen
 from protocol.models import Body
 
 KINDS = ("submission", "agenda_item", "ruling", "composite", "consent", "delegates", "mandate", "aggregate",
@@ -55,7 +55,7 @@ class Upward(Moving, Protocol):
 
 
 def _open(raw: bytes) -> Envelope:
-    return open_envelope(raw, deep=False)  # verified when it was stored
+    return reopen(raw)  # verified (signature and all) when it was stored
 
 
 def refs_of(raw: bytes) -> list[tuple[bytes, Envelope]]:

@@ -195,6 +195,10 @@ class Database:
                         " ON CONFLICT (key) DO UPDATE SET value = value + 1"
                     )
                 await self._writer.execute("COMMIT")
+                if not self._serving:
+                    # Our own bump, under the write lock since the check above: not a change from
+                    # elsewhere (without this, each CLI write reloaded the federation state).
+                    self._seen_version += 1
             except BaseException as exc:
                 # SQLite may have rolled back already (a full disk does): then ROLLBACK fails.
                 with contextlib.suppress(sqlite3.Error):

@@ -90,7 +90,7 @@ def _parent(node: Upward, key: bytes) -> bytes | None:
     return body.parent if body is not None else None
 
 
-def _ancestors(node: Upward, key: bytes) -> list[bytes]:
+def ancestors(node: Upward, key: bytes) -> list[bytes]:
     out: list[bytes] = []
     current = _parent(node, key)
     while current is not None and current not in out and len(out) < 64:
@@ -191,7 +191,7 @@ class SubmissionView:
 async def _submission_problem(node: Upward, envelope: Envelope) -> str | None:
     body = envelope.payload.body
     assert isinstance(body, Submission)
-    if body.to not in _ancestors(node, envelope.author):
+    if body.to not in ancestors(node, envelope.author):
         return "its author is not below this body"
     raw = await node.envelopes.get(body.decision)
     decision = _open(raw).payload.body if raw is not None else None
@@ -276,6 +276,33 @@ async def answers(node: Upward, composite: Envelope) -> dict[bytes, str]:
     return out
 
 
+@dataclass(frozen=True)
+class CompositeView:
+    envelope: Envelope
+    body: Composite
+    answers: dict[bytes, str]  # source submission -> its author's latest answer
+    ours: bytes | None  # this body's own source among them, if any
+
+
+async def composites(node: Upward) -> list[CompositeView]:
+    """Composites this body proposed, and those of its own submissions, with every answer."""
+    await refresh(node)
+    me = _me(node)
+    found: dict[bytes, tuple[Envelope, bytes | None]] = {}
+    for composite in await _referring(node, me, "composite"):
+        found[composite.id] = (composite, None)
+    for raw in await node.envelopes.own_of_kind(me, "submission", 200):
+        mine = _open(raw)
+        for composite in await _referring(node, mine.id, "composite"):
+            found[composite.id] = (composite, mine.id)
+    out = []
+    for composite, ours in found.values():
+        body = composite.payload.body
+        assert isinstance(body, Composite)
+        out.append(CompositeView(composite, body, await answers(node, composite), ours))
+    return sorted(out, key=lambda c: c.envelope.payload.created, reverse=True)
+
+
 async def answer_composite(node: Upward, who: Member, composite_id: bytes, answer: str) -> Envelope:
     """Consent to a composite of this body's submission, refuse it, or withdraw the motion."""
     check_may_act_for_body(who)
@@ -353,7 +380,7 @@ async def agenda(node: Upward) -> list[Envelope]:
     """Agenda items tabled by this body and by every body above it, newest first."""
     await refresh(node)
     items: list[Envelope] = []
-    for body in [_me(node), *_ancestors(node, _me(node))]:
+    for body in [_me(node), *ancestors(node, _me(node))]:
         items.extend(await _referring(node, body, "agenda_item"))
     items = [e for e in items if isinstance(e.payload.body, AgendaItem)]
     return sorted(items, key=lambda e: e.payload.created, reverse=True)

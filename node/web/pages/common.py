@@ -150,7 +150,7 @@ def render(
 
 
 _SECTIONS = {"motions": "motions", "ballots": "motions", "account": "account", "members": "members",
-             "federation": "federation"}  # fmt: skip
+             "federation": "federation", "agenda": "agenda", "campaigns": "agenda"}  # fmt: skip
 
 
 def _section(path: str) -> str:

@@ -10,18 +10,19 @@ from typing import Any
 from aiohttp import web
 
 from node.errors import BadInput, NodeError
-from node.federation import ballots, motions
+from node.federation import ballots, motions, upward
 from node.rules.motions import paragraphs
 from node.web.common import int_param, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, signed_in, text, who_of
-from protocol import Decision, node_id_text, open_envelope
+from protocol import Decision, node_id_text, open_envelope, parse_node_id
 from protocol.ballots import CHOICES
 
 NOTICES = {"proposed": "Your motion is submitted.", "admitted": "Admitted: members may now amend it.",
            "ruled-out": "Ruled out.", "amended": "Your amendment is proposed.", "accepted": "Amendment accepted.",
            "ballot": "The ballot is open.", "closed": "Counted: the decision is signed and published.",
-           "commented": "Comment added.", "withdrawn": "Withdrawn."}  # fmt: skip
+           "commented": "Comment added.", "withdrawn": "Withdrawn.",
+           "submitted": "Submitted upward: the body it is for now has it."}  # fmt: skip
 
 
 def _notice(request: web.Request) -> str | None:
@@ -33,19 +34,33 @@ async def motions_page(request: web.Request) -> web.StreamResponse:
     return render(request, "motions.html", {"motions": rows, "notice": _notice(request)})
 
 
+def _bodies_for(request: web.Request) -> list[tuple[str, str]]:
+    """(node id, name) of this body and every body above it: what a motion may be for."""
+    node = node_of(request)
+    me = node.own_log.key.public
+    keys = [me, *upward.ancestors(node, me)]
+    return [(node_id_text(k), "this body" if k == me else upward.name_of(node, k)) for k in keys]
+
+
 async def new_motion_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "motion_new.html", {"values": {"title": "", "text": ""}})
+    return render(request, "motion_new.html", {"values": {"title": "", "text": "", "for": ""},
+                                               "bodies": _bodies_for(request)})  # fmt: skip
 
 
 async def propose(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
-    values = {"title": text(form, "title"), "text": text(form, "text").replace("\r\n", "\n")}
+    values = {"title": text(form, "title"), "text": text(form, "text").replace("\r\n", "\n"), "for": text(form, "for")}
     try:
         if len(values["title"]) > 200 or len(values["text"]) > 20_000:
             raise BadInput("a title has at most 200 characters and a text 20,000", field="title")
-        row = await motions.propose(node_of(request), who_of(request), values["title"], values["text"])
+        bodies = dict(_bodies_for(request))
+        if values["for"] and values["for"] not in bodies:
+            raise BadInput("a motion is for this body or one above it", field="for")
+        for_body = parse_node_id(values["for"]) if values["for"] else None
+        row = await motions.propose(node_of(request), who_of(request), values["title"], values["text"],
+                                    for_body=for_body)  # fmt: skip
     except NodeError as exc:
-        return form_error(request, "motion_new.html", exc, {"values": values})
+        return form_error(request, "motion_new.html", exc, {"values": values, "bodies": _bodies_for(request)})
     return redirect(f"/motions/{row.id}?done=proposed")
 
 
@@ -54,7 +69,8 @@ async def _motion_context(request: web.Request, motion_id: int) -> dict[str, Any
     motion = await node.motions.require(motion_id)
     amendments = await node.motions.amendments(motion_id)
     related = await node.ballots.of_motion(f"m{motion_id}")
-    return {"motion": motion, "parts": paragraphs(motion.current), "amendments": amendments,
+    for_name = upward.name_of(node, motion.for_body) if motion.for_body != node.own_log.key.public else None
+    return {"motion": motion, "parts": paragraphs(motion.current), "amendments": amendments, "for_name": for_name,
             "comments": await node.motions.comments(motion_id), "ballots": related,
             "is_mover": motion.proposer_id == who_of(request).id, "values": {"paragraph": 0, "words": "", "with": ""},
             "notice": _notice(request)}  # fmt: skip
@@ -91,6 +107,8 @@ async def motion_action(request: web.Request) -> web.StreamResponse:
         elif action == "ballot":
             row = await motions.ballot_on_motion(node, who, motion_id)
             return redirect(f"/ballots/{row.id}?done=ballot")
+        elif action == "submit-up":
+            await upward.submit(node, who, motion_id)
         else:
             raise BadInput("no such step")
     except NodeError as exc:
@@ -99,7 +117,7 @@ async def motion_action(request: web.Request) -> web.StreamResponse:
                              "with": text(form, "with")}  # fmt: skip
         return form_error(request, "motion.html", exc, context)
     done = {"rule-out": "ruled-out", "admit": "admitted", "amend": "amended", "accept": "accepted",
-            "comment": "commented", "withdraw": "withdrawn"}[action]  # fmt: skip
+            "comment": "commented", "withdraw": "withdrawn", "submit-up": "submitted"}[action]  # fmt: skip
     return redirect(f"/motions/{motion_id}?done={done}")
 
 

@@ -6,24 +6,27 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from html import unescape
 
 import aiohttp
 import pytest
 
 from node.federation import motions as motion_steps
+from node.federation import upward as upward_steps
+from node.federation.upward import NewItem
 from node.rules import accounts
 from node.rules.members_csv import parse_members_csv
 from node.service import Node
 from node.storage.members import MemberIn
-from node.web.pages import account, decisions, federation, members
+from node.web.pages import account, decisions, federation, members, upward
 from tests.node.conftest import PASSWORD, Live, Principal
 
-ALL_PAGES = (*account.PAGES, *members.PAGES, *federation.PAGES, *decisions.PAGES)
+ALL_PAGES = (*account.PAGES, *members.PAGES, *federation.PAGES, *decisions.PAGES, *upward.PAGES)
 GET_PAGES = [p.path for p in ALL_PAGES if p.method == "GET"]
 POST_PAGES = [p.path for p in ALL_PAGES if p.method == "POST"]
 OFFICER_PAGES = [p.path for p in ALL_PAGES if p.method == "GET" and p.access == "officer"]
-IDS = {"motion_id": "1", "ballot_id": "1", "action": "admit"}  # made by the tests that need them
+IDS = {"motion_id": "1", "ballot_id": "1", "action": "admit", "item_id": "0" * 64}  # made by the tests that need them
 
 
 def csrf_of(page: str) -> str:
@@ -65,6 +68,10 @@ async def a_motion_and_a_ballot(live: Live, officer: Principal) -> None:
     await motion_steps.admit(live.node, officer.member, motion.id)
     await motion_steps.ballot_on_motion(live.node, officer.member, motion.id)
     assert (motion.id, (await live.node.ballots.recent())[0].id) == (1, 1)
+    closes = int(time.time() * 1000) + 3_600_000
+    item = await upward_steps.table_item(live.node, officer.member, NewItem(title="A question", text="Its text.",
+                                                                            closes=closes))  # fmt: skip
+    IDS["item_id"] = item.id.hex()
 
 
 async def test_every_page_opens_for_an_officer_with_the_security_headers(live: Live) -> None:

@@ -1,0 +1,231 @@
+"""Decisions going up through the pages, over real HTTP, on nodes that carry envelopes between
+them (as gossip would): a branch proposes a motion for its region and submits it once carried;
+the region composites two submissions and rules a third out; the branches answer; the region
+tables the composite; a branch opens its ballot and sends its mandate; the region publishes the
+aggregate, and every node's page shows its recount, or what is wrong with a bad one; a campaign
+gets a pledge. Each action is a form post with its token, as a browser sends it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from html import unescape
+from pathlib import Path
+
+import aiohttp
+import aiohttp.web
+import pytest
+
+from node.federation import ballots, motions
+from node.federation import upward as steps
+from node.service import Node
+from node.web.app import make_app
+from node.web.server import start_site
+from protocol import upward as up
+from tests.node.conftest import PASSWORD, Principal
+from tests.node.federation.test_upward import Body, Clock, Federation
+from tests.node.web.test_pages import csrf_of, sign_in
+
+
+async def serve_node(node: Node) -> tuple[aiohttp.web.AppRunner, str]:
+    """As `branchnet serve --trust-local-log` (these nodes' peers are the test: none to ask), on 127.0.0.1:0."""
+    runner = await start_site(make_app(node, trust_local_log=True), node.config.http, "127.0.0.1", 0)
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+class RealClock(Clock):
+    def __call__(self) -> float:
+        return time.time()
+
+
+class Browser:
+    """One signed-in officer's browser on one node."""
+
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self.http = http
+
+    async def page(self, path: str) -> str:
+        async with self.http.get(path) as r:
+            assert r.status == 200, (path, r.status, (await r.text())[:300])
+            return unescape(await r.text())
+
+    async def post(self, page: str, action: str, form: dict[str, str], expect: int = 303) -> str:
+        token = csrf_of(await self.page(page))
+        async with self.http.post(action, data={"csrf": token, **form}, allow_redirects=False) as r:
+            body = await r.text()
+            assert r.status == expect, (action, r.status, body[:500])
+            return r.headers.get("Location", "") if expect == 303 else unescape(body)
+
+
+@pytest.fixture
+async def fed(tmp_path: Path, password_hash: str) -> AsyncIterator[Federation]:
+    f = Federation(RealClock())
+    await f.add(tmp_path, "national", "national", None)
+    await f.add(tmp_path, "north", "region", "national")
+    for name in ("leeds", "york", "hull"):
+        await f.add(tmp_path, name, "branch", "north", 4)
+    for body in f.bodies.values():
+        await body.node.auth.change_password(body.officer.id, password_hash)
+    try:
+        yield f
+    finally:
+        await f.close()
+
+
+@pytest.fixture
+async def browsers(fed: Federation) -> AsyncIterator[dict[str, Browser]]:
+    runners, sessions, out = [], [], {}
+    for name, body in fed.bodies.items():
+        runner, url = await serve_node(body.node)
+        http = aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+        runners.append(runner)
+        sessions.append(http)
+        officer = await body.node.members.require(body.officer.id)
+        await sign_in(http, Principal(officer, ""))
+        out[name] = Browser(http)
+    try:
+        yield out
+    finally:
+        for http in sessions:
+            await http.close()
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def carry(b: Body, motion_id: int) -> None:
+    await motions.admit(b.node, b.officer, motion_id)
+    row = await motions.ballot_on_motion(b.node, b.officer, motion_id)
+    for voter in b.voters:
+        await ballots.vote(b.node, voter, row.id, "for")
+    await motions.close_ballot(b.node, b.officer, row.id)
+
+
+def plain(page: str) -> str:
+    """The page's text, tags removed and spaces collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)).replace(" :", ":")
+
+
+def utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000))
+
+
+async def test_a_motion_goes_up_through_the_pages(fed: Federation, browsers: dict[str, Browser]) -> None:
+    north = fed["north"]
+    north_id = north.node.key.node_id
+    sources = {}
+    for name, title in (("leeds", "Four-day week"), ("york", "Shorter hours"), ("hull", "Something else")):
+        page = await browsers[name].page("/motions/new")
+        assert "North" not in page or f'value="{north_id}"' in page  # the region is offered as "for"
+        location = await browsers[name].post("/motions/new", "/motions/new",
+                                             {"title": title, "text": f"{title} for all.", "for": north_id})  # fmt: skip
+        motion_id = int(re.search(r"/motions/(\d+)", location).group(1))  # type: ignore[union-attr]
+        await carry(fed[name], motion_id)
+        page = await browsers[name].page(f"/motions/{motion_id}")
+        assert "for north" in page and "Submit it to north" in page
+        await browsers[name].post(f"/motions/{motion_id}", f"/motions/{motion_id}/submit-up", {})
+        sources[name] = motion_id
+    await fed.sync()
+
+    region = browsers["north"]
+    page = await region.page("/agenda")
+    assert page.count("waiting") >= 3 and "Four-day week" in page and "Shorter hours" in page
+    subs = {s.body.title: s.envelope.id.hex() for s in await steps.submissions(north.node)}
+    await region.post("/agenda", "/agenda/do/rule-out", {"submission": subs["Something else"], "reason": "Not ours"})
+    body = await region.post("/agenda", "/agenda/do/composite", {"title": "Working time", "text": "A 32-hour, "
+                             "four-day week.", "sources": subs["Four-day week"]}, expect=400)  # fmt: skip
+    assert "two or more" in body  # one source is not a composite: the form again, nothing signed
+    form = aiohttp.FormData()
+    for key, value in (("csrf", csrf_of(await region.page("/agenda"))), ("title", "Working time"),
+                       ("text", "A 32-hour, four-day week."), ("sources", subs["Four-day week"]),
+                       ("sources", subs["Shorter hours"])):  # fmt: skip
+        form.add_field(key, value)
+    async with region.http.post("/agenda/do/composite", data=form, allow_redirects=False) as r:
+        assert r.status == 303, await r.text()
+    await fed.sync()
+    composite = next(c for c in await steps.composites(north.node))
+    closes_ms = int(time.time() * 1000) + 4000
+    closes = utc(closes_ms)
+    body = await region.post("/agenda", "/agenda/do/table", {"composite": composite.envelope.id.hex(),
+                                                             "closes": closes}, expect=409)  # fmt: skip
+    assert "every source must consent" in body  # refused before anything is signed
+    for name in ("leeds", "york"):
+        page = await browsers[name].page("/agenda")
+        assert "Working time" in page and "Our answer" in page
+        await browsers[name].post("/agenda", "/agenda/do/answer", {"composite": composite.envelope.id.hex(),
+                                                                   "answer": "consent"})  # fmt: skip
+    await fed.sync()
+    page = await region.page("/agenda")
+    assert "ruled out: Not ours" in plain(page) and page.count("consent") >= 2
+    location = await region.post("/agenda", "/agenda/do/table", {"composite": composite.envelope.id.hex(),
+                                                                 "closes": closes})  # fmt: skip
+    item = location.split("/agenda/")[1].split("?")[0]
+    await fed.sync()
+
+    leeds = browsers["leeds"]
+    page = await leeds.page(f"/agenda/{item}")
+    assert "A 32-hour, four-day week." in page and "Send our mandate" in page
+    location = await leeds.post(f"/agenda/{item}", f"/agenda/{item}/ballot", {})
+    ballot_id = int(re.search(r"/ballots/(\d+)", location).group(1))  # type: ignore[union-attr]
+    assert "the question" in await leeds.page(f"/ballots/{ballot_id}")
+    for voter in fed["leeds"].voters:
+        await ballots.vote(fed["leeds"].node, voter, ballot_id, "for")
+    await motions.close_ballot(fed["leeds"].node, fed["leeds"].officer, ballot_id)
+    await leeds.post(f"/agenda/{item}", f"/agenda/{item}/mandate", {"position": "follow"})
+    await fed.sync()
+    page = await region.page(f"/agenda/{item}")
+    assert re.search(r"Sec leeds 7 for", plain(page)) or re.search(r"leeds \d+ for", plain(page)), plain(page)
+    await asyncio.sleep(max(0.0, closes_ms / 1000 - time.time()) + 0.3)  # until the deadline has passed
+    await region.post(f"/agenda/{item}", f"/agenda/{item}/aggregate", {})
+    await fed.sync()
+    for name in ("national", "north", "hull"):
+        page = await browsers[name].page(f"/agenda/{item}")
+        assert "Aggregate by north" in page and "it adds up" in page, name
+    # A region that drops Leeds's mandate (signed with its real key) is shown up on every page.
+    judged = await steps.judge(north.node, await steps.item(north.node, bytes.fromhex(item)))
+    dropped = up.build(judged.item, judged.weights, {})
+    await north.node.own_log.append(dropped)
+    await fed.sync()
+    page = await browsers["york"].page(f"/agenda/{item}")
+    assert "does not agree" in page and "omits_mandate" in page
+
+
+async def test_a_campaign_gets_a_pledge_through_the_pages(fed: Federation, browsers: dict[str, Browser]) -> None:
+    await browsers["leeds"].post("/campaigns", "/campaigns/do/publish", {
+        "title": "Support the bin strike", "text": "Refuse workers strike from Monday.", "asks": "Visit the picket.",
+        "contact": "Leeds Branch secretary"})  # fmt: skip
+    body = await browsers["leeds"].post("/campaigns", "/campaigns/do/publish", {"title": "", "text": "x"}, expect=400)
+    assert "title" in body
+    await fed.sync()
+    page = await browsers["york"].page("/campaigns")
+    assert "Support the bin strike" in page and "Pledge support" in page
+    campaign = re.search(r'name="campaign" value="([0-9a-f]{64})"', page).group(1)  # type: ignore[union-attr]
+    await browsers["york"].post("/campaigns", "/campaigns/do/pledge", {"campaign": campaign, "pledge": "York sends "
+                                                                       "twenty members to the picket line."})  # fmt: skip
+    await fed.sync()
+    for name in ("leeds", "hull", "national"):
+        page = await browsers[name].page("/campaigns")
+        assert "York sends twenty members to the picket line." in page, name
+    assert "Pledge support" not in await browsers["york"].page("/campaigns")  # pledged once
+
+
+async def test_members_read_the_agenda_and_officers_alone_act(fed: Federation, password_hash: str) -> None:
+    leeds = fed["leeds"]
+    member = leeds.voters[0]
+    await leeds.node.auth.change_password(member.id, password_hash)
+    runner, url = await serve_node(leeds.node)
+    try:
+        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await sign_in(http, Principal(await leeds.node.members.require(member.id), PASSWORD))
+            async with http.get("/agenda") as r:
+                page = await r.text()
+                assert r.status == 200 and "Put a question" not in page
+            token = csrf_of(page)
+            async with http.post("/campaigns/do/publish", data={"csrf": token, "title": "t", "text": "x"},
+                                 allow_redirects=False) as r:  # fmt: skip
+                assert r.status == 403
+    finally:
+        await runner.cleanup()
+    assert await leeds.node.envelopes.own_of_kind(leeds.node.key.public, "campaign") == []

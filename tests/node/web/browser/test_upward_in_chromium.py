@@ -66,9 +66,9 @@ async def open_as(browser: Browser, viewport: str, fed: Federation, urls: dict[s
         assert not tab.problems, tab.problems
 
 
-async def submitted(fed: Federation, name: str, title: str) -> Any:
-    b = fed[name]
-    motion = await motions.propose(b.node, b.voters[0], title, f"{title} for all.", for_body=fed["north"].node.key.public)
+async def submitted(federation: Federation, name: str, title: str) -> Any:
+    b, region = federation[name], federation["north"].node.key.public
+    motion = await motions.propose(b.node, b.voters[0], title, f"{title} for all.", for_body=region)
     await carry(b, motion.id)
     return await steps.submit(b.node, b.officer, motion.id)
 
@@ -134,8 +134,8 @@ async def test_a_question_goes_down_and_the_answers_come_up(fed: Federation, ope
 
     # A question that has closed: the region publishes its aggregate from the page; every node
     # shows its recount; an aggregate that drops a mandate is shown up on every node.
-    short = await steps.table_item(north.node, north.officer, NewItem(title="Rent caps", text="North backs rent caps.",
-                                                                      closes=int(time.time() * 1000) + 1500))  # fmt: skip
+    question = NewItem(title="Rent caps", text="North backs rent caps.", closes=int(time.time() * 1000) + 1500)
+    short = await steps.table_item(north.node, north.officer, question)
     await fed.sync()
     for name in ("leeds", "york"):
         row = await steps.ballot_on_item(fed[name].node, fed[name].officer, short.id)

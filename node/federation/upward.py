@@ -173,8 +173,8 @@ async def submit(node: Upward, who: Member, motion_id: int) -> Envelope:
         raise Conflict("the motion's ballot has no decision yet", code="wrong_state")
     if hashlib.sha256(motion.current.encode()).digest() != ballot.text_hash:
         raise Conflict("the motion's text is not the text its decision carried", code="text_changed")
-    for earlier in await _referring(node, motion.for_body, "submission"):
-        if earlier.author == _me(node) and earlier.payload.body.decision == ballot.decision:  # type: ignore[union-attr]
+    for earlier in map(_open, await node.upward.referring_by(motion.for_body, "submission", _me(node))):
+        if earlier.payload.body.decision == ballot.decision:  # type: ignore[union-attr]
             raise Conflict("this motion has been submitted already", code="already_submitted")
     return await _sign(node, Submission(to=motion.for_body, decision=ballot.decision, title=motion.title,
                                         text=motion.current))  # fmt: skip
@@ -216,9 +216,9 @@ async def submissions(node: Upward) -> list[SubmissionView]:
         if problem is not None:
             out.append(SubmissionView(envelope, body, "invalid", problem))
             continue
-        rulings = [e for e in await _referring(node, envelope.id, "ruling") if e.author == me]
-        items = [e for e in await _referring(node, envelope.id, "agenda_item") if e.author == me]
-        composites = [e for e in await _referring(node, envelope.id, "composite") if e.author == me]
+        rulings = [_open(r) for r in await node.upward.referring_by(envelope.id, "ruling", me)]
+        items = [_open(r) for r in await node.upward.referring_by(envelope.id, "agenda_item", me)]
+        composites = [_open(r) for r in await node.upward.referring_by(envelope.id, "composite", me)]
         if items:
             out.append(SubmissionView(envelope, body, "on_agenda", items[-1].id.hex()))
         elif rulings:
@@ -237,7 +237,7 @@ async def _submission_to_us(node: Upward, submission_id: bytes) -> Envelope:
     problem = await _submission_problem(node, envelope)
     if problem is not None:
         raise Conflict(f"that submission is not valid: {problem}", code="invalid_submission")
-    if any(e.author == _me(node) for e in await _referring(node, submission_id, "ruling")):
+    if await node.upward.referring_by(submission_id, "ruling", _me(node)):
         raise Conflict("that submission was ruled out", code="ruled_out")
     return envelope
 
@@ -268,7 +268,7 @@ async def answers(node: Upward, composite: Envelope) -> dict[bytes, str]:
     assert isinstance(body, Composite)
     authors = {s: e.author for s, raw in (await node.upward.many(body.sources)).items() for e in [_open(raw)]}
     out: dict[bytes, str] = {}
-    for consent in await _referring(node, composite.id, "consent"):  # by author and sequence: the latest wins
+    for consent in map(_open, await node.upward.referring(composite.id, "consent", limit=None)):  # latest wins
         c = consent.payload.body
         assert isinstance(c, Consent)
         if authors.get(c.submission) == consent.author:
@@ -367,8 +367,8 @@ async def table_item(node: Upward, who: Member, new: NewItem, clock: Callable[[]
     else:
         for source in sources:
             await _submission_to_us(node, source)
-            for composite in await _referring(node, source, "composite"):
-                if composite.author == _me(node) and (await answers(node, composite)).get(source) == "withdraw":
+            for composite in map(_open, await node.upward.referring_by(source, "composite", _me(node))):
+                if (await answers(node, composite)).get(source) == "withdraw":
                     raise Conflict("that motion was withdrawn by its body", code="withdrawn")
     check_title_text(title, text)
     return await _sign(node, AgendaItem(title=title.strip(), text=text, opens=opens, closes=new.closes,
@@ -437,11 +437,11 @@ async def judge(node: Upward, item_envelope: Envelope) -> Judged:
             assert isinstance(roll, Roll)
             rolls[key] = roll.count
     elif agenda_item.weighting == "delegates":
-        for envelope in await _referring(node, author, "delegates"):  # by author and sequence: the latest wins
+        for envelope in map(_open, await node.upward.referring(author, "delegates", limit=None)):  # the latest wins
             if envelope.payload.created <= agenda_item.opens:
                 delegates[envelope.author] = envelope.payload.body.count  # type: ignore[union-attr]
     weights = {k: up.weight_for(agenda_item.weighting, rolls.get(k), delegates.get(k)) for k in children}
-    mandates = await _referring(node, item_envelope.id, "mandate")
+    mandates = [_open(raw) for raw in await node.upward.referring(item_envelope.id, "mandate", limit=None)]
     bases = {k: _open(v) for k, v in (await node.upward.many(m.payload.body.basis for m in mandates)).items()}  # type: ignore[union-attr]
     below = [b.payload.body.item for b in bases.values() if isinstance(b.payload.body, Aggregate)]
     basis_items = {k: _open(v) for k, v in (await node.upward.many(below)).items()}
@@ -523,9 +523,9 @@ async def issue_mandate(node: Upward, who: Member, item_id: bytes, *, position: 
         raise BadInput("the position is for, against, abstain, free or split", field="position")
     if not up.follows(chosen, shares, outcome, counts):
         raise Conflict(f"the mandate must follow the decision ({outcome}): {chosen} does not", code="not_following")
-    earlier = [m for m in await _referring(node, item_id, "mandate") if m.author == me]
+    earlier = await node.upward.referring_by(item_id, "mandate", me)
     mandate = Mandate(item=item_id, position=chosen, basis=cited.id, split=shares,  # type: ignore[arg-type]
-                      replaces=earlier[-1].id if earlier else None)  # fmt: skip
+                      replaces=_open(earlier[-1]).id if earlier else None)  # fmt: skip
     return await _sign(node, mandate)
 
 
@@ -543,7 +543,7 @@ async def aggregate(node: Upward, who: Member, item_id: bytes, clock: Callable[[
     lock = _locks.setdefault(_me(node), asyncio.Lock())
     async with lock:
         await refresh(node, clock)
-        if any(a.author == _me(node) for a in await _referring(node, item_id, "aggregate")):
+        if await node.upward.referring_by(item_id, "aggregate", _me(node)):
             raise Conflict("this item has been aggregated already", code="already_aggregated")
         judged = await judge(node, envelope)
         try:
@@ -621,7 +621,7 @@ async def pledge(node: Upward, who: Member, campaign_id: bytes, text: str) -> En
     if not text.strip() or len(text) > 2000:
         raise BadInput("say what this body pledges (at most 2000 characters)", field="text")
     await refresh(node)
-    if any(p.author == _me(node) for p in await _referring(node, campaign_id, "pledge")):
+    if await node.upward.referring_by(campaign_id, "pledge", _me(node)):
         raise Conflict("this body has pledged to this campaign already", code="already_pledged")
     return await _sign(node, Pledge(campaign=campaign_id, text=text.strip()))
 

@@ -63,27 +63,24 @@ class UpwardStore:
                 )
             done.extend({e.id: e for _, e in refs}.values())
 
-    async def referring(self, ref: bytes, kind: str, limit: int = 10_000) -> list[bytes]:
-        """The raw envelopes of ``kind`` that refer to ``ref``, by author and sequence."""
+    async def referring(self, ref: bytes, kind: str, limit: int | None = 10_000) -> list[bytes]:
+        """The raw envelopes of ``kind`` that refer to ``ref``, by author and sequence (all of
+        them with ``limit`` None: a count must not lose anyone's to someone else's flood)."""
         rows = await self.db.fetchall(
             "SELECT e.raw FROM envelope_refs r JOIN envelopes e ON e.id = r.envelope"
             " WHERE r.ref = ? AND r.kind = ? ORDER BY r.author, r.seq LIMIT ?",
-            (ref, kind, limit),
+            (ref, kind, -1 if limit is None else limit),
         )
         return [bytes(r[0]) for r in rows]
 
-    async def referred(self, refs: Iterable[bytes], kind: str) -> set[bytes]:
-        """Which of ``refs`` some envelope of ``kind`` refers to."""
-        wanted = list(refs)
-        found: set[bytes] = set()
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            rows = await self.db.fetchall(
-                f"SELECT DISTINCT ref FROM envelope_refs WHERE kind = ? AND ref IN ({', '.join('?' for _ in part)})",
-                (kind, *part),
-            )
-            found.update(bytes(r[0]) for r in rows)
-        return found
+    async def referring_by(self, ref: bytes, kind: str, author: bytes) -> list[bytes]:
+        """The raw envelopes of ``kind`` by ``author`` that refer to ``ref``, in sequence order."""
+        rows = await self.db.fetchall(
+            "SELECT e.raw FROM envelope_refs r JOIN envelopes e ON e.id = r.envelope"
+            " WHERE r.ref = ? AND r.kind = ? AND r.author = ? ORDER BY r.seq",
+            (ref, kind, author),
+        )
+        return [bytes(r[0]) for r in rows]
 
     async def many(self, ids: Iterable[bytes]) -> dict[bytes, bytes]:
         """Raw envelopes by id (those held)."""

@@ -69,6 +69,10 @@ MISSING_CHILD = "missing_child"
 NOT_CHILD_ABSENT = "absent_not_a_child"
 CITED_MISMATCH = "cited_mismatch"
 
+# What is wrong with an agenda item itself (found by the node: it needs the composite and consents).
+NO_COMPOSITE = "no_composite"
+WITHOUT_CONSENT = "composited_without_consent"
+
 
 def text_hash(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()

@@ -256,6 +256,8 @@ async def _show(node: Node, item_id: bytes, as_json: bool) -> int:
         return 0
     print(f"{b.title} — tabled by {steps.name_of(node, report.item.author)}")
     print(f"mandates from {_stamp(b.opens)} until {_stamp(b.closes)}; weighting {b.weighting}")
+    for f in report.findings:
+        print(f"  the item itself: {f.code}: {f.message}")
     for key, weight in judged.weights.items():
         mandate = judged.latest.get(key)
         said = "no mandate" if mandate is None else mandate.payload.body.position  # type: ignore[union-attr]

@@ -262,8 +262,9 @@ async def propose_composite(node: Upward, who: Member, title: str, text: str, so
     return await _sign(node, Composite(title=title.strip(), text=text, sources=list(dict.fromkeys(sources))))
 
 
-async def answers(node: Upward, composite: Envelope) -> dict[bytes, str]:
-    """Each source submission's latest answer from its own author (none: no answer yet)."""
+async def answers(node: Upward, composite: Envelope, only: set[bytes] | None = None) -> dict[bytes, str]:
+    """Each source submission's latest answer from its own author (none: no answer yet);
+    ``only``: counting these consent envelopes alone."""
     body = composite.payload.body
     assert isinstance(body, Composite)
     authors = {s: e.author for s, raw in (await node.upward.many(body.sources)).items() for e in [_open(raw)]}
@@ -271,7 +272,7 @@ async def answers(node: Upward, composite: Envelope) -> dict[bytes, str]:
     for consent in map(_open, await node.upward.referring(composite.id, "consent", limit=None)):  # latest wins
         c = consent.payload.body
         assert isinstance(c, Consent)
-        if authors.get(c.submission) == consent.author:
+        if authors.get(c.submission) == consent.author and (only is None or consent.id in only):
             out[c.submission] = c.answer
     return out
 
@@ -555,12 +556,34 @@ async def aggregate(node: Upward, who: Member, item_id: bytes, clock: Callable[[
     return signed
 
 
+async def item_findings(node: Upward, item_envelope: Envelope) -> list[up.Finding]:
+    """What is wrong with an agenda item itself: one from a composite must name the composite's
+    sources, and each source's latest answer signed before the item must be consent."""
+    body = item_envelope.payload.body
+    assert isinstance(body, AgendaItem)
+    if body.composite is None:
+        return []
+    raw = await node.envelopes.get(body.composite)
+    composite = _open(raw) if raw is not None else None
+    if composite is None or not isinstance(composite.payload.body, Composite):
+        return [up.Finding(up.NO_COMPOSITE, "the composite it names is not held here")]
+    if composite.author != item_envelope.author or list(composite.payload.body.sources) != list(body.sources):
+        return [up.Finding(up.NO_COMPOSITE, "the composite it names is another body's, or has other sources")]
+    signed_before = {c.id for c in map(_open, await node.upward.referring(composite.id, "consent", limit=None))
+                     if c.payload.created <= item_envelope.payload.created}  # fmt: skip
+    given = await answers(node, composite, only=signed_before)
+    missing = [s for s in body.sources if given.get(s) != "consent"]
+    return [up.Finding(up.WITHOUT_CONSENT, f"source {s.hex()[:16]}… had not consented ({given.get(s, 'no answer')})")
+            for s in missing]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ItemReport:
     item: Envelope
     judged: Judged | None  # None: the item is another body's and this one is not its child or parent
     aggregates: list[tuple[Envelope, list[up.Finding]]]
     own_mandates: list[Envelope]
+    findings: list[up.Finding]
 
 
 async def report(node: Upward, item_id: bytes, clock: Callable[[], float] = time.time) -> ItemReport:
@@ -572,7 +595,7 @@ async def report(node: Upward, item_id: bytes, clock: Callable[[], float] = time
     aggregates = await _referring(node, item_id, "aggregate")
     recounted = await _recount_and_keep(node, item_id, aggregates, clock) if aggregates else []
     own = [m for m, _ in judged.mandates.values() if m.author == _me(node)]
-    return ItemReport(envelope, judged, recounted, own)
+    return ItemReport(envelope, judged, recounted, own, await item_findings(node, envelope))
 
 
 async def findings(node: Upward) -> list[tuple[bytes, bytes, bytes, int, list[dict[str, str]]]]:

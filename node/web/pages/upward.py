@@ -189,7 +189,7 @@ async def _item_context(request: web.Request, item_id: bytes, **extra: Any) -> d
             "refused": refused, "aggregates": aggregates, "positions": POSITIONS,
             "is_child": parent is not None and parent.parent == report.item.author,
             "is_ours": report.item.author == me, "open": b.opens <= now <= b.closes, "closed": now > b.closes,
-            "own_mandate": own, "notice": _notice(request), **extra}  # fmt: skip
+            "own_mandate": own, "item_findings": report.findings, "notice": _notice(request), **extra}  # fmt: skip
 
 
 async def item_page(request: web.Request) -> web.StreamResponse:

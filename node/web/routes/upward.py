@@ -176,6 +176,7 @@ class AggregateView(msgspec.Struct):
 
 class ItemReportView(msgspec.Struct):
     item: ItemView
+    findings: list[FindingView]  # what is wrong with the item itself (a composite without consent)
     children: list[ChildView]
     mandates: list[MandateView]
     aggregates: list[AggregateView]
@@ -218,7 +219,8 @@ async def report_view(node: upward.Upward, item_id: bytes) -> ItemReportView:
     children = [ChildView(node_id_text(k), judged.names.get(k, ""), w,
                           judged.latest[k].id.hex() if k in judged.latest else None)
                 for k, w in judged.weights.items()]  # fmt: skip
-    return ItemReportView(item_view(node, report.item), children, mandates,
+    return ItemReportView(item_view(node, report.item), [FindingView(f.code, f.message) for f in report.findings],
+                          children, mandates,
                           [aggregate_view(a, f) for a, f in report.aggregates])  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from node.federation import upward as steps
 from node.federation.upward import NewItem
 from node.service import Node
 from node.storage.members import Member, MemberIn
-from protocol import AgendaItem, Aggregate, Mandate, open_envelope
+from protocol import AgendaItem, Aggregate, BallotRules, Mandate, Ratio, open_envelope
 from protocol import upward as up
 
 HOUR = 3_600_000
@@ -298,3 +298,37 @@ async def test_campaigns_get_pledges_from_other_bodies(fed: Federation) -> None:
         assert [(c.id, sorted(p.author for p in pledges)) for c, pledges in listed] == [
             (campaign.id, sorted([york.node.key.public, hull.node.key.public]))
         ]
+
+
+async def test_an_item_from_a_composite_without_every_consent_is_flagged(fed: Federation) -> None:
+    north, leeds, york = fed["north"], fed["leeds"], fed["york"]
+    subs = []
+    for b, text in ((leeds, "North calls for a four-day week."), (york, "North calls for a 32-hour week.")):
+        motion = await carried_motion(b, text[12:], text, north.node.key.public, fed.clock)
+        subs.append((await steps.submit(b.node, b.officer, motion)).id)
+    await fed.sync()
+    composite = await steps.propose_composite(north.node, north.officer, "Working time", "A 32-hour, four-day week.",
+                                              subs)  # fmt: skip
+    await fed.sync()
+    await steps.answer_composite(leeds.node, leeds.officer, composite.id, "consent")
+    await steps.answer_composite(york.node, york.officer, composite.id, "refuse")
+    await fed.sync()
+    # The region's node refuses to table it; a region that signs it anyway is shown up everywhere.
+    with pytest.raises(Conflict) as refused:
+        await steps.table_item(north.node, north.officer, NewItem(title="", text="", composite=composite.id,
+                                                                  closes=fed.clock.ms() + HOUR), fed.clock)
+    assert refused.value.code == "no_consent" and "refuse" in refused.value.message
+    forced = await north.node.own_log.append(AgendaItem(
+        title="Working time", text="A 32-hour, four-day week.", opens=fed.clock.ms(), closes=fed.clock.ms() + HOUR,
+        weighting="card_vote", rules=BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=1, den=2)),
+        sources=subs, composite=composite.id))  # fmt: skip
+    await fed.sync()
+    for b in (fed["hull"], leeds):
+        report = await steps.report(b.node, forced.id, fed.clock)
+        assert [(f.code, "refuse" in f.message) for f in report.findings] == [(up.WITHOUT_CONSENT, True)]
+    # A consent signed after the item does not mend it.
+    fed.clock.now += 1
+    await steps.answer_composite(york.node, york.officer, composite.id, "consent")
+    await fed.sync()
+    assert [f.code for f in (await steps.report(fed["hull"].node, forced.id, fed.clock)).findings] == [
+        up.WITHOUT_CONSENT]

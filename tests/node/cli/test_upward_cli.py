@@ -1,0 +1,56 @@
+"""`branchnet agenda`, `delegates`, `campaign`: decisions going up from the command line, with
+the same rules as the API and the pages, and one-line errors naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from node.service import Node
+from node.storage.members import MemberIn
+from tests.node.cli.test_node_cli import branchnet
+from tests.node.conftest import new_node_dir
+
+AS = ("--as", "sec@national.example")
+
+
+async def test_an_officer_tables_a_question_and_publishes_a_campaign(tmp_path: Path) -> None:
+    d = str(await new_node_dir(tmp_path, "National Committee", level="national"))
+    async with Node.opened(Path(d)) as node:
+        await node.members.add(MemberIn(name="Sec", email="sec@national.example", role="secretary"))
+    tabled = branchnet("agenda", "table", "--dir", d, "--title", "Rent caps", "--text", "We back rent caps.",
+                       "--closes", "+2h", "--weighting", "one_branch_one_vote", *AS)  # fmt: skip
+    assert tabled.returncode == 0, tabled.stderr
+    item = re.search(r"agenda item signed: ([0-9a-f]{64})", tabled.stdout).group(1)  # type: ignore[union-attr]
+    listed = branchnet("agenda", "list", "--dir", d)
+    assert listed.returncode == 0 and "Rent caps" in listed.stdout and "one_branch_one_vote" in listed.stdout
+    shown = branchnet("agenda", "show", item[:10], "--dir", d, "--json")
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["item"]["title"] == "Rent caps" and report["findings"] == [] and report["aggregates"] == []
+    # Refusals: one line, exit 1, nothing signed.
+    for args, words in [
+        (("agenda", "aggregate", item, *AS), "open for mandates until its deadline"),
+        (("agenda", "mandate", item, *AS), "only a direct child"),
+        (("delegates", "--count", "2", *AS), "no body above it"),
+        (("agenda", "show", "zz"), "is not an id"),
+        (("agenda", "show", "0123456789abcdef"), "no single agenda item"),
+        (("agenda", "table", "--title", "T", "--text", "x", "--closes", "+1h", "--as", "nobody@example.org"),
+         "no member with email"),
+    ]:
+        refused = branchnet(*args, "--dir", d)
+        assert refused.returncode == 1 and words in refused.stderr, (args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    bad_time = branchnet("agenda", "table", "--dir", d, "--title", "T", "--text", "x", "--closes", "tomorrow", *AS)
+    assert bad_time.returncode == 2 and "is not a time" in bad_time.stderr
+    published = branchnet("campaign", "publish", "--dir", d, "--title", "Support the bin strike", "--text",
+                          "On strike from Monday.", "--asks", "Visit the picket line.", *AS)  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    listed = branchnet("campaign", "list", "--dir", d)
+    assert "National Committee: Support the bin strike" in listed.stdout
+    assert "asks: Visit the picket line." in listed.stdout
+    async with Node.opened(Path(d)) as node:
+        kinds = [k for k in ("agenda_item", "campaign", "aggregate", "mandate", "delegates")
+                 if await node.envelopes.own_of_kind(node.key.public, k)]  # fmt: skip
+    assert kinds == ["agenda_item", "campaign"]

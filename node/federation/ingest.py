@@ -132,49 +132,58 @@ class Federation:
     # --- loading ------------------------------------------------------------------------
     async def load(self, init: bool = True) -> None:
         """(Re)build the in-memory state from the database (``init``: write the founder's
-        body on first use; not from inside a transaction)."""
+        body on first use; not from inside a transaction).
+
+        Everything is read first and put in place at once, with no wait in between: a request
+        served while another process's write is being taken in (the CLI signed something)
+        sees the state before or after, never an empty trust or a founder without its bodies."""
         store = self.store
-        self.federation = await store.federation_id()
-        self.trust = None
-        self.heads = {}
-        self._digest = None
-        for row in await store.heads():
-            self.heads[row[0]] = self._head_of(row)
-        self.quarantine.clear()
+        federation = await store.federation_id()
+        heads = {row[0]: self._head_of(row, federation) for row in await store.heads()}
+        quarantine = QuarantineBook(self.quarantine.limits)
         for envelope_id, size, unknown in await store.quarantine_sizes():
-            self.quarantine.add(envelope_id, size, unknown)
-        self._held_any = await store.held_any()
-        if self.federation is None:
+            quarantine.add(envelope_id, size, unknown)
+        held_any = await store.held_any()
+        genesis = await self.envelopes.get(federation) if federation is not None else None
+        trust: Trust | None = None
+        structural: dict[bytes, Envelope] = {}
+        forks: set[tuple[bytes, int]] = set()
+        bodies = []
+        if genesis is not None:  # (None: no federation yet, or joined and its genesis not received yet)
+            genesis_envelope = open_envelope(genesis)
+            trust = Trust.from_genesis(genesis_envelope)
+            structural, forks = await self._read_structural()
+            bodies = await store.bodies()
+            if bodies:
+                trust.bodies = {b.key: b for b in bodies}
+            self._genesis = genesis_envelope
+        # From here on, no await until the state is whole.
+        self.federation, self.heads, self._digest = federation, heads, None
+        self.quarantine, self._held_any = quarantine, held_any
+        self.trust, self._structural, self._forks = trust, structural, forks
+        if trust is None:
             return
-        genesis = await self.envelopes.get(self.federation)
-        if genesis is None:
-            return  # joined (federation id pinned), genesis not received yet
-        self._genesis = open_envelope(genesis)
-        self.trust = Trust.from_genesis(self._genesis)
-        await self._load_structural()
         await self._restore_quotas(persist=init)
-        bodies = await store.bodies()
-        if bodies:
-            self.trust.bodies = {b.key: b for b in bodies}
-        elif init:
+        if not bodies and init:
             async with self.db.write("federation.init_bodies") as conn:
                 await self._save_bodies(conn)
 
-    async def _load_structural(self) -> None:
+    async def _read_structural(self) -> tuple[dict[bytes, Envelope], set[tuple[bytes, int]]]:
         """The structural envelopes held (accepted, or set aside) and the forks proven."""
         kinds = [KIND_OF[t] for t in STRUCTURAL if t is not Genesis]
-        self._structural = {}
+        structural: dict[bytes, Envelope] = {}
         for raw in await self.store.structural_raws(kinds):
             envelope = reopen(raw)  # verified when it arrived: not again at every load
             if type(envelope.payload.body) in STRUCTURAL:
-                self._structural[envelope.id] = envelope
-        self._forks = await self.store.forks()
+                structural[envelope.id] = envelope
+        return structural, await self.store.forks()
 
-    def _head_of(self, row: HeadRow) -> Head:
-        """A head from the author's last stored envelope."""
+    @staticmethod
+    def _head_of(row: HeadRow, ours: bytes | None) -> Head:
+        """A head from the author's last stored envelope, in federation ``ours``."""
         author, seq, envelope_id, created, n, b = row
         # As Head.of would build it: every stored envelope names our federation, but the genesis.
-        federation = None if envelope_id == self.federation else self.federation
+        federation = None if envelope_id == ours else ours
         levels = (n, b) if n is not None and b is not None else None
         return Head(author, seq, envelope_id, created, federation, levels)
 
@@ -569,7 +578,7 @@ class Federation:
         if row is None:
             self.heads.pop(author, None)
         else:
-            self.heads[author] = self._head_of(row)
+            self.heads[author] = self._head_of(row, self.federation)
         self._digest = None
 
     async def _replay(self, conn: aiosqlite.Connection) -> set[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -209,6 +210,31 @@ async def test_state_survives_a_reload(fed: Federation) -> None:
     bodies, heads, digest = dict(fed.trust.bodies), dict(fed.heads), fed.digest()
     await fed.load()
     assert fed.trust.bodies == bodies and fed.heads == heads and fed.digest() == digest
+
+
+async def test_a_reload_never_shows_a_half_built_trust(fed: Federation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process wrote (the CLI): while the state is read again, requests see the old
+    state whole, never an empty trust or the founder alone (the demo once caught a branch
+    answering "not in a federation" to a request served in that moment)."""
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    await fed.ingest([GEN.raw, *(e.raw for e in c_north)])
+    before = fed.trust
+    assert before is not None and NORTH.public in before.bodies
+    entered, gate = asyncio.Event(), asyncio.Event()
+    real = fed.store.bodies
+
+    async def slow() -> list[object]:
+        entered.set()
+        await gate.wait()
+        return list(await real())
+
+    monkeypatch.setattr(fed.store, "bodies", slow)
+    reload = asyncio.create_task(fed.load(init=False))
+    await entered.wait()
+    assert fed.trust is before and fed.may_speak(NORTH.public) and fed.heads  # the old state, whole
+    gate.set()
+    await reload
+    assert fed.trust is not None and fed.trust.bodies == before.bodies and fed.may_speak(NORTH.public)
 
 
 async def test_concurrent_batches_with_the_same_envelopes(fed: Federation) -> None:

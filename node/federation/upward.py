@@ -137,8 +137,8 @@ async def refresh(node: Upward, clock: Callable[[], float] = time.time) -> int:
     return len(new)
 
 
-async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envelope], clock: Callable[[], float]
-                            ) -> list[tuple[Envelope, list[up.Finding]]]:  # fmt: skip
+async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envelope], clock: Callable[[], float],
+                            keep: bool = True) -> list[tuple[Envelope, list[up.Finding]]]:  # fmt: skip
     raw = await node.envelopes.get(item_id)
     item = _open(raw) if raw is not None else None
     judged = await judge(node, item) if item is not None and isinstance(item.payload.body, AgendaItem) else None
@@ -148,8 +148,9 @@ async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envel
             findings = [up.Finding("item_not_held", "the agenda item it counts is not held here (yet)")]
         else:
             findings = up.recount(aggregate, item, judged.weights, judged.mandates, judged.latest)
-        await node.upward.save_recount(aggregate.id, item_id, aggregate.author, now_ms(clock),
-                                       [{"code": f.code, "message": f.message} for f in findings])  # fmt: skip
+        if keep:
+            await node.upward.save_recount(aggregate.id, item_id, aggregate.author, now_ms(clock),
+                                           [{"code": f.code, "message": f.message} for f in findings])  # fmt: skip
         out.append((aggregate, findings))
     return out
 
@@ -593,7 +594,9 @@ async def report(node: Upward, item_id: bytes, clock: Callable[[], float] = time
     envelope = await item(node, item_id)
     judged = await judge(node, envelope)
     aggregates = await _referring(node, item_id, "aggregate")
-    recounted = await _recount_and_keep(node, item_id, aggregates, clock) if aggregates else []
+    # Recounted afresh for whoever asks, and not written: reading a page changes nothing (what
+    # arrives is recounted and kept by refresh).
+    recounted = await _recount_and_keep(node, item_id, aggregates, clock, keep=False) if aggregates else []
     own = [m for m, _ in judged.mandates.values() if m.author == _me(node)]
     return ItemReport(envelope, judged, recounted, own, await item_findings(node, envelope))
 

@@ -84,6 +84,7 @@ class Database:
         self._inline = inline
         self._lock = asyncio.Lock()
         self._seen_version = 0
+        self._data_version = 0  # the writer's PRAGMA data_version: moves when another connection commits
         self._serving = False
         # Called (inside the write lock, at the start of a transaction) when another process
         # committed since our last write: in-memory state must be reloaded before it is used.
@@ -123,7 +124,12 @@ class Database:
             await db.close()
             raise
         db._seen_version = db._outside_writes()
+        db._data_version = await db._writer_data_version()
         return db
+
+    async def _writer_data_version(self) -> int:
+        row = await (await self._writer.execute("PRAGMA data_version")).fetchone()
+        return int(row[0]) if row else 0
 
     def _outside_writes(self) -> int:
         row = self._inline.execute("SELECT value FROM meta WHERE key = 'outside_writes'").fetchone()
@@ -185,7 +191,14 @@ class Database:
             except sqlite3.OperationalError as exc:
                 raise DatabaseError(f"{name}: cannot start a write transaction: {exc}") from None
             try:
-                if self.changed_elsewhere():
+                # A command-line process also reloads when the server committed since its own last
+                # look (the data version of its writer moved): else it would write back a stale
+                # view, such as the bodies of the federation without a charter the server took in.
+                served_meanwhile = False
+                if not self._serving:
+                    version = await self._writer_data_version()
+                    served_meanwhile, self._data_version = version != self._data_version, version
+                if self.changed_elsewhere() or served_meanwhile:
                     for listener in self.on_outside_change:
                         await listener()
                 yield self._writer

@@ -401,3 +401,36 @@ async def test_a_decision_that_does_not_add_up_is_refused_and_one_that_does_is_h
     good = signed(decision())
     assert await statuses(fed, [good]) == [("accepted", None)]
     assert fed.heads[NORTH.public].seq == 2
+
+
+async def test_a_command_line_write_never_drops_a_charter_the_server_took_in(tmp_path: Path) -> None:
+    """The CLI opened the node, the server then took in a charter from another node, and the
+    CLI signed something that changes the bodies (a charter of its own): the bodies it writes
+    back include the server's (the demo once lost two branches this way, and their profiles
+    waited in quarantine for ever)."""
+    from node.federation.acts import issue_charter
+    from node.service import Node
+    from tests.node.conftest import new_node_dir
+
+    directory = await new_node_dir(tmp_path, "National Committee", level="national")
+    server = await Node.open(directory, serving=True)
+    cli = await Node.open(directory)
+    try:
+        region = key("region r")
+        await issue_charter(server, region.public, "Region R", "region", None)
+        await cli.db.notice_outside_changes()  # the CLI now knows Region R (an ordinary start)
+        federation = server.federation_state.federation
+        assert federation is not None
+        branch = key("branch x")
+        from_region = next_envelope(region, None, charter(branch, "Branch X", "branch"), federation)
+        assert [o.status for o in await server.federation_state.ingest([from_region.raw])] == ["accepted"]
+        await issue_charter(cli, key("region y").public, "Region Y", "region", None)
+        await server.db.notice_outside_changes()
+        for node in (cli, server):
+            assert node.federation_state.trust is not None
+            assert {"Branch X", "Region R", "Region Y"} <= {b.name for b in node.federation_state.trust.bodies.values()}
+        stored = {r[0] for r in await server.db.fetchall("SELECT name FROM bodies")}
+        assert {"Branch X", "Region R", "Region Y"} <= stored
+    finally:
+        await cli.close()
+        await server.close()

@@ -624,6 +624,19 @@ async def record_delegates(node: Upward, who: Member, count: int, names: Sequenc
     return await _sign(node, Delegates(to=parent, count=count, names=cleaned))
 
 
+async def own_delegates(node: Upward) -> tuple[bytes | None, Delegates | None]:
+    """This body's parent (None: it has none) and its latest delegate record to it."""
+    parent = _parent(node, _me(node))
+    if parent is None:
+        return None, None
+    latest = None
+    for raw in await node.upward.referring_by(parent, "delegates", _me(node)):
+        body = _open(raw).payload.body
+        if isinstance(body, Delegates):
+            latest = body
+    return parent, latest
+
+
 async def publish_campaign(node: Upward, who: Member, title: str, text: str, asks: str, *, starts: int | None = None,
                            ends: int | None = None, contact: str = "", clock: Callable[[], float] = time.time
                            ) -> Envelope:  # fmt: skip

@@ -24,7 +24,8 @@ NOTICES = {"tabled": "The question is on the agenda.", "ruled-out": "Ruled out."
            "each source body now answers it.", "answered": "Your answer is signed and sent.",
            "ballot": "The ballot is open.", "mandate": "The mandate is signed and sent.",
            "aggregate": "The aggregate is signed and published.", "campaign": "The campaign notice is published.",
-           "pledged": "Your pledge is published.", "submitted": "The motion is submitted upward."}  # fmt: skip
+           "pledged": "Your pledge is published.", "submitted": "The motion is submitted upward.",
+           "delegates": "Our delegates are recorded and sent."}  # fmt: skip
 WEIGHTINGS = {"card_vote": "card vote (each child's roll)", "one_branch_one_vote": "one branch, one vote",
               "delegates": "delegates (each child's delegate count)"}  # fmt: skip
 POSITIONS = {"follow": "Follow our decision (for, against or abstain)", "split": "A split card vote, as our ballot "
@@ -94,9 +95,14 @@ async def _agenda_context(request: web.Request, **extra: Any) -> dict[str, Any]:
                            "ours": c.ours is not None, "mine": c.envelope.author == node.own_log.key.public,
                            "our_answer": c.answers.get(c.ours) if c.ours else None,
                            "all_consent": all(r["answer"] == "consent" for r in rows)})  # fmt: skip
-    values = {"title": "", "text": "", "closes": "", "weighting": "", "source": ""}
+    parent, delegates = await upward.own_delegates(node)
+    shown = []
+    if delegates is not None:
+        shown = [*delegates.names, *(f"delegate {i}" for i in range(len(delegates.names) + 1, delegates.count + 1))]
+    values = {"title": "", "text": "", "closes": "", "weighting": "", "source": "", "count": "", "names": ""}
     return {"items": items, "submissions": submissions, "composites": composites, "weightings": WEIGHTINGS,
-            "values": values, "notice": _notice(request), **extra}  # fmt: skip
+            "values": values, "parent_name": upward.name_of(node, parent) if parent else None,
+            "delegates": delegates, "delegates_shown": shown, "notice": _notice(request), **extra}  # fmt: skip
 
 
 async def agenda_page(request: web.Request) -> web.StreamResponse:
@@ -109,7 +115,7 @@ async def agenda_action(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     node, who = node_of(request), who_of(request)
     action = request.match_info["action"]
-    values = {k: text(form, k) for k in ("title", "text", "closes", "weighting", "source")}
+    values = {k: text(form, k) for k in ("title", "text", "closes", "weighting", "source", "count", "names")}
     try:
         if action == "table":
             closes = _parse_time(values["closes"], "closes")
@@ -136,6 +142,13 @@ async def agenda_action(request: web.Request) -> web.StreamResponse:
             sources = [_form_id(v, "sources") for v in form.getall("sources", []) if isinstance(v, str)]
             await upward.propose_composite(node, who, values["title"], values["text"].replace("\r\n", "\n"), sources)
             return redirect("/agenda?done=composite")
+        if action == "delegates":
+            count = values["count"].strip()
+            if not (count.isascii() and count.isdigit()) or len(count) > 5:
+                raise BadInput("the number of delegates is a whole number", field="count")
+            names = [n.strip() for n in values["names"].splitlines() if n.strip()]
+            await upward.record_delegates(node, who, int(count), names)
+            return redirect("/agenda?done=delegates")
         if action == "answer":
             await upward.answer_composite(node, who, _form_id(text(form, "composite"), "composite"),
                                           text(form, "answer"))  # fmt: skip

@@ -229,3 +229,18 @@ async def test_members_read_the_agenda_and_officers_alone_act(fed: Federation, p
     finally:
         await runner.cleanup()
     assert await leeds.node.envelopes.own_of_kind(leeds.node.key.public, "campaign") == []
+
+
+async def test_a_branch_records_its_delegates_on_the_agenda_page(fed: Federation, browsers: dict[str, Browser]) -> None:
+    leeds = browsers["leeds"]
+    page = plain(await leeds.page("/agenda"))
+    assert "Our delegates to north" in page and "None recorded yet." in page
+    body = await leeds.post("/agenda", "/agenda/do/delegates", {"count": "two", "names": ""}, expect=400)
+    assert "whole number" in body
+    await leeds.post("/agenda", "/agenda/do/delegates", {"count": "3", "names": "Sam Porter\r\n\r\n"})
+    assert "3 delegates: Sam Porter, delegate 2, delegate 3." in plain(await leeds.page("/agenda"))
+    records = await fed["leeds"].node.envelopes.own_of_kind(fed["leeds"].node.key.public, "delegates")
+    assert len(records) == 1
+    body = await leeds.post("/agenda", "/agenda/do/delegates", {"count": "1", "names": "A\nB"}, expect=400)
+    assert "one name per delegate" in body
+    assert "Our delegates to" not in await browsers["national"].page("/agenda")  # the root has no body above

@@ -262,6 +262,10 @@ def parser() -> argparse.ArgumentParser:
     add_dir(r)
     r.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer acting")
 
+    from node.cli.count import add_arguments as add_count_command
+
+    add_count_command(command)
+
     from node.cli.upward import add_arguments as add_upward_commands
 
     add_upward_commands(command)

@@ -1,0 +1,76 @@
+"""`branchnet count`: count a ballot file (`.blt`) by Scottish STV, IRV, Schulze or approval,
+and print the winners in order of election and every stage; ``--json`` prints
+``{"winners": [...], "rounds": [...]}`` (and the method, seats and quota). Errors name the
+line of the file; never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from node.cli.common import fail
+from protocol.blt import BltError, parse_blt
+from protocol.counting import METHODS, CountError, count
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+def add_arguments(command: object) -> None:
+    c = command("count", run, "count a .blt ballot file: winners in order and every stage")  # type: ignore[operator]
+    c.add_argument("file", help="the ballot file (.blt; '-' reads standard input)")
+    c.add_argument("--method", choices=METHODS, default="stv",
+                   help="stv (Scottish STV, SSI 2007/42), irv, schulze or approval (default stv)")  # fmt: skip
+    c.add_argument("--seats", type=int, help="seats to fill (default: as the file says)")
+    c.add_argument("--json", action="store_true", help='print {"winners": [...], "rounds": [...]} as JSON')
+
+
+def run(args: argparse.Namespace) -> int:
+    name = "stdin" if args.file == "-" else args.file
+    try:
+        if args.file == "-":
+            text = sys.stdin.read(MAX_FILE_BYTES + 1)
+        else:
+            path = Path(args.file)
+            if path.stat().st_size > MAX_FILE_BYTES:
+                return fail("count", f"{name}: larger than {MAX_FILE_BYTES // 2**20} MiB")
+            text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return fail("count", f"{name}: cannot read it: {exc}")
+    try:
+        election = parse_blt(text)
+        if args.seats is not None:
+            election = replace(election, seats=args.seats)
+        result = count(args.method, election)
+    except BltError as exc:
+        return fail("count", f"{name}: {exc}")
+    except CountError as exc:
+        return fail("count", f"{name}: {exc}", 1)
+    report = result.as_json(election)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    title = f"{election.title}: " if election.title else ""
+    quota = f"; quota {report['quota']}" if report["quota"] is not None else ""
+    print(f"{title}{args.method}, {result.seats} seat{'s' if result.seats != 1 else ''}{quota}")
+    for stage in report["rounds"]:  # type: ignore[attr-defined]
+        what = stage["action"] + (f" {stage['candidate']}" if stage["candidate"] else "")
+        if stage["transfer_value"]:
+            what += f" (transfer value {stage['transfer_value']})"
+        print(f"stage {stage['round']}: {what}")
+        print("  " + ", ".join(f"{c} {v}" for c, v in stage["votes"].items()))
+        extra = [f"exhausted {stage['exhausted']}"] if stage["exhausted"] not in ("0", None) else []
+        if stage["loss_by_fractions"] not in ("0", None):
+            extra.append(f"lost to fractions {stage['loss_by_fractions']}")
+        if stage["elected"]:
+            extra.append("elected: " + ", ".join(stage["elected"]))
+        if stage["excluded"]:
+            extra.append("excluded: " + ", ".join(stage["excluded"]))
+        if stage["note"]:
+            extra.append(stage["note"])
+        if extra:
+            print("  " + "; ".join(extra))
+    print("winners, in order: " + ", ".join(report["winners"]))  # type: ignore[arg-type]
+    return 0

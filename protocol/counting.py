@@ -1,0 +1,415 @@
+"""Counting ranked ballots: Scottish STV, IRV, Schulze and approval, exact and deterministic.
+
+Pure: integers and fractions only, no clock, no randomness but the documented lot. Each count
+returns the winners in order of election and a report of every stage, and raises
+:class:`CountError` naming what is wrong with an impossible election (more seats than
+candidates, no valid ballot, a malformed ranking).
+
+**Scottish STV**, as The Scottish Local Government Elections Order 2007 (SSI 2007/42),
+Schedule 1, rules 46 to 52:
+
+* quota (rule 46): the valid ballots divided by one more than the seats, ignoring any
+  fraction, plus one;
+* a candidate whose votes reach the quota at the end of a stage is elected (rules 47, 48),
+  in order of their votes;
+* surpluses (rules 48, 49): the largest first; every ballot paper credited to the candidate
+  passes to its next continuing preference at the value *surplus times the value when received, divided by
+  the candidate's total*, calculated to five decimal places, any remainder ignored
+  (weighted inclusive Gregory); papers with no further preference are non-transferable;
+* exclusion (rule 50): when no surplus remains, the candidate with the fewest votes is
+  excluded and all their papers pass on at the value at which they were received;
+* ties (rules 49, 50): the candidate with the most (for a surplus) or fewest (for an
+  exclusion) votes at the most recent earlier stage at which the tied candidates differed;
+  equal at every stage, by lot;
+* last vacancies (rule 51): when the continuing candidates are as many as the vacancies left
+  they are elected; with one vacancy left, a candidate whose votes are at least all the other
+  continuing candidates' together with any surplus not transferred is elected.
+
+Values are held as integers in hundred-thousandths of a vote, so the five-decimal
+truncation is exact. **Lot** is deterministic and published: candidates are drawn in the
+order of SHA-256 of ``"branchnet lot v1"``, a zero byte, the election's ``lot_seed`` and the
+candidate's name, smallest first; the first drawn is favoured (elected first, its surplus
+first, kept when another is excluded) and the last drawn excluded. The report says where lot
+decided.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+UNIT = 100_000  # values are held in hundred-thousandths of a vote
+METHODS = ("stv", "irv", "schulze", "approval")
+
+
+class CountError(ValueError):
+    """An election that cannot be counted, with the reason."""
+
+
+@dataclass(frozen=True)
+class Election:
+    """Candidates by name, seats, and ballots as (ranking of candidate indices, how many)."""
+
+    candidates: tuple[str, ...]
+    seats: int
+    ballots: tuple[tuple[tuple[int, ...], int], ...]
+    withdrawn: frozenset[int] = frozenset()
+    title: str = ""
+    lot_seed: bytes = b""
+
+    def check(self) -> None:
+        n = len(self.candidates)
+        if n == 0:
+            raise CountError("there are no candidates")
+        if len(set(self.candidates)) != n:
+            raise CountError("two candidates have the same name")
+        standing = n - len(self.withdrawn)
+        if self.seats < 1:
+            raise CountError("an election fills at least one seat")
+        if self.seats > standing:
+            raise CountError(f"{self.seats} seats and only {standing} candidates standing")
+        for number, (ranking, weight) in enumerate(self.ballots, 1):
+            if weight < 0:
+                raise CountError(f"ballot {number} has a negative weight")
+            if len(set(ranking)) != len(ranking):
+                raise CountError(f"ballot {number} ranks a candidate twice")
+            if any(not 0 <= c < n for c in ranking):
+                raise CountError(f"ballot {number} ranks a candidate who does not exist")
+        if not any(weight for ranking, weight in self.ballots if self._valid(ranking)):
+            raise CountError("there is no valid ballot")
+
+    def _valid(self, ranking: Sequence[int]) -> bool:
+        return any(c not in self.withdrawn for c in ranking)
+
+
+@dataclass
+class Stage:
+    """One stage of a count: what was done, and every candidate's votes after it."""
+
+    number: int
+    action: str  # first, surplus, exclusion, elected, round (irv), pairwise (schulze), approvals
+    candidate: int | None = None
+    transfer_value: Fraction | None = None  # of papers received at value one (stv surplus)
+    votes: dict[int, Fraction] = field(default_factory=dict)
+    transfers: dict[int, Fraction] = field(default_factory=dict)
+    non_transferable: Fraction = Fraction(0)
+    exhausted: Fraction = Fraction(0)  # in all, after this stage
+    loss: Fraction = Fraction(0)  # lost to the five-decimal truncation in this stage
+    elected: list[int] = field(default_factory=list)
+    excluded: list[int] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class Result:
+    method: str
+    seats: int
+    winners: list[int]
+    stages: list[Stage]
+    quota: Fraction | None = None
+
+    def as_json(self, election: Election) -> dict[str, object]:
+        names = election.candidates
+
+        def value(x: Fraction) -> str:
+            if x.denominator == 1:
+                return str(x.numerator)
+            units = x * UNIT  # every value of a count is a whole number of hundred-thousandths
+            whole, part = divmod(abs(units.numerator // units.denominator), UNIT)
+            return f"{'-' if x < 0 else ''}{whole}.{part:05d}"
+
+        return {
+            "method": self.method,
+            "seats": self.seats,
+            "quota": value(self.quota) if self.quota is not None else None,
+            "winners": [names[w] for w in self.winners],
+            "rounds": [
+                {"round": s.number, "action": s.action, "candidate": names[s.candidate] if s.candidate is not None
+                 else None, "transfer_value": value(s.transfer_value) if s.transfer_value is not None else None,
+                 "votes": {names[c]: value(v) for c, v in s.votes.items()},
+                 "transfers": {names[c]: value(v) for c, v in s.transfers.items() if v},
+                 "non_transferable": value(s.non_transferable), "exhausted": value(s.exhausted),
+                 "loss_by_fractions": value(s.loss), "elected": [names[c] for c in s.elected],
+                 "excluded": [names[c] for c in s.excluded], "note": s.note}
+                for s in self.stages
+            ],
+        }  # fmt: skip
+
+
+def lot_order(election: Election) -> dict[int, bytes]:
+    """Each candidate's place in the lot (smaller first): SHA-256 of the seed and the name."""
+    return {i: hashlib.sha256(b"branchnet lot v1\x00" + election.lot_seed + name.encode()).digest()
+            for i, name in enumerate(election.candidates)}  # fmt: skip
+
+
+def _break_tie(tied: list[int], history: list[dict[int, int]], highest: bool, lot: dict[int, bytes]
+               ) -> tuple[int, str]:  # fmt: skip
+    """Rules 49 and 50: the most recent earlier stage at which the tied candidates had unequal
+    votes decides; equal at every stage, lot. Returns (candidate, note)."""
+    for back, votes in enumerate(reversed(history)):
+        values = {c: votes.get(c, 0) for c in tied}
+        if len(set(values.values())) > 1:
+            best = max(values.values()) if highest else min(values.values())
+            pick = [c for c in tied if values[c] == best]
+            if len(pick) == 1:
+                return pick[0], f"tie decided by the votes {back + 1} stage(s) earlier"
+            tied = pick
+    # Lot draws candidates in the published order: the first drawn is favoured (it goes first,
+    # or stays), the last drawn is excluded.
+    chosen = min(tied, key=lambda c: lot[c]) if highest else max(tied, key=lambda c: lot[c])
+    return chosen, "tie decided by lot"
+
+
+class _Paper:
+    """A parcel of identical ballot papers: their ranking, where they stand in it, their value."""
+
+    __slots__ = ("at", "count", "ranking", "value")
+
+    def __init__(self, ranking: tuple[int, ...], at: int, value: int, count: int) -> None:
+        self.ranking, self.at, self.value, self.count = ranking, at, value, count
+
+
+def scottish_stv(election: Election) -> Result:
+    election.check()
+    n, seats = len(election.candidates), election.seats
+    lot = lot_order(election)
+    continuing = set(range(n)) - set(election.withdrawn)
+    piles: dict[int, list[_Paper]] = {c: [] for c in range(n)}
+    votes = [0] * n
+    valid = 0
+    for ranking, weight in election.ballots:
+        ranking = tuple(c for c in ranking if c not in election.withdrawn)
+        if not ranking or not weight:
+            continue
+        valid += weight
+        piles[ranking[0]].append(_Paper(ranking, 0, UNIT, weight))
+        votes[ranking[0]] += UNIT * weight
+    quota = (valid // (seats + 1) + 1) * UNIT
+    elected: list[int] = []
+    excluded: list[int] = []
+    pending: list[int] = []  # elected with a surplus not yet transferred
+    exhausted = 0
+    history: list[dict[int, int]] = []
+    stages: list[Stage] = []
+
+    def snapshot() -> dict[int, int]:
+        return {c: votes[c] for c in range(n) if c not in election.withdrawn}
+
+    def elect_reaching(stage: Stage) -> None:
+        reached = [c for c in continuing if votes[c] >= quota]
+        reached.sort(key=lambda c: (-votes[c], lot[c]))
+        for c in reached:
+            if len(elected) < seats:
+                continuing.discard(c)
+                elected.append(c)
+                stage.elected.append(c)
+                if votes[c] > quota:
+                    pending.append(c)
+
+    def finish(stage: Stage) -> None:
+        history.append(snapshot())
+        stage.votes = {c: Fraction(v, UNIT) for c, v in history[-1].items()}
+        stage.exhausted = Fraction(exhausted, UNIT)
+        stages.append(stage)
+
+    first = Stage(1, "first")
+    elect_reaching(first)
+    finish(first)
+    while len(elected) < seats:
+        vacancies = seats - len(elected)
+        stage = Stage(len(stages) + 1, "")
+        if len(continuing) <= vacancies:  # rule 51(1)
+            stage.action = "elected"
+            stage.note = "the continuing candidates are as many as the vacancies left (rule 51(1))"
+            for c in sorted(continuing, key=lambda c: (-votes[c], lot[c])):
+                elected.append(c)
+                stage.elected.append(c)
+            continuing.clear()
+            finish(stage)
+            break
+        if vacancies == 1:  # rule 51(2)
+            untransferred = sum(votes[c] - quota for c in pending)
+            most = max(votes[c] for c in continuing)
+            tops = [c for c in continuing if votes[c] == most]
+            top = tops[0] if len(tops) == 1 else _break_tie(tops, history[:-1], True, lot)[0]
+            if votes[top] >= sum(votes[c] for c in continuing if c != top) + untransferred:
+                stage.action = "elected"
+                stage.note = "one vacancy left, and no other continuing candidate can overtake (rule 51(2))"
+                continuing.discard(top)
+                elected.append(top)
+                stage.elected.append(top)
+                finish(stage)
+                break
+        moved: dict[int, int] = {}
+        if pending:  # rules 48, 49: the largest surplus first
+            largest = max(votes[c] for c in pending)
+            tied = [c for c in pending if votes[c] == largest]
+            source, note = (tied[0], "") if len(tied) == 1 else _break_tie(tied, history[:-1], True, lot)
+            pending.remove(source)
+            surplus, total = votes[source] - quota, votes[source]
+            stage.action, stage.candidate, stage.note = "surplus", source, note
+            stage.transfer_value = Fraction(surplus * UNIT // total, UNIT)
+            papers, piles[source] = piles[source], []
+            sent = 0
+            for paper in papers:
+                new_value = surplus * paper.value // total  # five decimal places, the remainder ignored
+                nxt = _next(paper, continuing)
+                if nxt is None or new_value == 0:
+                    stage.non_transferable += Fraction(new_value * paper.count, UNIT)
+                    exhausted += new_value * paper.count
+                    sent += new_value * paper.count
+                    continue
+                paper.value = new_value
+                piles[nxt].append(paper)
+                votes[nxt] += new_value * paper.count
+                moved[nxt] = moved.get(nxt, 0) + new_value * paper.count
+                sent += new_value * paper.count
+            votes[source] = quota
+            stage.loss = Fraction(surplus - sent, UNIT)
+        else:  # rule 50: exclude the candidate with the fewest votes
+            fewest = min(votes[c] for c in continuing)
+            tied = [c for c in continuing if votes[c] == fewest]
+            source, note = (tied[0], "") if len(tied) == 1 else _break_tie(tied, history[:-1], False, lot)
+            stage.action, stage.candidate, stage.note = "exclusion", source, note
+            continuing.discard(source)
+            excluded.append(source)
+            stage.excluded.append(source)
+            papers, piles[source] = piles[source], []
+            for paper in papers:
+                nxt = _next(paper, continuing)
+                if nxt is None:
+                    stage.non_transferable += Fraction(paper.value * paper.count, UNIT)
+                    exhausted += paper.value * paper.count
+                    continue
+                piles[nxt].append(paper)
+                votes[nxt] += paper.value * paper.count
+                moved[nxt] = moved.get(nxt, 0) + paper.value * paper.count
+            votes[source] = 0
+        stage.transfers = {c: Fraction(v, UNIT) for c, v in sorted(moved.items())}
+        elect_reaching(stage)
+        finish(stage)
+    return Result("stv", seats, elected, stages, Fraction(quota, UNIT))
+
+
+def _next(paper: _Paper, continuing: set[int]) -> int | None:
+    """Move the paper to its next continuing preference; None when it has none."""
+    ranking = paper.ranking
+    at = paper.at + 1
+    while at < len(ranking) and ranking[at] not in continuing:
+        at += 1
+    if at >= len(ranking):
+        return None
+    paper.at = at
+    return ranking[at]
+
+
+def irv(election: Election) -> Result:
+    """Instant runoff for one seat: a candidate with more than half the votes still counting
+    wins; otherwise the candidate with the fewest is excluded (ties as for STV exclusions)."""
+    election.check()
+    if election.seats != 1:
+        raise CountError("instant runoff fills one seat; use stv for more")
+    n = len(election.candidates)
+    lot = lot_order(election)
+    continuing = set(range(n)) - set(election.withdrawn)
+    history: list[dict[int, int]] = []
+    stages: list[Stage] = []
+    exhausted = 0
+    while True:
+        tally = dict.fromkeys(continuing, 0)
+        counting = 0
+        for ranking, weight in election.ballots:
+            top = next((c for c in ranking if c in continuing), None)
+            if top is None:
+                continue
+            tally[top] += weight
+            counting += weight
+        valid = sum(w for r, w in election.ballots if election._valid(r))
+        exhausted = valid - counting
+        stage = Stage(len(stages) + 1, "round", votes={c: Fraction(v) for c, v in sorted(tally.items())},
+                      exhausted=Fraction(exhausted))  # fmt: skip
+        history.append(tally)
+        stages.append(stage)
+        leader = max(tally.values())
+        leaders = [c for c in continuing if tally[c] == leader]
+        if 2 * leader > counting or len(continuing) == 1:
+            winner = leaders[0] if len(leaders) == 1 else _break_tie(leaders, history[:-1], True, lot)[0]
+            stage.elected.append(winner)
+            return Result("irv", 1, [winner], stages)
+        fewest = min(tally.values())
+        tied = [c for c in continuing if tally[c] == fewest]
+        loser, note = (tied[0], "") if len(tied) == 1 else _break_tie(tied, history[:-1], False, lot)
+        stage.excluded.append(loser)
+        stage.note = note
+        continuing.discard(loser)
+
+
+def schulze(election: Election) -> Result:
+    """The Schulze method (Schulze 2011): pairwise preferences, strongest paths (widest path
+    by winning votes), and the order they give; ties in that order by lot. Winners are the
+    first ``seats`` of the order. A ranked candidate is preferred to every unranked one."""
+    election.check()
+    n = len(election.candidates)
+    lot = lot_order(election)
+    standing = [c for c in range(n) if c not in election.withdrawn]
+    d = [[0] * n for _ in range(n)]
+    for ranking, weight in election.ballots:
+        ranked = [c for c in ranking if c not in election.withdrawn]
+        if not ranked or not weight:
+            continue
+        seen: set[int] = set()
+        for c in ranked:
+            seen.add(c)
+            for other in standing:
+                if other not in seen:
+                    d[c][other] += weight
+    p = [[d[i][j] if d[i][j] > d[j][i] else 0 for j in range(n)] for i in range(n)]
+    for k in standing:
+        for i in standing:
+            if i == k:
+                continue
+            for j in standing:
+                if j not in (i, k):
+                    p[i][j] = max(p[i][j], min(p[i][k], p[k][j]))
+    beats = {i: sum(1 for j in standing if j != i and p[i][j] > p[j][i]) for i in standing}
+    order = sorted(standing, key=lambda c: (-beats[c], lot[c]))
+    notes = [f"{election.candidates[a]} and {election.candidates[b]} tied: order by lot"
+             for a, b in itertools.pairwise(order) if beats[a] == beats[b]
+             and p[a][b] == p[b][a]]  # fmt: skip
+    stage = Stage(1, "pairwise", votes={c: Fraction(beats[c]) for c in standing}, note="; ".join(notes))
+    stage.transfers = {}
+    stage.elected = order[: election.seats]
+    result = Result("schulze", election.seats, order[: election.seats], [stage])
+    result.pairwise = d  # type: ignore[attr-defined]
+    result.paths = p  # type: ignore[attr-defined]
+    return result
+
+
+def approval(election: Election) -> Result:
+    """Every candidate a ballot lists is approved; the ``seats`` with the most approvals win
+    (ties by lot)."""
+    election.check()
+    n = len(election.candidates)
+    lot = lot_order(election)
+    tally = {c: 0 for c in range(n) if c not in election.withdrawn}
+    for ranking, weight in election.ballots:
+        for c in set(ranking):
+            if c in tally:
+                tally[c] += weight
+    order = sorted(tally, key=lambda c: (-tally[c], lot[c]))
+    winners = order[: election.seats]
+    note = ""
+    if election.seats < len(order) and tally[order[election.seats - 1]] == tally[order[election.seats]]:
+        note = "the last seat was tied: decided by lot"
+    stage = Stage(1, "approvals", votes={c: Fraction(v) for c, v in tally.items()}, elected=winners, note=note)
+    return Result("approval", election.seats, winners, [stage])
+
+
+def count(method: str, election: Election) -> Result:
+    counters = {"stv": scottish_stv, "irv": irv, "schulze": schulze, "approval": approval}
+    if method not in counters:
+        raise CountError(f"{method!r} is not a method: {', '.join(METHODS)}")
+    return counters[method](election)

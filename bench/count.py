@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from protocol.counting import Election, scottish_stv  # noqa: E402
+from protocol.counting import Election, scottish_stv
 
 
 def ballots(n: int, candidates: int, seed: int = 2026) -> list[tuple[int, ...]]:

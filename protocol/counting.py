@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 UNIT = 100_000  # values are held in hundred-thousandths of a vote
@@ -406,6 +406,22 @@ def approval(election: Election) -> Result:
         note = "the last seat was tied: decided by lot"
     stage = Stage(1, "approvals", votes={c: Fraction(v) for c, v in tally.items()}, elected=winners, note=note)
     return Result("approval", election.seats, winners, [stage])
+
+
+def ordered_list(election: Election, length: int | None = None) -> tuple[list[int], list[Result]]:
+    """A ranked slate, as parties order a list: successive Scottish STV counts for 1, 2, ...
+    ``length`` seats (default: the election's seats); each count's newly elected candidate
+    takes the next place. STV is not house-monotonic: a larger count can leave out someone
+    placed by a smaller one; the earlier place stands, and of several newly elected the first
+    in order of election takes the place. Returns the order and every count."""
+    length = election.seats if length is None else length
+    order: list[int] = []
+    results: list[Result] = []
+    for seats in range(1, length + 1):
+        result = scottish_stv(replace(election, seats=seats))
+        results.append(result)
+        order.append(next(w for w in result.winners if w not in order))  # seats > len(order): one is new
+    return order, results
 
 
 def count(method: str, election: Election) -> Result:

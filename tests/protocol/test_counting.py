@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from protocol.blt import BltError, parse_blt
-from protocol.counting import UNIT, CountError, Election, count, irv, schulze, scottish_stv
+from protocol.counting import UNIT, CountError, Election, count, irv, ordered_list, schulze, scottish_stv
 
 COUNTS = Path(__file__).parent / "counts"
 EXAMPLES = sorted(p.stem for p in COUNTS.glob("*.blt"))
@@ -146,3 +146,25 @@ def test_impossible_elections_are_refused() -> None:
         irv(election(3, 2, [((0,), 1)]))
     with pytest.raises(CountError, match="not a method"):
         count("borda", election(2, 1, [((0,), 1)]))
+
+
+def test_an_ordered_list_comes_from_successive_counts() -> None:
+    # 20 ballots: 9 Ann then Bob, 6 Bob then Ann, 3 Dee, 2 Cal then Dee. One seat (quota 11):
+    # Cal, then Dee are excluded, and Ann (9) has more than Bob (6): Ann. Two seats (quota 7):
+    # Ann, and Bob with Ann's surplus. Three (quota 6): Ann, Bob (6), then Dee (3) over Cal (2)
+    # for the last vacancy. The list: Ann, Bob, Dee.
+    e = parse_blt('4 3\n9 1 2 0\n6 2 1 0\n3 4 0\n2 3 4 0\n0\n"Ann"\n"Bob"\n"Cal"\n"Dee"\n')
+    order, counts = ordered_list(e)
+    assert [e.candidates[c] for c in order] == ["Ann", "Bob", "Dee"]
+    assert [len(c.winners) for c in counts] == [1, 2, 3]
+    assert order[0] == irv(replace(e, seats=1)).winners[0]
+
+
+@given(rankings, st.integers(1, 3))
+@settings(max_examples=100, deadline=None)
+def test_a_list_is_led_by_the_one_seat_winner_and_names_each_candidate_once(case: tuple[int, list[Any]],
+                                                                            length: int) -> None:  # fmt: skip
+    n, ballots = case
+    length = min(length, n)
+    order, _ = ordered_list(election(n, length, ballots))
+    assert len(set(order)) == len(order) == length and order[0] == irv(election(n, 1, ballots)).winners[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from node.cli.common import fail
 from protocol.blt import BltError, parse_blt
-from protocol.counting import METHODS, CountError, count
+from protocol.counting import METHODS, CountError, count, ordered_list
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
@@ -25,6 +25,8 @@ def add_arguments(command: object) -> None:
                    help="stv (Scottish STV, SSI 2007/42), irv, schulze or approval (default stv)")  # fmt: skip
     c.add_argument("--seats", type=int, help="seats to fill (default: as the file says)")
     c.add_argument("--json", action="store_true", help='print {"winners": [...], "rounds": [...]} as JSON')
+    c.add_argument("--ordered", action="store_true",
+                   help="stv: also order a list by successive counts for 1, 2, ... seats")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,11 +46,16 @@ def run(args: argparse.Namespace) -> int:
         if args.seats is not None:
             election = replace(election, seats=args.seats)
         result = count(args.method, election)
+        if args.ordered and args.method != "stv":
+            return fail("count", "--ordered orders a list by STV counts: use --method stv", 2)
+        order = [election.candidates[c] for c in ordered_list(election)[0]] if args.ordered else None
     except BltError as exc:
         return fail("count", f"{name}: {exc}")
     except CountError as exc:
         return fail("count", f"{name}: {exc}", 1)
     report = result.as_json(election)
+    if order is not None:
+        report["order"] = order
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
@@ -73,4 +80,6 @@ def run(args: argparse.Namespace) -> int:
         if extra:
             print("  " + "; ".join(extra))
     print("winners, in order: " + ", ".join(report["winners"]))  # type: ignore[arg-type]
+    if order is not None:
+        print("list, by successive counts: " + ", ".join(order))
     return 0

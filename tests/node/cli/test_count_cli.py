@@ -23,6 +23,8 @@ def test_count_prints_the_winners_and_every_stage() -> None:
     assert report["winners"] == ["Cal"] and [r["excluded"] for r in report["rounds"]] == [["Dee"], ["Ben"], []]
     ranked = branchnet("count", "--method", "schulze", "--seats", "5", "--json", str(COUNTS / "schulze_wikipedia.blt"))
     assert json.loads(ranked.stdout)["winners"] == ["E", "A", "C", "B", "D"]
+    listed = branchnet("count", "--ordered", "--json", str(COUNTS / "stv_truncation.blt"))
+    assert json.loads(listed.stdout)["order"] == ["Amy", "Cat"], listed.stderr
 
 
 @pytest.mark.parametrize(

@@ -245,11 +245,11 @@ async def _submission_to_us(node: Upward, submission_id: bytes) -> Envelope:
 
 async def rule_out(node: Upward, who: Member, submission_id: bytes, reason: str) -> Envelope:
     check_may_act_for_body(who)
-    if not reason.strip():
-        raise BadInput("say why the submission is ruled out", field="reason")
+    if not reason.strip() or len(reason.strip()) > 200:
+        raise BadInput("say why the submission is ruled out, in at most 200 characters", field="reason")
     await refresh(node)
     await _submission_to_us(node, submission_id)
-    return await _sign(node, Ruling(submission=submission_id, reason=reason.strip()[:200]))
+    return await _sign(node, Ruling(submission=submission_id, reason=reason.strip()))
 
 
 async def propose_composite(node: Upward, who: Member, title: str, text: str, sources: Sequence[bytes]) -> Envelope:
@@ -641,14 +641,14 @@ async def publish_campaign(node: Upward, who: Member, title: str, text: str, ask
                            ends: int | None = None, contact: str = "", clock: Callable[[], float] = time.time
                            ) -> Envelope:  # fmt: skip
     check_may_act_for_body(who)
-    check_title_text(title, text)
+    check_title_text(title, text, max_text=2000)
     begins = starts if starts is not None else now_ms(clock)
     if ends is not None and ends < begins:
         raise BadInput("a campaign ends after it starts", field="ends")
-    for name, value in (("text", text), ("asks", asks), ("contact", contact)):
+    for name, value in (("asks", asks), ("contact", contact)):
         if len(value) > 2000:
             raise BadInput(f"the {name} is at most 2000 characters", field=name)
-    return await _sign(node, Campaign(title=title.strip()[:200], text=text, asks=asks, starts=begins, ends=ends,
+    return await _sign(node, Campaign(title=title.strip(), text=text, asks=asks, starts=begins, ends=ends,
                                       contact=contact))  # fmt: skip
 
 

@@ -28,8 +28,19 @@ def check_window(opens: int, closes: int, now: int) -> None:
         raise BadInput("an agenda item's deadline is in the future", field="closes")
 
 
-def check_title_text(title: str, text: str) -> None:
+MAX_TITLE = 200  # protocol.models.Name
+MAX_TEXT = 20_000  # protocol.models.MotionText
+
+
+def check_title_text(title: str, text: str, max_text: int = MAX_TEXT) -> None:
+    """A title and a text within what the signed object holds: checked here, before signing,
+    for the API, the pages and the CLI alike (an over-long one would otherwise fail only when
+    sealed, as an internal error)."""
     if not title.strip():
         raise BadInput("a title is needed", field="title")
+    if len(title) > MAX_TITLE:
+        raise BadInput(f"a title has at most {MAX_TITLE} characters", field="title")
     if not text.strip():
         raise BadInput("a text is needed", field="text")
+    if len(text) > max_text:
+        raise BadInput(f"a text has at most {max_text:,} characters", field="text")

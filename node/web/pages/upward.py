@@ -258,8 +258,6 @@ async def campaign_action(request: web.Request) -> web.StreamResponse:
     values = {k: text(form, k) for k in ("title", "text", "asks", "contact")}
     try:
         if request.match_info["action"] == "publish":
-            if len(values["title"]) > 200:
-                raise BadInput("a title has at most 200 characters", field="title")
             await upward.publish_campaign(node, who, values["title"], values["text"].replace("\r\n", "\n"),
                                           values["asks"], contact=values["contact"])  # fmt: skip
             return redirect("/campaigns?done=campaign")

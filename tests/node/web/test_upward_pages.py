@@ -244,3 +244,17 @@ async def test_a_branch_records_its_delegates_on_the_agenda_page(fed: Federation
     body = await leeds.post("/agenda", "/agenda/do/delegates", {"count": "1", "names": "A\nB"}, expect=400)
     assert "one name per delegate" in body
     assert "Our delegates to" not in await browsers["national"].page("/agenda")  # the root has no body above
+
+
+async def test_over_long_fields_are_named_and_nothing_is_signed(fed: Federation, browsers: dict[str, Browser]) -> None:
+    """The rules check what the signed object holds before signing, so a form cannot make the
+    node fail when it seals (or publish what others would refuse)."""
+    national = browsers["national"]
+    closes = utc(int(time.time() * 1000) + 3_600_000)
+    body = await national.post("/agenda", "/agenda/do/table", {"title": "Long", "text": "x" * 20_001,
+                                                               "closes": closes}, expect=400)  # fmt: skip
+    assert "at most 20,000 characters" in body
+    body = await national.post("/campaigns", "/campaigns/do/publish", {"title": "t" * 201, "text": "x"}, expect=400)
+    assert "at most 200 characters" in body
+    node = fed["national"].node
+    assert [k for k in ("agenda_item", "campaign") if await node.envelopes.own_of_kind(node.key.public, k)] == []

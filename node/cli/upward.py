@@ -44,17 +44,27 @@ def _stamp(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _action(sub: Any, name: str, helptext: str, *, of: str | None = None, officer: bool = True
+            ) -> argparse.ArgumentParser:  # fmt: skip
+    """One ``ACTION`` of a command: ``--dir``; the id of ``of`` (an item, a submission ...) as
+    its argument; ``--as EMAIL`` when an officer signs it."""
+    a: argparse.ArgumentParser = sub.add_parser(name, help=helptext)
+    add_dir(a)
+    if of is not None:
+        a.add_argument("id", help=f"the {of}'s id")
+    if officer:
+        _as(a)
+    return a
+
+
 def add_arguments(command: Any) -> None:
     c = command("agenda", run, "agenda items: table one, vote on a parent's, send the mandate, aggregate")
     sub = c.add_subparsers(dest="agenda_command", required=True, metavar="ACTION")
-    a = sub.add_parser("list", help="items of this body and the bodies above it")
-    add_dir(a)
-    a = sub.add_parser("show", help="an item: children, weights, every mandate judged, each aggregate recounted")
-    add_dir(a)
-    a.add_argument("id", help="the item's id")
+    _action(sub, "list", "items of this body and the bodies above it", officer=False)
+    a = _action(sub, "show", "an item: children, weights, every mandate judged, each aggregate recounted", of="item",
+                officer=False)  # fmt: skip
     a.add_argument("--json", action="store_true", help="one JSON object")
-    a = sub.add_parser("table", help="put a question to this body's children (signed)")
-    add_dir(a)
+    a = _action(sub, "table", "put a question to this body's children (signed)")
     a.add_argument("--title", default="", help="its title (a composite's own when omitted)")
     a.add_argument("--text", default="", help="the exact text (a composite's own when omitted)")
     a.add_argument("--text-file", type=Path, help="read the text from this file")
@@ -64,50 +74,29 @@ def add_arguments(command: Any) -> None:
                    help="how children weigh (default: the federation's rule)")  # fmt: skip
     a.add_argument("--source", action="append", default=[], help="a submission it comes from (repeat)")
     a.add_argument("--composite", help="a composite every source consented to")
-    _as(a)
-    for name, helptext in (
-        ("ballot", "open this body's ballot on the exact text of its parent's item"),
-        ("aggregate", "after the deadline: count the children's mandates, sign the aggregate"),
-    ):
-        a = sub.add_parser(name, help=helptext)
-        add_dir(a)
-        a.add_argument("id", help="the item's id")
-        _as(a)
-    a = sub.add_parser("mandate", help="send this body's mandate, following its decision (signed)")
-    add_dir(a)
-    a.add_argument("id", help="the item's id")
+    _action(sub, "ballot", "open this body's ballot on the exact text of its parent's item", of="item")
+    _action(sub, "aggregate", "after the deadline: count the children's mandates, sign the aggregate", of="item")
+    a = _action(sub, "mandate", "send this body's mandate, following its decision (signed)", of="item")
     group = a.add_mutually_exclusive_group()
     group.add_argument("--split", action="store_true", help="a split card vote, as the body's ballot came out")
     group.add_argument("--free", action="store_true", help="a free vote: delegates vote as they wish")
-    _as(a)
 
     c = command("submission", run, "motions going up: submit one this body carried; list or rule out those to it")
     sub = c.add_subparsers(dest="submission_command", required=True, metavar="ACTION")
-    a = sub.add_parser("list", help="submissions to this body and where each stands")
-    add_dir(a)
-    a = sub.add_parser("submit", help="submit a motion this body carried to the body it was meant for")
-    add_dir(a)
+    _action(sub, "list", "submissions to this body and where each stands", officer=False)
+    a = _action(sub, "submit", "submit a motion this body carried to the body it was meant for")
     a.add_argument("motion", type=int, help="the motion's number, as `motion list` shows it")
-    _as(a)
-    a = sub.add_parser("rule-out", help="rule a submission out, saying why")
-    add_dir(a)
-    a.add_argument("id", help="the submission's id")
+    a = _action(sub, "rule-out", "rule a submission out, saying why", of="submission")
     a.add_argument("--reason", required=True, help="why")
-    _as(a)
 
     c = command("composite", run, "merge submissions into one text; answer a composite of this body's motion")
     sub = c.add_subparsers(dest="composite_command", required=True, metavar="ACTION")
-    a = sub.add_parser("propose", help="propose a composite of two or more submissions (signed)")
-    add_dir(a)
+    a = _action(sub, "propose", "propose a composite of two or more submissions (signed)")
     a.add_argument("--title", required=True, help="the composite's title")
     a.add_argument("--text", required=True, help="the one text in place of the sources'")
     a.add_argument("--source", action="append", required=True, help="a submission (two or more)")
-    _as(a)
-    a = sub.add_parser("answer", help="consent, refuse, or withdraw this body's motion (signed)")
-    add_dir(a)
-    a.add_argument("id", help="the composite's id")
+    a = _action(sub, "answer", "consent, refuse, or withdraw this body's motion (signed)", of="composite")
     a.add_argument("answer", choices=["consent", "refuse", "withdraw"], help="consent, refuse, or withdraw the motion")
-    _as(a)
 
     c = command("delegates", run, "record this body's delegates to the body above it (signed)")
     add_dir(c)
@@ -117,21 +106,15 @@ def add_arguments(command: Any) -> None:
 
     c = command("campaign", run, "campaign notices across the federation, and pledges of support")
     sub = c.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
-    a = sub.add_parser("list", help="notices and their pledges")
-    add_dir(a)
-    a = sub.add_parser("publish", help="publish this body's campaign notice (signed)")
-    add_dir(a)
+    _action(sub, "list", "notices and their pledges", officer=False)
+    a = _action(sub, "publish", "publish this body's campaign notice (signed)")
     a.add_argument("--title", required=True, help="what the campaign is")
     a.add_argument("--text", required=True, help="what is happening, and why")
     a.add_argument("--asks", default="", help="what it asks of others")
     a.add_argument("--ends", type=_when, help="when it ends")
     a.add_argument("--contact", default="", help="how to reach the body about it (never a member's own address)")
-    _as(a)
-    a = sub.add_parser("pledge", help="pledge this body's support to a campaign (signed)")
-    add_dir(a)
-    a.add_argument("id", help="the campaign's id")
+    a = _action(sub, "pledge", "pledge this body's support to a campaign (signed)", of="campaign")
     a.add_argument("--text", required=True, help="what this body pledges")
-    _as(a)
 
 
 async def _resolve(node: Node, text: str, kind: str) -> bytes:

@@ -19,6 +19,7 @@ from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
 from protocol import AgendaItem, Campaign, Mandate, Pledge, node_id_text
 from protocol import upward as up
+from protocol.envelope import reopen
 
 NOTICES = {"tabled": "The question is on the agenda.", "ruled-out": "Ruled out.", "composite": "Composite proposed: "
            "each source body now answers it.", "answered": "Your answer is signed and sent.",
@@ -88,7 +89,7 @@ async def _agenda_context(request: web.Request, **extra: Any) -> dict[str, Any]:
         rows = []
         for source in c.body.sources:
             raw = sources.get(source)
-            author = upward._open(raw).author if raw is not None else None
+            author = reopen(raw).author if raw is not None else None
             rows.append({"by": upward.name_of(node, author) if author else source.hex()[:16],
                          "answer": c.answers.get(source, "no answer yet")})  # fmt: skip
         composites.append({"id": c.envelope.id.hex(), "title": c.body.title, "text": c.body.text, "sources": rows,

@@ -195,8 +195,9 @@ async def _submission_problem(node: Upward, envelope: Envelope) -> str | None:
     if body.to not in ancestors(node, envelope.author):
         return "its author is not below this body"
     raw = await node.envelopes.get(body.decision)
-    decision = _open(raw).payload.body if raw is not None else None
-    if not isinstance(decision, Decision) or raw is None or _open(raw).author != envelope.author:
+    cited = _open(raw) if raw is not None else None
+    decision = cited.payload.body if cited is not None else None
+    if not isinstance(decision, Decision) or cited is None or cited.author != envelope.author:
         return "the decision it cites is not held here, or is not its author's"
     if decision.outcome != "carried":
         return f"the decision it cites is {decision.outcome}, not carried"

@@ -42,7 +42,11 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 UNIT = 100_000  # values are held in hundred-thousandths of a vote
-METHODS = ("stv", "irv", "schulze", "approval")
+MEEK_UNIT = 10**9  # Meek's values: nine decimal places
+METHODS = ("stv", "meek", "irv", "schulze", "approval")
+# "Re-open nominations": a candidate like any other on the ballot; elected, the seat stays
+# empty and nominations open again (as UK parties use it).
+RON = "Re-open nominations (RON)"
 
 
 class CountError(ValueError):
@@ -101,6 +105,8 @@ class Stage:
     elected: list[int] = field(default_factory=list)
     excluded: list[int] = field(default_factory=list)
     note: str = ""
+    quota: Fraction | None = None  # meek: the quota after this round's iterations
+    keep: dict[int, Fraction] = field(default_factory=dict)  # meek: keep factors below one
 
 
 @dataclass
@@ -110,22 +116,29 @@ class Result:
     winners: list[int]
     stages: list[Stage]
     quota: Fraction | None = None
+    places: int = 5  # decimal places of every value (Meek: 9)
+
+    def reopened(self, election: Election) -> bool:
+        """Whether "re-open nominations" won a seat: that seat stays empty."""
+        return any(election.candidates[w] == RON for w in self.winners)
 
     def as_json(self, election: Election) -> dict[str, object]:
         names = election.candidates
+        unit = 10**self.places
 
         def value(x: Fraction) -> str:
             if x.denominator == 1:
                 return str(x.numerator)
-            units = x * UNIT  # every value of a count is a whole number of hundred-thousandths
-            whole, part = divmod(abs(units.numerator // units.denominator), UNIT)
-            return f"{'-' if x < 0 else ''}{whole}.{part:05d}"
+            units = x * unit  # every value of a count is a whole number of units
+            whole, part = divmod(abs(units.numerator // units.denominator), unit)
+            return f"{'-' if x < 0 else ''}{whole}.{part:0{self.places}d}"
 
         return {
             "method": self.method,
             "seats": self.seats,
             "quota": value(self.quota) if self.quota is not None else None,
             "winners": [names[w] for w in self.winners],
+            "reopen_nominations": self.reopened(election),
             "rounds": [
                 {"round": s.number, "action": s.action, "candidate": names[s.candidate] if s.candidate is not None
                  else None, "transfer_value": value(s.transfer_value) if s.transfer_value is not None else None,
@@ -134,6 +147,8 @@ class Result:
                  "non_transferable": value(s.non_transferable), "exhausted": value(s.exhausted),
                  "loss_by_fractions": value(s.loss), "elected": [names[c] for c in s.elected],
                  "excluded": [names[c] for c in s.excluded], "note": s.note}
+                | ({"quota": value(s.quota), "keep": {names[c]: value(v) for c, v in s.keep.items()}}
+                   if s.quota is not None else {})
                 for s in self.stages
             ],
         }  # fmt: skip
@@ -294,6 +309,94 @@ def scottish_stv(election: Election) -> Result:
     return Result("stv", seats, elected, stages, Fraction(quota, UNIT))
 
 
+def meek_stv(election: Election) -> Result:
+    """Meek's method (Hill, Wichmann and Woodall, Computer Journal 30(3), 1987, Algorithm 123),
+    in the fixed-point form of the Proportional Representation Foundation's Reference Meek
+    Rule: values to nine decimal places; each candidate keeps a share (its keep factor) of
+    every vote that reaches it and passes the rest on, elected candidates included; the quota
+    is the votes held by candidates, divided by one more than the seats, truncated, plus
+    0.000000001; keep factors are recomputed as kf x quota / votes (each step rounded up)
+    until the total surplus is under 0.000001 or stops falling; then the hopeful with the
+    fewest votes is defeated (ties as for Scottish STV: earlier rounds, then lot). One stage
+    per round, after its iterations converge, with its quota and the keep factors below one;
+    ``exhausted`` is the value no candidate keeps (the excess)."""
+    election.check()
+    n, seats, unit = len(election.candidates), election.seats, MEEK_UNIT
+    lot = lot_order(election)
+    groups: dict[tuple[int, ...], int] = {}
+    for ranking, weight in election.ballots:
+        ranking = tuple(c for c in ranking if c not in election.withdrawn)
+        if ranking and weight:
+            groups[ranking] = groups.get(ranking, 0) + weight
+    keep = [0 if c in election.withdrawn else unit for c in range(n)]
+    hopeful = set(range(n)) - set(election.withdrawn)
+    elected: list[int] = []
+    stages: list[Stage] = []
+    history: list[dict[int, int]] = []
+    omega = unit // 10**6
+
+    def distribute() -> tuple[list[int], int]:
+        votes, excess = [0] * n, 0
+        for ranking, weight in groups.items():
+            w = unit
+            for c in ranking:
+                if keep[c]:
+                    given = min(w, _up(w * keep[c], unit))  # w x kf, rounded up
+                    votes[c] += given * weight
+                    w -= given
+                    if not w:
+                        break
+            excess += w * weight
+        return votes, excess
+
+    quota = 0
+    while len(elected) < seats and len(elected) + len(hopeful) > seats:
+        stage = Stage(len(stages) + 1, "round")
+        previous: int | None = None
+        while True:
+            votes, excess = distribute()
+            quota = sum(votes) // (seats + 1) + 1
+            reached = sorted((c for c in hopeful if votes[c] >= quota), key=lambda c: (-votes[c], lot[c]))
+            for c in reached[: seats - len(elected)]:
+                hopeful.discard(c)
+                elected.append(c)
+                stage.elected.append(c)
+            surplus = max(0, sum(votes[c] - quota for c in elected))
+            if reached or surplus < omega or (previous is not None and surplus >= previous):
+                break
+            previous = surplus
+            for c in elected:
+                keep[c] = _up(_up(keep[c] * quota, unit) * unit, votes[c])  # each step rounded up
+        if not stage.elected and len(elected) < seats and len(elected) + len(hopeful) > seats:
+            fewest = min(votes[c] for c in hopeful)
+            tied = [c for c in hopeful if votes[c] == fewest]
+            loser, stage.note = (tied[0], "") if len(tied) == 1 else _break_tie(tied, history, False, lot)
+            hopeful.discard(loser)
+            keep[loser] = 0
+            stage.action, stage.candidate = "exclusion", loser
+            stage.excluded.append(loser)
+        history.append({c: votes[c] for c in range(n) if c not in election.withdrawn})
+        stage.votes = {c: Fraction(v, unit) for c, v in history[-1].items()}
+        stage.keep = {c: Fraction(keep[c], unit) for c in sorted(history[-1]) if keep[c] not in (0, unit)}
+        stage.exhausted = Fraction(excess, unit)
+        stage.quota = Fraction(quota, unit)
+        stages.append(stage)
+    if len(elected) < seats:
+        votes, excess = distribute()
+        stage = Stage(len(stages) + 1, "elected", note="the hopeful candidates are as many as the seats left")
+        for c in sorted(hopeful, key=lambda c: (-votes[c], lot[c])):
+            elected.append(c)
+            stage.elected.append(c)
+        stage.votes = {c: Fraction(votes[c], unit) for c in range(n) if c not in election.withdrawn}
+        stage.exhausted = Fraction(excess, unit)
+        stages.append(stage)
+    return Result("meek", seats, elected, stages, Fraction(quota, unit), places=9)
+
+
+def _up(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 def _next(paper: _Paper, continuing: set[int]) -> int | None:
     """Move the paper to its next continuing preference; None when it has none."""
     ranking = paper.ranking
@@ -408,8 +511,9 @@ def approval(election: Election) -> Result:
     return Result("approval", election.seats, winners, [stage])
 
 
-def ordered_list(election: Election, length: int | None = None) -> tuple[list[int], list[Result]]:
-    """A ranked slate, as parties order a list: successive Scottish STV counts for 1, 2, ...
+def ordered_list(election: Election, length: int | None = None, method: str = "stv"
+                 ) -> tuple[list[int], list[Result]]:  # fmt: skip
+    """A ranked slate, as parties order a list: successive STV counts (Scottish or Meek) for 1, 2, ...
     ``length`` seats (default: the election's seats); each count's newly elected candidate
     takes the next place. STV is not house-monotonic: a larger count can leave out someone
     placed by a smaller one; the earlier place stands, and of several newly elected the first
@@ -418,14 +522,36 @@ def ordered_list(election: Election, length: int | None = None) -> tuple[list[in
     order: list[int] = []
     results: list[Result] = []
     for seats in range(1, length + 1):
-        result = scottish_stv(replace(election, seats=seats))
+        result = count(method, replace(election, seats=seats))
         results.append(result)
         order.append(next(w for w in result.winners if w not in order))  # seats > len(order): one is new
     return order, results
 
 
+BALANCING = ("", "alternate")
+
+
+def balance(order: Sequence[int], categories: Sequence[str], rule: str) -> list[int]:
+    """An ordered list after a balancing rule declared before the vote (``categories`` gives
+    each candidate's declared category). ``alternate``: each place goes to the highest-placed
+    candidate not yet placed whose category differs from the previous place's, or, when no
+    such candidate is left, to the highest-placed left; the order within a category never
+    changes. ``""``: no balancing. Both lists are published, before and after."""
+    if rule not in BALANCING:
+        raise CountError(f"{rule!r} is not a balancing rule: {', '.join(r or 'none' for r in BALANCING)}")
+    if not rule:
+        return list(order)
+    left, out = list(order), list[int]()
+    while left:
+        previous = categories[out[-1]] if out else None
+        pick = next((c for c in left if categories[c] != previous), left[0])
+        left.remove(pick)
+        out.append(pick)
+    return out
+
+
 def count(method: str, election: Election) -> Result:
-    counters = {"stv": scottish_stv, "irv": irv, "schulze": schulze, "approval": approval}
+    counters = {"stv": scottish_stv, "meek": meek_stv, "irv": irv, "schulze": schulze, "approval": approval}
     if method not in counters:
         raise CountError(f"{method!r} is not a method: {', '.join(METHODS)}")
     return counters[method](election)

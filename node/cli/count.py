@@ -22,11 +22,12 @@ def add_arguments(command: object) -> None:
     c = command("count", run, "count a .blt ballot file: winners in order and every stage")  # type: ignore[operator]
     c.add_argument("file", help="the ballot file (.blt; '-' reads standard input)")
     c.add_argument("--method", choices=METHODS, default="stv",
-                   help="stv (Scottish STV, SSI 2007/42), irv, schulze or approval (default stv)")  # fmt: skip
+                   help="stv (Scottish STV, SSI 2007/42), meek (Meek STV, Algorithm 123), irv, schulze or "
+                        "approval (default stv)")  # fmt: skip
     c.add_argument("--seats", type=int, help="seats to fill (default: as the file says)")
     c.add_argument("--json", action="store_true", help='print {"winners": [...], "rounds": [...]} as JSON')
     c.add_argument("--ordered", action="store_true",
-                   help="stv: also order a list by successive counts for 1, 2, ... seats")  # fmt: skip
+                   help="stv, meek: also order a list by successive counts for 1, 2, ... seats")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
         if args.seats is not None:
             election = replace(election, seats=args.seats)
         result = count(args.method, election)
-        if args.ordered and args.method != "stv":
-            return fail("count", "--ordered orders a list by STV counts: use --method stv", 2)
-        order = [election.candidates[c] for c in ordered_list(election)[0]] if args.ordered else None
+        if args.ordered and args.method not in ("stv", "meek"):
+            return fail("count", "--ordered orders a list by STV counts: use --method stv or meek", 2)
+        order = ([election.candidates[c] for c in ordered_list(election, method=args.method)[0]]
+                 if args.ordered else None)  # fmt: skip
     except BltError as exc:
         return fail("count", f"{name}: {exc}")
     except CountError as exc:
@@ -68,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
             what += f" (transfer value {stage['transfer_value']})"
         print(f"stage {stage['round']}: {what}")
         print("  " + ", ".join(f"{c} {v}" for c, v in stage["votes"].items()))
+        if "quota" in stage:
+            keep = "".join(f", {c} {v}" for c, v in stage["keep"].items())
+            print(f"  quota {stage['quota']}" + (f"; keep factors{keep}" if keep else ""))
         extra = [f"exhausted {stage['exhausted']}"] if stage["exhausted"] not in ("0", None) else []
         if stage["loss_by_fractions"] not in ("0", None):
             extra.append(f"lost to fractions {stage['loss_by_fractions']}")
@@ -80,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         if extra:
             print("  " + "; ".join(extra))
     print("winners, in order: " + ", ".join(report["winners"]))  # type: ignore[arg-type]
+    if report["reopen_nominations"]:
+        print("re-open nominations won a seat: it stays empty and nominations open again")
     if order is not None:
         print("list, by successive counts: " + ", ".join(order))
     return 0

@@ -25,6 +25,10 @@ def test_count_prints_the_winners_and_every_stage() -> None:
     assert json.loads(ranked.stdout)["winners"] == ["E", "A", "C", "B", "D"]
     listed = branchnet("count", "--ordered", "--json", str(COUNTS / "stv_truncation.blt"))
     assert json.loads(listed.stdout)["order"] == ["Amy", "Cat"], listed.stderr
+    meek = branchnet("count", "--method", "meek", str(COUNTS / "meek_keep_factor.blt"))
+    assert "keep factors, A 0.394039" in meek.stdout and meek.stdout.strip().endswith("winners, in order: A, C")
+    ron = branchnet("count", "--method", "irv", str(COUNTS / "ron_single_office.blt"))
+    assert "re-open nominations won a seat" in ron.stdout
 
 
 @pytest.mark.parametrize(

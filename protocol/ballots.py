@@ -10,12 +10,18 @@ Pure functions over integers and bytes: no clock, no randomness but what the cal
 * A **record** is a digest followed by the choice: one byte for ``for_against_abstain``
   (0 for, 1 against, 2 abstain), for ``approval`` a bit set over the options (option ``i`` is
   bit ``i % 8`` of byte ``i // 8``; no option at all is a blank ballot, counted as cast).
+  For ``ranked``, one byte per option: the options' places in order of preference, each
+  as its index plus one, then zeros (a ranking may be partial; all zeros is a blank ballot).
   A decision lists its records sorted by digest (no two alike): an order that says nothing
   of who voted when.
 * The **outcome**: below the quorum (votes cast / electorate) ``not_quorate``; otherwise
   ``for_against_abstain`` is ``carried`` when "for" clears the threshold of the base, else
   ``lost``; ``approval`` is ``chosen`` (one option) or ``tied`` (several) among the options
   with the most approvals that clear the threshold of the base, ``lost`` when none does.
+  ``ranked`` (quorum only: there is no threshold) is counted by ``counting`` for ``seats``
+  (:mod:`protocol.counting`, lot seeded by the ballot id): ``elected`` with the winners in
+  order of election, ``lost`` when no ballot ranks anyone; a bundle for a body's
+  ``selection`` is not counted alone: its outcome is ``bundled``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
+from .counting import CountError, Election, count
 from .errors import Code, DecodeFailure
 from .merkle import leaf_hash
 from .models import MAX_OPTIONS, BallotRules, Decision, Ratio
@@ -39,7 +46,40 @@ def receipt_digest(ballot: bytes, receipt: bytes) -> bytes:
 
 def choice_width(method: str, options: int) -> int:
     """Bytes of choice in one record."""
+    if method == "ranked":
+        return options
     return 1 if method == "for_against_abstain" else max(1, (options + 7) // 8)
+
+
+def ranked_choice(order: Sequence[int], options: int) -> bytes:
+    """A ranking's record bytes: each option's index plus one, in order, then zeros."""
+    if len(set(order)) != len(order):
+        raise ValueError("an option is ranked twice")
+    if any(not 0 <= i < options for i in order):
+        raise ValueError("a ranked option is not on the ballot")
+    return bytes(i + 1 for i in order) + bytes(options - len(order))
+
+
+def ranking_of(choice: bytes, options: int) -> tuple[int, ...]:
+    """The ranking (option indices) a record holds; ValueError naming what is wrong."""
+    end = choice.find(0)
+    places = choice if end < 0 else choice[:end]
+    if end >= 0 and any(choice[end:]):
+        raise ValueError("ranks an option after an empty place")
+    if any(b > options for b in places):
+        raise ValueError("ranks an option that is not on the ballot")
+    if len(set(places)) != len(places):
+        raise ValueError("ranks an option twice")
+    return tuple(b - 1 for b in places)
+
+
+def ranked_election(options: Sequence[str], seats: int, records_data: bytes, lot_seed: bytes) -> Election:
+    """The election the records of a ranked ballot make (identical rankings grouped)."""
+    groups: dict[tuple[int, ...], int] = {}
+    for _, choice in split_records(records_data, len(options)):
+        ranking = ranking_of(choice, len(options))
+        groups[ranking] = groups.get(ranking, 0) + 1
+    return Election(tuple(options), seats, tuple(sorted(groups.items())), lot_seed=lot_seed)
 
 
 def approval_choice(chosen: Iterable[int], options: int) -> bytes:
@@ -103,7 +143,14 @@ def tally(method: str, options: int, records_data: bytes) -> tuple[list[int], in
             raise ValueError(f"receipt record {cast + 1} is out of order or repeats a digest")
         previous = digest
         value = int.from_bytes(choice, "little")
-        if method == "for_against_abstain":
+        if method == "ranked":
+            try:
+                ranking = ranking_of(choice, options)
+            except ValueError as exc:
+                raise ValueError(f"receipt record {cast + 1} {exc}") from None
+            if ranking:
+                counts[ranking[0]] += 1
+        elif method == "for_against_abstain":
             if value > ABSTAIN:
                 raise ValueError(f"receipt record {cast + 1} holds choice {value}, not for, against or abstain")
             counts[value] += 1
@@ -129,7 +176,11 @@ def check_decision(body: Decision) -> None:
         if ratio.num > ratio.den:
             raise _bad(f"the {name} is more than 1", f"rules.{name}")
     options = len(body.options)
-    if body.method == "for_against_abstain":
+    if body.method != "ranked" and (body.seats or body.counting or body.selection is not None):
+        raise _bad("seats, counting and selection belong to ranked ballots", "seats")
+    if body.method == "ranked":
+        _check_ranked_shape(body)
+    elif body.method == "for_against_abstain":
         if options or body.chosen:
             raise _bad("a for/against/abstain ballot has no options and chooses none", "options")
         if len(body.counts) != 3:
@@ -151,11 +202,41 @@ def check_decision(body: Decision) -> None:
         raise _bad(f"{cast} votes from an electorate of {body.electorate}", "receipts")
     if counts != list(body.counts):
         raise _bad(f"the counts {list(body.counts)} are not those of the receipts, {counts}", "counts")
-    outcome, chosen = decide(body.method, counts, cast, body.electorate, rules)
+    if body.method == "ranked":
+        outcome, chosen = decide_ranked(body, cast)
+    else:
+        outcome, chosen = decide(body.method, counts, cast, body.electorate, rules)
     if (outcome, chosen) != (body.outcome, list(body.chosen)):
         said = body.outcome + (f" {list(body.chosen)}" if body.chosen else "")
         follows = outcome + (f" {chosen}" if chosen else "")
         raise _bad(f"the outcome is {said}, but the counts and rules give {follows}", "outcome")
+
+
+def _check_ranked_shape(body: Decision) -> None:
+    options = len(body.options)
+    if not 2 <= options <= MAX_OPTIONS or len(set(body.options)) != options:
+        raise _bad(f"a ranked ballot has 2 to {MAX_OPTIONS} different options", "options")
+    if len(body.counts) != options:
+        raise _bad("a ranked ballot counts each option's first preferences", "counts")
+    if not body.counting:
+        raise _bad("a ranked ballot says how it is counted: stv, meek, irv or schulze", "counting")
+    if not 1 <= body.seats <= options:
+        raise _bad(f"a ranked ballot fills 1 to {options} seats", "seats")
+    if body.counting == "irv" and body.seats != 1:
+        raise _bad("instant runoff fills one seat", "seats")
+
+
+def decide_ranked(body: Decision, cast: int) -> tuple[str, list[int]]:
+    """(outcome, winners in order of election) of a ranked ballot's records."""
+    if body.selection is not None:
+        return "bundled", []
+    if not quorate(cast, body.electorate, body.rules.quorum):
+        return "not_quorate", []
+    election = ranked_election(body.options, body.seats, body.receipts, body.ballot)
+    try:
+        return "elected", count(body.counting, election).winners
+    except CountError:  # no ballot ranks anyone: nobody is elected
+        return "lost", []
 
 
 def roll_leaf(salt: bytes, member: int) -> bytes:

@@ -24,6 +24,7 @@ from .models import (
     MAX_FORK_PROOF_ENVELOPE_BYTES,
     AgendaItem,
     Aggregate,
+    BallotPaper,
     Body,
     Campaign,
     Charter,
@@ -35,7 +36,10 @@ from .models import (
     KeyRotation,
     Mandate,
     Payload,
+    Selection,
+    SelectionResult,
 )
+from .selections import check_alone as check_selection_alone
 from .upward import check_alone
 
 VERSION = 1
@@ -171,6 +175,8 @@ def _check_body(payload: Payload, body: Body) -> None:
             check_decision(body)
         case AgendaItem() | Composite() | Mandate() | Aggregate() | Campaign():
             check_alone(body)
+        case Selection() | BallotPaper() | SelectionResult():
+            check_selection_alone(body)
         case ForkProof():
             from .chain import verify_fork_proof  # chain imports this module
 

@@ -50,6 +50,7 @@ class Code(enum.StrEnum):
     BAD_AGENDA_ITEM = "bad_agenda_item"
     BAD_MANDATE = "bad_mandate"
     BAD_AGGREGATE = "bad_aggregate"
+    BAD_SELECTION = "bad_selection"
 
 
 class ProtocolError(Exception):

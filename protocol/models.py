@@ -154,8 +154,11 @@ class ForkProof(_Body, frozen=True, tag="fork_proof"):
 BallotId = Annotated[bytes, Meta(min_length=16, max_length=16)]
 Count = Annotated[int, Meta(ge=0, le=10_000_000)]
 MajorityBase = Literal["for_against", "cast", "electorate"]
-Method = Literal["for_against_abstain", "approval"]
-Outcome = Literal["carried", "lost", "not_quorate", "chosen", "tied"]
+Method = Literal["for_against_abstain", "approval", "ranked"]
+# "elected": a ranked ballot counted on its own; "bundled": a branch's ranked ballots for a
+# body's selection, counted by the body with every other branch's (protocol.selections).
+Outcome = Literal["carried", "lost", "not_quorate", "chosen", "tied", "elected", "bundled"]
+Counting = Literal["", "stv", "meek", "irv", "schulze"]
 MAX_OPTIONS = 16
 # A decision's receipt records (protocol.ballots): 8 bytes of digest and the choice.
 MAX_RECEIPT_BYTES = 60_000
@@ -219,9 +222,14 @@ class Decision(_Body, frozen=True, tag="decision"):
     options: Annotated[list[Name], Meta(max_length=MAX_OPTIONS)] = []
     chosen: Annotated[list[Annotated[int, Meta(ge=0, lt=MAX_OPTIONS)]], Meta(max_length=MAX_OPTIONS)] = []
     secrecy: Literal["open", "secret"] = "open"
+    # Ranked ballots only (fields added with defaults): seats filled, how counted, and the
+    # selection these ballots are a bundle for (then counted by the body, not here).
+    seats: Annotated[int, Meta(ge=0, le=MAX_OPTIONS)] = 0
+    counting: Counting = ""
+    selection: Hash | None = None
 
     def __post_init__(self) -> None:
-        _intern(self, "secrecy")
+        _intern(self, "secrecy", "counting")
 
 
 # --- decisions go up (docs/decisions.md, "Decisions go up"; protocol.upward) --------------
@@ -287,11 +295,13 @@ class Consent(_Body, frozen=True, tag="consent"):
 
 class Delegates(_Body, frozen=True, tag="delegates"):
     """The author body's delegates to the higher body ``to``: how many, and the names of those
-    who consented to be named (the others are "delegate 1, 2 ...")."""
+    who consented to be named (the others are "delegate 1, 2 ..."). ``election``, when set, is
+    the author's decision (a ranked ballot) that elected them: the names are its winners."""
 
     to: Key
     count: Count
     names: Annotated[list[Name], Meta(max_length=64)] = []
+    election: Hash | None = None
 
 
 class Mandate(_Body, frozen=True, tag="mandate"):
@@ -346,11 +356,97 @@ class Pledge(_Body, frozen=True, tag="pledge"):
     text: Text
 
 
+# --- elections (docs/elections.md; protocol.selections) -------------------------------------
+SelectionMethod = Literal["stv", "meek"]
+Candidates = Annotated[list[Name], Meta(min_length=2, max_length=MAX_OPTIONS)]
+Places = Annotated[list[Annotated[int, Meta(ge=0, lt=MAX_OPTIONS)]], Meta(max_length=MAX_OPTIONS)]
+Units = Annotated[int, Meta(ge=0, le=2**62)]
+MAX_BUNDLES = 1500  # a result cites each by its 32-byte id: 1,500 branches fit one envelope
+
+
+class Selection(_Body, frozen=True, tag="selection"):
+    """The author body chooses ``seats`` for ``office`` by its members' ranked ballots, run in
+    each direct child: nominations (by the children, with each candidate's consent) until
+    ``nominations_close``, ballots until ``voting_close``, counted by ``method``.
+    ``reopen`` puts "re-open nominations" on the ballot; ``balancing`` is the rule the
+    ordered list is balanced by (declared now, before the vote; "" none)."""
+
+    office: Name
+    seats: Annotated[int, Meta(ge=1, lt=MAX_OPTIONS)]
+    method: SelectionMethod
+    nominations_close: TimeMs
+    voting_close: TimeMs
+    reopen: Literal["on", "off"]
+    balancing: Literal["", "alternate"] = ""
+    text: Text = ""
+
+    def __post_init__(self) -> None:
+        _intern(self, "balancing")
+
+
+class Nomination(_Body, frozen=True, tag="nomination"):
+    """The author body nominates ``candidate`` for ``selection``: the candidate consented on
+    the author's node at ``consented``, with ``statement``; ``category`` is the declared
+    category a balancing rule reads."""
+
+    selection: Hash
+    candidate: Name
+    statement: Text
+    consented: TimeMs
+    category: Annotated[str, Meta(max_length=64)] = ""
+
+
+class BallotPaper(_Body, frozen=True, tag="ballot_paper"):
+    """The selection's ballot, fixed by the selecting body after nominations close: the
+    candidates in this order (each from the nomination in the same place of ``nominations``,
+    then "re-open nominations" when on). Every branch's ballot has exactly these options."""
+
+    selection: Hash
+    candidates: Candidates
+    nominations: Annotated[list[Hash], Meta(max_length=MAX_OPTIONS)]
+
+
+class Round(_Object, frozen=True):
+    """One stage of a selection's count (protocol.counting.Stage), every value a whole number
+    of units (10**-5 of a vote for Scottish STV, 10**-9 for Meek), votes in ballot order."""
+
+    action: Literal["first", "surplus", "exclusion", "elected", "round"]
+    votes: Annotated[list[Units], Meta(max_length=MAX_OPTIONS)]
+    exhausted: Units
+    candidate: Annotated[int, Meta(ge=0, lt=MAX_OPTIONS)] | None = None
+    elected: Places = []
+    excluded: Places = []
+    transfer_value: Units = 0
+    loss: Units = 0
+    quota: Units = 0
+    keep: Annotated[list[Units], Meta(max_length=MAX_OPTIONS)] = []
+    note: Text = ""
+
+
+class SelectionResult(_Body, frozen=True, tag="selection_result"):
+    """The selecting body's count of every bundle (a child's ``bundled`` decision) cast on
+    ``paper``: which it counted (``bundles``, sorted), how many ballots, the quota, every
+    round, the winners in order of election, and the ordered list by successive counts before
+    and after the declared balancing. Anyone holding the bundles can count them again."""
+
+    selection: Hash
+    paper: Hash
+    bundles: Annotated[list[Hash], Meta(max_length=MAX_BUNDLES)]
+    ballots: Count
+    quota: Units
+    rounds: Annotated[list[Round], Meta(max_length=256)]
+    winners: Places
+    order: Places = []
+    balanced: Places = []
+
+
 Body = (Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof | Roll | Decision | Submission
-        | AgendaItem | Ruling | Composite | Consent | Delegates | Mandate | Aggregate | Campaign | Pledge)  # fmt: skip
+        | AgendaItem | Ruling | Composite | Consent | Delegates | Mandate | Aggregate | Campaign | Pledge | Selection
+        | Nomination | BallotPaper | SelectionResult)  # fmt: skip
 KINDS: tuple[str, ...] = ("genesis", "charter", "revocation", "key_rotation", "node_profile", "fork_proof", "roll",
                           "decision", "submission", "agenda_item", "ruling", "composite", "consent", "delegates",
-                          "mandate", "aggregate", "campaign", "pledge")  # fmt: skip
+                          "mandate", "aggregate", "campaign", "pledge", "selection", "nomination", "ballot_paper",
+                          "selection_result")  # fmt: skip
 
 
 class Payload(_Object, frozen=True):
@@ -394,8 +490,30 @@ class Envelope(msgspec.Struct, frozen=True):
 
 TAG_OF: dict[type, str] = {
     cls: str(cls.__struct_config__.tag)
-    for cls in (Genesis, Charter, Revocation, KeyRotation, NodeProfile, ForkProof, Roll, Decision, Submission,
-                AgendaItem, Ruling, Composite, Consent, Delegates, Mandate, Aggregate, Campaign, Pledge)
+    for cls in (
+        Genesis,
+        Charter,
+        Revocation,
+        KeyRotation,
+        NodeProfile,
+        ForkProof,
+        Roll,
+        Decision,
+        Submission,
+        AgendaItem,
+        Ruling,
+        Composite,
+        Consent,
+        Delegates,
+        Mandate,
+        Aggregate,
+        Campaign,
+        Pledge,
+        Selection,
+        Nomination,
+        BallotPaper,
+        SelectionResult,
+    )
 }
 assert tuple(TAG_OF.values()) == KINDS
 

@@ -27,9 +27,7 @@ DAY_MS = 86_400_000
 DEFAULT_QUOTA = Quota(envelopes_per_day=10_000, bytes_per_day=64 * 1024 * 1024)
 
 
-def charge(
-    quota: Quota, levels: tuple[int, int] | None, last_created: int, created: int, size: int
-) -> tuple[int, int]:
+def charge(quota: Quota, levels: tuple[int, int] | None, last_created: int, created: int, size: int) -> tuple[int, int]:
     """The buckets after an envelope of ``size`` bytes created at ``created`` (ms), given the
     levels after the previous envelope of the log (created at ``last_created``), or None for
     an author's first envelope. Raises ChainFailure ``over_quota`` when it does not fit."""

@@ -57,8 +57,6 @@ Level = Literal["branch", "region", "national", "youth"]
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
 
-
-
 class NodeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
     level: Level

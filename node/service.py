@@ -17,6 +17,7 @@ from node.rules.throttle import LoginThrottle
 from node.serve_lock import serving as server_holds
 from node.storage.ballots import BallotStore
 from node.storage.db import Database
+from node.storage.elections import CandidacyStore
 from node.storage.envelopes import EnvelopeStore
 from node.storage.joins import JoinLimits, JoinStore
 from node.storage.logins import AuthStore
@@ -44,6 +45,7 @@ class Node:
     ballots: BallotStore
     motions: MotionStore
     upward: UpwardStore
+    candidacies: CandidacyStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -83,6 +85,7 @@ class Node:
             ballots=BallotStore(db),
             motions=MotionStore(db),
             upward=UpwardStore(db),
+            candidacies=CandidacyStore(db),
             own_log=OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory)),
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,

@@ -12,8 +12,9 @@ selecting body to build its ballot paper and its result, every other node to che
   its receipt records are the anonymised ballots (a digest only the voter can link to them,
   sorted by digest: an order that says nothing of who voted when). A bundle counts when
   its author is a direct child of the selecting body, its options are the paper's
-  candidates, and it closed no later than ``voting_close``; one per child (the first by
-  signing time, then id).
+  candidates, and its ballot closed no later than ``voting_close`` (it may be signed later:
+  a result omits only bundles signed before it); one per child (the first by signing time,
+  then id).
 * The **result** counts every counted bundle's ballots together by the selection's method,
   lot seeded by the selection's id; its rounds are the count's stages in whole units; the
   ordered list is successive counts for 1 .. seats, then balanced by the declared rule.
@@ -99,7 +100,7 @@ def bundle_problem(bundle: Signed, selection_id: bytes, selection: Selection, pa
         return "not_a_child"
     if list(body.options) != list(paper.candidates):
         return "other_paper"
-    if body.closed > selection.voting_close or bundle.created > selection.voting_close:
+    if body.closed > selection.voting_close:
         return "late"
     return None
 
@@ -188,7 +189,8 @@ def recount(published: Signed, selection_id: bytes, selection: Selection, paper_
     for bundle_id in body.bundles:
         if bundle_id not in by_id:
             findings.append(f"cites_unknown_bundle: {bundle_id.hex()[:16]} is not held here")
-    expected = counted_bundles(held, selection_id, selection, paper, children)
+    signed_before = [b for b in held if b.created <= published.created]  # later ones could not be counted
+    expected = counted_bundles(signed_before, selection_id, selection, paper, children)
     for b in counted:
         problem = bundle_problem(b, selection_id, selection, paper, children)
         if problem is not None:

@@ -16,25 +16,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ingest import Federation
 from node.federation.own_log import OwnLog
 from node.rules.ballots import check_may_run_ballots, check_may_vote, check_shape
-from node.storage.ballots import BallotRow, BallotStore, NewBallot
+from node.storage.ballots import BallotRow, BallotStore, ElectionSpec, NewBallot
 from node.storage.envelopes import EnvelopeStore
 from node.storage.members import Member, MemberStore
-from protocol import BallotRules, Decision, Envelope, Roll, open_envelope
+from protocol import BallotRules, Decision, Delegates, Envelope, Roll, open_envelope
 from protocol.ballots import (
     CHOICES,
     DIGEST_BYTES,
     approval_choice,
     choice_width,
     decide,
+    decide_ranked,
+    ranked_choice,
+    ranking_of,
     receipt_digest,
     roll_leaf,
     split_records,
     tally,
 )
+from protocol.counting import RON
 from protocol.merkle import inclusion_proof, root
 from protocol.models import MAX_RECEIPT_BYTES
 
@@ -73,6 +79,7 @@ class BallotSpec:
     amendment: str = ""
     opens: int | None = None  # ms; None: now
     closes: int | None = None  # ms; None: when an officer closes it
+    election: ElectionSpec | None = None  # ranked: seats, counting, what for
 
 
 def now_ms(clock: Callable[[], float] = time.time) -> int:
@@ -117,7 +124,7 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
     """Freeze the electorate (members active now), sign its roll, and open the ballot."""
     check_may_run_ballots(who)
     rules = spec.rules or default_rules(node)
-    check_shape(spec.method, list(spec.options), rules)
+    check_shape(spec.method, list(spec.options), rules, spec.election)
     started = now_ms(clock)
     opens = spec.opens if spec.opens is not None else started
     if spec.closes is not None and spec.closes <= opens:
@@ -135,11 +142,20 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
     new = NewBallot(ballot=ballot, motion=spec.motion, amendment=spec.amendment, subject=spec.subject,
                     text_hash=hashlib.sha256(spec.text.encode()).digest(), method=spec.method,
                     options=list(spec.options), rules=rules, secrecy=spec.secrecy, may_change=spec.may_change,
-                    opened=started, opens=opens, closes=spec.closes, roll=roll.id, created_by=who.id)  # fmt: skip
+                    opened=started, opens=opens, closes=spec.closes, roll=roll.id, created_by=who.id,
+                    election=spec.election)  # fmt: skip
     return await node.ballots.create(new, electors)
 
 
 def choice_bytes(row: BallotRow, choice: str | list[str]) -> bytes:
+    if row.method == "ranked":  # the options in order of preference; fewer than all is fine
+        ranking = [choice] if isinstance(choice, str) else choice
+        unknown = [c for c in ranking if c not in row.options]
+        if unknown:
+            raise BadInput(f"not a candidate on this ballot: {unknown[0]}", field="choice")
+        if len(set(ranking)) != len(ranking):
+            raise BadInput("a candidate is ranked twice", field="choice")
+        return ranked_choice([row.options.index(c) for c in ranking], len(row.options))
     if row.method == "for_against_abstain":
         if not isinstance(choice, str) or choice not in CHOICES:
             raise BadInput("the choice is for, against or abstain", field="choice")
@@ -184,16 +200,39 @@ async def close_ballot(node: Deciding, who: Member, ballot_id: int, clock: Calla
     if envelope is None:
         records = b"".join(digest + choice for digest, choice in votes)
         counts, cast = tally(row.method, len(row.options), records)
-        outcome, chosen = decide(row.method, counts, cast, row.electorate, row.rules)
         closed = row.closed if row.closed is not None else now_ms(clock)
+        if row.closes is not None:  # no vote was taken after its closing time
+            closed = min(closed, row.closes)
+        election = row.election or ElectionSpec(0, "")
         body = Decision(ballot=row.ballot, motion=row.motion, amendment=row.amendment, subject=row.subject,
                         text_hash=row.text_hash, method=row.method, options=row.options, rules=row.rules,  # type: ignore[arg-type]
                         electorate=row.electorate, roll=row.roll, opened=row.opened, closed=max(closed, row.opened),
-                        counts=counts, receipts=records, outcome=outcome, chosen=chosen,  # type: ignore[arg-type]
-                        secrecy=row.secrecy)  # type: ignore[arg-type]  # fmt: skip
+                        counts=counts, receipts=records, outcome="lost", secrecy=row.secrecy,  # type: ignore[arg-type]
+                        seats=election.seats, counting=election.counting, selection=election.selection)  # type: ignore[arg-type]  # fmt: skip
+        if row.method == "ranked":
+            outcome, chosen = decide_ranked(body, cast)
+        else:
+            outcome, chosen = decide(row.method, counts, cast, row.electorate, row.rules)
+        body = msgspec.structs.replace(body, outcome=outcome, chosen=chosen)
         envelope = await node.own_log.append(body)
     await node.ballots.finish_close(row.id, envelope.id)
+    if row.election is not None and row.election.delegates_to is not None:
+        await _delegates_elected(node, row.election.delegates_to, envelope)
     return envelope
+
+
+async def _delegates_elected(node: Deciding, to: bytes, decision: Envelope) -> None:
+    """A delegate election closed: its winners (not re-open nominations, whose seat stays
+    empty) become the branch's delegates to ``to``, citing the decision; once."""
+    body = decision.payload.body
+    assert isinstance(body, Decision)
+    for raw in await node.envelopes.own_of_kind(node.own_log.key.public, "delegates", limit=50):
+        if getattr(open_envelope(raw).payload.body, "election", None) == decision.id:
+            return
+    if body.outcome != "elected":
+        return
+    names = [body.options[i] for i in body.chosen if body.options[i] != RON]
+    await node.own_log.append(Delegates(to=to, count=len(names), names=names, election=decision.id))
 
 
 @dataclass(frozen=True)
@@ -216,6 +255,8 @@ async def check_receipt(node: Deciding, ballot_id: int, receipt: str) -> Receipt
     for found, choice in split_records(body.receipts, choice_width(body.method, len(body.options))):
         if found == digest:
             value = int.from_bytes(choice, "little")
+            if body.method == "ranked":
+                return ReceiptCheck(True, [body.options[i] for i in ranking_of(choice, len(body.options))])
             if body.method == "for_against_abstain":
                 return ReceiptCheck(True, CHOICES[value])
             return ReceiptCheck(True, [o for i, o in enumerate(body.options) if value >> i & 1])

@@ -27,6 +27,7 @@ from node.storage.upward import UpwardStore
 from protocol import (
     AgendaItem,
     Aggregate,
+    BallotPaper,
     BallotRules,
     Campaign,
     Composite,
@@ -35,9 +36,12 @@ from protocol import (
     Delegates,
     Envelope,
     Mandate,
+    Nomination,
     Pledge,
     Roll,
     Ruling,
+    Selection,
+    SelectionResult,
     Submission,
 )
 from protocol import upward as up
@@ -45,7 +49,7 @@ from protocol.envelope import reopen
 from protocol.models import Body
 
 KINDS = ("submission", "agenda_item", "ruling", "composite", "consent", "delegates", "mandate", "aggregate",
-         "campaign", "pledge")  # fmt: skip
+         "campaign", "pledge", "selection", "nomination", "ballot_paper", "selection_result", "decision")  # fmt: skip
 _locks: dict[bytes, asyncio.Lock] = {}
 
 
@@ -77,6 +81,12 @@ def refs_of(raw: bytes) -> list[tuple[bytes, Envelope]]:
             return [(e.author, e)]
         case Pledge():
             return [(b.campaign, e)]
+        case Selection():
+            return [(e.author, e)]
+        case Nomination() | BallotPaper() | SelectionResult():
+            return [(b.selection, e)]
+        case Decision(selection=bytes() as selection):  # a branch's bundle for a selection
+            return [(selection, e)]
         case _:
             return []
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import msgspec
@@ -23,8 +23,32 @@ from protocol import BallotRules
 
 _COLUMNS = (
     "id, ballot, motion, amendment, subject, text_hash, method, options, rules, secrecy, may_change, state,"
-    " opened, opens, closes, closed, electorate, roll, decision, created_by"
+    " opened, opens, closes, closed, electorate, roll, decision, created_by, election"
 )
+
+
+@dataclass(frozen=True)
+class ElectionSpec:
+    """A ranked ballot's count, and what it is for: a body's selection (its ballots are a
+    bundle the body counts), or the branch's delegates to the body ``delegates_to``."""
+
+    seats: int
+    counting: str
+    selection: bytes | None = None
+    delegates_to: bytes | None = None
+
+    def as_json(self) -> str:
+        return json.dumps({"seats": self.seats, "counting": self.counting,
+                           "selection": self.selection.hex() if self.selection else None,
+                           "delegates_to": self.delegates_to.hex() if self.delegates_to else None})  # fmt: skip
+
+    @staticmethod
+    def from_json(text: str) -> ElectionSpec | None:
+        d = json.loads(text)
+        if not d:
+            return None
+        return ElectionSpec(d["seats"], d["counting"], bytes.fromhex(d["selection"]) if d["selection"] else None,
+                            bytes.fromhex(d["delegates_to"]) if d["delegates_to"] else None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,8 @@ class NewBallot:
     closes: int | None
     roll: bytes
     created_by: int | None
+    _: KW_ONLY
+    election: ElectionSpec | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,7 @@ def _row(r: sqlite3.Row) -> BallotRow:
         may_change=bool(r["may_change"]), state=r["state"], opened=r["opened"], opens=r["opens"], closes=r["closes"],
         closed=r["closed"], electorate=r["electorate"], roll=bytes(r["roll"]),
         decision=bytes(r["decision"]) if r["decision"] is not None else None, created_by=r["created_by"],
+        election=ElectionSpec.from_json(r["election"]),
     )  # fmt: skip
 
 
@@ -195,11 +222,12 @@ class BallotStore:
         async with self.db.write("ballots.create") as conn:
             cursor = await conn.execute(
                 "INSERT INTO ballots (ballot, motion, amendment, subject, text_hash, method, options, rules, secrecy,"
-                " may_change, state, opened, opens, closes, electorate, roll, created_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+                " may_change, state, opened, opens, closes, electorate, roll, created_by, election)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
                 (new.ballot, new.motion, new.amendment, new.subject, new.text_hash, new.method,
                  json.dumps(new.options), msgspec.json.encode(new.rules).decode(), new.secrecy, int(new.may_change),
-                 new.opened, new.opens, new.closes, len(electors), new.roll, new.created_by),
+                 new.opened, new.opens, new.closes, len(electors), new.roll, new.created_by,
+                 new.election.as_json() if new.election else "{}"),
             )  # fmt: skip
             ballot_id = cursor.lastrowid
             await conn.executemany(

@@ -38,8 +38,6 @@ INLINE_BUSY_MS = 20
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-
-
 def migrations() -> list[tuple[int, str, str]]:
     """(number, file name, SQL) of every migration shipped with the node, in order."""
     found = []

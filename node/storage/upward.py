@@ -73,6 +73,15 @@ class UpwardStore:
         )
         return [bytes(r[0]) for r in rows]
 
+    async def of_kind(self, kind: str, limit: int = 1000) -> list[bytes]:
+        """The newest raw envelopes of ``kind`` in the index (each once)."""
+        rows = await self.db.fetchall(
+            "SELECT e.raw FROM envelopes e WHERE e.id IN (SELECT envelope FROM envelope_refs WHERE kind = ?)"
+            " ORDER BY e.rowid DESC LIMIT ?",
+            (kind, limit),
+        )
+        return [bytes(r[0]) for r in rows]
+
     async def referring_by(self, ref: bytes, kind: str, author: bytes) -> list[bytes]:
         """The raw envelopes of ``kind`` by ``author`` that refer to ``ref``, in sequence order."""
         rows = await self.db.fetchall(

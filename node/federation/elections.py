@@ -1,0 +1,328 @@
+"""Elections: members stand (their consent), a branch elects its delegates by ranked ballot,
+and a body runs a selection across its branches (docs/elections.md).
+
+* **Candidacies**: a member stands in a contest under a name, with a statement (and, for
+  a selection with a balancing rule, a declared category). Only the member can stand:
+  standing is the consent. ``delegates:<body key>`` is the branch's delegates to a body
+  above; ``selection:<selection id>`` a body's selection.
+* **Delegate elections**: officers open a ranked ballot of the standing members (and
+  "re-open nominations" for a single seat, unless turned off); when it closes, the decision
+  names the winners and the node signs the branch's delegates record citing it, in place
+  of the officers' record.
+* **Selections**: the selecting body publishes a selection; each direct child's officers
+  nominate standing members; after nominations close the body signs the ballot paper; each
+  child runs its members' ranked ballot on it, and its decision (outcome ``bundled``) is
+  the anonymised bundle; after voting closes the body counts every bundle it holds and
+  signs the result. Every node recounts a result it holds (:func:`selection_view`).
+
+The counting and the checks are :mod:`protocol.selections`, the same code on every node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from node.errors import BadInput, Conflict, NotFound
+from node.federation.ballots import BallotSpec, now_ms, open_ballot
+from node.federation.upward import KINDS, Upward, ancestors, name_of, refs_of
+from node.rules.ballots import check_may_run_ballots, check_may_vote
+from node.rules.elections import check_candidacy, check_selection
+from node.storage.ballots import BallotRow, ElectionSpec
+from node.storage.elections import Candidacy, CandidacyStore
+from node.storage.members import Member
+from protocol import BallotPaper, Decision, Envelope, Nomination, Selection, SelectionResult
+from protocol import selections as sel
+from protocol.counting import RON
+from protocol.envelope import reopen
+
+
+class Electing(Upward, Protocol):
+    @property
+    def candidacies(self) -> CandidacyStore: ...
+
+
+DELEGATES = "delegates:"
+SELECTION = "selection:"
+
+
+def _signed(e: Envelope) -> sel.Signed:
+    return sel.Signed(e.id, e.author, e.payload.created, e.payload.body)
+
+
+def _me(node: Upward) -> bytes:
+    return node.own_log.key.public
+
+
+def _children(node: Electing, body: bytes) -> set[bytes]:
+    trust = node.federation_state.trust
+    return {b.key for b in (trust.bodies.values() if trust else []) if b.parent == body and b.cut is None}
+
+
+async def _referring(node: Electing, ref: bytes, kind: str) -> list[Envelope]:
+    await node.upward.catch_up(KINDS, refs_of)
+    return [reopen(raw) for raw in await node.upward.referring(ref, kind, limit=None)]
+
+
+async def selection_of(node: Electing, selection_id: bytes) -> Envelope:
+    raw = await node.envelopes.get(selection_id)
+    if raw is None:
+        raise NotFound(f"no selection {selection_id.hex()[:16]}… is held here")
+    envelope = reopen(raw)
+    if not isinstance(envelope.payload.body, Selection):
+        raise NotFound(f"{selection_id.hex()[:16]}… is not a selection")
+    return envelope
+
+
+async def contest_check(node: Electing, contest: str, clock: Callable[[], float]) -> None:
+    """A contest this node's members may stand in: delegates to a body above this one, or a
+    selection of the body directly above, while its nominations are open."""
+    kind, _, ident = contest.partition(":")
+    try:
+        raw = bytes.fromhex(ident)
+    except ValueError:
+        raw = b""
+    if kind + ":" == DELEGATES and raw in ancestors(node, _me(node)):
+        return
+    if kind + ":" == SELECTION and len(raw) == 32:
+        envelope = await selection_of(node, raw)
+        if envelope.author not in ancestors(node, _me(node))[:1]:
+            raise Conflict("that selection is not of the body directly above this one", code="not_a_child")
+        assert isinstance(envelope.payload.body, Selection)
+        if now_ms(clock) > envelope.payload.body.nominations_close:
+            raise Conflict("nominations for that selection have closed", code="nominations_closed")
+        return
+    raise BadInput("the contest is delegates:<a body above this one> or selection:<a selection id>", field="contest")
+
+
+async def stand(node: Electing, who: Member, contest: str, name: str, statement: str, category: str = "",
+                clock: Callable[[], float] = time.time) -> Candidacy:  # fmt: skip
+    """The member stands in ``contest`` (their consent), under ``name``, with a statement."""
+    check_may_vote(who)
+    check_candidacy(name, statement, category)
+    await contest_check(node, contest, clock)
+    await node.candidacies.stand(Candidacy(contest, who.id, name.strip(), statement, category.strip(),
+                                           now_ms(clock), None))  # fmt: skip
+    found = await node.candidacies.get(contest, who.id)
+    assert found is not None
+    return found
+
+
+async def withdraw(node: Electing, who: Member, contest: str) -> None:
+    if not await node.candidacies.withdraw(contest, who.id):
+        raise Conflict("you are not standing there, or your nomination is already signed", code="not_standing")
+
+
+# --- a branch elects its delegates --------------------------------------------------------
+
+
+async def open_delegate_election(node: Electing, who: Member, to: bytes, seats: int, *, counting: str = "stv",
+                                 reopen_nominations: bool | None = None, closes: int | None = None,
+                                 clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
+    """A ranked ballot of this branch's members for its ``seats`` delegates to ``to``."""
+    check_may_run_ballots(who)
+    if to not in ancestors(node, _me(node)):
+        raise BadInput("delegates go to a body above this one", field="to")
+    standing = await node.candidacies.of(DELEGATES + to.hex())
+    names = [c.name for c in standing]
+    if len(set(names)) != len(names):
+        raise Conflict("two candidates stand under the same name: one must change it", code="same_name")
+    if reopen_nominations if reopen_nominations is not None else seats == 1:
+        names.append(RON)
+    if len(names) < seats + 1:
+        raise Conflict(f"{len(standing)} members stand for {seats} seats: an election needs more candidates "
+                       "than seats", code="too_few_candidates")  # fmt: skip
+    title = f"Delegates to {name_of(node, to)}"
+    election = ElectionSpec(seats, counting, delegates_to=to)
+    spec = BallotSpec(motion="delegates", subject=title, text=title + ": " + ", ".join(names), method="ranked",
+                      options=tuple(names), closes=closes, election=election)  # fmt: skip
+    return await open_ballot(node, who, spec, clock)
+
+
+# --- a body's selection ---------------------------------------------------------------------
+
+
+async def publish_selection(node: Electing, who: Member, office: str, seats: int, *, method: str = "stv",
+                            nominations_close: int, voting_close: int, reopen_nominations: bool | None = None,
+                            balancing: str = "", text: str = "", clock: Callable[[], float] = time.time
+                            ) -> Envelope:  # fmt: skip
+    check_may_run_ballots(who)
+    check_selection(office, seats, method, nominations_close, voting_close, balancing, text, now_ms(clock))
+    if not _children(node, _me(node)):
+        raise Conflict("this body has no branches below it to run a selection in", code="no_children")
+    ron = reopen_nominations if reopen_nominations is not None else seats == 1
+    body = Selection(office=office.strip(), seats=seats, method=method, nominations_close=nominations_close,  # type: ignore[arg-type]
+                     voting_close=voting_close, reopen="on" if ron else "off", balancing=balancing, text=text)  # type: ignore[arg-type]  # fmt: skip
+    return await node.own_log.append(body)
+
+
+async def nominate(node: Electing, who: Member, selection_id: bytes, member_id: int,
+                   clock: Callable[[], float] = time.time) -> Envelope:  # fmt: skip
+    """Sign this branch's nomination of a member who stands for the selection."""
+    check_may_run_ballots(who)
+    contest = SELECTION + selection_id.hex()
+    await contest_check(node, contest, clock)
+    candidacy = await node.candidacies.get(contest, member_id)
+    if candidacy is None:
+        raise Conflict("that member has not stood for this selection: only they can consent", code="no_consent")
+    if candidacy.nomination is not None:
+        raise Conflict("that member is already nominated", code="already_nominated")
+    envelope = await node.own_log.append(Nomination(selection=selection_id, candidate=candidacy.name,
+                                                    statement=candidacy.statement, consented=candidacy.consented,
+                                                    category=candidacy.category))  # fmt: skip
+    await node.candidacies.mark_nominated(contest, member_id, envelope.id)
+    return envelope
+
+
+async def _own_paper(node: Electing, selection: Envelope) -> Envelope | None:
+    papers = [e for e in await _referring(node, selection.id, "ballot_paper") if e.author == selection.author]
+    return papers[0] if papers else None
+
+
+async def publish_paper(node: Electing, who: Member, selection_id: bytes, clock: Callable[[], float] = time.time
+                        ) -> Envelope:  # fmt: skip
+    """After nominations close, the selecting body fixes the ballot paper."""
+    check_may_run_ballots(who)
+    selection = await selection_of(node, selection_id)
+    body = selection.payload.body
+    assert isinstance(body, Selection)
+    if selection.author != _me(node):
+        raise Conflict("only the selecting body fixes its ballot paper", code="not_ours")
+    if now_ms(clock) <= body.nominations_close:
+        raise Conflict("nominations are still open", code="nominations_open")
+    if await _own_paper(node, selection) is not None:
+        raise Conflict("the ballot paper is already fixed", code="already_published")
+    nominations = [_signed(e) for e in await _referring(node, selection_id, "nomination")]
+    paper = sel.ballot_paper(selection_id, body, nominations, _children(node, _me(node)))
+    if len(paper.candidates) <= body.seats:
+        raise Conflict(f"{len(paper.candidates)} candidates for {body.seats} seats: too few nominations",
+                       code="too_few_candidates")  # fmt: skip
+    return await node.own_log.append(paper)
+
+
+async def open_selection_ballot(node: Electing, who: Member, selection_id: bytes,
+                                clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
+    """This branch's members' ranked ballot on the selection's paper, until voting closes."""
+    check_may_run_ballots(who)
+    selection = await selection_of(node, selection_id)
+    body = selection.payload.body
+    assert isinstance(body, Selection)
+    if selection.author not in ancestors(node, _me(node))[:1]:
+        raise Conflict("that selection is not of the body directly above this one", code="not_a_child")
+    paper_envelope = await _own_paper(node, selection)
+    if paper_envelope is None:
+        raise Conflict("the selecting body has not fixed the ballot paper yet (or it has not reached this node)",
+                       code="no_paper")  # fmt: skip
+    if now_ms(clock) >= body.voting_close:
+        raise Conflict("voting in this selection has closed", code="voting_closed")
+    for row in await node.ballots.recent(1000):
+        if row.election is not None and row.election.selection == selection_id:
+            raise Conflict(f"this branch's ballot for the selection is ballot {row.id}", code="already_open")
+    paper = paper_envelope.payload.body
+    assert isinstance(paper, BallotPaper)
+    spec = BallotSpec(motion="selection", subject=body.office, text=body.office + ": " + ", ".join(paper.candidates),
+                      method="ranked", options=tuple(paper.candidates), closes=body.voting_close,
+                      election=ElectionSpec(body.seats, body.method, selection=selection_id))  # fmt: skip
+    return await open_ballot(node, who, spec, clock)
+
+
+async def publish_result(node: Electing, who: Member, selection_id: bytes, clock: Callable[[], float] = time.time
+                         ) -> Envelope:  # fmt: skip
+    """After voting closes, count every bundle held and sign the result."""
+    check_may_run_ballots(who)
+    selection = await selection_of(node, selection_id)
+    body = selection.payload.body
+    assert isinstance(body, Selection)
+    if selection.author != _me(node):
+        raise Conflict("only the selecting body counts its selection", code="not_ours")
+    if now_ms(clock) <= body.voting_close:
+        raise Conflict("voting is still open", code="voting_open")
+    paper = await _own_paper(node, selection)
+    if paper is None:
+        raise Conflict("the ballot paper was never fixed", code="no_paper")
+    if any(e.author == _me(node) for e in await _referring(node, selection_id, "selection_result")):
+        raise Conflict("the result is already published", code="already_published")
+    view = await _gather(node, selection, paper)
+    counted = sel.counted_bundles(view.bundles, selection_id, body, view.paper, view.children)
+    result = sel.count_selection(selection_id, body, paper.id, view.paper, counted, view.categories)
+    return await node.own_log.append(result)
+
+
+@dataclass
+class _Gathered:
+    paper: BallotPaper
+    children: set[bytes]
+    bundles: list[sel.Signed]
+    nominations: list[Envelope]
+    categories: list[str]
+
+
+async def _gather(node: Electing, selection: Envelope, paper: Envelope) -> _Gathered:
+    body = paper.payload.body
+    assert isinstance(body, BallotPaper)
+    nominations = await _referring(node, selection.id, "nomination")
+    bundles = [_signed(e) for e in await _referring(node, selection.id, "decision")]
+    by_id = {n.id: n.payload.body for n in nominations if isinstance(n.payload.body, Nomination)}
+    return _Gathered(body, _children(node, selection.author), bundles, nominations, sel.categories_of(body, by_id))
+
+
+@dataclass
+class BundleView:
+    id: bytes
+    author: bytes
+    branch: str
+    ballots: int
+    problem: str | None
+
+
+@dataclass
+class ResultView:
+    envelope: Envelope
+    findings: list[str]
+
+
+@dataclass
+class SelectionView:
+    envelope: Envelope
+    selection: Selection
+    nominations: list[Envelope] = field(default_factory=list)
+    paper: Envelope | None = None
+    paper_findings: list[str] = field(default_factory=list)
+    bundles: list[BundleView] = field(default_factory=list)
+    results: list[ResultView] = field(default_factory=list)
+
+
+async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
+    """Everything held on one selection, with this node's recount of each result."""
+    selection = await selection_of(node, selection_id)
+    body = selection.payload.body
+    assert isinstance(body, Selection)
+    view = SelectionView(selection, body, nominations=await _referring(node, selection_id, "nomination"))
+    view.paper = await _own_paper(node, selection)
+    if view.paper is None:
+        return view
+    gathered = await _gather(node, selection, view.paper)
+    expected = sel.ballot_paper(selection_id, body, [_signed(n) for n in gathered.nominations], gathered.children)
+    view.paper_findings = sel.paper_findings(gathered.paper, expected)
+    for b in gathered.bundles:
+        problem = sel.bundle_problem(b, selection_id, body, gathered.paper, gathered.children)
+        size = len(gathered.paper.candidates) + 8
+        receipts = b.body.receipts if isinstance(b.body, Decision) else b""
+        view.bundles.append(BundleView(b.id, b.author, name_of(node, b.author), len(receipts) // size, problem))
+    for e in await _referring(node, selection_id, "selection_result"):
+        findings = sel.recount(_signed(e), selection_id, body, view.paper.id, gathered.paper, gathered.bundles,
+                               gathered.categories, selection.author, gathered.children)  # fmt: skip
+        view.results.append(ResultView(e, findings))
+    return view
+
+
+async def selections(node: Upward) -> list[Envelope]:
+    """Every selection held: this body's and those of bodies above it and beside it."""
+    await node.upward.catch_up(KINDS, refs_of)
+    return [reopen(raw) for raw in await node.upward.of_kind("selection")]
+
+
+def result_names(result: SelectionResult, paper: BallotPaper) -> list[str]:
+    return [paper.candidates[w] for w in result.winners]

@@ -1,0 +1,179 @@
+"""Elections on real nodes (in one process, envelopes carried between them as gossip would): a
+branch elects its delegates by STV and they replace the officers' record; a region selects
+two candidates from nominations by four branches, each branch's members voting on their own
+node; the result is the same on every node and equal to a recount of the cited bundles; and
+each refusal, and a region that drops a bundle (node/federation/elections.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from node.errors import Conflict
+from node.federation import ballots, motions
+from node.federation import elections as el
+from node.federation import upward as steps
+from protocol import BallotPaper, Decision, Delegates, SelectionResult, open_envelope
+from protocol import selections as sel
+from protocol.counting import RON
+from tests.node.federation.test_upward import HOUR, Clock, Federation
+
+# The same ballots as the worked example in tests/protocol/test_selections.py (worked by
+# hand there: Dev then Ann), now cast by members on four branch nodes.
+VOTES = {
+    "leeds": [["Ann", "Bob"]] * 5 + [["Cat"]],
+    "york": [["Bob", "Dev"]] * 3 + [["Dev", "Cat"]] * 2,
+    "hull": [["Cat", "Dev"]] * 3 + [["Ann"]],
+    "selby": [["Dev", "Bob"]] * 3,
+}
+STANDING = {"leeds": ("Ann", "w"), "york": ("Bob", "m"), "hull": ("Cat", "w"), "selby": ("Dev", "m")}
+
+
+@pytest.fixture
+async def fed(tmp_path: Path) -> AsyncIterator[Federation]:
+    f = Federation(Clock())
+    await f.add(tmp_path, "national", "national", None)
+    await f.add(tmp_path, "north", "region", "national")
+    for name, votes in VOTES.items():
+        await f.add(tmp_path, name, "branch", "north", len(votes))
+    try:
+        yield f
+    finally:
+        await f.close()
+
+
+async def test_a_branch_elects_its_delegates_and_they_replace_the_officers_record(fed: Federation) -> None:
+    leeds, north, clock = fed["leeds"], fed["north"], fed.clock
+    await steps.record_delegates(leeds.node, leeds.officer, 5)  # the officers' record, before
+    to = north.node.key.public
+    contest = el.DELEGATES + to.hex()
+    for voter, name in zip(leeds.voters[:3], ("Ann", "Bob", "Cat"), strict=True):
+        await el.stand(leeds.node, voter, contest, name, f"{name} will report back.", clock=clock)
+    with pytest.raises(Conflict, match="more candidates than seats"):
+        await el.open_delegate_election(leeds.node, leeds.officer, to, 3, clock=clock)
+    row = await el.open_delegate_election(leeds.node, leeds.officer, to, 2, clock=clock)
+    assert row.options == ["Ann", "Bob", "Cat"] and row.method == "ranked"
+    # 6 ballots, 2 seats, quota 6 / 3 = 2 + 1 = 3: Ann 3 elected at once; Bob 2, Cat 1:
+    # Cat excluded, her ballot goes on to Bob: 3, elected.
+    rankings = [["Ann", "Bob"], ["Ann"], ["Ann", "Cat"], ["Bob"], ["Bob", "Ann"], ["Cat", "Bob"]]
+    receipts = [await ballots.vote(leeds.node, v, row.id, r, clock=clock) for v, r in zip(leeds.voters, rankings,
+                                                                                          strict=True)]  # fmt: skip
+    with pytest.raises(Exception, match="ranked twice"):
+        await ballots.vote(leeds.node, leeds.officer, row.id, ["Ann", "Ann"], clock=clock)
+    decision = await motions.close_ballot(leeds.node, leeds.officer, row.id, clock)
+    body = decision.payload.body
+    assert isinstance(body, Decision) and body.outcome == "elected" and body.chosen == [0, 1]
+    check = await ballots.check_receipt(leeds.node, row.id, receipts[5])
+    assert check.counted and check.choice == ["Cat", "Bob"]
+    await fed.sync()
+    await steps.refresh(leeds.node, clock)
+    _, latest = await steps.own_delegates(leeds.node)
+    assert latest == Delegates(to=to, count=2, names=["Ann", "Bob"], election=decision.id)
+    # North holds the decision and the record citing it: the record is what its items weigh by.
+    held = await north.node.envelopes.get(decision.id)
+    assert held is not None and open_envelope(held).payload.body == body
+
+
+async def test_a_regional_selection_is_counted_from_every_branch_and_recounted_everywhere(fed: Federation) -> None:
+    north, clock = fed["north"], fed.clock
+    now = clock.ms()
+    selection = await el.publish_selection(north.node, north.officer, "Regional committee", 2,
+                                           nominations_close=now + HOUR, voting_close=now + 3 * HOUR,
+                                           balancing="alternate", clock=clock)  # fmt: skip
+    await fed.sync()
+    contest = el.SELECTION + selection.id.hex()
+    for name, (candidate, category) in STANDING.items():
+        branch = fed[name]
+        with pytest.raises(Conflict, match="only they can consent"):
+            await el.nominate(branch.node, branch.officer, selection.id, branch.voters[0].id, clock)
+        await el.stand(branch.node, branch.voters[0], contest, candidate, f"{candidate} for the committee.",
+                       category, clock=clock)  # fmt: skip
+        await el.nominate(branch.node, branch.officer, selection.id, branch.voters[0].id, clock)
+    with pytest.raises(Conflict, match="no_paper|not fixed"):
+        await el.open_selection_ballot(fed["leeds"].node, fed["leeds"].officer, selection.id, clock)
+    await fed.sync()
+    with pytest.raises(Conflict, match="still open"):
+        await el.publish_paper(north.node, north.officer, selection.id, clock)
+    clock.now += 1.5 * HOUR / 1000
+    with pytest.raises(Conflict, match="closed"):
+        await el.stand(fed["york"].node, fed["york"].voters[1], contest, "Late", "", clock=clock)
+    paper = await el.publish_paper(north.node, north.officer, selection.id, clock)
+    assert isinstance(paper.payload.body, BallotPaper) and paper.payload.body.candidates == ["Ann", "Bob", "Cat", "Dev"]
+    await fed.sync()
+    for name, votes in VOTES.items():
+        branch = fed[name]
+        row = await el.open_selection_ballot(branch.node, branch.officer, selection.id, clock)
+        for voter, ranking in zip(branch.voters, votes, strict=True):
+            await ballots.vote(branch.node, voter, row.id, ranking, clock=clock)
+    with pytest.raises(Conflict, match="still open"):
+        await el.publish_result(north.node, north.officer, selection.id, clock)
+    clock.now += 2 * HOUR / 1000
+    for name in VOTES:
+        branch = fed[name]
+        (row,) = [r for r in await branch.node.ballots.recent() if r.election and r.election.selection]
+        bundle = await motions.close_ballot(branch.node, branch.officer, row.id, clock)
+        assert bundle.payload.body.outcome == "bundled"  # type: ignore[union-attr]
+    await fed.sync()
+    result = await el.publish_result(north.node, north.officer, selection.id, clock)
+    await fed.sync()
+    body = result.payload.body
+    assert isinstance(body, SelectionResult)
+    assert body.ballots == 18 and len(body.bundles) == 4
+    assert body.winners == [3, 0] and body.order == [3, 0] and body.balanced == [3, 0]  # Dev, then Ann
+    # Every node holds the same result and its own recount of the cited bundles agrees.
+    for b in fed.bodies.values():
+        view = await el.selection_view(b.node, selection.id)
+        assert [(r.envelope.raw, r.findings) for r in view.results] == [(result.raw, [])], b.name
+        assert [v.problem for v in view.bundles] == [None] * 4 and view.paper_findings == []
+    # And a recount made here from the envelopes one branch holds, with the protocol alone.
+    selby = fed["selby"].node
+    bundles = [open_envelope(raw) for raw in await selby.upward.referring(selection.id, "decision")]
+    again = sel.count_selection(selection.id, selection.payload.body, paper.id, paper.payload.body,  # type: ignore[arg-type]
+                                [sel.Signed(e.id, e.author, e.payload.created, e.payload.body) for e in bundles],
+                                ["w", "m", "w", "m"])  # fmt: skip
+    assert again == body
+
+
+async def test_a_region_that_drops_a_bundle_is_found_out_on_every_node(fed: Federation) -> None:
+    north, clock = fed["north"], fed.clock
+    now = clock.ms()
+    selection = await el.publish_selection(north.node, north.officer, "Treasurer", 1, nominations_close=now + HOUR,
+                                           voting_close=now + 2 * HOUR, clock=clock)  # fmt: skip
+    assert selection.payload.body.reopen == "on"  # type: ignore[union-attr]  # one office: RON by default
+    await fed.sync()
+    for name in ("leeds", "york"):
+        branch = fed[name]
+        await el.stand(branch.node, branch.voters[0], el.SELECTION + selection.id.hex(), STANDING[name][0], "",
+                       clock=clock)  # fmt: skip
+        await el.nominate(branch.node, branch.officer, selection.id, branch.voters[0].id, clock)
+    await fed.sync()
+    clock.now += 1.5 * HOUR / 1000
+    paper = await el.publish_paper(north.node, north.officer, selection.id, clock)
+    assert paper.payload.body.candidates == ["Ann", "Bob", RON]  # type: ignore[union-attr]
+    await fed.sync()
+    for name, ranking in (("leeds", ["Ann"]), ("york", ["Bob"])):
+        branch = fed[name]
+        row = await el.open_selection_ballot(branch.node, branch.officer, selection.id, clock)
+        for voter in branch.voters:
+            await ballots.vote(branch.node, voter, row.id, ranking, clock=clock)
+    clock.now += HOUR / 1000
+    for name in ("leeds", "york"):
+        branch = fed[name]
+        (row,) = [r for r in await branch.node.ballots.recent() if r.election and r.election.selection]
+        await motions.close_ballot(branch.node, branch.officer, row.id, clock)
+    await fed.sync()
+    # North counts York's bundle only (signed with North's real key): Bob would win.
+    await steps.refresh(north.node, clock)
+    raw = [open_envelope(r) for r in await north.node.upward.referring(selection.id, "decision")]
+    york = [sel.Signed(e.id, e.author, e.payload.created, e.payload.body) for e in raw
+            if e.author == fed["york"].node.key.public]  # fmt: skip
+    forged = sel.count_selection(selection.id, selection.payload.body, paper.id, paper.payload.body, york, [""] * 3)  # type: ignore[arg-type]
+    await north.node.own_log.append(forged)
+    await fed.sync()
+    for name in ("national", "leeds", "hull"):
+        view = await el.selection_view(fed[name].node, selection.id)
+        (only,) = view.results
+        assert [f.split(":")[0] for f in only.findings] == ["omits_bundle"], name
+        assert fed["leeds"].node.key.public.hex()[:16] in only.findings[0]

@@ -24,10 +24,12 @@ SELECTION = Selection(office="Regional committee", seats=2, method="stv", nomina
 
 
 def ranked(options: list[str], votes: list[list[str]], *, seats: int = 1, counting: str = "stv",
-           selection: bytes | None = None, outcome: str = "elected", chosen: list[int] | None = None) -> Decision:  # fmt: skip
+           selection: bytes | None = None, outcome: str = "elected", chosen: list[int] | None = None
+           ) -> Decision:  # fmt: skip
     ballot = os.urandom(16)
-    data = records(ballot, [(os.urandom(16), ranked_choice([options.index(o) for o in v], len(options))) for v in votes])
-    counts, cast = tally("ranked", len(options), data)
+    choices = [ranked_choice([options.index(o) for o in v], len(options)) for v in votes]
+    data = records(ballot, [(os.urandom(16), c) for c in choices])
+    counts, _ = tally("ranked", len(options), data)
     return Decision(ballot=ballot, motion="election", subject="Delegates", text_hash=hashlib.sha256(b"").digest(),
                     method="ranked", rules=RULES, electorate=len(votes) + 2, roll=b"\x02" * 32, opened=T0 + 2000,
                     closed=T0 + 4000, counts=counts, receipts=data, outcome=outcome, chosen=chosen or [],  # type: ignore[arg-type]
@@ -46,7 +48,7 @@ def test_a_ranked_decision_is_recounted_when_it_arrives() -> None:
     with pytest.raises(DecodeFailure, match="the counts and rules give elected"):
         Log(signer).add(msgspec.structs.replace(good, chosen=[0, 2]), T0 + 4001)
     bad_record = msgspec.structs.replace(good, receipts=good.receipts[:-3] + b"\x01\x00\x01")
-    with pytest.raises(DecodeFailure, match="after an empty place|out of order|are not those"):
+    with pytest.raises(DecodeFailure, match=r"after an empty place|out of order|are not those"):
         Log(signer).add(bad_record, T0 + 4001)
     with pytest.raises(DecodeFailure, match="instant runoff fills one seat"):
         Log(signer).add(msgspec.structs.replace(good, counting="irv"), T0 + 4001)
@@ -68,7 +70,7 @@ def build_region(bundle_votes: dict[str, list[list[str]]], *, names: list[str] |
     selection = region.add(SELECTION, T0 + 10)
     branches = {name: Log(key(name)) for name in bundle_votes}
     nominations = []
-    for (name, log), (candidate, category) in zip(branches.items(), [("Ann", "w"), ("Bob", "m"), ("Cat", "w"),
+    for log, (candidate, category) in zip(branches.values(), [("Ann", "w"), ("Bob", "m"), ("Cat", "w"),
                                                                       ("Dev", "m")], strict=False):  # fmt: skip
         nominations.append(log.add(Nomination(selection=selection.id, candidate=candidate, statement="I stand.",
                                               consented=T0 + 100, category=category), T0 + 200))  # fmt: skip

@@ -91,7 +91,7 @@ async def test_a_regional_selection_is_counted_from_every_branch_and_recounted_e
         await el.stand(branch.node, branch.voters[0], contest, candidate, f"{candidate} for the committee.",
                        category, clock=clock)  # fmt: skip
         await el.nominate(branch.node, branch.officer, selection.id, branch.voters[0].id, clock)
-    with pytest.raises(Conflict, match="no_paper|not fixed"):
+    with pytest.raises(Conflict, match="not fixed the ballot paper"):
         await el.open_selection_ballot(fed["leeds"].node, fed["leeds"].officer, selection.id, clock)
     await fed.sync()
     with pytest.raises(Conflict, match="still open"):

@@ -11,7 +11,7 @@ from msgspec import Meta
 
 from node.federation import ballots, motions
 from node.federation.ballots import BallotSpec
-from node.storage.ballots import BallotRow
+from node.storage.ballots import BallotRow, ElectionSpec
 from node.storage.members import Member
 from node.web.common import int_param, json_response, node_of, read_json
 from protocol import BallotRules, node_id_text
@@ -24,7 +24,7 @@ class BallotIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     motion: Annotated[str, Meta(min_length=1, max_length=64)]
     subject: Annotated[str, Meta(min_length=1, max_length=200)]
     text: Annotated[str, Meta(max_length=100_000)]
-    method: Literal["for_against_abstain", "approval"] = "for_against_abstain"
+    method: Literal["for_against_abstain", "approval", "ranked"] = "for_against_abstain"
     options: Annotated[list[Option], Meta(max_length=MAX_OPTIONS)] = []
     rules: BallotRules | None = None
     secrecy: Literal["open", "secret"] = "secret"
@@ -32,6 +32,8 @@ class BallotIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     amendment: Annotated[str, Meta(max_length=64)] = ""
     opens: Annotated[int, Meta(ge=0, le=MAX_TIME_MS)] | None = None
     closes: Annotated[int, Meta(ge=0, le=MAX_TIME_MS)] | None = None
+    seats: Annotated[int, Meta(ge=1, le=MAX_OPTIONS)] | None = None  # ranked
+    counting: Literal["stv", "meek", "irv", "schulze"] | None = None  # ranked (default stv)
 
 
 class BallotView(msgspec.Struct):
@@ -54,6 +56,10 @@ class BallotView(msgspec.Struct):
     roll: str
     decision: str | None
     voted: bool | None = None  # whether the member asking has voted (None: not an open question)
+    seats: int | None = None  # ranked ballots: seats, counting, and what it elects
+    counting: str | None = None
+    selection: str | None = None
+    delegates_to: str | None = None
 
 
 class VoteIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -95,7 +101,9 @@ def view(row: BallotRow, voted: bool | None = None) -> BallotView:
         method=row.method, options=row.options, rules=row.rules, secrecy=row.secrecy, may_change=row.may_change,
         state=row.state, opened=row.opened, opens=row.opens, closes=row.closes, closed=row.closed,
         electorate=row.electorate, roll=row.roll.hex(), decision=row.decision.hex() if row.decision else None,
-        voted=voted,
+        voted=voted, seats=e.seats if (e := row.election) else None, counting=e.counting if e else None,
+        selection=e.selection.hex() if e and e.selection else None,
+        delegates_to=e.delegates_to.hex() if e and e.delegates_to else None,
     )  # fmt: skip
 
 
@@ -105,7 +113,8 @@ async def open_ballot(request: web.Request, who: Member | None) -> web.StreamRes
     spec = BallotSpec(motion=body.motion, subject=body.subject, text=body.text, method=body.method,
                       options=tuple(body.options), rules=body.rules, secrecy=body.secrecy,
                       may_change=body.may_change, amendment=body.amendment, opens=body.opens,
-                      closes=body.closes)  # fmt: skip
+                      closes=body.closes, election=ElectionSpec(body.seats or 1, body.counting or "stv")
+                      if body.method == "ranked" else None)  # fmt: skip
     return json_response(view(await ballots.open_ballot(node_of(request), who, spec)), status=201)
 
 

@@ -71,6 +71,9 @@ def sample_bodies(child: SigningKey) -> dict[str, dict[str, Any]]:
         "POST /api/v1/delegates": {"count": 2},
         "POST /api/v1/campaigns": {"title": "t", "text": "x", "starts": 10, "ends": 20},
         "POST /api/v1/campaigns/{campaign_id}/pledges": {"text": "p"},
+        "POST /api/v1/elections/delegates": {"seats": 2},
+        "POST /api/v1/selections": {"office": "o", "seats": 2, "nominations_close": 10, "voting_close": 20},
+        "POST /api/v1/selections/{selection_id}/nominations": {"member": 1},
     }
 
 

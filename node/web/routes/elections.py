@@ -1,0 +1,254 @@
+"""Routes for elections: standing (a member's own consent), a branch's delegate election, and
+a body's selection across its branches (node/federation/elections.py holds every step and
+its rules; ids are envelope ids in hex)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+
+from node.errors import BadInput
+from node.federation import elections as el
+from node.federation.upward import ancestors, name_of
+from node.storage.elections import Candidacy
+from node.storage.members import Member
+from node.web.common import json_response, node_of, read_json
+from node.web.routes.ballots import view
+from node.web.routes.upward import HexId, Time, appended, id_param
+from protocol import BallotPaper, Nomination, Selection, SelectionResult, node_id_text
+from protocol.counting import RON
+
+Contest = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class StandIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    contest: Contest
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    statement: Annotated[str, Meta(max_length=2000)] = ""
+    category: Annotated[str, Meta(max_length=64)] = ""
+
+
+class ContestIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    contest: Contest
+
+
+class CandidacyView(msgspec.Struct):
+    contest: str
+    member: int
+    name: str
+    statement: str
+    category: str
+    consented: int
+    nomination: str | None
+
+
+def candidacy_view(c: Candidacy) -> CandidacyView:
+    return CandidacyView(c.contest, c.member_id, c.name, c.statement, c.category, c.consented,
+                         c.nomination.hex() if c.nomination else None)  # fmt: skip
+
+
+async def list_candidacies(request: web.Request, who: Member | None) -> web.StreamResponse:
+    contest = request.query.get("contest", "")
+    if not contest or len(contest) > 100:
+        raise BadInput("say which contest: ?contest=delegates:<body> or selection:<id>", field="contest")
+    return json_response([candidacy_view(c) for c in await node_of(request).candidacies.of(contest)])
+
+
+async def stand(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, StandIn)
+    found = await el.stand(node_of(request), who, body.contest, body.name, body.statement, body.category)
+    return json_response(candidacy_view(found), status=201)
+
+
+async def withdraw_candidacy(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, ContestIn)
+    await el.withdraw(node_of(request), who, body.contest)
+    return web.Response(status=204)
+
+
+class DelegateElectionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    seats: Annotated[int, Meta(ge=1, le=15)]
+    to: HexId | None = None  # default: the body directly above
+    counting: Literal["stv", "meek", "irv", "schulze"] = "stv"
+    reopen: bool | None = None  # default: on for one seat
+    closes: Time | None = None
+
+
+async def open_delegate_election(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, DelegateElectionIn)
+    node = node_of(request)
+    above = ancestors(node, node.own_log.key.public)
+    if body.to is None and not above:
+        raise BadInput("this body has no body above it to send delegates to", field="to")
+    to = bytes.fromhex(body.to) if body.to is not None else above[0]
+    row = await el.open_delegate_election(node, who, to, body.seats, counting=body.counting,
+                                          reopen_nominations=body.reopen, closes=body.closes)  # fmt: skip
+    return json_response(view(row), status=201)
+
+
+class SelectionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    office: Annotated[str, Meta(min_length=1, max_length=200)]
+    seats: Annotated[int, Meta(ge=1, le=15)]
+    nominations_close: Time
+    voting_close: Time
+    method: Literal["stv", "meek"] = "stv"
+    reopen: bool | None = None
+    balancing: Literal["", "alternate"] = ""
+    text: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class SelectionSummary(msgspec.Struct):
+    id: str
+    by: str
+    by_name: str
+    office: str
+    seats: int
+    method: str
+    nominations_close: int
+    voting_close: int
+    reopen: bool
+    balancing: str
+    text: str
+
+
+class NominationView(msgspec.Struct):
+    id: str
+    by: str
+    by_name: str
+    candidate: str
+    statement: str
+    category: str
+
+
+class BundleView(msgspec.Struct):
+    id: str
+    by: str
+    by_name: str
+    ballots: int
+    counts: bool
+    problem: str | None
+
+
+class RoundView(msgspec.Struct):
+    round: int
+    action: str
+    candidate: str | None
+    votes: dict[str, str]
+    exhausted: str
+    elected: list[str]
+    excluded: list[str]
+    note: str
+    quota: str | None
+    keep: dict[str, str]
+
+
+class ResultView(msgspec.Struct):
+    id: str
+    ballots: int
+    bundles: list[str]
+    quota: str
+    winners: list[str]
+    order: list[str]
+    balanced: list[str]
+    reopen_nominations: bool
+    rounds: list[RoundView]
+    findings: list[str]
+
+
+class SelectionReport(msgspec.Struct):
+    selection: SelectionSummary
+    nominations: list[NominationView]
+    paper: list[str] | None
+    paper_id: str | None
+    paper_findings: list[str]
+    bundles: list[BundleView]
+    results: list[ResultView]
+
+
+def summary(node: el.Electing, envelope_id: bytes, author: bytes, s: Selection) -> SelectionSummary:
+    return SelectionSummary(envelope_id.hex(), node_id_text(author), name_of(node, author), s.office, s.seats,
+                            s.method, s.nominations_close, s.voting_close, s.reopen == "on", s.balancing,
+                            s.text)  # fmt: skip
+
+
+async def list_selections(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    out = []
+    for e in await el.selections(node):
+        assert isinstance(e.payload.body, Selection)
+        out.append(summary(node, e.id, e.author, e.payload.body))
+    return json_response(out)
+
+
+async def report(node: el.Electing, selection_id: bytes) -> SelectionReport:
+    v = await el.selection_view(node, selection_id)
+    nominations = [NominationView(n.id.hex(), node_id_text(n.author), name_of(node, n.author), b.candidate,
+                                  b.statement, b.category)
+                   for n in v.nominations if isinstance(b := n.payload.body, Nomination)]  # fmt: skip
+    paper = v.paper.payload.body if v.paper is not None else None
+    assert paper is None or isinstance(paper, BallotPaper)
+    results = []
+    for r in v.results:
+        body = r.envelope.payload.body
+        assert isinstance(body, SelectionResult) and paper is not None
+        people = el.rounds_for_people(body, paper, v.selection.method)
+        rounds = [RoundView(x.number, x.action, x.candidate, x.votes, x.exhausted, x.elected, x.excluded, x.note,
+                            x.quota, x.keep) for x in people]  # fmt: skip
+        winners = el.names_of(list(body.winners), paper)
+        results.append(ResultView(r.envelope.id.hex(), body.ballots, [b.hex() for b in body.bundles],
+                                  el.quota_for_people(body, v.selection.method), winners,
+                                  el.names_of(list(body.order), paper), el.names_of(list(body.balanced), paper),
+                                  RON in winners, rounds, r.findings))  # fmt: skip
+    return SelectionReport(
+        selection=summary(node, v.envelope.id, v.envelope.author, v.selection), nominations=nominations,
+        paper=list(paper.candidates) if paper is not None else None,
+        paper_id=v.paper.id.hex() if v.paper is not None else None, paper_findings=v.paper_findings,
+        bundles=[BundleView(b.id.hex(), node_id_text(b.author), b.branch, b.ballots, b.problem is None, b.problem)
+                 for b in v.bundles],
+        results=results,
+    )  # fmt: skip
+
+
+async def get_selection(request: web.Request, who: Member | None) -> web.StreamResponse:
+    return json_response(await report(node_of(request), id_param(request, "selection_id")))
+
+
+async def publish_selection(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    b = await read_json(request, SelectionIn)
+    envelope = await el.publish_selection(node_of(request), who, b.office, b.seats, method=b.method,
+                                          nominations_close=b.nominations_close, voting_close=b.voting_close,
+                                          reopen_nominations=b.reopen, balancing=b.balancing, text=b.text)  # fmt: skip
+    return appended(envelope)
+
+
+class NominateIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    member: Annotated[int, Meta(ge=1, le=2**62)]
+
+
+async def nominate(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, NominateIn)
+    return appended(await el.nominate(node_of(request), who, id_param(request, "selection_id"), body.member))
+
+
+async def publish_paper(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    return appended(await el.publish_paper(node_of(request), who, id_param(request, "selection_id")))
+
+
+async def open_selection_ballot(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    row = await el.open_selection_ballot(node_of(request), who, id_param(request, "selection_id"))
+    return json_response(view(row), status=201)
+
+
+async def publish_result(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    return appended(await el.publish_result(node_of(request), who, id_param(request, "selection_id")))

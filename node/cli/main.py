@@ -270,6 +270,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_upward_commands(command)
 
+    from node.cli.elections import add_arguments as add_election_commands
+
+    add_election_commands(command)
+
     member = command("member", _member, "manage the branch's members (local data)")
     msub = member.add_subparsers(dest="member_command", required=True, metavar="ACTION")
     from node.cli.members import add_member_arguments

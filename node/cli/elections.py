@@ -71,7 +71,8 @@ async def _run(args: argparse.Namespace) -> int:
                 s = e.payload.body
                 assert isinstance(s, Selection)
                 when = f"nominations until {_stamp(s.nominations_close)}, voting until {_stamp(s.voting_close)}"
-                print(f"{e.id.hex()[:16]}  {name_of(node, e.author)}: {s.office}, {s.seats} seat(s), {s.method}; {when}")
+                what = f"{s.office}, {s.seats} seat(s), {s.method}"
+                print(f"{e.id.hex()[:16]}  {name_of(node, e.author)}: {what}; {when}")
             return 0
         if action == "show":
             shown = await report(node, await _resolve(node, args.id, "selection"))

@@ -24,7 +24,8 @@ async def test_an_officer_publishes_a_selection_and_each_refusal_is_one_line(tmp
         await node.members.add(MemberIn(name="Sec", email="sec@national.example", role="secretary"))
         await issue_charter(node, SigningKey.generate().public, "North Region", "region", None)
     published = branchnet("selection", "publish", "--dir", d, "--office", "National executive", "--seats", "3",
-                          "--nominations-close", "+1d", "--voting-close", "+3d", "--balancing", "alternate", *AS)  # fmt: skip
+                          "--nominations-close", "+1d", "--voting-close", "+3d", "--balancing", "alternate",
+                          *AS)  # fmt: skip
     assert published.returncode == 0, published.stderr
     selection = re.search(r"selection signed: ([0-9a-f]{64})", published.stdout).group(1)  # type: ignore[union-attr]
     listed = branchnet("selection", "list", "--dir", d)

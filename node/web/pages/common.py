@@ -150,7 +150,8 @@ def render(
 
 
 _SECTIONS = {"motions": "motions", "ballots": "motions", "account": "account", "members": "members",
-             "federation": "federation", "agenda": "agenda", "campaigns": "agenda"}  # fmt: skip
+             "federation": "federation", "agenda": "agenda", "campaigns": "agenda", "elections": "elections",
+             "selections": "elections"}  # fmt: skip
 
 
 def _section(path: str) -> str:

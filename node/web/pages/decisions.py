@@ -25,6 +25,26 @@ NOTICES = {"proposed": "Your motion is submitted.", "admitted": "Admitted: membe
            "submitted": "Submitted upward: the body it is for now has it."}  # fmt: skip
 
 
+COUNTING_NAMES = {"stv": "Scottish STV", "meek": "Meek STV", "irv": "instant runoff", "schulze": "the Schulze method"}
+
+
+def ranking_from_form(options: list[str], numbers: dict[str, str]) -> list[str]:
+    """The candidates in the order the form numbered them (``rank-<index>``: 1, 2 ...; blank
+    for not ranked). Gaps are kept in order; a number used twice is refused."""
+    placed: dict[int, str] = {}
+    for i, name in enumerate(options):
+        value = numbers.get(f"rank-{i}", "").strip()
+        if not value:
+            continue
+        if not value.isdigit() or not 1 <= int(value) <= len(options):
+            raise BadInput(f"a preference is a number from 1 to {len(options)}", field="choice")
+        if int(value) in placed:
+            raise BadInput(f"{placed[int(value)]} and {name} are both numbered {value}: give each its own number",
+                           field="choice")  # fmt: skip
+        placed[int(value)] = name
+    return [placed[n] for n in sorted(placed)]
+
+
 def _notice(request: web.Request) -> str | None:
     return NOTICES.get(request.query.get("done", ""))
 
@@ -160,7 +180,8 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
         decision = open_envelope(raw).payload.body if raw else None
     return {"ballot": row, "choices": CHOICES, "voted": await node.ballots.has_voted(row.id, who.id),
             "on_roll": await node.ballots.elector_salt(row.id, who.id) is not None, "decision": decision,
-            "receipt": None, "check": None, "notice": _notice(request), **extra}  # fmt: skip
+            "receipt": None, "check": None, "notice": _notice(request), "counting_names": COUNTING_NAMES,
+            **extra}  # fmt: skip
 
 
 async def ballot_page(request: web.Request) -> web.StreamResponse:
@@ -174,11 +195,13 @@ async def ballot_action(request: web.Request) -> web.StreamResponse:
     try:
         if action == "vote":
             row = await node.ballots.require(ballot_id)
-            picked: str | list[str] = (
-                text(form, "choice")
-                if row.method == "for_against_abstain"
-                else [str(v) for v in form.getall("choice", [])]
-            )
+            picked: str | list[str]
+            if row.method == "ranked":
+                picked = ranking_from_form(row.options, {k: text(form, k) for k in form if k.startswith("rank-")})
+            elif row.method == "for_against_abstain":
+                picked = text(form, "choice")
+            else:
+                picked = [str(v) for v in form.getall("choice", [])]
             receipt = await ballots.vote(node, who, ballot_id, picked)
             context = await _ballot_context(request, ballot_id, receipt=receipt)
             return render(request, "ballot.html", context, status=201)

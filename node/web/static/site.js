@@ -11,4 +11,59 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const input of document.querySelectorAll("input.code[readonly]")) {
     input.addEventListener("focus", () => input.select());
   }
+  for (const box of document.querySelectorAll("[data-ranking]")) rankable(box);
 });
+
+// A ranked ballot: the numbered choices are what is sent; this keeps the list in preference
+// order and lets a voter drag a candidate, or move it with buttons (keyboard and phone).
+function rankable(box) {
+  const list = box.querySelector(".rank-list");
+  const status = document.createElement("p");
+  status.className = "visually-hidden";
+  status.setAttribute("aria-live", "polite");
+  box.appendChild(status);
+  const items = () => [...list.querySelectorAll(".rank-item")];
+  const select = (li) => li.querySelector("select");
+  const name = (li) => li.querySelector("label").textContent;
+  const ranked = () => items().filter((li) => select(li).value).sort((a, b) => select(a).value - select(b).value);
+  const settle = (order, moved) => {
+    for (const li of items()) select(li).value = "";
+    order.forEach((li, i) => { select(li).value = String(i + 1); });
+    for (const li of [...order, ...items().filter((li) => !select(li).value)]) list.appendChild(li);
+    if (moved) status.textContent = select(moved).value ? `${name(moved)}: ${select(moved).value}` : `${name(moved)}: not ranked`;
+  };
+  const move = (li, step) => {
+    const order = ranked();
+    const at = order.indexOf(li);
+    if (at < 0) { if (step < 0) order.push(li); }
+    else if (step < 0 && at > 0) order.splice(at - 1, 2, order[at], order[at - 1]);
+    else if (step > 0 && at === order.length - 1) order.pop();
+    else if (step > 0) order.splice(at, 2, order[at + 1], order[at]);
+    settle(order, li);
+  };
+  let dragged = null;
+  for (const li of items()) {
+    select(li).addEventListener("change", () => settle(ranked(), li));
+    for (const [step, text] of [[-1, "up"], [1, "down"]]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "rank-move";
+      b.textContent = step < 0 ? "\u2191" : "\u2193";
+      b.setAttribute("aria-label", `Move ${name(li)} ${text}`);
+      b.addEventListener("click", () => { move(li, step); b.focus(); });
+      li.appendChild(b);
+    }
+    li.draggable = true;
+    li.addEventListener("dragstart", (e) => { dragged = li; e.dataTransfer.effectAllowed = "move"; });
+    li.addEventListener("dragover", (e) => e.preventDefault());
+    li.addEventListener("drop", (e) => {
+      e.preventDefault();
+      if (!dragged || dragged === li) return;
+      const order = ranked().filter((x) => x !== dragged);
+      const at = order.indexOf(li);
+      order.splice(at < 0 ? order.length : at, 0, dragged);
+      settle(order, dragged);
+    });
+  }
+  settle(ranked(), null);
+}

@@ -1,0 +1,119 @@
+"""Elections through the pages, over real HTTP, on nodes that carry envelopes between them (as
+gossip would): a branch's members stand and the officer opens the delegate election; a
+ranking is cast by numbers (a number used twice is refused, naming both); the region runs a
+selection; each branch's officer stands, is nominated, opens the branch's ballot and ranks;
+the region fixes the paper and counts; every node's page shows the result with its rounds,
+its chart and its own recount. Each action is a form post with its token, as a browser sends it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from node.federation import elections as el
+from node.federation.ballots import vote
+from tests.node.federation.test_upward import Federation
+from tests.node.web.test_upward_pages import Browser, RealClock, plain, utc
+from tests.node.web.test_upward_pages import browsers as browsers  # the fixture, served nodes signed in
+
+
+@pytest.fixture
+async def fed(tmp_path: Path, password_hash: str) -> AsyncIterator[Federation]:
+    f = Federation(RealClock())
+    await f.add(tmp_path, "national", "national", None)
+    await f.add(tmp_path, "north", "region", "national")
+    for name in ("leeds", "york"):
+        await f.add(tmp_path, name, "branch", "north", 3)
+    for body in f.bodies.values():
+        await body.node.auth.change_password(body.officer.id, password_hash)
+    try:
+        yield f
+    finally:
+        await f.close()
+
+
+def ranks(options: list[str], order: list[str]) -> dict[str, str]:
+    return {f"rank-{i}": str(order.index(o) + 1) if o in order else "" for i, o in enumerate(options)}
+
+
+async def test_a_branch_elects_its_delegate_through_the_pages(fed: Federation, browsers: dict[str, Browser]) -> None:
+    leeds = fed["leeds"]
+    b = browsers["leeds"]
+    page = await b.page("/elections")
+    assert "Delegates to north" in page and "Nobody stands yet" in page
+    await b.post("/elections", "/elections/do/stand", {"name": "Sec Leeds", "statement": "I will report back."})
+    contest = el.DELEGATES + fed["north"].node.key.public.hex()
+    await el.stand(leeds.node, leeds.voters[0], contest, "Val", "Val for delegate.")
+    page = plain(await b.page("/elections"))
+    assert "Sec Leeds I will report back." in page and "Val Val for delegate." in page and "Stop standing" in page
+    location = await b.post("/elections", "/elections/do/open", {"seats": "1", "counting": "irv"})
+    ballot = re.search(r"/ballots/(\d+)", location).group(1)  # type: ignore[union-attr]
+    page = await b.page(f"/ballots/{ballot}")
+    options = re.findall(r'<label for="r-\d+">([^<]+)</label>', page)
+    assert options == ["Sec Leeds", "Val", "Re-open nominations (RON)"]  # one seat: RON on the ballot
+    refused = await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/vote", {"rank-0": "1", "rank-1": "1"}, 400)
+    assert "Sec Leeds and Val are both numbered 1" in refused
+    cast = await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/vote", ranks(options, ["Val", "Sec Leeds"]), 201)
+    receipt = re.search(r'value="(r-[a-z0-9]+)"', cast).group(1)  # type: ignore[union-attr]
+    for voter in leeds.voters:
+        await vote(leeds.node, voter, int(ballot), ["Val"])
+    await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/close", {})
+    page = plain(await b.page(f"/ballots/{ballot}"))
+    assert "Result: elected" in page and "Elected, in order: Val ." in page, page
+    checked = plain(await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/check", {"receipt": receipt}, 200))
+    assert "Counted, as: Val, Sec Leeds ." in checked
+
+
+async def test_a_regional_selection_through_the_pages(fed: Federation, browsers: dict[str, Browser]) -> None:
+    north = browsers["north"]
+    now = int(time.time() * 1000)
+    closes = {"nominations_close": utc(now + 4000), "voting_close": utc(now + 8000)}
+    form = {"office": "Regional committee", "selection_seats": "1", "method": "stv", "balancing": "", **closes}
+    location = await north.post("/elections", "/elections/do/select", form)
+    here = location.split("?")[0]
+    await fed.sync()
+    for name in ("leeds", "york"):
+        b = browsers[name]
+        page = await b.page(here)
+        assert "Stand for Regional committee" in page
+        await b.post(here, f"{here}/stand", {"name": f"Sec {name}", "statement": f"{name} first."})
+        page = await b.page(here)
+        member = re.search(r'name="member" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+        await b.post(here, f"{here}/nominate", {"member": member})
+    await fed.sync()
+    await asyncio.sleep(max(0.0, (now + 4100) / 1000 - time.time()))
+    await north.post(here, f"{here}/paper", {})
+    await fed.sync()
+    order = {"leeds": ["Sec leeds", "Sec york"], "york": ["Sec york"]}
+    for name in ("leeds", "york"):
+        b = browsers[name]
+        location = await b.post(here, f"{here}/ballot", {})
+        ballot = re.search(r"/ballots/(\d+)", location).group(1)  # type: ignore[union-attr]
+        page = await b.page(f"/ballots/{ballot}")
+        options = re.findall(r'<label for="r-\d+">([^<]+)</label>', page)
+        assert options == ["Sec leeds", "Sec york", "Re-open nominations (RON)"]
+        await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/vote", ranks(options, order[name]), 201)
+        for voter in fed[name].voters:
+            await vote(fed[name].node, voter, int(ballot), ["Sec leeds"] if name == "leeds" else ["Sec york"])
+    await asyncio.sleep(max(0.0, (now + 8100) / 1000 - time.time()))
+    for name in ("leeds", "york"):
+        b = browsers[name]
+        (row,) = [r for r in await fed[name].node.ballots.recent() if r.election]
+        await b.post(f"/ballots/{row.id}", f"/ballots/{row.id}/close", {})
+        assert "counted with every other branch" in plain(await b.page(f"/ballots/{row.id}"))
+    await fed.sync()
+    await north.post(here, f"{here}/result", {})
+    await fed.sync()
+    # 8 ballots, one seat: Leeds 4 first preferences, York 4: a tie at every stage, so lot
+    # decides the exclusion (the lot is the published one, seeded by the selection's id).
+    for name, b in browsers.items():
+        page = await b.page(here)
+        text = plain(page)
+        assert "got exactly this result" in text, name
+        assert "The count, round by round" in text and "Round 1" in text and '<svg class="chart"' in page
+        assert re.search(r"Elected, in order: (Sec leeds|Sec york) \.", text), text

@@ -363,6 +363,11 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
         print("\ndecisions go up (a question voted on in every branch, aggregated by the regions and nationally):")
         for line in (await demo_upward(nodes, timeout_s=timeout_s)).lines:
             print(f"  {line}")
+        from node.cli.demo_elections import demo_elections
+
+        print("\nmembers elect (a branch's delegates, and a regional slate across its branches, by STV):")
+        for line in (await demo_elections(nodes, timeout_s=timeout_s)).lines:
+            print(f"  {line}")
         if once:
             return 0
         print("\nthe API is under /api/v1/ (GET /api/v1/node), metrics at /metrics; Ctrl-C stops every node")

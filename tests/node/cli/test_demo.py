@@ -39,6 +39,11 @@ async def test_demo_once(tmp_path: Path) -> None:
         line = rf"{body} \({rule}\): (carried|lost|not_quorate); for \d+, against \d+, abstain \d+; \d of \d children"
         assert re.search(line + r" sent mandates; every node's recount agrees", text), text
     assert "2 branches pledged support, listed on all 8 nodes" in text
+    # Members elect: a branch's delegates, and a regional slate counted from every branch's ballots.
+    delegates = r"Leeds Branch elected its delegates to North Region by STV: [^(]+, [^(]+ \(\d+ ranked"
+    assert re.search(delegates, text), text
+    assert re.search(r"North Region selected its executive across 2 branches by STV: [^(]+, [^(]+ \(\d+ ranked "
+                     r"ballots, quota \d+.*; all 8 nodes' recounts agree", text), text
     urls = re.findall(r"http://127\.0\.0\.1:\d+", text)
     assert len(set(urls)) == 8
     assert all([await port_closed(u) for u in set(urls)])

@@ -1,4 +1,5 @@
-"""Scottish STV on 100,000 ballots, 20 candidates, 5 seats: seconds and ballots per second.
+"""Scottish STV on 100,000 ballots, 20 candidates, 5 seats: seconds and ballots per second
+(and Meek STV on the same ballots, for the record: no target).
 
 The ballots are drawn in one run from a fixed seed: each voter ranks 1 to 20 candidates, the
 first choice weighted towards a few popular candidates (as real elections are), the rest in
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from protocol.counting import Election, scottish_stv
+from protocol.counting import Election, meek_stv, scottish_stv
 
 
 def ballots(n: int, candidates: int, seed: int = 2026) -> list[tuple[int, ...]]:
@@ -56,13 +57,18 @@ def main() -> None:
     seconds = time.perf_counter() - started
     grouped_result = scottish_stv(election)
     assert grouped_result.winners == result.winners
+    started = time.perf_counter()
+    meek = meek_stv(election)
+    meek_s = time.perf_counter() - started
     print(f"{args.ballots:,} ballots ({len(grouped):,} different), {args.candidates} candidates, {args.seats} seats")
     print(f"winners: {', '.join(election.candidates[w] for w in result.winners)} in {len(result.stages)} stages")
     print(f"count: {seconds:.2f} s ({args.ballots / seconds:,.0f} ballots/s); reading them once: {baseline:.3f} s")
+    print(f"Meek STV on the same ballots (grouped): {meek_s:.2f} s, {len(meek.stages)} rounds, winners "
+          f"{', '.join(election.candidates[w] for w in meek.winners)}")
     print(json.dumps({"seconds": round(seconds, 3), "ballots_per_s": round(args.ballots / seconds),
                       "baseline_s": round(baseline, 3), "ratio": round(seconds / baseline, 1),
                       "ballots": args.ballots, "candidates": args.candidates, "seats": args.seats,
-                      "stages": len(result.stages)}))  # fmt: skip
+                      "stages": len(result.stages), "meek_s": round(meek_s, 3)}))  # fmt: skip
 
 
 if __name__ == "__main__":

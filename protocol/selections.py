@@ -30,7 +30,7 @@ from fractions import Fraction
 from .ballots import ranked_election
 from .counting import MEEK_UNIT, RON, UNIT, CountError, Election, Result, balance, count, ordered_list
 from .errors import Code, DecodeFailure
-from .models import BallotPaper, Decision, Nomination, Round, Selection, SelectionResult
+from .models import MAX_OPTIONS, BallotPaper, Decision, Nomination, Round, Selection, SelectionResult
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,8 @@ def ballot_paper(selection_id: bytes, selection: Selection, nominations: Iterabl
             ids.append(n.id)
     if selection.reopen == "on":
         names.append(RON)
+    if len(names) > MAX_OPTIONS:
+        raise ValueError(f"{len(names)} candidates: a ballot paper holds at most {MAX_OPTIONS}")
     return BallotPaper(selection=selection_id, candidates=names, nominations=ids)
 
 

@@ -37,6 +37,7 @@ from protocol import BallotPaper, Decision, Envelope, Nomination, Selection, Sel
 from protocol import selections as sel
 from protocol.counting import RON
 from protocol.envelope import reopen
+from protocol.models import MAX_OPTIONS
 
 
 class Electing(Upward, Protocol):
@@ -169,6 +170,15 @@ async def nominate(node: Electing, who: Member, selection_id: bytes, member_id: 
         raise Conflict("that member has not stood for this selection: only they can consent", code="no_consent")
     if candidacy.nomination is not None:
         raise Conflict("that member is already nominated", code="already_nominated")
+    selection = (await selection_of(node, selection_id)).payload.body
+    assert isinstance(selection, Selection)
+    held = [e.payload.body for e in await _referring(node, selection_id, "nomination")]
+    if any(isinstance(n, Nomination) and n.candidate == candidacy.name for n in held):
+        raise Conflict(f"someone named {candidacy.name} is already nominated: the member must stand under a name "
+                       "that tells them apart", code="same_name")  # fmt: skip
+    room = MAX_OPTIONS - (1 if selection.reopen == "on" else 0)
+    if len(held) >= room:
+        raise Conflict(f"the ballot holds {room} candidates and {len(held)} are nominated", code="ballot_full")
     envelope = await node.own_log.append(Nomination(selection=selection_id, candidate=candidacy.name,
                                                     statement=candidacy.statement, consented=candidacy.consented,
                                                     category=candidacy.category))  # fmt: skip
@@ -195,7 +205,10 @@ async def publish_paper(node: Electing, who: Member, selection_id: bytes, clock:
     if await _own_paper(node, selection) is not None:
         raise Conflict("the ballot paper is already fixed", code="already_published")
     nominations = [_signed(e) for e in await _referring(node, selection_id, "nomination")]
-    paper = sel.ballot_paper(selection_id, body, nominations, _children(node, _me(node)))
+    try:
+        paper = sel.ballot_paper(selection_id, body, nominations, _children(node, _me(node)))
+    except ValueError as exc:  # more candidates than a ballot holds (nominations signed at once)
+        raise Conflict(str(exc), code="too_many_candidates") from None
     if len(paper.candidates) <= body.seats:
         raise Conflict(f"{len(paper.candidates)} candidates for {body.seats} seats: too few nominations",
                        code="too_few_candidates")  # fmt: skip
@@ -304,18 +317,33 @@ async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
     if view.paper is None:
         return view
     gathered = await _gather(node, selection, view.paper)
-    expected = sel.ballot_paper(selection_id, body, [_signed(n) for n in gathered.nominations], gathered.children)
-    view.paper_findings = sel.paper_findings(gathered.paper, expected)
+    try:
+        expected = sel.ballot_paper(selection_id, body, [_signed(n) for n in gathered.nominations],
+                                    gathered.children)  # fmt: skip
+        view.paper_findings = sel.paper_findings(gathered.paper, expected)
+    except ValueError as exc:
+        view.paper_findings = [f"paper_differs: {exc}"]
     for b in gathered.bundles:
         problem = sel.bundle_problem(b, selection_id, body, gathered.paper, gathered.children)
         size = len(gathered.paper.candidates) + 8
         receipts = b.body.receipts if isinstance(b.body, Decision) else b""
         view.bundles.append(BundleView(b.id, b.author, name_of(node, b.author), len(receipts) // size, problem))
     for e in await _referring(node, selection_id, "selection_result"):
-        findings = sel.recount(_signed(e), selection_id, body, view.paper.id, gathered.paper, gathered.bundles,
-                               gathered.categories, selection.author, gathered.children)  # fmt: skip
+        # A recount reads every bundle; asked again with the same bundles held, it is the same.
+        key = (e.id, view.paper.id, tuple(sorted(b.id for b in gathered.bundles)), tuple(sorted(gathered.children)),
+               tuple(gathered.categories))
+        findings = _recounts.get(key)
+        if findings is None:
+            findings = sel.recount(_signed(e), selection_id, body, view.paper.id, gathered.paper, gathered.bundles,
+                                   gathered.categories, selection.author, gathered.children)  # fmt: skip
+            if len(_recounts) >= 256:
+                _recounts.pop(next(iter(_recounts)))
+            _recounts[key] = findings
         view.results.append(ResultView(e, findings))
     return view
+
+
+_recounts: dict[tuple[object, ...], list[str]] = {}  # the latest recounts, by what they read
 
 
 async def selections(node: Upward) -> list[Envelope]:

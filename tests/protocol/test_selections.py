@@ -155,3 +155,16 @@ def test_a_selection_and_its_paper_keep_their_own_rules() -> None:
                         T0)  # fmt: skip
     assert open_envelope(Log(signer).add(SELECTION, T0).raw).payload.body == SELECTION
     assert encode(SELECTION)  # canonical
+
+
+def test_a_ballot_paper_holds_at_most_sixteen_candidates() -> None:
+    region = Log(key("region"))
+    with_ron = msgspec.structs.replace(SELECTION, reopen="on")
+    selection = region.add(with_ron, T0 + 10)
+    branch = Log(key("leeds"))
+    nominations = [branch.add(Nomination(selection=selection.id, candidate=f"Candidate {i:02d}", statement="",
+                                         consented=T0 + 100), T0 + 200 + i) for i in range(16)]  # fmt: skip
+    signed = [sel.Signed(n.id, n.author, n.payload.created, n.payload.body) for n in nominations]
+    with pytest.raises(ValueError, match="17 candidates: a ballot paper holds at most 16"):
+        sel.ballot_paper(selection.id, with_ron, signed, {branch.signer.public})
+    assert len(sel.ballot_paper(selection.id, SELECTION, signed, {branch.signer.public}).candidates) == 16  # no RON

@@ -177,3 +177,23 @@ async def test_a_region_that_drops_a_bundle_is_found_out_on_every_node(fed: Fede
         (only,) = view.results
         assert [f.split(":")[0] for f in only.findings] == ["omits_bundle"], name
         assert fed["leeds"].node.key.public.hex()[:16] in only.findings[0]
+
+
+async def test_a_second_candidate_of_the_same_name_is_refused_before_signing(fed: Federation) -> None:
+    north, clock = fed["north"], fed.clock
+    now = clock.ms()
+    selection = await el.publish_selection(north.node, north.officer, "Secretary", 1, nominations_close=now + HOUR,
+                                           voting_close=now + 2 * HOUR, clock=clock)  # fmt: skip
+    await fed.sync()
+    contest = el.SELECTION + selection.id.hex()
+    leeds, york = fed["leeds"], fed["york"]
+    await el.stand(leeds.node, leeds.voters[0], contest, "Sam Patel", "", clock=clock)
+    await el.nominate(leeds.node, leeds.officer, selection.id, leeds.voters[0].id, clock)
+    await fed.sync()
+    await el.stand(york.node, york.voters[0], contest, "Sam Patel", "", clock=clock)
+    with pytest.raises(Conflict, match="already nominated: the member must stand under a name"):
+        await el.nominate(york.node, york.officer, selection.id, york.voters[0].id, clock)
+    await el.stand(york.node, york.voters[0], contest, "Sam Patel (York)", "", clock=clock)
+    await el.nominate(york.node, york.officer, selection.id, york.voters[0].id, clock)
+    with pytest.raises(Conflict, match="already nominated"):
+        await el.nominate(york.node, york.officer, selection.id, york.voters[0].id, clock)

@@ -22,9 +22,11 @@ from protocol import (
     Envelope,
     KeyRotation,
     Mandate,
+    Nomination,
     Ratio,
     Revocation,
     Roll,
+    Selection,
     SigningKey,
     Submission,
     make_fork_proof,
@@ -32,7 +34,8 @@ from protocol import (
     signing_input,
     write_bundle,
 )
-from protocol.ballots import ABSTAIN, AGAINST, FOR, records, roll_leaf
+from protocol import selections as sel
+from protocol.ballots import ABSTAIN, AGAINST, FOR, ranked_choice, records, roll_leaf, tally
 from protocol.encoding import encode
 from protocol.merkle import root
 from protocol.views import payload_view
@@ -78,12 +81,14 @@ def pack(value: Any) -> bytes:
             return b"\xc4" + bytes([n]) + value
         return (b"\xc5" + struct.pack(">H", n) if n < 65536 else b"\xc6" + struct.pack(">I", n)) + value
     if isinstance(value, list):
-        assert len(value) < 16
-        return bytes([0x90 | len(value)]) + b"".join(pack(v) for v in value)
+        n = len(value)
+        head = bytes([0x90 | n]) if n < 16 else b"\xdc" + struct.pack(">H", n)
+        return head + b"".join(pack(v) for v in value)
     if isinstance(value, dict):
-        assert len(value) < 16
+        n = len(value)
         items = sorted(value.items(), key=lambda kv: kv[0].encode())
-        return bytes([0x80 | len(items)]) + b"".join(pack(k) + pack(v) for k, v in items)
+        head = bytes([0x80 | n]) if n < 16 else b"\xde" + struct.pack(">H", n)
+        return head + b"".join(pack(k) + pack(v) for k, v in items)
     raise TypeError(type(value))
 
 
@@ -135,8 +140,52 @@ def _upward(south: SigningKey, north: SigningKey, national: SigningKey, fed: byt
     return [submission, item, mandate, next_envelope(south, mandate, aggregate, fed)]  # fmt: skip
 
 
+ELECTION_BALLOT = bytes(range(16, 32))
+ELECTION_NAMES = ("selection", "nomination_ann", "nomination_bea", "nomination_col", "ballot_paper", "ranked_bundle",
+                  "selection_result")
+
+
+def _elections(south: SigningKey, fed: bytes, after: Envelope) -> list[Envelope]:
+    """Elections (signed by south, for brevity, as the selecting body and its own branch): a
+    selection of 2 seats by Scottish STV with an alternating list; a nomination; the ballot
+    paper; a bundle of 7 ranked ballots (receipt i is 16 bytes of 32 + i); and the result.
+    Worked by hand: quota 7 / 3 = 2 + 1 = 3; first preferences Ann 4, Bea 2, Col 1: Ann
+    elected with a surplus of 1, her 4 papers pass to Bea at 1 / 4 = 0.25 each: Bea 3, elected."""
+    selection = next_envelope(south, after, Selection(
+        office="Regional executive", seats=2, method="stv", nominations_close=T0 + 50_000,
+        voting_close=T0 + 60_000, reopen="off", balancing="alternate"), fed)  # fmt: skip
+    nominations = []
+    last = selection
+    for name, category in (("Ann", "w"), ("Bea", "w"), ("Col", "m")):
+        nominated = Nomination(selection=selection.id, candidate=name, statement=f"{name} stands.",
+                               consented=T0 + 45_000, category=category)  # fmt: skip
+        last = next_envelope(south, last, nominated, fed, created=T0 + 46_000)
+        nominations.append(last)
+    signed = [sel.Signed(n.id, n.author, n.payload.created, n.payload.body) for n in nominations]
+    paper = sel.ballot_paper(selection.id, selection.payload.body, signed, {south.public})  # type: ignore[arg-type]
+    paper_env = next_envelope(south, last, paper, fed, created=T0 + 51_000)
+    rankings = [[0, 1]] * 4 + [[1]] * 2 + [[2, 0]]
+    votes = [(bytes([32 + i]) * 16, ranked_choice(r, 3)) for i, r in enumerate(rankings)]
+    data = records(ELECTION_BALLOT, votes)
+    counts, _ = tally("ranked", 3, data)
+    bundle = next_envelope(south, paper_env, Decision(
+        ballot=ELECTION_BALLOT, motion="selection", subject="Regional executive",
+        text_hash=hashlib.sha256(b"Regional executive: Ann, Bea, Col").digest(), method="ranked",
+        rules=BallotRules(quorum=Ratio(num=0, den=1), threshold=Ratio(num=1, den=2)), electorate=9,
+        roll=paper_env.id, opened=T0 + 52_000, closed=T0 + 59_000, counts=counts, receipts=data, outcome="bundled",
+        options=paper.candidates, secrecy="secret", seats=2, counting="stv", selection=selection.id),
+        fed, created=T0 + 59_500)  # fmt: skip
+    counted = [sel.Signed(bundle.id, bundle.author, bundle.payload.created, bundle.payload.body)]
+    result = sel.count_selection(selection.id, selection.payload.body, paper_env.id, paper, counted,  # type: ignore[arg-type]
+                                 ["w", "w", "m"])  # fmt: skip
+    # By hand: the list by successive counts is Ann (alone she has 4 of 7, over the one-seat
+    # quota of 4), then Bea; both declared "w", so alternating leaves it as it is.
+    assert result.winners == [0, 1] and result.order == [0, 1] and result.balanced == [0, 1]
+    return [selection, *nominations, paper_env, bundle, next_envelope(south, bundle, result, fed, created=T0 + 61_000)]
+
+
 def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope, decision_env: Envelope,
-                upward: list[Envelope]) -> list[dict[str, Any]]:  # fmt: skip
+                upward: list[Envelope], elections: list[Envelope]) -> list[dict[str, Any]]:  # fmt: skip
     """Envelopes every implementation must refuse, each with the code (and field) it must give."""
     north = keys["north"]
     good = {"author": north.public, "body": {"endpoints": ["https://north.example.org"], "kind": "node_profile",
@@ -198,8 +247,23 @@ def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope
          "body.weight_sent"),
         ("aggregate_outcome_not_following", signed(changed(aggregate, outcome="lost")), "bad_aggregate",
          "body.outcome"),
+        ("selection_voting_closes_first", signed(changed(elections[0], voting_close=T0 + 50_000)), "bad_selection",
+         "body.voting_close"),
+        ("ballot_paper_name_twice", signed(changed(elections[4], candidates=["Ann", "Ann", "Col"])), "bad_selection",
+         "body.candidates"),
+        ("ranked_bundle_counted_alone", signed(changed(elections[5], outcome="elected", chosen=[0, 1])),
+         "bad_decision", "body.outcome"),
+        ("ranked_record_ranks_twice", signed(changed(elections[5], receipts=_twice(elections[5]))), "bad_decision",
+         "body.receipts"),
     ]  # fmt: skip
     return [{"name": name, "envelope": raw.hex(), "code": code, "field": field} for name, raw, code, field in cases]
+
+
+def _twice(bundle: Envelope) -> bytes:
+    """The bundle's records with the first one's ranking made "Ann, Ann" (digests kept in order)."""
+    body = bundle.payload.body
+    assert isinstance(body, Decision)
+    return body.receipts[:8] + b"\x01\x01\x00" + body.receipts[11:]
 
 
 def _bundles(keys: dict[str, SigningKey], gen: Envelope, chartered: Envelope) -> list[dict[str, Any]]:
@@ -247,6 +311,7 @@ def build() -> dict[str, Any]:
     roll_env = next_envelope(south, proof, roll, fed)
     decision_env = next_envelope(south, roll_env, decision(roll_env.id), fed)
     upward = _upward(south, north, national, fed, decision_env)
+    elections = _elections(south, fed, upward[-1])
     return {
         "description": (
             "branchnet protocol version 1 golden vectors (docs/protocol.md). Keys: the RFC 8032 seed of each "
@@ -269,12 +334,13 @@ def build() -> dict[str, Any]:
             _entry("roll", "south", roll_env),
             _entry("decision", "south", decision_env),
             *(_entry(e.kind, "south", e) for e in upward),
+            *(_entry(name, "south", e) for name, e in zip(ELECTION_NAMES, elections, strict=True)),
         ],
         "rejections_description": (
             "Envelopes that must be refused, each with the code (docs/protocol.md section 10) and, where one "
             "field is at fault, its path. Signed by 'north' unless the case is about the signature or the key."
         ),
-        "rejections": _rejections(keys, fed, north_profile, decision_env, upward),
+        "rejections": _rejections(keys, fed, north_profile, decision_env, upward, elections),
         "bundles_description": (
             "Bundles checked as logs (section 7) at the clock now_ms: each failure by the index of the envelope "
             "in the bundle and its code; an empty list means every envelope holds."

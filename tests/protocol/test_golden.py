@@ -21,7 +21,7 @@ from tests.protocol.golden import build, pack
 GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "golden.json").read_text())
 BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b", "ballot", "root", "text_hash",
                 "roll", "receipts", "to", "decision", "item", "basis", "replaces", "composite", "submission",
-                "campaign", "counted", "absent", "cited", "sources"}
+                "campaign", "counted", "absent", "cited", "sources", "selection", "paper", "bundles", "nominations"}
 
 
 def _from_view(value: Any, name: str = "") -> Any:
@@ -134,6 +134,41 @@ PINNED = {
         "ba17fb2854b90904ccdc5e26c9beecb284bcc55e752ae618e6326731d3a8250c",
         "abac29b142dcc95c95678c6a0667de1e04111d815fafd86ec552bca1013774b2"
         "75784897a977094a79841f2504397299f43637cbb3d0c8bfce679bc7cc28af05",
+    ),
+    "selection": (
+        "c22013bc9b66be5669948435ef600e79dbc12330a24b4543b68e274c7b5f7a8f",
+        "db55850d76838819cb5e4c98249fff6bf45e214f74ab47405abbfad698f2bd07"
+        "d3bfc75a3543a02859b27f27e5de10775cbad2cd7f8de1cee716069ba679bc0f",
+    ),
+    "nomination_ann": (
+        "6ce1b9bcd7198bc7633b73b1108d25ce6f1400c71c0d5d08588dcad8bd17487c",
+        "10d32b5b0ec80293787f997cbe8e76c1b078c4ec34dfdc02131dd48f57f2a658"
+        "1a63f6e42f5e5cd0645b25f68320561f9ef8383dc3cd0aefae27952718032607",
+    ),
+    "nomination_bea": (
+        "90d89100be6ae8cdb4a95ef519547ad20e1b7be1055dfc1e0c7fb2f9408bea4e",
+        "01d99d2b1a6f379a175ab2ed8f97f84567f8a099054fd5109e8ca615b7afd97d"
+        "d7155d8e88b3ed6b8855b05f17672b6c5242a4eedb44d306060123a69b67da00",
+    ),
+    "nomination_col": (
+        "9b5f0c1d8c2dec0b5180b0fb84bebe4e3a4132e407a6dd444e7ca13def3e6b5a",
+        "b3664ec1d45811cc87c40fde82ea6784d40033e571e50b428edc894d1f7fdcf3"
+        "a47c8a950fa99b3150b1d6ca24e12d5b0351d4e2d76a43752bc1d9bca2d4af0e",
+    ),
+    "ballot_paper": (
+        "c6f9843e27a613a5dbfa2092b0f0c2a513512439a88e4c89b3072d103488eb56",
+        "40a63a3c25bca40539fe7ac78e0902e7806439b29a7ac6238cfbaa2225ba7d82"
+        "c1925431e3c9f8e6f5287159e3a68bee5b5740738a354df6fc5eb1cf819fef0b",
+    ),
+    "ranked_bundle": (
+        "75eb23dfb94dce88388dc8c2b5ed21d6fd04b46d317a8f14f5f6b8ecf9dd6136",
+        "15ccd375adbdeb38acdf63490da86d292094d86bca535f7fa90041ee473e0d69"
+        "284e7ee6f1f4b51fb979611968e2103d433d6e35c22ba6665a37665cc9abaa06",
+    ),
+    "selection_result": (
+        "bdb85926c3317add5b88bbf4cdd5572b6a9f0733ddda97c4e02856e7387b9118",
+        "c320b039230b0eaccc95ace702ce7e96b4234434a100c8d1d6cabc21fd9c92ad"
+        "05478371fda76380a82062662663d02c6b8a60a9b509307efb577f4859d8a503",
     ),
 }
 

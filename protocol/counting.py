@@ -106,7 +106,7 @@ class Stage:
     excluded: list[int] = field(default_factory=list)
     note: str = ""
     quota: Fraction | None = None  # meek: the quota after this round's iterations
-    keep: dict[int, Fraction] = field(default_factory=dict)  # meek: keep factors below one
+    keep: dict[int, Fraction] = field(default_factory=dict)  # meek: every candidate's keep factor
 
 
 @dataclass
@@ -147,7 +147,7 @@ class Result:
                  "non_transferable": value(s.non_transferable), "exhausted": value(s.exhausted),
                  "loss_by_fractions": value(s.loss), "elected": [names[c] for c in s.elected],
                  "excluded": [names[c] for c in s.excluded], "note": s.note}
-                | ({"quota": value(s.quota), "keep": {names[c]: value(v) for c, v in s.keep.items()}}
+                | ({"quota": value(s.quota), "keep": {names[c]: value(v) for c, v in s.keep.items() if 0 < v < 1}}
                    if s.quota is not None else {})
                 for s in self.stages
             ],
@@ -395,7 +395,7 @@ def meek_stv(election: Election) -> Result:
             stage.excluded.append(loser)
         history.append({c: votes[c] for c in range(n) if c not in election.withdrawn})
         stage.votes = {c: Fraction(v, unit) for c, v in history[-1].items()}
-        stage.keep = {c: Fraction(keep[c], unit) for c in sorted(history[-1]) if keep[c] not in (0, unit)}
+        stage.keep = {c: Fraction(keep[c], unit) for c in sorted(history[-1])}
         stage.exhausted = Fraction(excess, unit)
         stage.quota = Fraction(quota, unit)
         stages.append(stage)

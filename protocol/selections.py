@@ -138,8 +138,7 @@ def rounds_of(result: Result, candidates: int) -> list[Round]:
         Round(action=s.action, votes=[_units(s.votes.get(c, Fraction(0)), unit) for c in range(candidates)],  # type: ignore[arg-type]
               exhausted=_units(s.exhausted, unit), candidate=s.candidate, elected=s.elected, excluded=s.excluded,
               transfer_value=_units(s.transfer_value, unit), loss=_units(s.loss, unit), quota=_units(s.quota, unit),
-              keep=[_units(s.keep.get(c, Fraction(1) if c in s.votes else Fraction(0)), unit)
-                    for c in range(candidates)] if s.quota is not None else [],
+              keep=[_units(s.keep.get(c, Fraction(0)), unit) for c in range(candidates)] if s.quota is not None else [],
               note=s.note[:2000])
         for s in result.stages
     ]  # fmt: skip

@@ -168,3 +168,19 @@ def test_a_ballot_paper_holds_at_most_sixteen_candidates() -> None:
     with pytest.raises(ValueError, match="17 candidates: a ballot paper holds at most 16"):
         sel.ballot_paper(selection.id, with_ron, signed, {branch.signer.public})
     assert len(sel.ballot_paper(selection.id, SELECTION, signed, {branch.signer.public}).candidates) == 16  # no RON
+
+
+def test_a_meek_selection_reports_every_keep_factor_in_billionths() -> None:
+    r = build_region(VOTES)
+    paper, selection = r["paper"], r["selection"]
+    meek = msgspec.structs.replace(SELECTION, method="meek")
+    bundles: list[sel.Signed] = r["bundles"]  # type: ignore[assignment]
+    result = sel.count_selection(selection.id, meek, r["paper_env"].id, paper, bundles, r["categories"])  # type: ignore[arg-type,attr-defined]
+    # The same ballots as the Scottish count above: Bob (3) is defeated in the first round
+    # (no one reaches 18 / 3 = 6.000000001 of first preferences: Ann 6 does not); his
+    # ballots go to Dev, 8, elected; Ann then holds 6 plus what Dev's surplus passes on.
+    assert result.winners == [3, 0]
+    assert result.rounds[0].action == "exclusion" and result.rounds[0].excluded == [1]
+    assert result.rounds[0].votes == [6 * 10**9, 3 * 10**9, 4 * 10**9, 5 * 10**9]
+    defeated = result.rounds[-1].keep[1]
+    assert defeated == 0 and all(0 < k <= 10**9 for i, k in enumerate(result.rounds[-1].keep) if i != 1)

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import msgspec
+
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ballots import BallotSpec, now_ms, open_ballot
 from node.federation.upward import KINDS, Upward, ancestors, name_of, refs_of
@@ -191,15 +193,21 @@ async def _own_paper(node: Electing, selection: Envelope) -> Envelope | None:
     return papers[0] if papers else None
 
 
-async def publish_paper(node: Electing, who: Member, selection_id: bytes, clock: Callable[[], float] = time.time
-                        ) -> Envelope:  # fmt: skip
-    """After nominations close, the selecting body fixes the ballot paper."""
+async def _ours(node: Electing, who: Member, selection_id: bytes, step: str) -> tuple[Envelope, Selection]:
+    """A selection of this body's, for an officer's step."""
     check_may_run_ballots(who)
     selection = await selection_of(node, selection_id)
     body = selection.payload.body
     assert isinstance(body, Selection)
     if selection.author != _me(node):
-        raise Conflict("only the selecting body fixes its ballot paper", code="not_ours")
+        raise Conflict(f"only the selecting body {step}", code="not_ours")
+    return selection, body
+
+
+async def publish_paper(node: Electing, who: Member, selection_id: bytes, clock: Callable[[], float] = time.time
+                        ) -> Envelope:  # fmt: skip
+    """After nominations close, the selecting body fixes the ballot paper."""
+    selection, body = await _ours(node, who, selection_id, "fixes its ballot paper")
     if now_ms(clock) <= body.nominations_close:
         raise Conflict("nominations are still open", code="nominations_open")
     if await _own_paper(node, selection) is not None:
@@ -244,12 +252,7 @@ async def open_selection_ballot(node: Electing, who: Member, selection_id: bytes
 async def publish_result(node: Electing, who: Member, selection_id: bytes, clock: Callable[[], float] = time.time
                          ) -> Envelope:  # fmt: skip
     """After voting closes, count every bundle held and sign the result."""
-    check_may_run_ballots(who)
-    selection = await selection_of(node, selection_id)
-    body = selection.payload.body
-    assert isinstance(body, Selection)
-    if selection.author != _me(node):
-        raise Conflict("only the selecting body counts its selection", code="not_ours")
+    selection, body = await _ours(node, who, selection_id, "counts its selection")
     if now_ms(clock) <= body.voting_close:
         raise Conflict("voting is still open", code="voting_open")
     paper = await _own_paper(node, selection)
@@ -356,11 +359,10 @@ def names_of(places: list[int], paper: BallotPaper) -> list[str]:
     return [paper.candidates[w] for w in places]
 
 
-@dataclass(frozen=True)
-class RoundRow:
+class RoundRow(msgspec.Struct, frozen=True):
     """One round of a result, for people: names and decimal values."""
 
-    number: int
+    round: int
     action: str
     candidate: str | None
     votes: dict[str, str]
@@ -381,7 +383,7 @@ def rounds_for_people(result: SelectionResult, paper: BallotPaper, method: str) 
     places = 9 if method == "meek" else 5
     names = paper.candidates
     return [
-        RoundRow(number=i, action=r.action, candidate=names[r.candidate] if r.candidate is not None else None,
+        RoundRow(round=i, action=r.action, candidate=names[r.candidate] if r.candidate is not None else None,
                  votes={names[c]: _decimal(v, places) for c, v in enumerate(r.votes)},
                  exhausted=_decimal(r.exhausted, places), elected=[names[c] for c in r.elected],
                  excluded=[names[c] for c in r.excluded], note=r.note,

@@ -135,19 +135,6 @@ class BundleView(msgspec.Struct):
     problem: str | None
 
 
-class RoundView(msgspec.Struct):
-    round: int
-    action: str
-    candidate: str | None
-    votes: dict[str, str]
-    exhausted: str
-    elected: list[str]
-    excluded: list[str]
-    note: str
-    quota: str | None
-    keep: dict[str, str]
-
-
 class ResultView(msgspec.Struct):
     id: str
     ballots: int
@@ -157,7 +144,7 @@ class ResultView(msgspec.Struct):
     order: list[str]
     balanced: list[str]
     reopen_nominations: bool
-    rounds: list[RoundView]
+    rounds: list[el.RoundRow]
     findings: list[str]
 
 
@@ -197,9 +184,7 @@ async def report(node: el.Electing, selection_id: bytes) -> SelectionReport:
     for r in v.results:
         body = r.envelope.payload.body
         assert isinstance(body, SelectionResult) and paper is not None
-        people = el.rounds_for_people(body, paper, v.selection.method)
-        rounds = [RoundView(x.number, x.action, x.candidate, x.votes, x.exhausted, x.elected, x.excluded, x.note,
-                            x.quota, x.keep) for x in people]  # fmt: skip
+        rounds = el.rounds_for_people(body, paper, v.selection.method)
         winners = el.names_of(list(body.winners), paper)
         results.append(ResultView(r.envelope.id.hex(), body.ballots, [b.hex() for b in body.bundles],
                                   el.quota_for_people(body, v.selection.method), winners,

@@ -13,6 +13,7 @@ from node.errors import BadInput, Conflict, Forbidden, NodeError
 from node.federation import ballots
 from node.federation.ballots import BallotSpec
 from node.service import Node
+from node.storage.ballots import ElectionSpec
 from node.storage.members import Member, MemberIn, MemberPatch
 from protocol import BallotRules, Decision, Ratio, Roll, open_envelope
 from protocol.ballots import check_decision, roll_leaf
@@ -169,6 +170,33 @@ async def test_approval_and_explicit_rules(node: Node) -> None:
     with pytest.raises(BadInput):
         await ballots.open_ballot(node, sec, BallotSpec(motion="m6", subject="s", text="t", method="approval",
                                                         options=("Only one",)))  # fmt: skip
+
+
+async def test_a_ranked_ballot_with_partial_rankings_and_receipts(node: Node) -> None:
+    sec = await officer(node)
+    voters = await people(node, 7)
+    spec = BallotSpec(motion="m7", subject="Branch committee", text="Elect two", method="ranked",
+                      options=("Ann", "Bea", "Col"), election=ElectionSpec(2, "meek"))  # fmt: skip
+    row = await ballots.open_ballot(node, sec, spec)
+    rankings = [["Ann", "Bea"]] * 4 + [["Bea"]] * 2 + [["Col", "Ann"]]
+    receipts = [await ballots.vote(node, v, row.id, r) for v, r in zip(voters, rankings, strict=True)]
+    for bad, words in ((["Ann", "Ann"], "ranked twice"), (["Dan"], "not a candidate")):
+        with pytest.raises(BadInput, match=words):
+            await ballots.vote(node, sec, row.id, bad)
+    await ballots.vote(node, sec, row.id, [])  # a blank ranking is a vote cast for no one
+    body = (await ballots.close_ballot(node, sec, row.id)).payload.body
+    assert isinstance(body, Decision)
+    check_decision(body)  # every receiving node counts it again
+    # 7 ranked ballots, 2 seats by Meek: quota 7 / 3 + 0.000000001; Ann 4 elected, her surplus
+    # passes to Bea (2 + 4 (1 - k)), who reaches the quota: Ann, Bea.
+    assert body.method == "ranked" and body.counting == "meek" and body.seats == 2
+    assert body.counts == [4, 2, 1] and body.outcome == "elected" and body.chosen == [0, 1]
+    check = await ballots.check_receipt(node, row.id, receipts[6])
+    assert check.counted and check.choice == ["Col", "Ann"]
+    for election, words in ((ElectionSpec(3, "stv"), "fills 1 to 2 seats"), (ElectionSpec(2, "irv"), "one seat")):
+        with pytest.raises(BadInput, match=words):
+            await ballots.open_ballot(node, sec, BallotSpec(motion="m8", subject="s", text="t", method="ranked",
+                                                            options=("A", "B", "C"), election=election))  # fmt: skip
 
 
 async def test_a_close_cut_short_after_signing_signs_no_second_decision(

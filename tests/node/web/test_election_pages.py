@@ -67,6 +67,9 @@ async def test_a_branch_elects_its_delegate_through_the_pages(fed: Federation, b
     assert "Result: elected" in page and "Elected, in order: Val ." in page, page
     checked = plain(await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/check", {"receipt": receipt}, 200))
     assert "Counted, as: Val, Sec Leeds ." in checked
+    listed = plain(await b.page("/decisions"))
+    assert "Delegates to north elected: Val" in listed, listed
+    assert "first preferences: Sec Leeds 0, Val 4, Re-open nominations (RON) 0" in listed
 
 
 async def test_a_regional_selection_through_the_pages(fed: Federation, browsers: dict[str, Browser]) -> None:

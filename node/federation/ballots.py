@@ -9,6 +9,7 @@ every receiving node runs to check the decision.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import time
@@ -20,7 +21,7 @@ import msgspec
 
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ingest import Federation
-from node.federation.own_log import OwnLog
+from node.federation.own_log import OwnLog, none_signed
 from node.rules.ballots import check_may_run_ballots, check_may_vote, check_shape
 from node.storage.ballots import BallotRow, BallotStore, ElectionSpec, NewBallot
 from node.storage.envelopes import EnvelopeStore
@@ -226,13 +227,16 @@ async def _delegates_elected(node: Deciding, to: bytes, decision: Envelope) -> N
     empty) become the branch's delegates to ``to``, citing the decision; once."""
     body = decision.payload.body
     assert isinstance(body, Decision)
-    for raw in await node.envelopes.own_of_kind(node.own_log.key.public, "delegates", limit=50):
-        if getattr(open_envelope(raw).payload.body, "election", None) == decision.id:
-            return
     if body.outcome != "elected":
         return
     names = [body.options[i] for i in body.chosen if body.options[i] != RON]
-    await node.own_log.append(Delegates(to=to, count=len(names), names=names, election=decision.id))
+    once = none_signed(node.own_log.key.public, "delegates",
+                       lambda b: isinstance(b, Delegates) and b.election == decision.id, _ALREADY)  # fmt: skip
+    with contextlib.suppress(Conflict):  # a close cut short after this was signed: it stands
+        await node.own_log.append(Delegates(to=to, count=len(names), names=names, election=decision.id), check=once)
+
+
+_ALREADY = Conflict("the delegates this election elected are recorded already", code="already_recorded")
 
 
 @dataclass(frozen=True)

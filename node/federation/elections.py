@@ -29,6 +29,7 @@ import msgspec
 
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ballots import BallotSpec, now_ms, open_ballot
+from node.federation.own_log import none_signed
 from node.federation.upward import KINDS, Upward, ancestors, name_of, refs_of
 from node.rules.ballots import check_may_run_ballots, check_may_vote
 from node.rules.elections import check_candidacy, check_selection
@@ -181,9 +182,12 @@ async def nominate(node: Electing, who: Member, selection_id: bytes, member_id: 
     room = MAX_OPTIONS - (1 if selection.reopen == "on" else 0)
     if len(held) >= room:
         raise Conflict(f"the ballot holds {room} candidates and {len(held)} are nominated", code="ballot_full")
-    envelope = await node.own_log.append(Nomination(selection=selection_id, candidate=candidacy.name,
-                                                    statement=candidacy.statement, consented=candidacy.consented,
-                                                    category=candidacy.category))  # fmt: skip
+    body = Nomination(selection=selection_id, candidate=candidacy.name, statement=candidacy.statement,
+                      consented=candidacy.consented, category=candidacy.category)
+    once = none_signed(_me(node), "nomination", lambda b: isinstance(b, Nomination) and b.selection == selection_id
+                       and b.candidate == candidacy.name, Conflict("that member is already nominated",
+                                                                   code="already_nominated"))  # fmt: skip
+    envelope = await node.own_log.append(body, check=once)
     await node.candidacies.mark_nominated(contest, member_id, envelope.id)
     return envelope
 
@@ -210,8 +214,9 @@ async def publish_paper(node: Electing, who: Member, selection_id: bytes, clock:
     selection, body = await _ours(node, who, selection_id, "fixes its ballot paper")
     if now_ms(clock) <= body.nominations_close:
         raise Conflict("nominations are still open", code="nominations_open")
+    fixed = Conflict("the ballot paper is already fixed", code="already_published")
     if await _own_paper(node, selection) is not None:
-        raise Conflict("the ballot paper is already fixed", code="already_published")
+        raise fixed
     nominations = [_signed(e) for e in await _referring(node, selection_id, "nomination")]
     try:
         paper = sel.ballot_paper(selection_id, body, nominations, _children(node, _me(node)))
@@ -220,7 +225,9 @@ async def publish_paper(node: Electing, who: Member, selection_id: bytes, clock:
     if len(paper.candidates) <= body.seats:
         raise Conflict(f"{len(paper.candidates)} candidates for {body.seats} seats: too few nominations",
                        code="too_few_candidates")  # fmt: skip
-    return await node.own_log.append(paper)
+    once = none_signed(_me(node), "ballot_paper", lambda b: isinstance(b, BallotPaper) and b.selection == selection_id,
+                       fixed)  # fmt: skip
+    return await node.own_log.append(paper, check=once)
 
 
 async def open_selection_ballot(node: Electing, who: Member, selection_id: bytes,
@@ -258,12 +265,15 @@ async def publish_result(node: Electing, who: Member, selection_id: bytes, clock
     paper = await _own_paper(node, selection)
     if paper is None:
         raise Conflict("the ballot paper was never fixed", code="no_paper")
+    published = Conflict("the result is already published", code="already_published")
     if any(e.author == _me(node) for e in await _referring(node, selection_id, "selection_result")):
-        raise Conflict("the result is already published", code="already_published")
+        raise published
     view = await _gather(node, selection, paper)
     counted = sel.counted_bundles(view.bundles, selection_id, body, view.paper, view.children)
     result = sel.count_selection(selection_id, body, paper.id, view.paper, counted, view.categories)
-    return await node.own_log.append(result)
+    once = none_signed(_me(node), "selection_result",
+                       lambda b: isinstance(b, SelectionResult) and b.selection == selection_id, published)  # fmt: skip
+    return await node.own_log.append(result, check=once)
 
 
 @dataclass

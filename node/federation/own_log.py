@@ -11,7 +11,10 @@ in this node, so it is built to make that impossible:
   ``BEGIN IMMEDIATE`` waits, then it reads the new head;
 * nothing is published before its transaction committed. An envelope signed but not
   committed when the process dies was never seen by anyone, so re-using its sequence
-  after a restart is not a fork.
+  after a restart is not a fork;
+* an append may carry a **check** that runs inside that same write transaction, just before
+  its body is sealed ("no result of this selection signed yet"): two officers acting in the
+  same instant, or a command beside the server, cannot both pass it (:func:`none_signed`).
 """
 
 from __future__ import annotations
@@ -19,15 +22,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from node.errors import Conflict, Unavailable
+import aiosqlite
+
+from node.errors import Conflict, NodeError, Unavailable
 from node.storage.db import Database
 from node.storage.envelopes import EnvelopeStore
 from node.storage.federation import FederationStore
 from protocol import Body, Code, Envelope, Head, Payload, ProtocolError, SigningKey, check_next, seal
+from protocol.envelope import reopen
 
 if TYPE_CHECKING:
     from node.federation.ingest import Federation
@@ -36,10 +42,28 @@ MAX_BATCH = 256
 WAIT_FOR_SERVER_S = 30.0
 
 
+# A check run inside the own log's write transaction, given its connection; it raises a
+# NodeError to refuse the append (nothing is signed, no sequence is used).
+Check = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+def none_signed(author: bytes, kind: str, matches: Callable[[Body], bool], refusal: NodeError) -> Check:
+    """A check: refuse when ``author`` has already signed an envelope of ``kind`` whose body
+    ``matches`` (one result per selection, one pledge per campaign ...)."""
+
+    async def check(conn: aiosqlite.Connection) -> None:
+        for raw in await EnvelopeStore.own_of_kind_in(conn, author, kind):
+            if matches(reopen(raw).payload.body):
+                raise refusal
+
+    return check
+
+
 @dataclass
 class _Pending:
     body: Body
     future: asyncio.Future[Envelope]
+    check: Check | None = None
 
 
 class OwnLog:
@@ -77,12 +101,13 @@ class OwnLog:
             if not pending.future.done():
                 pending.future.set_exception(Conflict("the node is shutting down", code="shutting_down"))
 
-    async def append(self, body: Body) -> Envelope:
-        """Append ``body`` to our log; returns once it is durably stored.
+    async def append(self, body: Body, check: Check | None = None) -> Envelope:
+        """Append ``body`` to our log; returns once it is durably stored. ``check``, if given,
+        runs in the same write transaction first and may refuse it.
 
         Raises the body's ProtocolError if it cannot be sealed (it then takes no sequence)."""
         future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
-        pending = _Pending(body, future)
+        pending = _Pending(body, future, check)
         if self._task is None:  # no writer task (CLI use): write this one directly
             deadline = time.monotonic() + WAIT_FOR_SERVER_S
             while True:
@@ -151,6 +176,12 @@ class OwnLog:
             now = int(self.clock() * 1000)
             done: list[tuple[_Pending, Envelope]] = []
             for pending in batch:
+                if pending.check is not None:
+                    try:
+                        await pending.check(conn)
+                    except NodeError as exc:
+                        pending.future.set_exception(exc)
+                        continue
                 created = max(now, head.created if head else 0)  # a clock step back must not break our chain
                 payload = Payload(author=author, seq=head.seq + 1 if head else 1, created=created, body=pending.body,
                                   federation=federation, prev=head.id if head else None)  # fmt: skip

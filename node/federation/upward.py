@@ -20,6 +20,7 @@ from typing import Protocol
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ballots import BallotSpec, default_rules, now_ms, open_ballot
 from node.federation.motions import Moving
+from node.federation.own_log import none_signed
 from node.rules.upward import check_may_act_for_body, check_title_text, check_window
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
@@ -184,11 +185,15 @@ async def submit(node: Upward, who: Member, motion_id: int) -> Envelope:
         raise Conflict("the motion's ballot has no decision yet", code="wrong_state")
     if hashlib.sha256(motion.current.encode()).digest() != ballot.text_hash:
         raise Conflict("the motion's text is not the text its decision carried", code="text_changed")
+    submitted = Conflict("this motion has been submitted already", code="already_submitted")
+    decision = ballot.decision
     for earlier in map(_open, await node.upward.referring_by(motion.for_body, "submission", _me(node))):
-        if earlier.payload.body.decision == ballot.decision:  # type: ignore[union-attr]
-            raise Conflict("this motion has been submitted already", code="already_submitted")
-    return await _sign(node, Submission(to=motion.for_body, decision=ballot.decision, title=motion.title,
-                                        text=motion.current))  # fmt: skip
+        if earlier.payload.body.decision == decision:  # type: ignore[union-attr]
+            raise submitted
+    once = none_signed(_me(node), "submission", lambda b: isinstance(b, Submission) and b.decision == decision,
+                       submitted)  # fmt: skip
+    return await node.own_log.append(Submission(to=motion.for_body, decision=decision, title=motion.title,
+                                                text=motion.current), check=once)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -553,17 +558,20 @@ async def aggregate(node: Upward, who: Member, item_id: bytes, clock: Callable[[
         raise Conflict("only the body that tabled an item aggregates it", code="not_ours")
     if now_ms(clock) <= body.closes:
         raise Conflict("the item is open for mandates until its deadline", code="still_open")
+    aggregated = Conflict("this item has been aggregated already", code="already_aggregated")
     lock = _locks.setdefault(_me(node), asyncio.Lock())
-    async with lock:
+    async with lock:  # (one count at a time here; the check below holds across processes too)
         await refresh(node, clock)
         if await node.upward.referring_by(item_id, "aggregate", _me(node)):
-            raise Conflict("this item has been aggregated already", code="already_aggregated")
+            raise aggregated
         judged = await judge(node, envelope)
         try:
             result = up.build(envelope, judged.weights, judged.latest)
         except ValueError as exc:
             raise Conflict(str(exc), code="too_many_children") from None
-        signed = await _sign(node, result)
+        once = none_signed(_me(node), "aggregate", lambda b: isinstance(b, Aggregate) and b.item == item_id,
+                           aggregated)  # fmt: skip
+        signed = await node.own_log.append(result, check=once)
         await refresh(node, clock)
     return signed
 
@@ -671,9 +679,11 @@ async def pledge(node: Upward, who: Member, campaign_id: bytes, text: str) -> En
     if not text.strip() or len(text) > 2000:
         raise BadInput("say what this body pledges (at most 2000 characters)", field="text")
     await refresh(node)
+    pledged = Conflict("this body has pledged to this campaign already", code="already_pledged")
     if await node.upward.referring_by(campaign_id, "pledge", _me(node)):
-        raise Conflict("this body has pledged to this campaign already", code="already_pledged")
-    return await _sign(node, Pledge(campaign=campaign_id, text=text.strip()))
+        raise pledged
+    once = none_signed(_me(node), "pledge", lambda b: isinstance(b, Pledge) and b.campaign == campaign_id, pledged)
+    return await node.own_log.append(Pledge(campaign=campaign_id, text=text.strip()), check=once)
 
 
 async def campaigns(node: Upward, limit: int = 100) -> list[tuple[Envelope, list[Envelope]]]:

@@ -38,6 +38,15 @@ class EnvelopeStore:
         self.db = db
 
     @staticmethod
+    async def own_of_kind_in(conn: aiosqlite.Connection, author: bytes, kind: str, limit: int = 10_000) -> list[bytes]:
+        """The author's envelopes of one kind, newest first, read inside the caller's
+        transaction (so the own log's check sees what it has just stored in the same batch)."""
+        async with conn.execute(
+            "SELECT raw FROM envelopes WHERE kind = ? AND author = ? ORDER BY seq DESC LIMIT ?", (kind, author, limit)
+        ) as cursor:
+            return [bytes(r[0]) for r in await cursor.fetchall()]
+
+    @staticmethod
     async def insert(
         conn: aiosqlite.Connection, envelope: Envelope, received_at: int, quota: tuple[int, int] | None = None
     ) -> None:

@@ -6,6 +6,7 @@ each refusal, and a region that drops a bundle (node/federation/elections.py).""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from node.errors import Conflict
 from node.federation import ballots, motions
 from node.federation import elections as el
 from node.federation import upward as steps
+from node.storage.members import MemberIn
 from protocol import BallotPaper, Decision, Delegates, SelectionResult, open_envelope
 from protocol import selections as sel
 from protocol.counting import RON
@@ -197,3 +199,38 @@ async def test_a_second_candidate_of_the_same_name_is_refused_before_signing(fed
     await el.nominate(york.node, york.officer, selection.id, york.voters[0].id, clock)
     with pytest.raises(Conflict, match="already nominated"):
         await el.nominate(york.node, york.officer, selection.id, york.voters[0].id, clock)
+
+
+async def test_two_officers_at_once_sign_one_result_one_paper_and_one_pledge(fed: Federation) -> None:
+    """The "already published" checks run inside the own log's write transaction: two officers
+    acting in the same instant (both past the first look) get one envelope and one refusal."""
+    north, leeds, clock = fed["north"], fed["leeds"], fed.clock
+    now = clock.ms()
+    selection = await el.publish_selection(north.node, north.officer, "Treasurer", 1, nominations_close=now + HOUR,
+                                           voting_close=now + 2 * HOUR, clock=clock)  # fmt: skip
+    await fed.sync()
+    for name in ("leeds", "york"):
+        b = fed[name]
+        await el.stand(b.node, b.voters[0], el.SELECTION + selection.id.hex(), STANDING[name][0], "", clock=clock)
+        await el.nominate(b.node, b.officer, selection.id, b.voters[0].id, clock)
+    await fed.sync()
+    clock.now += 1.5 * HOUR / 1000
+    second = await north.node.members.add(MemberIn(name="Chair North", email="chair@north.org", role="chair"))
+    papers = await asyncio.gather(el.publish_paper(north.node, north.officer, selection.id, clock),
+                                  el.publish_paper(north.node, second, selection.id, clock),
+                                  return_exceptions=True)  # fmt: skip
+    assert sorted(type(p).__name__ for p in papers) == ["Conflict", "Envelope"], papers
+    assert len(await north.node.envelopes.own_of_kind(north.node.key.public, "ballot_paper")) == 1
+    clock.now += HOUR / 1000
+    results = await asyncio.gather(el.publish_result(north.node, north.officer, selection.id, clock),
+                                   el.publish_result(north.node, second, selection.id, clock),
+                                   return_exceptions=True)  # fmt: skip
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "Envelope"], results
+    assert len(await north.node.envelopes.own_of_kind(north.node.key.public, "selection_result")) == 1
+    campaign = await steps.publish_campaign(north.node, north.officer, "Bin strike", "On strike.", "Visit.")
+    await fed.sync()
+    chair = await leeds.node.members.add(MemberIn(name="Chair Leeds", email="chair@leeds.org", role="chair"))
+    pledges = await asyncio.gather(steps.pledge(leeds.node, leeds.officer, campaign.id, "£50"),
+                                   steps.pledge(leeds.node, chair, campaign.id, "£60"), return_exceptions=True)
+    assert sorted(type(p).__name__ for p in pledges) == ["Conflict", "Envelope"], pledges
+    assert len(await leeds.node.envelopes.own_of_kind(leeds.node.key.public, "pledge")) == 1

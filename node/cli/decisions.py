@@ -9,10 +9,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import add_dir
+from node.cli.common import add_dir, read_password
 from node.errors import BadInput
 from node.federation import ballots as ballot_steps
 from node.federation import motions as motion_steps
+from node.rules.accounts import authenticate
 from node.service import Node
 from node.storage.members import Member
 
@@ -42,6 +43,18 @@ def add_ballot_arguments(sub: Any) -> None:
     add_dir(c)
     c.add_argument("id", type=int, help="the ballot's number, as `ballot list` shows it")
     c.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer acting")
+    c = sub.add_parser("vote", help="a member votes, with their own password (prints the receipt, for them alone)")
+    add_dir(c)
+    c.add_argument("id", type=int, help="the ballot's number, as `ballot list` shows it")
+    c.add_argument("choice", nargs="*", help="for, against or abstain; approval: the options chosen; ranked: the "
+                   "candidates in order of preference (none: a blank ballot)")  # fmt: skip
+    c.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the member voting")
+    c.add_argument("--password-stdin", action="store_true", help="read the member's password from standard input")
+
+
+async def as_member(node: Node, email: str, password_stdin: bool) -> Member:
+    """The member acting for themselves: their email and their own password."""
+    return await authenticate(node, email, read_password(password_stdin), "command line")
 
 
 async def _officer(node: Node, email: str) -> Member:
@@ -80,6 +93,14 @@ async def ballot(args: argparse.Namespace) -> int:
                 opened = dt.datetime.fromtimestamp(b.opened / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
                 print(f"{b.id:5}  {b.state:<8} {b.secrecy:<6} opened {opened}  {b.electorate:5} on roll  {b.subject}")
             print(f"{len(rows)} ballots")
+            return 0
+        if args.ballot_command == "vote":
+            who = await as_member(node, args.as_email, args.password_stdin)
+            row = await node.ballots.require(args.id)
+            single = row.method == "for_against_abstain" and args.choice
+            choice: str | list[str] = args.choice[0] if single else args.choice
+            receipt = await ballot_steps.vote(node, who, args.id, choice)
+            print(f"vote cast on ballot {args.id}; your receipt (keep it, it is shown once): {receipt}")
             return 0
         who = await _officer(node, args.as_email)
         envelope = await motion_steps.close_ballot(node, who, args.id)

@@ -1,8 +1,9 @@
 """`branchnet election …` and `branchnet selection …`: delegate elections and a body's
 selections from the command line. ``--as EMAIL`` names the officer acting; the same
 functions as the API and the pages decide what they may do (node/federation/elections.py).
-Standing is a member's own consent: members stand on the node's pages or through the API,
-never by an officer's command."""
+Standing and voting are a member's own acts: on the pages, with their own API token, or here
+with their own password (``election stand --as EMAIL``, ``ballot vote --as EMAIL``), never an
+officer's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from node.cli.common import print_json, run_async
-from node.cli.decisions import _officer
+from node.cli.decisions import _officer, as_member
 from node.cli.upward import _action, _resolve, _stamp, _when
 from node.federation import elections as el
 from node.federation.upward import ancestors, name_of
@@ -25,6 +26,16 @@ def add_arguments(command: Any) -> None:
     sub = c.add_subparsers(dest="election_command", required=True, metavar="ACTION")
     a = _action(sub, "candidates", "who stands in a contest, with their statements", officer=False)
     a.add_argument("--contest", help="delegates:<body id> or selection:<id> (default: delegates to the body above)")
+    for action, helptext in (("stand", "a member stands, with their own password (their consent)"),
+                             ("withdraw", "a member stops standing (before a nomination is signed)")):
+        a = _action(sub, action, helptext, officer=False)
+        a.add_argument("--contest", help="delegates:<body id> or selection:<id> (default: delegates to the body above)")
+        a.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the member, for themselves")
+        a.add_argument("--password-stdin", action="store_true", help="read the member's password from standard input")
+        if action == "stand":
+            a.add_argument("--name", required=True, help="your name on the ballot")
+            a.add_argument("--statement", default="", help="what members will read")
+            a.add_argument("--category", default="", help="your declared category, for a balanced list")
     a = _action(sub, "delegates", "open a ranked ballot of the members standing as delegates to the body above")
     a.add_argument("--seats", type=int, required=True, help="how many delegates")
     a.add_argument("--counting", choices=["stv", "meek", "irv", "schulze"], default="stv", help="default stv")
@@ -105,11 +116,21 @@ async def _run(args: argparse.Namespace) -> int:
 
 async def _election(node: Node, args: argparse.Namespace) -> int:
     above = ancestors(node, node.own_log.key.public)
-    if args.election_command == "candidates":
+    if args.election_command in ("candidates", "stand", "withdraw"):
         contest = args.contest or (el.DELEGATES + above[0].hex() if above else "")
         if not contest:
-            print("this body has no body above it: say --contest")
+            print("branchnet election: this body has no body above it: say --contest")
             return 1
+    if args.election_command in ("stand", "withdraw"):
+        member = await as_member(node, args.as_email, args.password_stdin)
+        if args.election_command == "withdraw":
+            await el.withdraw(node, member, contest)
+            print(f"{member.name} no longer stands in {contest}")
+            return 0
+        stood = await el.stand(node, member, contest, args.name, args.statement, args.category)
+        print(f"{stood.name} stands in {contest} (member {stood.member_id})")
+        return 0
+    if args.election_command == "candidates":
         standing = await node.candidacies.of(contest)
         for c in standing:
             nominated = "  (nominated)" if c.nomination else ""

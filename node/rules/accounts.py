@@ -29,16 +29,23 @@ async def new_session(node: Accounts, member_id: int) -> str:
     return await node.auth.create_session(member_id, node.config.auth.session_hours * 3600)
 
 
-async def sign_in(node: Accounts, email: str, password: str, address: str) -> tuple[Member, str]:
-    """The member and a new session, or Unauthorized (the same for every reason); each try
-    counts against the account and the address before the password is checked."""
+async def authenticate(node: Accounts, email: str, password: str, address: str) -> Member:
+    """The member whose email and password these are, or Unauthorized (the same for every
+    reason); each try counts against the account and the address before the password is
+    checked. (The command line's members act by this: their own password, never an officer's.)"""
     mark = node.throttle.attempt(email, address)
     record = await node.members.login_record(email)
     ok = await verify_password(password, record[1] if record else None)
     if not ok or record is None or record[0].status == "suspended":
         raise Unauthorized("wrong email or password")
     node.throttle.succeeded(email, address, mark)
-    return record[0], await new_session(node, record[0].id)
+    return record[0]
+
+
+async def sign_in(node: Accounts, email: str, password: str, address: str) -> tuple[Member, str]:
+    """The member and a new session, or Unauthorized (as :func:`authenticate`)."""
+    member = await authenticate(node, email, password, address)
+    return member, await new_session(node, member.id)
 
 
 async def accept_invite(node: Accounts, token: str, password: str) -> tuple[Member, str]:

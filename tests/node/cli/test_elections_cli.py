@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from node.federation.acts import issue_charter
@@ -13,7 +15,8 @@ from node.service import Node
 from node.storage.members import MemberIn
 from protocol import SigningKey
 from tests.node.cli.test_node_cli import branchnet
-from tests.node.conftest import new_node_dir
+from tests.node.conftest import PASSWORD, new_node_dir
+from tests.node.federation.test_upward import Clock, Federation
 
 AS = ("--as", "sec@national.example")
 
@@ -47,3 +50,39 @@ async def test_an_officer_publishes_a_selection_and_each_refusal_is_one_line(tmp
         assert "Traceback" not in refused.stderr
     async with Node.opened(Path(d)) as node:
         assert len(await node.envelopes.own_of_kind(node.key.public, "selection")) == 1  # nothing else signed
+
+
+def member_cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+    """A member's own command, their password on standard input."""
+    return subprocess.run([sys.executable, "-m", "node", *args, "--password-stdin"], input=password + "\n",
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+async def test_members_stand_and_vote_with_their_own_password(tmp_path: Path, password_hash: str) -> None:
+    fed = Federation(Clock())
+    await fed.add(tmp_path, "national", "national", None)
+    await fed.add(tmp_path, "north", "region", "national")
+    leeds = await fed.add(tmp_path, "leeds", "branch", "north", 3)
+    for voter in leeds.voters:
+        await leeds.node.auth.change_password(voter.id, password_hash)
+    await fed.close()
+    d = str(tmp_path / "leeds")
+    refused = member_cli("election", "stand", "--dir", d, "--as", "v0@leeds.org", "--name", "Val", password="wrong")
+    assert refused.returncode == 1 and "wrong email or password" in refused.stderr
+    for email, name in (("v0@leeds.org", "Val"), ("v1@leeds.org", "Wyn")):
+        stood = member_cli("election", "stand", "--dir", d, "--as", email, "--name", name, "--statement",
+                           f"{name} will report back.", password=PASSWORD)  # fmt: skip
+        assert stood.returncode == 0 and f"{name} stands in delegates:" in stood.stdout, stood.stderr
+    listed = branchnet("election", "candidates", "--dir", d)
+    assert "Val" in listed.stdout and "Wyn will report back." in listed.stdout and "2 standing" in listed.stdout
+    opened = branchnet("election", "delegates", "--dir", d, "--seats", "1", "--as", "sec@leeds.org")
+    assert opened.returncode == 0 and "Val, Wyn, Re-open nominations (RON)" in opened.stdout, opened.stderr
+    ballot = re.search(r"ballot (\d+) open", opened.stdout).group(1)  # type: ignore[union-attr]
+    voted = member_cli("ballot", "vote", ballot, "Wyn", "Val", "--dir", d, "--as", "v2@leeds.org", password=PASSWORD)
+    assert voted.returncode == 0 and "your receipt" in voted.stdout, voted.stderr
+    again = member_cli("ballot", "vote", ballot, "Val", "--dir", d, "--as", "v2@leeds.org", password=PASSWORD)
+    assert again.returncode == 1 and "already voted" in again.stderr
+    unknown = member_cli("ballot", "vote", ballot, "Zed", "--dir", d, "--as", "v1@leeds.org", password=PASSWORD)
+    assert unknown.returncode == 1 and "not a candidate on this ballot: Zed" in unknown.stderr
+    withdrawn = member_cli("election", "withdraw", "--dir", d, "--as", "v1@leeds.org", password=PASSWORD)
+    assert withdrawn.returncode == 0 and "no longer stands" in withdrawn.stdout

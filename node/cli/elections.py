@@ -117,7 +117,7 @@ async def _run(args: argparse.Namespace) -> int:
 async def _election(node: Node, args: argparse.Namespace) -> int:
     above = ancestors(node, node.own_log.key.public)
     if args.election_command in ("candidates", "stand", "withdraw"):
-        contest = args.contest or (el.DELEGATES + above[0].hex() if above else "")
+        contest = el.normal_contest(args.contest) if args.contest else (el.DELEGATES + above[0].hex() if above else "")
         if not contest:
             print("branchnet election: this body has no body above it: say --contest")
             return 1

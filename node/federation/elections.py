@@ -80,16 +80,26 @@ async def selection_of(node: Electing, selection_id: bytes) -> Envelope:
     return envelope
 
 
-async def contest_check(node: Electing, contest: str, clock: Callable[[], float]) -> None:
+def normal_contest(contest: str) -> str:
+    """A contest as stored: its kind and the id in lower-case hex (as typed, it may differ)."""
+    kind, _, ident = contest.strip().partition(":")
+    try:
+        return f"{kind}:{bytes.fromhex(ident).hex()}"
+    except ValueError:
+        return contest
+
+
+async def contest_check(node: Electing, contest: str, clock: Callable[[], float]) -> str:
     """A contest this node's members may stand in: delegates to a body above this one, or a
-    selection of the body directly above, while its nominations are open."""
+    selection of the body directly above, while its nominations are open. Returns it as stored."""
+    contest = normal_contest(contest)
     kind, _, ident = contest.partition(":")
     try:
         raw = bytes.fromhex(ident)
     except ValueError:
         raw = b""
     if kind + ":" == DELEGATES and raw in ancestors(node, _me(node)):
-        return
+        return contest
     if kind + ":" == SELECTION and len(raw) == 32:
         envelope = await selection_of(node, raw)
         if envelope.author not in ancestors(node, _me(node))[:1]:
@@ -97,7 +107,7 @@ async def contest_check(node: Electing, contest: str, clock: Callable[[], float]
         assert isinstance(envelope.payload.body, Selection)
         if now_ms(clock) > envelope.payload.body.nominations_close:
             raise Conflict("nominations for that selection have closed", code="nominations_closed")
-        return
+        return contest
     raise BadInput("the contest is delegates:<a body above this one> or selection:<a selection id>", field="contest")
 
 
@@ -106,7 +116,7 @@ async def stand(node: Electing, who: Member, contest: str, name: str, statement:
     """The member stands in ``contest`` (their consent), under ``name``, with a statement."""
     check_may_vote(who)
     check_candidacy(name, statement, category)
-    await contest_check(node, contest, clock)
+    contest = await contest_check(node, contest, clock)
     await node.candidacies.stand(Candidacy(contest, who.id, name.strip(), statement, category.strip(),
                                            now_ms(clock), None))  # fmt: skip
     found = await node.candidacies.get(contest, who.id)
@@ -115,7 +125,7 @@ async def stand(node: Electing, who: Member, contest: str, name: str, statement:
 
 
 async def withdraw(node: Electing, who: Member, contest: str) -> None:
-    if not await node.candidacies.withdraw(contest, who.id):
+    if not await node.candidacies.withdraw(normal_contest(contest), who.id):
         raise Conflict("you are not standing there, or your nomination is already signed", code="not_standing")
 
 

@@ -54,7 +54,8 @@ async def list_candidacies(request: web.Request, who: Member | None) -> web.Stre
     contest = request.query.get("contest", "")
     if not contest or len(contest) > 100:
         raise BadInput("say which contest: ?contest=delegates:<body> or selection:<id>", field="contest")
-    return json_response([candidacy_view(c) for c in await node_of(request).candidacies.of(contest)])
+    standing = await node_of(request).candidacies.of(el.normal_contest(contest))
+    return json_response([candidacy_view(c) for c in standing])
 
 
 async def stand(request: web.Request, who: Member | None) -> web.StreamResponse:

@@ -189,7 +189,8 @@ async def test_a_second_candidate_of_the_same_name_is_refused_before_signing(fed
     await fed.sync()
     contest = el.SELECTION + selection.id.hex()
     leeds, york = fed["leeds"], fed["york"]
-    await el.stand(leeds.node, leeds.voters[0], contest, "Sam Patel", "", clock=clock)
+    typed = el.SELECTION + selection.id.hex().upper()  # as someone might paste it: stored as one contest
+    await el.stand(leeds.node, leeds.voters[0], typed, "Sam Patel", "", clock=clock)
     await el.nominate(leeds.node, leeds.officer, selection.id, leeds.voters[0].id, clock)
     await fed.sync()
     await el.stand(york.node, york.voters[0], contest, "Sam Patel", "", clock=clock)

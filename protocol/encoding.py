@@ -81,5 +81,24 @@ def decode_payload(data: bytes) -> Payload:
 
 
 def decode_wire(data: bytes) -> tuple[int, bytes, bytes]:
-    """Split the outer envelope ``[version, payload, signature]``, strictly."""
+    """Split the outer envelope ``[version, payload, signature]``, strictly.
+
+    The canonical form of a version 1 envelope is fixed byte by byte (``0x93 0x01``, the
+    payload as bin 8, 16 or 32 with the shortest header, ``0xc4 0x40`` and the 64-byte
+    signature, nothing after), so it is read here directly; anything else, or any doubt, goes
+    through the general decoder, which names what is wrong."""
+    n = len(data)
+    if n > 70 and data[0] == 0x93 and data[1] == 0x01 and data[n - 66] == 0xC4 and data[n - 65] == 0x40:
+        head = data[2]
+        if head == 0xC4:
+            size, start = data[3], 4
+        elif head == 0xC5:
+            size, start = int.from_bytes(data[3:5], "big"), 5
+        elif head == 0xC6:
+            size, start = int.from_bytes(data[3:7], "big"), 7
+        else:
+            size, start = -1, 0
+        shortest = (start == 4) or (start == 5 and size > 0xFF) or (start == 7 and size > 0xFFFF)
+        if shortest and start + size == n - 66:
+            return 1, data[start : start + size], data[n - 64 :]
     return decode_strict(_wire_decoder, data, "envelope")

@@ -88,7 +88,8 @@ def decode_wire(data: bytes) -> tuple[int, bytes, bytes]:
     signature, nothing after), so it is read here directly; anything else, or any doubt, goes
     through the general decoder, which names what is wrong."""
     n = len(data)
-    if n > 70 and data[0] == 0x93 and data[1] == 0x01 and data[n - 66] == 0xC4 and data[n - 65] == 0x40:
+    framed = n > 70 and data[0] == 0x93 and data[1] == 0x01 and data[n - 66] == 0xC4 and data[n - 65] == 0x40
+    if framed and type(data) is bytes:
         head = data[2]
         if head == 0xC4:
             size, start = data[3], 4

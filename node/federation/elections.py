@@ -27,10 +27,10 @@ from typing import Protocol
 
 import msgspec
 
-from node.errors import BadInput, Conflict, NotFound
+from node.errors import BadInput, Conflict
 from node.federation.ballots import BallotSpec, now_ms, open_ballot
 from node.federation.own_log import none_signed
-from node.federation.upward import KINDS, Upward, ancestors, name_of, refs_of
+from node.federation.upward import KINDS, Upward, ancestors, held, name_of, refs_of
 from node.rules.ballots import check_may_run_ballots, check_may_vote
 from node.rules.elections import check_candidacy, check_selection
 from node.storage.ballots import BallotRow, ElectionSpec
@@ -71,13 +71,7 @@ async def _referring(node: Electing, ref: bytes, kind: str) -> list[Envelope]:
 
 
 async def selection_of(node: Electing, selection_id: bytes) -> Envelope:
-    raw = await node.envelopes.get(selection_id)
-    if raw is None:
-        raise NotFound(f"no selection {selection_id.hex()[:16]}… is held here")
-    envelope = reopen(raw)
-    if not isinstance(envelope.payload.body, Selection):
-        raise NotFound(f"{selection_id.hex()[:16]}… is not a selection")
-    return envelope
+    return await held(node, selection_id, Selection, "selection")
 
 
 def normal_contest(contest: str) -> str:
@@ -185,13 +179,13 @@ async def nominate(node: Electing, who: Member, selection_id: bytes, member_id: 
         raise Conflict("that member is already nominated", code="already_nominated")
     selection = (await selection_of(node, selection_id)).payload.body
     assert isinstance(selection, Selection)
-    held = [e.payload.body for e in await _referring(node, selection_id, "nomination")]
-    if any(isinstance(n, Nomination) and n.candidate == candidacy.name for n in held):
+    nominated = [e.payload.body for e in await _referring(node, selection_id, "nomination")]
+    if any(isinstance(n, Nomination) and n.candidate == candidacy.name for n in nominated):
         raise Conflict(f"someone named {candidacy.name} is already nominated: the member must stand under a name "
                        "that tells them apart", code="same_name")  # fmt: skip
     room = MAX_OPTIONS - (1 if selection.reopen == "on" else 0)
-    if len(held) >= room:
-        raise Conflict(f"the ballot holds {room} candidates and {len(held)} are nominated", code="ballot_full")
+    if len(nominated) >= room:
+        raise Conflict(f"the ballot holds {room} candidates and {len(nominated)} are nominated", code="ballot_full")
     body = Nomination(selection=selection_id, candidate=candidacy.name, statement=candidacy.statement,
                       consented=candidacy.consented, category=candidacy.category)
     once = none_signed(_me(node), "nomination", lambda b: isinstance(b, Nomination) and b.selection == selection_id

@@ -115,7 +115,8 @@ def name_of(node: Upward, key: bytes) -> str:
     return body.name if body is not None else key.hex()[:16] + "…"
 
 
-async def _held(node: Upward, envelope_id: bytes, kind: type, what: str) -> Envelope:
+async def held(node: Upward, envelope_id: bytes, kind: type, what: str) -> Envelope:
+    """The envelope held here with this id, whose body is a ``kind`` (NotFound naming ``what``)."""
     raw = await node.envelopes.get(envelope_id)
     if raw is None:
         raise NotFound(f"no {what} {envelope_id.hex()[:16]}… is held here")
@@ -248,7 +249,7 @@ async def submissions(node: Upward) -> list[SubmissionView]:
 
 
 async def _submission_to_us(node: Upward, submission_id: bytes) -> Envelope:
-    envelope = await _held(node, submission_id, Submission, "submission")
+    envelope = await held(node, submission_id, Submission, "submission")
     if envelope.payload.body.to != _me(node):  # type: ignore[union-attr]
         raise Conflict("that submission is to another body", code="not_ours")
     problem = await _submission_problem(node, envelope)
@@ -327,7 +328,7 @@ async def answer_composite(node: Upward, who: Member, composite_id: bytes, answe
     if answer not in ("consent", "refuse", "withdraw"):
         raise BadInput("the answer is consent, refuse or withdraw", field="answer")
     await refresh(node)
-    composite = await _held(node, composite_id, Composite, "composite")
+    composite = await held(node, composite_id, Composite, "composite")
     ours = [s for s, raw in (await node.upward.many(composite.payload.body.sources)).items()  # type: ignore[union-attr]
             if _open(raw).author == _me(node)]  # fmt: skip
     if not ours:
@@ -371,7 +372,7 @@ async def table_item(node: Upward, who: Member, new: NewItem, clock: Callable[[]
     sources = list(dict.fromkeys(new.sources))
     title, text = new.title, new.text
     if new.composite is not None:
-        composite = await _held(node, new.composite, Composite, "composite")
+        composite = await held(node, new.composite, Composite, "composite")
         body = composite.payload.body
         assert isinstance(body, Composite)
         if composite.author != _me(node):
@@ -405,7 +406,7 @@ async def agenda(node: Upward) -> list[Envelope]:
 
 
 async def item(node: Upward, item_id: bytes) -> Envelope:
-    return await _held(node, item_id, AgendaItem, "agenda item")
+    return await held(node, item_id, AgendaItem, "agenda item")
 
 
 async def ballot_on_item(node: Upward, who: Member, item_id: bytes, clock: Callable[[], float] = time.time
@@ -673,7 +674,7 @@ async def publish_campaign(node: Upward, who: Member, title: str, text: str, ask
 
 async def pledge(node: Upward, who: Member, campaign_id: bytes, text: str) -> Envelope:
     check_may_act_for_body(who)
-    campaign = await _held(node, campaign_id, Campaign, "campaign")
+    campaign = await held(node, campaign_id, Campaign, "campaign")
     if campaign.author == _me(node):
         raise Conflict("a body does not pledge to its own campaign", code="own_campaign")
     if not text.strip() or len(text) > 2000:

@@ -9,7 +9,6 @@ every receiving node runs to check the decision.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import time
@@ -232,8 +231,11 @@ async def _delegates_elected(node: Deciding, to: bytes, decision: Envelope) -> N
     names = [body.options[i] for i in body.chosen if body.options[i] != RON]
     once = none_signed(node.own_log.key.public, "delegates",
                        lambda b: isinstance(b, Delegates) and b.election == decision.id, _ALREADY)  # fmt: skip
-    with contextlib.suppress(Conflict):  # a close cut short after this was signed: it stands
+    try:
         await node.own_log.append(Delegates(to=to, count=len(names), names=names, election=decision.id), check=once)
+    except Conflict as exc:
+        if exc is not _ALREADY:  # signed already (a close cut short after it): it stands
+            raise
 
 
 _ALREADY = Conflict("the delegates this election elected are recorded already", code="already_recorded")

@@ -73,6 +73,10 @@ async def test_a_branch_elects_its_delegates_and_they_replace_the_officers_recor
     await steps.refresh(leeds.node, clock)
     _, latest = await steps.own_delegates(leeds.node)
     assert latest == Delegates(to=to, count=2, names=["Ann", "Bob"], election=decision.id)
+    # A close cut short after the record was signed, run again, signs no second record.
+    await ballots._delegates_elected(leeds.node, to, decision)
+    records = await leeds.node.envelopes.own_of_kind(leeds.node.key.public, "delegates")
+    assert [open_envelope(r).payload.body.election for r in records].count(decision.id) == 1  # type: ignore[union-attr]
     # North holds the decision and the record citing it: the record is what its items weigh by.
     held = await north.node.envelopes.get(decision.id)
     assert held is not None and open_envelope(held).payload.body == body

@@ -43,7 +43,7 @@ async def test_a_regional_selection_across_four_branch_processes(federation: lis
     password_hash = await hash_password("correct horse battery staple")
     for n in nodes:
         await demo_sign_in(n, password_hash)
-    done = await demo_elections(nodes, window_s=8.0, timeout_s=120.0)
+    done = await demo_elections(nodes, window_s=10.0, timeout_s=120.0)
     assert done.branches == ["Leeds Branch", "York Branch", "Hull Branch", "Selby Branch"]
     async with aiohttp.ClientSession() as http:
 

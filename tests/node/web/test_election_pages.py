@@ -75,7 +75,7 @@ async def test_a_branch_elects_its_delegate_through_the_pages(fed: Federation, b
 async def test_a_regional_selection_through_the_pages(fed: Federation, browsers: dict[str, Browser]) -> None:
     north = browsers["north"]
     now = int(time.time() * 1000)
-    closes = {"nominations_close": utc(now + 4000), "voting_close": utc(now + 8000)}
+    closes = {"nominations_close": utc(now + 6000), "voting_close": utc(now + 13_000)}
     form = {"office": "Regional committee", "selection_seats": "1", "method": "stv", "balancing": "", **closes}
     location = await north.post("/elections", "/elections/do/select", form)
     here = location.split("?")[0]
@@ -89,7 +89,7 @@ async def test_a_regional_selection_through_the_pages(fed: Federation, browsers:
         member = re.search(r'name="member" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
         await b.post(here, f"{here}/nominate", {"member": member})
     await fed.sync()
-    await asyncio.sleep(max(0.0, (now + 4100) / 1000 - time.time()))
+    await asyncio.sleep(max(0.0, (now + 6100) / 1000 - time.time()))
     await north.post(here, f"{here}/paper", {})
     await fed.sync()
     order = {"leeds": ["Sec leeds", "Sec york"], "york": ["Sec york"]}
@@ -103,7 +103,7 @@ async def test_a_regional_selection_through_the_pages(fed: Federation, browsers:
         await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/vote", ranks(options, order[name]), 201)
         for voter in fed[name].voters:
             await vote(fed[name].node, voter, int(ballot), ["Sec leeds"] if name == "leeds" else ["Sec york"])
-    await asyncio.sleep(max(0.0, (now + 8100) / 1000 - time.time()))
+    await asyncio.sleep(max(0.0, (now + 13_100) / 1000 - time.time()))
     for name in ("leeds", "york"):
         b = browsers[name]
         (row,) = [r for r in await fed[name].node.ballots.recent() if r.election]

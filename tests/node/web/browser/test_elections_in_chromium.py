@@ -79,7 +79,7 @@ async def test_a_selection_result_shows_its_rounds_as_a_table_and_a_chart(fed: F
     north = fed["north"]
     now = int(time.time() * 1000)
     selection = await el.publish_selection(north.node, north.officer, "Regional committee", 2,
-                                           nominations_close=now + 8000, voting_close=now + 10_000)  # fmt: skip
+                                           nominations_close=now + 15_000, voting_close=now + 23_000)  # fmt: skip
     await fed.sync()
     for name, candidate in (("leeds", "Ann"), ("york", "Bob")):
         b = fed[name]
@@ -97,7 +97,7 @@ async def test_a_selection_result_shows_its_rounds_as_a_table_and_a_chart(fed: F
     await expect(hull.page.get_by_text("The nomination is signed.")).to_be_visible()
     await hull.screenshot("selection-nominate")
     await fed.sync()
-    await asyncio.sleep(max(0.0, (now + 8100) / 1000 - time.time()))
+    await asyncio.sleep(max(0.0, (now + 15_100) / 1000 - time.time()))
     await el.publish_paper(north.node, north.officer, selection.id)
     await fed.sync()
     rankings = {"leeds": [["Ann", "Bob"]] * 3 + [["Cat"]], "york": [["Bob", "Ann"]] * 2 + [["Cat", "Bob"]] * 2,
@@ -108,7 +108,7 @@ async def test_a_selection_result_shows_its_rounds_as_a_table_and_a_chart(fed: F
         rows[name] = await el.open_selection_ballot(b.node, b.officer, selection.id)
         for voter, ranking in zip(b.voters, votes, strict=True):
             await ballots.vote(b.node, voter, rows[name].id, ranking)
-    await asyncio.sleep(max(0.0, (now + 10_100) / 1000 - time.time()))
+    await asyncio.sleep(max(0.0, (now + 23_100) / 1000 - time.time()))
     for name, row in rows.items():
         await motions.close_ballot(fed[name].node, fed[name].officer, row.id)
     await fed.sync()

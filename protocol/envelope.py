@@ -143,14 +143,10 @@ def _check_header(payload: Payload) -> None:
 # Kinds whose bodies have rules of their own to check (the rest: the schema says it all).
 _CHECKED = (Genesis, Charter, KeyRotation, Decision, AgendaItem, Composite, Mandate, Aggregate, Campaign, Selection,
             BallotPaper, SelectionResult, ForkProof)  # fmt: skip
-_UNCHECKED: set[type] = set()
 
 
 def _check_body(payload: Payload, body: Body) -> None:
-    if type(body) in _UNCHECKED:
-        return
     if not isinstance(body, _CHECKED):
-        _UNCHECKED.add(type(body))
         return
     match body:
         case Genesis(rules=rules, founder_level=founder_level):

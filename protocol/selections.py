@@ -186,7 +186,8 @@ def recount(published: Signed, selection_id: bytes, selection: Selection, paper_
         findings.append("early_result: published before voting closed")
     if body.paper != paper_id:
         findings.append("other_paper: the result is not of the selection's ballot paper")
-    counted = [b for b in held if b.id in body.bundles]
+    cited = set(body.bundles)
+    counted = [b for b in held if b.id in cited]
     for bundle_id in body.bundles:
         if bundle_id not in by_id:
             findings.append(f"cites_unknown_bundle: {bundle_id.hex()[:16]} is not held here")
@@ -196,7 +197,6 @@ def recount(published: Signed, selection_id: bytes, selection: Selection, paper_
         problem = bundle_problem(b, selection_id, selection, paper, children)
         if problem is not None:
             findings.append(f"cites_invalid_bundle: {b.id.hex()[:16]} ({problem})")
-    cited = set(body.bundles)
     for b in expected:
         if b.id not in cited:
             findings.append(f"omits_bundle: {b.id.hex()[:16]} from {b.author.hex()[:16]}")

@@ -249,9 +249,9 @@ async def open_selection_ballot(node: Electing, who: Member, selection_id: bytes
                        code="no_paper")  # fmt: skip
     if now_ms(clock) >= body.voting_close:
         raise Conflict("voting in this selection has closed", code="voting_closed")
-    for row in await node.ballots.recent(1000):
-        if row.election is not None and row.election.selection == selection_id:
-            raise Conflict(f"this branch's ballot for the selection is ballot {row.id}", code="already_open")
+    opened = await node.ballots.for_selection(selection_id)  # (the database refuses a second one, too)
+    if opened is not None:
+        raise Conflict(f"this branch's ballot for the selection is ballot {opened.id}", code="already_open")
     paper = paper_envelope.payload.body
     assert isinstance(paper, BallotPaper)
     spec = BallotSpec(motion="selection", subject=body.office, text=body.office + ": " + ", ".join(paper.candidates),

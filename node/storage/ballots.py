@@ -220,21 +220,33 @@ class BallotStore:
     async def create(self, new: NewBallot, electors: list[tuple[int, bytes]]) -> BallotRow:
         """The ballot and its frozen electorate (member id, roll salt), together."""
         async with self.db.write("ballots.create") as conn:
-            cursor = await conn.execute(
-                "INSERT INTO ballots (ballot, motion, amendment, subject, text_hash, method, options, rules, secrecy,"
-                " may_change, state, opened, opens, closes, electorate, roll, created_by, election)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
-                (new.ballot, new.motion, new.amendment, new.subject, new.text_hash, new.method,
-                 json.dumps(new.options), msgspec.json.encode(new.rules).decode(), new.secrecy, int(new.may_change),
-                 new.opened, new.opens, new.closes, len(electors), new.roll, new.created_by,
-                 new.election.as_json() if new.election else "{}"),
-            )  # fmt: skip
+            try:
+                cursor = await conn.execute(
+                    "INSERT INTO ballots (ballot, motion, amendment, subject, text_hash, method, options, rules,"
+                    " secrecy, may_change, state, opened, opens, closes, electorate, roll, created_by, election)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
+                    (new.ballot, new.motion, new.amendment, new.subject, new.text_hash, new.method,
+                     json.dumps(new.options), msgspec.json.encode(new.rules).decode(), new.secrecy,
+                     int(new.may_change), new.opened, new.opens, new.closes, len(electors), new.roll, new.created_by,
+                     new.election.as_json() if new.election else "{}"),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as exc:
+                if "ballots_one_per_selection" not in str(exc):
+                    raise
+                raise Conflict("this branch's ballot for the selection is open already", code="already_open") from None
             ballot_id = cursor.lastrowid
             await conn.executemany(
                 "INSERT INTO ballot_electors (ballot_id, member_id, salt) VALUES (?, ?, ?)",
                 [(ballot_id, member, salt) for member, salt in electors],
             )
         return await self.require(int(ballot_id or 0))
+
+    async def for_selection(self, selection: bytes) -> BallotRow | None:
+        """This node's ballot for a body's selection, if it opened one (by its index)."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM ballots WHERE json_extract(election, '$.selection') = ?", (selection.hex(),)
+        )
+        return _row(row) if row else None
 
     async def get(self, ballot_id: int) -> BallotRow | None:
         row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM ballots WHERE id = ?", (ballot_id,))

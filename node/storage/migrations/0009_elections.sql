@@ -3,6 +3,9 @@
 -- a member standing in a contest, with their statement: their consent, given by themselves.
 
 ALTER TABLE ballots ADD COLUMN election TEXT NOT NULL DEFAULT '{}';
+-- A branch runs one ballot per selection: the database refuses a second, whoever opens it.
+CREATE UNIQUE INDEX ballots_one_per_selection ON ballots (json_extract(election, '$.selection'))
+    WHERE json_extract(election, '$.selection') IS NOT NULL;
 
 CREATE TABLE candidacies (
     contest    TEXT NOT NULL,                 -- delegates:<body key hex> or selection:<selection id hex>

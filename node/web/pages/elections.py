@@ -19,7 +19,7 @@ from node.web.common import node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
 from node.web.pages.upward import _hex_id, _parse_time, _when_ms
-from node.web.routes.elections import report
+from node.web.routes.elections import report_of
 from protocol import Selection
 
 NOTICES = {"stood": "You stand: your statement is what members will read.", "withdrawn": "You no longer stand.",
@@ -103,8 +103,8 @@ def _seats(value: str, field: str = "seats") -> int:
 
 async def _selection_context(request: web.Request, selection_id: bytes, **extra: Any) -> dict[str, Any]:
     node, who = node_of(request), who_of(request)
-    shown = await report(node, selection_id)
     v = await el.selection_view(node, selection_id)
+    shown = report_of(node, v)
     me = node.own_log.key.public
     now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     s = v.selection
@@ -112,8 +112,7 @@ async def _selection_context(request: web.Request, selection_id: bytes, **extra:
     child = bool(above) and above[0] == v.envelope.author
     contest = el.SELECTION + selection_id.hex()
     standing = await node.candidacies.of(contest) if child else []
-    ballot = next((r for r in await node.ballots.recent(1000)
-                   if r.election is not None and r.election.selection == selection_id), None)  # fmt: skip
+    ballot = await node.ballots.for_selection(selection_id)
     results = [{"r": r, "chart": _chart(r)} for r in shown.results]
     return {"s": shown.selection, "shown": shown, "results": results, "ours": v.envelope.author == me,
             "child": child, "nominations_open": now <= s.nominations_close, "voting_open": now < s.voting_close,

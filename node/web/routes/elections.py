@@ -175,7 +175,11 @@ async def list_selections(request: web.Request, who: Member | None) -> web.Strea
 
 
 async def report(node: el.Electing, selection_id: bytes) -> SelectionReport:
-    v = await el.selection_view(node, selection_id)
+    return report_of(node, await el.selection_view(node, selection_id))
+
+
+def report_of(node: el.Electing, v: el.SelectionView) -> SelectionReport:
+    """A selection as the API shows it, from what :func:`selection_view` gathered."""
     nominations = [NominationView(n.id.hex(), node_id_text(n.author), name_of(node, n.author), b.candidate,
                                   b.statement, b.category)
                    for n in v.nominations if isinstance(b := n.payload.body, Nomination)]  # fmt: skip

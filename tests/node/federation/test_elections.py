@@ -207,8 +207,9 @@ async def test_a_second_candidate_of_the_same_name_is_refused_before_signing(fed
 
 
 async def test_two_officers_at_once_sign_one_result_one_paper_and_one_pledge(fed: Federation) -> None:
-    """The "already published" checks run inside the own log's write transaction: two officers
-    acting in the same instant (both past the first look) get one envelope and one refusal."""
+    """The "already published" checks run inside the own log's write transaction, and a branch's
+    ballot for a selection is unique in its database: two officers acting in the same instant
+    (both past the first look) get one and one refusal."""
     north, leeds, clock = fed["north"], fed["leeds"], fed.clock
     now = clock.ms()
     selection = await el.publish_selection(north.node, north.officer, "Treasurer", 1, nominations_close=now + HOUR,
@@ -226,6 +227,13 @@ async def test_two_officers_at_once_sign_one_result_one_paper_and_one_pledge(fed
                                   return_exceptions=True)  # fmt: skip
     assert sorted(type(p).__name__ for p in papers) == ["Conflict", "Envelope"], papers
     assert len(await north.node.envelopes.own_of_kind(north.node.key.public, "ballot_paper")) == 1
+    await fed.sync()
+    chair = await leeds.node.members.add(MemberIn(name="Chair Leeds", email="chair@leeds.org", role="chair"))
+    opened = await asyncio.gather(el.open_selection_ballot(leeds.node, leeds.officer, selection.id, clock),
+                                  el.open_selection_ballot(leeds.node, chair, selection.id, clock),
+                                  return_exceptions=True)  # fmt: skip
+    assert sorted(type(o).__name__ for o in opened) == ["BallotRow", "Conflict"], opened  # the database's refusal
+    assert (await leeds.node.ballots.for_selection(selection.id)) is not None
     clock.now += HOUR / 1000
     results = await asyncio.gather(el.publish_result(north.node, north.officer, selection.id, clock),
                                    el.publish_result(north.node, second, selection.id, clock),
@@ -234,7 +242,6 @@ async def test_two_officers_at_once_sign_one_result_one_paper_and_one_pledge(fed
     assert len(await north.node.envelopes.own_of_kind(north.node.key.public, "selection_result")) == 1
     campaign = await steps.publish_campaign(north.node, north.officer, "Bin strike", "On strike.", "Visit.")
     await fed.sync()
-    chair = await leeds.node.members.add(MemberIn(name="Chair Leeds", email="chair@leeds.org", role="chair"))
     pledges = await asyncio.gather(steps.pledge(leeds.node, leeds.officer, campaign.id, "£50"),
                                    steps.pledge(leeds.node, chair, campaign.id, "£60"), return_exceptions=True)
     assert sorted(type(p).__name__ for p in pledges) == ["Conflict", "Envelope"], pledges

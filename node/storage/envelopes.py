@@ -2,12 +2,21 @@
 
 The node's own log (:mod:`node.federation.own_log`) and ingest (:mod:`node.federation.ingest`)
 write through these rows inside their transactions; readers (gossip, the API) read here.
+
+Finding an envelope by id (migration 0010): ids are hashes, and an index kept beside every
+insert dirtied one page of it per stored envelope. The ids of rows up to a watermark are in
+``envelope_ids``; the newer rows (at most about :data:`MERGE_ROWS`) are found through
+:class:`RecentIds`, this process's map of their ids read from the table by rowid; every
+:data:`MERGE_ROWS` rows, :func:`merge_recent_ids` moves them into ``envelope_ids`` in one
+sorted run, inside the writing transaction. Every look-up by id goes through
+:func:`rowids_of`, which reads both parts.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Iterable
 
 import aiosqlite
 
@@ -31,6 +40,113 @@ def envelope_row(envelope: Envelope, received_at: int, quota: tuple[int, int] | 
             envelope.raw, n, b)  # fmt: skip
 
 
+IDS_WATERMARK = "ids_rowid"  # meta: the ids of rows with rowid <= this are in envelope_ids
+MERGE_ROWS = 32_768  # rows stored after the watermark before their ids are merged (~3 MB here per process)
+_REFRESH_STEP = 5_000
+
+
+class RecentIds:
+    """The ids of the rows stored after the watermark, as this process last read them.
+
+    Read by rowid, which only grows (AUTOINCREMENT), so a refresh reads just the rows stored
+    since the last one. A row may have left the table since (a cut, a reset): every hit is
+    checked against the table by rowid before it is believed."""
+
+    def __init__(self) -> None:
+        self.seen: int | None = None  # the highest rowid read; None before the first read
+        self.mark = 0  # the watermark when last read: entries at or below it are dropped
+        self.rows: dict[bytes, int] = {}
+
+    async def refresh(self, db: Database) -> None:
+        row = await db.fetchone("SELECT value FROM meta WHERE key = ?", (IDS_WATERMARK,))
+        mark = int(row[0]) if row else 0
+        if self.seen is None:
+            self.seen = mark
+        if mark > self.mark:
+            self.mark = mark
+            self.rows = {i: r for i, r in self.rows.items() if r > mark}
+        while True:
+            rows = await db.fetchall(
+                "SELECT rowid, id FROM envelopes WHERE rowid > ? ORDER BY rowid LIMIT ?", (self.seen, _REFRESH_STEP)
+            )
+            for r in rows:
+                if int(r[0]) > self.mark:
+                    self.rows[bytes(r[1])] = int(r[0])
+            if rows:
+                self.seen = max(self.seen, int(rows[-1][0]))
+            if len(rows) < _REFRESH_STEP:
+                return
+
+
+_recent: weakref.WeakKeyDictionary[Database, RecentIds] = weakref.WeakKeyDictionary()
+
+
+def recent_ids(db: Database) -> RecentIds:
+    """This process's map of recent ids for ``db`` (one per open database)."""
+    found = _recent.get(db)
+    if found is None:
+        found = _recent[db] = RecentIds()
+    return found
+
+
+async def _indexed(db: Database, ids: list[bytes]) -> dict[bytes, int]:
+    found: dict[bytes, int] = {}
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
+        marks = ",".join("?" * len(part))
+        rows = await db.fetchall(f"SELECT id, row FROM envelope_ids WHERE id IN ({marks})", part)
+        found.update((bytes(r[0]), int(r[1])) for r in rows)
+    return found
+
+
+async def rowids_of(db: Database, ids: Iterable[bytes]) -> dict[bytes, int]:
+    """The rowid of each of ``ids`` that is stored (absent ids are left out): the merged
+    index first, then the recent rows (refreshed when an id is still missing), each recent
+    hit checked against the table. If a merge moved the watermark meanwhile, the ids it took
+    out of the recent map are asked of the index again."""
+    recent = recent_ids(db)
+    mark = recent.mark
+    wanted = list(dict.fromkeys(ids))
+    found = await _indexed(db, wanted)
+    missing = [i for i in wanted if i not in found]
+    if not missing:
+        return found
+    await recent.refresh(db)
+    if recent.mark != mark:
+        found.update(await _indexed(db, missing))
+        missing = [i for i in missing if i not in found]
+    candidates = {recent.rows[i]: i for i in missing if i in recent.rows}
+    keys = list(candidates)
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        marks = ",".join("?" * len(part))
+        rows = await db.fetchall(f"SELECT rowid, id FROM envelopes WHERE rowid IN ({marks})", part)
+        found.update((bytes(r[1]), int(r[0])) for r in rows if candidates.get(int(r[0])) == bytes(r[1]))
+    return found
+
+
+async def merge_recent_ids(conn: aiosqlite.Connection) -> int:
+    """Inside a write transaction: once :data:`MERGE_ROWS` rows are stored after the watermark,
+    put their ids into ``envelope_ids`` in id order and move the watermark. The rows merged."""
+    async with conn.execute("SELECT value FROM meta WHERE key = ?", (IDS_WATERMARK,)) as cursor:
+        row = await cursor.fetchone()
+    mark = int(row[0]) if row else 0
+    async with conn.execute("SELECT MAX(rowid) FROM envelopes") as cursor:
+        row = await cursor.fetchone()
+    top = int(row[0]) if row and row[0] is not None else 0
+    if top - mark < MERGE_ROWS:
+        return 0
+    cursor = await conn.execute(
+        "INSERT OR REPLACE INTO envelope_ids (id, row)"
+        " SELECT id, rowid FROM envelopes WHERE rowid > ? AND rowid <= ? ORDER BY id",
+        (mark, top),
+    )
+    merged = cursor.rowcount
+    await cursor.close()
+    await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (IDS_WATERMARK, top))
+    return merged
+
+
 class EnvelopeStore:
     """Read access to stored envelopes, and the insert used inside write transactions."""
 
@@ -51,10 +167,28 @@ class EnvelopeStore:
         conn: aiosqlite.Connection, envelope: Envelope, received_at: int, quota: tuple[int, int] | None = None
     ) -> None:
         await conn.execute(INSERT_ENVELOPE, envelope_row(envelope, received_at, quota))
+        await merge_recent_ids(conn)
 
     async def get(self, envelope_id: bytes) -> bytes | None:
-        row = await self.db.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
-        return bytes(row[0]) if row else None
+        row = await self.db.fetchone(
+            "SELECT e.raw FROM envelope_ids i JOIN envelopes e ON e.rowid = i.row WHERE i.id = ?", (envelope_id,)
+        )
+        if row is not None:
+            return bytes(row[0])
+        found = await self.many([envelope_id])
+        return found.get(envelope_id)
+
+    async def many(self, ids: Iterable[bytes]) -> dict[bytes, bytes]:
+        """Raw envelopes by id (those held)."""
+        where = {rowid: i for i, rowid in (await rowids_of(self.db, ids)).items()}
+        keys = list(where)
+        out: dict[bytes, bytes] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = await self.db.fetchall(f"SELECT rowid, raw FROM envelopes WHERE rowid IN ({marks})", part)
+            out.update((where[int(r[0])], bytes(r[1])) for r in rows)
+        return out
 
     async def of_kind(self, kind: str, limit: int = 100) -> list[bytes]:
         """The latest envelopes of one kind by any author, newest received first."""

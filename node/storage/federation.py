@@ -16,7 +16,7 @@ from typing import Any
 import aiosqlite
 
 from node.storage.db import Database
-from node.storage.envelopes import INSERT_ENVELOPE, UNCONFIRMED
+from node.storage.envelopes import INSERT_ENVELOPE, UNCONFIRMED, merge_recent_ids, rowids_of
 from protocol.trust import CharteredBody
 
 HeadRow = tuple[bytes, int, bytes, int, int | None, int | None]  # author, seq, id, created, quota_n, quota_b
@@ -105,15 +105,14 @@ class FederationStore:
 
     async def known_ids(self, ids: list[bytes], with_held: bool) -> set[bytes]:
         """Which of ``ids`` are stored (or, ``with_held``, set aside)."""
-        tables = ["envelopes", "held"] if with_held else ["envelopes"]
-        found: set[bytes] = set()
-        step = 900 // len(tables)
-        for start in range(0, len(ids), step):
-            chunk = ids[start : start + step]
-            marks = ",".join("?" * len(chunk))
-            sql = " UNION ALL ".join(f"SELECT id FROM {table} WHERE id IN ({marks})" for table in tables)
-            rows = await self.db.fetchall(sql, chunk * len(tables))
-            found.update(bytes(r[0]) for r in rows)
+        found = set(await rowids_of(self.db, ids))
+        if with_held:
+            rest = [i for i in ids if i not in found]
+            for start in range(0, len(rest), 900):
+                chunk = rest[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows = await self.db.fetchall(f"SELECT id FROM held WHERE id IN ({marks})", chunk)
+                found.update(bytes(r[0]) for r in rows)
         return found
 
     async def latest_profiles(self) -> list[bytes]:
@@ -215,6 +214,7 @@ class FederationStore:
     @staticmethod
     async def insert_envelopes(conn: aiosqlite.Connection, rows: list[tuple[object, ...]]) -> None:
         await conn.executemany(INSERT_ENVELOPE, rows)
+        await merge_recent_ids(conn)
 
     @staticmethod
     async def envelope_at(conn: aiosqlite.Connection, author: bytes, seq: int) -> bytes | None:

@@ -16,9 +16,13 @@ import json
 from collections.abc import Callable, Iterable
 
 from node.storage.db import Database
+from node.storage.envelopes import EnvelopeStore
 from protocol import Envelope
 
 WATERMARK = "refs_rowid"
+# An indexed envelope still in its author's log, joined by (author, seq), which the envelopes
+# table keeps unique (it has no index on the id: migration 0010).
+_HELD_REF = "e.author = r.author AND e.seq = r.seq AND e.id = r.envelope"
 BATCH = 2000
 
 
@@ -67,7 +71,7 @@ class UpwardStore:
         """The raw envelopes of ``kind`` that refer to ``ref``, by author and sequence (all of
         them with ``limit`` None: a count must not lose anyone's to someone else's flood)."""
         rows = await self.db.fetchall(
-            "SELECT e.raw FROM envelope_refs r JOIN envelopes e ON e.id = r.envelope"
+            f"SELECT e.raw FROM envelope_refs r JOIN envelopes e ON {_HELD_REF}"
             " WHERE r.ref = ? AND r.kind = ? ORDER BY r.author, r.seq LIMIT ?",
             (ref, kind, -1 if limit is None else limit),
         )
@@ -76,7 +80,8 @@ class UpwardStore:
     async def of_kind(self, kind: str, limit: int = 1000) -> list[bytes]:
         """The newest raw envelopes of ``kind`` in the index (each once)."""
         rows = await self.db.fetchall(
-            "SELECT e.raw FROM envelopes e WHERE e.id IN (SELECT envelope FROM envelope_refs WHERE kind = ?)"
+            "SELECT e.raw FROM envelopes e WHERE e.rowid IN"
+            f" (SELECT e.rowid FROM envelope_refs r JOIN envelopes e ON {_HELD_REF} WHERE r.kind = ?)"
             " ORDER BY e.rowid DESC LIMIT ?",
             (kind, limit),
         )
@@ -85,7 +90,7 @@ class UpwardStore:
     async def referring_by(self, ref: bytes, kind: str, author: bytes) -> list[bytes]:
         """The raw envelopes of ``kind`` by ``author`` that refer to ``ref``, in sequence order."""
         rows = await self.db.fetchall(
-            "SELECT e.raw FROM envelope_refs r JOIN envelopes e ON e.id = r.envelope"
+            f"SELECT e.raw FROM envelope_refs r JOIN envelopes e ON {_HELD_REF}"
             " WHERE r.ref = ? AND r.kind = ? AND r.author = ? ORDER BY r.seq",
             (ref, kind, author),
         )
@@ -93,15 +98,7 @@ class UpwardStore:
 
     async def many(self, ids: Iterable[bytes]) -> dict[bytes, bytes]:
         """Raw envelopes by id (those held)."""
-        wanted = list(dict.fromkeys(ids))
-        out: dict[bytes, bytes] = {}
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            rows = await self.db.fetchall(
-                f"SELECT id, raw FROM envelopes WHERE id IN ({', '.join('?' for _ in part)})", part
-            )
-            out.update((bytes(r[0]), bytes(r[1])) for r in rows)
-        return out
+        return await EnvelopeStore(self.db).many(ids)
 
     async def latest_before(self, kind: str, authors: Iterable[bytes], created: int) -> dict[bytes, bytes]:
         """Each author's latest envelope of ``kind`` signed at or before ``created``."""

@@ -1,0 +1,149 @@
+"""Finding envelopes by id (migration 0010): merged ids in ``envelope_ids``, newer ones by rowid.
+
+Every test runs with a small merge threshold so that both parts hold rows, and each checks
+through the same calls the node uses (``EnvelopeStore.get`` and ``many``, ``known_ids``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import node.storage.envelopes as envelopes_module
+from node.storage.db import Database, _statements, migrations
+from node.storage.envelopes import IDS_WATERMARK, EnvelopeStore, rowids_of
+from node.storage.federation import FederationStore
+
+AUTHOR = hashlib.sha256(b"author").digest()
+OTHER = hashlib.sha256(b"other").digest()
+
+
+def rows(author: bytes, first: int, count: int) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for seq in range(first, first + count):
+        raw = os.urandom(64)
+        out.append((hashlib.sha256(raw).digest(), author, seq, "node_profile", 1, 1, raw, 1, 1))
+    return out
+
+
+async def store(db: Database, batch: list[tuple[object, ...]]) -> None:
+    async with db.write("test.store") as conn:
+        await FederationStore.insert_envelopes(conn, batch)
+
+
+async def merged_ids(db: Database) -> set[bytes]:
+    return {bytes(r[0]) for r in await db.fetchall("SELECT id FROM envelope_ids")}
+
+
+@pytest.fixture(autouse=True)
+def small_merges(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(envelopes_module, "MERGE_ROWS", 25)
+
+
+async def test_ids_are_found_before_and_after_their_merge(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "n.db", create=True)
+    try:
+        stored: list[tuple[object, ...]] = []
+        for first in range(1, 71, 10):  # 70 rows in batches of 10: merges at 30 and 60
+            batch = rows(AUTHOR, first, 10)
+            await store(db, batch)
+            stored += batch
+            store_ = EnvelopeStore(db)
+            for row in stored:
+                assert await store_.get(row[0]) == row[6]  # type: ignore[arg-type]
+        merged = await merged_ids(db)
+        mark = await db.fetchone("SELECT value FROM meta WHERE key = ?", (IDS_WATERMARK,))
+        assert mark is not None and mark[0] == 60
+        assert merged == {r[0] for r in stored[:60]}  # the last ten only by rowid
+        ids = [r[0] for r in stored]
+        unknown = [hashlib.sha256(b"nothing %d" % i).digest() for i in range(5)]
+        assert await FederationStore(db).known_ids([*ids, *unknown], with_held=False) == set(ids)  # type: ignore[arg-type]
+        assert set(await EnvelopeStore(db).many([*ids, *unknown])) == set(ids)  # type: ignore[arg-type]
+        assert await EnvelopeStore(db).get(unknown[0]) is None
+    finally:
+        await db.close()
+
+
+async def test_another_process_finds_what_this_one_stored(tmp_path: Path) -> None:
+    """A second connection (the CLI beside the server) keeps its own recent map: it finds
+    rows stored after its last look, rows merged since, and both at once."""
+    path = tmp_path / "n.db"
+    server = await Database.open(path, create=True, serving=True)
+    cli = await Database.open(path)
+    try:
+        first = rows(AUTHOR, 1, 20)
+        await store(server, first)
+        assert await EnvelopeStore(cli).get(first[0][0]) == first[0][6]  # type: ignore[arg-type]
+        later = rows(AUTHOR, 21, 20)  # crosses the threshold: a merge moves 40 ids out of recent
+        await store(server, later)
+        ids = [r[0] for r in first + later]
+        assert len(await merged_ids(server)) == 40
+        assert set(await rowids_of(cli, ids)) == set(ids)  # type: ignore[arg-type]
+        more = rows(OTHER, 1, 5)
+        await store(server, more)
+        assert await EnvelopeStore(cli).get(more[4][0]) == more[4][6]  # type: ignore[arg-type]
+    finally:
+        await cli.close()
+        await server.close()
+
+
+async def test_rows_that_leave_are_not_found(tmp_path: Path) -> None:
+    """A cut sets rows aside: neither their merged ids nor this process's recent map find them,
+    and a row stored again at the same place is found under its own id."""
+    db = await Database.open(tmp_path / "n.db", create=True)
+    try:
+        stored = rows(AUTHOR, 1, 40)  # 30 merged (one batch of 40 crosses 25), then 10 more
+        await store(db, stored[:30])
+        await store(db, stored[30:])
+        ids = [r[0] for r in stored]
+        assert set(await rowids_of(db, ids)) == set(ids)  # type: ignore[arg-type]
+        async with db.write("test.cut") as conn:
+            await FederationStore.set_aside(conn, AUTHOR, 20, "test", 1)
+        kept, gone = ids[:20], ids[20:]
+        assert set(await rowids_of(db, ids)) == set(kept)  # type: ignore[arg-type]
+        assert await merged_ids(db) == set(kept)  # the trigger took the merged ones out
+        assert await FederationStore(db).known_ids(gone, with_held=True) == set(gone)  # type: ignore[arg-type]
+        again = rows(AUTHOR, 21, 1)
+        await store(db, again)
+        assert await EnvelopeStore(db).get(again[0][0]) == again[0][6]  # type: ignore[arg-type]
+        assert await EnvelopeStore(db).get(gone[0]) is None  # type: ignore[arg-type]
+    finally:
+        await db.close()
+
+
+async def test_a_database_from_before_the_id_index_keeps_every_id(tmp_path: Path) -> None:
+    """A node's file at schema 9 (the id UNIQUE on the table), opened by this version."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, _name, sql in migrations()[:9]:
+        for statement in _statements(sql):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    old = rows(AUTHOR, 1, 30) + rows(OTHER, 1, 30)
+    conn.executemany(
+        "INSERT INTO envelopes (id, author, seq, kind, created, received_at, raw, quota_n, quota_b)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        old,
+    )
+    conn.execute("DELETE FROM envelopes WHERE author = ? AND seq > 25", (OTHER,))  # the top rowids freed
+    conn.close()
+    db = await Database.open(path)
+    try:
+        kept = [r for r in old if not (r[1] == OTHER and int(r[2]) > 25)]  # type: ignore[call-overload]
+        assert await merged_ids(db) == {r[0] for r in kept}
+        for row in kept:
+            assert await EnvelopeStore(db).get(row[0]) == row[6]  # type: ignore[arg-type]
+        assert await db.integrity_check() == "ok"
+        async with db.write("test.cut") as write:  # frees the highest rowid (55)
+            await FederationStore.set_aside(write, OTHER, 24, "test", 1)
+        new = rows(OTHER, 25, 5)  # AUTOINCREMENT from now on: a freed rowid is not handed out again
+        await store(db, new)
+        rowids = await rowids_of(db, [r[0] for r in new])  # type: ignore[misc]
+        assert len(rowids) == 5 and min(rowids.values()) > 55
+        assert await EnvelopeStore(db).get(new[0][0]) == new[0][6]  # type: ignore[arg-type]
+    finally:
+        await db.close()

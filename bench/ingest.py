@@ -12,16 +12,19 @@ In one run:
    chartered ``--authors`` regions; a client signed as one of them pushes every region's
    log (``--count`` NodeProfile envelopes in all) to ``POST /fed/v1/envelopes`` in bundles
    of ``--batch``: the whole ingest path (signed request check, bundle parsing, dedupe,
-   verification in the thread pool, trust and chain rules, one transaction per batch,
-   fsync);
-3. the same with ``federation.verify_threads`` = 1 and = 2, each on a fresh copy of the node,
-   alternating, ``--rounds`` times; the best ratio of each counts (as in bench/verify.py), and
-   the median is printed beside it. Four bundles are in flight at once, as when several
-   peers push.
+   verification off the event loop, trust and chain rules, one transaction per batch,
+   fsync). With ``--verify-in processes`` (the node's default) its verify worker processes
+   are started first, as on a node that has been running, by a batch it refuses;
+3. the same with ``federation.verify_threads`` (the number of verify workers) = 1 and = 2,
+   each on a fresh copy of the node, alternating, ``--rounds`` times; the best ratio of each
+   counts (as in bench/verify.py), and the median is printed beside it. Four bundles are in
+   flight at once, as when several peers push.
 
     .venv/bin/python bench/ingest.py [--count 12000] [--authors 40] [--batch 500] [--concurrency 4] [--rounds 3]
+                                     [--verify-in processes|threads]
 
-The last line is JSON with "ratio" (1 thread / raw) and "ratio_2threads" (2 threads / raw),
+``BENCH_THREADS=1`` prints the CPU of each server thread and worker process while timed.
+The last line is JSON with "ratio" (1 worker / raw) and "ratio_2threads" (2 workers / raw),
 their medians, "raw_2threads_ratio" (bare verification in two threads over one) and
 "open_2threads_ratio" (open_envelope in two threads over bare verification in one).
 "raw_sodium_per_s" and "raw_sodium_2threads_per_s" are libsodium's bare rates.
@@ -132,10 +135,47 @@ def batches(logs: list[list[bytes]], batch: int) -> list[list[bytes]]:
     return [flat[i : i + batch] for i in range(0, len(flat), batch)]
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of process ``pid``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        f = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        out[int(task.name)] = (int(f[11]) + int(f[12])) / ticks
+    return out
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (started by any of its threads)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return sorted(found)
+
+
+async def warm_up(transport: HttpTransport, url: str, sample: list[bytes], workers: int) -> None:
+    """Start the node's verify worker processes as a running node has them: push a batch it
+    refuses (each signature spoilt in one bit, so nothing is stored) and wait until
+    ``/metrics`` says the workers are up (node/federation/verify.py)."""
+    spoilt = [raw[:-1] + bytes([raw[-1] ^ 1]) for raw in sample]
+    body = write_bundle(spoilt)
+    answer = await transport.request("POST", url, "/fed/v1/envelopes", body, "application/vnd.branchnet.bundle")
+    if any(o["status"] != "rejected" for o in msgspec.msgpack.decode(answer)["outcomes"]):
+        raise SystemExit("the warm-up batch was not refused")
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            async with http.get(f"{url}/metrics") as r:
+                if f"branchnet_verify_processes {workers}.0" in await r.text():
+                    return
+            await asyncio.sleep(0.1)
+    raise SystemExit("the verify worker processes did not start within 30 s")
+
+
 async def ingest_rate(
-    directory: Path, threads: int, bundles: list[list[bytes]], client: SigningKey, concurrency: int
+    directory: Path, threads: int, bundles: list[list[bytes]], client: SigningKey, concurrency: int, processes: bool
 ) -> float:
     env = {**os.environ, "BRANCHNET_FEDERATION_VERIFY_THREADS": str(threads), "BRANCHNET_FEDERATION_GOSSIP": "false",
+           "BRANCHNET_FEDERATION_VERIFY_PROCESSES": "true" if processes else "false",
            "BRANCHNET_LOG_LEVEL": "warning", "BRANCHNET_FEDERATION_PEER_RATE": "100000",
            "BRANCHNET_FEDERATION_PEER_BURST": "100000"}  # fmt: skip
     server = subprocess.Popen([sys.executable, "-m", "node", "serve", "--dir", str(directory)], cwd=ROOT, env=env,
@@ -161,6 +201,11 @@ async def ingest_rate(
             accepted += sum(1 for o in outcomes if o["status"] in ("accepted", "quarantined"))
 
     try:
+        if processes:
+            await warm_up(transport, url, bundles[0][:100], threads)
+        before = thread_cpu(server.pid)
+        before_children = {child: sum(thread_cpu(child).values()) for child in children(server.pid)}
+        total = sum(len(b) for b in bundles)
         started = time.perf_counter()
         client_cpu = time.process_time()
         await asyncio.gather(*(sender() for _ in range(concurrency)))
@@ -172,20 +217,21 @@ async def ingest_rate(
         fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
         server_cpu = (int(fields[11]) + int(fields[12])) / ticks
         print(
-            f"  {threads} thread(s): {elapsed:.2f} s; CPU: server {server_cpu:.2f} s (with start-up),"
+            f"  {threads} worker(s): {elapsed:.2f} s; CPU: server {server_cpu:.2f} s (with start-up),"
             f" client {client_cpu:.2f} s",
             file=sys.stderr,
         )
-        if os.environ.get("BENCH_THREADS"):  # CPU seconds per server thread, to see where time goes
-            for task in sorted(Path(f"/proc/{server.pid}/task").iterdir()):
-                name = (task / "comm").read_text().strip()
-                f = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                print(f"    {name:20} {(int(f[11]) + int(f[12])) / ticks:.2f} s", file=sys.stderr)
+        if os.environ.get("BENCH_THREADS"):  # CPU seconds per server thread while timed, to see where time goes
+            for tid, seconds in sorted(thread_cpu(server.pid).items()):
+                spent = seconds - before.get(tid, 0.0)
+                print(f"    thread {tid:8} {spent:.2f} s, {spent / total * 1e6:.1f} us per envelope", file=sys.stderr)
+            for child in children(server.pid):  # the verify worker processes
+                cpu = sum(thread_cpu(child).values()) - before_children.get(child, 0.0)
+                print(f"    process {child:7} {cpu:.2f} s, {cpu / total * 1e6:.1f} us per envelope", file=sys.stderr)
     finally:
         await transport.close()
         server.terminate()
         server.wait(timeout=30)
-    total = sum(len(b) for b in bundles)
     if accepted != total or held < total:  # held also counts the node's own log
         raise SystemExit(f"only {held} envelopes are held after pushing {total} ({accepted} taken)")
     return total / elapsed
@@ -198,6 +244,10 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4, help="bundles in flight at once")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each; the best counts")
+    parser.add_argument(
+        "--verify-in", choices=["processes", "threads"], default="processes",
+        help="where the node checks signatures (federation.verify_processes; processes is the default)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared"
@@ -219,12 +269,15 @@ async def main() -> None:
                 copy = Path(tmp) / f"node-{threads}-{attempt}"
                 shutil.copytree(prepared, copy)
                 raw_now = raw_verify_rate(sample)
-                rate = await ingest_rate(copy, threads, bundles, client, args.concurrency)
+                rate = await ingest_rate(
+                    copy, threads, bundles, client, args.concurrency, processes=args.verify_in == "processes"
+                )
                 runs[threads].append((rate, raw_now))
                 print(f"    = {rate / raw_now:.3f} x the raw rate measured just before ({raw_now:.0f} /s)",
                       file=sys.stderr)  # fmt: skip
                 shutil.rmtree(copy)
     total = sum(len(b) for b in bundles)
+    where = "process" if args.verify_in == "processes" else "thread"
     best = {t: max(runs[t], key=lambda run: run[0] / run[1]) for t in runs}
     ratio = {t: best[t][0] / best[t][1] for t in runs}
     median = {t: statistics.median(rate / raw for rate, raw in runs[t]) for t in runs}
@@ -236,10 +289,11 @@ async def main() -> None:
     print(f"open_envelope (2 threads)       : {open_rate_2:8.0f} /s  ({open_rate_2 / raw_rate:.2f} x raw, alone)")
     for t in (1, 2):
         print(
-            f"HTTP ingest, {t} verify thread(s): {best[t][0]:8.0f} /s  ({ratio[t]:.2f} x raw, best of"
+            f"HTTP ingest, {t} verify {where}(s): {best[t][0]:8.0f} /s  ({ratio[t]:.2f} x raw, best of"
             f" {len(runs[t])}; median {median[t]:.2f})"
         )
-    print(json.dumps({"raw_per_s": round(raw_rate), "ingest_per_s_1thread": round(best[1][0]),
+    print(json.dumps({"verify_in": args.verify_in, "raw_per_s": round(raw_rate),
+                      "ingest_per_s_1thread": round(best[1][0]),
                       "ingest_per_s_2threads": round(best[2][0]), "ratio": round(ratio[1], 3),
                       "ratio_2threads": round(ratio[2], 3), "ratio_median": round(median[1], 3),
                       "ratio_2threads_median": round(median[2], 3),

@@ -24,7 +24,7 @@
     allow_private_peers = false # fetch from private/loopback addresses (tests, the demo)
     fanout = 3                  # peers each new envelope is pushed to
     sync_interval_ms = 5000     # anti-entropy with one random peer this often
-    # and: gossip, seeds, push_interval_ms, verify_threads, quarantine_max, max_batch,
+    # and: gossip, seeds, push_interval_ms, verify_threads, verify_processes, quarantine_max, max_batch,
     # max_push_bytes, clock_skew_s, peer_rate, peer_burst, request_timeout_ms
 
 Every key can be overridden by ``BRANCHNET_<SECTION>_<KEY>`` (for example
@@ -114,6 +114,7 @@ class FederationSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     sync_interval_ms: Annotated[int, Meta(ge=50, le=3_600_000)] = 5_000
     push_interval_ms: Annotated[int, Meta(ge=10, le=60_000)] = 200
     verify_threads: Annotated[int, Meta(ge=1, le=64)] = 2
+    verify_processes: bool = True
     quarantine_max: Annotated[int, Meta(ge=0, le=10_000_000)] = 10_000
     quarantine_max_bytes: Annotated[int, Meta(ge=0, le=1 << 40)] = 256 * 1024 * 1024
     quarantine_unknown_percent: Annotated[int, Meta(ge=0, le=100)] = 50

@@ -60,6 +60,7 @@ class Node:
             key.public,
             clock=clock,
             verify_threads=config.federation.verify_threads,
+            verify_processes=config.federation.verify_processes,
             quarantine=QuarantineLimits(
                 max_count=config.federation.quarantine_max,
                 max_bytes=config.federation.quarantine_max_bytes,

@@ -4,8 +4,9 @@ Ingest (every envelope that arrives from another node goes through :meth:`Federa
 
 1. deduplicate by id (SHA-256 of the bytes) against the batch and against everything held,
    set aside or quarantined, *before* any signature is checked;
-2. verify the rest (``open_envelope``: size, canonical form, schema, signature) in a small
-   thread pool: ``cryptography`` releases the GIL while verifying, so both cores work;
+2. verify the rest (``open_envelope``: size, canonical form, schema, signature) off the
+   event loop (:mod:`node.federation.verify`: worker processes for large batches, threads
+   for small ones);
 3. in **one transaction per batch**, in (author, sequence) order: trust
    (:mod:`protocol.trust`), then chain rules against the stored head; accept, quarantine
    (author not chartered yet, or predecessors missing), or reject with a reason code;
@@ -21,12 +22,10 @@ evidence (table ``held``), and the proof is stored and published.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +33,7 @@ import aiosqlite
 import msgspec
 
 from node.federation.quarantine import QuarantineBook, QuarantineLimits
+from node.federation.verify import Verifier
 from node.storage.db import Database
 from node.storage.envelopes import EnvelopeStore, envelope_row
 from node.storage.federation import FederationStore, HeadRow
@@ -81,16 +81,6 @@ class Found:
     proof: ForkProof
 
 
-def _verify_many(raws: list[bytes]) -> list[Envelope | ProtocolError]:
-    out: list[Envelope | ProtocolError] = []
-    for raw in raws:
-        try:
-            out.append(open_envelope(raw))
-        except ProtocolError as exc:
-            out.append(exc)
-    return out
-
-
 class Federation:
     """Trust, heads and ingest for one node. All state changes happen inside write transactions."""
 
@@ -100,6 +90,7 @@ class Federation:
         own_key: bytes,
         *,
         verify_threads: int = 2,
+        verify_processes: bool = False,
         quarantine: QuarantineLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -108,8 +99,7 @@ class Federation:
         self.envelopes = EnvelopeStore(db)
         self.own_key = own_key
         self.clock = clock
-        self.verify_threads = max(1, verify_threads)
-        self._pool = ThreadPoolExecutor(self.verify_threads, thread_name_prefix="verify")
+        self.verifier = Verifier(verify_threads, verify_processes)
         self.federation: bytes | None = None
         self.trust: Trust | None = None
         self.heads: dict[bytes, Head] = {}
@@ -232,7 +222,7 @@ class Federation:
         self._retry_all = True
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.verifier.close()
 
     async def load_counters(self) -> None:
         self.counters = Counter(await self.store.counters())
@@ -280,7 +270,7 @@ class Federation:
                 outcomes[i] = Outcome("duplicate", ids[i].hex())
             else:
                 to_verify.append(i)
-        checked = await self._verify([raws[i] for i in to_verify])
+        checked = await self.verifier.open([raws[i] for i in to_verify])
         candidates: list[tuple[int, Envelope]] = []
         for i, result in zip(to_verify, checked, strict=True):
             if isinstance(result, ProtocolError):
@@ -309,15 +299,6 @@ class Federation:
         """Which of ``ids`` are held, set aside or quarantined (the last two tables are
         empty on most nodes: then they are not asked)."""
         return {i for i in ids if i in self.quarantine} | await self.store.known_ids(ids, self._held_any)
-
-    async def _verify(self, raws: list[bytes]) -> list[Envelope | ProtocolError]:
-        if not raws:
-            return []
-        loop = asyncio.get_running_loop()
-        size = -(-len(raws) // self.verify_threads)
-        chunks = [raws[i : i + size] for i in range(0, len(raws), size)]
-        parts = await asyncio.gather(*(loop.run_in_executor(self._pool, _verify_many, c) for c in chunks))
-        return [item for part in parts for item in part]
 
     async def _admit_batch(
         self,

@@ -43,6 +43,15 @@ class NodeCollector(Collector):
             cut.add_metric([reason], sum(1 for b in bodies if b.cut_reason == reason))
         yield cut
         yield GaugeMetricFamily("branchnet_bodies", "Chartered bodies known", value=len(bodies))
+        verifier = state.verifier
+        yield GaugeMetricFamily(
+            "branchnet_verify_processes",
+            "Worker processes checking signatures (0: threads only, until a large batch starts them)",
+            value=verifier.workers if verifier.processes_running else 0,
+        )
+        yield CounterMetricFamily(
+            "branchnet_verify_process_batches", "Batches checked in worker processes", value=verifier.process_batches
+        )
         if self.gossip is not None:
             peers = self.gossip.peers.peers.values()
             yield GaugeMetricFamily("branchnet_peers", "Peers known", value=len(peers))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import node.federation.ingest as federation_module
+import node.federation.verify as verify_module
 from node.federation.ingest import Federation, Found
 from node.federation.quarantine import QuarantineLimits
 from node.storage.db import Database
@@ -59,8 +59,8 @@ async def test_accepts_a_chartered_tree_and_dedupes_before_verifying(
     assert await statuses(fed, [GEN, *c_north, *north]) == [("accepted", None)] * 4
     assert fed.heads[NORTH.public].seq == 2 and fed.trust is not None and LEEDS.public in fed.trust.bodies
     verified: list[int] = []
-    real = federation_module._verify_many
-    monkeypatch.setattr(federation_module, "_verify_many", lambda raws: verified.append(len(raws)) or real(raws))
+    real = verify_module.open_all
+    monkeypatch.setattr(verify_module, "open_all", lambda raws: verified.append(len(raws)) or real(raws))
     assert await statuses(fed, [GEN, north[0], north[0]]) == [("duplicate", None)] * 3
     assert verified == []  # nothing known was verified again
 

@@ -11,16 +11,18 @@ digests, heads and ranges) runs unchanged over an in-memory transport. What is s
   node with a profile; a random view of 64 keeps 10,000 simulated nodes in memory and
   is, if anything, slower to spread);
 * time runs in synchronous rounds: in a round every node first pushes what it received in
-  the previous round (fanout peers), then runs one anti-entropy exchange with one random
-  peer. A new object starts at one random node. Rounds are synchronous: what a node
+  the previous round (fanout peers), and again what its last push found to be news to a
+  peer (as the node reads its peers' answers), then runs one anti-entropy exchange with one
+  random peer. A new object starts at one random node. Rounds are synchronous: what a node
   receives during a round is applied when the round ends, so nothing travels two hops in
   one round.
 
     .venv/bin/python bench/gossip_sim.py [--runs 50] [--sizes 1000,10000] [--fanout 3] [--seed 1]
 
-The last line is JSON with "p99_rounds_1000", "p99_rounds_10000", "mean_rounds_*" and
-"idle_round_bytes" (body bytes per node per idle round, both directions).
-Targets: p99 <= 7 rounds at 1,000 nodes and <= 8 at 10,000.
+The last line is JSON with "p99_rounds_1000", "p99_rounds_10000", "mean_rounds_*",
+"pushes_per_node_*" (push messages, one per peer per batch, anti-entropy's pushes back
+included, per node per new object) and "idle_round_bytes" (body bytes per node per idle
+round, both directions). Targets: p99 <= 6 rounds at 1,000 nodes and <= 7 at 10,000.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class SimReplica:
         self._digest: bytes | None = None
         self.engine: GossipEngine | None = None
         self.inbox: list[bytes] | None = None  # during a round, what arrives waits here
+        self.waiting: set[bytes] = set()  # the same, for "is it news?"
 
     def digest(self) -> bytes:
         if self._digest is None:
@@ -73,8 +76,14 @@ class SimReplica:
     async def receive(self, raws: list[bytes]) -> int:
         if self.inbox is not None:
             self.inbox.extend(raws)
+            self.waiting.update(raws)
             return 0
         return self.apply(raws)
+
+    def news(self, raw: bytes) -> bool:
+        """Whether ``raw`` is news here: neither held nor already arrived this round."""
+        author, seq, _ = RAW.decode(raw)
+        return raw not in self.waiting and len(self.logs.get(author, ())) < seq
 
     def apply(self, raws: list[bytes]) -> int:
         new: list[bytes] = []
@@ -98,10 +107,15 @@ class MemoryTransport:
     def __init__(self, replicas: dict[str, SimReplica]) -> None:
         self.replicas = replicas
         self.bytes = 0
+        self.pushes = 0  # push messages (one per peer per batch)
 
-    async def push(self, peer: Peer, raws: list[bytes]) -> None:
+    async def push(self, peer: Peer, raws: list[bytes]) -> list[bool]:
         self.bytes += sum(len(r) + 4 for r in raws)
-        await self.replicas[peer.address].receive(raws)
+        self.pushes += 1
+        remote = self.replicas[peer.address]
+        taken = [remote.news(raw) for raw in raws]  # what the node's answer says (accepted/quarantined)
+        await remote.receive(raws)
+        return taken
 
     async def sync(self, peer: Peer, request: SyncRequest) -> SyncReply:
         body = ENCODER.encode(request)
@@ -142,14 +156,18 @@ def build(n: int, fanout: int, view: int, rng: random.Random) -> tuple[list[Goss
     return engines, transport
 
 
-async def spread_once(engines: list[GossipEngine], rng: random.Random, max_rounds: int = 60) -> int:
-    """Rounds until a new object created at one random node is held by every node."""
+async def spread_once(engines: list[GossipEngine], rng: random.Random, max_rounds: int = 60) -> tuple[int, float]:
+    """Rounds until a new object created at one random node is held by every node, and the
+    push messages it cost per node (counted until no node has it queued any more)."""
+    transport: MemoryTransport = engines[0].transport  # type: ignore[assignment]
+    pushes = transport.pushes
     origin = rng.randrange(len(engines))
     author = hashlib.sha256(f"new author {rng.random()}".encode()).digest()
     new = ENCODER.encode((author, 1, b"a new decision" * 10))
     await engines[origin].replica.receive([new])  # type: ignore[attr-defined]
     replicas = [e.replica for e in engines]
     order = list(range(len(engines)))
+    spread = 0
     for round_no in range(1, max_rounds + 1):
         for r in replicas:
             r.inbox = []  # type: ignore[attr-defined]
@@ -161,9 +179,12 @@ async def spread_once(engines: list[GossipEngine], rng: random.Random, max_round
             await engines[i].reconcile()
         for r in replicas:
             inbox, r.inbox = r.inbox, None  # type: ignore[attr-defined]
+            r.waiting.clear()  # type: ignore[attr-defined]
             r.apply(inbox)  # type: ignore[attr-defined]
-        if all(author in r.logs for r in replicas):  # type: ignore[attr-defined]
-            return round_no
+        if not spread and all(author in r.logs for r in replicas):  # type: ignore[attr-defined]
+            spread = round_no
+        if spread and not any(e.pending for e in engines):
+            return spread, (transport.pushes - pushes) / len(engines)
     raise RuntimeError(f"not spread after {max_rounds} rounds")
 
 
@@ -195,15 +216,19 @@ async def main() -> None:
         started = time.perf_counter()
         engines, transport = build(n, args.fanout, args.view, rng)
         idle = await idle_bytes(engines, transport)
-        rounds = [await spread_once(engines, rng) for _ in range(args.runs)]
+        runs = [await spread_once(engines, rng) for _ in range(args.runs)]
+        rounds = [r for r, _ in runs]
+        pushes = statistics.mean(p for _, p in runs)
         # Between runs the new objects stay: each run starts from the previous state, as in life.
         result[f"mean_rounds_{n}"] = round(statistics.mean(rounds), 2)
         result[f"p99_rounds_{n}"] = p99(rounds)
         result[f"max_rounds_{n}"] = max(rounds)
+        result[f"pushes_per_node_{n}"] = round(pushes, 2)
         result["idle_round_bytes"] = round(idle, 1)
         print(
             f"N={n:>6}: mean {statistics.mean(rounds):.2f} rounds, p99 {p99(rounds)}, max {max(rounds)}; "
-            f"idle round {idle:.1f} bytes/node; {time.perf_counter() - started:.0f} s"
+            f"{pushes:.2f} push messages per node; idle round {idle:.1f} bytes/node;"
+            f" {time.perf_counter() - started:.0f} s"
         )
     print(json.dumps(result))
 

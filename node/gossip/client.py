@@ -44,6 +44,18 @@ _SYNC_REPLY = msgspec.msgpack.Decoder(SyncReply)
 _RANGES_REPLY = msgspec.msgpack.Decoder(RangesReply)
 
 
+class _Outcome(msgspec.Struct):
+    status: str  # accepted, duplicate, quarantined, rejected (docs/federation.md, 3.1)
+
+
+class _PushReply(msgspec.Struct):
+    outcomes: list[_Outcome]
+
+
+_PUSH_REPLY = msgspec.msgpack.Decoder(_PushReply)
+_NEWS = frozenset({"accepted", "quarantined"})  # the peer did not hold it before
+
+
 class BlockedAddress(OSError):
     """An outgoing connection to a refused address."""
 
@@ -176,15 +188,23 @@ class HttpTransport:
             raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from None
 
     # --- the engine's transport ------------------------------------------------------------
-    async def push(self, peer: Peer, raws: list[bytes]) -> None:
+    async def push(self, peer: Peer, raws: list[bytes]) -> list[bool] | None:
+        """Push ``raws``; for each, whether the peer took it as news (its outcome accepted or
+        quarantined), or None if an answer did not say in a form we read."""
+        taken: list[bool] | None = []
         for start in range(0, len(raws), self.max_batch):
-            await self.request(
-                "POST",
-                peer.address,
-                "/fed/v1/envelopes",
-                write_bundle(raws[start : start + self.max_batch]),
-                BUNDLE_TYPE,
-            )
+            part = raws[start : start + self.max_batch]
+            data = await self.request("POST", peer.address, "/fed/v1/envelopes", write_bundle(part), BUNDLE_TYPE)
+            try:
+                outcomes = _PUSH_REPLY.decode(data).outcomes
+            except msgspec.DecodeError:
+                taken = None
+                continue
+            if taken is not None and len(outcomes) == len(part):
+                taken += [o.status in _NEWS for o in outcomes]
+            else:
+                taken = None
+        return taken
 
     async def genesis(self, base: str, federation: bytes) -> bytes:
         """The genesis envelope ``base`` serves for ``federation`` (its id), as bytes; PeerError

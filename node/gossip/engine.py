@@ -3,8 +3,12 @@
 Transport-agnostic: the node runs it over signed HTTP (:mod:`node.gossip.client`); the
 simulator (``bench/gossip_sim.py``) runs the same engine over an in-memory transport.
 
-* **Push**: every envelope newly accepted here (ours or a peer's) is queued once and sent,
-  batched, to ``fanout`` random available peers.
+* **Push**: every envelope newly accepted here (ours or a peer's) is queued and sent,
+  batched, to ``fanout`` random available peers; an envelope that was news to at least one
+  of them (the peer's answer says it took it) goes out again at the next push, to other
+  random peers, up to ``MAX_PUSHES`` times in all (rumour mongering with feedback: while a
+  rumour still finds people who had not heard it, it is worth telling again; once a push
+  finds it known to all it reached, it stops).
 * **Pull anti-entropy**: every interval, one random available peer gets our heads digest.
   Equal digests end the round (constant bytes, whatever the number of authors). Otherwise
   the peer answers with its heads; for each author where it is ahead we fetch the missing
@@ -37,6 +41,7 @@ MAX_BACKOFF_S = 300.0
 BREAKER_FAILURES = 5
 BREAKER_PAUSE_S = 600.0
 HEALTHY_SHARE = 0.75  # of random picks, the share drawn from peers that answered last time
+MAX_PUSHES = 2  # times one envelope is pushed (each to ``fanout`` peers) while it is still news
 
 T = TypeVar("T")
 
@@ -56,7 +61,10 @@ class Replica(Protocol):
 
 
 class Transport(Protocol):
-    async def push(self, peer: Peer, raws: list[bytes]) -> None: ...
+    async def push(self, peer: Peer, raws: list[bytes]) -> Sequence[bool] | None:
+        """Send ``raws``; for each, whether the peer took it as news (accepted or queued, not
+        held already), or None when the answer does not say."""
+        ...
 
     async def sync(self, peer: Peer, request: SyncRequest) -> SyncReply: ...
 
@@ -163,6 +171,7 @@ class Stats:
     rounds: int = 0
     equal_rounds: int = 0
     pushed: int = 0
+    repushed: int = 0  # envelopes queued again because they were news to a peer
     pulled: int = 0
     accepted: int = 0
     failures: int = 0
@@ -200,6 +209,7 @@ class GossipEngine:
         self.max_rounds = max_rounds
         self.clock = clock or peers.clock
         self.pending: list[bytes] = []
+        self._pushes: dict[bytes, int] = {}  # envelopes pushed before and queued again: times pushed
         self.stats = Stats()
         self.wake = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
@@ -208,7 +218,7 @@ class GossipEngine:
 
     # --- push -----------------------------------------------------------------------------
     def offer(self, raws: list[bytes]) -> None:
-        """Queue newly accepted envelopes to be pushed once."""
+        """Queue newly accepted envelopes to be pushed."""
         self.pending.extend(raws)
         self.wake.set()
 
@@ -219,20 +229,36 @@ class GossipEngine:
     async def push(self, batch: list[bytes]) -> None:
         """Push ``batch`` to ``fanout`` available peers and wait for them (the simulator's step)."""
         if batch:
-            targets = [self._reserve(peer) for peer in self.peers.sample(self.fanout)]
-            await asyncio.gather(*(self._push_to(peer, batch) for peer in targets))
+            await self._push_all([self._reserve(peer) for peer in self.peers.sample(self.fanout)], batch)
 
     def push_soon(self, batch: list[bytes]) -> None:
-        """Push ``batch`` to ``fanout`` available peers, each in its own task."""
+        """Push ``batch`` to ``fanout`` available peers, in a task (the peers, each answering in
+        its own time, are chosen and reserved now)."""
         if batch:
-            for peer in self.peers.sample(self.fanout):
-                self._spawn(self._push_to(self._reserve(peer), batch))
+            self._spawn(self._push_all([self._reserve(peer) for peer in self.peers.sample(self.fanout)], batch))
 
-    async def _push_to(self, peer: Peer, batch: list[bytes]) -> None:
+    async def _push_all(self, targets: list[Peer], batch: list[bytes]) -> None:
+        answers = await asyncio.gather(*(self._push_to(peer, batch) for peer in targets))
+        news = [any(taken[i] for taken in answers if taken is not None) for i in range(len(batch))]
+        again: list[bytes] = []
+        for raw, was_news in zip(batch, news, strict=True):
+            times = self._pushes.pop(raw, 0) + 1
+            if was_news and times < MAX_PUSHES:
+                self._pushes[raw] = times
+                again.append(raw)
+        if again:
+            self.stats.repushed += len(again)
+            self.offer(again)
+
+    async def _push_to(self, peer: Peer, batch: list[bytes]) -> Sequence[bool] | None:
+        taken: Sequence[bool] | None = None
         async with self._exchange_with(peer):
-            await self._timed(peer, self.transport.push(peer, batch))
+            answer = await self._timed(peer, self.transport.push(peer, batch))
             peer.sent += len(batch)
             self.stats.pushed += len(batch)
+            if answer is not None and len(answer) == len(batch):
+                taken = answer
+        return taken
 
     # --- pull -----------------------------------------------------------------------------
     async def reconcile(self, peer: Peer | None = None, *, reserved: bool = False) -> bool:

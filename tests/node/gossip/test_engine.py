@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 
 from node.gossip.engine import (
     BREAKER_FAILURES,
     BREAKER_PAUSE_S,
     MAX_BACKOFF_S,
+    MAX_PUSHES,
     GossipEngine,
     Peer,
     PeerError,
@@ -143,6 +145,66 @@ async def test_push_goes_to_fanout_peers_once_and_failures_back_off() -> None:
     assert e.pending == []
     failed = [p for p in e.peers.peers.values() if p.failures]
     assert all(p.address in transport.fail for p in failed)
+
+
+class NewsTransport(FakeTransport):
+    """Answers each push as a node would: for each envelope, whether it was news there."""
+
+    def __init__(self, news: Callable[[str, bytes], bool | None]) -> None:
+        super().__init__(SyncReply(equal=True), {})
+        self.news = news
+
+    async def push(self, peer: Peer, raws: list[bytes]) -> list[bool] | None:  # type: ignore[override]
+        await super().push(peer, raws)
+        answers = [self.news(peer.address, raw) for raw in raws]
+        return None if None in answers else [bool(a) for a in answers]
+
+
+async def pushes_of(e: GossipEngine, transport: FakeTransport, raw: bytes, steps: int = 10) -> list[set[str]]:
+    """Push whatever is queued, ``steps`` times; the peers ``raw`` went to at each step."""
+    out: list[set[str]] = []
+    for _ in range(steps):
+        before = len(transport.pushes)
+        await e.push(e.take_pending())
+        out.append({address for address, raws in transport.pushes[before:] if raw in raws})
+    return [peers for peers in out if peers]
+
+
+async def test_news_is_pushed_again_while_it_is_news_and_no_more() -> None:
+    held: dict[str, set[bytes]] = {}
+
+    def news(address: str, raw: bytes) -> bool:  # a peer holds what it was pushed once
+        seen = held.setdefault(address, set())
+        fresh = raw not in seen
+        seen.add(raw)
+        return fresh
+
+    transport = NewsTransport(news)
+    e = engine(transport, FakeReplica({}), peers=40)
+    e.offer([b"new"])
+    rounds = await pushes_of(e, transport, b"new")
+    assert len(rounds) == MAX_PUSHES and all(len(peers) == 3 for peers in rounds)  # always news to someone
+    assert e.pending == [] and e.stats.repushed == MAX_PUSHES - 1
+
+    # In one batch: "stale" is held by every peer already, "fresh" by none of them.
+    every_peer = NewsTransport(lambda address, raw: raw == b"fresh")
+    e = engine(every_peer, FakeReplica({}))
+    e.offer([b"stale", b"fresh"])
+    assert len(await pushes_of(e, every_peer, b"stale")) == 1  # known to the three it reached: not again
+    assert sum(b"fresh" in raws for _, raws in every_peer.pushes) == 3 * MAX_PUSHES  # news each time: the cap
+    assert e.pending == []
+
+
+async def test_a_peer_that_does_not_say_gets_one_push() -> None:
+    transport = NewsTransport(lambda address, raw: None)  # answers without outcomes we can read
+    e = engine(transport, FakeReplica({}))
+    e.offer([b"new"])
+    assert len(await pushes_of(e, transport, b"new")) == 1
+    failing = FakeTransport(SyncReply(equal=True), {}, fail=frozenset(f"http://p{i}.example" for i in range(10)))
+    e = engine(failing, FakeReplica({}))
+    e.offer([b"new"])
+    await pushes_of(e, failing, b"new")
+    assert e.pending == [] and e.stats.repushed == 0  # nobody answered: nothing to go on
 
 
 async def test_equal_digest_costs_one_exchange() -> None:

@@ -83,6 +83,19 @@ def codes(outcomes: Outcomes) -> list[tuple[str, str | None]]:
     return [(o["status"], o.get("code")) for o in outcomes]
 
 
+async def test_a_push_answer_says_what_was_news(hostile: Hostile) -> None:
+    """What gossip's feedback reads (node/gossip/client.py): accepted or quarantined is news to
+    the peer; held already, or refused, is not."""
+    first = hostile.envelope()
+    hostile.last = first
+    second = hostile.envelope()
+    hostile.last = second
+    after_gap = hostile.envelope(after=hostile.envelope(after=second))  # seq 4: waits for seq 3
+    peer = Peer(hostile.live.url)
+    assert await hostile.transport.push(peer, [first.raw, second.raw]) == [True, True]
+    assert await hostile.transport.push(peer, [second.raw, after_gap.raw, b"not an envelope"]) == [False, True, False]
+
+
 async def test_envelope_attacks_get_their_codes(hostile: Hostile) -> None:
     live = hostile.live
     good = hostile.envelope()

@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from protocol import Code, Envelope, ProtocolError, open_envelope
@@ -39,6 +39,7 @@ log = logging.getLogger("branchnet.verify")
 PROCESS_MIN = 64  # envelopes in a batch before worker processes are worth their hand-off
 IDLE_S = 120.0  # processes unused this long are stopped
 RETRY_S = 30.0  # after a worker died, threads only for this long
+START_TIMEOUT_S = 60.0  # for every worker to answer once (they import the node's code)
 PARENT_CHECK_S = 1.0  # how often a worker looks whether the node's process still runs
 
 Verdict = tuple[str, str, str | None] | None  # (code, message, field) of a rejection; None: it opens
@@ -86,8 +87,9 @@ class Verifier:
         self.workers = max(1, workers)
         self.use_processes = processes
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="verify")
-        self._procs: ProcessPoolExecutor | None = None
-        self._ready = False
+        self._procs: ProcessPoolExecutor | None = None  # set once its workers have answered
+        self._starting = False
+        self._closed = False
         self._not_before = 0.0
         self._last_use = 0.0
         self._idle: asyncio.TimerHandle | None = None
@@ -124,15 +126,25 @@ class Verifier:
         """The worker pool if it is up; otherwise start it (in the background) and say None."""
         self._last_use = time.monotonic()
         self.start(loop)
-        return self._procs if self._ready else None
+        return self._procs
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the worker processes in the background, unless they run, are starting, are
-        not wanted, or died less than :data:`RETRY_S` ago (the first large batch calls this)."""
+        not wanted, or failed less than :data:`RETRY_S` ago (the first large batch calls
+        this). Starting them (a fork and exec each, then their imports) happens in a thread:
+        the event loop goes on serving meanwhile."""
         now = time.monotonic()
-        if not self.use_processes or self._procs is not None or now < self._not_before:
+        if not self.use_processes or self._procs is not None or self._starting or now < self._not_before:
             return
+        self._starting = True
         self._last_use = max(self._last_use, now)
+        started = loop.run_in_executor(None, self._new_pool)
+        started.add_done_callback(self._started)
+        if self._idle is None:
+            self._idle = loop.call_later(IDLE_S, self._check_idle, loop)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        """In a thread: a pool whose workers have all answered once."""
         # spawn, not fork: the server has threads (SQLite's, the verify threads) whose locks
         # a forked child would inherit held.
         pool = ProcessPoolExecutor(
@@ -141,26 +153,30 @@ class Verifier:
             initializer=_watch_parent,
             initargs=(os.getpid(),),
         )
-        self._procs, self._ready = pool, False
-        warm = [pool.submit(check_all, []) for _ in range(self.workers)]
+        try:
+            for future in [pool.submit(check_all, []) for _ in range(self.workers)]:
+                future.result(timeout=START_TIMEOUT_S)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        return pool
 
-        def started(_: Future[list[Verdict]]) -> None:
-            if all(f.done() for f in warm):
-                loop.call_soon_threadsafe(self._started, pool, warm)
-
-        for future in warm:
-            future.add_done_callback(started)
-        if self._idle is None:
-            self._idle = loop.call_later(IDLE_S, self._check_idle, loop)
-
-    def _started(self, pool: ProcessPoolExecutor, warm: list[Future[list[Verdict]]]) -> None:
-        if pool is not self._procs:
+    def _started(self, started: asyncio.Future[ProcessPoolExecutor]) -> None:
+        self._starting = False
+        if started.cancelled():
             return
-        if any(f.exception() is not None for f in warm):
-            log.warning("verify worker processes did not start; verifying in threads for %.0f s", RETRY_S)
-            self._drop(pool, retry_after=RETRY_S)
+        problem = started.exception()
+        if problem is not None:
+            # No /dev/shm in a container, a process limit, a worker that cannot import: threads.
+            log.warning("verify worker processes did not start (%s); verifying in threads for %.0f s",
+                        problem, RETRY_S)  # fmt: skip
+            self._not_before = time.monotonic() + RETRY_S
             return
-        self._ready = True
+        pool = started.result()
+        if self._closed:
+            pool.shutdown(wait=False, cancel_futures=True)
+            return
+        self._procs = pool
 
     def _check_idle(self, loop: asyncio.AbstractEventLoop) -> None:
         self._idle = None
@@ -174,15 +190,16 @@ class Verifier:
 
     def _drop(self, pool: ProcessPoolExecutor, retry_after: float) -> None:
         if pool is self._procs:
-            self._procs, self._ready = None, False
+            self._procs = None
             self._not_before = time.monotonic() + retry_after
         pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def processes_running(self) -> bool:
-        return self._procs is not None and self._ready
+        return self._procs is not None
 
     def close(self) -> None:
+        self._closed = True
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None

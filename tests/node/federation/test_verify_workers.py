@@ -160,3 +160,27 @@ async def test_workers_leave_with_a_killed_node(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.1)
     assert not any(alive(pid) for pid in workers)
+
+
+async def test_a_machine_that_cannot_start_processes_verifies_in_threads(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_processes(*args: object, **kwargs: object) -> None:
+        raise OSError("[Errno 38] Function not implemented (no /dev/shm here)")
+
+    monkeypatch.setattr(verify_module, "ProcessPoolExecutor", no_processes)
+    raws = batch()
+    expected = verdicts(open_all(raws))
+    verifier = Verifier(2, processes=True)
+    try:
+        assert verdicts(await verifier.open(raws)) == expected
+        for _ in range(100):
+            if "did not start" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        assert "did not start" in caplog.text and "/dev/shm" in caplog.text
+        assert verdicts(await verifier.open(raws)) == expected  # threads, and no second attempt yet
+        assert not verifier.processes_running and verifier.process_batches == 0
+        assert caplog.text.count("did not start") == 1
+    finally:
+        verifier.close()

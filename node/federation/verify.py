@@ -7,7 +7,7 @@ every signature, so two threads reached only 1.3-1.6 times one core's raw rate
 (docs/performance.md, "Ingest through HTTP"). A worker process has an interpreter of its own:
 it opens its share of a batch at full speed and sends back one verdict per envelope; the
 event loop then decodes the good ones again without their signatures (:func:`reopen`, about
-2 µs), which costs far less than the waiting it saves.
+3 µs), which costs far less than the waiting it saves.
 
 Processes start on the first batch of at least :data:`PROCESS_MIN` envelopes (a sync, a
 large push), in the background: until they are up, and for small batches (most gossip
@@ -17,6 +17,7 @@ that dies (killed for memory, say) breaks the pool: the batch is opened in threa
 and processes are tried again after :data:`RETRY_S`. The main module must be guarded
 (``if __name__ == "__main__"``, as ``python -m node`` and the ``branchnet`` script are): a
 spawned worker imports it again.
+
 Verdicts are the same either way: both call :func:`protocol.open_envelope` on the same bytes.
 """
 

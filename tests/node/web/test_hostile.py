@@ -96,6 +96,36 @@ async def test_a_push_answer_says_what_was_news(hostile: Hostile) -> None:
     assert await hostile.transport.push(peer, [second.raw, after_gap.raw, b"not an envelope"]) == [False, True, False]
 
 
+async def test_large_pushes_are_checked_in_worker_processes(hostile: Hostile) -> None:
+    """A push of 64 envelopes or more starts the node's verify workers (node/federation/verify.py);
+    the next is checked there, with the same outcomes a thread gives, a forgery among them."""
+
+    def chain(count: int) -> list[Envelope]:
+        out = []
+        for _ in range(count):
+            hostile.last = hostile.envelope()
+            out.append(hostile.last)
+        return out
+
+    first = chain(70)
+    assert codes(await hostile.push([e.raw for e in first])) == [("accepted", None)] * 70
+    for _ in range(600):  # two interpreters starting on a busy machine: at most 60 s
+        async with hostile.live.http.get("/metrics") as r:
+            metrics = await r.text()
+        if "branchnet_verify_processes 2.0" in metrics:
+            break
+        await asyncio.sleep(0.1)
+    assert "branchnet_verify_processes 2.0" in metrics, metrics
+    second = chain(70)
+    forged = bytearray(second[40].raw)
+    forged[-1] ^= 1
+    outcomes = await hostile.push([e.raw for e in second[:40]] + [bytes(forged)] + [e.raw for e in second[40:]])
+    assert codes(outcomes) == [("accepted", None)] * 40 + [("rejected", "bad_signature")] + [("accepted", None)] * 30
+    async with hostile.live.http.get("/metrics") as r:
+        assert "branchnet_verify_process_batches_total 1.0" in await r.text()
+    assert set(await stored(hostile.live)) >= {e.raw for e in first + second}
+
+
 async def test_envelope_attacks_get_their_codes(hostile: Hostile) -> None:
     live = hostile.live
     good = hostile.envelope()

@@ -43,6 +43,7 @@ def envelope_row(envelope: Envelope, received_at: int, quota: tuple[int, int] | 
 IDS_WATERMARK = "ids_rowid"  # meta: the ids of rows with rowid <= this are in envelope_ids
 MERGE_ROWS = 32_768  # rows stored after the watermark before their ids are merged (~3 MB here per process)
 _REFRESH_STEP = 5_000
+_INLINE_ROWS = 64  # a refresh of at most this many rows reads inline (no thread hop)
 
 
 class RecentIds:
@@ -58,6 +59,7 @@ class RecentIds:
         self.rows: dict[bytes, int] = {}
 
     async def refresh(self, db: Database) -> None:
+        """Read the ids stored since the last refresh (none: two point reads, no thread hop)."""
         row = await db.fetchone("SELECT value FROM meta WHERE key = ?", (IDS_WATERMARK,))
         mark = int(row[0]) if row else 0
         if self.seen is None:
@@ -65,8 +67,13 @@ class RecentIds:
         if mark > self.mark:
             self.mark = mark
             self.rows = {i: r for i, r in self.rows.items() if r > mark}
+        row = await db.fetchone("SELECT MAX(rowid) FROM envelopes")
+        top = int(row[0]) if row is not None and row[0] is not None else 0
+        if top <= self.seen:
+            return
+        read = db.fetchpage if top - self.seen <= _INLINE_ROWS else db.fetchall  # a few: inline
         while True:
-            rows = await db.fetchall(
+            rows = await read(
                 "SELECT rowid, id FROM envelopes WHERE rowid > ? ORDER BY rowid LIMIT ?", (self.seen, _REFRESH_STEP)
             )
             for r in rows:
@@ -170,13 +177,31 @@ class EnvelopeStore:
         await merge_recent_ids(conn)
 
     async def get(self, envelope_id: bytes) -> bytes | None:
+        """One envelope by id, by point reads (pages ask for many, one at a time): the merged
+        index, then the recent rows as this process knew them, then as they are now; and the
+        index again if a merge moved the watermark meanwhile."""
+        recent = recent_ids(self.db)
+        mark = recent.mark  # before the first read: a merge seen by anyone after it is noticed
+        found = await self._indexed_raw(envelope_id)
+        if found is not None:
+            return found
+        for attempt in range(2):
+            rowid = recent.rows.get(envelope_id)
+            if rowid is not None:
+                row = await self.db.fetchone(
+                    "SELECT raw FROM envelopes WHERE rowid = ? AND id = ?", (rowid, envelope_id)
+                )
+                if row is not None:
+                    return bytes(row[0])
+            if attempt == 0:
+                await recent.refresh(self.db)
+        return await self._indexed_raw(envelope_id) if recent.mark != mark else None
+
+    async def _indexed_raw(self, envelope_id: bytes) -> bytes | None:
         row = await self.db.fetchone(
             "SELECT e.raw FROM envelope_ids i JOIN envelopes e ON e.rowid = i.row WHERE i.id = ?", (envelope_id,)
         )
-        if row is not None:
-            return bytes(row[0])
-        found = await self.many([envelope_id])
-        return found.get(envelope_id)
+        return bytes(row[0]) if row is not None else None
 
     async def many(self, ids: Iterable[bytes]) -> dict[bytes, bytes]:
         """Raw envelopes by id (those held)."""

@@ -147,3 +147,41 @@ async def test_a_database_from_before_the_id_index_keeps_every_id(tmp_path: Path
         assert await EnvelopeStore(db).get(new[0][0]) == new[0][6]  # type: ignore[arg-type]
     finally:
         await db.close()
+
+
+async def test_a_merge_between_the_reads_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server merges recent ids into the index just after the CLI's first look missed
+    them: the CLI still finds them (one by ``get``, many by ``rowids_of``)."""
+    path = tmp_path / "n.db"
+    server = await Database.open(path, create=True, serving=True)
+    cli = await Database.open(path)
+    try:
+        first = rows(AUTHOR, 1, 10)
+        await store(server, first)
+        more = iter([rows(AUTHOR, 11, 30), rows(AUTHOR, 51, 30)])  # each crosses 25: a merge
+        real_raw, real_ids = EnvelopeStore._indexed_raw, envelopes_module._indexed
+
+        async def raw_then_merge(self: EnvelopeStore, envelope_id: bytes) -> bytes | None:
+            found = await real_raw(self, envelope_id)
+            if found is None:
+                await store(server, next(more))
+            return found
+
+        async def ids_then_merge(db: Database, ids: list[bytes]) -> dict[bytes, int]:
+            found = await real_ids(db, ids)
+            if len(found) < len(ids):
+                await store(server, next(more))
+            return found
+
+        monkeypatch.setattr(EnvelopeStore, "_indexed_raw", raw_then_merge)
+        assert await EnvelopeStore(cli).get(first[0][0]) == first[0][6]  # type: ignore[arg-type]
+        assert first[0][0] in await merged_ids(server)  # it was merged between the reads
+        second = rows(AUTHOR, 41, 10)
+        await store(server, second)  # recent again (the watermark is at 40)
+        monkeypatch.setattr(envelopes_module, "_indexed", ids_then_merge)
+        ids = [r[0] for r in second]
+        assert set(await rowids_of(cli, ids)) == set(ids)  # type: ignore[arg-type]
+        assert set(ids) <= await merged_ids(server)  # type: ignore[operator]
+    finally:
+        await cli.close()
+        await server.close()

@@ -14,9 +14,11 @@ sorted run, inside the writing transaction. Every look-up by id goes through
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import aiosqlite
 
@@ -96,39 +98,53 @@ def recent_ids(db: Database) -> RecentIds:
     return found
 
 
-async def _indexed(db: Database, ids: list[bytes]) -> dict[bytes, int]:
-    found: dict[bytes, int] = {}
-    for i in range(0, len(ids), 500):
-        part = ids[i : i + 500]
-        marks = ",".join("?" * len(part))
-        rows = await db.fetchall(f"SELECT id, row FROM envelope_ids WHERE id IN ({marks})", part)
-        found.update((bytes(r[0]), int(r[1])) for r in rows)
+async def _select_in(db: Database, sql: str, keys: list[Any]) -> list[sqlite3.Row]:
+    """``sql`` (with ``{marks}`` where the keys go) for every key, 500 at a time; a few keys
+    are read inline (a short bounded read), more in the reader's thread."""
+    found: list[sqlite3.Row] = []
+    read = db.fetchpage if len(keys) <= _INLINE_ROWS else db.fetchall
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        found += await read(sql.format(marks=",".join("?" * len(part))), part)
     return found
+
+
+async def _indexed(db: Database, ids: list[bytes]) -> dict[bytes, int]:
+    rows = await _select_in(db, "SELECT id, row FROM envelope_ids WHERE id IN ({marks})", ids)
+    return {bytes(r[0]): int(r[1]) for r in rows}
 
 
 async def rowids_of(db: Database, ids: Iterable[bytes]) -> dict[bytes, int]:
     """The rowid of each of ``ids`` that is stored (absent ids are left out): the merged
-    index first, then the recent rows (refreshed when an id is still missing), each recent
-    hit checked against the table. If a merge moved the watermark meanwhile, the ids it took
-    out of the recent map are asked of the index again."""
-    recent = recent_ids(db)
-    mark = recent.mark
+    index first, then the recent rows. Every look-up by id comes here (or, for one id, to
+    :meth:`EnvelopeStore.get`, which reads the index its own way, then :func:`_recent_rowids`)."""
+    mark = recent_ids(db).mark  # before the first read (see _recent_rowids)
     wanted = list(dict.fromkeys(ids))
     found = await _indexed(db, wanted)
     missing = [i for i in wanted if i not in found]
-    if not missing:
-        return found
-    await recent.refresh(db)
-    if recent.mark != mark:
-        found.update(await _indexed(db, missing))
-        missing = [i for i in missing if i not in found]
-    candidates = {recent.rows[i]: i for i in missing if i in recent.rows}
-    keys = list(candidates)
-    for i in range(0, len(keys), 500):
-        part = keys[i : i + 500]
-        marks = ",".join("?" * len(part))
-        rows = await db.fetchall(f"SELECT rowid, id FROM envelopes WHERE rowid IN ({marks})", part)
+    if missing:
+        found.update(await _recent_rowids(db, missing, mark))
+    return found
+
+
+async def _recent_rowids(db: Database, missing: list[bytes], mark: int) -> dict[bytes, int]:
+    """Rowids of ``missing`` (ids the index did not have when asked) among the recent rows,
+    as this process knew them, then as they are now; each hit checked against the table.
+    ``mark`` is this process's watermark from before the index was asked: if a merge moved it
+    meanwhile, the ids it took out of the recent map are asked of the index again."""
+    recent = recent_ids(db)
+    found: dict[bytes, int] = {}
+    for attempt in range(2):
+        candidates = {recent.rows[i]: i for i in missing if i in recent.rows}
+        rows = await _select_in(db, "SELECT rowid, id FROM envelopes WHERE rowid IN ({marks})", list(candidates))
         found.update((bytes(r[1]), int(r[0])) for r in rows if candidates.get(int(r[0])) == bytes(r[1]))
+        missing = [i for i in missing if i not in found]
+        if not missing or attempt:
+            break
+        await recent.refresh(db)
+        if recent.mark != mark:
+            found.update(await _indexed(db, missing))
+            missing = [i for i in missing if i not in found]
     return found
 
 
@@ -177,25 +193,17 @@ class EnvelopeStore:
         await merge_recent_ids(conn)
 
     async def get(self, envelope_id: bytes) -> bytes | None:
-        """One envelope by id, by point reads (pages ask for many, one at a time): the merged
-        index, then the recent rows as this process knew them, then as they are now; and the
-        index again if a merge moved the watermark meanwhile."""
-        recent = recent_ids(self.db)
-        mark = recent.mark  # before the first read: a merge seen by anyone after it is noticed
+        """One envelope by id: one point read when its id is merged (most are), else among
+        the recent rows (a few more, inline too)."""
+        mark = recent_ids(self.db).mark  # before the index is asked (see _recent_rowids)
         found = await self._indexed_raw(envelope_id)
         if found is not None:
             return found
-        for attempt in range(2):
-            rowid = recent.rows.get(envelope_id)
-            if rowid is not None:
-                row = await self.db.fetchone(
-                    "SELECT raw FROM envelopes WHERE rowid = ? AND id = ?", (rowid, envelope_id)
-                )
-                if row is not None:
-                    return bytes(row[0])
-            if attempt == 0:
-                await recent.refresh(self.db)
-        return await self._indexed_raw(envelope_id) if recent.mark != mark else None
+        rowid = (await _recent_rowids(self.db, [envelope_id], mark)).get(envelope_id)
+        if rowid is None:
+            return None
+        row = await self.db.fetchone("SELECT raw FROM envelopes WHERE rowid = ?", (rowid,))
+        return bytes(row[0]) if row is not None else None
 
     async def _indexed_raw(self, envelope_id: bytes) -> bytes | None:
         row = await self.db.fetchone(
@@ -206,14 +214,8 @@ class EnvelopeStore:
     async def many(self, ids: Iterable[bytes]) -> dict[bytes, bytes]:
         """Raw envelopes by id (those held)."""
         where = {rowid: i for i, rowid in (await rowids_of(self.db, ids)).items()}
-        keys = list(where)
-        out: dict[bytes, bytes] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            marks = ",".join("?" * len(part))
-            rows = await self.db.fetchall(f"SELECT rowid, raw FROM envelopes WHERE rowid IN ({marks})", part)
-            out.update((where[int(r[0])], bytes(r[1])) for r in rows)
-        return out
+        rows = await _select_in(self.db, "SELECT rowid, raw FROM envelopes WHERE rowid IN ({marks})", list(where))
+        return {where[int(r[0])]: bytes(r[1]) for r in rows}
 
     async def of_kind(self, kind: str, limit: int = 100) -> list[bytes]:
         """The latest envelopes of one kind by any author, newest received first."""

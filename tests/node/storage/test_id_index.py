@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,18 @@ async def store(db: Database, batch: list[tuple[object, ...]]) -> None:
 
 async def merged_ids(db: Database) -> set[bytes]:
     return {bytes(r[0]) for r in await db.fetchall("SELECT id FROM envelope_ids")}
+
+
+@pytest.fixture
+async def server_and_cli(tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
+    """The server's database and a second one on the same file, as the CLI beside it opens."""
+    server = await Database.open(tmp_path / "n.db", create=True, serving=True)
+    cli = await Database.open(tmp_path / "n.db")
+    try:
+        yield server, cli
+    finally:
+        await cli.close()
+        await server.close()
 
 
 @pytest.fixture(autouse=True)
@@ -68,27 +81,21 @@ async def test_ids_are_found_before_and_after_their_merge(tmp_path: Path) -> Non
         await db.close()
 
 
-async def test_another_process_finds_what_this_one_stored(tmp_path: Path) -> None:
+async def test_another_process_finds_what_this_one_stored(server_and_cli: tuple[Database, Database]) -> None:
     """A second connection (the CLI beside the server) keeps its own recent map: it finds
     rows stored after its last look, rows merged since, and both at once."""
-    path = tmp_path / "n.db"
-    server = await Database.open(path, create=True, serving=True)
-    cli = await Database.open(path)
-    try:
-        first = rows(AUTHOR, 1, 20)
-        await store(server, first)
-        assert await EnvelopeStore(cli).get(first[0][0]) == first[0][6]  # type: ignore[arg-type]
-        later = rows(AUTHOR, 21, 20)  # crosses the threshold: a merge moves 40 ids out of recent
-        await store(server, later)
-        ids = [r[0] for r in first + later]
-        assert len(await merged_ids(server)) == 40
-        assert set(await rowids_of(cli, ids)) == set(ids)  # type: ignore[arg-type]
-        more = rows(OTHER, 1, 5)
-        await store(server, more)
-        assert await EnvelopeStore(cli).get(more[4][0]) == more[4][6]  # type: ignore[arg-type]
-    finally:
-        await cli.close()
-        await server.close()
+    server, cli = server_and_cli
+    first = rows(AUTHOR, 1, 20)
+    await store(server, first)
+    assert await EnvelopeStore(cli).get(first[0][0]) == first[0][6]  # type: ignore[arg-type]
+    later = rows(AUTHOR, 21, 20)  # crosses the threshold: a merge moves 40 ids out of recent
+    await store(server, later)
+    ids = [r[0] for r in first + later]
+    assert len(await merged_ids(server)) == 40
+    assert set(await rowids_of(cli, ids)) == set(ids)  # type: ignore[arg-type]
+    more = rows(OTHER, 1, 5)
+    await store(server, more)
+    assert await EnvelopeStore(cli).get(more[4][0]) == more[4][6]  # type: ignore[arg-type]
 
 
 async def test_rows_that_leave_are_not_found(tmp_path: Path) -> None:
@@ -149,39 +156,35 @@ async def test_a_database_from_before_the_id_index_keeps_every_id(tmp_path: Path
         await db.close()
 
 
-async def test_a_merge_between_the_reads_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server merges recent ids into the index just after the CLI's first look missed
-    them: the CLI still finds them (one by ``get``, many by ``rowids_of``)."""
-    path = tmp_path / "n.db"
-    server = await Database.open(path, create=True, serving=True)
-    cli = await Database.open(path)
-    try:
-        first = rows(AUTHOR, 1, 10)
-        await store(server, first)
-        more = iter([rows(AUTHOR, 11, 30), rows(AUTHOR, 51, 30)])  # each crosses 25: a merge
-        real_raw, real_ids = EnvelopeStore._indexed_raw, envelopes_module._indexed
+async def test_a_merge_between_the_reads_is_noticed(
+    server_and_cli: tuple[Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server merges recent ids into the index just after the CLI's look at the index
+    missed them: the CLI still finds them (one by ``get``, many by ``rowids_of``)."""
+    server, cli = server_and_cli
+    first = rows(AUTHOR, 1, 10)
+    await store(server, first)
+    more = iter([rows(AUTHOR, 11, 30), rows(AUTHOR, 51, 30)])  # each crosses 25: a merge
+    real_ids, real_raw = envelopes_module._indexed, EnvelopeStore._indexed_raw
 
-        async def raw_then_merge(self: EnvelopeStore, envelope_id: bytes) -> bytes | None:
-            found = await real_raw(self, envelope_id)
-            if found is None:
-                await store(server, next(more))
-            return found
+    async def look_then_merge(db: Database, ids: list[bytes]) -> dict[bytes, int]:
+        found = await real_ids(db, ids)
+        if db is cli and len(found) < len(ids):
+            await store(server, next(more))
+        return found
 
-        async def ids_then_merge(db: Database, ids: list[bytes]) -> dict[bytes, int]:
-            found = await real_ids(db, ids)
-            if len(found) < len(ids):
-                await store(server, next(more))
-            return found
+    async def look_one_then_merge(self: EnvelopeStore, envelope_id: bytes) -> bytes | None:
+        found = await real_raw(self, envelope_id)
+        if self.db is cli and found is None:
+            await store(server, next(more))
+        return found
 
-        monkeypatch.setattr(EnvelopeStore, "_indexed_raw", raw_then_merge)
-        assert await EnvelopeStore(cli).get(first[0][0]) == first[0][6]  # type: ignore[arg-type]
-        assert first[0][0] in await merged_ids(server)  # it was merged between the reads
-        second = rows(AUTHOR, 41, 10)
-        await store(server, second)  # recent again (the watermark is at 40)
-        monkeypatch.setattr(envelopes_module, "_indexed", ids_then_merge)
-        ids = [r[0] for r in second]
-        assert set(await rowids_of(cli, ids)) == set(ids)  # type: ignore[arg-type]
-        assert set(ids) <= await merged_ids(server)  # type: ignore[operator]
-    finally:
-        await cli.close()
-        await server.close()
+    monkeypatch.setattr(envelopes_module, "_indexed", look_then_merge)
+    monkeypatch.setattr(EnvelopeStore, "_indexed_raw", look_one_then_merge)
+    assert await EnvelopeStore(cli).get(first[0][0]) == first[0][6]  # type: ignore[arg-type]
+    assert first[0][0] in await merged_ids(server)  # it was merged between the reads
+    second = rows(AUTHOR, 41, 10)
+    await store(server, second)  # recent again (the watermark is at 40)
+    ids = [r[0] for r in second]
+    assert set(await rowids_of(cli, ids)) == set(ids)  # type: ignore[arg-type]
+    assert set(ids) <= await merged_ids(server)  # type: ignore[operator]

@@ -90,6 +90,12 @@ def receipt_text(receipt: bytes) -> str:
     return RECEIPT_PREFIX + base64.b32encode(receipt).decode().rstrip("=").lower()
 
 
+def change_tag(ballot: bytes, member: int, receipt: bytes) -> bytes:
+    """What binds a vote to its voter, kept beside the voter: only the receipt gives it, so
+    the node cannot link the voter to their vote, and a receipt alone changes nothing."""
+    return hashlib.sha256(b"branchnet change tag v1\x00" + ballot + member.to_bytes(8, "big") + receipt).digest()
+
+
 def parse_receipt(text: str) -> bytes:
     cleaned = text.strip().lower().removeprefix(RECEIPT_PREFIX).replace("-", "").replace(" ", "")
     try:
@@ -173,9 +179,14 @@ async def vote(node: Deciding, who: Member, ballot_id: int, choice: str | list[s
     check_may_vote(who)
     row = await node.ballots.require(ballot_id)
     encoded = choice_bytes(row, choice)
-    old = receipt_digest(row.ballot, parse_receipt(replaces)) if replaces is not None else None
+    old = parse_receipt(replaces) if replaces is not None else None
     receipt = os.urandom(16)
-    await node.ballots.vote(row.id, who.id, receipt_digest(row.ballot, receipt), encoded, now_ms(clock), replaces=old)
+    await node.ballots.vote(
+        row.id, who.id, receipt_digest(row.ballot, receipt), encoded, now_ms(clock),
+        replaces=receipt_digest(row.ballot, old) if old is not None else None,
+        tag=change_tag(row.ballot, who.id, receipt),
+        replaces_tag=change_tag(row.ballot, who.id, old) if old is not None else None,
+    )  # fmt: skip
     return receipt_text(receipt)
 
 
@@ -214,7 +225,19 @@ async def close_ballot(node: Deciding, who: Member, ballot_id: int, clock: Calla
         else:
             outcome, chosen = decide(row.method, counts, cast, row.electorate, row.rules)
         body = msgspec.structs.replace(body, outcome=outcome, chosen=chosen)
-        envelope = await node.own_log.append(body)
+        once = none_signed(node.own_log.key.public, "decision",
+                           lambda b: isinstance(b, Decision) and b.ballot == row.ballot, _CLOSED)  # fmt: skip
+        try:
+            envelope = await node.own_log.append(body, check=once)
+        except Conflict as exc:
+            if exc is not _CLOSED:
+                raise
+            # Another officer's close signed it a moment ago (inside the same check): one
+            # decision per ballot. Its close finishes with that decision, not with this one.
+            signed = await _published(node, row)
+            if signed is not None:
+                await node.ballots.finish_close(row.id, signed.id)
+            raise Conflict("this ballot is already closed", code="ballot_closed") from None
     await node.ballots.finish_close(row.id, envelope.id)
     if row.election is not None and row.election.delegates_to is not None:
         await _delegates_elected(node, row.election.delegates_to, envelope)
@@ -238,6 +261,7 @@ async def _delegates_elected(node: Deciding, to: bytes, decision: Envelope) -> N
             raise
 
 
+_CLOSED = Conflict("this ballot's decision is signed already", code="ballot_closed")
 _ALREADY = Conflict("the delegates this election elected are recorded already", code="already_recorded")
 
 

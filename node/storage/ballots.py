@@ -108,6 +108,8 @@ class _Vote:
     choice: bytes
     now_ms: int
     replaces: bytes | None
+    tag: bytes = b""  # binds this vote to its voter: see :meth:`BallotStore.vote`
+    replaces_tag: bytes | None = None
 
 
 async def _take_vote(conn: Any, vote: _Vote) -> None:
@@ -132,16 +134,29 @@ async def _take_vote(conn: Any, vote: _Vote) -> None:
     if vote.replaces is not None:
         if not ballot["may_change"]:
             raise Conflict("votes on this ballot cannot be changed", code="already_voted")
+        async with conn.execute(
+            "SELECT change_tag FROM ballot_voters WHERE ballot_id = ? AND member_id = ?",
+            (vote.ballot_id, vote.member_id),
+        ) as cursor:
+            mine = await cursor.fetchone()
+        if mine is None or mine[0] is None or bytes(mine[0]) != vote.replaces_tag:
+            # Another member's receipt, or one this member replaced already: it is no bearer token.
+            raise Conflict("that receipt is not your current vote on this ballot", field="receipt", code="bad_receipt")
         where = "digest = ?" if secret else "digest = ? AND member_id = ?"
         args: tuple[Any, ...] = (vote.ballot_id, vote.replaces) if secret else (vote.ballot_id, vote.replaces,
                                                                                  vote.member_id)  # fmt: skip
         deleted = await conn.execute(f"DELETE FROM ballot_votes WHERE ballot_id = ? AND {where}", args)
         if deleted.rowcount != 1:
-            raise Conflict("that receipt is not a vote of yours on this ballot", field="receipt", code="bad_receipt")
+            raise Conflict("that receipt is not your current vote on this ballot", field="receipt", code="bad_receipt")
+        await conn.execute(
+            "UPDATE ballot_voters SET change_tag = ? WHERE ballot_id = ? AND member_id = ?",
+            (vote.tag, vote.ballot_id, vote.member_id),
+        )
     else:
         try:
             await conn.execute(
-                "INSERT INTO ballot_voters (ballot_id, member_id) VALUES (?, ?)", (vote.ballot_id, vote.member_id)
+                "INSERT INTO ballot_voters (ballot_id, member_id, change_tag) VALUES (?, ?, ?)",
+                (vote.ballot_id, vote.member_id, vote.tag),
             )
         except sqlite3.IntegrityError:
             raise Conflict("you have already voted on this ballot", code="already_voted") from None
@@ -192,11 +207,13 @@ async def _take_votes(conn: Any, votes: list[_Vote]) -> list[BaseException | Non
             outcomes[i] = Conflict("you have already voted on this ballot", code="already_voted")
         else:
             voted.add(pair)
-            voters.append(pair)
+            voters.append((*pair, vote.tag))
             secret = ballot["secrecy"] == "secret"
             rows.append((vote.ballot_id, vote.digest, vote.choice, None if secret else vote.member_id))
     if voters:
-        await conn.executemany("INSERT INTO ballot_voters (ballot_id, member_id) VALUES (?, ?)", voters)
+        await conn.executemany(
+            "INSERT INTO ballot_voters (ballot_id, member_id, change_tag) VALUES (?, ?, ?)", voters
+        )
         await conn.executemany(
             "INSERT INTO ballot_votes (ballot_id, digest, choice, member_id) VALUES (?, ?, ?, ?)", rows
         )
@@ -268,16 +285,21 @@ class BallotStore:
         return [_row(r) for r in rows]
 
     async def vote(self, ballot_id: int, member_id: int, digest: bytes, choice: bytes, now_ms: int,
-                   replaces: bytes | None = None) -> None:  # fmt: skip
+                   replaces: bytes | None = None, *, tag: bytes = b"", replaces_tag: bytes | None = None
+                   ) -> None:  # fmt: skip
         """Record a vote, or refuse it and store nothing: the ballot must be open at
         ``now_ms``, the member an elector, and this their first vote (or, where the ballot
-        allows a change, ``replaces`` the digest of their earlier vote).
+        allows a change, ``replaces`` the digest of their current vote).
+
+        ``tag`` is kept beside the voter (never beside the vote): a change must bring the tag
+        of the vote it replaces (``replaces_tag``), which only the receipt the voter holds
+        gives, so a member presenting another member's receipt changes nothing.
 
         Votes that arrive together are written in one transaction (group commit: one sync
         to disk for all of them), each checked and written in its own savepoint, in the
         order they came, so that a refused vote takes nothing else with it."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((_Vote(ballot_id, member_id, digest, choice, now_ms, replaces), future))
+        self._pending.append((_Vote(ballot_id, member_id, digest, choice, now_ms, replaces, tag, replaces_tag), future))
         if self._writer is None or self._writer.done():
             # A task of its own: a caller that goes away (a closed connection) cannot stop it.
             self._writer = asyncio.create_task(self._drain(), name="ballot-votes")

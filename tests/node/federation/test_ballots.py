@@ -148,6 +148,65 @@ async def test_a_vote_may_be_changed_with_its_receipt_where_the_ballot_allows(no
     assert (await ballots.check_receipt(node, row.id, other)).counted
 
 
+@pytest.mark.parametrize("secrecy", ["secret", "open"])
+async def test_another_members_receipt_changes_nothing(node: Node, secrecy: str) -> None:
+    """Issue 21, item 1: C posted A's receipt as ``replaces`` with her own choice, then voted
+    herself; A's vote was gone and C counted twice. A receipt is no bearer token."""
+    sec = await officer(node)
+    a, b, c = await people(node, 3)
+    spec = BallotSpec(motion="m4", subject="s", text="t", may_change=True, secrecy=secrecy)
+    row = await ballots.open_ballot(node, sec, spec)
+    receipt_a = await ballots.vote(node, a, row.id, "for")
+    with pytest.raises(Conflict) as refused:
+        await ballots.vote(node, c, row.id, "against", replaces=receipt_a)
+    assert refused.value.code == "bad_receipt"
+    receipt_c = await ballots.vote(node, c, row.id, "against")  # C's own first vote still stands open to her
+    with pytest.raises(Conflict):  # nor once C has voted: A's receipt is still not hers
+        await ballots.vote(node, c, row.id, "against", replaces=receipt_a)
+    changed = await ballots.vote(node, a, row.id, "abstain", replaces=receipt_a)  # A may change her own
+    with pytest.raises(Conflict):  # a receipt already replaced changes nothing again
+        await ballots.vote(node, a, row.id, "for", replaces=receipt_a)
+    with pytest.raises(Conflict):  # nor does B's first vote come in through someone's receipt
+        await ballots.vote(node, b, row.id, "for", replaces=receipt_c)
+    decision = (await ballots.close_ballot(node, sec, row.id)).payload.body
+    assert isinstance(decision, Decision) and decision.counts == [0, 1, 1]
+    assert (await ballots.check_receipt(node, row.id, changed)).choice == "abstain"
+    assert (await ballots.check_receipt(node, row.id, receipt_c)).choice == "against"
+
+
+async def test_a_change_on_a_ballot_that_allows_none_is_refused(node: Node) -> None:
+    sec = await officer(node)
+    (alice,) = await people(node, 1)
+    row = await ballots.open_ballot(node, sec, BallotSpec(motion="m4", subject="s", text="t"))
+    first = await ballots.vote(node, alice, row.id, "for")
+    with pytest.raises(Conflict):
+        await ballots.vote(node, alice, row.id, "against", replaces=first)
+    decision = (await ballots.close_ballot(node, sec, row.id)).payload.body
+    assert isinstance(decision, Decision) and decision.counts == [1, 0, 0]
+    assert (await ballots.check_receipt(node, row.id, first)).choice == "for"
+
+
+async def test_officers_closing_at_once_sign_one_decision(node: Node) -> None:
+    """Issue 21, item 2: four officers pressing "Close and count" together (or a double
+    click) signed four decisions. One is signed; the others are told it is closed."""
+    secs = [await node.members.add(MemberIn(name=f"Officer {i}", email=f"o{i}@example.org", role="secretary"))
+            for i in range(4)]  # fmt: skip
+    voters = await people(node, 5)
+    row = await ballots.open_ballot(node, secs[0], SPEC)
+    for voter in voters:
+        await ballots.vote(node, voter, row.id, "for")
+    results = await asyncio.gather(*(ballots.close_ballot(node, s, row.id) for s in secs), return_exceptions=True)
+    signed = [r for r in results if not isinstance(r, BaseException)]
+    assert len(signed) == 1, results
+    assert all(isinstance(r, Conflict) and r.code == "ballot_closed" for r in results if r not in signed)
+    decisions = [open_envelope(raw).payload.body for raw in await node.envelopes.own_of_kind(
+        node.own_log.key.public, "decision")]  # fmt: skip
+    assert [d.ballot for d in decisions if isinstance(d, Decision)] == [row.ballot]
+    assert (await node.ballots.require(row.id)).decision == signed[0].id
+    with pytest.raises(Conflict):  # and a click after it is over signs nothing either
+        await ballots.close_ballot(node, secs[1], row.id)
+
+
 async def test_approval_and_explicit_rules(node: Node) -> None:
     sec = await officer(node)
     voters = await people(node, 6)

@@ -19,6 +19,7 @@ from node.storage.ballots import BallotStore
 from node.storage.db import Database
 from node.storage.elections import CandidacyStore
 from node.storage.envelopes import EnvelopeStore
+from node.storage.findings import FindingStore
 from node.storage.joins import JoinLimits, JoinStore
 from node.storage.logins import AuthStore
 from node.storage.members import MemberStore
@@ -45,6 +46,7 @@ class Node:
     ballots: BallotStore
     motions: MotionStore
     upward: UpwardStore
+    findings: FindingStore
     candidacies: CandidacyStore
 
     @classmethod
@@ -86,6 +88,7 @@ class Node:
             ballots=BallotStore(db),
             motions=MotionStore(db),
             upward=UpwardStore(db),
+            findings=FindingStore(db),
             candidacies=CandidacyStore(db),
             own_log=OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory)),
             throttle=LoginThrottle(

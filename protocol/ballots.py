@@ -30,9 +30,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 from .counting import CountError, Election, count
-from .errors import Code, DecodeFailure
+from .errors import ChainFailure, Code, DecodeFailure
 from .merkle import leaf_hash
-from .models import MAX_OPTIONS, BallotRules, Decision, Ratio
+from .models import MAX_OPTIONS, BallotRules, Decision, Envelope, Ratio, Roll
 
 RECEIPT_BYTES = 16
 DIGEST_BYTES = 8
@@ -210,6 +210,39 @@ def check_decision(body: Decision) -> None:
         said = body.outcome + (f" {list(body.chosen)}" if body.chosen else "")
         follows = outcome + (f" {chosen}" if chosen else "")
         raise _bad(f"the outcome is {said}, but the counts and rules give {follows}", "outcome")
+
+
+def check_against_roll(decision: Envelope, roll: Envelope) -> None:
+    """A decision against the roll it names (``body.roll``), both held: the roll is its
+    author's own, froze this ballot's electorate, and counts what the decision calls its
+    electorate (which sets the quorum). ChainFailure ``wrong_roll`` naming what differs."""
+    body = decision.payload.body
+    assert isinstance(body, Decision)
+    frozen = roll.payload.body
+    if roll.id != body.roll or not isinstance(frozen, Roll):
+        raise ChainFailure(Code.WRONG_ROLL, "the envelope it names as its roll is not a roll", "body.roll")
+    if roll.author != decision.author:
+        raise ChainFailure(Code.WRONG_ROLL, "its roll is another body's: a body decides on its own roll", "body.roll")
+    if frozen.ballot != body.ballot:
+        raise ChainFailure(Code.WRONG_ROLL, "its roll froze the electorate of another ballot", "body.roll")
+    if frozen.count != body.electorate:
+        raise ChainFailure(Code.WRONG_ROLL, f"an electorate of {body.electorate} where its roll counts "
+                           f"{frozen.count}", "body.electorate")  # fmt: skip
+
+
+def repeated_decisions(envelopes: Iterable[Envelope]) -> list[Envelope]:
+    """Every decision after the first (by sequence) that one author signed on one ballot:
+    the first counts, each later one is a finding (``decision_twice``)."""
+    first: dict[tuple[bytes, bytes], int] = {}
+    later: list[Envelope] = []
+    for e in sorted(envelopes, key=lambda e: (e.author, e.seq)):
+        body = e.payload.body
+        if isinstance(body, Decision):
+            if (e.author, body.ballot) in first:
+                later.append(e)
+            else:
+                first[(e.author, body.ballot)] = e.seq
+    return later
 
 
 def _check_ranked_shape(body: Decision) -> None:

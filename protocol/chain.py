@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import msgspec
 
+from .ballots import check_against_roll, repeated_decisions
 from .envelope import open_envelope
 from .errors import ChainFailure, Code, DecodeFailure, ProtocolError
-from .models import Envelope, ForkProof, Quota
+from .models import Decision, Envelope, ForkProof, Quota
 from .quota import charge
 
 MAX_FUTURE_MS = 5 * 60 * 1000
@@ -129,6 +130,23 @@ class LogReport:
     forks: list[ForkProof]
 
 
+def _across(accepted: list[Envelope], index_of: dict[bytes, int]) -> list[Failure]:
+    """The checks between envelopes of one set: a decision against its roll where the set
+    holds it (``wrong_roll``), and a second decision on one ballot (``decision_twice``)."""
+    held = {env.id: env for env in accepted}
+    failures = []
+    for env in accepted:
+        if isinstance(env.payload.body, Decision) and env.payload.body.roll in held:
+            try:
+                check_against_roll(env, held[env.payload.body.roll])
+            except ProtocolError as exc:
+                failures.append(Failure(index_of[env.id], env.id, exc))
+    for env in repeated_decisions(accepted):
+        failures.append(Failure(index_of[env.id], env.id, ChainFailure(
+            Code.DECISION_TWICE, "its author decided this ballot already: the first decision counts", "body.ballot")))
+    return failures
+
+
 def check_logs(items: Iterable[bytes], now_ms: int, max_future_ms: int = MAX_FUTURE_MS) -> LogReport:
     """Open every envelope and check each author's log, in any input order.
 
@@ -165,5 +183,6 @@ def check_logs(items: Iterable[bytes], now_ms: int, max_future_ms: int = MAX_FUT
             failures.append(Failure(index, env.id, exc))
             continue
         accepted.append(env)
+    failures += _across(accepted, {env.id: index for index, env in opened})
     failures.sort(key=lambda f: f.index)
     return LogReport(accepted, heads, failures, forks)

@@ -8,7 +8,8 @@ is at fault, the path of that field (``body.name``, ``payload.seq``, ...).
      ├── DecodeFailure      too_large, malformed, not_canonical, bad_version,
      │                      unknown_kind, unknown_field, bad_field
      ├── SignatureFailure   bad_signature, bad_key
-     └── ChainFailure       bad_chain, future_timestamp, fork, wrong_federation, over_quota
+     └── ChainFailure       bad_chain, future_timestamp, fork, wrong_federation, over_quota,
+                            wrong_roll, decision_twice
 
 The node maps codes to HTTP statuses and counters, the CLI prints ``diagnostics()``.
 Codes are part of the protocol (docs/protocol.md) and never change meaning.
@@ -46,6 +47,10 @@ class Code(enum.StrEnum):
     NOT_ALLOWED = "not_allowed"
     # decisions (protocol.ballots): a decision that does not add up
     BAD_DECISION = "bad_decision"
+    # a decision against the roll it names, where both are held (protocol.ballots)
+    WRONG_ROLL = "wrong_roll"
+    # a second decision on one ballot by one author: the first counts (protocol.ballots)
+    DECISION_TWICE = "decision_twice"
     # decisions go up (protocol.upward): objects that do not keep their own rules
     BAD_AGENDA_ITEM = "bad_agenda_item"
     BAD_MANDATE = "bad_mandate"

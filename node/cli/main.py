@@ -111,11 +111,12 @@ def _status(args: argparse.Namespace) -> int:
             received = ", ".join(f"{k} {v}" for k, v in status["received"].items()) or "nothing yet"
             print(f"received   {received}")
             print(f"quarantine {status['quarantine']}; forks {status['forks']}; set aside {status['set_aside']}")
-            flagged = status["aggregate_findings"]
-            print(f"aggregates {len(flagged)} flagged by this node's recount" if flagged else "aggregates all add up")
+            flagged = status["findings"]
+            total = status["findings_total"]
+            print(f"findings   {total}" + (" (the newest 1,000 below)" if total > len(flagged) else "")
+                  if flagged else "findings   none: everything held here adds up")  # fmt: skip
             for f in flagged:
-                codes = ", ".join(sorted({x["code"] for x in f["findings"]}))
-                print(f"  {f['aggregate'][:16]}… by {f['by']}: {codes}")
+                print(f"  {f['code']}: {f['kind']} {f['object'][:16]}… by {f['by']}: {f['message']}")
             for author, seq in status["heads"].items():
                 print(f"head       {author} seq {seq}")
         return 0

@@ -98,9 +98,10 @@ async def node_status(directory: Path) -> dict[str, Any]:
         forks, held = await state.store.counts()
         me = state.body(node.key.public)
         flagged = [
-            {"aggregate": a.hex(), "item": i.hex(), "by": upward.name_of(node, by), "findings": found}
-            for a, i, by, _, found in await upward.findings(node)
-        ]
+            {"object": f.object.hex(), "kind": f.kind, "by": upward.name_of(node, f.author), "code": f.code,
+             "message": f.message, "about": f.about.hex() if f.about is not None else None}
+            for f in await upward.findings(node, limit=1000)
+        ]  # fmt: skip
         return {
             "node_id": node.key.node_id,
             "name": node.config.node.name,
@@ -117,7 +118,8 @@ async def node_status(directory: Path) -> dict[str, Any]:
             "set_aside": held,
             "bodies": len(state.trust.bodies) if state.trust else 0,
             "members": await MemberStore(node.db).count(),
-            "aggregate_findings": flagged,
+            "findings": flagged,
+            "findings_total": await node.findings.count(),
         }
 
 

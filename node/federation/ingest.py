@@ -40,6 +40,7 @@ from node.storage.federation import FederationStore, HeadRow
 from protocol import (
     ChainFailure,
     Code,
+    Decision,
     Envelope,
     ForkProof,
     Genesis,
@@ -52,12 +53,17 @@ from protocol import (
     make_fork_proof,
     open_envelope,
 )
+from protocol.ballots import check_against_roll
 from protocol.envelope import reopen
 from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, MAX_SEQ
 from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Change, CharteredBody
 from protocol.wire import heads_digest
+
+# Kinds admitted by _admit, which reads the database: those that change trust, and decisions
+# (checked against their roll).
+_READS = STRUCTURAL | {Decision}
 
 Status = Literal["accepted", "duplicate", "quarantined", "rejected"]
 MAX_RETRY_ROUNDS = 64
@@ -399,7 +405,7 @@ class Federation:
         sequence of its log, a body that changes no trust) without reading the database;
         None when :meth:`_admit` must decide. The rules are the same as there."""
         p = envelope.payload
-        if type(p.body) in STRUCTURAL or (not from_quarantine and envelope.id in self.quarantine):
+        if type(p.body) in _READS or (not from_quarantine and envelope.id in self.quarantine):
             return None
         trust = self.trust
         if trust is None or p.federation != trust.federation:
@@ -469,6 +475,8 @@ class Federation:
             return await self._quarantine(conn, envelope, f"waiting for seq {expected}", from_quarantine), []
         try:
             new_head = check_next(head, envelope, int(self.clock() * 1000), quota=self.quota())
+            if isinstance(envelope.payload.body, Decision):
+                await self._check_roll(conn, envelope)
         except ChainFailure as exc:
             return Outcome("rejected", hex_id, str(exc.code), exc.message), []
         await self._store(conn, envelope, new_head)
@@ -478,6 +486,18 @@ class Federation:
             self._structural[envelope.id] = envelope
             self._replay_needed = self._replay_needed or not _agrees_with_replay(changes)
         return Outcome("accepted", hex_id), changes
+
+    async def _check_roll(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
+        """A decision against its roll (ChainFailure ``wrong_roll``): the roll is the author's
+        own and comes earlier in its log, so a decision whose roll is not held is refused too."""
+        body = envelope.payload.body
+        assert isinstance(body, Decision)
+        await self._flush(conn)  # the roll may have come in this batch
+        raw = await EnvelopeStore.by_id_in(conn, body.roll)
+        if raw is None:
+            raise ChainFailure(Code.WRONG_ROLL, "the roll it names is not held: a body's roll comes before its "
+                               "decision in its own log", "body.roll")  # fmt: skip
+        check_against_roll(envelope, reopen(raw))
 
     async def _quarantine(
         self,

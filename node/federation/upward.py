@@ -19,10 +19,12 @@ from typing import Protocol
 
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ballots import BallotSpec, default_rules, now_ms, open_ballot
+from node.federation.findings import judge_decisions
 from node.federation.motions import Moving
 from node.federation.own_log import none_signed
 from node.rules.upward import check_may_act_for_body, check_title_text, check_window
 from node.storage.ballots import BallotRow
+from node.storage.findings import Finding, FindingStore
 from node.storage.members import Member
 from node.storage.upward import UpwardStore
 from protocol import (
@@ -58,6 +60,9 @@ class Upward(Moving, Protocol):
     @property
     def upward(self) -> UpwardStore: ...
 
+    @property
+    def findings(self) -> FindingStore: ...
+
 
 def _open(raw: bytes) -> Envelope:
     return reopen(raw)  # verified (signature and all) when it was stored
@@ -86,8 +91,10 @@ def refs_of(raw: bytes) -> list[tuple[bytes, Envelope]]:
             return [(e.author, e)]
         case Nomination() | BallotPaper() | SelectionResult():
             return [(b.selection, e)]
-        case Decision(selection=bytes() as selection):  # a branch's bundle for a selection
-            return [(selection, e)]
+        case Decision(ballot=ballot, selection=bytes() as selection):  # a branch's bundle for a selection
+            return [(ballot, e), (selection, e)]
+        case Decision(ballot=ballot):  # under its ballot: one decision per ballot
+            return [(ballot, e)]
         case _:
             return []
 
@@ -141,6 +148,7 @@ async def refresh(node: Upward, clock: Callable[[], float] = time.time) -> int:
     """Index the upward envelopes stored since the last time; recount every aggregate on an
     item that got a new mandate or aggregate. Returns how many envelopes were indexed."""
     new = await node.upward.catch_up(KINDS, refs_of)
+    await judge_decisions(node, new, now_ms(clock))
     items = {e.payload.body.item for e in new if isinstance(e.payload.body, Mandate | Aggregate)}
     for item_id in sorted(items):
         aggregates = await _referring(node, item_id, "aggregate")
@@ -163,6 +171,8 @@ async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envel
         if keep:
             await node.upward.save_recount(aggregate.id, item_id, aggregate.author, now_ms(clock),
                                            [{"code": f.code, "message": f.message} for f in findings])  # fmt: skip
+            await node.findings.replace(aggregate.id, "aggregate", aggregate.author, item_id,
+                                        [(f.code, f.message) for f in findings], now_ms(clock))  # fmt: skip
         out.append((aggregate, findings))
     return out
 
@@ -621,10 +631,10 @@ async def report(node: Upward, item_id: bytes, clock: Callable[[], float] = time
     return ItemReport(envelope, judged, recounted, own, await item_findings(node, envelope))
 
 
-async def findings(node: Upward) -> list[tuple[bytes, bytes, bytes, int, list[dict[str, str]]]]:
-    """The aggregates held whose last recount found something wrong."""
+async def findings(node: Upward, limit: int = 50, before: tuple[int, bytes, str] | None = None) -> list[Finding]:
+    """Every finding this node holds, newest first, after catching up with what arrived."""
     await refresh(node)
-    return await node.upward.recounts(only_flagged=True)
+    return await node.findings.page(limit, before)
 
 
 # --- delegates, campaigns, pledges -------------------------------------------------------------

@@ -182,6 +182,8 @@ class Verifier:
     def _check_idle(self, loop: asyncio.AbstractEventLoop) -> None:
         self._idle = None
         if self._procs is None:
+            if self._starting:  # still starting (a loaded machine): look again once they are up
+                self._idle = loop.call_later(IDLE_S, self._check_idle, loop)
             return
         waited = time.monotonic() - self._last_use
         if waited >= IDLE_S:

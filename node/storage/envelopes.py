@@ -186,6 +186,20 @@ class EnvelopeStore:
             return [bytes(r[0]) for r in await cursor.fetchall()]
 
     @staticmethod
+    async def by_id_in(conn: aiosqlite.Connection, envelope_id: bytes) -> bytes | None:
+        """One envelope by id, read inside the caller's transaction: the merged index, else a
+        scan of the rows stored since its watermark (at most about :data:`MERGE_ROWS`). For
+        checks that are rare (a decision's roll), not for hot paths."""
+        async with conn.execute(
+            "SELECT e.raw FROM envelope_ids i JOIN envelopes e ON e.rowid = i.row WHERE i.id = ?"
+            " UNION ALL SELECT raw FROM envelopes"
+            " WHERE rowid > COALESCE((SELECT value FROM meta WHERE key = ?), 0) AND id = ? LIMIT 1",
+            (envelope_id, IDS_WATERMARK, envelope_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    @staticmethod
     async def insert(
         conn: aiosqlite.Connection, envelope: Envelope, received_at: int, quota: tuple[int, int] | None = None
     ) -> None:

@@ -132,7 +132,7 @@ from node.web.routes.upward import (
     CampaignView,
     CompositeIn,
     DelegatesIn,
-    FlaggedView,
+    FindingsPage,
     ItemIn,
     ItemReportView,
     ItemView,
@@ -511,8 +511,9 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/findings",
         list_findings,
         "member",
-        "Aggregates whose recount here found something wrong, with the reasons",
-        response=list[FlaggedView],
+        "Every finding this node holds (aggregates, results, papers, decisions twice, rolls), newest first;"
+        " ?limit=1..200 (50), ?after=<next of the previous page>",
+        response=FindingsPage,
     ),
     Route(
         "POST",

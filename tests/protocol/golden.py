@@ -35,7 +35,7 @@ from protocol import (
     write_bundle,
 )
 from protocol import selections as sel
-from protocol.ballots import ABSTAIN, AGAINST, FOR, ranked_choice, records, roll_leaf, tally
+from protocol.ballots import ABSTAIN, AGAINST, FOR, check_decision, ranked_choice, records, roll_leaf, tally
 from protocol.encoding import encode
 from protocol.merkle import root
 from protocol.views import payload_view
@@ -276,7 +276,23 @@ def _bundles(keys: dict[str, SigningKey], gen: Envelope, chartered: Envelope) ->
     other_two = next_envelope(north, one, profile("North 2, other side"), fed)
     earlier = next_envelope(north, two, profile("earlier"), fed, created=one.payload.created - 1)
     future = next_envelope(north, two, profile("from the future"), fed, created=T0 + 10**9)
+    south = keys["south"]
+    roll, decision = _roll_and_decision()
+    roll_env = next_envelope(south, None, roll, fed)
+    decided = next_envelope(south, roll_env, decision(roll_env.id), fed)
+    # Re-signed with an electorate of 100 where the roll counts 24, its outcome recomputed
+    # (20 votes of 100 miss the quorum of a quarter), so it adds up by itself.
+    inflated_body = msgspec.structs.replace(decision(roll_env.id), electorate=100, outcome="not_quorate")
+    check_decision(inflated_body)
+    inflated = next_envelope(south, roll_env, inflated_body, fed)
+    other_roll = next_envelope(south, None, msgspec.structs.replace(roll, ballot=bytes(16)), fed)
+    on_other = next_envelope(south, other_roll, decision(other_roll.id), fed)
+    again = next_envelope(south, decided, msgspec.structs.replace(decision(roll_env.id), closed=T0 + 20_001), fed)
     cases = [
+        ("decision_with_its_roll", [roll_env, decided], []),
+        ("decision_electorate_not_its_roll", [roll_env, inflated], [(1, "wrong_roll")]),
+        ("decision_on_another_ballots_roll", [other_roll, on_other], [(1, "wrong_roll")]),
+        ("decision_twice_on_one_ballot", [roll_env, decided, again], [(2, "decision_twice")]),
         ("whole_logs", [gen, chartered, one, two, three], []),
         ("any_order", [three, one, chartered, two, gen], []),
         ("gap", [one, three], [(1, "bad_chain")]),
@@ -343,7 +359,9 @@ def build() -> dict[str, Any]:
         "rejections": _rejections(keys, fed, north_profile, decision_env, upward, elections),
         "bundles_description": (
             "Bundles checked as logs (section 7) at the clock now_ms: each failure by the index of the envelope "
-            "in the bundle and its code; an empty list means every envelope holds."
+            "in the bundle and its code; an empty list means every envelope holds. Across envelopes: a "
+            "decision against the roll it names (wrong_roll) and a second decision by one author on one ballot "
+            "(decision_twice: the first counts)."
         ),
         "bundles": _bundles(keys, gen, chartered),
     }

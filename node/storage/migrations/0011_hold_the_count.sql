@@ -4,3 +4,22 @@
 -- a receipt must match their own tag, so a receipt is no bearer token. The tag links a member
 -- to nothing in ballot_votes without the receipt, which only the voter holds.
 ALTER TABLE ballot_voters ADD COLUMN change_tag BLOB;
+
+-- One place for what this node found wrong in what it holds (docs/decisions.md, "Findings"):
+-- a decision twice on one ballot, an aggregate that does not add up, a result or a paper that
+-- is not what the bundles and nominations give, a roll whose count is implausible. Each
+-- object's findings are replaced together whenever it is judged again.
+CREATE TABLE findings (
+    object   BLOB NOT NULL,      -- the envelope found wrong
+    code     TEXT NOT NULL,
+    kind     TEXT NOT NULL,      -- its kind
+    author   BLOB NOT NULL,      -- its author's key
+    about    BLOB,               -- what it concerns (an agenda item, a selection, a ballot), if any
+    message  TEXT NOT NULL,
+    found_at INTEGER NOT NULL,   -- ms
+    PRIMARY KEY (object, code)
+) WITHOUT ROWID;
+CREATE INDEX findings_by_time ON findings (found_at DESC, object, code);
+
+-- Decisions are now indexed under their ballot too (one decision per ballot): index again.
+DELETE FROM meta WHERE key = 'refs_rowid';

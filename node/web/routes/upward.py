@@ -13,8 +13,9 @@ from msgspec import Meta
 from node.errors import BadInput, NotFound
 from node.federation import upward
 from node.federation.upward import NewItem
+from node.storage.findings import Finding
 from node.storage.members import Member
-from node.web.common import json_response, node_of, read_json
+from node.web.common import int_query, json_response, node_of, read_json
 from node.web.routes.federation import Appended
 from protocol import AgendaItem, Aggregate, BallotRules, Campaign, Envelope, Mandate, Pledge, node_id_text
 from protocol import upward as up
@@ -265,18 +266,48 @@ async def aggregate_item(request: web.Request, who: Member | None) -> web.Stream
     return appended(await upward.aggregate(node_of(request), who, id_param(request, "item_id")))
 
 
-class FlaggedView(msgspec.Struct):
-    aggregate: str
-    item: str
-    by: str
-    checked_at: int
-    findings: list[FindingView]
+class FoundView(msgspec.Struct):
+    object: str  # the envelope's id
+    kind: str
+    author: str  # node id
+    author_name: str
+    code: str
+    message: str
+    about: str | None  # what it concerns: an agenda item, a selection, a ballot
+    found_at: int
+
+
+class FindingsPage(msgspec.Struct):
+    findings: list[FoundView]
+    next: str | None  # pass as ?after= for the next page; null on the last
+
+
+def _cursor(f: Finding) -> str:
+    return f"{f.found_at}.{f.object.hex()}.{f.code}"
+
+
+def _after(text: str | None) -> tuple[int, bytes, str] | None:
+    if not text:
+        return None
+    try:
+        at, obj, code = text.split(".", 2)
+        parsed = int(at), bytes.fromhex(obj), code
+    except ValueError:
+        raise BadInput("after is the next value of the previous page", field="after") from None
+    if len(parsed[1]) != 32 or not 0 <= parsed[0] < 2**63 or len(code) > 64:
+        raise BadInput("after is the next value of the previous page", field="after")
+    return parsed
 
 
 async def list_findings(request: web.Request, who: Member | None) -> web.StreamResponse:
-    rows = await upward.findings(node_of(request))
-    return json_response([FlaggedView(a.hex(), i.hex(), node_id_text(by), at, [FindingView(**f) for f in found])
-                          for a, i, by, at, found in rows])  # fmt: skip
+    node = node_of(request)
+    limit = int_query(request, "limit", 50, 1, 200)
+    rows = await upward.findings(node, limit + 1, _after(request.query.get("after")))
+    shown = rows[:limit]
+    return json_response(FindingsPage(
+        [FoundView(f.object.hex(), f.kind, node_id_text(f.author), upward.name_of(node, f.author), f.code, f.message,
+                   f.about.hex() if f.about is not None else None, f.found_at) for f in shown],
+        _cursor(shown[-1]) if len(rows) > limit else None))  # fmt: skip
 
 
 # --- delegates, campaigns, pledges ---------------------------------------------------------------

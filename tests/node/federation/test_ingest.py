@@ -7,13 +7,14 @@ import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 import node.federation.verify as verify_module
 from node.federation.ingest import Federation, Found
 from node.federation.quarantine import QuarantineLimits
 from node.storage.db import Database
-from protocol import BallotRules, Decision, Envelope, Payload, Ratio, Revocation, SigningKey
+from protocol import BallotRules, Decision, Envelope, Payload, Ratio, Revocation, Roll, SigningKey
 from protocol.ballots import records
 from protocol.models import ForkProof
 from tests.factories import T0, charter, genesis, key, next_envelope, profile, signed_raw
@@ -374,33 +375,55 @@ async def test_an_author_over_its_quota_is_refused_on_arrival_and_when_signing(t
 
 async def test_a_decision_that_does_not_add_up_is_refused_and_one_that_does_is_held(fed: Federation) -> None:
     """Built and signed by a chartered test peer: counts that are not its receipts, and an
-    outcome the rules do not give, are refused with bad_decision; nothing is stored."""
+    outcome the rules do not give, are refused with bad_decision; a decision whose electorate
+    is not its roll's count, whose roll froze another ballot, or whose roll is not held, is
+    refused with wrong_roll (issue 21, item 3: an electorate of 100 against a roll of 10 was
+    held); nothing is stored."""
     c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
-    north = chain(NORTH, profile("North"))
-    assert await statuses(fed, [GEN, *c_north, *north]) == [("accepted", None)] * 3
     ballot = b"B" * 16
+    north = chain(NORTH, profile("North"), Roll(count=10, root=b"\x01" * 32, as_of=T0, ballot=ballot))
+    assert await statuses(fed, [GEN, *c_north, *north]) == [("accepted", None)] * 4
+    roll = north[1]
     votes = [(bytes([i]) * 16, bytes([i % 3])) for i in range(9)]  # 3 for, 3 against, 3 abstain
 
     def decision(**changes: object) -> Decision:
         fields: dict[str, object] = {
             "ballot": ballot, "motion": "m1", "subject": "s", "text_hash": hashlib.sha256(b"t").digest(),
-            "method": "for_against_abstain", "electorate": 10, "roll": b"R" * 32, "opened": 1, "closed": 2,
+            "method": "for_against_abstain", "electorate": 10, "roll": roll.id, "opened": 1, "closed": 2,
             "rules": BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2)),
             "counts": [3, 3, 3], "receipts": records(ballot, votes), "outcome": "lost",
         }  # fmt: skip
         return Decision(**{**fields, **changes})  # type: ignore[arg-type]
 
     def signed(body: Decision) -> bytes:
-        payload = Payload(author=NORTH.public, seq=2, created=T0 + 2_000, federation=GEN.id, prev=north[0].id,
+        payload = Payload(author=NORTH.public, seq=3, created=T0 + 3_000, federation=GEN.id, prev=roll.id,
                           body=body)  # fmt: skip
         return signed_raw(NORTH, payload)
 
     bad_counts, bad_outcome = signed(decision(counts=[4, 3, 2])), signed(decision(outcome="carried"))
     assert await statuses(fed, [bad_counts, bad_outcome]) == [("rejected", "bad_decision")] * 2
-    assert fed.heads[NORTH.public].seq == 1 and len(await stored_ids(fed)) == 3
+    inflated = signed(decision(electorate=100, outcome="not_quorate"))  # adds up by itself
+    other_ballot = signed(decision(ballot=b"C" * 16, receipts=records(b"C" * 16, votes)))
+    unheld_roll = signed(decision(roll=b"R" * 32))
+    not_a_roll = signed(decision(roll=north[0].id))
+    assert await statuses(fed, [inflated, other_ballot, unheld_roll, not_a_roll]) == [("rejected", "wrong_roll")] * 4
+    assert fed.heads[NORTH.public].seq == 2 and len(await stored_ids(fed)) == 4
     good = signed(decision())
     assert await statuses(fed, [good]) == [("accepted", None)]
-    assert fed.heads[NORTH.public].seq == 2
+    assert fed.heads[NORTH.public].seq == 3
+
+
+async def test_a_roll_and_its_decision_in_one_batch(fed: Federation) -> None:
+    """The roll is found when it came in the same push as its decision (not yet written)."""
+    c_north = chain(NATIONAL, charter(NORTH, "North", "region"), after=GEN)
+    ballot = b"B" * 16
+    decision = Decision(ballot=ballot, motion="m1", subject="s", text_hash=bytes(32), method="for_against_abstain",
+                        electorate=3, roll=b"", opened=1, closed=2,
+                        rules=BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2)),
+                        counts=[0, 0, 0], receipts=b"", outcome="not_quorate")  # fmt: skip
+    roll_env = chain(NORTH, Roll(count=3, root=b"\x01" * 32, as_of=T0, ballot=ballot))[0]
+    both = [roll_env, next_envelope(NORTH, roll_env, msgspec.structs.replace(decision, roll=roll_env.id), GEN.id)]
+    assert await statuses(fed, [GEN, *c_north, *both]) == [("accepted", None)] * 4
 
 
 async def test_a_command_line_write_never_drops_a_charter_the_server_took_in(tmp_path: Path) -> None:

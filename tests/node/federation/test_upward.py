@@ -269,7 +269,10 @@ async def test_a_dropped_mandate_an_inflated_weight_and_a_wrong_total_are_flagge
     await fed.sync()
     # ... and every node's recount flags it, with the reason, visible in the findings list.
     for b in (fed["national"], leeds, fed["hull"]):
-        flagged = {a.hex(): [f["code"] for f in found] for a, _, _, _, found in await steps.findings(b.node)}
+        flagged: dict[str, list[str]] = {}
+        for f in await steps.findings(b.node):
+            assert f.kind == "aggregate" and f.author == north.node.key.public and f.message
+            flagged.setdefault(f.object.hex(), []).append(f.code)
         assert flagged[signed["dropped"].id.hex()] == [up.OMITS_MANDATE]
         assert flagged[signed["inflated"].id.hex()] == [up.WRONG_WEIGHT]
         assert flagged[signed["wrong_total"].id.hex()] == [up.WRONG_TOTALS]

@@ -31,6 +31,7 @@ from protocol import (
     Nomination,
     Payload,
     Ratio,
+    Roll,
     Selection,
     SigningKey,
     Submission,
@@ -221,12 +222,11 @@ async def _child(c: Cell, *bodies: Callable[[list[Envelope]], Body], created: in
     return out
 
 
-def _carried(text: str) -> Decision:
-    ballot = os.urandom(16)
+def _carried(text: str, ballot: bytes, roll: bytes) -> Decision:
     votes = [(bytes([i]) * 16, b"\x00") for i in range(3)]
     return Decision(ballot=ballot, motion="m1", subject="s", text_hash=hashlib.sha256(text.encode()).digest(),
                     method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=4),
-                    threshold=Ratio(num=1, den=2)), electorate=3, roll=b"\x00" * 32, opened=0, closed=1,
+                    threshold=Ratio(num=1, den=2)), electorate=3, roll=roll, opened=0, closed=1,
                     counts=[3, 0, 0], receipts=records(ballot, votes), outcome="carried")  # fmt: skip
 
 
@@ -234,9 +234,11 @@ async def _submission(c: Cell) -> bytes:
     """A submission to the node from a region it chartered, citing the region's decision."""
     text = "The region's motion."
     to = c.live.node.key.public
-    envelopes = await _child(c, lambda _: _carried(text),
-                             lambda log: Submission(to=to, decision=log[0].id, title="Motion", text=text))  # fmt: skip
-    return envelopes[1].id
+    ballot = os.urandom(16)
+    envelopes = await _child(c, lambda _: Roll(count=3, root=bytes(32), as_of=0, ballot=ballot),
+                             lambda log: _carried(text, ballot, log[0].id),
+                             lambda log: Submission(to=to, decision=log[1].id, title="Motion", text=text))  # fmt: skip
+    return envelopes[2].id
 
 
 async def _submit_motion(c: Cell) -> Request:

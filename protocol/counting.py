@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -178,6 +178,34 @@ def _break_tie(tied: list[int], history: list[dict[int, int]], highest: bool, lo
     return chosen, "tie decided by lot"
 
 
+def _in_order(candidates: Iterable[int], now: Sequence[int], history: list[dict[int, int]], highest: bool,
+              lot: dict[int, bytes]) -> tuple[list[int], list[str]]:  # fmt: skip
+    """``candidates`` by their votes ``now`` (most first when ``highest``, else fewest first),
+    every tie broken by :func:`_break_tie` over the earlier stages ``history``, the one rule for
+    every use (order of election, whose surplus first, who is excluded). Returns the order
+    and a note for each tie it decided."""
+    left = list(candidates)
+    order: list[int] = []
+    notes: list[str] = []
+    while left:
+        best = max(now[c] for c in left) if highest else min(now[c] for c in left)
+        tied = [c for c in left if now[c] == best]
+        if len(tied) == 1:
+            pick = tied[0]
+        else:
+            pick, note = _break_tie(tied, history, highest, lot)
+            notes.append(note)
+        order.append(pick)
+        left.remove(pick)
+    return order, notes
+
+
+def _note(stage: Stage, notes: Iterable[str]) -> None:
+    for note in notes:
+        if note not in stage.note.split("; "):
+            stage.note = f"{stage.note}; {note}" if stage.note else note
+
+
 class _Paper:
     """A parcel of identical ballot papers: their ranking, where they stand in it, their value."""
 
@@ -214,8 +242,9 @@ def scottish_stv(election: Election) -> Result:
         return {c: votes[c] for c in range(n) if c not in election.withdrawn}
 
     def elect_reaching(stage: Stage) -> None:
-        reached = [c for c in continuing if votes[c] >= quota]
-        reached.sort(key=lambda c: (-votes[c], lot[c]))
+        # In order of votes; equal votes by the earlier stages (history: this one is not in it yet).
+        reached, notes = _in_order((c for c in continuing if votes[c] >= quota), votes, history, True, lot)
+        _note(stage, notes)
         for c in reached:
             if len(elected) < seats:
                 continuing.discard(c)
@@ -236,23 +265,26 @@ def scottish_stv(election: Election) -> Result:
     while len(elected) < seats:
         vacancies = seats - len(elected)
         stage = Stage(len(stages) + 1, "")
-        if len(continuing) <= vacancies:  # rule 51(1)
+        if len(continuing) <= vacancies:  # rule 52(1)
             stage.action = "elected"
-            stage.note = "the continuing candidates are as many as the vacancies left (rule 51(1))"
-            for c in sorted(continuing, key=lambda c: (-votes[c], lot[c])):
+            stage.note = "the continuing candidates are as many as the vacancies left (rule 52(1))"
+            order, notes = _in_order(continuing, votes, history[:-1], True, lot)
+            _note(stage, notes)
+            for c in order:
                 elected.append(c)
                 stage.elected.append(c)
             continuing.clear()
             finish(stage)
             break
-        if vacancies == 1:  # rule 51(2)
+        if vacancies == 1:  # this project's rule, not the Order's (docs/elections.md, "last vacancy")
             untransferred = sum(votes[c] - quota for c in pending)
-            most = max(votes[c] for c in continuing)
-            tops = [c for c in continuing if votes[c] == most]
-            top = tops[0] if len(tops) == 1 else _break_tie(tops, history[:-1], True, lot)[0]
+            order, notes = _in_order(continuing, votes, history[:-1], True, lot)
+            top = order[0]
             if votes[top] >= sum(votes[c] for c in continuing if c != top) + untransferred:
                 stage.action = "elected"
-                stage.note = "one vacancy left, and no other continuing candidate can overtake (rule 51(2))"
+                stage.note = ("one vacancy left, and no other continuing candidate can overtake"
+                              " (branchnet's last-vacancy rule)")  # fmt: skip
+                _note(stage, notes[:1] if votes[top] == votes[order[1]] else [])
                 continuing.discard(top)
                 elected.append(top)
                 stage.elected.append(top)
@@ -260,9 +292,8 @@ def scottish_stv(election: Election) -> Result:
                 break
         moved: dict[int, int] = {}
         if pending:  # rules 48, 49: the largest surplus first
-            largest = max(votes[c] for c in pending)
-            tied = [c for c in pending if votes[c] == largest]
-            source, note = (tied[0], "") if len(tied) == 1 else _break_tie(tied, history[:-1], True, lot)
+            order, notes = _in_order(pending, votes, history[:-1], True, lot)
+            source, note = order[0], (notes[0] if len(order) > 1 and votes[order[0]] == votes[order[1]] else "")
             pending.remove(source)
             surplus, total = votes[source] - quota, votes[source]
             stage.action, stage.candidate, stage.note = "surplus", source, note
@@ -287,7 +318,7 @@ def scottish_stv(election: Election) -> Result:
         else:  # rule 50: exclude the candidate with the fewest votes
             fewest = min(votes[c] for c in continuing)
             tied = [c for c in continuing if votes[c] == fewest]
-            source, note = (tied[0], "") if len(tied) == 1 else _break_tie(tied, history[:-1], False, lot)
+            source, note = (tied[0], "") if len(tied) == 1 else _break_tie(tied, history[:-1], False, lot)  # rule 51
             stage.action, stage.candidate, stage.note = "exclusion", source, note
             continuing.discard(source)
             excluded.append(source)
@@ -374,7 +405,8 @@ def meek_stv(election: Election) -> Result:
         while True:
             votes, excess = distribute()
             quota = sum(votes) // (seats + 1) + 1
-            reached = sorted((c for c in hopeful if votes[c] >= quota), key=lambda c: (-votes[c], lot[c]))
+            reached, notes = _in_order((c for c in hopeful if votes[c] >= quota), votes, history, True, lot)
+            _note(stage, notes)
             for c in reached[: seats - len(elected)]:
                 hopeful.discard(c)
                 elected.append(c)
@@ -403,7 +435,9 @@ def meek_stv(election: Election) -> Result:
         parcels = compress()
         votes, excess = distribute()
         stage = Stage(len(stages) + 1, "elected", note="the hopeful candidates are as many as the seats left")
-        for c in sorted(hopeful, key=lambda c: (-votes[c], lot[c])):
+        order, notes = _in_order(hopeful, votes, history, True, lot)
+        _note(stage, notes)
+        for c in order:
             elected.append(c)
             stage.elected.append(c)
         stage.votes = {c: Fraction(votes[c], unit) for c in range(n) if c not in election.withdrawn}

@@ -28,6 +28,8 @@ def add_arguments(command: object) -> None:
     c.add_argument("--json", action="store_true", help='print {"winners": [...], "rounds": [...]} as JSON')
     c.add_argument("--ordered", action="store_true",
                    help="stv, meek: also order a list by successive counts for 1, 2, ... seats")  # fmt: skip
+    c.add_argument("--lot-seed", default="", metavar="HEX",
+                   help="the lot's seed, as hex bytes (default: empty; docs/elections.md, Lot)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         return fail("count", f"{name}: cannot read it: {exc}")
     try:
-        election = parse_blt(text)
+        seed = bytes.fromhex(args.lot_seed)
+    except ValueError:
+        return fail("count", "--lot-seed is hex bytes (an even number of 0-9 and a-f)", 2)
+    if len(seed) > 64:
+        return fail("count", "--lot-seed is at most 64 bytes", 2)
+    try:
+        election = parse_blt(text, lot_seed=seed)
         if args.seats is not None:
             election = replace(election, seats=args.seats)
         result = count(args.method, election)

@@ -56,3 +56,18 @@ def test_impossible_counts_say_why(tmp_path: Path) -> None:
     assert result.returncode == 1 and "3 seats and only 2 candidates" in result.stderr
     missing = branchnet("count", str(tmp_path / "none.blt"))
     assert missing.returncode == 2 and "cannot read it" in missing.stderr
+
+
+def test_the_shared_cases_print_what_the_docs_say() -> None:
+    """Issue 21, items 7 and 8 (shared/cases): B elected before F on the earlier stage's votes,
+    and a last seat decided by lot says so; another seed draws the lot anew."""
+    tie = branchnet("count", str(COUNTS / "stv_tie_order_of_election.blt"))
+    assert "elected: B, F" in tie.stdout and tie.stdout.strip().endswith("winners, in order: B, F, E"), tie.stdout
+    lot = branchnet("count", str(COUNTS / "stv_unannounced_lot.blt"))
+    assert "tie decided by lot" in lot.stdout and lot.stdout.strip().endswith("winners, in order: A, C")
+    assert "rule 51" not in tie.stdout + lot.stdout
+    seeded = [branchnet("count", "--lot-seed", f"{i:02x}", "--json", str(COUNTS / "stv_unannounced_lot.blt"))
+              for i in range(8)]  # fmt: skip
+    assert {json.loads(s.stdout)["winners"][1] for s in seeded} == {"B", "C"}
+    bad = branchnet("count", "--lot-seed", "xyz", str(COUNTS / "stv_unannounced_lot.blt"))
+    assert bad.returncode == 2 and "--lot-seed is hex" in bad.stderr

@@ -24,6 +24,17 @@ _CHOICES = {  # by the field's full path first, then by its last name
 }
 
 
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high`` (ASCII digits only: ``int`` also
+    takes "²" and Arabic-Indic digits, and refuses more than 4,300 digits with an error),
+    or None when it is not one."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
 def _plural(n: int, one: str) -> str:
     return f"{n} {one}" if n == 1 else f"{n} {one}s"
 

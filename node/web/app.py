@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, ClientPayloadError, web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
 from node.errors import BadInput, DatabaseError, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
@@ -17,7 +18,17 @@ from node.rules.members import access
 from node.service import Node
 from node.storage.members import Member
 from node.web.api import LEVEL, ROUTES, Route
-from node.web.common import GOSSIP, MEMBER_ID, NODE, PEER_COUNT, SESSION_COOKIE, Handler, json_response, same_origin
+from node.web.common import (
+    GOSSIP,
+    MEMBER_ID,
+    NODE,
+    PEER_COUNT,
+    RESPONSES,
+    SESSION_COOKIE,
+    Handler,
+    json_response,
+    same_origin,
+)
 from node.web.connguard import connection_middleware
 from node.web.metrics import metrics_registry
 from node.web.metrics import render as render_metrics
@@ -108,17 +119,35 @@ async def errors_and_logs(request: web.Request, handler: AiohttpHandler) -> web.
         status = exc.status
         if exc.status in (404, 405) and wants_html(request):
             message = "There is no page at this address." if exc.status == 404 else "This page cannot do that."
-            return error_page(request, NotFound(message) if exc.status == 404 else BadInput(message), exc.status)
-        if exc.status >= 400:
+            response = error_page(request, NotFound(message) if exc.status == 404 else BadInput(message), exc.status)
+        elif exc.status >= 400:
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "bad_request")
-            return error_response(exc.status, code, exc.reason)
-        raise
+            response = error_response(exc.status, code, exc.reason)
+        else:
+            raise
+        if isinstance(exc, web.HTTPMethodNotAllowed):  # RFC 9110 section 15.5.6: say which methods are
+            response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return response
+    except (ConnectionResetError, ClientConnectionResetError, ClientPayloadError) as exc:
+        # The client went away mid-request (a dropped connection, a body cut short): its abort,
+        # not the node's fault. Nothing reached a store; there is no one left to answer.
+        status = ABORTED
+        log.info("client abort", extra={"fields": {"detail": str(exc)[:200]}})
+        return error_response(400, "client_abort", "the request did not arrive whole")  # written to nobody
     except Exception:
         log.exception("internal error")
         return error_response(500, "internal", "internal error; the node's log has the details")
     finally:
+        request.app[RESPONSES][_status_class(status)] += 1
         if log.isEnabledFor(logging.INFO):
             _log_request(request, status, started)
+
+
+ABORTED = 499  # as nginx logs it: the client closed the connection before the answer
+
+
+def _status_class(status: int) -> str:
+    return "aborted" if status == ABORTED else f"{status // 100}xx"
 
 
 def _log_request(request: web.Request, status: int, started: float) -> None:
@@ -145,6 +174,7 @@ def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
         middlewares=[connection_middleware, errors_and_logs], client_max_size=node.config.http.max_body_bytes
     )
     app[NODE] = node
+    app[RESPONSES] = collections.Counter()
     app[OPENAPI] = openapi_document()
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guard(route))
@@ -159,7 +189,7 @@ def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
     gossip = Gossip(node, trust_local_log=trust_local_log)
     app[GOSSIP] = gossip
     app[PEER_COUNT] = lambda: list(gossip.peers.peers)
-    registry = metrics_registry(node, gossip)
+    registry = metrics_registry(node, gossip, app[RESPONSES])
 
     async def metrics(request: web.Request) -> web.StreamResponse:
         return web.Response(body=render_metrics(registry), content_type="text/plain", charset="utf-8")

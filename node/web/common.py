@@ -5,6 +5,7 @@ cookie."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import ipaddress
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from node.web.connguard import address_in, parse_networks
 NODE = web.AppKey("node", Node)
 GOSSIP = web.AppKey("gossip", Gossip)
 PEER_COUNT: web.AppKey[Callable[[], list[str]]] = web.AppKey("peer_count")
+RESPONSES: web.AppKey[collections.Counter[str]] = web.AppKey("responses")  # answers by status class, for /metrics
 SESSION_COOKIE = "bn_session"
 MEMBER_ID = web.RequestKey("member_id", int)  # for the request log line: an id, never a name or email
 T = TypeVar("T")

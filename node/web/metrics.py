@@ -5,6 +5,7 @@ Nothing personal: counts of envelopes, peers and members only.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,10 @@ if TYPE_CHECKING:
 
 
 class NodeCollector(Collector):
-    def __init__(self, node: Node, gossip: Gossip | None) -> None:
+    def __init__(self, node: Node, gossip: Gossip | None, responses: Counter[str] | None = None) -> None:
         self.node = node
         self.gossip = gossip
+        self.responses = responses if responses is not None else Counter()
 
     def collect(self) -> Iterator[Metric]:
         state = self.node.federation_state
@@ -52,6 +54,13 @@ class NodeCollector(Collector):
         yield CounterMetricFamily(
             "branchnet_verify_process_batches", "Batches checked in worker processes", value=verifier.process_batches
         )
+        answered = CounterMetricFamily(
+            "branchnet_http_responses", "HTTP answers by status class (aborted: the client left first)",
+            labels=["class"],
+        )
+        for status_class in ("2xx", "3xx", "4xx", "5xx", "aborted"):
+            answered.add_metric([status_class], self.responses[status_class])
+        yield answered
         if self.gossip is not None:
             peers = self.gossip.peers.peers.values()
             yield GaugeMetricFamily("branchnet_peers", "Peers known", value=len(peers))
@@ -73,9 +82,9 @@ class NodeCollector(Collector):
             yield rounds
 
 
-def metrics_registry(node: Node, gossip: Gossip | None) -> CollectorRegistry:
+def metrics_registry(node: Node, gossip: Gossip | None, responses: Counter[str] | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(NodeCollector(node, gossip))
+    registry.register(NodeCollector(node, gossip, responses))
     return registry
 
 

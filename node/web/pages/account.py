@@ -12,6 +12,7 @@ from node.rules import accounts
 from node.rules import members as member_rules
 from node.rules.members import access
 from node.storage.members import MemberPatch
+from node.validation import whole_number
 from node.web.common import SESSION_COOKIE, client_address, int_param, node_of, set_session_cookie
 from node.web.pages.common import (
     Page,
@@ -199,9 +200,10 @@ async def token_create(request: web.Request) -> web.StreamResponse:
         days_text = text(form, "expires_days").strip()
         if not name or len(name) > 100:
             raise BadInput("give the token a name of 1 to 100 characters", field="name")
-        if days_text and not (days_text.isascii() and days_text.isdigit() and 1 <= int(days_text) <= 3650):
+        days = whole_number(days_text, 1, 3650) if days_text else None
+        if days_text and days is None:
             raise BadInput("a whole number of days from 1 to 3650", field="expires_days")
-        token, secret = await accounts.create_token(node, who, name, int(days_text) if days_text else None)
+        token, secret = await accounts.create_token(node, who, name, days)
     except NodeError as exc:
         return form_error(request, "tokens.html", exc, await _tokens_context(request))
     context = {**await _tokens_context(request), "errors": {}, "created": token, "created_secret": secret}

@@ -12,6 +12,7 @@ from aiohttp import web
 from node.errors import BadInput, NodeError
 from node.federation import ballots, motions, upward
 from node.rules.motions import paragraphs
+from node.validation import whole_number
 from node.web.common import int_param, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, signed_in, text, who_of
@@ -36,12 +37,13 @@ def ranking_from_form(options: list[str], numbers: dict[str, str]) -> list[str]:
         value = numbers.get(f"rank-{i}", "").strip()
         if not value:
             continue
-        if not value.isdigit() or not 1 <= int(value) <= len(options):
+        number = whole_number(value, 1, len(options))
+        if number is None:
             raise BadInput(f"a preference is a number from 1 to {len(options)}", field="choice")
-        if int(value) in placed:
-            raise BadInput(f"{placed[int(value)]} and {name} are both numbered {value}: give each its own number",
+        if number in placed:
+            raise BadInput(f"{placed[number]} and {name} are both numbered {number}: give each its own number",
                            field="choice")  # fmt: skip
-        placed[int(value)] = name
+        placed[number] = name
     return [placed[n] for n in sorted(placed)]
 
 
@@ -142,9 +144,10 @@ async def motion_action(request: web.Request) -> web.StreamResponse:
 
 
 def _int(value: str, field: str) -> int:
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+    number = whole_number(value, 0, 10**12)
+    if number is None:
         raise BadInput("not a number", field=field)
-    return int(value)
+    return number
 
 
 async def _amend(request: web.Request, motion_id: int, paragraph_text: str, words: str, replacement: str) -> None:

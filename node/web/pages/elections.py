@@ -15,6 +15,7 @@ from aiohttp import web
 from node.errors import BadInput, NodeError
 from node.federation import elections as el
 from node.federation.upward import ancestors, name_of
+from node.validation import whole_number
 from node.web.common import node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
@@ -96,9 +97,10 @@ async def elections_action(request: web.Request) -> web.StreamResponse:
 
 
 def _seats(value: str, field: str = "seats") -> int:
-    if not value.strip().isdigit() or not 1 <= int(value) <= 15:
+    seats = whole_number(value, 1, 15)
+    if seats is None:
         raise BadInput("the seats are a number from 1 to 15", field=field)
-    return int(value)
+    return seats
 
 
 async def _selection_context(request: web.Request, selection_id: bytes, **extra: Any) -> dict[str, Any]:
@@ -159,10 +161,10 @@ async def selection_action(request: web.Request) -> web.StreamResponse:
             await el.withdraw(node, who, contest)
             return redirect(f"{here}?done=withdrawn")
         if action == "nominate":
-            member = text(form, "member")
-            if not member.isdigit():
-                raise BadInput("choose a member who stands", field="member")
-            await el.nominate(node, who, selection_id, int(member))
+            member = whole_number(text(form, "member"), 1, 2**63 - 1)
+            if member is None:
+                raise BadInput("choose a member who stands")  # a hidden field: said at the top
+            await el.nominate(node, who, selection_id, member)
             return redirect(f"{here}?done=nominated")
         if action == "paper":
             await el.publish_paper(node, who, selection_id)

@@ -14,6 +14,7 @@ from aiohttp import web
 from node.errors import BadInput, NodeError, NotFound
 from node.federation import acts
 from node.storage.joins import LIST_LIMIT
+from node.validation import whole_number
 from node.web.common import GOSSIP, int_param, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
@@ -131,10 +132,10 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     values = {k: text(form, k).strip() for k in ("node_id", "after_seq", "reason")}
     try:
-        after = values["after_seq"] or "0"
-        if not (after.isascii() and after.isdigit() and int(after) <= MAX_SEQ):
+        after = whole_number(values["after_seq"] or "0", 0, MAX_SEQ)
+        if after is None:
             raise BadInput("the last sequence still valid: a whole number (0 cuts everything)", field="after_seq")
-        await acts.revoke(node_of(request), _node_id(values["node_id"]), int(after), values["reason"][:2000])
+        await acts.revoke(node_of(request), _node_id(values["node_id"]), after, values["reason"][:2000])
     except (NodeError, ProtocolError) as exc:
         error = exc if isinstance(exc, NodeError) else BadInput(exc.message, field=exc.field)
         return form_error(

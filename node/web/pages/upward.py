@@ -14,6 +14,7 @@ from aiohttp import web
 from node.errors import BadInput, NodeError, NotFound
 from node.federation import upward
 from node.federation.upward import NewItem
+from node.validation import whole_number
 from node.web.common import node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
@@ -144,11 +145,11 @@ async def agenda_action(request: web.Request) -> web.StreamResponse:
             await upward.propose_composite(node, who, values["title"], values["text"].replace("\r\n", "\n"), sources)
             return redirect("/agenda?done=composite")
         if action == "delegates":
-            count = values["count"].strip()
-            if not (count.isascii() and count.isdigit()) or len(count) > 5:
-                raise BadInput("the number of delegates is a whole number", field="count")
+            count = whole_number(values["count"], 0, 10_000)
+            if count is None:
+                raise BadInput("the number of delegates is a whole number from 0 to 10000", field="count")
             names = [n.strip() for n in values["names"].splitlines() if n.strip()]
-            await upward.record_delegates(node, who, int(count), names)
+            await upward.record_delegates(node, who, count, names)
             return redirect("/agenda?done=delegates")
         if action == "answer":
             await upward.answer_composite(node, who, _form_id(text(form, "composite"), "composite"),

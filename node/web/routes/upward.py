@@ -45,7 +45,7 @@ def appended(envelope: Envelope) -> web.Response:
 
 
 class SubmitIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    motion: Annotated[int, Meta(ge=1)]
+    motion: Annotated[int, Meta(ge=1, le=2**62)]
 
 
 class SubmissionView(msgspec.Struct):

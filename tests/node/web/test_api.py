@@ -37,6 +37,8 @@ NASTY_BODIES = [
     b'{"name": "' + b"x" * 10_000 + b'"}',
     b'{"n": 1e999999}',
     b"name,email\n",
+    b'{"motion": 9223372036854775808}',  # issue 21, item 10: past SQLite's integers, a 500 on submissions
+    b'{"member": 9223372036854775808}',
 ]
 
 
@@ -76,8 +78,12 @@ async def test_errors_name_the_field(live: Live) -> None:
     assert status == 404
     status, answer = await call(live, "GET", "/api/v1/nowhere")
     assert status == 404 and answer["error"]["code"] == "not_found"
-    status, answer = await call(live, "PUT", "/api/v1/me", headers=admin.headers)
-    assert status == 405 and answer["error"]["code"] == "method_not_allowed"
+    async with live.http.put("/api/v1/me", headers=admin.headers) as response:
+        answer = await response.json()
+        assert response.status == 405 and answer["error"]["code"] == "method_not_allowed"
+        assert response.headers["Allow"] == "GET, PATCH"  # RFC 9110 section 15.5.6 (issue 21, item 11)
+    async with live.http.delete("/members", headers={"Accept": "text/html"}) as response:
+        assert response.status == 405 and response.headers["Allow"] == "GET"
 
 
 async def test_body_limit_refuses_before_reading(live: Live) -> None:

@@ -51,6 +51,9 @@ async def test_a_branch_elects_its_delegate_through_the_pages(fed: Federation, b
     await el.stand(leeds.node, leeds.voters[0], contest, "Val", "Val for delegate.")
     page = plain(await b.page("/elections"))
     assert "Sec Leeds I will report back." in page and "Val Val for delegate." in page and "Stop standing" in page
+    for seats in ("²", "9" * 5000, "٣"):  # issue 21, item 10: each was a 500 (int() takes "²"; 5,000 digits raise)
+        refused = await b.post("/elections", "/elections/do/open", {"seats": seats, "counting": "irv"}, 400)
+        assert "the seats are a number from 1 to 15" in refused
     location = await b.post("/elections", "/elections/do/open", {"seats": "1", "counting": "irv"})
     ballot = re.search(r"/ballots/(\d+)", location).group(1)  # type: ignore[union-attr]
     page = await b.page(f"/ballots/{ballot}")
@@ -58,6 +61,9 @@ async def test_a_branch_elects_its_delegate_through_the_pages(fed: Federation, b
     assert options == ["Sec Leeds", "Val", "Re-open nominations (RON)"]  # one seat: RON on the ballot
     refused = await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/vote", {"rank-0": "1", "rank-1": "1"}, 400)
     assert "Sec Leeds and Val are both numbered 1" in refused
+    for rank in ("²", "9" * 5000, "-1", "1.0"):
+        refused = await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/vote", {"rank-0": rank}, 400)
+        assert "a preference is a number from 1 to 3" in refused
     cast = await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/vote", ranks(options, ["Val", "Sec Leeds"]), 201)
     receipt = re.search(r'value="(r-[a-z0-9]+)"', cast).group(1)  # type: ignore[union-attr]
     for voter in leeds.voters:
@@ -87,6 +93,8 @@ async def test_a_regional_selection_through_the_pages(fed: Federation, browsers:
         await b.post(here, f"{here}/stand", {"name": f"Sec {name}", "statement": f"{name} first."})
         page = await b.page(here)
         member = re.search(r'name="member" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+        for bad in ("²", "9" * 5000):
+            assert "choose a member who stands" in await b.post(here, f"{here}/nominate", {"member": bad}, 400)
         await b.post(here, f"{here}/nominate", {"member": member})
     await fed.sync()
     await asyncio.sleep(max(0.0, (now + 6100) / 1000 - time.time()))

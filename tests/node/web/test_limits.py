@@ -171,3 +171,34 @@ async def test_serve_on_a_taken_address_says_so_in_one_line(node_dir: Path) -> N
             assert result.returncode == 2, result.stderr
             assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
             assert f"cannot listen on {listen.rsplit(':', 1)[0]}" in result.stderr
+
+
+async def test_a_client_that_drops_its_request_mid_body_is_an_abort_not_an_error(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 21, item 10: a client gone mid-body was a traceback and a 5xx."""
+    admin = await live.member("admin")
+    host, port = live.url.removeprefix("http://").split(":")
+    caplog.set_level("INFO", logger="branchnet.http")
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"POST /api/v1/members HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+                     f"Authorization: Bearer {admin.token}\r\nContent-Type: application/json\r\n\r\n"
+                     '{"name": "half a body'.encode())  # fmt: skip
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.close()  # gone, 4,980 bytes short
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    async with live.http.get("/metrics") as r:
+        metrics = await r.text()
+    for _ in range(100):  # bounded: the server notices each closed connection on its own time
+        if "client abort" in caplog.text and caplog.text.count("client abort") >= 3:
+            break
+        await asyncio.sleep(0.05)
+        async with live.http.get("/metrics") as r:
+            metrics = await r.text()
+    assert caplog.text.count("client abort") == 3, caplog.text
+    assert "Traceback" not in caplog.text and "internal error" not in caplog.text
+    assert 'branchnet_http_responses_total{class="5xx"} 0.0' in metrics
+    assert 'branchnet_http_responses_total{class="aborted"} 3.0' in metrics

@@ -181,7 +181,7 @@ async def test_a_client_that_drops_its_request_mid_body_is_an_abort_not_an_error
     host, port = live.url.removeprefix("http://").split(":")
     caplog.set_level("INFO", logger="branchnet.http")
     for _ in range(3):
-        reader, writer = await asyncio.open_connection(host, int(port))
+        _reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(f"POST /api/v1/members HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
                      f"Authorization: Bearer {admin.token}\r\nContent-Type: application/json\r\n\r\n"
                      '{"name": "half a body'.encode())  # fmt: skip

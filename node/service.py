@@ -72,6 +72,8 @@ class Node:
         )
         try:
             await federation.load()
+            if await federation.store.owner() != key.public:  # once: backups then say whose they are
+                await federation.store.set_owner(key.public)
         except BaseException:
             federation.close()
             await db.close()

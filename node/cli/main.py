@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -139,7 +140,8 @@ def _export(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from node.cli.setup import restore_node
 
-    return run_async("restore", lambda: restore_node(Path(args.dir), Path(getattr(args, "from"))))
+    source = Path(getattr(args, "from"))
+    return run_async("restore", lambda: restore_node(Path(args.dir), source, any_node=args.any_node))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -238,6 +240,9 @@ def parser() -> argparse.ArgumentParser:
     c = command("restore", _restore, "put a backup in place of the node's database (the node stopped)")
     add_dir(c)
     c.add_argument("--from", required=True, metavar="BACKUP", help="a file made by `branchnet backup`")
+    c.add_argument("--any-node", action="store_true",
+                   help="restore a backup made by another node (a deliberate move), or by a version that did not "
+                        "say which node made it")  # fmt: skip
 
     c = command("demo", _demo, "run a national node, two regions and four branches on 127.0.0.1")
     c.add_argument("--dir", default=None, help="keep the node folders here (default: a temporary folder)")
@@ -301,5 +306,12 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`branchnet member list | head`): nothing is wrong. Point stdout at
+        # /dev/null so that the interpreter's last flush does not fail again (Python's own advice).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return result

@@ -11,10 +11,10 @@ from typing import Any
 from node.config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
 from node.errors import Conflict
 from node.federation import upward
-from node.keyfile import write_new_key
+from node.keyfile import read_key, write_new_key
 from node.serve_lock import serving
 from node.service import Node
-from node.storage.db import Database
+from node.storage.db import Database, fold_wal, is_node_database
 from node.storage.envelopes import EnvelopeStore, store_genesis
 from node.storage.federation import FederationStore
 from node.storage.members import MemberStore
@@ -170,38 +170,77 @@ async def export_node(directory: Path, target: Path) -> int:
     return 0
 
 
-async def restore_node(directory: Path, source: Path) -> int:
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_backup_file(source: Path) -> None:
+    """Refuse, with one clear line, a file that cannot be a backup: empty, or not SQLite."""
+    try:
+        with open(source, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {source}: {exc.strerror}") from None
+    if not head:
+        raise Conflict(f"{source} is empty: it is not a backup (nothing was restored)")
+    if head != SQLITE_HEADER:
+        raise Conflict(f"{source} is not a backup made by `branchnet backup` (not an SQLite database)")
+
+
+async def restore_node(directory: Path, source: Path, *, any_node: bool = False) -> int:
     """`branchnet restore`: put a backup in place of the node's database.
 
-    Refused while `branchnet serve` runs on the folder. The backup is checked first, copied
-    beside the database, fsynced and renamed over it (the old WAL files are removed), so a
-    failure leaves the old database as it was. The restored node signs nothing until its
-    peers have told it its latest sequence (`branchnet serve` does that)."""
+    Refused while `branchnet serve` runs on the folder; refused for a file that is empty, not
+    a branchnet database, fails its integrity check, or is another node's (``any_node`` for a
+    deliberate move). The backup is copied beside the database and checked there (the file
+    given is never changed), the database it replaces is kept beside it (its WAL folded in),
+    and the copy is renamed over it, so a failure leaves the old database as it was. The
+    restored node signs nothing until its peers have told it its latest sequence."""
     if serving(directory):
         raise Conflict(f"`branchnet serve` is running on {directory}; stop it before restoring")
     if not (directory / CONFIG_FILE).exists():
         raise ConfigError(f"no {CONFIG_FILE} in {directory}: restore into a node folder (key and config)")
-    check = await Database.open(source)
-    try:
-        verdict = await check.integrity_check()
-        objects = await EnvelopeStore(check).count()
-    finally:
-        await check.close()
-    if verdict != "ok":
-        raise Conflict(f"the backup {source} fails its integrity check: {verdict}")
+    key = read_key(directory / KEY_FILE)
+    _check_backup_file(source)
     staged = directory / f"{DB_FILE}.restoring"
     shutil.copyfile(source, staged)
     os.chmod(staged, 0o600)
-    with open(staged, "rb+") as f:
-        os.fsync(f.fileno())
+    try:
+        if not is_node_database(staged):
+            raise Conflict(f"{source} is an SQLite database but not a branchnet node's")
+        check = await Database.open(staged)  # brings the copy to this version's schema
+        try:
+            verdict = await check.integrity_check()
+            objects = await EnvelopeStore(check).count()
+            members = await MemberStore(check).count()
+            owner = await FederationStore(check).owner()
+            if verdict != "ok":
+                raise Conflict(f"the backup {source} fails its integrity check: {verdict}")
+            if owner != key.public and not any_node:
+                whose = (f"node {node_id_text(owner)}'s" if owner is not None
+                         else "from a version that did not say which node made it")  # fmt: skip
+                raise Conflict(f"{source} is {whose}, not this node's ({key.node_id}); to move a node's members "
+                               "and envelopes here deliberately, add --any-node")  # fmt: skip
+            await FederationStore(check).set_owner(key.public)
+            await FederationStore(check).set_unconfirmed(True)
+            await check.checkpoint()
+        finally:
+            await check.close()
+        with open(staged, "rb+") as f:
+            os.fsync(f.fileno())
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    current = directory / DB_FILE
+    kept: Path | None = None
+    if current.exists():
+        fold_wal(current)  # the kept file is whole without its WAL
+        kept = directory / f"{DB_FILE}.replaced-{time.strftime('%Y%m%dT%H%M%S')}"
+        os.link(current, kept)  # the old database stays, under a new name, whatever happens next
     for suffix in ("-wal", "-shm"):
         (directory / f"{DB_FILE}{suffix}").unlink(missing_ok=True)
-    os.replace(staged, directory / DB_FILE)
-    restored = await Database.open(directory / DB_FILE)
-    try:
-        await FederationStore(restored).set_unconfirmed(True)
-    finally:
-        await restored.close()
-    print(f"restored {objects} envelopes from {source} into {directory}")
+    os.replace(staged, current)
+    print(f"restored {objects} envelopes and {members} members from {source} into {directory}")
+    if kept is not None:
+        print(f"the database it replaced is kept as {kept}")
     print("next: branchnet serve: it learns this node's latest sequence from its peers before it signs")
     return 0

@@ -100,19 +100,29 @@ class Database:
             # Members' personal data lives here: owner-only from the first byte. SQLite gives
             # the -wal and -shm files the same mode as the database file.
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        opened: list[aiosqlite.Connection] = []
         try:
             writer = await aiosqlite.connect(path, isolation_level=None)
+            opened.append(writer)
             mode = await (await writer.execute("PRAGMA journal_mode = WAL")).fetchone()
             if mode is None or mode[0] != "wal":
                 raise DatabaseError(f"{path}: could not switch to WAL mode")
             await _configure(writer)
             reader = await aiosqlite.connect(path, isolation_level=None)
+            opened.append(reader)
             await _configure(reader)
             inline = sqlite3.connect(path, isolation_level=None)
             inline.row_factory = sqlite3.Row
             inline.execute(f"PRAGMA busy_timeout = {INLINE_BUSY_MS}")
             inline.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, DatabaseError) as exc:
+            # Each aiosqlite connection is a thread the process waits for at exit: close them,
+            # or a file that is not a database leaves the command hanging after its error.
+            for connection in opened:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            if isinstance(exc, DatabaseError):
+                raise
             raise DatabaseError(f"cannot open {path}: {exc}") from None
         db = cls(path, writer, reader, inline)
         db._serving = serving
@@ -298,3 +308,24 @@ def _statements(sql: str) -> list[str]:
     if pending.strip(" \n;"):
         statements.append(pending.strip().removesuffix(";"))
     return statements
+
+
+def is_node_database(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` is a node's (it has the ``meta`` table), read only;
+    DatabaseError naming the problem when it cannot be read at all."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"{path} cannot be read as a database: {exc}") from None
+    return found is not None
+
+
+def fold_wal(path: Path) -> None:
+    """Copy the database's WAL into it and empty the WAL (the node is stopped): the file alone
+    is then the whole database."""
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot fold the WAL of {path} into it: {exc}") from None

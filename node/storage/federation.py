@@ -183,6 +183,16 @@ class FederationStore:
             await conn.execute("DELETE FROM peers WHERE url = ? AND source = 'seed'", (parent.rstrip("/"),))
         return 0, parent
 
+    async def owner(self) -> bytes | None:
+        """The key of the node whose database this is, as it last said (None before it did)."""
+        row = await self.db.fetchone("SELECT value FROM meta WHERE key = 'node_key'")
+        return bytes(row[0]) if row is not None and isinstance(row[0], bytes) else None
+
+    async def set_owner(self, key: bytes) -> None:
+        """Say whose database this is (so that a backup of it says so too)."""
+        async with self.db.write("federation.set_owner") as conn:
+            await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('node_key', ?)", (key,))
+
     async def set_unconfirmed(self, unconfirmed: bool) -> None:
         """Mark (or clear) that this node must learn its own latest sequence from its peers
         before it signs anything (after a start, or a restore from a backup)."""

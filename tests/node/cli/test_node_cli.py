@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -266,3 +268,51 @@ async def test_an_officer_runs_a_motion_from_the_command_line(node_dir: Path) ->
     assert rolled.returncode == 0 and "roll signed: 2 members" in rolled.stdout
     unknown = branchnet("ballot", "close", "1", "--dir", d, "--as", "nobody@example.org")
     assert unknown.returncode == 1 and "no member with email nobody@example.org" in unknown.stderr
+
+
+def test_restore_refuses_what_is_not_this_nodes_backup_and_keeps_what_it_replaces(
+    node_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 21, item 16: a 0-byte file 'restored 0 envelopes' and wiped every member; another
+    node's backup was taken silently; a file that is not a database hung after its error."""
+    added = branchnet("member", "add", "--dir", str(node_dir), "--name", "Ann", "--email", "ann@example.org")
+    assert added.returncode == 0
+    own = tmp_path / "own.db"
+    assert branchnet("backup", "--dir", str(node_dir), "--out", str(own)).returncode == 0
+    other_dir = tmp_path / "other"
+    assert branchnet("init", "--dir", str(other_dir), "--name", "Other", "--level", "branch").returncode == 0
+    other = tmp_path / "other.db"
+    assert branchnet("backup", "--dir", str(other_dir), "--out", str(other)).returncode == 0
+    empty, junk, foreign = tmp_path / "empty.db", tmp_path / "junk.db", tmp_path / "foreign.db"
+    empty.write_bytes(b"")
+    junk.write_bytes(b"this is a shopping list, not a database\n" * 100)
+    with contextlib.closing(sqlite3.connect(foreign)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    for source, words in ((empty, "is empty: it is not a backup"), (junk, "not an SQLite database"),
+                          (foreign, "not a branchnet node's"), (other, "not this node's")):  # fmt: skip
+        refused = branchnet("restore", "--dir", str(node_dir), "--from", str(source))  # (each exits at once)
+        assert refused.returncode != 0 and words in refused.stderr, (source, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+        status = json.loads(branchnet("status", "--dir", str(node_dir), "--json").stdout)
+        assert status["members"] == 1  # nothing replaced
+    assert not list(node_dir.glob("node.db.*"))  # no staged copy left behind
+    assert empty.read_bytes() == b""  # the file given is never changed
+    restored = branchnet("restore", "--dir", str(node_dir), "--from", str(own))
+    assert restored.returncode == 0 and "1 members" in restored.stdout, restored.stderr
+    kept = list(node_dir.glob("node.db.replaced-*"))
+    assert len(kept) == 1 and str(kept[0]) in restored.stdout
+    moved = branchnet("restore", "--dir", str(node_dir), "--from", str(other), "--any-node")
+    assert moved.returncode == 0, moved.stderr
+    status = json.loads(branchnet("status", "--dir", str(node_dir), "--json").stdout)
+    assert status["members"] == 0  # the other node's (empty) roll, deliberately
+
+
+def test_member_list_into_a_closed_pipe_ends_quietly(node_dir: Path, tmp_path: Path) -> None:
+    """`branchnet member list | head` ended with a BrokenPipeError traceback."""
+    roll = tmp_path / "roll.csv"
+    roll.write_text("name,email\n" + "".join(f"Member {i},m{i}@example.org\n" for i in range(3000)))
+    assert branchnet("member", "import", "--dir", str(node_dir), str(roll)).returncode == 0
+    piped = subprocess.run(f"{sys.executable} -m node member list --dir {node_dir} | head -2", shell=True,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert len(piped.stdout.splitlines()) == 2
+    assert piped.stderr == "", piped.stderr

@@ -112,9 +112,18 @@ async def start_serve(
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+        release(process)
         raise RuntimeError(f"{directory.name} did not start; its log says:\n{log_path.read_text()[-2000:]}")
     parts = line.split()
     return process, parts[3], parts[5]
+
+
+def release(process: asyncio.subprocess.Process) -> None:
+    """Close an exited child's transport (its pipes) now: left to the garbage collector, it
+    warns about an unclosed transport whenever the loop did not see the pipes' end first."""
+    transport = getattr(process, "_transport", None)
+    if transport is not None and process.returncode is not None:
+        transport.close()
 
 
 async def stop_all(nodes: list[RunningNode], grace_s: float = 15.0) -> None:
@@ -129,6 +138,7 @@ async def stop_all(nodes: list[RunningNode], grace_s: float = 15.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+        release(process)
 
 
 async def join_federation(directory: Path, federation: bytes, parent_url: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from node.cli import demo
-from node.cli.demo import DEMO_ENV, RunningNode, poll
+from node.cli.demo import DEMO_ENV, RunningNode, poll, release
 from node.service import Node
 from protocol import NodeProfile
 
@@ -35,12 +35,14 @@ class ServeProcess:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+        release(self.process)
         return self.process.returncode if self.process.returncode is not None else -1
 
     async def kill(self) -> None:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
+        release(self.process)
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 
 async def port_closed(url: str) -> bool:
@@ -20,6 +21,10 @@ async def port_closed(url: str) -> bool:
         return True
     writer.close()
     return False
+
+
+# A minute each (eight node processes through three acts): in the slow suite, which CI runs.
+pytestmark = pytest.mark.slow
 
 
 async def test_demo_once(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from node.config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
 from node.errors import Conflict
-from node.federation import upward
+from node.federation import judging, upward
 from node.keyfile import read_key, write_new_key
 from node.serve_lock import serving
 from node.service import Node
@@ -100,7 +100,7 @@ async def node_status(directory: Path) -> dict[str, Any]:
         flagged = [
             {"object": f.object.hex(), "kind": f.kind, "by": upward.name_of(node, f.author), "code": f.code,
              "message": f.message, "about": f.about.hex() if f.about is not None else None}
-            for f in await upward.findings(node, limit=1000)
+            for f in await judging.findings(node, limit=1000)
         ]  # fmt: skip
         return {
             "node_id": node.key.node_id,

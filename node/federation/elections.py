@@ -27,10 +27,10 @@ from typing import Protocol
 
 import msgspec
 
-from node.errors import BadInput, Conflict
+from node.errors import BadInput, Conflict, NotFound
 from node.federation.ballots import BallotSpec, now_ms, open_ballot
 from node.federation.own_log import none_signed
-from node.federation.upward import KINDS, Upward, ancestors, held, name_of, refs_of
+from node.federation.upward import Upward, ancestors, held, index, name_of
 from node.rules.ballots import check_may_run_ballots, check_may_vote
 from node.rules.elections import check_candidacy, check_selection
 from node.storage.ballots import BallotRow, ElectionSpec
@@ -66,7 +66,7 @@ def _children(node: Electing, body: bytes) -> set[bytes]:
 
 
 async def _referring(node: Electing, ref: bytes, kind: str) -> list[Envelope]:
-    await node.upward.catch_up(KINDS, refs_of)
+    await index(node)
     return [reopen(raw) for raw in await node.upward.referring(ref, kind, limit=None)]
 
 
@@ -196,9 +196,17 @@ async def nominate(node: Electing, who: Member, selection_id: bytes, member_id: 
     return envelope
 
 
+async def _papers(node: Electing, selection: Envelope) -> list[Envelope]:
+    """The selecting body's papers for it, in its log's order: the first counts."""
+    return [e for e in await _referring(node, selection.id, "ballot_paper") if e.author == selection.author]
+
+
 async def _own_paper(node: Electing, selection: Envelope) -> Envelope | None:
-    papers = [e for e in await _referring(node, selection.id, "ballot_paper") if e.author == selection.author]
+    papers = await _papers(node, selection)
     return papers[0] if papers else None
+
+
+PAPER_TWICE = "paper_twice"
 
 
 async def _ours(node: Electing, who: Member, selection_id: bytes, step: str) -> tuple[Envelope, Selection]:
@@ -320,6 +328,7 @@ class SelectionView:
     nominations: list[Envelope] = field(default_factory=list)
     paper: Envelope | None = None
     paper_findings: list[str] = field(default_factory=list)
+    later_papers: list[tuple[Envelope, str]] = field(default_factory=list)  # each flagged: the first counts
     bundles: list[BundleView] = field(default_factory=list)
     results: list[ResultView] = field(default_factory=list)
 
@@ -330,9 +339,12 @@ async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
     body = selection.payload.body
     assert isinstance(body, Selection)
     view = SelectionView(selection, body, nominations=await _referring(node, selection_id, "nomination"))
-    view.paper = await _own_paper(node, selection)
-    if view.paper is None:
+    papers = await _papers(node, selection)
+    if not papers:
         return view
+    view.paper = papers[0]
+    view.later_papers = [(p, f"{PAPER_TWICE}: a second ballot paper {p.id.hex()[:16]}… (seq {p.seq}) for this "
+                          f"selection: the first, {papers[0].id.hex()[:16]}…, counts") for p in papers[1:]]  # fmt: skip
     gathered = await _gather(node, selection, view.paper)
     try:
         expected = sel.ballot_paper(selection_id, body, [_signed(n) for n in gathered.nominations],
@@ -363,9 +375,38 @@ async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
 _recounts: dict[tuple[object, ...], list[str]] = {}  # the latest recounts, by what they read
 
 
+def _coded(finding: str) -> tuple[str, str]:
+    code, _, message = finding.partition(": ")
+    return code, message or code
+
+
+async def judge_due(node: Electing, clock: Callable[[], float] = time.time) -> int:
+    """Judge each selection something arrived for (its papers and results), keeping the
+    findings in the one list; returns how many were judged."""
+    judged = 0
+    for about in await node.findings.due("selection"):
+        try:
+            view = await selection_view(node, about)
+        except NotFound:  # not held (yet): judged when it arrives, which marks it again
+            await node.findings.judged(about)
+            continue
+        at = now_ms(clock)
+        if view.paper is not None:
+            await node.findings.replace(view.paper.id, "ballot_paper", view.paper.author, about,
+                                        [_coded(f) for f in view.paper_findings], at)  # fmt: skip
+        for paper, why in view.later_papers:
+            await node.findings.replace(paper.id, "ballot_paper", paper.author, about, [_coded(why)], at)
+        for result in view.results:
+            await node.findings.replace(result.envelope.id, "selection_result", result.envelope.author, about,
+                                        [_coded(f) for f in result.findings], at)  # fmt: skip
+        await node.findings.judged(about)
+        judged += 1
+    return judged
+
+
 async def selections(node: Upward) -> list[Envelope]:
     """Every selection held: this body's and those of bodies above it and beside it."""
-    await node.upward.catch_up(KINDS, refs_of)
+    await index(node)
     return [reopen(raw) for raw in await node.upward.of_kind("selection")]
 
 

@@ -19,12 +19,12 @@ from typing import Protocol
 
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ballots import BallotSpec, default_rules, now_ms, open_ballot
-from node.federation.findings import judge_decisions
+from node.federation.findings import judge_decisions, roll_doubt
 from node.federation.motions import Moving
 from node.federation.own_log import none_signed
 from node.rules.upward import check_may_act_for_body, check_title_text, check_window
 from node.storage.ballots import BallotRow
-from node.storage.findings import Finding, FindingStore
+from node.storage.findings import FindingStore
 from node.storage.members import Member
 from node.storage.upward import UpwardStore
 from protocol import (
@@ -50,6 +50,7 @@ from protocol import (
 from protocol import upward as up
 from protocol.envelope import reopen
 from protocol.models import Body
+from protocol.rolls import IMPLAUSIBLE_ROLL
 
 KINDS = ("submission", "agenda_item", "ruling", "composite", "consent", "delegates", "mandate", "aggregate",
          "campaign", "pledge", "selection", "nomination", "ballot_paper", "selection_result", "decision")  # fmt: skip
@@ -144,17 +145,42 @@ async def _sign(node: Upward, body: Body) -> Envelope:
 # --- keeping up: index what arrived, recount the aggregates it concerns --------------------
 
 
+async def index(node: Upward) -> list[Envelope]:
+    """Index the upward envelopes stored since the last time (each marks what it makes due for
+    judging again, in the same transaction); the envelopes indexed now."""
+    return await node.upward.catch_up(KINDS, refs_of, due_of)
+
+
 async def refresh(node: Upward, clock: Callable[[], float] = time.time) -> int:
-    """Index the upward envelopes stored since the last time; recount every aggregate on an
-    item that got a new mandate or aggregate. Returns how many envelopes were indexed."""
-    new = await node.upward.catch_up(KINDS, refs_of)
-    await judge_decisions(node, new, now_ms(clock))
-    items = {e.payload.body.item for e in new if isinstance(e.payload.body, Mandate | Aggregate)}
-    for item_id in sorted(items):
+    """Index what arrived; recount every aggregate on an item that got a new mandate or
+    aggregate, and judge every new decision (a second on one ballot). Works from what is due,
+    so whoever indexed an envelope first, it is judged. Returns how many were indexed."""
+    new = await index(node)
+    await judge_decisions(node, await node.findings.due("decision"), now_ms(clock))
+    for item_id in await node.findings.due("item"):
         aggregates = await _referring(node, item_id, "aggregate")
         if aggregates:
             await _recount_and_keep(node, item_id, aggregates, clock)
+        await node.findings.judged(item_id)
     return len(new)
+
+
+def due_of(e: Envelope) -> list[tuple[bytes, str]]:
+    """What an arriving envelope makes due for judging again: an item's aggregates (a mandate
+    or an aggregate on it), a decision (one per ballot), a selection's papers and results."""
+    match e.payload.body:
+        case Mandate(item=item) | Aggregate(item=item):
+            return [(item, "item")]
+        case Selection():
+            return [(e.id, "selection")]
+        case Nomination(selection=s) | BallotPaper(selection=s) | SelectionResult(selection=s):
+            return [(s, "selection")]
+        case Decision(selection=bytes() as s):
+            return [(e.id, "decision"), (s, "selection")]
+        case Decision():
+            return [(e.id, "decision")]
+        case _:
+            return []
 
 
 async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envelope], clock: Callable[[], float],
@@ -168,11 +194,16 @@ async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envel
             findings = [up.Finding("item_not_held", "the agenda item it counts is not held here (yet)")]
         else:
             findings = up.recount(aggregate, item, judged.weights, judged.mandates, judged.latest)
+            findings += [up.Finding(IMPLAUSIBLE_ROLL, f"{judged.names.get(child, '?')} weighs by {why}")
+                         for child, (_, why) in sorted(judged.doubted_rolls.items())]  # fmt: skip
         if keep:
             await node.upward.save_recount(aggregate.id, item_id, aggregate.author, now_ms(clock),
                                            [{"code": f.code, "message": f.message} for f in findings])  # fmt: skip
             await node.findings.replace(aggregate.id, "aggregate", aggregate.author, item_id,
                                         [(f.code, f.message) for f in findings], now_ms(clock))  # fmt: skip
+            for roll, why in (judged.doubted_rolls.values() if judged is not None else ()):
+                await node.findings.replace(roll.id, "roll", roll.author, item_id, [(IMPLAUSIBLE_ROLL, why)],
+                                            now_ms(clock))  # fmt: skip
         out.append((aggregate, findings))
     return out
 
@@ -446,12 +477,13 @@ class Judged:
     mandates: dict[bytes, tuple[Envelope, str | None]]
     latest: dict[bytes, Envelope]
     names: dict[bytes, str] = field(default_factory=dict)
+    doubted_rolls: dict[bytes, tuple[Envelope, str]] = field(default_factory=dict)  # child: (roll, why)
 
 
 async def judge(node: Upward, item_envelope: Envelope) -> Judged:
     """Every direct child of the item's body with its weight, every mandate on the item with
     its problem, and each child's mandate to count: what both building and recounting use."""
-    await node.upward.catch_up(KINDS, refs_of)  # (refresh recounts; judging only needs the index)
+    await index(node)  # (refresh recounts; judging only needs the index)
     agenda_item = item_envelope.payload.body
     assert isinstance(agenda_item, AgendaItem)
     author = item_envelope.author
@@ -460,11 +492,16 @@ async def judge(node: Upward, item_envelope: Envelope) -> Judged:
     children = sorted(b.key for b in bodies if b.parent == author and b.cut is None)
     rolls: dict[bytes, int] = {}
     delegates: dict[bytes, int] = {}
+    doubted: dict[bytes, tuple[Envelope, str]] = {}
     if agenda_item.weighting == "card_vote":
         for key, raw in (await node.upward.latest_before("roll", children, agenda_item.opens)).items():
-            roll = _open(raw).payload.body
+            roll_envelope = _open(raw)
+            roll = roll_envelope.payload.body
             assert isinstance(roll, Roll)
             rolls[key] = roll.count
+            why = await roll_doubt(node, roll_envelope)
+            if why is not None:
+                doubted[key] = (roll_envelope, why)
     elif agenda_item.weighting == "delegates":
         for envelope in map(_open, await node.upward.referring(author, "delegates", limit=None)):  # the latest wins
             if envelope.payload.created <= agenda_item.opens:
@@ -489,7 +526,7 @@ async def judge(node: Upward, item_envelope: Envelope) -> Judged:
         earlier[mandate.author] = mandate.id
         if problem is None and mandate.author in weights:
             latest[mandate.author] = mandate
-    return Judged(item_envelope, weights, judged, latest, {k: name_of(node, k) for k in children})
+    return Judged(item_envelope, weights, judged, latest, {k: name_of(node, k) for k in children}, doubted)
 
 
 async def _our_basis(node: Upward, wanted: bytes) -> tuple[Envelope, str, list[int]] | None:
@@ -629,12 +666,6 @@ async def report(node: Upward, item_id: bytes, clock: Callable[[], float] = time
     recounted = await _recount_and_keep(node, item_id, aggregates, clock, keep=False) if aggregates else []
     own = [m for m, _ in judged.mandates.values() if m.author == _me(node)]
     return ItemReport(envelope, judged, recounted, own, await item_findings(node, envelope))
-
-
-async def findings(node: Upward, limit: int = 50, before: tuple[int, bytes, str] | None = None) -> list[Finding]:
-    """Every finding this node holds, newest first, after catching up with what arrived."""
-    await refresh(node)
-    return await node.findings.page(limit, before)
 
 
 # --- delegates, campaigns, pledges -------------------------------------------------------------

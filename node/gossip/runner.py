@@ -6,7 +6,7 @@ NodeProfile of every chartered body. Our own URL and node id are never peers.
 Accepted envelopes (ours and other nodes') are offered to the engine for pushing; forks
 this node finds are published as a ForkProof in its own log unless a proof is already known.
 When upward envelopes arrive (mandates, aggregates, ...), the upward index catches up and every
-aggregate they concern is recounted (node/federation/upward.py), at most once a second.
+aggregate they concern is recounted, and every selection judged (node/federation/judging.py), at most once a second.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 import random
 import time
 
-from node.federation import upward
+from node.federation import judging, upward
 from node.federation.ingest import Found
 from node.gossip.client import HttpTransport
 from node.gossip.engine import GossipEngine, Peer, PeerTable
@@ -127,7 +127,7 @@ class Gossip:
             await self._upward_due.wait()
             self._upward_due.clear()
             try:
-                await upward.refresh(self.node)
+                await judging.catch_up(self.node)
             except Exception:
                 log.exception("recounting what arrived failed")
             await asyncio.sleep(1.0)

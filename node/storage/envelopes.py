@@ -245,6 +245,14 @@ class EnvelopeStore:
         )
         return [bytes(r[0]) for r in rows]
 
+    async def before(self, author: bytes, kind: str, seq: int) -> bytes | None:
+        """The author's latest envelope of one kind before ``seq`` (by the kind index)."""
+        row = await self.db.fetchone(
+            "SELECT raw FROM envelopes WHERE kind = ? AND author = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
+            (kind, author, seq),
+        )
+        return bytes(row[0]) if row is not None else None
+
     async def ids_starting(self, kind: str, hex_prefix: str, limit: int = 2) -> list[bytes]:
         """Ids of envelopes of ``kind`` whose hex starts with ``hex_prefix`` (for people who
         type a short id): a scan of that kind, not for hot paths."""

@@ -74,3 +74,14 @@ class FindingStore:
     async def count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM findings")
         return int(row[0]) if row else 0
+
+    async def due(self, kind: str, limit: int = 500) -> list[bytes]:
+        """What of ``kind`` is due to be judged again (marked as the upward index caught up)."""
+        rows = await self.db.fetchall(
+            "SELECT about FROM findings_due WHERE kind = ? ORDER BY about LIMIT ?", (kind, limit)
+        )
+        return [bytes(r[0]) for r in rows]
+
+    async def judged(self, about: bytes) -> None:
+        async with self.db.write("findings.judged") as conn:
+            await conn.execute("DELETE FROM findings_due WHERE about = ?", (about,))

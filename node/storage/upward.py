@@ -34,10 +34,14 @@ class UpwardStore:
         row = await self.db.fetchone("SELECT value FROM meta WHERE key = ?", (WATERMARK,))
         return int(row[0]) if row else 0
 
-    async def catch_up(self, kinds: tuple[str, ...], refs_of: Callable[[bytes], list[tuple[bytes, Envelope]]]
+    async def catch_up(self, kinds: tuple[str, ...], refs_of: Callable[[bytes], list[tuple[bytes, Envelope]]],
+                       due_of: Callable[[Envelope], list[tuple[bytes, str]]] = lambda _: []
                        ) -> list[Envelope]:  # fmt: skip
         """Index every envelope of ``kinds`` stored since the watermark; ``refs_of(raw)`` gives
-        (ref, envelope) pairs for one. Returns the envelopes indexed now (bounded batches)."""
+        (ref, envelope) pairs for one. Returns the envelopes indexed now (bounded batches).
+        ``due_of`` names what each new envelope makes due for judging again (the findings
+        store's ``findings_due``), written in the same transaction as the new watermark, so
+        that whoever catches up, nothing that arrived goes unjudged."""
         marks = ", ".join("?" for _ in kinds)
         done: list[Envelope] = []
         while True:
@@ -60,6 +64,10 @@ class UpwardStore:
                     "INSERT OR IGNORE INTO envelope_refs (ref, kind, envelope, author, seq, created)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     [(ref, e.kind, e.id, e.author, e.seq, e.payload.created) for ref, e in refs],
+                )
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO findings_due (about, kind) VALUES (?, ?)",
+                    sorted({d for e in {e.id: e for _, e in refs}.values() for d in due_of(e)}),
                 )
                 await conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",

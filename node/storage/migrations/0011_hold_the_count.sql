@@ -23,3 +23,10 @@ CREATE INDEX findings_by_time ON findings (found_at DESC, object, code);
 
 -- Decisions are now indexed under their ballot too (one decision per ballot): index again.
 DELETE FROM meta WHERE key = 'refs_rowid';
+
+-- Selections to judge again (their papers and results) since something of theirs arrived:
+-- kept until judged, whichever catch-up saw the envelope first.
+CREATE TABLE findings_due (
+    about BLOB PRIMARY KEY,      -- a selection's id
+    kind  TEXT NOT NULL          -- 'selection'
+) WITHOUT ROWID;

@@ -12,12 +12,14 @@ from typing import Any
 from aiohttp import web
 
 from node.errors import BadInput, NodeError, NotFound
-from node.federation import acts
+from node.federation import acts, judging
+from node.federation.upward import name_of
 from node.storage.joins import LIST_LIMIT
 from node.validation import whole_number
 from node.web.common import GOSSIP, int_param, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
+from node.web.routes.upward import cursor_of, parse_after
 from protocol import ProtocolError, node_id_text, open_envelope, parse_node_id
 from protocol.models import MAX_SEQ
 from protocol.trust import CharteredBody, Trust
@@ -270,8 +272,29 @@ async def envelope_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+KIND_NAMES = {"aggregate": "aggregate", "roll": "roll", "decision": "decision", "ballot_paper": "ballot paper",
+              "selection_result": "selection result"}  # fmt: skip
+
+
+async def findings_page(request: web.Request) -> web.StreamResponse:
+    """Every finding this node holds, newest first, 50 a page."""
+    node = node_of(request)
+    try:
+        after = parse_after(request.query.get("after"))
+    except NodeError:
+        after = None
+    found = await judging.findings(node, 51, after)
+    rows = [{"id": f.object.hex(), "kind": KIND_NAMES.get(f.kind, f.kind), "by": name_of(node, f.author),
+             "code": f.code, "message": f.message,
+             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(f.found_at / 1000))}
+            for f in found[:50]]  # fmt: skip
+    later = cursor_of(found[49]) if len(found) > 50 else None
+    return render(request, "findings.html", {"findings": rows, "next": later, "first_page": after is None})
+
+
 PAGES = [
     Page("GET", "/about", about_page, "public"),
+    Page("GET", "/findings", findings_page, "member"),
     Page("GET", "/federation", federation_page, "public"),
     Page("GET", "/envelopes/{id}", envelope_page, "public"),
     Page("GET", "/federation/joins", joins_page, "officer"),

@@ -198,7 +198,8 @@ def report_of(node: el.Electing, v: el.SelectionView) -> SelectionReport:
     return SelectionReport(
         selection=summary(node, v.envelope.id, v.envelope.author, v.selection), nominations=nominations,
         paper=list(paper.candidates) if paper is not None else None,
-        paper_id=v.paper.id.hex() if v.paper is not None else None, paper_findings=v.paper_findings,
+        paper_id=v.paper.id.hex() if v.paper is not None else None,
+        paper_findings=v.paper_findings + [why for _, why in v.later_papers],
         bundles=[BundleView(b.id.hex(), node_id_text(b.author), b.branch, b.ballots, b.problem is None, b.problem)
                  for b in v.bundles],
         results=results,

@@ -11,7 +11,7 @@ from aiohttp import web
 from msgspec import Meta
 
 from node.errors import BadInput, NotFound
-from node.federation import upward
+from node.federation import judging, upward
 from node.federation.upward import NewItem
 from node.storage.findings import Finding
 from node.storage.members import Member
@@ -282,11 +282,12 @@ class FindingsPage(msgspec.Struct):
     next: str | None  # pass as ?after= for the next page; null on the last
 
 
-def _cursor(f: Finding) -> str:
+def cursor_of(f: Finding) -> str:
+    """Where a page of findings ends: the ``after`` of the next page."""
     return f"{f.found_at}.{f.object.hex()}.{f.code}"
 
 
-def _after(text: str | None) -> tuple[int, bytes, str] | None:
+def parse_after(text: str | None) -> tuple[int, bytes, str] | None:
     if not text:
         return None
     try:
@@ -302,12 +303,12 @@ def _after(text: str | None) -> tuple[int, bytes, str] | None:
 async def list_findings(request: web.Request, who: Member | None) -> web.StreamResponse:
     node = node_of(request)
     limit = int_query(request, "limit", 50, 1, 200)
-    rows = await upward.findings(node, limit + 1, _after(request.query.get("after")))
+    rows = await judging.findings(node, limit + 1, parse_after(request.query.get("after")))
     shown = rows[:limit]
     return json_response(FindingsPage(
         [FoundView(f.object.hex(), f.kind, node_id_text(f.author), upward.name_of(node, f.author), f.code, f.message,
                    f.about.hex() if f.about is not None else None, f.found_at) for f in shown],
-        _cursor(shown[-1]) if len(rows) > limit else None))  # fmt: skip
+        cursor_of(shown[-1]) if len(rows) > limit else None))  # fmt: skip
 
 
 # --- delegates, campaigns, pledges ---------------------------------------------------------------

@@ -10,10 +10,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from node.errors import Conflict
-from node.federation import ballots, motions
+from node.federation import ballots, judging, motions
 from node.federation import elections as el
 from node.federation import upward as steps
 from node.storage.members import MemberIn
@@ -183,6 +184,38 @@ async def test_a_region_that_drops_a_bundle_is_found_out_on_every_node(fed: Fede
         (only,) = view.results
         assert [f.split(":")[0] for f in only.findings] == ["omits_bundle"], name
         assert fed["leeds"].node.key.public.hex()[:16] in only.findings[0]
+        found = [(f.object, f.kind, f.code) for f in await judging.findings(fed[name].node)]  # the one list too
+        assert found == [(only.envelope.id, "selection_result", "omits_bundle")], name
+
+
+async def test_a_second_ballot_paper_is_flagged_and_the_first_counts(fed: Federation) -> None:
+    """Issue 21, item 4: a second paper signed by the selecting body (without the candidate
+    nominated in time) was accepted and shown nowhere."""
+    north, clock = fed["north"], fed.clock
+    now = clock.ms()
+    selection = await el.publish_selection(north.node, north.officer, "Treasurer", 1, nominations_close=now + HOUR,
+                                           voting_close=now + 2 * HOUR, clock=clock)  # fmt: skip
+    await fed.sync()
+    for name in ("leeds", "york"):
+        branch = fed[name]
+        await el.stand(branch.node, branch.voters[0], el.SELECTION + selection.id.hex(), STANDING[name][0], "",
+                       clock=clock)  # fmt: skip
+        await el.nominate(branch.node, branch.officer, selection.id, branch.voters[0].id, clock)
+    await fed.sync()
+    clock.now += 1.5 * HOUR / 1000
+    first = await el.publish_paper(north.node, north.officer, selection.id, clock)
+    body = first.payload.body
+    assert isinstance(body, BallotPaper) and body.candidates == ["Ann", "Bob", RON]
+    # North's key holder signs another, leaving out Bob, nominated in time.
+    second = await north.node.own_log.append(msgspec.structs.replace(
+        body, candidates=["Ann", RON], nominations=body.nominations[:1]))  # fmt: skip
+    await fed.sync()
+    for name in ("national", "north", "leeds"):
+        view = await el.selection_view(fed[name].node, selection.id)
+        assert view.paper is not None and view.paper.id == first.id and view.paper_findings == []
+        assert [p.id for p, why in view.later_papers if why.startswith("paper_twice")] == [second.id]
+        found = [(f.object, f.kind, f.code) for f in await judging.findings(fed[name].node)]
+        assert found == [(second.id, "ballot_paper", "paper_twice")], name
 
 
 async def test_a_second_candidate_of_the_same_name_is_refused_before_signing(fed: Federation) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from node.federation import ballots, upward
+from node.federation import ballots, judging
 from node.federation.ballots import BallotSpec
 from node.service import Node
 from node.storage.members import MemberIn
@@ -31,16 +31,16 @@ async def test_a_second_decision_on_one_ballot_is_a_finding_and_the_first_counts
     row = await ballots.open_ballot(node, sec, BallotSpec(motion="m1", subject="s", text="t"))
     await ballots.vote(node, voter, row.id, "for")
     first = await ballots.close_ballot(node, sec, row.id)
-    assert await upward.findings(node) == []
+    assert await judging.findings(node) == []
     body = first.payload.body
     assert isinstance(body, Decision)
     # A key holder signing around the node's rules (a second decision on the same ballot):
     second = await node.own_log.append(msgspec.structs.replace(body, closed=body.closed + 1))
-    found = await upward.findings(node)
+    found = await judging.findings(node)
     assert [(f.object, f.code, f.kind, f.about) for f in found] == [(second.id, "decision_twice", "decision",
                                                                      body.ballot)]  # fmt: skip
     assert first.id.hex()[:16] in found[0].message
-    assert await upward.findings(node) == found  # judged once, kept
+    assert await judging.findings(node) == found  # judged once, kept
 
 
 async def test_findings_page_newest_first_with_a_cursor(node: Node) -> None:

@@ -14,12 +14,12 @@ import pytest
 
 from node.cli.setup import found_federation, init_node
 from node.errors import Conflict
-from node.federation import acts, ballots, motions
+from node.federation import acts, ballots, judging, motions
 from node.federation import upward as steps
 from node.federation.upward import NewItem
 from node.service import Node
 from node.storage.members import Member, MemberIn
-from protocol import AgendaItem, Aggregate, BallotRules, Mandate, Ratio, open_envelope
+from protocol import AgendaItem, Aggregate, BallotRules, Mandate, Ratio, Roll, open_envelope
 from protocol import upward as up
 
 HOUR = 3_600_000
@@ -183,7 +183,7 @@ async def test_a_motion_goes_up_and_the_aggregate_adds_up_everywhere(fed: Federa
         assert await b.node.envelopes.get(aggregate.id) == aggregate.raw
         report = await steps.report(b.node, item.id, fed.clock)
         assert [(a.id, f) for a, f in report.aggregates] == [(aggregate.id, [])]
-        assert await steps.findings(b.node) == []
+        assert await judging.findings(b.node) == []
 
 
 async def test_mandates_that_may_not_count_are_refused_or_flagged(fed: Federation) -> None:
@@ -270,7 +270,7 @@ async def test_a_dropped_mandate_an_inflated_weight_and_a_wrong_total_are_flagge
     # ... and every node's recount flags it, with the reason, visible in the findings list.
     for b in (fed["national"], leeds, fed["hull"]):
         flagged: dict[str, list[str]] = {}
-        for f in await steps.findings(b.node):
+        for f in await judging.findings(b.node):
             assert f.kind == "aggregate" and f.author == north.node.key.public and f.message
             flagged.setdefault(f.object.hex(), []).append(f.code)
         assert flagged[signed["dropped"].id.hex()] == [up.OMITS_MANDATE]
@@ -335,3 +335,46 @@ async def test_an_item_from_a_composite_without_every_consent_is_flagged(fed: Fe
     await fed.sync()
     assert [f.code for f in (await steps.report(fed["hull"].node, forced.id, fed.clock)).findings] == [
         up.WITHOUT_CONSENT]
+
+
+async def test_a_self_declared_roll_of_ten_million_is_flagged_wherever_it_gives_weight(fed: Federation) -> None:
+    """Issue 21, item 5: a chartered body signed a roll of 10,000,000, a one-vote decision and
+    a mandate "for"; the card vote came out 10,000,000 to a few, carried, with no finding.
+    An honest branch's growth (10 % since its last roll) is not flagged."""
+    north, leeds, york, hull = fed["north"], fed["leeds"], fed["york"], fed["hull"]
+    for b in (leeds, york):
+        await ballots.publish_roll(b.node, b.officer, fed.clock)
+    grown = await york.node.members.add(MemberIn(name="New member", email="new@york.org"))  # 4 -> 5: growth
+    assert grown.id
+    # Hull's key holder: an honest first roll of 3, then 10,000,000 (a test peer signing around the rules).
+    await ballots.publish_roll(hull.node, hull.officer, fed.clock)
+    huge = await hull.node.own_log.append(Roll(count=10_000_000, root=bytes(32), as_of=fed.clock.ms()))
+    for b in (leeds, york):
+        await ballots.publish_roll(b.node, b.officer, fed.clock)
+    await fed.sync()
+    fed.clock.now += 1
+    item = await steps.table_item(north.node, north.officer,
+                                  NewItem(title="Rent caps", text="North backs rent caps.",
+                                          closes=fed.clock.ms() + HOUR), fed.clock)  # fmt: skip
+    await fed.sync()
+    fed.clock.now += 1
+    await vote_on_item(leeds, item.id, ["against"] * 6, fed.clock)
+    await vote_on_item(york, item.id, ["against"] * 3, fed.clock)
+    await vote_on_item(hull, item.id, ["for"], fed.clock)  # one vote
+    for b in (leeds, york, hull):
+        await steps.issue_mandate(b.node, b.officer, item.id, clock=fed.clock)
+    await fed.sync()
+    fed.clock.now += 3601
+    aggregate = await steps.aggregate(north.node, north.officer, item.id, fed.clock)
+    totals = aggregate.payload.body
+    assert isinstance(totals, Aggregate) and totals.outcome == "carried"  # what its author says stands ...
+    await fed.sync()
+    for b in fed.bodies.values():  # ... and every node flags the roll that carried it
+        report = await steps.report(b.node, item.id, fed.clock)
+        [(_, found)] = report.aggregates
+        assert [f.code for f in found] == ["implausible_roll"], found
+        assert "hull weighs by a roll of 10000000 members after one of 3" in found[0].message
+        listed = {(f.object, f.code) for f in await judging.findings(b.node)}
+        assert listed == {(aggregate.id, "implausible_roll"), (huge.id, "implausible_roll")}, listed
+        page_doubts = [f for f in await b.node.findings.about(item.id) if f.kind == "roll"]
+        assert [f.author for f in page_doubts] == [hull.node.key.public]

@@ -5,6 +5,7 @@ checked by axe-core and photographed (build/screenshots/)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -179,6 +180,10 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
     invited = await live.member("member", with_password=False)
     link, _ = await accounts.invite(live.node, invited.member.id)
 
+    await live.node.findings.replace(bytes.fromhex(genesis), "aggregate", trust.founder, None,
+                                     [("omits_mandate", "mandate 1f2e… from York Branch was left out")],
+                                     int(time.time() * 1000))  # fmt: skip
+
     visitor = await new_tab()
     signed_out = [
         ("signin", "/"),
@@ -211,6 +216,7 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         ("joins", "/federation/joins"),
         ("children", "/federation/children"),
         ("health", "/federation/health"),
+        ("findings", "/findings"),
         ("federation-signed-in", "/federation"),
     ]
     for name, path in signed_in:

@@ -186,3 +186,11 @@ def test_a_default_is_left_out_however_the_value_was_made() -> None:
     with pytest.raises(ProtocolError) as refused:
         open_envelope(raw)
     assert refused.value.code == Code.NOT_CANONICAL
+
+
+@pytest.mark.parametrize("quorum", [Ratio(num=0, den=1), Ratio(num=1, den=4), Ratio(num=1, den=1)])
+def test_an_empty_electorate_is_not_quorate_whatever_the_quorum(quorum: Ratio) -> None:
+    """Nobody entitled to vote: no decision is made, even under a quorum of nothing."""
+    rules = BallotRules(quorum=quorum, threshold=Ratio(num=0, den=1), base="cast")
+    assert decide("for_against_abstain", [0, 0, 0], 0, 0, rules) == ("not_quorate", [])
+    assert decide("approval", [0, 0], 0, 0, rules) == ("not_quorate", [])

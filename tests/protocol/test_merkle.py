@@ -72,3 +72,22 @@ def test_proofs_round_trip(data: list[bytes], draw: st.DataObject) -> None:
     leaves = [leaf_hash(x) for x in data]
     index = draw.draw(st.integers(0, len(leaves) - 1))
     assert verify_inclusion(leaves[index], index, len(leaves), inclusion_proof(leaves, index), root(leaves))
+
+
+def test_a_proof_for_a_tree_of_another_size_is_refused() -> None:
+    """A claimed size whose audit path has another length than the proof is refused: the
+    verifier (RFC 9162 section 2.1.3.2) must end with ``sn`` at 0, not merely at the root. A
+    proof for leaf 0 of 5 (three hashes) reaches the root of the 5-leaf tree in three steps,
+    but a tree of 9 to 16 leaves needs four: claiming one of those sizes must fail."""
+    leaves = [leaf_hash(bytes([i])) for i in range(40)]
+    for size in range(1, 21):
+        head = root(leaves[:size])
+        for index in range(size):
+            proof = inclusion_proof(leaves[:size], index)
+            for claimed in range(1, 41):
+                if claimed == size:
+                    continue
+                if index >= claimed or len(inclusion_proof(leaves[:claimed], index)) != len(proof):
+                    assert not verify_inclusion(leaves[index], index, claimed, proof, head), (size, index, claimed)
+    five = inclusion_proof(leaves[:5], 0)
+    assert len(five) == 3 and not any(verify_inclusion(leaves[0], 0, n, five, root(leaves[:5])) for n in range(9, 17))

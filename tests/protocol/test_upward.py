@@ -296,3 +296,28 @@ def test_a_split_shares_exactly_its_weight_and_each_share_is_within_one_of_its_q
     for share, count in zip(shares, split, strict=True):
         exact = weight * count / sum(split)
         assert exact - 1 < share < exact + 1
+
+
+def test_a_child_left_out_of_both_lists_is_flagged() -> None:
+    r = region({"leeds": "against", "york": "for", "hull": "for"})  # Selby sent nothing: absent, weight 5
+    judged, latest = r.judged()
+    selby = r.branches["selby"].signer.public
+    hidden = up.build(r.item, {k: w for k, w in r.weights.items() if k != selby}, latest)  # nor absent
+    findings = up.recount(sealed(r.region, hidden), r.item, r.weights, judged, latest)
+    assert codes(findings) == [up.MISSING_CHILD] and selby.hex()[:16] in findings[0].message
+
+
+def test_an_absent_childs_weight_misstated_is_flagged() -> None:
+    r = region({"leeds": "against", "york": "for", "hull": "for"})
+    judged, latest = r.judged()
+    selby = r.branches["selby"].signer.public
+    heavier = up.build(r.item, {**r.weights, selby: 500}, latest)  # absent, but weighed 500, not 5: not quorate
+    findings = up.recount(sealed(r.region, heavier), r.item, r.weights, judged, latest)
+    assert codes(findings) == [up.WRONG_WEIGHT] and "absent record" in findings[0].message
+
+
+def test_an_aggregate_signed_before_the_deadline_is_flagged() -> None:
+    r = region({"leeds": "against", "york": "for", "hull": "for", "selby": "for"})
+    judged, latest = r.judged()
+    early = r.region.add(up.build(r.item, r.weights, latest), CLOSES - 1)
+    assert codes(up.recount(early, r.item, r.weights, judged, latest)) == [up.EARLY_AGGREGATE]

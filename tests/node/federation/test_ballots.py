@@ -298,3 +298,18 @@ async def test_a_roll_too_large_for_one_decision_is_refused_before_anything_is_s
     assert refused.value.code == "too_many_voters" and "at most 6666 votes" in refused.value.message
     assert node.federation_state.heads[node.key.public].seq == heads_before  # no roll signed
     assert await node.ballots.recent() == []
+
+
+async def test_a_vote_at_the_closing_millisecond_is_too_late(node: Node) -> None:
+    """docs/decisions.md: a ballot closes at its closing time; a vote one millisecond before
+    it counts, one at it is refused and stores nothing."""
+    sec = await officer(node)
+    early, late = await people(node, 2)
+    closes = 2_000_000_000_000
+    row = await ballots.open_ballot(node, sec, BallotSpec(motion="m9", subject="s", text="t", closes=closes),
+                                    clock=lambda: (closes - 60_000) / 1000)  # fmt: skip
+    await ballots.vote(node, early, row.id, "for", clock=lambda: (closes - 1) / 1000)
+    with pytest.raises(Conflict) as refused:
+        await ballots.vote(node, late, row.id, "for", clock=lambda: closes / 1000)
+    assert refused.value.code == "ballot_closed"
+    assert not await node.ballots.has_voted(row.id, late.id)

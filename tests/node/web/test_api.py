@@ -145,6 +145,11 @@ async def test_cookie_writes_refuse_other_origins(live: Live) -> None:
         live, "PATCH", "/api/v1/me", json={"name": "Mallory"}, headers={"Origin": "https://evil.example"}
     )
     assert status == 403 and answer["error"]["code"] == "forbidden"
+    # An origin that only starts with this node's address is another site (issue 21, item 9).
+    for lookalike in (f"{live.url}.evil.example", f"{live.url}0", f"{live.url}@evil.example"):
+        status, answer = await call(live, "PATCH", "/api/v1/me", json={"name": "Mallory"},
+                                    headers={"Origin": lookalike})  # fmt: skip
+        assert status == 403, lookalike
     assert (await live.node.members.require(person.member.id)).name == person.member.name
     status, _ = await call(live, "PATCH", "/api/v1/me", json={"name": "Renamed"}, headers={"Origin": live.url})
     assert status == 200

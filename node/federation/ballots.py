@@ -233,10 +233,8 @@ async def close_ballot(node: Deciding, who: Member, ballot_id: int, clock: Calla
             if exc is not _CLOSED:
                 raise
             # Another officer's close signed it a moment ago (inside the same check): one
-            # decision per ballot. Its close finishes with that decision, not with this one.
-            signed = await _published(node, row)
-            if signed is not None:
-                await node.ballots.finish_close(row.id, signed.id)
+            # decision per ballot. That close finishes it (settling its motion); were it cut
+            # short, the next close finds the decision signed and finishes it then.
             raise Conflict("this ballot is already closed", code="ballot_closed") from None
     await node.ballots.finish_close(row.id, envelope.id)
     if row.election is not None and row.election.delegates_to is not None:

@@ -97,6 +97,9 @@ class AuthSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     login_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
     login_failures_per_address: Annotated[int, Meta(ge=1, le=100_000)] = 30
     login_window_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 15
+    # What one member's requests may have the node sign (closing ballots and mandates aside).
+    member_signatures_per_hour: Annotated[int, Meta(ge=1, le=100_000)] = 60
+    member_signatures_per_day: Annotated[int, Meta(ge=1, le=1_000_000)] = 400
 
 
 class LogSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -13,7 +13,7 @@ from node.federation.ingest import Federation
 from node.federation.own_log import OwnLog
 from node.federation.quarantine import QuarantineLimits
 from node.keyfile import read_key
-from node.rules.throttle import LoginThrottle
+from node.rules.throttle import LoginThrottle, SigningThrottle
 from node.serve_lock import serving as server_holds
 from node.storage.ballots import BallotStore
 from node.storage.db import Database
@@ -78,6 +78,9 @@ class Node:
             federation.close()
             await db.close()
             raise
+        own_log = OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory))
+        own_log.signing = SigningThrottle(time.monotonic, per_hour=config.auth.member_signatures_per_hour,
+                                          per_day=config.auth.member_signatures_per_day)  # fmt: skip
         return cls(
             directory=directory,
             config=config,
@@ -92,7 +95,7 @@ class Node:
             upward=UpwardStore(db),
             findings=FindingStore(db),
             candidacies=CandidacyStore(db),
-            own_log=OwnLog(db, key, clock, federation, server_running=lambda: server_holds(directory)),
+            own_log=own_log,
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,
                 per_account=config.auth.login_failures_per_account,

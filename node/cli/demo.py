@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from node.cli.setup import found_federation, init_node
-from node.federation import acts
+from node.federation import acts, judging
 from node.gossip.client import HttpTransport
 from node.rules.passwords import hash_password
 from node.service import Node
@@ -342,6 +342,18 @@ def table(nodes: list[RunningNode]) -> str:
     return "\n".join(lines)
 
 
+async def no_findings(nodes: list[RunningNode]) -> str:
+    """An honest federation: no node finds anything wrong in what it holds (RuntimeError
+    naming what one does)."""
+    for n in nodes:
+        async with Node.opened(n.directory) as node:  # beside its server, as a command would
+            found = await judging.findings(node, limit=20)
+        if found:
+            listed = "; ".join(f"{f.code} on {f.kind} {f.object.hex()[:16]}… ({f.message})" for f in found)
+            raise RuntimeError(f"{n.name} holds findings: {listed}")
+    return f"findings: none on any of the {len(nodes)} nodes (every aggregate, roll, decision, paper and result holds)"
+
+
 async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
     base = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="branchnet-demo-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -378,6 +390,7 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
         print("\nmembers elect (a branch's delegates, and a regional slate across its branches, by STV):")
         for line in (await demo_elections(nodes, timeout_s=timeout_s)).lines:
             print(f"  {line}")
+        print("\n" + await no_findings(nodes))
         if once:
             return 0
         print("\nthe API is under /api/v1/ (GET /api/v1/node), metrics at /metrics; Ctrl-C stops every node")

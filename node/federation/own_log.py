@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,17 +30,47 @@ from typing import TYPE_CHECKING
 import aiosqlite
 
 from node.errors import Conflict, NodeError, Unavailable
+from node.rules.throttle import SigningThrottle
 from node.storage.db import Database
 from node.storage.envelopes import EnvelopeStore
 from node.storage.federation import FederationStore
-from protocol import Body, Code, Envelope, Head, Payload, ProtocolError, SigningKey, check_next, seal
+from protocol import (
+    Aggregate,
+    Body,
+    ChainFailure,
+    Code,
+    Decision,
+    Delegates,
+    Envelope,
+    ForkProof,
+    Head,
+    Mandate,
+    Payload,
+    ProtocolError,
+    Quota,
+    SelectionResult,
+    SigningKey,
+    check_next,
+    seal,
+)
 from protocol.envelope import reopen
+from protocol.quota import DAY_MS, DEFAULT_QUOTA
 
 if TYPE_CHECKING:
     from node.federation.ingest import Federation
 
 MAX_BATCH = 256
 WAIT_FOR_SERVER_S = 30.0
+
+# Kinds that must never wait for a member's limit or for the node's daily quota to refill:
+# closing a ballot or a selection, a body's mandate, its aggregate, its elected delegates, and
+# a fork proof. The last tenth of the day's quota is kept for them (RESERVE).
+ESSENTIAL = frozenset({Decision, Mandate, Aggregate, SelectionResult, Delegates, ForkProof})
+RESERVE = 10  # one part in ten of the daily allowance (envelopes and bytes)
+
+# The member on whose request the node is signing (set by the web layer for each request),
+# so that one member's requests cannot spend the node's whole quota.
+ACTING: contextvars.ContextVar[int | None] = contextvars.ContextVar("acting_member", default=None)
 
 
 # A check run inside the own log's write transaction, given its connection; it raises a
@@ -57,6 +88,18 @@ def none_signed(author: bytes, kind: str, matches: Callable[[Body], bool], refus
                 raise refusal
 
     return check
+
+
+def _keep_reserve(quota: Quota, head: Head) -> None:
+    """Refuse (ChainFailure ``over_quota``, as the quota itself does) an envelope that is not
+    essential when it would leave less than the reserve of the day's allowance."""
+    if head.quota is None:
+        return
+    envelopes, size = head.quota
+    if envelopes < quota.envelopes_per_day * DAY_MS // RESERVE or size < quota.bytes_per_day * DAY_MS // RESERVE:
+        raise ChainFailure(Code.OVER_QUOTA, "the node keeps the last tenth of its daily allowance for closing ballots "
+                           "and signing mandates; this can be signed again when the allowance refills",
+                           "payload.created")  # fmt: skip
 
 
 @dataclass
@@ -85,6 +128,7 @@ class OwnLog:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.on_append: list[Callable[[Envelope], None]] = []
+        self.signing: SigningThrottle | None = None  # per member, for requests (ACTING)
 
     def start(self) -> None:
         if self._task is None:
@@ -106,6 +150,9 @@ class OwnLog:
         runs in the same write transaction first and may refuse it.
 
         Raises the body's ProtocolError if it cannot be sealed (it then takes no sequence)."""
+        member = ACTING.get()
+        if member is not None and self.signing is not None and type(body) not in ESSENTIAL:
+            self.signing.take(member)
         future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
         pending = _Pending(body, future, check)
         if self._task is None:  # no writer task (CLI use): write this one directly
@@ -190,6 +237,8 @@ class OwnLog:
                     # Our own envelopes obey the federation's quota like anyone's: one the others
                     # would refuse is not stored, and its sequence is used again by the next.
                     new_head = check_next(head, envelope, now, quota=quota)
+                    if type(pending.body) not in ESSENTIAL:
+                        _keep_reserve(quota or DEFAULT_QUOTA, new_head)
                 except ProtocolError as exc:
                     pending.future.set_exception(
                         Conflict(exc.message, code=str(exc.code)) if exc.code == Code.OVER_QUOTA else exc

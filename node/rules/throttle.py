@@ -77,3 +77,38 @@ class LoginThrottle:
         times = self._failures.get(("address", address))
         if times is not None and mark in times:
             times.remove(mark)
+
+
+class SigningThrottle:
+    """How many envelopes one member's requests may have the node sign: at most ``per_hour``
+    in any hour and ``per_day`` in any day (sliding windows). An officer, or a stolen officer
+    token, signing rolls in a loop once spent the node's whole daily quota in 26 s; now it
+    spends this member's share and waits (429, Retry-After). Kinds that must never wait
+    (closing a ballot, a mandate: :data:`node.federation.own_log.ESSENTIAL`) are not counted.
+    Memory: one timestamp per signature in the day, per member who signed."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, per_hour: int = 60, per_day: int = 400
+                 ) -> None:  # fmt: skip
+        self.clock = clock
+        self.per_hour = per_hour
+        self.per_day = per_day
+        self._signed: dict[int, list[float]] = {}
+
+    def take(self, member: int) -> None:
+        """Count one signature for ``member``, or raise Throttled saying how long to wait."""
+        now = self.clock()
+        times = self._signed.setdefault(member, [])
+        if times and times[0] <= now - 86_400:
+            times[:] = [t for t in times if t > now - 86_400]
+        waits = [0.0]
+        if len(times) >= self.per_day:
+            waits.append(times[len(times) - self.per_day] + 86_400 - now)
+        in_hour = [t for t in times if t > now - 3_600]
+        if len(in_hour) >= self.per_hour:
+            waits.append(in_hour[len(in_hour) - self.per_hour] + 3_600 - now)
+        wait = max(waits)
+        if wait > 0:
+            raise Throttled(f"you have had the node sign {len(in_hour)} things in the last hour and {len(times)} today;"
+                            " that is this node's limit per member: try again later",
+                            retry_after=max(1, int(wait + 0.999)))  # fmt: skip
+        times.append(now)

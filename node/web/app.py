@@ -13,6 +13,7 @@ from aiohttp import ClientConnectionResetError, ClientPayloadError, web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
 from node.errors import BadInput, DatabaseError, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
+from node.federation.own_log import ACTING
 from node.gossip.runner import Gossip
 from node.rules.members import access
 from node.service import Node
@@ -82,7 +83,11 @@ def _guard(route: Route) -> AiohttpHandler:
         if who is not None:
             request[MEMBER_ID] = who.id
         inner: Handler = route.handler
-        return await inner(request, who)
+        acting = ACTING.set(who.id if who is not None else None)  # what it signs counts to this member
+        try:
+            return await inner(request, who)
+        finally:
+            ACTING.reset(acting)  # a kept-alive connection's next request is someone else's
 
     handler.__name__ = route.handler.__name__
     return handler

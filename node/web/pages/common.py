@@ -28,6 +28,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from node.errors import BadInput, DatabaseError, Forbidden, NodeError, Throttled, TooLarge
+from node.federation.own_log import ACTING
 from node.rules.members import access
 from node.storage.members import Member
 from node.web.common import MEMBER_ID, NODE, SESSION_COOKIE, node_of, same_origin
@@ -202,7 +203,11 @@ def guard(page: Page) -> PageHandler:
             request[MEMBER_ID] = who.id
         if not _binding(request):  # a first visit: a random cookie for form tokens to stand on
             request[NEW_BINDING] = secrets.token_urlsafe(24)
-        response = await _answer(request, who)
+        acting = ACTING.set(who.id if who is not None else None)  # what it signs counts to this member
+        try:
+            response = await _answer(request, who)
+        finally:
+            ACTING.reset(acting)
         if NEW_BINDING in request and not response.prepared:
             response.set_cookie(
                 FORM_COOKIE,

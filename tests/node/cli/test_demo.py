@@ -49,6 +49,7 @@ async def test_demo_once(tmp_path: Path) -> None:
     assert re.search(delegates, text), text
     assert re.search(r"North Region selected its executive across 2 branches by STV: [^(]+, [^(]+ \(\d+ ranked "
                      r"ballots, quota \d+.*; all 8 nodes' recounts agree", text), text
+    assert "findings: none on any of the 8 nodes" in text  # an honest federation raises no finding
     urls = re.findall(r"http://127\.0\.0\.1:\d+", text)
     assert len(set(urls)) == 8
     assert all([await port_closed(u) for u in set(urls)])

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from typing import Any
 
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 
+from node.errors import Conflict
+from node.rules.throttle import SigningThrottle
 from node.web.api import ROUTES
+from protocol import NodeProfile, Quota
 from tests.node.conftest import PASSWORD, Live
 
 ROUTES_WITH_BODY = [r for r in ROUTES if r.method in ("POST", "PATCH")]
@@ -367,3 +371,41 @@ async def test_messages_name_the_field_and_the_rule_in_plain_words(live: Live) -
         status, answer = await call(live, "POST", "/api/v1/members", json=body, headers=admin.headers)
         assert status == 400 and answer["error"]["field"] == field, answer
         assert words in answer["error"]["message"] and "Expected" not in answer["error"]["message"], answer
+
+
+async def test_one_officer_cannot_spend_the_nodes_quota_and_closing_never_waits(live: Live) -> None:
+    """Issue 21, item 13: one officer (or a stolen token) signing rolls in a loop used the
+    node's whole daily quota in 26 s, and then no ballot could be opened or closed."""
+    live.node.own_log.signing = SigningThrottle(time.monotonic, per_hour=5, per_day=50)
+    first, second = await live.member("secretary"), await live.member("secretary")
+    status, ballot = await call(live, "POST", "/api/v1/ballots", headers=first.headers,
+                                json={"motion": "m1", "subject": "s", "text": "t"})  # fmt: skip
+    assert status == 201, ballot
+    statuses = [(await call(live, "POST", "/api/v1/rolls", headers=first.headers))[0] for _ in range(6)]
+    assert statuses == [201] * 4 + [429] * 2  # the ballot's roll was the first of five
+    async with live.http.post("/api/v1/rolls", headers=first.headers) as r:
+        assert r.status == 429 and int(r.headers["Retry-After"]) > 0
+    assert (await call(live, "POST", "/api/v1/rolls", headers=second.headers))[0] == 201  # another officer's share
+    status, closed = await call(live, "POST", f"/api/v1/ballots/{ballot['id']}/close", headers=first.headers)
+    assert status == 201, closed  # closing a ballot never waits for the limit
+
+
+async def test_the_last_tenth_of_the_daily_quota_is_kept_for_closing_ballots(live: Live) -> None:
+    node = live.node
+    node.federation_state.quota = lambda: Quota(envelopes_per_day=40, bytes_per_day=64 * 2**20)  # type: ignore[method-assign]
+    officer = await live.member("secretary")
+    status, ballot = await call(live, "POST", "/api/v1/ballots", headers=officer.headers,
+                                json={"motion": "m1", "subject": "s", "text": "t"})  # fmt: skip
+    assert status == 201, ballot
+    signed = 0
+    for _ in range(40):  # bounded: the quota is 40 a day
+        try:
+            await node.own_log.append(NodeProfile(name=f"Profile {signed}", endpoints=[live.url]))
+        except Conflict as exc:
+            assert exc.code == "over_quota" and "closing ballots" in exc.message
+            break
+        signed += 1
+    held = node.federation_state.heads[node.key.public].seq
+    assert 30 <= held <= 37, held  # stopped with about a tenth of the day's 40 left
+    status, closed = await call(live, "POST", f"/api/v1/ballots/{ballot['id']}/close", headers=officer.headers)
+    assert status == 201, closed  # the decision takes from the reserve

@@ -45,7 +45,7 @@ class LoginThrottle:
             del self._failures[key]
         return times
 
-    def _wait(self, account: str, address: str, now: float) -> float:
+    def _wait(self, account: str, address: str, now: float, known_device: bool) -> float:
         """Seconds until an attempt for ``account`` from ``address`` may be checked (0: now)."""
         waits = [0.0]
         recent = self._recent(("account", account), now)
@@ -53,21 +53,27 @@ class LoginThrottle:
             delay = min(self.window_s, 2.0 ** (len(recent) - self.per_account))
             waits.append(recent[-1] + delay - now)
         by_address = self._recent(("address", address), now)
-        if len(by_address) >= self.per_address:
+        if len(by_address) >= self.per_address and not known_device:
             waits.append(by_address[len(by_address) - self.per_address] + self.window_s - now)
         return max(waits)
 
-    def attempt(self, account: str, address: str) -> float:
+    def attempt(self, account: str, address: str, known_device: bool = False) -> float:
         """Record an attempt before its password is checked; raises Throttled when one must
-        wait. Returns the attempt's mark, for :meth:`succeeded`."""
+        wait. Returns the attempt's mark, for :meth:`succeeded`.
+
+        ``known_device``: the browser showed a device cookie this account signed in with
+        before (OWASP's "device cookies"): the address's limit does not hold it back, nor does
+        its failure count against the address (a member behind the same NAT as a guesser
+        still gets in), while the account's own limit holds as for anyone."""
         account = account.strip().lower()
         now = self.clock()
-        wait = self._wait(account, address, now)
+        wait = self._wait(account, address, now, known_device)
         if wait > 0:
             raise Throttled("too many failed attempts; try again later", retry_after=max(1, int(wait + 0.999)))
         if len(self._failures) >= self.max_keys:
             self._failures.clear()  # bounded memory under a flood; limits restart
-        for key in (("account", account), ("address", address)):
+        keys = [("account", account)] if known_device else [("account", account), ("address", address)]
+        for key in keys:
             self._failures.setdefault(key, []).append(now)
         return now
 

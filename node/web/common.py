@@ -17,6 +17,7 @@ from aiohttp import web
 
 from node.errors import BadInput, NotFound, TooLarge
 from node.gossip.runner import Gossip
+from node.rules.accounts import DEVICE_DAYS
 from node.service import Node
 from node.storage.members import Member
 from node.validation import describe
@@ -27,6 +28,7 @@ GOSSIP = web.AppKey("gossip", Gossip)
 PEER_COUNT: web.AppKey[Callable[[], list[str]]] = web.AppKey("peer_count")
 RESPONSES: web.AppKey[collections.Counter[str]] = web.AppKey("responses")  # answers by status class, for /metrics
 SESSION_COOKIE = "bn_session"
+DEVICE_COOKIE = "bn_device"  # a browser that signed in here before (rules.accounts.known_device)
 MEMBER_ID = web.RequestKey("member_id", int)  # for the request log line: an id, never a name or email
 T = TypeVar("T")
 Handler = Callable[[web.Request, Member | None], Awaitable[web.StreamResponse]]
@@ -132,6 +134,11 @@ def same_origin(request: web.Request, origin: str) -> bool:
     browsers see behind a TLS reverse proxy) or the address the request came to."""
     public = _origin(node_of(request).config.http.public_url)
     return _origin(origin) in (public, _origin(f"{request.scheme}://{request.host}"))
+
+
+def set_device_cookie(response: web.StreamResponse, node: Node, value: str) -> None:
+    response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_DAYS * 86_400, httponly=True, samesite="Lax",
+                        secure=node.config.auth.secure_cookies, path="/")  # fmt: skip
 
 
 def set_session_cookie(response: web.StreamResponse, node: Node, token: str) -> None:

@@ -13,7 +13,15 @@ from node.rules import members as member_rules
 from node.rules.members import access
 from node.storage.members import MemberPatch
 from node.validation import whole_number
-from node.web.common import SESSION_COOKIE, client_address, int_param, node_of, set_session_cookie
+from node.web.common import (
+    DEVICE_COOKIE,
+    SESSION_COOKIE,
+    client_address,
+    int_param,
+    node_of,
+    set_device_cookie,
+    set_session_cookie,
+)
 from node.web.pages.common import (
     Page,
     checked,
@@ -80,12 +88,14 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     node = node_of(request)
     email, go_on = text(form, "email").strip(), safe_next(text(form, "next"))
     try:
-        _, session = await accounts.sign_in(node, email, text(form, "password"), client_address(request))
+        _, session, device = await accounts.sign_in(node, email, text(form, "password"), client_address(request),
+                                                    request.cookies.get(DEVICE_COOKIE))  # fmt: skip
     except NodeError as exc:
         return form_error(request, "signin.html", exc, {"next": go_on, "email": email})
     await _end_old_session(request)
     response = redirect(go_on)
     set_session_cookie(response, node, session)
+    set_device_cookie(response, node, device)
     return response
 
 

@@ -11,12 +11,14 @@ from msgspec import Meta
 from node.rules import accounts
 from node.storage.members import Member
 from node.web.common import (
+    DEVICE_COOKIE,
     SESSION_COOKIE,
     client_address,
     int_param,
     json_response,
     node_of,
     read_json,
+    set_device_cookie,
     set_session_cookie,
 )
 
@@ -58,9 +60,11 @@ class TokenCreated(msgspec.Struct):
 async def login(request: web.Request, who: Member | None) -> web.StreamResponse:
     body = await read_json(request, Login)
     node = node_of(request)
-    member, token = await accounts.sign_in(node, body.email, body.password, client_address(request))
+    member, token, device = await accounts.sign_in(node, body.email, body.password, client_address(request),
+                                                   request.cookies.get(DEVICE_COOKIE))  # fmt: skip
     response = json_response(member)
     set_session_cookie(response, node, token)
+    set_device_cookie(response, node, device)
     return response
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
+import aiohttp
 import pytest
 
 from node.errors import Throttled
@@ -125,6 +126,35 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_address_limit(live
     assert await login(live, victim.member.email, PASSWORD, "198.51.100.20") == 200
     # A proxy chain: the client is the last address that is not a trusted proxy.
     assert await login(live, victim.member.email, PASSWORD, "203.0.113.7, 198.51.100.21, 127.0.0.1") == 200
+
+
+async def test_a_browser_that_signed_in_before_passes_a_busy_addresses_limit(live: Live) -> None:
+    """Issue 21, item 15: 30 bad sign-ins from one address locked out everyone there, a
+    member with the right password behind a shared NAT included. A browser showing the
+    device cookie of an earlier sign-in to that account passes the address's limit (OWASP
+    "device cookies"); the account's own limit still holds; another account's cookie is no key."""
+    live.node.config.http.trusted_proxies = ["127.0.0.1"]
+    nat = "203.0.113.7"
+    member, newcomer = await live.member("member"), await live.member("member")
+    guessed = [await live.member("member") for _ in range(6)]
+
+    async def browser_login(http: aiohttp.ClientSession, email: str, password: str) -> int:
+        async with http.post("/api/v1/auth/login", json={"email": email, "password": password},
+                             headers={"X-Forwarded-For": nat}) as response:  # fmt: skip
+            return response.status
+
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(live.url, cookie_jar=jar) as members_phone:
+        assert await browser_login(members_phone, member.member.email, PASSWORD) == 200  # last week
+        assert any(c.key == "bn_device" for c in jar)
+        for i in range(30):  # a guesser behind the same NAT
+            assert await login(live, guessed[i % 6].member.email, "wrong password", nat) == 401
+        assert await login(live, newcomer.member.email, PASSWORD, nat) == 429  # no cookie: held back
+        assert await browser_login(members_phone, member.member.email, PASSWORD) == 200  # known device
+        assert await browser_login(members_phone, newcomer.member.email, PASSWORD) == 429  # not its cookie
+        for _ in range(5):  # the account's own limit holds, device cookie or not
+            assert await browser_login(members_phone, member.member.email, "wrong password") == 401
+        assert await browser_login(members_phone, member.member.email, PASSWORD) == 429
 
 
 async def test_forwarded_addresses_from_untrusted_peers_are_ignored(live: Live) -> None:

@@ -58,12 +58,15 @@ class RangesReply(msgspec.Struct):
     served: int
 
 
-class JoinRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /fed/v1/join``: the fields of the charter a node asks its parent for."""
+class JoinRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """``POST /fed/v1/join``: the fields of the charter a node asks its parent for, and the
+    one-time join code the parent's officers gave it, if any (left out when empty, so a
+    request without one is the bytes it always was)."""
 
     name: Name
     level: Level
     url: Url
+    code: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[a-z2-7-]*\Z")] = ""
 
 
 class JoinState(msgspec.Struct):

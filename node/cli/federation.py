@@ -22,6 +22,7 @@ from node.federation.acts import (
     add_seed_peer,
     approve_join,
     issue_charter,
+    join_code,
     join_federation,
     leave_federation,
     refuse_join,
@@ -70,6 +71,8 @@ def add_arguments(command: Any) -> None:
     c.add_argument("--federation", help="the federation id (64 hex digits), from the parent")
     c.add_argument("--peer", help="the parent's URL (it must serve that federation's genesis)")
     c.add_argument("--request", action="store_true", help="ask the parent for a charter (an officer approves it)")
+    c.add_argument("--code", default="", help="with --request: the one-time join code the parent's officers gave you "
+                   "(the request passes a full queue)")  # fmt: skip
     c.add_argument("--wait", type=float, default=0,
                    help="with --request: wait this many seconds for the answer (exit 1 if still pending)")  # fmt: skip
     c.add_argument("--undo", action="store_true",
@@ -78,6 +81,8 @@ def add_arguments(command: Any) -> None:
     c = command("joins", lambda a: _run("joins", _joins, a), "list, approve or refuse join requests")
     joins = c.add_subparsers(dest="joins_action", required=True, metavar="ACTION")
     p = joins.add_parser("list", help="list join requests (newest last)")
+    add_dir(p)
+    p = joins.add_parser("code", help="make a one-time join code for a node this body expects (shown once)")
     add_dir(p)
     for action, text in (("approve", "approve a pending request: sign the charter it asks for"),
                          ("refuse", "refuse a pending request")):  # fmt: skip
@@ -182,18 +187,18 @@ async def _join(args: argparse.Namespace) -> int:
         await join_federation(node, genesis, args.peer)
         print(f"joined federation {args.federation} through {args.peer} (gossip fetches the rest)")
         if args.request:
-            await _ask_for_charter(node, args.peer, args.wait)
+            await _ask_for_charter(node, args.peer, args.wait, args.code.strip().lower())
     return 0
 
 
-async def _ask_for_charter(node: Node, parent: str, wait_s: float) -> None:
+async def _ask_for_charter(node: Node, parent: str, wait_s: float, code: str = "") -> None:
     if node.config.http.public_url.rstrip("/").endswith(":0"):
         raise BadInput("http.public_url must be where this node is reached before asking for a charter"
                        " (set it in node.toml or BRANCHNET_HTTP_PUBLIC_URL)")  # fmt: skip
     transport = HttpTransport(node.key, allow_private=node.config.federation.allow_private_peers, timeout_s=10)
-    body = msgspec.msgpack.encode(
-        JoinRequest(name=node.config.node.name, level=node.config.node.level, url=node.config.http.public_url)
-    )
+    config = node.config
+    asked = JoinRequest(name=config.node.name, level=config.node.level, url=config.http.public_url, code=code)
+    body = msgspec.msgpack.encode(asked)
     try:
         answer = msgspec.msgpack.decode(await transport.request("POST", parent, "/fed/v1/join", body), type=JoinState)
         print(f"join request {answer.id} sent: {answer.status}")
@@ -218,6 +223,12 @@ async def _joins(args: argparse.Namespace) -> int:
         if args.joins_action == "list":
             for join in await node.joins.list():
                 print(f"{join.id:>4}  {join.status:<8}  {join.level:<8}  {join.name}  {join.node_id}  {join.url}")
+            return 0
+        if args.joins_action == "code":
+            code = await join_code(node, None)
+            print(f"join code (shown once; valid 7 days; one node): {code}")
+            print(f"the expected node asks with: branchnet join --federation ID --peer {node.config.http.public_url}"
+                  f" --request --code {code}")  # fmt: skip
             return 0
         if args.joins_action == "refuse":
             await refuse_join(node, args.id, None)  # the same rules as the API (no member: an operator)

@@ -115,6 +115,13 @@ async def approve_join(node: Acting, join_id: int, officer_id: int | None) -> En
         return envelope
 
 
+async def join_code(node: Acting, officer_id: int | None) -> str:
+    """A one-time code for a node this body expects: its join request passes the queue (still
+    waiting for an officer's approval). Shown once; valid for the join requests' lifetime."""
+    _standing(node)
+    return await node.joins.new_code(officer_id)
+
+
 async def refuse_join(node: Acting, join_id: int, officer_id: int | None) -> None:
     async with node.joins.deciding:
         await node.joins.refuse(join_id, officer_id)

@@ -8,6 +8,9 @@ total, they expire, and the officers' list is paged.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 import aiosqlite
 import msgspec
 
-from node.errors import Conflict, NotFound, Throttled
+from node.errors import Conflict, Forbidden, NotFound, Throttled
 from node.storage.db import Database
 from protocol import node_id_text
 from protocol.wire import JoinRequest, JoinState
@@ -33,6 +36,7 @@ class JoinView(msgspec.Struct):
     status: str
     charter: str | None = None
     expires_at: int | None = None
+    expected: bool = False  # came with a join code an officer gave out
 
 
 @dataclass(frozen=True)
@@ -61,26 +65,47 @@ class JoinStore:
             await _expire(conn, now, limits)
             async with conn.execute("SELECT id, status FROM joins WHERE key = ?", (key,)) as cursor:
                 row = await cursor.fetchone()
-            if row is None or row[1] == "expired":
-                async with conn.execute(
-                    "SELECT COUNT(*), SUM(address = ?) FROM joins WHERE status = 'pending'", (address,)
-                ) as cursor:
-                    counts = await cursor.fetchone()
-                pending, from_address = (int(counts[0]), int(counts[1] or 0)) if counts else (0, 0)
-                if from_address >= limits.per_address:
-                    raise Throttled("too many pending join requests from this address", retry_after=3600)
-                if pending >= limits.pending_max:
-                    raise Throttled("too many join requests are waiting here; try again later", retry_after=3600)
+            expected = bool(asked.code) and await _use_code(conn, asked.code, key, now)
+            if row is None or row[1] == "expired" or expected:
+                if not expected:
+                    async with conn.execute(
+                        "SELECT COUNT(*), SUM(address = ?) FROM joins WHERE status = 'pending'", (address,)
+                    ) as cursor:
+                        counts = await cursor.fetchone()
+                    pending, from_address = (int(counts[0]), int(counts[1] or 0)) if counts else (0, 0)
+                    if from_address >= limits.per_address:
+                        raise Throttled("too many pending join requests from this address", retry_after=3600)
+                    if pending >= limits.pending_max:
+                        raise Throttled("too many join requests are waiting here; try again later; a join code"
+                                        " from this body's officers passes the queue", retry_after=3600)  # fmt: skip
                 await conn.execute(
-                    "INSERT INTO joins (key, name, level, url, requested_at, status, address, expires_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO UPDATE SET name = excluded.name,"
+                    "INSERT INTO joins (key, name, level, url, requested_at, status, address, expires_at, expected)"
+                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO UPDATE SET name = excluded.name,"
                     " level = excluded.level, url = excluded.url, requested_at = excluded.requested_at,"
-                    " status = 'pending', address = excluded.address, expires_at = excluded.expires_at",
-                    (key, asked.name, asked.level, asked.url, now, address, now + limits.ttl_s),
+                    " status = 'pending', address = excluded.address, expires_at = excluded.expires_at,"
+                    " expected = excluded.expected",
+                    (key, asked.name, asked.level, asked.url, now, address, now + limits.ttl_s, int(expected)),
                 )
         state = await self.state_of(key)
         assert state is not None
         return JoinState(state.id, state.status, state.charter)
+
+    async def new_code(self, officer_id: int | None, ttl_s: int | None = None, now: int | None = None) -> str:
+        """A one-time join code (shown once; only its hash is kept), valid for ``ttl_s``."""
+        now = int(time.time()) if now is None else now
+        code = "-".join(base64.b32encode(secrets.token_bytes(15)).decode().lower()[i : i + 6] for i in range(0, 24, 6))
+        async with self.db.write("joins.new_code") as conn:
+            await conn.execute("DELETE FROM join_codes WHERE expires_at <= ?", (now,))
+            async with conn.execute("SELECT COUNT(*) FROM join_codes WHERE used_by IS NULL") as cursor:
+                open_codes = await cursor.fetchone()
+            if open_codes is not None and int(open_codes[0]) >= MAX_OPEN_CODES:
+                raise Conflict(f"{MAX_OPEN_CODES} join codes are waiting to be used; let some expire first",
+                               code="too_many")  # fmt: skip
+            await conn.execute(
+                "INSERT INTO join_codes (hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (_code_hash(code), officer_id, now, now + (ttl_s or self.limits.ttl_s)),
+            )
+        return code
 
     async def state_of(self, key: bytes) -> JoinView | None:
         row = await self.db.fetchone("SELECT * FROM joins WHERE key = ?", (key,))
@@ -129,6 +154,26 @@ class JoinStore:
                 raise Conflict(f"join request {join_id} is not pending")
 
 
+MAX_OPEN_CODES = 1000
+
+
+def _code_hash(code: str) -> bytes:
+    return hashlib.sha256(b"branchnet join code v1\x00" + code.strip().lower().encode()).digest()
+
+
+async def _use_code(conn: aiosqlite.Connection, code: str, key: bytes, now: int) -> bool:
+    """Use a join code for ``key`` (a repeat of that key's own request finds it still its own),
+    or refuse the request: a wrong code is said, never silently queued like a stranger's."""
+    cursor = await conn.execute(
+        "UPDATE join_codes SET used_by = ? WHERE hash = ? AND expires_at > ? AND (used_by IS NULL OR used_by = ?)",
+        (key, _code_hash(code), now, key),
+    )
+    if cursor.rowcount != 1:
+        raise Forbidden("that join code is not valid here: unknown, used by another node, or expired; ask the "
+                        "body's officers for a new one", field="code", code="bad_join_code")  # fmt: skip
+    return True
+
+
 async def _expire(conn: aiosqlite.Connection, now: int, limits: JoinLimits) -> None:
     await conn.execute("UPDATE joins SET status = 'expired' WHERE status = 'pending' AND expires_at <= ?", (now,))
     await conn.execute(
@@ -148,4 +193,5 @@ def _view(r: sqlite3.Row) -> JoinView:
         status=r["status"],
         charter=bytes(charter).hex() if charter else None,
         expires_at=r["expires_at"] or None,
+        expected=bool(r["expected"]),
     )

@@ -62,10 +62,12 @@ from node.web.routes.elections import (
 from node.web.routes.federation import (
     Appended,
     CharterIn,
+    JoinCode,
     ProfileIn,
     RevocationIn,
     approve_join,
     create_charter,
+    create_join_code,
     create_revocation,
     list_joins,
     publish_profile,
@@ -240,6 +242,15 @@ ROUTES: tuple[Route, ...] = (
         status=201,
     ),
     Route("POST", "/api/v1/joins/{join_id}/refuse", refuse_join, "officer", "Refuse a join request", status=204),
+    Route(
+        "POST",
+        "/api/v1/joins/codes",
+        create_join_code,
+        "officer",
+        "A one-time join code for a node this body expects: its request passes the queue",
+        response=JoinCode,
+        status=201,
+    ),
     Route(
         "POST", "/api/v1/charters", create_charter, "officer", "Charter a child node (signed)", CharterIn, Appended, 201
     ),

@@ -30,3 +30,15 @@ CREATE TABLE findings_due (
     about BLOB PRIMARY KEY,      -- a selection's id
     kind  TEXT NOT NULL          -- 'selection'
 ) WITHOUT ROWID;
+
+-- One-time join codes: an officer hands one to a node the body expects, whose join request
+-- then passes the queue's caps (a stranger filling the queue cannot shut it out). Only the
+-- code's SHA-256 is kept; the request still waits for an officer's approval.
+CREATE TABLE join_codes (
+    hash       BLOB PRIMARY KEY,     -- SHA-256 of the code
+    created_by INTEGER,              -- the officer's member id (NULL: the operator's command)
+    created_at INTEGER NOT NULL,     -- s
+    expires_at INTEGER NOT NULL,     -- s
+    used_by    BLOB                  -- the key whose request used it
+) WITHOUT ROWID;
+ALTER TABLE joins ADD COLUMN expected INTEGER NOT NULL DEFAULT 0;  -- came with a join code

@@ -57,12 +57,21 @@ def _notice(request: web.Request) -> str | None:
 
 
 # --- officers ---------------------------------------------------------------------------------
-async def joins_page(request: web.Request) -> web.StreamResponse:
-    joins = node_of(request).joins
+async def joins_page(request: web.Request, code: str | None = None) -> web.StreamResponse:
+    node = node_of(request)
+    joins = node.joins
     await joins.expire()
     pending = await joins.list("pending", 0, LIST_LIMIT)
+    pending.sort(key=lambda j: not j.expected)  # the nodes this body expects first
     decided = [j for j in await joins.list(None, 0, LIST_LIMIT) if j.status != "pending"]
-    return render(request, "joins.html", {"pending": pending, "decided": decided[-20:], "notice": _notice(request)})
+    return render(request, "joins.html", {"pending": pending, "decided": decided[-20:], "notice": _notice(request),
+                                          "code": code, "public_url": node.config.http.public_url})  # fmt: skip
+
+
+async def join_code(request: web.Request) -> web.StreamResponse:
+    """A one-time join code, shown on the page once (a redirect would have to carry it)."""
+    await read_form(request)
+    return await joins_page(request, await acts.join_code(node_of(request), who_of(request).id))
 
 
 async def join_approve(request: web.Request) -> web.StreamResponse:
@@ -298,6 +307,7 @@ PAGES = [
     Page("GET", "/federation", federation_page, "public"),
     Page("GET", "/envelopes/{id}", envelope_page, "public"),
     Page("GET", "/federation/joins", joins_page, "officer"),
+    Page("POST", "/federation/joins/code", join_code, "officer"),
     Page("POST", "/federation/joins/{join_id}/approve", join_approve, "officer"),
     Page("POST", "/federation/joins/{join_id}/refuse", join_refuse, "officer"),
     Page("GET", "/federation/children", children_page, "officer"),

@@ -90,6 +90,15 @@ async def approve_join(request: web.Request, who: Member | None) -> web.StreamRe
     return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
 
 
+class JoinCode(msgspec.Struct):
+    code: str  # shown once: give it to the expected node's officers (`branchnet join --request --code`)
+
+
+async def create_join_code(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    return json_response(JoinCode(await acts.join_code(node_of(request), who.id)), status=201)
+
+
 async def refuse_join(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     await acts.refuse_join(node_of(request), int_param(request, "join_id"), who.id)

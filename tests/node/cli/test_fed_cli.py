@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,8 @@ async def test_peers_and_joins(tmp_path: Path) -> None:
     gone = branchnet("peer", "remove", "https://north.example.org", "--dir", d)
     assert gone.returncode == 1 and "no peer https://north.example.org" in gone.stderr
     assert branchnet("joins", "list", "--dir", d).stdout == ""
+    made = branchnet("joins", "code", "--dir", d)  # a one-time join code for an expected node
+    assert made.returncode == 0 and re.search(r"join code .*: [a-z2-7]{6}(-[a-z2-7]{6}){3}\n", made.stdout), made
     for args in (("joins", "approve", "7", "--dir", d), ("joins", "approve", "--dir", d, "7")):
         missing = branchnet(*args)
         assert missing.returncode == 1 and "no join request 7" in missing.stderr

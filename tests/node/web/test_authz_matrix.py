@@ -396,6 +396,10 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _refuse,
         {"anonymous": (A, A), "member": (F, F), "officer": (204, 204), "admin": (204, 204)},
     ),
+    ("POST", "/api/v1/joins/codes"): (
+        _fixed("/api/v1/joins/codes"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
     ("POST", "/api/v1/charters"): (
         _charter,
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
@@ -634,6 +638,7 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "tokens": "SELECT id, member_id, name FROM api_tokens ORDER BY id",
         "invites": "SELECT token_hash, member_id FROM invites ORDER BY token_hash",
         "joins": "SELECT id, status, charter_id FROM joins ORDER BY id",
+        "join_codes": "SELECT hash, used_by FROM join_codes ORDER BY hash",
         "envelopes": "SELECT id FROM envelopes ORDER BY rowid",
         "bodies": "SELECT key, cut FROM bodies ORDER BY key",
         "ballots": "SELECT id, state, decision FROM ballots ORDER BY id",

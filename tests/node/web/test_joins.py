@@ -89,6 +89,35 @@ async def test_pending_requests_are_capped_per_address_and_in_total(live: Live) 
     assert len(await live.node.joins.list("pending")) == 8
 
 
+async def test_a_node_the_officers_expect_gets_past_a_full_queue_with_a_join_code(live: Live) -> None:
+    """Issue 21, item 14: a stranger filling the join queue (100 requests from 40 addresses)
+    shut out a genuine node for 7 days. A one-time code an officer hands out passes the caps;
+    the request still waits for an officer's approval, and the code works once."""
+    admin = await live.member("admin")
+    live.node.config.http.trusted_proxies = ["127.0.0.1"]
+    live.node.joins.limits = JoinLimits(pending_max=100, per_address=5)
+    for i in range(100):  # the stranger, from 40 addresses
+        await ask(live, GOOD, address=f"198.51.100.{i % 40}")
+    genuine = SigningKey.generate()
+    with pytest.raises(AskFailed, match="429"):
+        await ask(live, {**GOOD, "name": "West Region"}, genuine, address="203.0.113.5")
+    async with live.http.post("/api/v1/joins/codes", headers=admin.headers) as r:
+        assert r.status == 201
+        code = (await r.json())["code"]
+    with pytest.raises(AskFailed, match="bad_join_code"):  # a wrong code is said, not queued
+        await ask(live, {**GOOD, "name": "West Region", "code": "aaaaaa-bbbbbb-cccccc-dddddd"}, genuine)
+    await ask(live, {**GOOD, "name": "West Region", "code": code}, genuine, address="203.0.113.5")
+    await ask(live, {**GOOD, "name": "West Region", "code": code}, genuine, address="203.0.113.5")  # a repeat: fine
+    with pytest.raises(AskFailed, match="bad_join_code"):  # used: another node cannot ride on it
+        await ask(live, {**GOOD, "code": code}, address="203.0.113.6")
+    expected = [j for j in await live.node.joins.list("pending") if j.expected]
+    assert [j.name for j in expected] == ["West Region"]
+    assert live.node.federation_state.body(genuine.public) is None  # waiting for an officer, as any request
+    async with live.http.post(f"/api/v1/joins/{expected[0].id}/approve", headers=admin.headers) as r:
+        assert r.status == 201
+    assert live.node.federation_state.body(genuine.public) is not None
+
+
 async def test_requests_expire_and_the_list_is_paged(live: Live) -> None:
     admin = await live.member("admin")
     live.node.config.http.trusted_proxies = ["127.0.0.1"]

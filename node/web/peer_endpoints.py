@@ -25,11 +25,13 @@ from node.federation.acts import check_may_charter
 from node.service import Node
 from node.validation import describe
 from node.web.common import NODE, client_address, int_query, json_response, read_body
-from protocol import ProtocolError, parse_node_id, read_bundle, write_bundle
+from protocol import Code, ProtocolError, SignatureFailure, parse_node_id, read_bundle, write_bundle
 from protocol.httpsig import (
+    COMPONENTS,
+    SignatureInput,
     content_digest,
-    parse_signature,
-    parse_signature_input,
+    parse_signature_inputs,
+    parse_signatures,
     request_components,
     verify_request,
 )
@@ -96,6 +98,35 @@ def _node(request: web.Request) -> Node:
     return request.app[NODE]
 
 
+def _fresh(signature: SignatureInput, now: float, skew_s: int) -> bool:
+    """Whether the signature's ``created`` (an integer, not a boolean) is within the skew."""
+    created = signature.param("created")
+    return type(created) is int and abs(now - created) <= skew_s
+
+
+def _components_of(request: web.Request) -> Callable[[str], str | None]:
+    """Each component a signature may cover, as this request has it (RFC 9421 section 2): the
+    path and query as sent (percent-encoded), not as aiohttp decodes them for routing; a header
+    field's lines trimmed and joined with ", "; None for what the request does not have."""
+    raw_query = request.rel_url.raw_query_string
+    query = f"?{raw_query}" if raw_query else "?"
+    path = request.rel_url.raw_path or "/"
+    derived = dict(request_components(request.method, request.host, path, query, ""))
+    derived["@scheme"] = request.scheme
+    derived["@target-uri"] = f"{request.scheme}://{derived['@authority']}{path}{query if raw_query else ''}"
+    derived["@request-target"] = path + (query if raw_query else "")
+
+    def value_of(name: str) -> str | None:
+        if name.startswith("@"):
+            return derived.get(name)
+        if name != name.lower():
+            return None
+        lines = request.headers.getall(name, [])
+        return ", ".join(line.strip(" \t") for line in lines) if lines else None
+
+    return value_of
+
+
 def signed(
     handler: SignedHandler, cap: int = SMALL_BODY, allow_unchartered: bool = False
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -110,17 +141,18 @@ def signed(
         if not signature_input or not signature_header:
             raise Unauthorized("node requests carry Signature-Input and Signature (RFC 9421)", code="unsigned")
         try:
-            parsed = parse_signature_input(signature_input)
-            signature = parse_signature(signature_header, parsed.label)
-            keyid = parsed.param("keyid")
-            if not isinstance(keyid, str):
-                raise Unauthorized("the signature has no keyid", code="bad_signature")
-            key = parse_node_id(keyid)
+            described = parse_signature_inputs(signature_input)
+            signatures = parse_signatures(signature_header)
         except ProtocolError as exc:
             raise Unauthorized(exc.message, field=exc.field, code=str(exc.code)) from None
+        # Of the signatures the request carries, those that could be a node's (a keyid, the
+        # required components); the first that holds is the one that speaks.
+        candidates = [d for d in described if d.label in signatures and isinstance(d.param("keyid"), str)
+                      and set(COMPONENTS) <= set(d.components)]  # fmt: skip
+        if not candidates:
+            raise Unauthorized(f"no signature here has a keyid and covers {' '.join(COMPONENTS)}", code="bad_signature")
         now = time.time()
-        created = parsed.param("created")
-        if not isinstance(created, int) or abs(now - created) > config.clock_skew_s:
+        if not any(_fresh(d, now, config.clock_skew_s) for d in candidates):
             raise Unauthorized(
                 f"the signature's created time is not within {config.clock_skew_s} s of ours", code="stale_signature"
             )
@@ -132,19 +164,28 @@ def signed(
         digest_header = request.headers.get("Content-Digest", "")
         if digest_header != content_digest(body):
             raise Unauthorized("Content-Digest does not match the body", code="bad_digest")
-        # The path and query as sent (percent-encoded), not as aiohttp decodes them for routing.
-        raw_query = request.rel_url.raw_query_string
-        components = request_components(
-            request.method,
-            request.host,
-            request.rel_url.raw_path,
-            f"?{raw_query}" if raw_query else "?",
-            digest_header,
-        )
-        try:
-            verify_request(key, parsed, signature, components)
-        except ProtocolError as exc:
-            raise Unauthorized(exc.message, field=exc.field, code=str(exc.code)) from None
+        value_of = _components_of(request)
+        failure: ProtocolError | None = None
+        parsed: SignatureInput | None = None
+        key = b""
+        for candidate in candidates:
+            if not _fresh(candidate, now, config.clock_skew_s):
+                continue
+            expires = candidate.param("expires")
+            if expires is not None and (type(expires) is not int or expires < now):
+                failure = failure or SignatureFailure(Code.BAD_SIGNATURE, "expired", "Signature-Input")
+                continue
+            try:
+                key = parse_node_id(str(candidate.param("keyid")))
+                verify_request(key, candidate, signatures[candidate.label], value_of)
+            except ProtocolError as exc:
+                failure = failure or exc
+                continue
+            parsed = candidate
+            break
+        if parsed is None:
+            why = failure or SignatureFailure(Code.BAD_SIGNATURE, "no signature holds", "Signature")
+            raise Unauthorized(why.message, field=why.field, code=str(why.code))
         nonce = parsed.param("nonce")
         if not isinstance(nonce, str) or not nonce or not guards.fresh_nonce(key, nonce, now):
             raise Unauthorized("this request was seen before (replay) or has no nonce", code="replay")

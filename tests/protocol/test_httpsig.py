@@ -13,6 +13,8 @@ from protocol.httpsig import (
     content_digest,
     parse_signature,
     parse_signature_input,
+    parse_signature_inputs,
+    parse_signatures,
     request_components,
     serialize_params,
     sign_request,
@@ -75,10 +77,10 @@ def test_rfc9421_b26_verifies_through_our_parser_and_policy() -> None:
     assert parsed.components == tuple(n for n, _ in RFC_COMPONENTS)
     assert parsed.params == (("created", 1618884473), ("keyid", "test-key-ed25519"))
     signature = parse_signature(RFC_SIGNATURE, "sig-b26")
-    verify_request(rfc_public_raw(), parsed, signature, RFC_COMPONENTS)
+    verify_request(rfc_public_raw(), parsed, signature, RFC_COMPONENTS, required=())
     tampered = [*RFC_COMPONENTS[:2], ("@path", "/bar"), *RFC_COMPONENTS[3:]]
     with pytest.raises(ProtocolError) as caught:
-        verify_request(rfc_public_raw(), parsed, signature, tampered)
+        verify_request(rfc_public_raw(), parsed, signature, tampered, required=())
     assert caught.value.code == Code.BAD_SIGNATURE
 
 
@@ -115,3 +117,15 @@ def test_malformed_signature_input(header: str) -> None:
 def test_malformed_signature(header: str) -> None:
     with pytest.raises(ProtocolError):
         parse_signature(header, "bn")
+
+
+def test_rfc8941_spacing_and_several_signatures_parse_to_the_canonical_list() -> None:
+    spaced = 'a=(  "@method"  "@path" );created=1; keyid="k";  nonce="n", b=("@path");x;y=?0;z=-3'
+    first, second = parse_signature_inputs(spaced)
+    assert first.serialized == '("@method" "@path");created=1;keyid="k";nonce="n"'
+    assert second.label == "b" and second.params == (("x", True), ("y", False), ("z", -3))
+    assert second.serialized == '("@path");x;y=?0;z=-3'
+    assert parse_signatures("a=:" + "A" * 86 + "==:, b=:" + "B" * 86 + "==:").keys() == {"a", "b"}
+    for bad in ('a=("@method";bs)', 'a=("x")("y")', 'a=("x"),', "a=(\"x\"), a=(\"y\")", 'a=("x");k="un"terminated'):
+        with pytest.raises(ProtocolError):
+            parse_signature_inputs(bad)

@@ -11,6 +11,8 @@ import sys
 import time
 from typing import Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -75,9 +77,24 @@ class RepeatFilter(logging.Filter):
         return False
 
 
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a NUL in a header, a broken request line) as an
+    error with a traceback; it has already answered 400, and the fault is the client's. Such a
+    record becomes one warning line naming what was wrong, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "malformed request refused (400): %s", (str(exc).strip().splitlines()[0][:200],)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def setup_logging(fmt: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(MalformedRequestFilter())
     handler.addFilter(RepeatFilter())
     root = logging.getLogger("branchnet")
     root.handlers[:] = [handler]

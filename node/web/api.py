@@ -39,6 +39,7 @@ from node.web.routes.ballots import (
     roll_proof,
 )
 from node.web.routes.elections import (
+    CONTEST_PATTERN,
     CandidacyView,
     ContestIn,
     DelegateElectionIn,
@@ -129,6 +130,7 @@ from node.web.routes.motions import (
 )
 from node.web.routes.node import Health, NodeInfo, get_envelope, health, node_info
 from node.web.routes.upward import (
+    AFTER_PATTERN,
     AnswerIn,
     CampaignIn,
     CampaignView,
@@ -167,6 +169,15 @@ LEVEL: dict[str, int] = {"public": -1, "member": 0, "officer": 1, "admin": 2}
 
 # --- the table ----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Query:
+    """One query parameter as the handler enforces it: the OpenAPI document says the same."""
+
+    name: str
+    schema: dict[str, Any]
+    required: bool = False
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
@@ -177,12 +188,23 @@ class Route:
     response: Any = None
     status: int = 200
     request_type: str = "application/json"
+    query: tuple[Query, ...] = ()  # what the handler reads from the query string, as it checks it
+
+
+_LIMIT_200 = {"type": "string", "pattern": r"^[0-9]{1,3}$", "description": "a whole number from 1 to 200"}
 
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health, "public", "Liveness and database check", response=Health),
     Route("GET", "/api/v1/node", node_info, "public", "This node: id, name, level, heads", response=NodeInfo),
-    Route("GET", "/api/v1/envelopes/{id}", get_envelope, "public", "One stored envelope (bytes, or ?format=json)"),
+    Route(
+        "GET",
+        "/api/v1/envelopes/{id}",
+        get_envelope,
+        "public",
+        "One stored envelope (bytes, or ?format=json)",
+        query=(Query("format", {"type": "string", "enum": ["json"]}),),
+    ),
     Route("POST", "/api/v1/auth/login", login, "public", "Sign in; sets the session cookie", Login, Member),
     Route(
         "POST", "/api/v1/auth/invite", accept_invite, "public", "Set a password from an invite", AcceptInvite, Member
@@ -194,7 +216,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/tokens", list_tokens, "member", "Own API tokens", response=list[TokenOut]),
     Route("POST", "/api/v1/tokens", create_token, "member", "New API token (shown once)", TokenIn, TokenCreated, 201),
     Route("DELETE", "/api/v1/tokens/{token_id}", delete_token, "member", "Revoke an own API token", status=204),
-    Route("GET", "/api/v1/members", list_members, "officer", "All members (?status=)", response=list[Member]),
+    Route(
+        "GET",
+        "/api/v1/members",
+        list_members,
+        "officer",
+        "All members (?status=)",
+        response=list[Member],
+        query=(Query("status", {"type": "string", "enum": ["active", "lapsed", "suspended"]}),),
+    ),
     Route("POST", "/api/v1/members", add_member, "officer", "Add a member", MemberIn, Member, 201),
     Route(
         "POST",
@@ -204,6 +234,7 @@ ROUTES: tuple[Route, ...] = (
         "Import members from CSV (?skip_bad=1)",
         response=ImportResult,
         request_type="text/csv",
+        query=(Query("skip_bad", {"type": "string", "enum": ["1", "true", "yes", "0", "false", "no"]}),),
     ),
     Route(
         "GET",
@@ -231,6 +262,11 @@ ROUTES: tuple[Route, ...] = (
         "officer",
         "Join requests from other nodes, a page at a time (?status=&after=ID&limit=N)",
         response=list[JoinView],
+        query=(
+            Query("status", {"type": "string", "enum": ["pending", "approved", "refused", "expired"]}),
+            Query("after", {"type": "string", "pattern": r"^[0-9]{1,19}$"}),
+            Query("limit", _LIMIT_200),
+        ),
     ),
     Route(
         "POST",
@@ -525,6 +561,7 @@ ROUTES: tuple[Route, ...] = (
         "Every finding this node holds (aggregates, results, papers, decisions twice, rolls), newest first;"
         " ?limit=1..200 (50), ?after=<next of the previous page>",
         response=FindingsPage,
+        query=(Query("limit", _LIMIT_200), Query("after", {"type": "string", "pattern": AFTER_PATTERN})),
     ),
     Route(
         "POST",
@@ -571,6 +608,7 @@ ROUTES: tuple[Route, ...] = (
         "member",
         "Who stands in a contest (?contest=)",
         response=list[CandidacyView],
+        query=(Query("contest", {"type": "string", "pattern": CONTEST_PATTERN}, required=True),),
     ),
     Route(
         "POST",

@@ -27,6 +27,17 @@ _ERROR_SCHEMA = {
 }
 
 
+# What the handlers accept in a path (anything else is 404): numbers the node gave out, or
+# envelope ids in hex.
+_NUMBERED = {"amendment_id", "ballot_id", "join_id", "member_id", "motion_id", "token_id"}
+
+
+def _path_schema(name: str) -> dict[str, Any]:
+    if name in _NUMBERED:
+        return {"type": "string", "pattern": r"^[0-9]{1,18}$"}
+    return {"type": "string", "pattern": r"^[0-9a-fA-F]{64}$"}
+
+
 def _operation(route: Route, schemas: dict[str, Any], refs: dict[Any, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
@@ -41,9 +52,11 @@ def _operation(route: Route, schemas: dict[str, Any], refs: dict[Any, Any]) -> d
     }
     if route.access != "public":
         op["security"] = [{"session": []}, {"token": []}]
-    params = _PARAM.findall(route.path)
-    if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    parameters = [{"name": p, "in": "path", "required": True, "schema": _path_schema(p)}
+                  for p in _PARAM.findall(route.path)]  # fmt: skip
+    parameters += [{"name": q.name, "in": "query", "required": q.required, "schema": q.schema} for q in route.query]
+    if parameters:
+        op["parameters"] = parameters
     if route.request is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[route.request]}}}
     elif route.request_type != "application/json":

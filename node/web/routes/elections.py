@@ -4,6 +4,7 @@ its rules; ids are envelope ids in hex)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -45,6 +46,9 @@ class CandidacyView(msgspec.Struct):
     nomination: str | None
 
 
+CONTEST_PATTERN = r"^(delegates|selection):[0-9a-fA-F]{64}$"
+
+
 def candidacy_view(c: Candidacy) -> CandidacyView:
     return CandidacyView(c.contest, c.member_id, c.name, c.statement, c.category, c.consented,
                          c.nomination.hex() if c.nomination else None)  # fmt: skip
@@ -52,8 +56,9 @@ def candidacy_view(c: Candidacy) -> CandidacyView:
 
 async def list_candidacies(request: web.Request, who: Member | None) -> web.StreamResponse:
     contest = request.query.get("contest", "")
-    if not contest or len(contest) > 100:
-        raise BadInput("say which contest: ?contest=delegates:<body> or selection:<id>", field="contest")
+    if re.fullmatch(CONTEST_PATTERN, contest) is None:
+        raise BadInput("say which contest: ?contest=delegates:<body key, 64 hex digits> or selection:<id, 64 hex"
+                       " digits>", field="contest")  # fmt: skip
     standing = await node_of(request).candidacies.of(el.normal_contest(contest))
     return json_response([candidacy_view(c) for c in standing])
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from msgspec import Meta
 
 from node.rules import accounts
+from node.rules.passwords import MAX_PASSWORD, MIN_PASSWORD
 from node.storage.members import Member
 from node.web.common import (
     DEVICE_COOKIE,
@@ -28,14 +29,18 @@ class Login(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, Meta(max_length=1024)]
 
 
+# A new password as the policy has it (node.rules.passwords): the document says it, the type checks it.
+NewPassword = Annotated[str, Meta(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
+
+
 class AcceptInvite(msgspec.Struct, forbid_unknown_fields=True):
     token: Annotated[str, Meta(max_length=100)]
-    password: Annotated[str, Meta(max_length=1024)]
+    password: NewPassword
 
 
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
     current: Annotated[str, Meta(max_length=1024)]
-    new: Annotated[str, Meta(max_length=1024)]
+    new: NewPassword
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -84,7 +84,10 @@ async def delete_member(request: web.Request, who: Member | None) -> web.StreamR
 
 async def import_members(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
-    skip_bad = request.query.get("skip_bad") in ("1", "true", "yes")
+    skip_text = request.query.get("skip_bad", "0")
+    if skip_text not in ("1", "true", "yes", "0", "false", "no"):
+        raise BadInput("skip_bad is 1, true or yes (or 0, false, no)", field="skip_bad")
+    skip_bad = skip_text in ("1", "true", "yes")
     done = await member_rules.import_csv(node_of(request), who, await read_body(request), skip_bad=skip_bad)
     return json_response(ImportResult(done.imported, done.skipped))
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 from aiohttp import web
 
-from node.errors import NotFound
+from node.errors import BadInput, NotFound
 from node.storage.members import Member
 from node.web.common import (
     PEER_COUNT,
@@ -59,13 +61,16 @@ async def node_info(request: web.Request, who: Member | None) -> web.StreamRespo
 
 
 async def get_envelope(request: web.Request, who: Member | None) -> web.StreamResponse:
-    try:
-        envelope_id = bytes.fromhex(request.match_info["id"])
-    except ValueError:
-        raise NotFound("an envelope id is 64 hex digits") from None
+    text = request.match_info["id"]
+    if re.fullmatch(r"[0-9a-fA-F]{64}", text) is None:
+        raise NotFound("an envelope id is 64 hex digits")
+    envelope_id = bytes.fromhex(text)
+    shown = request.query.get("format")
+    if shown not in (None, "json"):
+        raise BadInput("format is json (or left out, for the envelope's bytes)", field="format")
     raw = await node_of(request).envelopes.get(envelope_id)
     if raw is None:
         raise NotFound("no such envelope")
-    if request.query.get("format") == "json":
+    if shown == "json":
         return json_response(envelope_view(open_envelope(raw)))
     return web.Response(body=raw, content_type="application/vnd.branchnet.envelope")

@@ -4,6 +4,7 @@ holds every step and its rules; ids are envelope ids in hex)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -29,12 +30,9 @@ Time = Annotated[int, Meta(ge=0, le=MAX_TIME_MS)]
 
 def id_param(request: web.Request, name: str) -> bytes:
     raw = request.match_info[name]
-    if len(raw) != 64:
+    if re.fullmatch(r"[0-9a-fA-F]{64}", raw) is None:  # (bytes.fromhex also takes spaces)
         raise NotFound(f"no such {name}: an id is 64 hex digits")
-    try:
-        return bytes.fromhex(raw)
-    except ValueError:
-        raise NotFound(f"no such {name}: an id is 64 hex digits") from None
+    return bytes.fromhex(raw)
 
 
 def appended(envelope: Envelope) -> web.Response:
@@ -287,17 +285,16 @@ def cursor_of(f: Finding) -> str:
     return f"{f.found_at}.{f.object.hex()}.{f.code}"
 
 
+AFTER_PATTERN = r"^[0-9]{1,18}\.[0-9a-f]{64}\.[a-z_]{1,64}$"
+
+
 def parse_after(text: str | None) -> tuple[int, bytes, str] | None:
     if not text:
         return None
-    try:
-        at, obj, code = text.split(".", 2)
-        parsed = int(at), bytes.fromhex(obj), code
-    except ValueError:
-        raise BadInput("after is the next value of the previous page", field="after") from None
-    if len(parsed[1]) != 32 or not 0 <= parsed[0] < 2**63 or len(code) > 64:
+    if re.fullmatch(AFTER_PATTERN, text) is None:
         raise BadInput("after is the next value of the previous page", field="after")
-    return parsed
+    at, obj, code = text.split(".", 2)
+    return int(at), bytes.fromhex(obj), code
 
 
 async def list_findings(request: web.Request, who: Member | None) -> web.StreamResponse:

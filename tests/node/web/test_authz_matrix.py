@@ -566,7 +566,7 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     # a delegate election, is refused for what it is (400: no such body above), after the
     # access check; a selection of its own runs across the regions it chartered.
     ("GET", "/api/v1/candidacies"): (
-        _fixed("/api/v1/candidacies?contest=selection:00"),
+        _fixed("/api/v1/candidacies?contest=selection:" + "00" * 32),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
     ),
     ("POST", "/api/v1/candidacies"): (

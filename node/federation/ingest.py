@@ -47,6 +47,7 @@ from protocol import (
     Head,
     ProtocolError,
     Quota,
+    Roll,
     Trust,
     TrustFailure,
     check_next,
@@ -60,6 +61,8 @@ from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Change, CharteredBody
 from protocol.wire import heads_digest
+
+ROLLS_KEPT = 65_536  # where the latest rolls are, for their decisions' check (about 6 MB)
 
 # Kinds admitted by _admit, which reads the database: those that change trust, and decisions
 # (checked against their roll).
@@ -118,6 +121,7 @@ class Federation:
         # For replaying trust from the set of envelopes (docs/federation.md, "The order rule"):
         self._genesis: Envelope | None = None
         self._structural: dict[bytes, Envelope] = {}  # charters, revocations, rotations, fork proofs held
+        self._rolls: dict[bytes, tuple[bytes, int]] = {}  # the latest rolls taken in: id -> (author, seq)
         self._forks: set[tuple[bytes, int]] = set()  # (author, seq) of every fork proven here
         self._replay_needed = False
         db.on_outside_change.append(self.reload_after_outside_change)
@@ -423,6 +427,7 @@ class Federation:
         self._rows.append(envelope_row(envelope, now_ms, new_head.quota))
         self.heads[p.author] = new_head
         self._digest = None
+        self._note_roll(envelope)
         return Outcome("accepted", envelope.id.hex())
 
     async def _admit(
@@ -493,7 +498,14 @@ class Federation:
         body = envelope.payload.body
         assert isinstance(body, Decision)
         await self._flush(conn)  # the roll may have come in this batch
-        raw = await EnvelopeStore.by_id_in(conn, body.roll)
+        raw = None
+        where = self._rolls.get(body.roll)
+        if where is not None:  # taken in lately: one point read by author and sequence
+            raw = await self.store.envelope_at(conn, *where)
+            if raw is not None and reopen(raw).id != body.roll:
+                raw = None
+        if raw is None:
+            raw = await EnvelopeStore.by_id_in(conn, body.roll)
         if raw is None:
             raise ChainFailure(Code.WRONG_ROLL, "the roll it names is not held: a body's roll comes before its "
                                "decision in its own log", "body.roll")  # fmt: skip
@@ -533,8 +545,16 @@ class Federation:
                 self.quarantine.remove(envelope_id)
         return len(expired)
 
+    def _note_roll(self, envelope: Envelope) -> None:
+        """Where a roll just taken in is (so its decision finds it by a point read, not a scan)."""
+        if isinstance(envelope.payload.body, Roll):
+            self._rolls[envelope.id] = (envelope.author, envelope.seq)
+            if len(self._rolls) > ROLLS_KEPT:
+                self._rolls.pop(next(iter(self._rolls)))
+
     async def _store(self, conn: aiosqlite.Connection, envelope: Envelope, head: Head) -> None:
         """Queue the insert (written by :meth:`_flush` in one statement per batch)."""
+        self._note_roll(envelope)
         self._rows.append(envelope_row(envelope, int(self.clock() * 1000), head.quota))
         self.heads[envelope.author] = head
         self._digest = None

@@ -66,7 +66,7 @@ class JoinStore:
             async with conn.execute("SELECT id, status FROM joins WHERE key = ?", (key,)) as cursor:
                 row = await cursor.fetchone()
             expected = bool(asked.code) and await _use_code(conn, asked.code, key, now)
-            if row is None or row[1] == "expired" or expected:
+            if row is None or row[1] == "expired" or (expected and row[1] != "approved"):
                 if not expected:
                     async with conn.execute(
                         "SELECT COUNT(*), SUM(address = ?) FROM joins WHERE status = 'pending'", (address,)

@@ -42,6 +42,16 @@ async def node_dir(tmp_path: Path) -> Path:
     return await new_node_dir(tmp_path)
 
 
+@pytest.fixture
+async def node(node_dir: Path) -> AsyncIterator[Node]:
+    """The node of ``node_dir`` opened in this process (no server), closed after the test."""
+    opened = await Node.open(node_dir)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
 @dataclass
 class Principal:
     member: Member

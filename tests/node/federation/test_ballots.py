@@ -4,8 +4,6 @@ vote per member, receipts, and a signed decision that adds up (node/federation/b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -18,15 +16,6 @@ from node.storage.members import Member, MemberIn, MemberPatch
 from protocol import BallotRules, Decision, Ratio, Roll, open_envelope
 from protocol.ballots import check_decision, roll_leaf
 from protocol.merkle import verify_inclusion
-
-
-@pytest.fixture
-async def node(node_dir: Path) -> AsyncIterator[Node]:
-    opened = await Node.open(node_dir)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def people(node: Node, n: int, prefix: str = "Voter") -> list[Member]:

@@ -18,7 +18,7 @@ from node.federation import ballots, judging, motions
 from node.federation import elections as el
 from node.federation import upward as steps
 from node.storage.members import MemberIn
-from protocol import BallotPaper, Decision, Delegates, SelectionResult, open_envelope
+from protocol import BallotPaper, Decision, Delegates, Envelope, SelectionResult, open_envelope
 from protocol import selections as sel
 from protocol.counting import RON
 from tests.node.federation.test_upward import HOUR, Clock, Federation
@@ -143,7 +143,9 @@ async def test_a_regional_selection_is_counted_from_every_branch_and_recounted_e
     assert again == body
 
 
-async def test_a_region_that_drops_a_bundle_is_found_out_on_every_node(fed: Federation) -> None:
+async def treasurer_paper(fed: Federation) -> tuple[Envelope, Envelope]:
+    """North selects a treasurer; Ann (Leeds) and Bob (York) are nominated; the paper is
+    fixed once nominations close: (selection, paper)."""
     north, clock = fed["north"], fed.clock
     now = clock.ms()
     selection = await el.publish_selection(north.node, north.officer, "Treasurer", 1, nominations_close=now + HOUR,
@@ -160,6 +162,12 @@ async def test_a_region_that_drops_a_bundle_is_found_out_on_every_node(fed: Fede
     paper = await el.publish_paper(north.node, north.officer, selection.id, clock)
     assert paper.payload.body.candidates == ["Ann", "Bob", RON]  # type: ignore[union-attr]
     await fed.sync()
+    return selection, paper
+
+
+async def test_a_region_that_drops_a_bundle_is_found_out_on_every_node(fed: Federation) -> None:
+    north, clock = fed["north"], fed.clock
+    selection, paper = await treasurer_paper(fed)
     for name, ranking in (("leeds", ["Ann"]), ("york", ["Bob"])):
         branch = fed[name]
         row = await el.open_selection_ballot(branch.node, branch.officer, selection.id, clock)
@@ -191,21 +199,10 @@ async def test_a_region_that_drops_a_bundle_is_found_out_on_every_node(fed: Fede
 async def test_a_second_ballot_paper_is_flagged_and_the_first_counts(fed: Federation) -> None:
     """Issue 21, item 4: a second paper signed by the selecting body (without the candidate
     nominated in time) was accepted and shown nowhere."""
-    north, clock = fed["north"], fed.clock
-    now = clock.ms()
-    selection = await el.publish_selection(north.node, north.officer, "Treasurer", 1, nominations_close=now + HOUR,
-                                           voting_close=now + 2 * HOUR, clock=clock)  # fmt: skip
-    await fed.sync()
-    for name in ("leeds", "york"):
-        branch = fed[name]
-        await el.stand(branch.node, branch.voters[0], el.SELECTION + selection.id.hex(), STANDING[name][0], "",
-                       clock=clock)  # fmt: skip
-        await el.nominate(branch.node, branch.officer, selection.id, branch.voters[0].id, clock)
-    await fed.sync()
-    clock.now += 1.5 * HOUR / 1000
-    first = await el.publish_paper(north.node, north.officer, selection.id, clock)
+    north = fed["north"]
+    selection, first = await treasurer_paper(fed)
     body = first.payload.body
-    assert isinstance(body, BallotPaper) and body.candidates == ["Ann", "Bob", RON]
+    assert isinstance(body, BallotPaper)
     # North's key holder signs another, leaving out Bob, nominated in time.
     second = await north.node.own_log.append(msgspec.structs.replace(
         body, candidates=["Ann", RON], nominations=body.nominations[:1]))  # fmt: skip

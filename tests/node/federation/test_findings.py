@@ -3,26 +3,13 @@ decision by one body on one ballot is a finding where both are held, the first c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import msgspec
-import pytest
 
 from node.federation import ballots, judging
 from node.federation.ballots import BallotSpec
 from node.service import Node
 from node.storage.members import MemberIn
 from protocol import Decision
-
-
-@pytest.fixture
-async def node(node_dir: Path) -> AsyncIterator[Node]:
-    opened = await Node.open(node_dir)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def test_a_second_decision_on_one_ballot_is_a_finding_and_the_first_counts(node: Node) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -23,15 +21,6 @@ TEXT = (
     "We give the union £200 from the campaign fund.\n\n"
     "The secretary writes to the council about repairs."
 )
-
-
-@pytest.fixture
-async def node(node_dir: Path) -> AsyncIterator[Node]:
-    opened = await Node.open(node_dir)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def add(node: Node, name: str, role: str = "member") -> Member:

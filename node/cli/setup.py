@@ -234,8 +234,17 @@ async def restore_node(directory: Path, source: Path, *, any_node: bool = False)
     kept: Path | None = None
     if current.exists():
         fold_wal(current)  # the kept file is whole without its WAL
-        kept = directory / f"{DB_FILE}.replaced-{time.strftime('%Y%m%dT%H%M%S')}"
-        os.link(current, kept)  # the old database stays, under a new name, whatever happens next
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        for n in range(1, 1000):  # two restores in one second keep both databases
+            kept = directory / (f"{DB_FILE}.replaced-{stamp}" + (f"-{n}" if n > 1 else ""))
+            try:
+                os.link(current, kept)  # the old database stays, under a new name, whatever happens next
+                break
+            except FileExistsError:
+                continue
+        else:
+            staged.unlink(missing_ok=True)
+            raise Conflict(f"{directory} holds 999 databases replaced this second; move some away first")
     for suffix in ("-wal", "-shm"):
         (directory / f"{DB_FILE}{suffix}").unlink(missing_ok=True)
     os.replace(staged, current)

@@ -302,7 +302,8 @@ def test_restore_refuses_what_is_not_this_nodes_backup_and_keeps_what_it_replace
     kept = list(node_dir.glob("node.db.replaced-*"))
     assert len(kept) == 1 and str(kept[0]) in restored.stdout
     moved = branchnet("restore", "--dir", str(node_dir), "--from", str(other), "--any-node")
-    assert moved.returncode == 0, moved.stderr
+    assert moved.returncode == 0, moved.stderr  # (often within the same second: both kept, under two names)
+    assert len(list(node_dir.glob("node.db.replaced-*"))) == 2
     status = json.loads(branchnet("status", "--dir", str(node_dir), "--json").stdout)
     assert status["members"] == 0  # the other node's (empty) roll, deliberately
 
@@ -316,3 +317,17 @@ def test_member_list_into_a_closed_pipe_ends_quietly(node_dir: Path, tmp_path: P
                            capture_output=True, text=True, timeout=60)  # fmt: skip
     assert len(piped.stdout.splitlines()) == 2
     assert piped.stderr == "", piped.stderr
+
+
+async def test_two_restores_in_one_second_keep_both_replaced_databases(
+    node_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from node.cli.setup import restore_node
+
+    own = tmp_path / "own.db"
+    assert branchnet("backup", "--dir", str(node_dir), "--out", str(own)).returncode == 0
+    monkeypatch.setattr("node.cli.setup.time.strftime", lambda _: "20261207T000000")  # one second, twice
+    assert await restore_node(node_dir, own) == 0
+    assert await restore_node(node_dir, own) == 0
+    assert sorted(p.name for p in node_dir.glob("node.db.replaced-*")) == [
+        "node.db.replaced-20261207T000000", "node.db.replaced-20261207T000000-2"]  # fmt: skip

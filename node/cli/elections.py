@@ -26,8 +26,10 @@ def add_arguments(command: Any) -> None:
     sub = c.add_subparsers(dest="election_command", required=True, metavar="ACTION")
     a = _action(sub, "candidates", "who stands in a contest, with their statements", officer=False)
     a.add_argument("--contest", help="delegates:<body id> or selection:<id> (default: delegates to the body above)")
-    for action, helptext in (("stand", "a member stands, with their own password (their consent)"),
-                             ("withdraw", "a member stops standing (before a nomination is signed)")):
+    for action, helptext in (
+        ("stand", "a member stands, with their own password (their consent)"),
+        ("withdraw", "a member stops standing (before a nomination is signed)"),
+    ):
         a = _action(sub, action, helptext, officer=False)
         a.add_argument("--contest", help="delegates:<body id> or selection:<id> (default: delegates to the body above)")
         a.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the member, for themselves")

@@ -244,8 +244,12 @@ def parser() -> argparse.ArgumentParser:
                    help="restore a backup made by another node (a deliberate move), or by a version that did not "
                         "say which node made it")  # fmt: skip
 
-    c = command("demo", _demo, "run eight nodes on 127.0.0.1: a national node, two regions, four branches and a youth "
-                "section, through a motion, decisions going up and elections")
+    c = command(
+        "demo",
+        _demo,
+        "run eight nodes on 127.0.0.1: a national node, two regions, four branches and a youth "
+        "section, through a motion, decisions going up and elections",
+    )
     c.add_argument("--dir", default=None, help="keep the node folders here (default: a temporary folder)")
     c.add_argument("--once", action="store_true", help="exit 0 as soon as every node converged")
     c.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for convergence")

@@ -186,8 +186,13 @@ async def nominate(node: Electing, who: Member, selection_id: bytes, member_id: 
     room = MAX_OPTIONS - (1 if selection.reopen == "on" else 0)
     if len(nominated) >= room:
         raise Conflict(f"the ballot holds {room} candidates and {len(nominated)} are nominated", code="ballot_full")
-    body = Nomination(selection=selection_id, candidate=candidacy.name, statement=candidacy.statement,
-                      consented=candidacy.consented, category=candidacy.category)
+    body = Nomination(
+        selection=selection_id,
+        candidate=candidacy.name,
+        statement=candidacy.statement,
+        consented=candidacy.consented,
+        category=candidacy.category,
+    )
     once = none_signed(_me(node), "nomination", lambda b: isinstance(b, Nomination) and b.selection == selection_id
                        and b.candidate == candidacy.name, Conflict("that member is already nominated",
                                                                    code="already_nominated"))  # fmt: skip
@@ -359,8 +364,13 @@ async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
         view.bundles.append(BundleView(b.id, b.author, name_of(node, b.author), len(receipts) // size, problem))
     for e in await _referring(node, selection_id, "selection_result"):
         # A recount reads every bundle; asked again with the same bundles held, it is the same.
-        key = (e.id, view.paper.id, tuple(sorted(b.id for b in gathered.bundles)), tuple(sorted(gathered.children)),
-               tuple(gathered.categories))
+        key = (
+            e.id,
+            view.paper.id,
+            tuple(sorted(b.id for b in gathered.bundles)),
+            tuple(sorted(gathered.children)),
+            tuple(gathered.categories),
+        )
         findings = _recounts.get(key)
         if findings is None:
             findings = sel.recount(_signed(e), selection_id, body, view.paper.id, gathered.paper, gathered.bundles,

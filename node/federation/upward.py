@@ -201,7 +201,7 @@ async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envel
                                            [{"code": f.code, "message": f.message} for f in findings])  # fmt: skip
             await node.findings.replace(aggregate.id, "aggregate", aggregate.author, item_id,
                                         [(f.code, f.message) for f in findings], now_ms(clock))  # fmt: skip
-            for roll, why in (judged.doubted_rolls.values() if judged is not None else ()):
+            for roll, why in judged.doubted_rolls.values() if judged is not None else ():
                 await node.findings.replace(roll.id, "roll", roll.author, item_id, [(IMPLAUSIBLE_ROLL, why)],
                                             now_ms(clock))  # fmt: skip
         out.append((aggregate, findings))

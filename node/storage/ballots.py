@@ -211,9 +211,7 @@ async def _take_votes(conn: Any, votes: list[_Vote]) -> list[BaseException | Non
             secret = ballot["secrecy"] == "secret"
             rows.append((vote.ballot_id, vote.digest, vote.choice, None if secret else vote.member_id))
     if voters:
-        await conn.executemany(
-            "INSERT INTO ballot_voters (ballot_id, member_id, change_tag) VALUES (?, ?, ?)", voters
-        )
+        await conn.executemany("INSERT INTO ballot_voters (ballot_id, member_id, change_tag) VALUES (?, ?, ?)", voters)
         await conn.executemany(
             "INSERT INTO ballot_votes (ballot_id, digest, choice, member_id) VALUES (?, ?, ?, ?)", rows
         )

@@ -19,7 +19,7 @@ from node.validation import whole_number
 from node.web.common import GOSSIP, int_param, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
-from node.web.routes.upward import cursor_of, parse_after
+from node.web.routes.findings import cursor_of, parse_after
 from protocol import ProtocolError, node_id_text, open_envelope, parse_node_id
 from protocol.models import MAX_SEQ
 from protocol.trust import CharteredBody, Trust

@@ -14,6 +14,7 @@ from node.federation.ballots import BallotSpec
 from node.storage.ballots import BallotRow, ElectionSpec
 from node.storage.members import Member
 from node.web.common import int_param, json_response, node_of, read_json
+from node.web.routing import Route
 from protocol import BallotRules, node_id_text
 from protocol.models import MAX_OPTIONS, MAX_TIME_MS
 
@@ -163,3 +164,58 @@ async def roll_proof(request: web.Request, who: Member | None) -> web.StreamResp
     proof = await ballots.roll_proof(node_of(request), who, int_param(request, "ballot_id"))
     return json_response(RollProofView(proof.roll.hex(), proof.count, proof.index, proof.salt.hex(), proof.member,
                                        [p.hex() for p in proof.path]))  # fmt: skip
+
+
+# --- the routes (node/web/api.py joins the tables of every module) ---
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST", "/api/v1/ballots", open_ballot, "officer", "Open a ballot (signs its roll)", BallotIn, BallotView, 201
+    ),
+    Route(
+        "POST",
+        "/api/v1/rolls",
+        publish_roll,
+        "officer",
+        "Sign a roll of the members now (count only)",
+        response=Closed,
+        status=201,
+    ),
+    Route("GET", "/api/v1/ballots", list_ballots, "member", "Recent ballots", response=list[BallotView]),
+    Route("GET", "/api/v1/ballots/{ballot_id}", get_ballot, "member", "One ballot", response=BallotView),
+    Route(
+        "POST",
+        "/api/v1/ballots/{ballot_id}/votes",
+        cast_vote,
+        "member",
+        "Vote; the receipt is shown once",
+        VoteIn,
+        Receipt,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/ballots/{ballot_id}/close",
+        close_ballot,
+        "officer",
+        "Close: count, sign and publish the decision",
+        response=Closed,
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/ballots/{ballot_id}/receipt-check",
+        check_receipt,
+        "member",
+        "Whether the decision counted this receipt, and as what (in the body: no log or proxy sees it)",
+        ReceiptIn,
+        ReceiptCheck,
+    ),
+    Route(
+        "GET",
+        "/api/v1/ballots/{ballot_id}/roll-proof",
+        roll_proof,
+        "member",
+        "My place on the ballot's roll (salt, index, audit path)",
+        response=RollProofView,
+    ),
+)

@@ -17,8 +17,10 @@ from node.federation.upward import ancestors, name_of
 from node.storage.elections import Candidacy
 from node.storage.members import Member
 from node.web.common import json_response, node_of, read_json
-from node.web.routes.ballots import view
+from node.web.routes.ballots import BallotView, view
+from node.web.routes.federation import Appended
 from node.web.routes.upward import HexId, Time, appended, id_param
+from node.web.routing import Query, Route
 from protocol import BallotPaper, Nomination, Selection, SelectionResult, node_id_text
 from protocol.counting import RON
 
@@ -248,3 +250,109 @@ async def open_selection_ballot(request: web.Request, who: Member | None) -> web
 async def publish_result(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     return appended(await el.publish_result(node_of(request), who, id_param(request, "selection_id")))
+
+
+# --- the routes (node/web/api.py joins the tables of every module) ---
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/v1/candidacies",
+        list_candidacies,
+        "member",
+        "Who stands in a contest (?contest=)",
+        response=list[CandidacyView],
+        query=(Query("contest", {"type": "string", "pattern": CONTEST_PATTERN}, required=True),),
+    ),
+    Route(
+        "POST",
+        "/api/v1/candidacies",
+        stand,
+        "member",
+        "Stand in a contest: your own consent, with a statement",
+        StandIn,
+        CandidacyView,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/candidacies/withdraw",
+        withdraw_candidacy,
+        "member",
+        "Stop standing (before nomination)",
+        ContestIn,
+        status=204,
+    ),
+    Route(
+        "POST",
+        "/api/v1/elections/delegates",
+        open_delegate_election,
+        "officer",
+        "Open a ranked ballot electing this branch's delegates from the members standing",
+        DelegateElectionIn,
+        BallotView,
+        201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/selections",
+        list_selections,
+        "member",
+        "Selections held (this body's and others')",
+        response=list[SelectionSummary],
+    ),
+    Route(
+        "POST",
+        "/api/v1/selections",
+        publish_selection,
+        "officer",
+        "Publish a selection across this body's branches (signed)",
+        SelectionIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/selections/{selection_id}",
+        get_selection,
+        "member",
+        "A selection: nominations, ballot paper, bundles, each result with its rounds and this node's recount",
+        response=SelectionReport,
+    ),
+    Route(
+        "POST",
+        "/api/v1/selections/{selection_id}/nominations",
+        nominate,
+        "officer",
+        "Nominate a member who stands (signed)",
+        NominateIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/selections/{selection_id}/paper",
+        publish_paper,
+        "officer",
+        "After nominations close: fix the ballot paper (signed)",
+        response=Appended,
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/selections/{selection_id}/ballot",
+        open_selection_ballot,
+        "officer",
+        "Open this branch's ranked ballot on the selection's paper",
+        response=BallotView,
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/selections/{selection_id}/result",
+        publish_result,
+        "officer",
+        "After voting closes: count every bundle and sign the result",
+        response=Appended,
+        status=201,
+    ),
+)

@@ -12,7 +12,7 @@ from msgspec import Meta
 from node.errors import BadInput
 from node.federation import acts
 from node.federation.acts import issue_charter, revoke
-from node.storage.joins import LIST_LIMIT
+from node.storage.joins import LIST_LIMIT, JoinView
 from node.storage.members import Member
 from node.validation import describe
 from node.web.common import (
@@ -22,6 +22,7 @@ from node.web.common import (
     node_of,
     read_json,
 )
+from node.web.routing import LIMIT_200, Query, Route
 from protocol import NodeProfile, ProtocolError, parse_node_id
 from protocol.models import MAX_SEQ
 
@@ -115,3 +116,63 @@ async def create_revocation(request: web.Request, who: Member | None) -> web.Str
     body = await read_json(request, RevocationIn)
     envelope = await revoke(node_of(request), _node_id_field(body.node_id), body.after_seq, body.reason)
     return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
+
+
+# --- the routes (node/web/api.py joins the tables of every module) ---
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/v1/joins",
+        list_joins,
+        "officer",
+        "Join requests from other nodes, a page at a time (?status=&after=ID&limit=N)",
+        response=list[JoinView],
+        query=(
+            Query("status", {"type": "string", "enum": ["pending", "approved", "refused", "expired"]}),
+            Query("after", {"type": "string", "pattern": r"^[0-9]{1,19}$"}),
+            Query("limit", LIMIT_200),
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/joins/{join_id}/approve",
+        approve_join,
+        "officer",
+        "Approve: sign a charter",
+        response=Appended,
+        status=201,
+    ),
+    Route("POST", "/api/v1/joins/{join_id}/refuse", refuse_join, "officer", "Refuse a join request", status=204),
+    Route(
+        "POST",
+        "/api/v1/joins/codes",
+        create_join_code,
+        "officer",
+        "A one-time join code for a node this body expects: its request passes the queue",
+        response=JoinCode,
+        status=201,
+    ),
+    Route(
+        "POST", "/api/v1/charters", create_charter, "officer", "Charter a child node (signed)", CharterIn, Appended, 201
+    ),
+    Route(
+        "POST",
+        "/api/v1/revocations",
+        create_revocation,
+        "officer",
+        "Revoke a descendant's key (signed)",
+        RevocationIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/log/profile",
+        publish_profile,
+        "officer",
+        "Publish this node's profile (signed)",
+        ProfileIn,
+        Appended,
+        201,
+    ),
+)

@@ -22,6 +22,7 @@ from node.web.common import (
     set_device_cookie,
     set_session_cookie,
 )
+from node.web.routing import Route
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -120,3 +121,17 @@ async def delete_token(request: web.Request, who: Member | None) -> web.StreamRe
     assert who is not None
     await node_of(request).auth.delete_token(who.id, int_param(request, "token_id"))
     return web.Response(status=204)
+
+
+# --- the routes (node/web/api.py joins the tables of every module) ---
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/v1/auth/login", login, "public", "Sign in; sets the session cookie", Login, Member),
+    Route(
+        "POST", "/api/v1/auth/invite", accept_invite, "public", "Set a password from an invite", AcceptInvite, Member
+    ),
+    Route("POST", "/api/v1/auth/logout", logout, "member", "End this session", status=204),
+    Route("POST", "/api/v1/me/password", change_password, "member", "Change own password", PasswordChange, status=204),
+    Route("GET", "/api/v1/tokens", list_tokens, "member", "Own API tokens", response=list[TokenOut]),
+    Route("POST", "/api/v1/tokens", create_token, "member", "New API token (shown once)", TokenIn, TokenCreated, 201),
+    Route("DELETE", "/api/v1/tokens/{token_id}", delete_token, "member", "Revoke an own API token", status=204),
+)

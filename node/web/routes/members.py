@@ -16,6 +16,7 @@ from node.web.common import (
     read_body,
     read_json,
 )
+from node.web.routing import Query, Route
 
 
 class MePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -96,3 +97,49 @@ async def invite_member(request: web.Request, who: Member | None) -> web.StreamR
     assert who is not None
     url, expires = await member_rules.invite(node_of(request), who, int_param(request, "member_id"))
     return json_response(Invite(url, expires), status=201)
+
+
+# --- the routes (node/web/api.py joins the tables of every module) ---
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/v1/me", me, "member", "The signed-in member", response=Member),
+    Route("PATCH", "/api/v1/me", patch_me, "member", "Change own name or consents", MePatch, Member),
+    Route(
+        "GET",
+        "/api/v1/members",
+        list_members,
+        "officer",
+        "All members (?status=)",
+        response=list[Member],
+        query=(Query("status", {"type": "string", "enum": ["active", "lapsed", "suspended"]}),),
+    ),
+    Route("POST", "/api/v1/members", add_member, "officer", "Add a member", MemberIn, Member, 201),
+    Route(
+        "POST",
+        "/api/v1/members/import",
+        import_members,
+        "officer",
+        "Import members from CSV (?skip_bad=1)",
+        response=ImportResult,
+        request_type="text/csv",
+        query=(Query("skip_bad", {"type": "string", "enum": ["1", "true", "yes", "0", "false", "no"]}),),
+    ),
+    Route(
+        "GET",
+        "/api/v1/members/{member_id}",
+        get_member,
+        "member",
+        "One member (own record, or officers)",
+        response=Member,
+    ),
+    Route("PATCH", "/api/v1/members/{member_id}", patch_member, "officer", "Change a member", MemberPatch, Member),
+    Route("DELETE", "/api/v1/members/{member_id}", delete_member, "officer", "Remove a member", status=204),
+    Route(
+        "POST",
+        "/api/v1/members/{member_id}/invite",
+        invite_member,
+        "officer",
+        "Invite link for a member",
+        response=Invite,
+        status=201,
+    ),
+)

@@ -13,7 +13,8 @@ from node.federation import motions
 from node.storage.members import Member
 from node.storage.motions import AmendmentRow, CommentRow, MotionRow
 from node.web.common import int_param, json_response, node_of, read_json
-from node.web.routes.ballots import view
+from node.web.routes.ballots import BallotView, view
+from node.web.routing import Route
 from protocol import BallotRules, ProtocolError, node_id_text, parse_node_id
 from protocol.models import MAX_TIME_MS
 
@@ -180,3 +181,109 @@ async def comment(request: web.Request, who: Member | None) -> web.StreamRespons
     body = await read_json(request, CommentIn)
     row = await motions.comment(node_of(request), who, int_param(request, "motion_id"), body.text)
     return json_response(CommentView(row.id, row.member_id, row.text, row.created_at), status=201)
+
+
+# --- the routes (node/web/api.py joins the tables of every module) ---
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/v1/motions", propose, "member", "Propose a motion", MotionIn, MotionView, 201),
+    Route("GET", "/api/v1/motions", list_motions, "member", "Recent motions", response=list[MotionView]),
+    Route(
+        "GET",
+        "/api/v1/motions/{motion_id}",
+        get_motion,
+        "member",
+        "A motion, its amendments and debate",
+        response=MotionView,
+    ),
+    Route(
+        "POST",
+        "/api/v1/motions/{motion_id}/submit",
+        submit,
+        "member",
+        "Submit a draft (the mover)",
+        response=MotionView,
+    ),
+    Route("POST", "/api/v1/motions/{motion_id}/admit", admit, "officer", "Admit a motion", response=MotionView),
+    Route(
+        "POST",
+        "/api/v1/motions/{motion_id}/rule-out",
+        rule_out,
+        "officer",
+        "Rule a motion out, saying why",
+        Reason,
+        MotionView,
+    ),
+    Route("POST", "/api/v1/motions/{motion_id}/refer", refer, "officer", "Refer a motion", Reason, MotionView),
+    Route(
+        "POST",
+        "/api/v1/motions/{motion_id}/withdraw",
+        withdraw,
+        "member",
+        "Withdraw a motion (the mover)",
+        response=MotionView,
+    ),
+    Route(
+        "POST",
+        "/api/v1/motions/{motion_id}/amendments",
+        amend,
+        "member",
+        "Propose an amendment",
+        AmendmentIn,
+        AmendmentView,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/motions/{motion_id}/comments",
+        comment,
+        "member",
+        "Comment (stays on this node)",
+        CommentIn,
+        CommentView,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/motions/{motion_id}/ballot",
+        motion_ballot,
+        "officer",
+        "Open the ballot on the motion as amended",
+        BallotRulesIn,
+        BallotView,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/amendments/{amendment_id}/accept",
+        accept_amendment,
+        "member",
+        "Accept an amendment (the mover): folded in without a vote",
+        response=AmendmentView,
+    ),
+    Route(
+        "POST",
+        "/api/v1/motions/{motion_id}/remit",
+        remit,
+        "member",
+        "Remit a motion (the mover agrees)",
+        response=MotionView,
+    ),
+    Route(
+        "POST",
+        "/api/v1/amendments/{amendment_id}/withdraw",
+        withdraw_amendment,
+        "member",
+        "Withdraw an amendment (whoever proposed it)",
+        response=AmendmentView,
+    ),
+    Route(
+        "POST",
+        "/api/v1/amendments/{amendment_id}/ballot",
+        amendment_ballot,
+        "officer",
+        "Open the ballot on an amendment",
+        BallotRulesIn,
+        BallotView,
+        201,
+    ),
+)

@@ -14,6 +14,7 @@ from node.web.common import (
     json_response,
     node_of,
 )
+from node.web.routing import Query, Route
 from protocol import node_id_text, open_envelope
 from protocol.views import envelope_view
 
@@ -74,3 +75,18 @@ async def get_envelope(request: web.Request, who: Member | None) -> web.StreamRe
     if shown == "json":
         return json_response(envelope_view(open_envelope(raw)))
     return web.Response(body=raw, content_type="application/vnd.branchnet.envelope")
+
+
+# --- the routes (node/web/api.py joins the tables of every module) ---
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/healthz", health, "public", "Liveness and database check", response=Health),
+    Route("GET", "/api/v1/node", node_info, "public", "This node: id, name, level, heads", response=NodeInfo),
+    Route(
+        "GET",
+        "/api/v1/envelopes/{id}",
+        get_envelope,
+        "public",
+        "One stored envelope (bytes, or ?format=json)",
+        query=(Query("format", {"type": "string", "enum": ["json"]}),),
+    ),
+)

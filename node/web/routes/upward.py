@@ -12,12 +12,13 @@ from aiohttp import web
 from msgspec import Meta
 
 from node.errors import BadInput, NotFound
-from node.federation import judging, upward
+from node.federation import upward
 from node.federation.upward import NewItem
-from node.storage.findings import Finding
 from node.storage.members import Member
-from node.web.common import int_query, json_response, node_of, read_json
+from node.web.common import json_response, node_of, read_json
+from node.web.routes.ballots import BallotView
 from node.web.routes.federation import Appended
+from node.web.routing import Route
 from protocol import AgendaItem, Aggregate, BallotRules, Campaign, Envelope, Mandate, Pledge, node_id_text
 from protocol import upward as up
 from protocol.models import MAX_TIME_MS
@@ -264,50 +265,6 @@ async def aggregate_item(request: web.Request, who: Member | None) -> web.Stream
     return appended(await upward.aggregate(node_of(request), who, id_param(request, "item_id")))
 
 
-class FoundView(msgspec.Struct):
-    object: str  # the envelope's id
-    kind: str
-    author: str  # node id
-    author_name: str
-    code: str
-    message: str
-    about: str | None  # what it concerns: an agenda item, a selection, a ballot
-    found_at: int
-
-
-class FindingsPage(msgspec.Struct):
-    findings: list[FoundView]
-    next: str | None  # pass as ?after= for the next page; null on the last
-
-
-def cursor_of(f: Finding) -> str:
-    """Where a page of findings ends: the ``after`` of the next page."""
-    return f"{f.found_at}.{f.object.hex()}.{f.code}"
-
-
-AFTER_PATTERN = r"^[0-9]{1,18}\.[0-9a-f]{64}\.[a-z_]{1,64}$"
-
-
-def parse_after(text: str | None) -> tuple[int, bytes, str] | None:
-    if not text:
-        return None
-    if re.fullmatch(AFTER_PATTERN, text) is None:
-        raise BadInput("after is the next value of the previous page", field="after")
-    at, obj, code = text.split(".", 2)
-    return int(at), bytes.fromhex(obj), code
-
-
-async def list_findings(request: web.Request, who: Member | None) -> web.StreamResponse:
-    node = node_of(request)
-    limit = int_query(request, "limit", 50, 1, 200)
-    rows = await judging.findings(node, limit + 1, parse_after(request.query.get("after")))
-    shown = rows[:limit]
-    return json_response(FindingsPage(
-        [FoundView(f.object.hex(), f.kind, node_id_text(f.author), upward.name_of(node, f.author), f.code, f.message,
-                   f.about.hex() if f.about is not None else None, f.found_at) for f in shown],
-        cursor_of(shown[-1]) if len(rows) > limit else None))  # fmt: skip
-
-
 # --- delegates, campaigns, pledges ---------------------------------------------------------------
 
 
@@ -385,3 +342,148 @@ def campaign_view(node: upward.Upward, campaign: Envelope, pledges: list[Envelop
 async def list_campaigns(request: web.Request, who: Member | None) -> web.StreamResponse:
     node = node_of(request)
     return json_response([campaign_view(node, c, p) for c, p in await upward.campaigns(node)])
+
+
+# --- the routes (node/web/api.py joins the tables of every module) ---
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/api/v1/submissions",
+        submit_upward,
+        "officer",
+        "Submit a motion this body carried to the body above it was meant for (signed)",
+        SubmitIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/submissions",
+        list_submissions,
+        "member",
+        "Submissions to this body, with where each stands",
+        response=list[SubmissionView],
+    ),
+    Route(
+        "POST",
+        "/api/v1/submissions/{submission_id}/ruling",
+        rule_out_submission,
+        "officer",
+        "Rule a submission out, saying why (signed)",
+        RulingIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/composites",
+        propose_composite,
+        "officer",
+        "Propose a composite of two or more submissions (signed)",
+        CompositeIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/composites/{composite_id}/answer",
+        answer_composite,
+        "officer",
+        "Consent to, refuse or withdraw from a composite of this body's submission (signed)",
+        AnswerIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/agenda",
+        table_item,
+        "officer",
+        "Table an agenda item for this body's children (signed)",
+        ItemIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/agenda",
+        list_agenda,
+        "member",
+        "Agenda items of this body and the bodies above it",
+        response=list[ItemView],
+    ),
+    Route(
+        "GET",
+        "/api/v1/agenda/{item_id}",
+        get_item,
+        "member",
+        "An agenda item: children and weights, every mandate judged, each aggregate recounted here",
+        response=ItemReportView,
+    ),
+    Route(
+        "POST",
+        "/api/v1/agenda/{item_id}/ballot",
+        ballot_on_item,
+        "officer",
+        "Open this body's ballot on the exact text of its parent's item",
+        response=BallotView,
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/agenda/{item_id}/mandate",
+        issue_mandate,
+        "officer",
+        "Send this body's mandate, following its decision (signed)",
+        MandateIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/agenda/{item_id}/aggregate",
+        aggregate_item,
+        "officer",
+        "After the deadline: count the children's mandates and sign the aggregate",
+        response=Appended,
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/delegates",
+        record_delegates,
+        "officer",
+        "Record this body's delegates to the body above (signed)",
+        DelegatesIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/campaigns",
+        list_campaigns,
+        "member",
+        "Campaign notices across the federation, with pledges",
+        response=list[CampaignView],
+    ),
+    Route(
+        "POST",
+        "/api/v1/campaigns",
+        publish_campaign,
+        "officer",
+        "Publish a campaign notice (signed)",
+        CampaignIn,
+        Appended,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/campaigns/{campaign_id}/pledges",
+        pledge,
+        "officer",
+        "Pledge this body's support (signed)",
+        PledgeIn,
+        Appended,
+        201,
+    ),
+)

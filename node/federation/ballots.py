@@ -204,39 +204,40 @@ async def close_ballot(node: Deciding, who: Member, ballot_id: int, clock: Calla
                        ) -> Envelope:  # fmt: skip
     """Stop the votes, count them, sign and publish the decision."""
     check_may_run_ballots(who)
-    row = await node.ballots.require(ballot_id)
-    votes = await node.ballots.begin_close(row.id, now_ms(clock))
-    row = await node.ballots.require(ballot_id)
-    envelope = await _published(node, row) if row.state == "closing" else None
-    if envelope is None:
-        records = b"".join(digest + choice for digest, choice in votes)
-        counts, cast = tally(row.method, len(row.options), records)
-        closed = row.closed if row.closed is not None else now_ms(clock)
-        if row.closes is not None:  # no vote was taken after its closing time
-            closed = min(closed, row.closes)
-        election = row.election or ElectionSpec(0, "")
-        body = Decision(ballot=row.ballot, motion=row.motion, amendment=row.amendment, subject=row.subject,
-                        text_hash=row.text_hash, method=row.method, options=row.options, rules=row.rules,  # type: ignore[arg-type]
-                        electorate=row.electorate, roll=row.roll, opened=row.opened, closed=max(closed, row.opened),
-                        counts=counts, receipts=records, outcome="lost", secrecy=row.secrecy,  # type: ignore[arg-type]
-                        seats=election.seats, counting=election.counting, selection=election.selection)  # type: ignore[arg-type]  # fmt: skip
-        if row.method == "ranked":
-            outcome, chosen = decide_ranked(body, cast)
-        else:
-            outcome, chosen = decide(row.method, counts, cast, row.electorate, row.rules)
-        body = msgspec.structs.replace(body, outcome=outcome, chosen=chosen)
-        once = none_signed(node.own_log.key.public, "decision",
-                           lambda b: isinstance(b, Decision) and b.ballot == row.ballot, _CLOSED)  # fmt: skip
-        try:
-            envelope = await node.own_log.append(body, check=once)
-        except Conflict as exc:
-            if exc is not _CLOSED:
-                raise
-            # Another officer's close signed it a moment ago (inside the same check): one
-            # decision per ballot. That close finishes it (settling its motion); were it cut
-            # short, the next close finds the decision signed and finishes it then.
-            raise Conflict("this ballot is already closed", code="ballot_closed") from None
-    await node.ballots.finish_close(row.id, envelope.id)
+    async with node.ballots.closing(ballot_id):  # one close at a time: the others then find it closed
+        row = await node.ballots.require(ballot_id)
+        votes = await node.ballots.begin_close(row.id, now_ms(clock))
+        row = await node.ballots.require(ballot_id)
+        envelope = await _published(node, row) if row.state == "closing" else None
+        if envelope is None:
+            records = b"".join(digest + choice for digest, choice in votes)
+            counts, cast = tally(row.method, len(row.options), records)
+            closed = row.closed if row.closed is not None else now_ms(clock)
+            if row.closes is not None:  # no vote was taken after its closing time
+                closed = min(closed, row.closes)
+            election = row.election or ElectionSpec(0, "")
+            body = Decision(ballot=row.ballot, motion=row.motion, amendment=row.amendment, subject=row.subject,
+                            text_hash=row.text_hash, method=row.method, options=row.options, rules=row.rules,  # type: ignore[arg-type]
+                            electorate=row.electorate, roll=row.roll, opened=row.opened, closed=max(closed, row.opened),
+                            counts=counts, receipts=records, outcome="lost", secrecy=row.secrecy,  # type: ignore[arg-type]
+                            seats=election.seats, counting=election.counting, selection=election.selection)  # type: ignore[arg-type]  # fmt: skip
+            if row.method == "ranked":
+                outcome, chosen = decide_ranked(body, cast)
+            else:
+                outcome, chosen = decide(row.method, counts, cast, row.electorate, row.rules)
+            body = msgspec.structs.replace(body, outcome=outcome, chosen=chosen)
+            once = none_signed(node.own_log.key.public, "decision",
+                               lambda b: isinstance(b, Decision) and b.ballot == row.ballot, _CLOSED)  # fmt: skip
+            try:
+                envelope = await node.own_log.append(body, check=once)
+            except Conflict as exc:
+                if exc is not _CLOSED:
+                    raise
+                # Another officer's close signed it a moment ago (inside the same check): one
+                # decision per ballot. That close finishes it (settling its motion); were it cut
+                # short, the next close finds the decision signed and finishes it then.
+                raise Conflict("this ballot is already closed", code="ballot_closed") from None
+        await node.ballots.finish_close(row.id, envelope.id)
     if row.election is not None and row.election.delegates_to is not None:
         await _delegates_elected(node, row.election.delegates_to, envelope)
     return envelope

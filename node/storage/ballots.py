@@ -10,8 +10,10 @@ connection uses ``secure_delete``) once the decision holding the records is publ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -231,6 +233,23 @@ class BallotStore:
         self.db = db
         self._pending: list[tuple[_Vote, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._closing: dict[int, tuple[asyncio.Lock, list[int]]] = {}  # a lock, and how many hold or wait
+
+    @contextlib.asynccontextmanager
+    async def closing(self, ballot_id: int) -> AsyncIterator[None]:
+        """Held by the one close of this ballot running in this process: a second close waits
+        for it, then finds the ballot closed (four officers pressing "Close and count" at once
+        get one decision and three refusals; a close cut short by a crash finishes in the
+        next, which finds no lock held)."""
+        lock, users = self._closing.setdefault(ballot_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._closing[ballot_id]
 
     async def create(self, new: NewBallot, electors: list[tuple[int, bytes]]) -> BallotRow:
         """The ballot and its frozen electorate (member id, roll salt), together."""

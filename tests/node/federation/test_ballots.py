@@ -196,6 +196,30 @@ async def test_officers_closing_at_once_sign_one_decision(node: Node) -> None:
         await ballots.close_ballot(node, secs[1], row.id)
 
 
+async def test_a_close_arriving_between_signing_and_finishing_is_refused(node: Node, monkeypatch: pytest.MonkeyPatch
+                                                                          ) -> None:  # fmt: skip
+    """A loaded clean-clone run: the decision was signed, and before the first close recorded
+    it, the other three found it signed and each answered 201 with it. Those three are refused."""
+    secs = [await node.members.add(MemberIn(name=f"Officer {i}", email=f"o{i}@example.org", role="secretary"))
+            for i in range(4)]  # fmt: skip
+    row = await ballots.open_ballot(node, secs[0], SPEC)
+    await ballots.vote(node, secs[1], row.id, "for")
+    finish = node.ballots.finish_close
+    others: list[asyncio.Task[object]] = []
+
+    async def slowly(ballot_id: int, decision: bytes) -> None:  # the others press between the two steps
+        if not others:
+            others.extend(asyncio.ensure_future(ballots.close_ballot(node, s, row.id)) for s in secs[1:])
+            await asyncio.wait(others, timeout=0.5)  # (before the fix, they answered within this)
+        await finish(ballot_id, decision)
+
+    monkeypatch.setattr(node.ballots, "finish_close", slowly)
+    first = await ballots.close_ballot(node, secs[0], row.id)
+    assert isinstance(first.payload.body, Decision)
+    results = await asyncio.gather(*others, return_exceptions=True)
+    assert [getattr(r, "code", r) for r in results] == ["ballot_closed"] * 3
+
+
 async def test_approval_and_explicit_rules(node: Node) -> None:
     sec = await officer(node)
     voters = await people(node, 6)

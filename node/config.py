@@ -27,6 +27,15 @@
     # and: gossip, seeds, push_interval_ms, verify_threads, verify_processes, quarantine_max, max_batch,
     # max_push_bytes, clock_skew_s, peer_rate, peer_burst, request_timeout_ms
 
+    [mail]                      # nothing is sent while smtp_host is empty
+    smtp_host = "smtp.example.org"
+    smtp_port = 587
+    security = "starttls"       # none | starttls | tls
+    username = "branch@example.org"
+    password_file = "/run/secrets/smtp"   # or BRANCHNET_MAIL_PASSWORD
+    from = "Riverside Branch <branch@example.org>"
+    # and: per_minute, timeout_s, give_up_hours, retry_s, reminder_hours
+
 Every key can be overridden by ``BRANCHNET_<SECTION>_<KEY>`` (for example
 ``BRANCHNET_HTTP_LISTEN=0.0.0.0:8470``). A bad value stops start-up with a message naming
 the key and where it came from.
@@ -134,12 +143,36 @@ class FederationSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     join_hours: Annotated[int, Meta(ge=1, le=24 * 365)] = 168
 
 
+class MailSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Mail to members through an SMTP server (docs/operating.md, "Mail"). With no
+    ``smtp_host`` nothing is sent: officers see the links to pass on by hand."""
+
+    smtp_host: Annotated[str, Meta(max_length=253, pattern=r"^[^\s/:]*\Z")] = ""
+    smtp_port: Annotated[int, Meta(ge=1, le=65535)] = 587
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: Annotated[str, Meta(max_length=320)] = ""
+    password: Annotated[str, Meta(max_length=1000)] = ""  # better from BRANCHNET_MAIL_PASSWORD
+    password_file: Annotated[str, Meta(max_length=4096)] = ""  # or from this file (its first line)
+    sender: Annotated[str, Meta(max_length=320, pattern=r"^([^<>@\s][^<>]*<)?[^<>@\s]+@[^<>@\s]+>?\Z")] = (
+        msgspec.field(default="", name="from"))  # fmt: skip
+    per_minute: Annotated[int, Meta(ge=1, le=100_000)] = 120  # what the relay allows
+    timeout_s: Annotated[int, Meta(ge=1, le=600)] = 30
+    give_up_hours: Annotated[int, Meta(ge=1, le=24 * 30)] = 48  # then a mail is failed
+    retry_s: Annotated[int, Meta(ge=1, le=3600)] = 60  # the first wait after a failure; it doubles, to an hour
+    reminder_hours: Annotated[int, Meta(ge=1, le=24 * 30)] = 24  # before a ballot closes
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     node: NodeSection
     http: HttpSection = msgspec.field(default_factory=HttpSection)
     auth: AuthSection = msgspec.field(default_factory=AuthSection)
     log: LogSection = msgspec.field(default_factory=LogSection)
     federation: FederationSection = msgspec.field(default_factory=FederationSection)
+    mail: MailSection = msgspec.field(default_factory=MailSection)
 
 
 def _env_value(raw: str) -> Any:
@@ -151,7 +184,7 @@ def _env_value(raw: str) -> Any:
 
 
 def apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    sections = {name: set(t.__struct_fields__) for name, t in _SECTIONS.items()}
+    sections = {name: set(t.__struct_encode_fields__) for name, t in _SECTIONS.items()}
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
@@ -172,6 +205,7 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {
     "auth": AuthSection,
     "log": LogSection,
     "federation": FederationSection,
+    "mail": MailSection,
 }
 
 
@@ -189,6 +223,11 @@ def parse_config(text: str, source: str, environ: Mapping[str, str] | None = Non
         origin = f" (or {env_name})" if env_name and env_name in (environ or os.environ) else ""
         raise ConfigError(f"{source}: {field or 'config'}{origin}: {message}") from None
     config.http.host_port()
+    mail = config.mail
+    if mail.enabled and not mail.sender:
+        raise ConfigError(f"{source}: mail.from: mail is on (mail.smtp_host is set) but says no From address")
+    if mail.password and mail.password_file:
+        raise ConfigError(f"{source}: mail.password and mail.password_file are both set: keep one")
     for network in config.http.trusted_proxies:
         try:
             ipaddress.ip_network(network, strict=False)

@@ -24,6 +24,7 @@ from node.storage.joins import JoinLimits, JoinStore
 from node.storage.logins import AuthStore
 from node.storage.members import MemberStore
 from node.storage.motions import MotionStore
+from node.storage.outbox import OutboxStore
 from node.storage.peers import PeerStore
 from node.storage.upward import UpwardStore
 from protocol import SigningKey
@@ -40,6 +41,7 @@ class Node:
     envelopes: EnvelopeStore
     own_log: OwnLog
     throttle: LoginThrottle
+    reset_throttle: LoginThrottle  # "forgot password": 3 links an hour per account, 10 per address
     federation_state: Federation
     joins: JoinStore
     peers: PeerStore
@@ -48,6 +50,7 @@ class Node:
     upward: UpwardStore
     findings: FindingStore
     candidacies: CandidacyStore
+    outbox: OutboxStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -95,12 +98,14 @@ class Node:
             upward=UpwardStore(db),
             findings=FindingStore(db),
             candidacies=CandidacyStore(db),
+            outbox=OutboxStore(db, clock),
             own_log=own_log,
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,
                 per_account=config.auth.login_failures_per_account,
                 per_address=config.auth.login_failures_per_address,
             ),
+            reset_throttle=LoginThrottle(window_s=3600.0, per_account=3, per_address=10),
             federation_state=federation,
             joins=JoinStore(
                 db,

@@ -285,6 +285,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_election_commands(command)
 
+    from node.cli.mail import add_arguments as add_mail_commands
+
+    add_mail_commands(command)
+
     member = command("member", _member, "manage the branch's members (local data)")
     msub = member.add_subparsers(dest="member_command", required=True, metavar="ACTION")
     from node.cli.members import add_member_arguments

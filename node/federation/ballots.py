@@ -14,17 +14,20 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
+from node.config import Config
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ingest import Federation
 from node.federation.own_log import OwnLog, none_signed
+from node.rules import notices
 from node.rules.ballots import check_may_run_ballots, check_may_vote, check_shape
 from node.storage.ballots import BallotRow, BallotStore, ElectionSpec, NewBallot
 from node.storage.envelopes import EnvelopeStore
 from node.storage.members import Member, MemberStore
+from node.storage.outbox import OutboxStore
 from protocol import BallotRules, Decision, Delegates, Envelope, Roll, open_envelope
 from protocol.ballots import (
     CHOICES,
@@ -64,6 +67,12 @@ class Deciding(Protocol):
 
     @property
     def envelopes(self) -> EnvelopeStore: ...
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def outbox(self) -> OutboxStore: ...
 
 
 @dataclass(frozen=True)
@@ -150,7 +159,14 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
                     options=list(spec.options), rules=rules, secrecy=spec.secrecy, may_change=spec.may_change,
                     opened=started, opens=opens, closes=spec.closes, roll=roll.id, created_by=who.id,
                     election=spec.election)  # fmt: skip
-    return await node.ballots.create(new, electors)
+    config = node.config
+
+    def notice(ballot_id: int) -> dict[str, Any]:
+        return notices.ballot_params(config, ballot_id, spec.subject, spec.closes)
+
+    row = await node.ballots.create(new, electors, notice if config.mail.enabled else None)
+    node.outbox.queued()
+    return row
 
 
 def choice_bytes(row: BallotRow, choice: str | list[str]) -> bytes:

@@ -11,14 +11,17 @@ import datetime as dt
 import hashlib
 import hmac
 import time
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from node.config import Config
-from node.errors import BadInput, Unauthorized
+from node.errors import BadInput, Conflict, Throttled, Unauthorized
+from node.rules import notices
 from node.rules.passwords import check_password_policy, hash_password, verify_password
 from node.rules.throttle import LoginThrottle
-from node.storage.logins import ApiToken, AuthStore
+from node.storage.logins import ApiToken, AuthStore, MailOf
 from node.storage.members import Member, MemberStore
+from node.storage.outbox import OutboxStore
 from protocol import SigningKey
 
 
@@ -26,6 +29,8 @@ class Accounts(Protocol):
     config: Config
     members: MemberStore
     auth: AuthStore
+    outbox: OutboxStore
+    reset_throttle: LoginThrottle
     throttle: LoginThrottle
     key: SigningKey
 
@@ -120,8 +125,81 @@ def invite_url(config: Config, token: str) -> str:
     return f"{config.http.public_url.rstrip('/')}/invite/{token}"
 
 
-async def invite(node: Accounts, member_id: int) -> tuple[str, int]:
-    """A new invite link for the member (earlier ones stop working) and when it expires."""
+@dataclass(frozen=True)
+class Invited:
+    """An invite made: mailed to the member (no link shown), or a link to pass on by hand."""
+
+    url: str | None
+    expires_at: int
+    mailed_to: str | None
+
+
+def _invite_mail(config: Config) -> MailOf:
+    return lambda token, expires: notices.link_params(invite_url(config, token), expires)
+
+
+async def invite(node: Accounts, member_id: int, *, by_mail: bool = True) -> Invited:
+    """A new invite for the member (earlier ones stop working). With mail set up (and
+    ``by_mail``), it is mailed to the member's own address, queued with the invite itself;
+    otherwise the link is returned for an officer to pass on."""
     ttl = node.config.auth.invite_hours * 3600
+    expires = int(dt.datetime.now(dt.UTC).timestamp()) + ttl
+    if by_mail and node.config.mail.enabled:
+        member = await node.members.require(member_id)
+        await node.auth.create_invite(member_id, ttl, _invite_mail(node.config))
+        node.outbox.queued()
+        return Invited(None, expires, member.email)
     token = await node.auth.create_invite(member_id, ttl)
-    return invite_url(node.config, token), int(dt.datetime.now(dt.UTC).timestamp()) + ttl
+    return Invited(invite_url(node.config, token), expires, None)
+
+
+def require_mail(node: Accounts) -> None:
+    if not node.config.mail.enabled:
+        raise Conflict("mail is not set up on this node ([mail] in node.toml): invite members one at a time and "
+                       "pass on their links", code="mail_off")  # fmt: skip
+
+
+async def invite_everyone(node: Accounts) -> int:
+    """Mail an invite to every member in good standing who has no password and was never
+    invited (after an import); how many. Needs mail."""
+    require_mail(node)
+    count = await node.auth.invite_everyone(node.config.auth.invite_hours * 3600, _invite_mail(node.config))
+    node.outbox.queued()
+    return count
+
+
+RESET_HOURS = 1
+
+
+def reset_url(config: Config, token: str) -> str:
+    return f"{config.http.public_url.rstrip('/')}/password/reset/{token}"
+
+
+async def forgot_password(node: Accounts, email: str, address: str) -> None:
+    """Mail a single-use link to set a new password, if ``email`` is a member's who may sign
+    in; the caller answers the same whatever happens here (and does not wait for it: the
+    time it takes must not tell either). Throttled per address and per account with the
+    sign-in limits; no mail is set up, nothing is sent."""
+    if not node.config.mail.enabled or len(email) > 320:
+        return
+    try:  # a throttle of its own: asking for links in someone's name must not stop them signing in
+        node.reset_throttle.attempt(email, address)
+    except Throttled:
+        return
+    record = await node.members.login_record(email)
+    if record is None or record[0].status == "suspended":
+        return
+    config = node.config
+
+    def mail(token: str, expires: int) -> dict[str, Any]:
+        return notices.link_params(reset_url(config, token), expires)
+
+    await node.auth.create_reset(record[0].id, RESET_HOURS * 3600, mail)
+    node.outbox.queued()
+
+
+async def reset_password(node: Accounts, token: str, password: str) -> tuple[Member, str]:
+    """Use a reset link once: the new password; every other session and token ends; a new
+    session for this browser."""
+    member_id = await node.auth.use_reset(token, await hash_password(password))
+    return await node.members.require(member_id), await new_session(node, member_id)

@@ -89,10 +89,19 @@ async def remove(node: Accounts, who: Member, member_id: int) -> None:
     await node.members.remove(member_id)  # refuses the last active admin (Conflict)
 
 
-async def invite(node: Accounts, who: Member, member_id: int) -> tuple[str, int]:
-    """A one-time link for the member to set a password, and when it expires."""
+async def invite(node: Accounts, who: Member, member_id: int) -> accounts.Invited:
+    """A one-time link for the member to set a password: mailed to them when mail is set up,
+    else shown to the officer to pass on."""
     check_may_manage(who, await node.members.require(member_id), None)
     return await accounts.invite(node, member_id)
+
+
+async def invite_everyone(node: Accounts, who: Member) -> int:
+    """Every member never invited (and with no password), invited by mail; how many. (Each
+    link goes to its member's own address: no officer sees one.)"""
+    if access(who.role) < 1:
+        raise Forbidden("only officers invite members")
+    return await accounts.invite_everyone(node)
 
 
 class CsvRejected(BadInput):

@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import msgspec
 
 from node.errors import Conflict, Forbidden, NodeError, NotFound
+from node.storage import outbox
 from node.storage.db import Database
 from protocol import BallotRules
 
@@ -251,8 +252,11 @@ class BallotStore:
             if users[0] == 0:
                 del self._closing[ballot_id]
 
-    async def create(self, new: NewBallot, electors: list[tuple[int, bytes]]) -> BallotRow:
-        """The ballot and its frozen electorate (member id, roll salt), together."""
+    async def create(self, new: NewBallot, electors: list[tuple[int, bytes]],
+                     notice: Callable[[int], dict[str, Any]] | None = None) -> BallotRow:  # fmt: skip
+        """The ballot and its frozen electorate (member id, roll salt), together; with
+        ``notice`` (the values of the mail, given the ballot's id), a notice to each elector
+        who has ballot notices on, in the same transaction."""
         async with self.db.write("ballots.create") as conn:
             try:
                 cursor = await conn.execute(
@@ -273,6 +277,9 @@ class BallotStore:
                 "INSERT INTO ballot_electors (ballot_id, member_id, salt) VALUES (?, ?, ?)",
                 [(ballot_id, member, salt) for member, salt in electors],
             )
+            if notice is not None:
+                await outbox.queue_to_electors(conn, int(ballot_id or 0), "ballot_opened", notice(int(ballot_id or 0)),
+                                               new.opened // 1000)  # fmt: skip
         return await self.require(int(ballot_id or 0))
 
     async def for_selection(self, selection: bytes) -> BallotRow | None:

@@ -1,4 +1,4 @@
-"""Logins in the database: sessions, API tokens and invites.
+"""Logins in the database: sessions, API tokens, invites and password resets.
 
 Their secrets are 32 random bytes shown once to their holder; only their SHA-256 is stored,
 so a copy of the database cannot be used to log in."""
@@ -10,12 +10,17 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from node.errors import BadInput, NotFound
+from node.storage import outbox
 from node.storage.db import Database
 from node.storage.members import MEMBER_COLUMNS, Member, MemberStore, member_from_row
 
-SESSION_PREFIX, TOKEN_PREFIX, INVITE_PREFIX = "bns_", "bnt_", "bni_"
+SESSION_PREFIX, TOKEN_PREFIX, INVITE_PREFIX, RESET_PREFIX = "bns_", "bnt_", "bni_", "bnr_"
+
+# The values of the mail that carries a link: given the link's secret and when it expires.
+MailOf = Callable[[str, int], dict[str, Any]]
 
 
 def new_secret(prefix: str) -> tuple[str, bytes]:
@@ -113,29 +118,79 @@ class AuthStore:
             if cursor.rowcount == 0:
                 raise NotFound(f"no token {token_id}")
 
-    async def create_invite(self, member_id: int, ttl_s: int) -> str:
+    async def create_invite(self, member_id: int, ttl_s: int, mail: MailOf | None = None) -> str:
+        """A new invite (earlier ones stop working), the member marked invited, and with
+        ``mail`` the mail that carries it queued, together."""
         token, digest = new_secret(INVITE_PREFIX)
         now = int(self.clock())
         async with self.db.write("auth.create_invite") as conn:
-            await conn.execute("DELETE FROM invites WHERE member_id = ? OR expires_at <= ?", (member_id, now))
+            await self._invite(conn, member_id, token, digest, now, ttl_s, mail)
+        return token
+
+    async def _invite(self, conn: Any, member_id: int, token: str, digest: bytes, now: int, ttl_s: int,
+                      mail: MailOf | None) -> None:  # fmt: skip
+        await conn.execute("DELETE FROM invites WHERE member_id = ? OR expires_at <= ?", (member_id, now))
+        await conn.execute(
+            "INSERT INTO invites (token_hash, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (digest, member_id, now, now + ttl_s),
+        )
+        await conn.execute("UPDATE members SET invited_at = ? WHERE id = ?", (now, member_id))
+        if mail is not None:
+            await outbox.queue(conn, member_id, "invite", mail(token, now + ttl_s), now)
+
+    async def invite_everyone(self, ttl_s: int, mail: MailOf) -> int:
+        """An invite by mail to every member in good standing who has no password and was
+        never invited (after an import), in one transaction; how many."""
+        now = int(self.clock())
+        async with self.db.write("auth.invite_everyone") as conn:
+            async with conn.execute(
+                "SELECT id FROM members WHERE status = 'active' AND password_hash IS NULL AND invited_at IS NULL"
+                " ORDER BY id"
+            ) as cursor:
+                ids = [int(r[0]) for r in await cursor.fetchall()]
+            for member_id in ids:
+                token, digest = new_secret(INVITE_PREFIX)
+                await self._invite(conn, member_id, token, digest, now, ttl_s, mail)
+        return len(ids)
+
+    async def create_reset(self, member_id: int, ttl_s: int, mail: MailOf) -> None:
+        """A link to set a new password (earlier ones stop working), mailed, together."""
+        token, digest = new_secret(RESET_PREFIX)
+        now = int(self.clock())
+        async with self.db.write("auth.create_reset") as conn:
+            await conn.execute("DELETE FROM password_resets WHERE member_id = ? OR expires_at <= ?", (member_id, now))
             await conn.execute(
-                "INSERT INTO invites (token_hash, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO password_resets (token_hash, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (digest, member_id, now, now + ttl_s),
             )
-        return token
+            await outbox.queue(conn, member_id, "reset", mail(token, now + ttl_s), now)
+
+    async def reset_member(self, token: str) -> Member | None:
+        """Whose password this reset link would set, if it is still good."""
+        return await self._member_for("password_resets", token, RESET_PREFIX)
+
+    async def use_reset(self, token: str, password_hash: str) -> int:
+        """Use a reset link once: the new password, every session and token ended, together."""
+        return await self._use_once("password_resets", token, password_hash,
+                                    "this link is not valid (used, expired or mistyped): ask again")  # fmt: skip
 
     async def accept_invite(self, token: str, password_hash: str) -> int:
         """Use an invite once: set the member's password and forget the invite, together."""
+        return await self._use_once("invites", token, password_hash,
+                                    "this invite link is not valid (used, expired or mistyped)")  # fmt: skip
+
+    async def _use_once(self, table: str, token: str, password_hash: str, invalid: str) -> int:
         now = int(self.clock())
-        async with self.db.write("auth.accept_invite") as conn:
+        async with self.db.write(f"auth.use_{table}") as conn:
             async with conn.execute(
-                "SELECT member_id FROM invites WHERE token_hash = ? AND expires_at > ?", (secret_hash(token), now)
+                f"SELECT member_id FROM {table} WHERE token_hash = ? AND expires_at > ?", (secret_hash(token), now)
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
-                raise BadInput("this invite link is not valid (used, expired or mistyped)", field="token")
+                raise BadInput(invalid, field="token")
             member_id = int(row[0])
             await conn.execute("DELETE FROM invites WHERE member_id = ?", (member_id,))
+            await conn.execute("DELETE FROM password_resets WHERE member_id = ?", (member_id,))
             await conn.execute("UPDATE members SET password_hash = ? WHERE id = ?", (password_hash, member_id))
             await conn.execute("DELETE FROM sessions WHERE member_id = ?", (member_id,))
             await conn.execute("DELETE FROM api_tokens WHERE member_id = ?", (member_id,))

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Handler as AiohttpHandler
 from node.errors import BadInput, DatabaseError, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
 from node.federation.own_log import ACTING
 from node.gossip.runner import Gossip
+from node.mail.sender import Sender, smtp_password
 from node.rules.members import access
 from node.service import Node
 from node.storage.members import Member
@@ -201,10 +202,19 @@ def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
 
     app.router.add_get("/metrics", metrics)
 
+    sender = None
+    if node.config.mail.enabled:  # the password is read now: a missing file stops start-up, named
+        password = smtp_password(node.config.mail, node.directory)
+        sender = Sender(node.config, node.outbox, node.key.seed, node.key.public, password)
+
     async def background(app: web.Application) -> AsyncIterator[None]:
         node.own_log.start()
         await gossip.start()
+        if sender is not None:
+            sender.start()
         yield
+        if sender is not None:
+            await sender.stop()
         await gossip.stop()
         await node.own_log.stop()
 

@@ -8,7 +8,8 @@ import asyncio
 import collections
 import functools
 import ipaddress
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -32,6 +33,23 @@ DEVICE_COOKIE = "bn_device"  # a browser that signed in here before (rules.accou
 MEMBER_ID = web.RequestKey("member_id", int)  # for the request log line: an id, never a name or email
 T = TypeVar("T")
 Handler = Callable[[web.Request, Member | None], Awaitable[web.StreamResponse]]
+
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def in_background(work: Coroutine[Any, Any, Any]) -> None:
+    """Run ``work`` without the answer waiting for it (its failure is logged, not answered):
+    for what must take the same time whatever it finds, such as a forgotten password."""
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)
+
+    def done(t: asyncio.Task[Any]) -> None:
+        _BACKGROUND.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            logging.getLogger("branchnet.web").error("background work failed", exc_info=t.exception())
+
+    task.add_done_callback(done)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:

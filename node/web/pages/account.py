@@ -12,6 +12,7 @@ from node.rules import accounts
 from node.rules import members as member_rules
 from node.rules.members import access
 from node.storage.members import MemberPatch
+from node.storage.outbox import NOTICE_KINDS
 from node.validation import whole_number
 from node.web.common import (
     DEVICE_COOKIE,
@@ -166,7 +167,9 @@ async def password_change(request: web.Request) -> web.StreamResponse:
 
 
 async def account_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "account.html", {"name": who_of(request).name, "errors": {}, "notice": notice(request)})
+    notices = await node_of(request).outbox.choices(who_of(request).id)
+    return render(request, "account.html", {"name": who_of(request).name, "errors": {}, "notice": notice(request),
+                                            "notices": notices})  # fmt: skip
 
 
 async def account_save(request: web.Request) -> web.StreamResponse:
@@ -183,8 +186,9 @@ async def account_save(request: web.Request) -> web.StreamResponse:
             MemberPatch,
         )
         await node.members.update(who.id, patch)  # what members may change about themselves, as PATCH /api/v1/me
+        await node.outbox.choose(who.id, {kind: checked(form, f"notice_{kind}") for kind in NOTICE_KINDS})
     except NodeError as exc:
-        return form_error(request, "account.html", exc, {"name": name})
+        return form_error(request, "account.html", exc, {"name": name, "notices": await node.outbox.choices(who.id)})
     return redirect("/account?done=saved")
 
 

@@ -101,9 +101,10 @@ def _check_csrf(request: web.Request, form: Form) -> None:
         )
 
 
-async def read_form(request: web.Request) -> Form:
+async def read_form(request: web.Request, *, csrf: bool = True) -> Form:
     """The posted form (URL-encoded or multipart), within the server's body limit and
-    deadline, its CSRF token checked."""
+    deadline, its CSRF token checked (but where a secret in the address is the authority:
+    the one-click unsubscribe a mail client posts, RFC 8058)."""
     http = node_of(request).config.http
     try:
         async with asyncio.timeout(http.body_timeout_s):
@@ -114,7 +115,8 @@ async def read_form(request: web.Request) -> Form:
         raise TooLarge(f"the form is over the limit of {http.max_body_bytes} bytes") from None
     except ValueError as exc:  # a malformed multipart body
         raise BadInput(f"the form could not be read: {exc}", code="bad_request") from None
-    _check_csrf(request, form)
+    if csrf:
+        _check_csrf(request, form)
     return form
 
 
@@ -138,6 +140,7 @@ def render(
         "csrf": csrf_token(request),
         "node_name": node.config.node.name,
         "node_level": node.config.node.level,
+        "mail_on": node.config.mail.enabled,
         "path": request.path,
         "section": _section(request.path),
         "notice": None,

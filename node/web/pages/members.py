@@ -17,6 +17,7 @@ from node.rules import members as member_rules
 from node.rules.members_csv import write_members_csv
 from node.storage.members import ROLES, STATUSES, Member, MemberIn, MemberPatch
 from node.web.common import int_param, int_query, node_of
+from node.web.pages import mail
 from node.web.pages.account import form_error
 from node.web.pages.common import (
     HEADERS,
@@ -188,8 +189,8 @@ async def invite(request: web.Request) -> web.StreamResponse:
     await read_form(request)
     node = node_of(request)
     member = await node.members.require(int_param(request, "member_id"))
-    url, expires = await member_rules.invite(node, who_of(request), member.id)
-    return render(request, "member_invite.html", {"member": member, "url": url, "expires": expires}, status=201)
+    made = await member_rules.invite(node, who_of(request), member.id)
+    return render(request, "member_invite.html", {"member": member, "made": made}, status=201)
 
 
 async def import_page(request: web.Request) -> web.StreamResponse:
@@ -244,6 +245,7 @@ PAGES = [
     Page("POST", "/members/new", add, "officer"),
     Page("GET", "/members/import", import_page, "officer"),
     Page("POST", "/members/import", import_file, "officer"),
+    Page("POST", "/members/invite-everyone", mail.invite_everyone, "officer"),  # before /members/{member_id}
     Page("GET", "/members/{member_id}", edit_page, "officer"),
     Page("POST", "/members/{member_id}", edit, "officer"),
     Page("POST", "/members/{member_id}/suspend", suspend, "officer"),

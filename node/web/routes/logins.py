@@ -15,6 +15,7 @@ from node.web.common import (
     DEVICE_COOKIE,
     SESSION_COOKIE,
     client_address,
+    in_background,
     int_param,
     json_response,
     node_of,
@@ -37,6 +38,23 @@ NewPassword = Annotated[str, Meta(min_length=MIN_PASSWORD, max_length=MAX_PASSWO
 class AcceptInvite(msgspec.Struct, forbid_unknown_fields=True):
     token: Annotated[str, Meta(max_length=100)]
     password: NewPassword
+
+
+class Forgot(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, Meta(min_length=1, max_length=320)]
+
+
+class Told(msgspec.Struct):
+    message: str
+
+
+class ResetIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, Meta(max_length=100)]
+    password: NewPassword
+
+
+FORGOT_ANSWER = ("If that address belongs to a member, a link to choose a new password is on its way; it works "
+                 "once, within an hour. Nothing came? Ask your branch secretary for a new invite.")  # fmt: skip
 
 
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,6 +110,23 @@ async def accept_invite(request: web.Request, who: Member | None) -> web.StreamR
     return response
 
 
+async def forgot(request: web.Request, who: Member | None) -> web.StreamResponse:
+    """The same answer, at once, whether the address is a member's or not: the link is made
+    and mailed in the background."""
+    body = await read_json(request, Forgot)
+    in_background(accounts.forgot_password(node_of(request), body.email, client_address(request)))
+    return json_response(Told(FORGOT_ANSWER), status=202)
+
+
+async def reset(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, ResetIn)
+    node = node_of(request)
+    member, token = await accounts.reset_password(node, body.token, body.password)
+    response = json_response(member)
+    set_session_cookie(response, node, token)
+    return response
+
+
 async def change_password(request: web.Request, who: Member | None) -> web.StreamResponse:
     """Every session and API token of the member ends; a browser gets a fresh session."""
     assert who is not None
@@ -129,6 +164,9 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "POST", "/api/v1/auth/invite", accept_invite, "public", "Set a password from an invite", AcceptInvite, Member
     ),
+    Route("POST", "/api/v1/auth/forgot", forgot, "public", "Forgot password: a link by mail (one answer for all)",
+          Forgot, Told, 202),
+    Route("POST", "/api/v1/auth/reset", reset, "public", "Set a new password from a mailed link", ResetIn, Member),
     Route("POST", "/api/v1/auth/logout", logout, "member", "End this session", status=204),
     Route("POST", "/api/v1/me/password", change_password, "member", "Change own password", PasswordChange, status=204),
     Route("GET", "/api/v1/tokens", list_tokens, "member", "Own API tokens", response=list[TokenOut]),

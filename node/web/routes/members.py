@@ -28,8 +28,13 @@ class MePatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Invite(msgspec.Struct):
-    url: str
+    url: str | None  # null when it was mailed to the member (mail set up): no officer sees it
     expires_at: int
+    mailed_to: str | None = None
+
+
+class Invited(msgspec.Struct):
+    invited: int  # members sent an invite by mail
 
 
 class ImportResult(msgspec.Struct):
@@ -95,8 +100,13 @@ async def import_members(request: web.Request, who: Member | None) -> web.Stream
 
 async def invite_member(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
-    url, expires = await member_rules.invite(node_of(request), who, int_param(request, "member_id"))
-    return json_response(Invite(url, expires), status=201)
+    made = await member_rules.invite(node_of(request), who, int_param(request, "member_id"))
+    return json_response(Invite(made.url, made.expires_at, made.mailed_to), status=201)
+
+
+async def invite_everyone(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    return json_response(Invited(await member_rules.invite_everyone(node_of(request), who)), status=201)
 
 
 # --- the routes (node/web/api.py joins the tables of every module) ---
@@ -138,8 +148,17 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/members/{member_id}/invite",
         invite_member,
         "officer",
-        "Invite link for a member",
+        "Invite a member: by mail when mail is set up, else a link to pass on",
         response=Invite,
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/members/invite-everyone",
+        invite_everyone,
+        "officer",
+        "Invite by mail every member never invited who has no password (after an import); needs mail",
+        response=Invited,
         status=201,
     ),
 )

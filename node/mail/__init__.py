@@ -1,0 +1,1 @@
+"""Mail to members: composing each mail from its templates, and sending the outbox over SMTP."""

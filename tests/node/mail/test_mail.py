@@ -1,0 +1,223 @@
+"""Mail to members through a real SMTP server (aiosmtpd on 127.0.0.1): invites after an
+import, a forgotten password, ballot notices with one-click unsubscribe and reminders, a
+refusal, and a server that is down for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from node.federation import ballots
+from node.federation.ballots import BallotSpec
+from node.storage.members import MemberIn
+from tests.node.conftest import PASSWORD, Live
+from tests.node.mail.conftest import Received, Smtp
+
+LINK = re.compile(r"https?://[^\s<>\"]+")
+
+
+def links(received: Received, part: str = "text") -> list[str]:
+    return LINK.findall(received.text if part == "text" else received.html)
+
+
+def path_of(url: str) -> str:
+    """The node's links carry its public_url; the test server listens on another port."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def call(live: Live, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any
+               ) -> tuple[int, Any]:  # fmt: skip
+    async with live.http.request(method, path, headers=headers, **kw) as response:
+        body = await response.read()
+        kind = response.headers.get("Content-Type", "")
+        return response.status, (await response.json() if "json" in kind and body else body.decode())
+
+
+async def until_sent(live: Live, count: int, seconds: float = 60.0) -> None:
+    """Bounded: until ``count`` mails are marked sent in the outbox."""
+    async with asyncio.timeout(seconds):
+        while (await live.node.outbox.counts())["sent"] < count:
+            await asyncio.sleep(0.05)
+
+
+async def test_fifty_imported_members_invited_by_mail_each_link_works(mail_live: Live) -> None:
+    live, smtp = mail_live, mail_live.extra["smtp"]
+    admin = await live.member("admin")
+    rows = "\n".join(f"Member {i},member{i}@example.org" for i in range(50))
+    status, result = await call(live, "POST", "/api/v1/members/import", admin.headers,
+                                data=f"name,email\n{rows}\n".encode(), )  # fmt: skip
+    assert status == 200 and result["imported"] == 50, result
+    status, invited = await call(live, "POST", "/api/v1/members/invite-everyone", admin.headers)
+    assert (status, invited) == (201, {"invited": 50})
+    received = await smtp.recorder.until(50)
+    assert sorted(r.to[0] for r in received) == sorted(f"member{i}@example.org" for i in range(50))
+    for r in received:
+        assert r.to == [r.message["To"].addresses[0].addr_spec]  # each to its own member, and only there
+        assert r.message["From"] == "Test Branch <branch@example.org>"
+        assert "List-Unsubscribe" not in r.message  # an invite is not a notice
+        (url,) = links(r)
+        assert url in links(r, "html")
+        assert re.fullmatch(r"http://127\.0\.0\.1:[0-9]+/invite/bni_[A-Za-z0-9_-]+", url), url
+    # Each link works once: a password is set and the member is signed in.
+    for r in received:
+        token = path_of(links(r)[0]).rsplit("/", 1)[1]
+        async with aiohttp.ClientSession(live.url) as browser:
+            async with browser.post("/api/v1/auth/invite", json={"token": token, "password": PASSWORD}) as answer:
+                assert answer.status == 200, await answer.text()
+                assert (await answer.json())["email"] == r.to[0]
+    await until_sent(live, 50)
+    # Invited already: a second "everyone" invites nobody; the outbox kept no link.
+    assert (await call(live, "POST", "/api/v1/members/invite-everyone", admin.headers))[1] == {"invited": 0}
+    status, box = await call(live, "GET", "/api/v1/outbox?state=sent&limit=200", admin.headers)
+    assert status == 200 and len(box["mails"]) == 50 and box["counts"]["sent"] == 50
+    raw = await live.node.db.fetchall("SELECT params FROM outbox")
+    assert {r[0] for r in raw} == {"{}"}
+
+
+async def test_an_invite_by_mail_shows_no_link_to_the_officer(mail_live: Live) -> None:
+    live, smtp = mail_live, mail_live.extra["smtp"]
+    officer = await live.member("secretary")
+    member = await live.member(with_password=False)
+    status, invite = await call(live, "POST", f"/api/v1/members/{member.member.id}/invite", officer.headers)
+    assert status == 201 and invite["url"] is None and invite["mailed_to"] == member.member.email
+    (got,) = await smtp.recorder.until(1)
+    assert got.to == [member.member.email]
+    status, again = await call(live, "POST", f"/api/v1/members/{member.member.id}/invite", officer.headers)
+    assert status == 201  # a resend: the first link stops working
+    _, second = await smtp.recorder.until(2)
+    first_token, second_token = (path_of(links(m)[0]).rsplit("/", 1)[1] for m in (got, second))
+    async with aiohttp.ClientSession(live.url) as browser:
+        async with browser.post("/api/v1/auth/invite", json={"token": first_token, "password": PASSWORD}) as r:
+            assert r.status == 400
+        async with browser.post("/api/v1/auth/invite", json={"token": second_token, "password": PASSWORD}) as r:
+            assert r.status == 200
+
+
+async def test_forgot_password_same_answer_and_a_single_use_link(mail_live: Live) -> None:
+    live, smtp = mail_live, mail_live.extra["smtp"]
+    member = await live.member()
+    answers = []
+    for address in (member.member.email, "nobody@example.org"):
+        async with aiohttp.ClientSession(live.url) as browser:
+            async with browser.post("/api/v1/auth/forgot", json={"email": address}) as r:
+                answers.append((r.status, await r.json()))
+    assert answers[0] == answers[1] and answers[0][0] == 202
+    (got,) = await smtp.recorder.until(1)
+    assert got.to == [member.member.email]
+    await asyncio.sleep(0.3)
+    assert len(smtp.recorder.received) == 1  # nothing to the unknown address
+    token = path_of(links(got)[0]).rsplit("/", 1)[1]
+    assert token.startswith("bnr_")
+    new = "a brand new passphrase here"
+    async with aiohttp.ClientSession(live.url) as browser:
+        async with browser.post("/api/v1/auth/reset", json={"token": token, "password": new}) as r:
+            assert r.status == 200
+        async with browser.post("/api/v1/auth/reset", json={"token": token, "password": new}) as r:
+            assert r.status == 400  # once only
+        async with browser.post("/api/v1/auth/login", json={"email": member.member.email, "password": new}) as r:
+            assert r.status == 200
+    # The old API token ended with the old password.
+    assert (await call(live, "GET", "/api/v1/me", member.headers))[0] == 401
+
+
+async def test_forgot_password_is_throttled_per_account_without_locking_sign_in(mail_live: Live) -> None:
+    live, smtp = mail_live, mail_live.extra["smtp"]
+    member = await live.member()
+    async with aiohttp.ClientSession(live.url) as browser:
+        for _ in range(8):
+            async with browser.post("/api/v1/auth/forgot", json={"email": member.member.email}) as r:
+                assert r.status == 202
+        await smtp.recorder.until(3)
+        await asyncio.sleep(0.5)
+        assert len(smtp.recorder.received) == 3  # three links an hour for one account
+        async with browser.post("/api/v1/auth/login", json={"email": member.member.email, "password": PASSWORD}) as r:
+            assert r.status == 200  # asking for links in their name did not lock them out
+
+
+async def test_ballot_notices_unsubscribe_and_reminders(mail_live: Live) -> None:
+    live, smtp = mail_live, mail_live.extra["smtp"]
+    node = live.node
+    officer = await live.member("secretary")
+    people = [await node.members.add(MemberIn(name=f"Voter {i}", email=f"voter{i}@example.org")) for i in range(5)]
+    await node.outbox.choose(people[4].id, {"ballots": False})  # turned off on their account page
+    lapsed = await node.members.add(MemberIn(name="Lapsed", email="lapsed@example.org", status="lapsed"))
+    # A first ballot: everyone with notices on hears of it; voter 3 unsubscribes in one click.
+    first = await ballots.open_ballot(node, officer.member, BallotSpec("m1", "Fund the food bank", "Give £200."))
+    got = await smtp.recorder.until(5)  # the officer and voters 0-3
+    to = sorted(r.to[0] for r in got)
+    assert to == sorted([officer.member.email] + [p.email for p in people[:4]])
+    assert lapsed.email not in to
+    notice = next(r for r in got if r.to == [people[3].email])
+    assert notice.message["Subject"] == "Vote: Fund the food bank"
+    assert notice.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = notice.message["List-Unsubscribe"].strip("<>")
+    assert f"/ballots/{first.id}" in notice.text and "receipt" not in notice.text.lower()
+    async with aiohttp.ClientSession(live.url) as mail_client:  # what a mail client posts (RFC 8058)
+        async with mail_client.post(path_of(unsubscribe), data={"List-Unsubscribe": "One-Click"}) as r:
+            assert r.status == 200
+    assert (await node.outbox.choices(people[3].id))["ballots"] is False
+    # A second ballot, closing soon: voter 3 (unsubscribed) and voter 4 (off) hear nothing.
+    closes = int((node.outbox.clock() + 600) * 1000)
+    second = await ballots.open_ballot(node, officer.member, BallotSpec("m2", "Elect a chair", "Who chairs?",
+                                                                       closes=closes))  # fmt: skip
+    got = await smtp.recorder.until(5 + 4)
+    assert sorted(r.to[0] for r in got[5:]) == sorted([officer.member.email] + [p.email for p in people[:3]])
+    # Voter 0 votes; the reminder (due halfway through a ballot shorter than reminder_hours)
+    # goes to the rest, once.
+    await ballots.vote(node, people[0], second.id, "for")
+    assert await node.outbox.due_reminders(24) == []  # not yet: 10 minutes to go, 5 before halfway
+    now = node.outbox.clock()
+    node.outbox.clock = lambda: now + 301
+    due = await node.outbox.due_reminders(24)
+    assert [d[0] for d in due] == [second.id]
+    assert await node.outbox.remind(second.id, {"subject": "Elect a chair", "closes": "soon", "url": "u"}) == 3
+    assert await node.outbox.remind(second.id, {"subject": "x", "closes": "x", "url": "u"}) == 0  # once
+    node.outbox.queued()
+    got = await smtp.recorder.until(9 + 3)
+    reminders = got[9:]
+    assert sorted(r.to[0] for r in reminders) == sorted([officer.member.email, people[1].email, people[2].email])
+    assert all(r.message["Subject"] == "Not voted yet: Elect a chair" for r in reminders)
+    await asyncio.sleep(0.3)
+    assert len(smtp.recorder.received) == 12  # and nothing more
+
+
+async def test_a_refused_address_fails_with_the_servers_words(mail_live: Live) -> None:
+    live, smtp = mail_live, mail_live.extra["smtp"]
+    officer = await live.member("secretary")
+    member = await live.member(with_password=False)
+    smtp.recorder.refuse.add(member.member.email)
+    await call(live, "POST", f"/api/v1/members/{member.member.id}/invite", officer.headers)
+    async with asyncio.timeout(30):
+        while (await live.node.outbox.counts())["failed"] < 1:
+            await asyncio.sleep(0.05)
+    status, box = await call(live, "GET", "/api/v1/outbox?state=failed", officer.headers)
+    (failed,) = box["mails"]
+    assert failed["email"] == member.member.email and "550" in failed["error"] and "no such mailbox" in failed["error"]
+    status, page = await call(live, "GET", "/outbox?state=failed", {"Authorization": officer.headers["Authorization"]})
+    assert smtp.recorder.received == []
+
+
+async def test_server_down_then_back_nothing_lost(mail_live: Live, smtp: Smtp) -> None:
+    live = mail_live
+    officer = await live.member("secretary")
+    await smtp.stop()
+    members = [await live.member(with_password=False) for _ in range(5)]
+    for m in members:
+        await call(live, "POST", f"/api/v1/members/{m.member.id}/invite", officer.headers)
+    async with asyncio.timeout(30):  # the sender tries, fails, and waits (it does not spin)
+        while not (await live.node.outbox.page("queued", limit=10)) or not any(
+                m.attempts for m in await live.node.outbox.page("queued", limit=10)):  # fmt: skip
+            await asyncio.sleep(0.05)
+    queued = await live.node.outbox.page("queued", limit=10)
+    assert len(queued) == 5 and all(m.error for m in queued if m.attempts)
+    await smtp.restart()
+    got = await smtp.recorder.until(5, seconds=90)
+    assert sorted(r.to[0] for r in got) == sorted(m.member.email for m in members)
+    await until_sent(live, 5)
+    await asyncio.sleep(0.5)
+    assert len(smtp.recorder.received) == 5  # each once

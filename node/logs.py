@@ -39,13 +39,17 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+EACH_ONE = {("request", "branchnet.http"), ("mail sent", "branchnet.mail")}  # logged every time
+
+
 class RepeatFilter(logging.Filter):
     """Lets through at most ``burst`` records of one kind (logger, level, message template)
     per ``window_s``; the first record after a quiet window says how many were dropped.
 
     A flood (thousands of refused connections, a peer failing every round) then costs a few
-    lines a minute instead of filling the disk. Request log lines (``request``) pass as
-    they are: each is a different request."""
+    lines a minute instead of filling the disk. Request log lines (``request``) and sent mail
+    (``mail sent``) pass as they are: each is a different request or mail, and the mail's
+    rate is bounded by ``mail.per_minute``."""
 
     def __init__(self, burst: int = 10, window_s: float = 60.0, clock: Any = time.monotonic,
                  max_kinds: int = 10_000) -> None:  # fmt: skip
@@ -57,7 +61,7 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, int, str], list[float]] = {}  # kind -> [window start, count, dropped]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == "request" and record.name == "branchnet.http":
+        if (record.msg, record.name) in EACH_ONE:
             return True
         kind = (record.name, record.levelno, str(record.msg))
         now = self.clock()

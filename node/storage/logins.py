@@ -153,8 +153,9 @@ class AuthStore:
                 await self._invite(conn, member_id, token, digest, now, ttl_s, mail)
         return len(ids)
 
-    async def create_reset(self, member_id: int, ttl_s: int, mail: MailOf) -> None:
-        """A link to set a new password (earlier ones stop working), mailed, together."""
+    async def create_reset(self, member_id: int, ttl_s: int, mail: MailOf) -> str:
+        """A link to set a new password (earlier ones stop working), mailed, together; its
+        secret (for tests: callers pass it on only in the mail)."""
         token, digest = new_secret(RESET_PREFIX)
         now = int(self.clock())
         async with self.db.write("auth.create_reset") as conn:
@@ -164,6 +165,7 @@ class AuthStore:
                 (digest, member_id, now, now + ttl_s),
             )
             await outbox.queue(conn, member_id, "reset", mail(token, now + ttl_s), now)
+        return token
 
     async def reset_member(self, token: str) -> Member | None:
         """Whose password this reset link would set, if it is still good."""

@@ -47,15 +47,18 @@ class Recorder:
 
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)  # addresses answered 550
-    stall_rcpt: asyncio.Event | None = None  # set: each RCPT waits for this event
+    hold_at: int | None = None  # this RCPT (1 = the first) waits for ``release``; ``held`` says it came
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     rcpts: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           options: list[str]) -> str:  # fmt: skip
         self.rcpts += 1
-        if self.stall_rcpt is not None:
-            await self.stall_rcpt.wait()
+        if self.rcpts == self.hold_at:
+            self.held.set()
+            await self.release.wait()
         if address in self.refuse:
             return "550 5.1.1 no such mailbox here"
         envelope.rcpt_tos.append(address)

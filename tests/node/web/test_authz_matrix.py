@@ -92,6 +92,14 @@ async def _accept_invite(c: Cell) -> Request:
     return "/api/v1/auth/invite", {"json": {"token": token, "password": "a brand new passphrase"}}
 
 
+async def _reset(c: Cell) -> Request:
+    # own: a good reset link; other: one already used.
+    token = await c.live.node.auth.create_reset(c.other.member.id, 3600, lambda t, e: {"url": t, "expires": ""})
+    if not c.own:
+        await c.live.node.auth.use_reset(token, c.live.password_hash)
+    return "/api/v1/auth/reset", {"json": {"token": token, "password": "a brand new passphrase"}}
+
+
 async def _token_delete(c: Cell) -> Request:
     owner = c.target.member.id
     token, _ = await c.live.node.auth.create_token(owner, "to delete")
@@ -330,6 +338,22 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ("GET", "/api/v1/envelopes/{id}"): (_envelope, dict.fromkeys(ROLES, (200, 200))),
     ("POST", "/api/v1/auth/login"): (_login, dict.fromkeys(ROLES, (200, 401))),
     ("POST", "/api/v1/auth/invite"): (_accept_invite, dict.fromkeys(ROLES, (200, 400))),
+    ("POST", "/api/v1/auth/forgot"): (_json("/api/v1/auth/forgot", {"email": "a@example.org"}),
+                                      dict.fromkeys(ROLES, (202, 202))),  # fmt: skip
+    ("POST", "/api/v1/auth/reset"): (_reset, dict.fromkeys(ROLES, (200, 400))),
+    ("GET", "/api/v1/me/notices"): (_fixed("/api/v1/me/notices"),
+                                    {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),  # fmt: skip
+    ("PATCH", "/api/v1/me/notices"): (_json("/api/v1/me/notices", {"decisions": True}),
+                                      {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),  # fmt: skip
+    # This node has no mail set up: officers are told so (409 mail_off).
+    ("POST", "/api/v1/members/invite-everyone"): (
+        _fixed("/api/v1/members/invite-everyone"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (409, 409), "admin": (409, 409)},
+    ),
+    ("GET", "/api/v1/outbox"): (
+        _fixed("/api/v1/outbox"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
     ("POST", "/api/v1/auth/logout"): (
         _fixed("/api/v1/auth/logout"),
         {"anonymous": (A, A), "member": (204, 204), "officer": (204, 204), "admin": (204, 204)},
@@ -625,7 +649,8 @@ async def node_dir(tmp_path: Path) -> Path:
 # Allowed, yet nothing to change: signing out with an API token (it ends a browser session;
 # test_api checks that with a cookie), and checking a receipt (posted only to keep it out of
 # addresses and logs).
-WITHOUT_STATE = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/ballots/{ballot_id}/receipt-check")}
+WITHOUT_STATE = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/ballots/{ballot_id}/receipt-check"),
+                 ("POST", "/api/v1/auth/forgot")}  # (no mail set up here: the same answer, nothing sent)
 
 
 async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
@@ -637,6 +662,9 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "sessions": "SELECT token_hash, member_id FROM sessions ORDER BY token_hash",
         "tokens": "SELECT id, member_id, name FROM api_tokens ORDER BY id",
         "invites": "SELECT token_hash, member_id FROM invites ORDER BY token_hash",
+        "resets": "SELECT token_hash, member_id FROM password_resets ORDER BY token_hash",
+        "notices": "SELECT member_id, ballots, decisions, elections FROM notice_choices ORDER BY member_id",
+        "outbox": "SELECT id, state FROM outbox ORDER BY id",
         "joins": "SELECT id, status, charter_id FROM joins ORDER BY id",
         "join_codes": "SELECT hash, used_by FROM join_codes ORDER BY hash",
         "envelopes": "SELECT id FROM envelopes ORDER BY rowid",

@@ -339,12 +339,12 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ("POST", "/api/v1/auth/login"): (_login, dict.fromkeys(ROLES, (200, 401))),
     ("POST", "/api/v1/auth/invite"): (_accept_invite, dict.fromkeys(ROLES, (200, 400))),
     ("POST", "/api/v1/auth/forgot"): (_json("/api/v1/auth/forgot", {"email": "a@example.org"}),
-                                      dict.fromkeys(ROLES, (202, 202))),  # fmt: skip
+                                      dict.fromkeys(ROLES, (202, 202))),
     ("POST", "/api/v1/auth/reset"): (_reset, dict.fromkeys(ROLES, (200, 400))),
     ("GET", "/api/v1/me/notices"): (_fixed("/api/v1/me/notices"),
-                                    {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),  # fmt: skip
+                                    {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),
     ("PATCH", "/api/v1/me/notices"): (_json("/api/v1/me/notices", {"decisions": True}),
-                                      {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),  # fmt: skip
+                                      {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200))),
     # This node has no mail set up: officers are told so (409 mail_off).
     ("POST", "/api/v1/members/invite-everyone"): (
         _fixed("/api/v1/members/invite-everyone"),

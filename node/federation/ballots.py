@@ -158,7 +158,7 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
                     text_hash=hashlib.sha256(spec.text.encode()).digest(), method=spec.method,
                     options=list(spec.options), rules=rules, secrecy=spec.secrecy, may_change=spec.may_change,
                     opened=started, opens=opens, closes=spec.closes, roll=roll.id, created_by=who.id,
-                    election=spec.election)  # fmt: skip
+                    election=spec.election, text=spec.text)  # fmt: skip
     config = node.config
 
     def notice(ballot_id: int) -> dict[str, Any]:
@@ -253,7 +253,12 @@ async def close_ballot(node: Deciding, who: Member, ballot_id: int, clock: Calla
                 # decision per ballot. That close finishes it (settling its motion); were it cut
                 # short, the next close finds the decision signed and finishes it then.
                 raise Conflict("this ballot is already closed", code="ballot_closed") from None
-        await node.ballots.finish_close(row.id, envelope.id)
+        decided = envelope.payload.body
+        assert isinstance(decided, Decision)
+        notice = notices.decision_params(node.config, envelope.id, decided.subject, decided.outcome) \
+            if node.config.mail.enabled else None  # fmt: skip
+        await node.ballots.finish_close(row.id, envelope.id, notice)
+        node.outbox.queued()
     if row.election is not None and row.election.delegates_to is not None:
         await _delegates_elected(node, row.election.delegates_to, envelope)
     return envelope

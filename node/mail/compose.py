@@ -21,7 +21,6 @@ SUBJECTS = {
     "ballot_opened": "Vote: {subject}",
     "ballot_reminder": "Not voted yet: {subject}",
     "decision": "Decided: {subject}",
-    "elections": "Elections open: {title}",
 }
 
 _loader = jinja2.PackageLoader("node.mail", "templates")

@@ -1,9 +1,9 @@
 """What members are told by mail, and their say over it (docs/operating.md, "Mail").
 
 Invites and password links go to the one member they are for. Notices go to members who
-have them on (ballot notices are on until a member turns them off; decisions and elections
-are off until turned on): a ballot they may vote on opened, a reminder before it closes to
-those who have not voted, a decision published, elections open for candidates. A notice
+have them on (ballot notices are on until a member turns them off; decision notices are off
+until turned on): a ballot they may vote on opened, a reminder before it closes to those who
+have not voted, a decision of this body published. A notice
 never holds a receipt or a choice. Each notice carries a one-click unsubscribe link (RFC
 8058) whose token is a MAC under a key derived from the node's: no table of tokens, nothing
 to guess, and it turns off that one kind of notice for that one member.
@@ -26,7 +26,6 @@ NOTICE_OF: dict[str, str | None] = {
     "ballot_opened": "ballots",
     "ballot_reminder": "ballots",
     "decision": "decisions",
-    "elections": "elections",
 }
 
 
@@ -71,3 +70,8 @@ def ballot_params(config: Config, ballot_id: int, subject: str, closes: int | No
 
 def link_params(url: str, expires: int) -> dict[str, Any]:
     return {"url": url, "expires": when_text(expires * 1000)}
+
+
+def decision_params(config: Config, decision: bytes, subject: str, outcome: str) -> dict[str, Any]:
+    url = link(config, f"/decisions/{decision.hex()}")
+    return {"subject": subject, "outcome": outcome.replace("_", " "), "url": url}

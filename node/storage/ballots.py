@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from protocol import BallotRules
 
 _COLUMNS = (
     "id, ballot, motion, amendment, subject, text_hash, method, options, rules, secrecy, may_change, state,"
-    " opened, opens, closes, closed, electorate, roll, decision, created_by, election"
+    " opened, opens, closes, closed, electorate, roll, decision, created_by, election, text"
 )
 
 
@@ -75,6 +76,7 @@ class NewBallot:
     created_by: int | None
     _: KW_ONLY
     election: ElectionSpec | None = field(default=None)
+    text: str = ""  # what is decided, whose SHA-256 is text_hash (shown on the ballot's page)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def _row(r: sqlite3.Row) -> BallotRow:
         may_change=bool(r["may_change"]), state=r["state"], opened=r["opened"], opens=r["opens"], closes=r["closes"],
         closed=r["closed"], electorate=r["electorate"], roll=bytes(r["roll"]),
         decision=bytes(r["decision"]) if r["decision"] is not None else None, created_by=r["created_by"],
-        election=ElectionSpec.from_json(r["election"]),
+        election=ElectionSpec.from_json(r["election"]), text=r["text"],
     )  # fmt: skip
 
 
@@ -261,12 +263,12 @@ class BallotStore:
             try:
                 cursor = await conn.execute(
                     "INSERT INTO ballots (ballot, motion, amendment, subject, text_hash, method, options, rules,"
-                    " secrecy, may_change, state, opened, opens, closes, electorate, roll, created_by, election)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
+                    " secrecy, may_change, state, opened, opens, closes, electorate, roll, created_by, election, text)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (new.ballot, new.motion, new.amendment, new.subject, new.text_hash, new.method,
                      json.dumps(new.options), msgspec.json.encode(new.rules).decode(), new.secrecy,
                      int(new.may_change), new.opened, new.opens, new.closes, len(electors), new.roll, new.created_by,
-                     new.election.as_json() if new.election else "{}"),
+                     new.election.as_json() if new.election else "{}", new.text),
                 )  # fmt: skip
             except sqlite3.IntegrityError as exc:
                 if "ballots_one_per_selection" not in str(exc):
@@ -307,6 +309,37 @@ class BallotStore:
     async def recent(self, limit: int = 100) -> list[BallotRow]:
         rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM ballots ORDER BY id DESC LIMIT ?", (limit,))
         return [_row(r) for r in rows]
+
+    async def by_ballot(self, ballot: bytes) -> BallotRow | None:
+        """This node's ballot by its 16-byte id (as a roll and a decision name it)."""
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM ballots WHERE ballot = ?", (ballot,))
+        return _row(row) if row else None
+
+    async def waiting(self, member_id: int, limit: int = 100) -> list[tuple[BallotRow, bool]]:
+        """The open ballots this member is on the roll of, soonest to close first, and whether
+        they have voted on each."""
+        rows = await self.db.fetchall(
+            f"SELECT {', '.join('b.' + c.strip() for c in _COLUMNS.split(','))}, EXISTS (SELECT 1 FROM ballot_voters v"
+            " WHERE v.ballot_id = b.id AND v.member_id = e.member_id) AS voted"
+            " FROM ballot_electors e JOIN ballots b ON b.id = e.ballot_id"
+            " WHERE e.member_id = ? AND b.state = 'open' ORDER BY b.closes IS NULL, b.closes, b.id LIMIT ?",
+            (member_id, limit),
+        )
+        return [(_row(r), bool(r["voted"])) for r in rows]
+
+    async def open_ones(self, limit: int = 100) -> list[tuple[BallotRow, int]]:
+        """Open ballots, soonest to close first, each with how many have voted (a number)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS}, (SELECT COUNT(*) FROM ballot_voters v WHERE v.ballot_id = ballots.id) AS turnout"
+            " FROM ballots WHERE state = 'open' ORDER BY closes IS NULL, closes, id LIMIT ?",
+            (limit,),
+        )
+        return [(_row(r), int(r["turnout"])) for r in rows]
+
+    async def turnout(self, ballot_id: int) -> int:
+        """How many members have voted on an open ballot so far (a number, never who)."""
+        row = await self.db.fetchone("SELECT COUNT(*) FROM ballot_voters WHERE ballot_id = ?", (ballot_id,))
+        return int(row[0]) if row else 0
 
     async def vote(self, ballot_id: int, member_id: int, digest: bytes, choice: bytes, now_ms: int,
                    replaces: bytes | None = None, *, tag: bytes = b"", replaces_tag: bytes | None = None
@@ -386,10 +419,14 @@ class BallotStore:
             ) as cursor:
                 return [(bytes(r[0]), bytes(r[1])) for r in await cursor.fetchall()]
 
-    async def finish_close(self, ballot_id: int, decision: bytes) -> None:
+    async def finish_close(self, ballot_id: int, decision: bytes, notice: dict[str, Any] | None = None) -> None:
         """Closed, with the decision published; a secret ballot's votes and voters are
-        deleted (the decision holds the records; nothing here links a member to a choice)."""
+        deleted (the decision holds the records; nothing here links a member to a choice).
+        With ``notice``, a decision notice to each member who turned those on, together."""
         async with self.db.write("ballots.finish_close") as conn:
+            if notice is not None:
+                now = int(time.time())
+                await outbox.queue_to_choosers(conn, "decisions", "decision", f"decision:{decision.hex()}", notice, now)
             await conn.execute("UPDATE ballots SET state = 'closed', decision = ? WHERE id = ?", (decision, ballot_id))
             async with conn.execute("SELECT secrecy FROM ballots WHERE id = ?", (ballot_id,)) as cursor:
                 row = await cursor.fetchone()

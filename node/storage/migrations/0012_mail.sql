@@ -7,7 +7,7 @@
 CREATE TABLE outbox (
     id         INTEGER PRIMARY KEY,
     member_id  INTEGER NOT NULL REFERENCES members (id) ON DELETE CASCADE,
-    kind       TEXT NOT NULL,               -- invite, reset, ballot_opened, ballot_reminder, decision, elections
+    kind       TEXT NOT NULL,               -- invite, reset, ballot_opened, ballot_reminder, decision
     dedupe     TEXT UNIQUE,
     params     TEXT NOT NULL,               -- JSON
     state      TEXT NOT NULL,               -- queued, sending, sent, failed
@@ -20,12 +20,11 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (state, next_at, id);
 CREATE INDEX outbox_by_member ON outbox (member_id);
 
--- What each member chose to be told (no row: the defaults: ballot notices on, the rest off).
+-- What each member chose to be told (no row: the defaults: ballot notices on, decisions off).
 CREATE TABLE notice_choices (
     member_id INTEGER PRIMARY KEY REFERENCES members (id) ON DELETE CASCADE,
     ballots   INTEGER NOT NULL DEFAULT 1,   -- a ballot opened; a reminder before it closes
-    decisions INTEGER NOT NULL DEFAULT 0,   -- a decision published
-    elections INTEGER NOT NULL DEFAULT 0    -- elections open for candidates
+    decisions INTEGER NOT NULL DEFAULT 0    -- a decision of this body published
 );
 
 -- When each member was last sent (or shown) an invite: "invite everyone not yet invited".
@@ -42,3 +41,7 @@ CREATE TABLE password_resets (
 
 -- When the reminders of a ballot were queued (once, before it closes, to those who have not voted).
 ALTER TABLE ballots ADD COLUMN reminded INTEGER;
+
+-- What each ballot decides, as opened (its SHA-256 is the decision's text_hash): the ballot's
+-- page and the decision's public page show it. Ballots opened before this keep ''.
+ALTER TABLE ballots ADD COLUMN text TEXT NOT NULL DEFAULT '';

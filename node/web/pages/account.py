@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -34,6 +35,7 @@ from node.web.pages.common import (
     text,
     who_of,
 )
+from node.web.pages.waiting import ballot_kind, recent_decisions
 from node.web.statuses import status_of
 
 TOKEN = re.compile(r"bni_[A-Za-z0-9_-]{20,96}")  # as storage.logins.new_secret makes them
@@ -69,10 +71,20 @@ async def home(request: web.Request) -> web.StreamResponse:
             {"next": safe_next(request.query.get("next")), "email": "", "errors": {}, "notice": notice(request)},
         )
     node = node_of(request)
-    context: dict[str, object] = {"notice": notice(request)}
+    motions = await node.motions.recent(200)
+    context: dict[str, object] = {
+        "notice": notice(request),
+        "waiting": [(row, voted, ballot_kind(row)) for row, voted in await node.ballots.waiting(who.id)],
+        "amendable": [m for m in motions if m.state == "admitted"],
+        "decided": await recent_decisions(node, 5),
+        "now_ms": int(time.time() * 1000),
+    }
     if access(who.role) >= 1:
         context["member_count"] = await node.members.count()
         context["pending_joins"] = len(await node.joins.list("pending", 0, 100))
+        context["to_admit"] = [m for m in motions if m.state == "submitted"]
+        context["open_ballots"] = [(row, turnout, ballot_kind(row)) for row, turnout in await node.ballots.open_ones()]
+        context["mail_failed"] = (await node.outbox.counts())["failed"]
     return render(request, "home.html", context)
 
 

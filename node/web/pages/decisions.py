@@ -16,6 +16,7 @@ from node.validation import whole_number
 from node.web.common import int_param, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, signed_in, text, who_of
+from node.web.pages.public import rules_in_words
 from protocol import Decision, node_id_text, open_envelope, parse_node_id
 from protocol.ballots import CHOICES
 
@@ -181,10 +182,14 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
     if row.decision is not None:
         raw = await node.envelopes.get(row.decision)
         decision = open_envelope(raw).payload.body if raw else None
+    quorum = row.rules.quorum
     return {"ballot": row, "choices": CHOICES, "voted": await node.ballots.has_voted(row.id, who.id),
             "on_roll": await node.ballots.elector_salt(row.id, who.id) is not None, "decision": decision,
             "receipt": None, "check": None, "notice": _notice(request), "counting_names": COUNTING_NAMES,
-            **extra}  # fmt: skip
+            "rules": rules_in_words(row.rules, row.electorate) if row.method == "for_against_abstain" else [],
+            "turnout": await node.ballots.turnout(row.id) if row.state == "open" else None,
+            "quorum_needed": -(-quorum.num * row.electorate // quorum.den) if row.method == "for_against_abstain"
+            else 0, "confirm_close": False, **extra}  # fmt: skip
 
 
 async def ballot_page(request: web.Request) -> web.StreamResponse:
@@ -212,6 +217,9 @@ async def ballot_action(request: web.Request) -> web.StreamResponse:
             check = await ballots.check_receipt(node, ballot_id, text(form, "receipt").strip()[:100])
             return render(request, "ballot.html", await _ballot_context(request, ballot_id, check=check))
         if action == "close":
+            if text(form, "confirm") != "yes":  # first, what closing now means: the turnout, the quorum
+                context = await _ballot_context(request, ballot_id, confirm_close=True)
+                return render(request, "ballot.html", context)
             await motions.close_ballot(node, who, ballot_id)
             return redirect(f"/ballots/{ballot_id}?done=closed")
         raise BadInput("no such step")

@@ -18,8 +18,7 @@ from node.web.routes.logins import FORGOT_ANSWER
 from node.web.statuses import status_of
 
 RESET_TOKEN = re.compile(r"bnr_[A-Za-z0-9_-]{20,96}")
-NOTICE_NAMES = {"ballots": "ballot notices and reminders", "decisions": "decision notices",
-                "elections": "election notices"}  # fmt: skip
+NOTICE_NAMES = {"ballots": "ballot notices and reminders", "decisions": "decision notices"}
 
 
 async def forgot_page(request: web.Request) -> web.StreamResponse:

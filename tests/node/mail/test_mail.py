@@ -192,6 +192,12 @@ async def test_ballot_notices_unsubscribe_and_reminders(mail_live: Live) -> None
     assert all(r.message["Subject"] == "Not voted yet: Elect a chair" for r in reminders)
     await asyncio.sleep(0.3)
     assert len(smtp.recorder.received) == 12  # and nothing more
+    # Voter 2 turned decision notices on: the first ballot's decision reaches them alone.
+    await node.outbox.choose(people[2].id, {"decisions": True})
+    decision = await ballots.close_ballot(node, officer.member, first.id)
+    (told,) = (await smtp.recorder.until(13))[12:]
+    assert told.to == [people[2].email] and told.message["Subject"] == "Decided: Fund the food bank"
+    assert f"/decisions/{decision.id.hex()}" in told.text and "List-Unsubscribe" in told.message
 
 
 async def test_a_refused_address_fails_with_the_servers_words(mail_live: Live) -> None:

@@ -68,7 +68,7 @@ async def test_a_branch_elects_its_delegate_through_the_pages(fed: Federation, b
     receipt = re.search(r'value="(r-[a-z0-9]+)"', cast).group(1)  # type: ignore[union-attr]
     for voter in leeds.voters:
         await vote(leeds.node, voter, int(ballot), ["Val"])
-    await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/close", {})
+    await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/close", {"confirm": "yes"})
     page = plain(await b.page(f"/ballots/{ballot}"))
     assert "Result: elected" in page and "Elected, in order: Val ." in page, page
     checked = plain(await b.post(f"/ballots/{ballot}", f"/ballots/{ballot}/check", {"receipt": receipt}, 200))
@@ -115,7 +115,7 @@ async def test_a_regional_selection_through_the_pages(fed: Federation, browsers:
     for name in ("leeds", "york"):
         b = browsers[name]
         (row,) = [r for r in await fed[name].node.ballots.recent() if r.election]
-        await b.post(f"/ballots/{row.id}", f"/ballots/{row.id}/close", {})
+        await b.post(f"/ballots/{row.id}", f"/ballots/{row.id}/close", {"confirm": "yes"})
         assert "counted with every other branch" in plain(await b.page(f"/ballots/{row.id}"))
     await fed.sync()
     await north.post(here, f"{here}/result", {})

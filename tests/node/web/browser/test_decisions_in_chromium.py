@@ -91,6 +91,10 @@ async def test_a_motion_from_proposal_to_a_checked_receipt(live: Live, new_tab: 
     # The officer closes it; the mover checks their receipt.
     await o.page.goto(ballot_url)
     await o.page.get_by_role("button", name="Close and count").click()
+    await expect(o.page.get_by_role("heading", name="Close and count now?")).to_be_visible()
+    await expect(o.page.get_by_text("have voted. Nobody can vote once it is closed")).to_be_visible()
+    await o.check_accessible()
+    await o.page.get_by_role("button", name="Yes, close and count").click()  # the confirmation
     await expect(o.page.get_by_role("heading", name="Result: carried")).to_be_visible()
     await m.page.goto(ballot_url)
     await m.page.get_by_label("Check a receipt").fill(receipts[m.page])

@@ -69,6 +69,7 @@ async def test_a_member_ranks_candidates_by_keyboard_and_by_dragging(fed: Federa
     for voter in leeds.voters:
         await ballots.vote(leeds.node, voter, ballot_id, ["Val"])
     await tab.page.get_by_role("button", name="Close and count").click()
+    await tab.page.get_by_role("button", name="Yes, close and count").click()  # the confirmation
     await expect(tab.page.get_by_role("heading", name="Result: elected")).to_be_visible()
     check = await ballots.check_receipt(leeds.node, ballot_id, receipt)
     assert check.counted and check.choice == expected

@@ -123,6 +123,7 @@ async def test_a_question_goes_down_and_the_answers_come_up(fed: Federation, ope
     for voter in fed["leeds"].voters:
         await ballots.vote(fed["leeds"].node, voter, ballot_id, "for")
     await leeds.page.get_by_role("button", name="Close and count").click()
+    await leeds.page.get_by_role("button", name="Yes, close and count").click()  # the confirmation
     await expect(leeds.page.get_by_role("heading", name="Result: carried")).to_be_visible()
     await leeds.page.get_by_role("link", name="the question").click()
     await leeds.page.get_by_label("Follow our decision (for, against or abstain)").check()

@@ -1,0 +1,42 @@
+"""What waits for a member (and an officer) on the home page: the words for each kind of
+ballot, and the latest decisions of this body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from node.service import Node
+from node.storage.ballots import BallotRow
+from protocol import Decision, open_envelope
+
+
+def ballot_kind(row: BallotRow) -> str:
+    """What a ballot decides, in a member's words."""
+    if row.election is not None and row.election.selection is not None:
+        return "selection ballot"
+    if row.election is not None:
+        return "delegate election"
+    if len(row.motion) == 64:
+        return "agenda question"
+    if row.amendment:
+        return "amendment"
+    return "motion"
+
+
+@dataclass(frozen=True)
+class Decided:
+    id: str  # the decision envelope's id (hex): its public page is /decisions/{id}
+    subject: str
+    outcome: str
+    closed: int  # ms
+
+
+async def recent_decisions(node: Node, limit: int) -> list[Decided]:
+    """This body's own latest decisions, newest first (by their place in its log)."""
+    found = []
+    for raw in await node.envelopes.own_of_kind(node.key.public, "decision", limit):
+        envelope = open_envelope(raw)
+        body = envelope.payload.body
+        if isinstance(body, Decision):
+            found.append(Decided(envelope.id.hex(), body.subject, body.outcome, body.closed))
+    return found

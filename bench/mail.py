@@ -32,11 +32,11 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from node.cli.demo import start_serve  # noqa: E402
-from node.cli.setup import found_federation, init_node  # noqa: E402
-from node.service import Node  # noqa: E402
-from node.storage import outbox  # noqa: E402
-from node.storage.members import MemberIn  # noqa: E402
+from node.cli.demo import start_serve
+from node.cli.setup import found_federation, init_node
+from node.service import Node
+from node.storage import outbox
+from node.storage.members import MemberIn
 
 SMTP_SERVER = """
 import asyncio, sys
@@ -114,12 +114,12 @@ async def main() -> None:
         try:
             await reads(url, token, ids, 1.0, args.connections)  # warm up
             idle = await reads(url, token, ids, args.seconds, args.connections)
-            async with Node.opened(directory) as node:  # as a ballot opening on this roll queues them
-                async with node.db.write("bench.queue") as conn:
-                    params = {"subject": "Fund the food bank", "closes": "Friday", "url": f"{url}/ballots/1"}
-                    now = int(time.time())
-                    for member_id in ids[1:]:
-                        await outbox.queue(conn, member_id, "ballot_opened", params, now, f"bench:{member_id}")
+            params = {"subject": "Fund the food bank", "closes": "Friday", "url": f"{url}/ballots/1"}
+            now = int(time.time())
+            # As a ballot opening on this roll queues them: in one transaction.
+            async with Node.opened(directory) as node, node.db.write("bench.queue") as conn:
+                for member_id in ids[1:]:
+                    await outbox.queue(conn, member_id, "ballot_opened", params, now, f"bench:{member_id}")
             queued = len(ids) - 1
             started = time.perf_counter()
             busy: list[float] = []

@@ -4,9 +4,9 @@ RFC 8058 (``List-Unsubscribe`` with ``List-Unsubscribe-Post``)."""
 
 from __future__ import annotations
 
+import base64
+import email.header
 import email.utils
-from email.headerregistry import Address
-from email.message import EmailMessage
 from typing import Any
 
 import jinja2
@@ -39,7 +39,40 @@ def message_id(config: Config, node_key: bytes, mail: OutMail) -> str:
     return f"<{mail.id}.{mail.created_at}.{node_key[:6].hex()}@{domain}>"
 
 
-def compose(config: Config, seed: bytes, node_key: bytes, mail: OutMail) -> EmailMessage:
+def _header(value: str) -> str:
+    """A header value as RFC 5322 carries it: as it is when plain ASCII, else RFC 2047 words."""
+    flat = " ".join(value.split())
+    if flat.isascii():
+        return flat
+    return email.header.Header(flat, "utf-8", maxlinelen=998).encode()
+
+
+def _mailbox(name: str, address: str) -> str:
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"' if name.isascii() else _header(name)
+    return f"{quoted} <{address}>"
+
+
+def _part(content_type: str, text: str) -> str:
+    body = base64.encodebytes(text.encode("utf-8")).decode("ascii")
+    return f"Content-Type: {content_type}; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}"
+
+
+def build(headers: list[tuple[str, str]], text: str, html: str | None, boundary: str) -> bytes:
+    """A MIME message (RFC 2045/2046): the headers, then the text, or the text and the HTML
+    as ``multipart/alternative``. Written directly: the standard library's ``EmailMessage``
+    took 4 ms a mail here, on the event loop the pages share (bench/mail.py)."""
+    lines = [f"{name}: {value}" for name, value in headers]
+    lines.append("MIME-Version: 1.0")
+    if html is None:
+        head = "\r\n".join(lines) + "\r\n" + _part("text/plain", text)
+        return head.replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii")
+    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    parts = [f"--{boundary}\r\n{_part('text/plain', text)}", f"--{boundary}\r\n{_part('text/html', html)}"]
+    raw = "\r\n".join(lines) + "\r\n\r\n" + "".join(parts) + f"--{boundary}--\r\n"
+    return raw.replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii")
+
+
+def compose(config: Config, seed: bytes, node_key: bytes, mail: OutMail) -> bytes:
     """The message for one outbox row, to the member's own address only."""
     if mail.kind not in SUBJECTS:
         raise ValueError(f"no template for mail of kind {mail.kind!r}")
@@ -55,17 +88,16 @@ def compose(config: Config, seed: bytes, node_key: bytes, mail: OutMail) -> Emai
     }
     subject = _one_line(SUBJECTS[mail.kind].format(**values))
     values["subject_line"] = subject
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = config.mail.sender
-    message["To"] = Address(display_name=_one_line(mail.name, 100), addr_spec=mail.email)
-    message["Date"] = email.utils.formatdate(localtime=False)
-    message["Message-ID"] = message_id(config, node_key, mail)
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
+    headers = [
+        ("Subject", _header(subject)),
+        ("From", _header(config.mail.sender)),
+        ("To", _mailbox(_one_line(mail.name, 100), mail.email)),
+        ("Date", email.utils.formatdate(localtime=False)),
+        ("Message-ID", message_id(config, node_key, mail)),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies, please
+    ]
     if unsubscribe is not None:
-        message["List-Unsubscribe"] = f"<{unsubscribe}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(_TEXT.get_template(f"{mail.kind}.txt").render(values))
-    message.add_alternative(_HTML.get_template(f"{mail.kind}.html").render(values),
-                            subtype="html")  # fmt: skip
-    return message
+        headers += [("List-Unsubscribe", f"<{unsubscribe}>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+    text = _TEXT.get_template(f"{mail.kind}.txt").render(values)
+    html = _HTML.get_template(f"{mail.kind}.html").render(values)
+    return build(headers, text, html, f"=_bn_{mail.id}_{mail.created_at}")

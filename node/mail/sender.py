@@ -21,13 +21,12 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
 
 from node.config import Config, ConfigError, MailSection
-from node.mail.compose import compose
+from node.mail.compose import build, compose
 from node.rules.notices import ballot_params
 from node.storage.outbox import OutboxStore, OutMail
 
@@ -84,7 +83,7 @@ class Relay:
             await smtp.login(m.username, self.password)
         return smtp
 
-    async def send(self, message: EmailMessage, to: str) -> str:
+    async def send(self, message: bytes, to: str) -> str:
         """Send one message to ``to`` only; the server's answer. Raises :class:`Refused` or
         :class:`NotNow`."""
         try:
@@ -92,7 +91,7 @@ class Relay:
                 await self.close()
                 self._smtp = await self._connect()
                 self._sent_here = 0
-            _, answer = await self._smtp.send_message(message, sender=self._envelope_from(), recipients=[to])
+            _, answer = await self._smtp.sendmail(self._envelope_from(), [to], message)
             self._sent_here += 1
             return answer
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -259,16 +258,13 @@ class Sender:
 async def send_test(config: Config, password: str, to: str) -> str:
     """One test message to ``to`` (``branchnet mail test``): the server's answer, or
     :class:`Refused` / :class:`NotNow` saying what went wrong."""
-    message = EmailMessage()
-    message["Subject"] = f"Test mail from {config.node.name}"
-    message["From"] = config.mail.sender
-    message["To"] = to
-    message["Auto-Submitted"] = "auto-generated"
-    message["Date"] = email.utils.formatdate(localtime=False)
-    message["Message-ID"] = email.utils.make_msgid(domain=relay_domain(config.mail))
-    message.set_content(f"This is a test from the branchnet node {config.node.name}: its mail settings work.\n")
+    headers = [("Subject", f"Test mail from {' '.join(config.node.name.split())}"), ("From", config.mail.sender),
+               ("To", to), ("Date", email.utils.formatdate(localtime=False)),
+               ("Message-ID", email.utils.make_msgid(domain=relay_domain(config.mail))),
+               ("Auto-Submitted", "auto-generated")]  # fmt: skip
+    text = f"This is a test from the branchnet node {config.node.name}: its mail settings work.\n"
     relay = Relay(config.mail, password)
     try:
-        return await relay.send(message, to)
+        return await relay.send(build(headers, text, None, ""), to)
     finally:
         await relay.close()

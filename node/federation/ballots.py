@@ -218,8 +218,14 @@ async def _published(node: Deciding, row: BallotRow) -> Envelope | None:
 
 async def close_ballot(node: Deciding, who: Member, ballot_id: int, clock: Callable[[], float] = time.time
                        ) -> Envelope:  # fmt: skip
-    """Stop the votes, count them, sign and publish the decision."""
+    """Stop the votes, count them, sign and publish the decision: an officer's act."""
     check_may_run_ballots(who)
+    return await count_and_publish(node, ballot_id, clock)
+
+
+async def count_and_publish(node: Deciding, ballot_id: int, clock: Callable[[], float] = time.time) -> Envelope:
+    """Close a ballot, count it, sign and publish the decision: as an officer asks, or by the
+    node itself at the ballot's closing time (nobody's click: the time was set when it opened)."""
     async with node.ballots.closing(ballot_id):  # one close at a time: the others then find it closed
         row = await node.ballots.require(ballot_id)
         votes = await node.ballots.begin_close(row.id, now_ms(clock))

@@ -133,6 +133,8 @@ async def ballot_on_amendment(
     *,
     rules_: BallotRules | None = None,
     secrecy: str = "secret",
+    may_change: bool = False,
+    closes: int | None = None,
     clock: Callable[[], float] = time.time,
 ) -> BallotRow:
     rules.check_officer(who, "open ballots")
@@ -148,7 +150,8 @@ async def ballot_on_amendment(
         await node.motions.fold(amendment_id, ("proposed",), "fell", OPEN_FOR_AMENDMENT, rules.apply)
         raise Conflict("the amendment fell: the words it changes are no longer in the motion", code="fell")
     spec = BallotSpec(motion=f"m{motion.id}", amendment=f"a{amendment.id}", subject=f"Amendment {amendment.id} to: "
-                      f"{motion.title}"[:200], text=amended, rules=rules_, secrecy=secrecy)  # fmt: skip
+                      f"{motion.title}"[:200], text=amended, rules=rules_, secrecy=secrecy, may_change=may_change,
+                      closes=closes)  # fmt: skip
     try:
         row = await ballots.open_ballot(node, who, spec, clock)
     except BaseException:
@@ -159,13 +162,14 @@ async def ballot_on_amendment(
 
 
 async def ballot_on_motion(node: Moving, who: Member, motion_id: int, *, rules_: BallotRules | None = None,
-                           secrecy: str = "secret", clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
+                           secrecy: str = "secret", may_change: bool = False, closes: int | None = None,
+                           clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
     """The substantive motion, as amended: only once every amendment is decided."""
     rules.check_officer(who, "open ballots")
     await node.motions.start_vote(motion_id, OPEN_FOR_AMENDMENT, UNDECIDED)  # given back if the ballot does not open
     motion = await node.motions.require(motion_id)  # read once voting: its text cannot change now
     spec = BallotSpec(motion=f"m{motion.id}", subject=motion.title, text=motion.current, rules=rules_,
-                      secrecy=secrecy)  # fmt: skip
+                      secrecy=secrecy, may_change=may_change, closes=closes)  # fmt: skip
     try:
         row = await ballots.open_ballot(node, who, spec, clock)
     except BaseException:
@@ -180,6 +184,27 @@ async def close_ballot(node: Moving, who: Member, ballot_id: int, clock: Callabl
     """Close any ballot (:func:`node.federation.ballots.close_ballot`) and settle the motion
     or amendment it was on."""
     envelope = await ballots.close_ballot(node, who, ballot_id, clock)
+    await _settle(node, ballot_id, envelope)
+    return envelope
+
+
+async def close_due(node: Moving, clock: Callable[[], float] = time.time) -> list[Envelope]:
+    """Every open ballot whose closing time has passed: closed, counted and published by the
+    node, and its motion or amendment settled (``serve`` calls this as each time comes)."""
+    closed = []
+    for row in await node.ballots.due(int(clock() * 1000)):
+        try:
+            envelope = await ballots.count_and_publish(node, row.id, clock)
+        except Conflict as exc:
+            if exc.code != "ballot_closed":  # an officer closed it a moment ago: that close settles it
+                raise
+            continue
+        await _settle(node, row.id, envelope)
+        closed.append(envelope)
+    return closed
+
+
+async def _settle(node: Moving, ballot_id: int, envelope: Envelope) -> None:
     body = envelope.payload.body
     assert isinstance(body, Decision)
     motion, amendment = await node.motions.by_ballot(ballot_id)
@@ -193,4 +218,3 @@ async def close_ballot(node: Moving, who: Member, ballot_id: int, clock: Callabl
         amended = any(a.state in ("accepted", "carried") for a in await node.motions.amendments(motion.id))
         outcome = ("carried_as_amended" if amended else "carried") if carried else "lost"
         await node.motions.move(motion.id, ("voting",), outcome)
-    return envelope

@@ -237,6 +237,7 @@ class BallotStore:
         self._pending: list[tuple[_Vote, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._closing: dict[int, tuple[asyncio.Lock, list[int]]] = {}  # a lock, and how many hold or wait
+        self.on_opened: Callable[[], None] = lambda: None  # serve's ballot closer: look again
 
     @contextlib.asynccontextmanager
     async def closing(self, ballot_id: int) -> AsyncIterator[None]:
@@ -282,6 +283,7 @@ class BallotStore:
             if notice is not None:
                 await outbox.queue_to_electors(conn, int(ballot_id or 0), "ballot_opened", notice(int(ballot_id or 0)),
                                                new.opened // 1000)  # fmt: skip
+        self.on_opened()
         return await self.require(int(ballot_id or 0))
 
     async def for_selection(self, selection: bytes) -> BallotRow | None:
@@ -309,6 +311,20 @@ class BallotStore:
     async def recent(self, limit: int = 100) -> list[BallotRow]:
         rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM ballots ORDER BY id DESC LIMIT ?", (limit,))
         return [_row(r) for r in rows]
+
+    async def due(self, now_ms: int) -> list[BallotRow]:
+        """Open ballots whose closing time has come (and those cut short while closing)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM ballots WHERE state IN ('open', 'closing') AND closes IS NOT NULL AND closes <= ?"
+            " ORDER BY closes, id",
+            (now_ms,),
+        )
+        return [_row(r) for r in rows]
+
+    async def next_closes(self) -> int | None:
+        """The earliest closing time (ms) of an open ballot, or None."""
+        row = await self.db.fetchone("SELECT MIN(closes) FROM ballots WHERE state = 'open' AND closes IS NOT NULL")
+        return None if row is None or row[0] is None else int(row[0])
 
     async def by_ballot(self, ballot: bytes) -> BallotRow | None:
         """This node's ballot by its 16-byte id (as a roll and a decision name it)."""

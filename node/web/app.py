@@ -13,6 +13,7 @@ from aiohttp import ClientConnectionResetError, ClientPayloadError, web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
 from node.errors import BadInput, DatabaseError, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
+from node.federation.closer import Closer
 from node.federation.own_log import ACTING
 from node.gossip.runner import Gossip
 from node.mail.sender import Sender, smtp_password
@@ -207,14 +208,19 @@ def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
         password = smtp_password(node.config.mail, node.directory)
         sender = Sender(node.config, node.outbox, node.key.seed, node.key.public, password)
 
+    closer = Closer(node)
+    node.ballots.on_opened = closer.wake.set  # a ballot with a closing time: look again now
+
     async def background(app: web.Application) -> AsyncIterator[None]:
         node.own_log.start()
         await gossip.start()
+        closer.start()
         if sender is not None:
             sender.start()
         yield
         if sender is not None:
             await sender.stop()
+        await closer.stop()
         await gossip.stop()
         await node.own_log.stop()
 

@@ -17,6 +17,7 @@ from node.web.common import int_param, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, signed_in, text, who_of
 from node.web.pages.public import rules_in_words
+from node.web.pages.settings import read_settings, settings_as_sent, settings_of
 from protocol import Decision, node_id_text, open_envelope, parse_node_id
 from protocol.ballots import CHOICES
 
@@ -94,7 +95,7 @@ async def _motion_context(request: web.Request, motion_id: int) -> dict[str, Any
     related = await node.ballots.of_motion(f"m{motion_id}")
     for_name = upward.name_of(node, motion.for_body) if motion.for_body != node.own_log.key.public else None
     return {"motion": motion, "parts": paragraphs(motion.current), "amendments": amendments, "for_name": for_name,
-            "comments": await node.motions.comments(motion_id), "ballots": related,
+            "comments": await node.motions.comments(motion_id), "ballots": related, "settings": settings_of(node),
             "is_mover": motion.proposer_id == who_of(request).id, "values": {"paragraph": 0, "words": "", "with": ""},
             "notice": _notice(request)}  # fmt: skip
 
@@ -128,7 +129,9 @@ async def motion_action(request: web.Request) -> web.StreamResponse:
             row = await motions.ballot_on_amendment(node, who, _int(text(form, "amendment"), "amendment"))
             return redirect(f"/ballots/{row.id}?done=ballot")
         elif action == "ballot":
-            row = await motions.ballot_on_motion(node, who, motion_id)
+            chosen = read_settings(form, node)
+            row = await motions.ballot_on_motion(node, who, motion_id, rules_=chosen.rules, secrecy=chosen.secrecy,
+                                                 may_change=chosen.may_change, closes=chosen.closes)  # fmt: skip
             return redirect(f"/ballots/{row.id}?done=ballot")
         elif action == "submit-up":
             await upward.submit(node, who, motion_id)
@@ -138,6 +141,7 @@ async def motion_action(request: web.Request) -> web.StreamResponse:
         context = await _motion_context(request, motion_id)
         context["values"] = {"paragraph": text(form, "paragraph"), "words": text(form, "words"),
                              "with": text(form, "with")}  # fmt: skip
+        context["settings"] = settings_as_sent(form)
         return form_error(request, "motion.html", exc, context)
     done = {"rule-out": "ruled-out", "admit": "admitted", "amend": "amended", "accept": "accepted",
             "comment": "commented", "withdraw": "withdrawn", "submit-up": "submitted"}[action]  # fmt: skip

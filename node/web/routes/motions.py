@@ -43,8 +43,10 @@ class CommentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class BallotRulesIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    rules: BallotRules | None = None
+    rules: BallotRules | None = None  # null: the federation's defaults
     secrecy: Literal["open", "secret"] = "secret"
+    may_change: bool = False  # a voter may change their vote until it closes
+    closes: Annotated[int, Meta(ge=0, le=MAX_TIME_MS)] | None = None  # ms; the node closes it then
 
 
 class AmendmentView(msgspec.Struct):
@@ -164,7 +166,8 @@ async def amendment_ballot(request: web.Request, who: Member | None) -> web.Stre
     assert who is not None
     body = await read_json(request, BallotRulesIn) if request.can_read_body else BallotRulesIn()
     row = await motions.ballot_on_amendment(node_of(request), who, int_param(request, "amendment_id"),
-                                            rules_=body.rules, secrecy=body.secrecy)  # fmt: skip
+                                            rules_=body.rules, secrecy=body.secrecy, may_change=body.may_change,
+                                            closes=body.closes)  # fmt: skip
     return json_response(view(row), status=201)
 
 
@@ -172,7 +175,8 @@ async def motion_ballot(request: web.Request, who: Member | None) -> web.StreamR
     assert who is not None
     body = await read_json(request, BallotRulesIn) if request.can_read_body else BallotRulesIn()
     row = await motions.ballot_on_motion(node_of(request), who, int_param(request, "motion_id"),
-                                         rules_=body.rules, secrecy=body.secrecy)  # fmt: skip
+                                         rules_=body.rules, secrecy=body.secrecy, may_change=body.may_change,
+                                         closes=body.closes)  # fmt: skip
     return json_response(view(row), status=201)
 
 

@@ -1,0 +1,50 @@
+"""Ballots close themselves: at each open ballot's closing time ``serve`` closes, counts and
+publishes it (:func:`node.federation.motions.close_due`). The time was set by the officer who
+opened it, so no officer need be awake at midnight, and none can keep a ballot open past it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from node.federation import motions
+
+log = logging.getLogger("branchnet.ballots")
+
+LOOK_S = 30.0  # at most this long between looks (a ballot opened by the command line is seen within it)
+
+
+class Closer:
+    def __init__(self, node: motions.Moving, clock: Callable[[], float] = time.time) -> None:
+        self.node = node
+        self.clock = clock
+        self.wake = asyncio.Event()  # set when a ballot with a closing time opens here
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ballot closer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                for envelope in await motions.close_due(self.node, self.clock):
+                    log.info("ballot closed at its closing time", extra={"fields": {"decision": envelope.id.hex()}})
+                nearest = await self.node.ballots.next_closes()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database or signing problem: say so, look again soon
+                log.exception("closing ballots at their closing time failed; trying again in %.0f s", LOOK_S)
+                nearest = None
+            wait = LOOK_S if nearest is None else min(LOOK_S, max(0.0, nearest / 1000 - self.clock()) + 0.05)
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), wait)

@@ -207,11 +207,11 @@ async def test_a_close_arriving_between_signing_and_finishing_is_refused(node: N
     finish = node.ballots.finish_close
     others: list[asyncio.Task[object]] = []
 
-    async def slowly(ballot_id: int, decision: bytes) -> None:  # the others press between the two steps
+    async def slowly(ballot_id: int, decision: bytes, notice: object = None) -> None:  # the others press between
         if not others:
             others.extend(asyncio.ensure_future(ballots.close_ballot(node, s, row.id)) for s in secs[1:])
             await asyncio.wait(others, timeout=0.5)  # (before the fix, they answered within this)
-        await finish(ballot_id, decision)
+        await finish(ballot_id, decision, notice)  # type: ignore[arg-type]
 
     monkeypatch.setattr(node.ballots, "finish_close", slowly)
     first = await ballots.close_ballot(node, secs[0], row.id)
@@ -282,7 +282,7 @@ async def test_a_close_cut_short_after_signing_signs_no_second_decision(
     await ballots.vote(node, alice, row.id, "for")
     real = node.ballots.finish_close
 
-    async def fail(ballot_id: int, decision: bytes) -> None:
+    async def fail(ballot_id: int, decision: bytes, notice: object = None) -> None:
         raise OSError("the disk went away")
 
     monkeypatch.setattr(node.ballots, "finish_close", fail)

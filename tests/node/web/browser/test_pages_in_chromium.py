@@ -179,7 +179,8 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
     genesis = trust.bodies[trust.founder].admitted_by.hex()
     _, token = await live.node.auth.create_token(admin.member.id, "spreadsheet")
     invited = await live.member("member", with_password=False)
-    link, _ = await accounts.invite(live.node, invited.member.id)
+    link = (await accounts.invite(live.node, invited.member.id)).url
+    assert link is not None
 
     await live.node.findings.replace(bytes.fromhex(genesis), "aggregate", trust.founder, None,
                                      [("omits_mandate", "mandate 1f2e… from York Branch was left out")],

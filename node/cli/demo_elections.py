@@ -125,8 +125,8 @@ async def demo_elections(nodes: Sequence[RunningNode], window_s: float = 10.0, t
                 out.ballots_cast += 1
         await until(lambda: _past(now + 2 * window), "voting to close", deadline)
         bundles = []
-        for b in branches:
-            bundles.append((await api[b.name].call("POST", f"/api/v1/ballots/{ballots[b.name]}/close"))["decision"])
+        for b in branches:  # each branch's node closes its ballot at the voting close, by itself
+            bundles.append(await closed_by_itself(api[b.name], ballots[b.name], deadline))
         for bundle in bundles:
             await held(region_api, bundle, "every branch's ballots", deadline)
         result = (await region_api.call("POST", f"/api/v1/selections/{selection}/result"))["id"]
@@ -152,6 +152,20 @@ async def demo_elections(nodes: Sequence[RunningNode], window_s: float = 10.0, t
 
 def _hex(node_id: str) -> str:
     return parse_node_id(node_id).hex()
+
+
+async def closed_by_itself(api: Api, ballot_id: int, deadline: float) -> str:
+    """The decision of a ballot its node closes at its closing time (waited for, bounded)."""
+    found: list[str] = []
+
+    async def done() -> bool:
+        row = await api.call("GET", f"/api/v1/ballots/{ballot_id}")
+        if row["state"] == "closed" and row["decision"]:
+            found.append(row["decision"])
+        return bool(found)
+
+    await until(done, f"{api.running.name} to close its ballot at its closing time", deadline)
+    return found[0]
 
 
 async def _past(ms: int) -> bool:

@@ -50,7 +50,9 @@ async def init_node(directory: Path, name: str, level: str, listen: str, public_
             path.unlink(missing_ok=True)
         raise
     print(f"created node {key.node_id} in {directory}")
-    print(f"next: branchnet serve --dir {directory}")
+    print(f'next: branchnet admin create --dir {directory} --name "Your Name" --email you@example.org'
+          " (prints the link to choose your password)")  # fmt: skip
+    print(f"then: branchnet serve --dir {directory}")
     return 0
 
 

@@ -114,6 +114,8 @@ def parse_receipt(text: str) -> bytes:
     if len(raw) != 16:
         raise BadInput("a receipt is the code the node showed when you voted (r-…, 26 letters and digits)",
                        field="receipt")  # fmt: skip
+    if receipt_text(raw) != RECEIPT_PREFIX + cleaned:  # 26 letters carry 130 bits: the last 2 must be 0
+        raise BadInput("that is not a receipt this node gave: check its last letter", field="receipt")
     return raw
 
 

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from node.errors import BadInput, Forbidden
 from node.rules.members import access
 from node.storage.members import Member
@@ -65,3 +68,19 @@ def apply(text: str, amendment: AmendmentRow) -> str | None:
         start = para.index(amendment.original)
     parts[amendment.paragraph] = para[:start] + amendment.replacement + para[start + len(amendment.original) :]
     return PARAGRAPH_BREAK.join(parts)
+
+
+def word_diff(before: str, after: str) -> list[tuple[str, str]]:
+    """The words of ``before`` and ``after`` as runs of ``same``, ``del`` and ``ins`` (spaces
+    kept with their words), for showing an amendment in its paragraph."""
+    old, new = re.findall(r"\S+\s*", before), re.findall(r"\S+\s*", after)
+    runs: list[tuple[str, str]] = []
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if op == "equal":
+            runs.append(("same", "".join(old[a1:a2])))
+            continue
+        if a2 > a1:
+            runs.append(("del", "".join(old[a1:a2])))
+        if b2 > b1:
+            runs.append(("ins", "".join(new[b1:b2])))
+    return runs

@@ -154,8 +154,8 @@ def render(
 
 
 _SECTIONS = {"motions": "motions", "ballots": "motions", "account": "account", "members": "members",
-             "federation": "federation", "agenda": "agenda", "campaigns": "agenda", "elections": "elections",
-             "selections": "elections"}  # fmt: skip
+             "federation": "federation", "agenda": "agenda", "campaigns": "campaigns", "elections": "elections",
+             "selections": "elections", "decisions": "decisions", "outbox": "members"}  # fmt: skip
 
 
 def _section(path: str) -> str:

@@ -11,7 +11,8 @@ from aiohttp import web
 
 from node.errors import BadInput, NodeError
 from node.federation import ballots, motions, upward
-from node.rules.motions import paragraphs
+from node.federation.elections import DELEGATES, SELECTION
+from node.rules.motions import paragraphs, word_diff
 from node.validation import whole_number
 from node.web.common import int_param, node_of
 from node.web.pages.account import form_error
@@ -187,9 +188,27 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
         raw = await node.envelopes.get(row.decision)
         decision = open_envelope(raw).payload.body if raw else None
     quorum = row.rules.quorum
-    return {"ballot": row, "choices": CHOICES, "voted": await node.ballots.has_voted(row.id, who.id),
+    statements: dict[str, str] = {}
+    if row.election is not None:  # what each candidate said, where they stood here
+        spec = row.election
+        contest = (DELEGATES + spec.delegates_to.hex() if spec.delegates_to else
+                   SELECTION + spec.selection.hex() if spec.selection else None)  # fmt: skip
+        if contest is not None:
+            statements = {c.name: c.statement for c in await node.candidacies.of(contest) if c.statement}
+    diff = None
+    if row.amendment and row.state == "open" and row.motion.startswith("m") and row.motion[1:].isdigit():
+        # An amendment: its paragraph as the motion reads now, with the words it changes marked.
+        motion = await node.motions.get(int(row.motion[1:]))
+        amendment = await node.motions.get_amendment(int(row.amendment[1:])) if row.amendment[1:].isdigit() else None
+        if motion is not None and amendment is not None:
+            now, then = paragraphs(motion.current), paragraphs(row.text)
+            if amendment.paragraph < min(len(now), len(then)):
+                diff = (amendment.paragraph + 1, word_diff(now[amendment.paragraph], then[amendment.paragraph]))
+    return {"ballot": row, "statements": statements, "choices": CHOICES, "diff": diff,
+            "voted": await node.ballots.has_voted(row.id, who.id),
             "on_roll": await node.ballots.elector_salt(row.id, who.id) is not None, "decision": decision,
-            "receipt": None, "check": None, "notice": _notice(request), "counting_names": COUNTING_NAMES,
+            "receipt": None, "check": None, "typed": None, "notice": _notice(request),
+            "counting_names": COUNTING_NAMES,
             "rules": rules_in_words(row.rules, row.electorate) if row.method == "for_against_abstain" else [],
             "turnout": await node.ballots.turnout(row.id) if row.state == "open" else None,
             "quorum_needed": -(-quorum.num * row.electorate // quorum.den) if row.method == "for_against_abstain"
@@ -218,8 +237,12 @@ async def ballot_action(request: web.Request) -> web.StreamResponse:
             context = await _ballot_context(request, ballot_id, receipt=receipt)
             return render(request, "ballot.html", context, status=201)
         if action == "check":  # posted, never in the address: a receipt must not reach access logs
-            check = await ballots.check_receipt(node, ballot_id, text(form, "receipt").strip()[:100])
-            return render(request, "ballot.html", await _ballot_context(request, ballot_id, check=check))
+            typed = text(form, "receipt").strip()[:100]
+            try:
+                check = await ballots.check_receipt(node, ballot_id, typed)
+            except NodeError as exc:  # the form again, the field marked, what was typed kept
+                return form_error(request, "ballot.html", exc, await _ballot_context(request, ballot_id, typed=typed))
+            return render(request, "ballot.html", await _ballot_context(request, ballot_id, check=check, typed=typed))
         if action == "close":
             if text(form, "confirm") != "yes":  # first, what closing now means: the turnout, the quorum
                 context = await _ballot_context(request, ballot_id, confirm_close=True)

@@ -12,6 +12,27 @@ document.addEventListener("DOMContentLoaded", () => {
     input.addEventListener("focus", () => input.select());
   }
   for (const box of document.querySelectorAll("[data-ranking]")) rankable(box);
+  // A receipt: copy it, or save it as a small text file (it never leaves this browser).
+  for (const tools of document.querySelectorAll("[data-receipt-tools]")) {
+    const said = tools.querySelector("[data-copied]");
+    const copy = tools.querySelector("[data-copy]");
+    const value = () => document.getElementById(copy.dataset.copy).value;
+    copy.addEventListener("click", async () => {
+      try { await navigator.clipboard.writeText(value()); said.textContent = "Copied."; }
+      catch { document.getElementById(copy.dataset.copy).select(); said.textContent = "Selected: copy it now."; }
+    });
+    const save = tools.querySelector("[data-download]");
+    save.addEventListener("click", () => {
+      const text = `Ballot: ${save.dataset.title}\nReceipt: ${value()}\n\nWith this receipt you can check, once the ballot is counted, that your vote was counted as you cast it.\n`;
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+      link.download = save.dataset.filename;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+      said.textContent = "Saved.";
+    });
+    tools.hidden = false;
+  }
 });
 
 // A ranked ballot: the numbered choices are what is sent; this keeps the list in preference

@@ -326,3 +326,20 @@ async def test_a_vote_at_the_closing_millisecond_is_too_late(node: Node) -> None
         await ballots.vote(node, late, row.id, "for", clock=lambda: closes / 1000)
     assert refused.value.code == "ballot_closed"
     assert not await node.ballots.has_voted(row.id, late.id)
+
+
+def test_a_receipt_has_one_spelling() -> None:
+    """26 base32 letters carry 130 bits for a receipt's 128: two spellings decoded to the same
+    receipt (the last letter differing in its padding bits). Only the node's own is taken;
+    case, dashes and spaces do not matter."""
+    receipt = bytes(range(16))
+    text = ballots.receipt_text(receipt)
+    assert ballots.parse_receipt(text) == receipt
+    assert ballots.parse_receipt("  " + text.upper().replace("R-", "r-") + " ") == receipt
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    last = alphabet.index(text[-1])
+    for other in (last | 1, last | 2, last | 3):  # the same 128 bits, other padding
+        if other != last:
+            twin = text[:-1] + alphabet[other]
+            with pytest.raises(BadInput):
+                ballots.parse_receipt(twin)

@@ -71,11 +71,21 @@ async def test_a_member_votes_on_what_waits_in_three_clicks_from_home(
         await tab.page.get_by_label("For").check()
         await tab.page.get_by_role("button", name="Cast my vote").click()
         await expect(tab.page.get_by_text("Your vote is cast.")).to_be_visible()
+        receipt = await tab.page.get_by_label("Receipt").input_value()
+        async with tab.page.expect_download() as saving:  # the receipt kept as a small text file
+            await tab.page.get_by_role("button", name="Save it as a file").click()
+        saved = await (await saving.value).path()
+        assert receipt in Path(saved).read_text() and "Rent caps" in Path(saved).read_text()
+        await tab.page.get_by_role("button", name="Copy the receipt").click()
+        await expect(tab.page.get_by_text(re.compile(r"^(Copied\.|Selected: copy it now\.)$"))).to_be_visible()
+        await tab.check_accessible()
 
         # The delegate election: 1. its link, 2. "Move Val up" (ranked first), 3. "Cast my vote".
         await tab.goto("/")
         await expect(waiting.get_by_text("You have voted.")).to_have_count(1)
         await waiting.get_by_role("link", name=election.subject).click()
+        await expect(tab.page.get_by_role("heading", name="The candidates")).to_be_visible()
+        await expect(tab.page.get_by_text("Val will report back.")).to_be_visible()
         await tab.page.get_by_role("button", name="Move Val up").click()
         await tab.page.get_by_role("button", name="Cast my vote").click()
         await expect(tab.page.get_by_text("Your vote is cast.")).to_be_visible()
@@ -100,6 +110,17 @@ async def test_a_member_votes_on_what_waits_in_three_clicks_from_home(
         await expect(tab.page.get_by_text(re.compile(r"^Quorum: "))).to_be_visible()
         await tab.check_accessible()
         await tab.screenshot("decision-public")
+        # Signed in again, the member checks their receipt; a mistyped one is marked and kept.
+        await tab.sign_in(Principal(member, ""), PASSWORD)
+        await tab.goto(f"/ballots/{question.id}")
+        mistyped = receipt[:-3] + ("aaa" if not receipt.endswith("aaa") else "bbb")
+        await tab.page.get_by_label("Check a receipt").fill(mistyped)
+        await tab.page.get_by_role("button", name="Check").click()
+        await expect(tab.page.get_by_label("Check a receipt")).to_have_value(mistyped)
+        await tab.page.get_by_label("Check a receipt").fill(receipt)
+        await tab.page.get_by_role("button", name="Check").click()
+        await expect(tab.page.get_by_role("status").filter(has_text="Counted, as: for")).to_be_visible()
+        await tab.check_accessible()
     finally:
         await context.close()
     assert not tab.problems, tab.problems

@@ -13,6 +13,7 @@ from playwright.async_api import expect
 
 from node.federation import acts
 from node.rules import accounts
+from node.rules.notices import unsubscribe_token
 from node.storage.members import MemberIn
 from protocol import SigningKey
 from protocol.wire import JoinRequest
@@ -194,6 +195,10 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         ("about", "/about"),
         ("federation", "/federation"),
         ("envelope", f"/envelopes/{genesis}"),
+        ("forgot", "/password/forgot"),
+        ("reset-used", "/password/reset/bnr_" + "x" * 43),
+        ("unsubscribe", "/notices/unsubscribe/" + unsubscribe_token(live.node.key.seed, invited.member.id, "ballots")),
+        ("decisions", "/decisions"),
     ]
     for name, path in signed_out:
         await visitor.goto(path)
@@ -220,6 +225,8 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         ("health", "/federation/health"),
         ("findings", "/findings"),
         ("federation-signed-in", "/federation"),
+        ("outbox", "/outbox"),
+        ("campaigns", "/campaigns"),
     ]
     for name, path in signed_in:
         await tab.goto(path)

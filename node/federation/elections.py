@@ -25,8 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import msgspec
-
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ballots import BallotSpec, now_ms, open_ballot
 from node.federation.own_log import none_signed
@@ -422,41 +420,3 @@ async def selections(node: Upward) -> list[Envelope]:
 
 def names_of(places: list[int], paper: BallotPaper) -> list[str]:
     return [paper.candidates[w] for w in places]
-
-
-class RoundRow(msgspec.Struct, frozen=True):
-    """One round of a result, for people: names and decimal values."""
-
-    round: int
-    action: str
-    candidate: str | None
-    votes: dict[str, str]
-    exhausted: str
-    elected: list[str]
-    excluded: list[str]
-    note: str
-    quota: str | None
-    keep: dict[str, str]
-
-
-def _decimal(units: int, places: int) -> str:
-    whole, part = divmod(units, 10**places)
-    return str(whole) if not part else f"{whole}.{part:0{places}d}".rstrip("0")
-
-
-def rounds_for_people(result: SelectionResult, paper: BallotPaper, method: str) -> list[RoundRow]:
-    places = 9 if method == "meek" else 5
-    names = paper.candidates
-    return [
-        RoundRow(round=i, action=r.action, candidate=names[r.candidate] if r.candidate is not None else None,
-                 votes={names[c]: _decimal(v, places) for c, v in enumerate(r.votes)},
-                 exhausted=_decimal(r.exhausted, places), elected=[names[c] for c in r.elected],
-                 excluded=[names[c] for c in r.excluded], note=r.note,
-                 quota=_decimal(r.quota, places) if r.quota else None,
-                 keep={names[c]: _decimal(k, places) for c, k in enumerate(r.keep) if k not in (0, 10**places)})
-        for i, r in enumerate(result.rounds, 1)
-    ]  # fmt: skip
-
-
-def quota_for_people(result: SelectionResult, method: str) -> str:
-    return _decimal(result.quota, 9 if method == "meek" else 5)

@@ -12,11 +12,13 @@ from aiohttp import web
 from node.errors import BadInput, NodeError
 from node.federation import ballots, motions, upward
 from node.federation.elections import DELEGATES, SELECTION
+from node.federation.results import count_for_people
 from node.rules.motions import paragraphs, word_diff
 from node.validation import whole_number
 from node.web.common import int_param, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, signed_in, text, who_of
+from node.web.pages.elections import chart_of
 from node.web.pages.public import rules_in_words
 from node.web.pages.settings import read_settings, settings_as_sent, settings_of
 from protocol import Decision, node_id_text, open_envelope, parse_node_id
@@ -204,7 +206,9 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
             now, then = paragraphs(motion.current), paragraphs(row.text)
             if amendment.paragraph < min(len(now), len(then)):
                 diff = (amendment.paragraph + 1, word_diff(now[amendment.paragraph], then[amendment.paragraph]))
-    return {"ballot": row, "statements": statements, "choices": CHOICES, "diff": diff,
+    counted = count_for_people(decision) if isinstance(decision, Decision) else None
+    ranked = {"r": counted, "chart": chart_of(counted)} if counted is not None else None
+    return {"ballot": row, "statements": statements, "choices": CHOICES, "diff": diff, "ranked": ranked,
             "voted": await node.ballots.has_voted(row.id, who.id),
             "on_roll": await node.ballots.elector_salt(row.id, who.id) is not None, "decision": decision,
             "receipt": None, "check": None, "typed": None, "notice": _notice(request),

@@ -115,7 +115,7 @@ async def _selection_context(request: web.Request, selection_id: bytes, **extra:
     contest = el.SELECTION + selection_id.hex()
     standing = await node.candidacies.of(contest) if child else []
     ballot = await node.ballots.for_selection(selection_id)
-    results = [{"r": r, "chart": _chart(r)} for r in shown.results]
+    results = [{"r": r, "chart": chart_of(r)} for r in shown.results]
     return {"s": shown.selection, "shown": shown, "results": results, "ours": v.envelope.author == me,
             "child": child, "nominations_open": now <= s.nominations_close, "voting_open": now < s.voting_close,
             "standing": standing, "mine": next((c for c in standing if c.member_id == who.id), None),
@@ -124,7 +124,7 @@ async def _selection_context(request: web.Request, selection_id: bytes, **extra:
             "notice": _notice(request), **extra}  # fmt: skip
 
 
-def _chart(result: Any) -> dict[str, Any]:
+def chart_of(result: Any) -> dict[str, Any]:
     """The last round drawn as bars (an SVG: no inline styles under the page's policy), with
     the quota marked; the table beside it holds every figure."""
     last = result.rounds[-1] if result.rounds else None

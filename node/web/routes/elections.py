@@ -13,6 +13,7 @@ from msgspec import Meta
 
 from node.errors import BadInput
 from node.federation import elections as el
+from node.federation.results import RoundRow, quota_for_people, rounds_for_people
 from node.federation.upward import ancestors, name_of
 from node.storage.elections import Candidacy
 from node.storage.members import Member
@@ -152,7 +153,7 @@ class ResultView(msgspec.Struct):
     order: list[str]
     balanced: list[str]
     reopen_nominations: bool
-    rounds: list[el.RoundRow]
+    rounds: list[RoundRow]
     findings: list[str]
 
 
@@ -196,10 +197,10 @@ def report_of(node: el.Electing, v: el.SelectionView) -> SelectionReport:
     for r in v.results:
         body = r.envelope.payload.body
         assert isinstance(body, SelectionResult) and paper is not None
-        rounds = el.rounds_for_people(body, paper, v.selection.method)
+        rounds = rounds_for_people(body, paper, v.selection.method)
         winners = el.names_of(list(body.winners), paper)
         results.append(ResultView(r.envelope.id.hex(), body.ballots, [b.hex() for b in body.bundles],
-                                  el.quota_for_people(body, v.selection.method), winners,
+                                  quota_for_people(body, v.selection.method), winners,
                                   el.names_of(list(body.order), paper), el.names_of(list(body.balanced), paper),
                                   RON in winners, rounds, r.findings))  # fmt: skip
     return SelectionReport(

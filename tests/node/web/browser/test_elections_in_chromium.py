@@ -73,6 +73,12 @@ async def test_a_member_ranks_candidates_by_keyboard_and_by_dragging(fed: Federa
     await tab.page.get_by_role("button", name="Close and count").click()
     await tab.page.get_by_role("button", name="Yes, close and count").click()  # the confirmation
     await expect(tab.page.get_by_role("heading", name="Result: elected")).to_be_visible()
+    # The branch's own count, as a selection's: the quota and every round, a table and a chart.
+    await expect(tab.page.get_by_text(re.compile(r"the quota was \d"))).to_be_visible()
+    await expect(tab.page.get_by_role("table", name="The count, round by round")).to_be_visible()
+    await expect(tab.page.get_by_role("img", name=re.compile("Votes at the last round"))).to_be_visible()
+    await tab.check_accessible()
+    await tab.screenshot("delegate-election-result")
     check = await ballots.check_receipt(leeds.node, ballot_id, receipt)
     assert check.counted and check.choice == expected
 

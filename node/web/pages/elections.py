@@ -21,7 +21,7 @@ from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
 from node.web.pages.upward import _hex_id, _parse_time, _when_ms
 from node.web.routes.elections import report_of
-from protocol import Selection
+from protocol import Delegates, Selection, open_envelope
 
 NOTICES = {"stood": "You stand: your statement is what members will read.", "withdrawn": "You no longer stand.",
            "election": "The election is open: members rank the candidates on its ballot.",
@@ -50,7 +50,17 @@ async def _elections_context(request: web.Request, **extra: Any) -> dict[str, An
     trust = node.federation_state.trust
     me = node.own_log.key.public
     has_children = any(b.parent == me and b.cut is None for b in (trust.bodies.values() if trust else []))
+    holding = None  # who holds the post now: this body's latest delegates record to its parent
+    if parent is not None:
+        for raw in await node.envelopes.own_of_kind(me, "delegates", 50):
+            record = open_envelope(raw)
+            body = record.payload.body
+            if isinstance(body, Delegates) and body.to == parent:
+                holding = {"names": body.names, "count": body.count, "since": _when_ms(record.payload.created),
+                           "election": body.election.hex() if body.election else None}  # fmt: skip
+                break
     return {"parent": name_of(node, parent) if parent else None, "contest": contest, "standing": standing,
+            "holding": holding,
             "mine": next((c for c in standing if c.member_id == who.id), None), "selections": selections,
             "has_children": has_children, "values": {"name": who.name, "statement": ""},
             "notice": _notice(request), **extra}  # fmt: skip

@@ -79,6 +79,11 @@ async def test_a_member_ranks_candidates_by_keyboard_and_by_dragging(fed: Federa
     await expect(tab.page.get_by_role("img", name=re.compile("Votes at the last round"))).to_be_visible()
     await tab.check_accessible()
     await tab.screenshot("delegate-election-result")
+    elected = await tab.page.locator("text=Elected, in order:").locator("strong").inner_text()
+    winners = [w.strip() for w in elected.split(",")]
+    await tab.goto("/elections")  # who holds the post now
+    await expect(tab.page.get_by_text(re.compile(r"^Now: " + re.escape(", ".join(winners))))).to_be_visible()
+    await tab.check_accessible()
     check = await ballots.check_receipt(leeds.node, ballot_id, receipt)
     assert check.counted and check.choice == expected
 

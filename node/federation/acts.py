@@ -16,13 +16,17 @@ import msgspec
 from node.errors import BadInput, Conflict, Forbidden, NotFound
 from node.federation.ingest import Federation
 from node.federation.own_log import OwnLog
+from node.rules.motions import check_officer
+from node.storage.envelopes import EnvelopeStore
 from node.storage.joins import JoinStore
+from node.storage.members import Member
 from node.storage.peers import PeerStore
 from node.validation import describe
 from protocol import (
     Charter,
     Genesis,
     KeyRotation,
+    NodeProfile,
     ProtocolError,
     Revocation,
     SigningKey,
@@ -184,3 +188,25 @@ async def leave_federation(node: Acting) -> str:
         raise Conflict(f"this node already holds {others} envelopes of the federation; it cannot leave it")
     await node.federation_state.load(init=False)
     return parent
+
+
+async def publish_contact(own_log: OwnLog, name: str, url: str, who: Member, contact: str) -> Envelope:
+    """An officer says how to contact or join this body: a new signed profile (its name and
+    address as configured), which its about page shows to everyone and gossip carries."""
+    check_officer(who, "write what the about page says")
+    text = contact.replace("\r\n", "\n").strip()
+    if len(text) > 2000:
+        raise BadInput("at most 2,000 characters", field="contact")
+    try:
+        return await own_log.append(NodeProfile(name=name, endpoints=[url], contact=text))
+    except (msgspec.ValidationError, ProtocolError) as exc:
+        raise BadInput(f"the profile cannot be signed: {exc}", field="contact") from None
+
+
+async def contact_of(own_log: OwnLog, envelopes: EnvelopeStore) -> str:
+    """What this body's latest signed profile says about contacting or joining it."""
+    for raw in await envelopes.own_of_kind(own_log.key.public, "node_profile", 1):
+        body = open_envelope(raw).payload.body
+        if isinstance(body, NodeProfile):
+            return body.contact
+    return ""

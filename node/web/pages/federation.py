@@ -216,8 +216,17 @@ async def about_page(request: web.Request) -> web.StreamResponse:
             "federation": node.federation_state.federation.hex() if node.federation_state.federation else None,
             "children": [(b, node_id_text(b.key)) for b in _children(request)],
             "objects": sum(h.seq for h in node.federation_state.heads.values()),
+            "contact": await acts.contact_of(node.own_log, node.envelopes),
         },
     )
+
+
+async def about_save(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    node = node_of(request)
+    await acts.publish_contact(node.own_log, node.config.node.name, node.config.http.public_url, who_of(request),
+                               text(form, "contact"))  # fmt: skip
+    return redirect("/about")
 
 
 async def federation_page(request: web.Request) -> web.StreamResponse:
@@ -303,6 +312,7 @@ async def findings_page(request: web.Request) -> web.StreamResponse:
 
 PAGES = [
     Page("GET", "/about", about_page, "public"),
+    Page("POST", "/about", about_save, "officer"),
     Page("GET", "/findings", findings_page, "member"),
     Page("GET", "/federation", federation_page, "public"),
     Page("GET", "/envelopes/{id}", envelope_page, "public"),

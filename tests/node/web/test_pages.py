@@ -399,3 +399,22 @@ async def test_a_form_over_the_size_limit_gets_a_page_not_json(live: Live) -> No
         async with http.post("/members/new", data=big, headers=headers) as r:
             assert r.status == 413 and r.content_type == "text/html"
             assert "limit" in await r.text()
+
+
+async def test_officers_write_how_to_contact_or_join_and_the_public_reads_it(live: Live) -> None:
+    officer, member = await live.member("secretary"), await live.member("member")
+    words = "Meetings: first Tuesday, 7pm, at the Miners' Hall.\n\nJoin: write to join@riverside.example.org"
+    async with await fresh(live) as http:
+        await sign_in(http, member)  # a member may not
+        async with http.post("/about", data={"csrf": await form_token(http, "/about"), "contact": "mine"},
+                             allow_redirects=False) as r:  # fmt: skip
+            assert r.status == 403
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        async with http.post("/about", data={"csrf": await form_token(http, "/about"), "contact": words},
+                             allow_redirects=False) as r:  # fmt: skip
+            assert r.status == 303
+    async with await fresh(live) as http, http.get("/about") as r:  # signed out
+        page = await r.text()
+        assert "first Tuesday, 7pm, at the Miners&#39; Hall." in page and "join@riverside.example.org" in page
+        assert 'name="contact"' not in page  # the form is for officers

@@ -35,7 +35,7 @@ from node.web.pages.common import (
     text,
     who_of,
 )
-from node.web.pages.waiting import ballot_kind, recent_decisions
+from node.web.pages.waiting import ballot_kind, mandates_due, recent_decisions
 from node.web.statuses import status_of
 
 TOKEN = re.compile(r"bni_[A-Za-z0-9_-]{20,96}")  # as storage.logins.new_secret makes them
@@ -85,6 +85,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         context["to_admit"] = [m for m in motions if m.state == "submitted"]
         context["open_ballots"] = [(row, turnout, ballot_kind(row)) for row, turnout in await node.ballots.open_ones()]
         context["mail_failed"] = (await node.outbox.counts())["failed"]
+        context["mandates_due"] = await mandates_due(node, int(time.time() * 1000))
     return render(request, "home.html", context)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from node.federation import upward
 from node.service import Node
 from node.storage.ballots import BallotRow
-from protocol import Decision, open_envelope
+from protocol import AgendaItem, Decision, Mandate, open_envelope
 
 
 def ballot_kind(row: BallotRow) -> str:
@@ -40,3 +41,32 @@ async def recent_decisions(node: Node, limit: int) -> list[Decided]:
         if isinstance(body, Decision):
             found.append(Decided(envelope.id.hex(), body.subject, body.outcome, body.closed))
     return found
+
+
+@dataclass(frozen=True)
+class MandateDue:
+    id: str  # the agenda item (hex): its page is /agenda/{id}
+    title: str
+    by: str
+    closes: int  # ms
+    soon: bool  # within two days
+
+
+async def mandates_due(node: Node, now_ms: int) -> list[MandateDue]:
+    """Questions of the bodies above, open now, on which this body has sent no mandate yet,
+    soonest to close first."""
+    me = node.own_log.key.public
+    sent = set()
+    for raw in await node.envelopes.own_of_kind(me, "mandate", 1000):
+        body = open_envelope(raw).payload.body
+        if isinstance(body, Mandate):
+            sent.add(body.item)
+    due = []
+    for envelope in await upward.agenda(node):
+        item = envelope.payload.body
+        if envelope.author == me or envelope.id in sent or not isinstance(item, AgendaItem):
+            continue
+        if item.opens <= now_ms <= item.closes:
+            due.append(MandateDue(envelope.id.hex(), item.title, upward.name_of(node, envelope.author), item.closes,
+                                  item.closes - now_ms < 2 * 86_400_000))  # fmt: skip
+    return sorted(due, key=lambda d: d.closes)

@@ -121,6 +121,15 @@ async def test_a_member_votes_on_what_waits_in_three_clicks_from_home(
         await tab.page.get_by_role("button", name="Check").click()
         await expect(tab.page.get_by_role("status").filter(has_text="Counted, as: for")).to_be_visible()
         await tab.check_accessible()
+        # The secretary's home: the mandate North waits for, the election still open with its turnout.
+        await tab.sign_out()
+        await tab.sign_in(Principal(leeds.officer, ""), PASSWORD)
+        officers = tab.page.get_by_role("region", name="For officers")
+        await expect(officers.get_by_role("heading", name="Mandates to send")).to_be_visible()
+        await expect(officers.get_by_role("link", name="Rent caps")).to_be_visible()
+        await expect(officers.get_by_text(f"1 of {election.electorate} voted")).to_be_visible()
+        await tab.check_accessible()
+        await tab.screenshot("home-officer-waiting")
     finally:
         await context.close()
     assert not tab.problems, tab.problems

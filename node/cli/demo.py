@@ -180,7 +180,16 @@ async def demo_sign_in(running: RunningNode, password_hash: str) -> str:
         else:
             member = record[0]
         await node.auth.change_password(member.id, password_hash)
+        # And an ordinary member, to see the pages as most people will: what waits for them.
+        plain = await node.members.login_record(f"member2@{slug(running.name)}.example")
+        if plain is not None:
+            await node.auth.change_password(plain[0].id, password_hash)
     return email
+
+
+def member_email(running: RunningNode) -> str:
+    """The ordinary member :func:`demo_sign_in` gives the demo's password."""
+    return f"member2@{slug(running.name)}.example"
 
 
 DEMO_TEXT = ("This branch gives £200 to the food bank.\n\n"
@@ -375,9 +384,11 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
         print(table(nodes))
         password = "-".join(secrets.choice(WORDS) for _ in range(4))
         password_hash = await hash_password(password)
-        print(f"\nweb pages: open a node's address and sign in as its secretary (password: {password})\n")
+        print(f"\nweb pages: open a node's address and sign in as its secretary, or as a member who is no"
+              f" officer (the same password for both: {password})\n")  # fmt: skip
         for n in nodes:
-            print(f"  {n.name:<20} {n.url}/  {await demo_sign_in(n, password_hash)}")
+            secretary = await demo_sign_in(n, password_hash)
+            print(f"  {n.name:<20} {n.url}/  secretary {secretary}  member {member_email(n)}")
         branch = next(n for n in nodes if n.level == "branch")
         print("\n" + await demo_motion(branch, nodes, timeout_s))
         from node.cli.demo_upward import demo_upward

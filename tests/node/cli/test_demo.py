@@ -50,6 +50,9 @@ async def test_demo_once(tmp_path: Path) -> None:
     assert re.search(r"North Region selected its executive across 2 branches by STV: [^(]+, [^(]+ \(\d+ ranked "
                      r"ballots, quota \d+.*; all 8 nodes' recounts agree", text), text
     assert "findings: none on any of the 8 nodes" in text  # an honest federation raises no finding
+    # Each node's pages: a secretary and an ordinary member to sign in as.
+    assert re.search(r"Leeds Branch +http://127\.0\.0\.1:\d+/ +secretary secretary@leeds-branch\.example +member "
+                     r"member2@leeds-branch\.example", text), text
     urls = re.findall(r"http://127\.0\.0\.1:\d+", text)
     assert len(set(urls)) == 8
     assert all([await port_closed(u) for u in set(urls)])

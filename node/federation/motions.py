@@ -149,7 +149,8 @@ async def ballot_on_amendment(
             raise Conflict(f"the motion is {motion.state}: its amendments are settled", code="wrong_state")
         await node.motions.fold(amendment_id, ("proposed",), "fell", OPEN_FOR_AMENDMENT, rules.apply)
         raise Conflict("the amendment fell: the words it changes are no longer in the motion", code="fell")
-    spec = BallotSpec(motion=f"m{motion.id}", amendment=f"a{amendment.id}", subject=f"Amendment {amendment.id} to: "
+    number = sum(1 for a in await node.motions.amendments(motion.id) if a.id <= amendment.id)  # as its page numbers it
+    spec = BallotSpec(motion=f"m{motion.id}", amendment=f"a{amendment.id}", subject=f"Amendment {number} to: "
                       f"{motion.title}"[:200], text=amended, rules=rules_, secrecy=secrecy, may_change=may_change,
                       closes=closes)  # fmt: skip
     try:

@@ -129,7 +129,10 @@ async def motion_action(request: web.Request) -> web.StreamResponse:
         elif action == "accept":
             await motions.accept_amendment(node, who, _int(text(form, "amendment"), "amendment"))
         elif action == "amendment-ballot":
-            row = await motions.ballot_on_amendment(node, who, _int(text(form, "amendment"), "amendment"))
+            chosen = read_settings(form, node)
+            row = await motions.ballot_on_amendment(node, who, _int(text(form, "amendment"), "amendment"),
+                                                    rules_=chosen.rules, secrecy=chosen.secrecy,
+                                                    may_change=chosen.may_change, closes=chosen.closes)  # fmt: skip
             return redirect(f"/ballots/{row.id}?done=ballot")
         elif action == "ballot":
             chosen = read_settings(form, node)

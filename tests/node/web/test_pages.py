@@ -418,3 +418,30 @@ async def test_officers_write_how_to_contact_or_join_and_the_public_reads_it(liv
         page = await r.text()
         assert "first Tuesday, 7pm, at the Miners&#39; Hall." in page and "join@riverside.example.org" in page
         assert 'name="contact"' not in page  # the form is for officers
+
+
+async def test_an_officer_opens_a_ballot_with_its_rules_and_closing_time(live: Live) -> None:
+    from node.federation import motions
+    from protocol.models import Ratio
+
+    officer, member = await live.member("secretary"), await live.member("member")
+    motion = await motions.propose(live.node, member.member, "Change the standing orders", "Meet monthly.")
+    await motions.admit(live.node, officer.member, motion.id)
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        page = f"/motions/{motion.id}"
+        async with http.get(page) as r:
+            text = await r.text()
+            assert 'name="quorum"' in text and 'name="closes_in"' in text  # the federation's defaults shown
+        bad = {"csrf": await form_token(http, page), "quorum": "150", "majority": "two_thirds", "base": "cast",
+               "secrecy": "open", "closes_in": "24"}  # fmt: skip
+        async with http.post(f"{page}/ballot", data=bad, allow_redirects=False) as r:
+            assert r.status == 400 and "whole number of per cent" in await r.text()
+        assert (await live.node.motions.require(motion.id)).state == "admitted"  # nothing opened
+        good = {**bad, "csrf": await form_token(http, page), "quorum": "50", "may_change": "yes"}
+        async with http.post(f"{page}/ballot", data=good, allow_redirects=False) as r:
+            assert r.status == 303
+    (row,) = await live.node.ballots.of_motion(f"m{motion.id}")
+    assert row.rules.quorum == Ratio(num=50, den=100) and row.rules.threshold == Ratio(num=2, den=3)
+    assert (row.rules.base, row.rules.reach, row.secrecy, row.may_change) == ("cast", "at_least", "open", True)
+    assert row.closes is not None and abs(row.closes - (row.opened + 24 * 3_600_000)) < 60_000

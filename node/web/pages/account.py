@@ -35,7 +35,7 @@ from node.web.pages.common import (
     text,
     who_of,
 )
-from node.web.pages.waiting import ballot_kind, mandates_due, recent_decisions
+from node.web.pages.waiting import ballot_kind, mandates_due, open_to_candidates, recent_decisions
 from node.web.statuses import status_of
 
 TOKEN = re.compile(r"bni_[A-Za-z0-9_-]{20,96}")  # as storage.logins.new_secret makes them
@@ -77,6 +77,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         "waiting": [(row, voted, ballot_kind(row)) for row, voted in await node.ballots.waiting(who.id)],
         "amendable": [m for m in motions if m.state == "admitted"],
         "decided": await recent_decisions(node, 5),
+        "candidates_wanted": await open_to_candidates(node, int(time.time() * 1000)),
         "now_ms": int(time.time() * 1000),
     }
     if access(who.role) >= 1:

@@ -88,6 +88,8 @@ async def test_a_regional_selection_through_the_pages(fed: Federation, browsers:
     await fed.sync()
     for name in ("leeds", "york"):
         b = browsers[name]
+        home = await b.page("/")  # waiting for the branch's members: an election open for candidates
+        assert "Elections open for candidates" in home and f'<a href="{here}">Regional committee</a>' in home
         page = await b.page(here)
         assert "Stand for Regional committee" in page
         await b.post(here, f"{here}/stand", {"name": f"Sec {name}", "statement": f"{name} first."})

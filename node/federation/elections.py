@@ -420,3 +420,25 @@ async def selections(node: Upward) -> list[Envelope]:
 
 def names_of(places: list[int], paper: BallotPaper) -> list[str]:
     return [paper.candidates[w] for w in places]
+
+
+@dataclass(frozen=True)
+class OpenToCandidates:
+    id: str  # the selection (hex): its page is /selections/{id}
+    office: str
+    by: str
+    closes: int  # ms: nominations close
+
+
+async def open_to_candidates(node: Upward, now_ms: int) -> list[OpenToCandidates]:
+    """Selections of this body and the bodies above it whose nominations are open now: a
+    member may stand (and their branch nominate them)."""
+    me = node.own_log.key.public
+    mine = {me, *ancestors(node, me)}
+    found = []
+    for envelope in await selections(node):
+        s = envelope.payload.body
+        if isinstance(s, Selection) and envelope.author in mine and now_ms <= s.nominations_close:
+            found.append(OpenToCandidates(envelope.id.hex(), s.office, name_of(node, envelope.author),
+                                          s.nominations_close))  # fmt: skip
+    return sorted(found, key=lambda o: o.closes)

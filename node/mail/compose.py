@@ -21,6 +21,7 @@ SUBJECTS = {
     "ballot_opened": "Vote: {subject}",
     "ballot_reminder": "Not voted yet: {subject}",
     "decision": "Decided: {subject}",
+    "elections": "Candidates wanted: {office}",
 }
 
 _loader = jinja2.PackageLoader("node.mail", "templates")

@@ -20,14 +20,14 @@ import contextlib
 import email.utils
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiosmtplib
 
 from node.config import Config, ConfigError, MailSection
 from node.mail.compose import build, compose
-from node.rules.notices import ballot_params
+from node.rules.notices import ballot_params, elections_params
 from node.storage.outbox import OutboxStore, OutMail
 
 log = logging.getLogger("branchnet.mail")
@@ -40,6 +40,10 @@ MESSAGES_PER_CONNECTION = 100
 
 def relay_domain(mail: MailSection) -> str:
     return email.utils.parseaddr(mail.sender)[1].rpartition("@")[2] or "branchnet.invalid"
+
+
+# (selection id, office, the body choosing, when nominations close in ms) of each election open now
+OpenElections = Callable[[], Awaitable[list[tuple[bytes, str, str, int]]]]
 
 
 class Refused(Exception):
@@ -148,7 +152,7 @@ class Sender:
     """The outbox's sender, run by ``serve`` while ``[mail]`` has a server."""
 
     def __init__(self, config: Config, outbox: OutboxStore, seed: bytes, node_key: bytes, password: str,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.time, elections: OpenElections | None = None) -> None:  # fmt: skip
         self.config = config
         self.outbox = outbox
         self.seed = seed
@@ -156,6 +160,7 @@ class Sender:
         self.relay = Relay(config.mail, password)
         self.bucket = Bucket(config.mail.per_minute)
         self.clock = clock
+        self.elections = elections  # selections open for candidates now (serve passes the node's)
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -166,6 +171,11 @@ class Sender:
     def start(self) -> None:
         self.outbox.on_queued = self._wake.set
         self._task = asyncio.create_task(self._run(), name="mail sender")
+
+    def look_now(self) -> None:
+        """Scan for reminders and elections now rather than at the next minute."""
+        self._next_scan = 0.0
+        self._wake.set()
 
     async def stop(self) -> None:
         """Let the mail being sent finish (up to the SMTP timeout), then stop."""
@@ -217,6 +227,11 @@ class Sender:
         for ballot_id, subject, closes in await self.outbox.due_reminders(self.config.mail.reminder_hours):
             queued = await self.outbox.remind(ballot_id, ballot_params(self.config, ballot_id, subject, closes))
             log.info("reminders queued", extra={"fields": {"ballot_id": ballot_id, "mails": queued}})
+        for selection, office, by, closes in await self.elections() if self.elections is not None else []:
+            params = elections_params(self.config, selection, office, by, closes)
+            queued = await self.outbox.announce("elections", "elections", f"elections:{selection.hex()}", params)
+            if queued:
+                log.info("election notices queued", extra={"fields": {"selection": selection.hex(), "mails": queued}})
 
     async def _one(self, mail: OutMail) -> None:
         fields = {"mail_id": mail.id, "kind": mail.kind, "member_id": mail.member_id, "attempt": mail.attempts}

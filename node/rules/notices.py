@@ -1,9 +1,10 @@
 """What members are told by mail, and their say over it (docs/operating.md, "Mail").
 
 Invites and password links go to the one member they are for. Notices go to members who
-have them on (ballot notices are on until a member turns them off; decision notices are off
-until turned on): a ballot they may vote on opened, a reminder before it closes to those who
-have not voted, a decision of this body published. A notice
+have them on (ballot notices are on until a member turns them off; decision and election
+notices are off until turned on): a ballot they may vote on opened, a reminder before it closes to those who
+have not voted, a decision of this body published, an election of this body or one above it
+open for candidates. A notice
 never holds a receipt or a choice. Each notice carries a one-click unsubscribe link (RFC
 8058) whose token is a MAC under a key derived from the node's: no table of tokens, nothing
 to guess, and it turns off that one kind of notice for that one member.
@@ -26,6 +27,7 @@ NOTICE_OF: dict[str, str | None] = {
     "ballot_opened": "ballots",
     "ballot_reminder": "ballots",
     "decision": "decisions",
+    "elections": "elections",
 }
 
 
@@ -75,3 +77,8 @@ def link_params(url: str, expires: int) -> dict[str, Any]:
 def decision_params(config: Config, decision: bytes, subject: str, outcome: str) -> dict[str, Any]:
     url = link(config, f"/decisions/{decision.hex()}")
     return {"subject": subject, "outcome": outcome.replace("_", " "), "url": url}
+
+
+def elections_params(config: Config, selection: bytes, office: str, by: str, closes: int) -> dict[str, Any]:
+    url = link(config, f"/selections/{selection.hex()}")
+    return {"office": office, "by": by, "closes": when_text(closes), "url": url}

@@ -21,8 +21,8 @@ from typing import Any
 
 from node.storage.db import Database
 
-NOTICE_KINDS = ("ballots", "decisions")  # what a member may turn on or off
-NOTICE_DEFAULTS = {"ballots": True, "decisions": False}
+NOTICE_KINDS = ("ballots", "decisions", "elections")  # what a member may turn on or off
+NOTICE_DEFAULTS = {"ballots": True, "decisions": False, "elections": False}
 STATES = ("queued", "sending", "sent", "failed")
 
 
@@ -87,7 +87,8 @@ async def queue_to_electors(conn: Any, ballot_id: int, kind: str, params: dict[s
 
 
 async def queue_to_choosers(conn: Any, notice: str, kind: str, dedupe: str, params: dict[str, Any], now: int) -> int:
-    """A notice to every active member who turned ``notice`` on (decisions)."""
+    """A notice to every active member who turned ``notice`` on (decisions, elections), once
+    per member and ``dedupe``."""
     assert notice in NOTICE_KINDS and notice != "ballots"
     cursor = await conn.execute(
         "INSERT INTO outbox (member_id, kind, dedupe, params, state, next_at, created_at)"
@@ -190,7 +191,7 @@ class OutboxStore:
 
     async def choices(self, member_id: int) -> dict[str, bool]:
         row = await self.db.fetchone(
-            "SELECT ballots, decisions FROM notice_choices WHERE member_id = ?", (member_id,)
+            "SELECT ballots, decisions, elections FROM notice_choices WHERE member_id = ?", (member_id,)
         )
         if row is None:
             return dict(NOTICE_DEFAULTS)
@@ -202,14 +203,15 @@ class OutboxStore:
         assert not unknown, unknown
         async with self.db.write("outbox.choose") as conn:
             async with conn.execute(
-                "SELECT ballots, decisions FROM notice_choices WHERE member_id = ?", (member_id,)
+                "SELECT ballots, decisions, elections FROM notice_choices WHERE member_id = ?", (member_id,)
             ) as cursor:
                 row = await cursor.fetchone()
             now = dict(NOTICE_DEFAULTS) if row is None else {k: bool(row[i]) for i, k in enumerate(NOTICE_KINDS)}
             now.update(changes)
             await conn.execute(
-                "INSERT INTO notice_choices (member_id, ballots, decisions) VALUES (?, ?, ?)"
-                " ON CONFLICT (member_id) DO UPDATE SET ballots = excluded.ballots, decisions = excluded.decisions",
+                "INSERT INTO notice_choices (member_id, ballots, decisions, elections) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (member_id) DO UPDATE SET ballots = excluded.ballots, decisions = excluded.decisions,"
+                " elections = excluded.elections",
                 (member_id, *(int(now[k]) for k in NOTICE_KINDS)),
             )
         return now
@@ -235,3 +237,8 @@ class OutboxStore:
             if not cursor.rowcount:
                 return 0
             return await queue_to_electors(conn, ballot_id, "ballot_reminder", params, now, not_voted=True)
+
+    async def announce(self, kind: str, notice: str, dedupe: str, params: dict[str, Any]) -> int:
+        """A notice to every member who turned ``notice`` on and has not had this one."""
+        async with self.db.write("outbox.announce") as conn:
+            return await queue_to_choosers(conn, notice, kind, dedupe, params, int(self.clock()))

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler as AiohttpHandler
 
 from node.errors import BadInput, DatabaseError, Forbidden, NodeError, NotFound, Throttled, TooLarge, Unauthorized
 from node.federation.closer import Closer
+from node.federation.elections import open_to_candidates
 from node.federation.own_log import ACTING
 from node.gossip.runner import Gossip
 from node.mail.sender import Sender, smtp_password
@@ -174,6 +175,7 @@ def _log_request(request: web.Request, status: int, started: float) -> None:
 
 
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+SENDER = web.AppKey("sender", Sender)  # the outbox's sender, when [mail] has a server
 
 
 def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
@@ -206,7 +208,12 @@ def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
     sender = None
     if node.config.mail.enabled:  # the password is read now: a missing file stops start-up, named
         password = smtp_password(node.config.mail, node.directory)
-        sender = Sender(node.config, node.outbox, node.key.seed, node.key.public, password)
+        async def elections_open() -> list[tuple[bytes, str, str, int]]:
+            return [(bytes.fromhex(o.id), o.office, o.by, o.closes)
+                    for o in await open_to_candidates(node, int(time.time() * 1000))]  # fmt: skip
+
+        sender = Sender(node.config, node.outbox, node.key.seed, node.key.public, password, elections=elections_open)
+        app[SENDER] = sender
 
     closer = Closer(node)
     node.ballots.on_opened = closer.wake.set  # a ballot with a closing time: look again now

@@ -7,7 +7,7 @@
 CREATE TABLE outbox (
     id         INTEGER PRIMARY KEY,
     member_id  INTEGER NOT NULL REFERENCES members (id) ON DELETE CASCADE,
-    kind       TEXT NOT NULL,               -- invite, reset, ballot_opened, ballot_reminder, decision
+    kind       TEXT NOT NULL,               -- invite, reset, ballot_opened, ballot_reminder, decision, elections
     dedupe     TEXT UNIQUE,
     params     TEXT NOT NULL,               -- JSON
     state      TEXT NOT NULL,               -- queued, sending, sent, failed
@@ -20,11 +20,12 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (state, next_at, id);
 CREATE INDEX outbox_by_member ON outbox (member_id);
 
--- What each member chose to be told (no row: the defaults: ballot notices on, decisions off).
+-- What each member chose to be told (no row: the defaults: ballot notices on, the rest off).
 CREATE TABLE notice_choices (
     member_id INTEGER PRIMARY KEY REFERENCES members (id) ON DELETE CASCADE,
     ballots   INTEGER NOT NULL DEFAULT 1,   -- a ballot opened; a reminder before it closes
-    decisions INTEGER NOT NULL DEFAULT 0    -- a decision of this body published
+    decisions INTEGER NOT NULL DEFAULT 0,   -- a decision of this body published
+    elections INTEGER NOT NULL DEFAULT 0    -- an election (a selection here or above) open for candidates
 );
 
 -- When each member was last sent (or shown) an invite: "invite everyone not yet invited".

@@ -18,7 +18,8 @@ from node.web.routes.logins import FORGOT_ANSWER
 from node.web.statuses import status_of
 
 RESET_TOKEN = re.compile(r"bnr_[A-Za-z0-9_-]{20,96}")
-NOTICE_NAMES = {"ballots": "ballot notices and reminders", "decisions": "decision notices"}
+NOTICE_NAMES = {"ballots": "ballot notices and reminders", "decisions": "decision notices",
+                "elections": "notices of elections open for candidates"}  # fmt: skip
 
 
 async def forgot_page(request: web.Request) -> web.StreamResponse:

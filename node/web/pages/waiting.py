@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from node.federation import elections, upward
+from node.federation import upward
+from node.federation.elections import OpenToCandidates as OpenToCandidates  # re-exported
+from node.federation.elections import open_to_candidates as open_to_candidates  # re-exported
 from node.service import Node
 from node.storage.ballots import BallotRow
-from protocol import AgendaItem, Decision, Mandate, Selection, open_envelope
+from protocol import AgendaItem, Decision, Mandate, open_envelope
 
 
 def ballot_kind(row: BallotRow) -> str:
@@ -70,25 +72,3 @@ async def mandates_due(node: Node, now_ms: int) -> list[MandateDue]:
             due.append(MandateDue(envelope.id.hex(), item.title, upward.name_of(node, envelope.author), item.closes,
                                   item.closes - now_ms < 2 * 86_400_000))  # fmt: skip
     return sorted(due, key=lambda d: d.closes)
-
-
-@dataclass(frozen=True)
-class OpenToCandidates:
-    id: str  # the selection (hex): its page is /selections/{id}
-    office: str
-    by: str
-    closes: int  # ms: nominations close
-
-
-async def open_to_candidates(node: Node, now_ms: int) -> list[OpenToCandidates]:
-    """Selections of this body and the bodies above it whose nominations are open now: a
-    member may stand (and their branch nominate them)."""
-    me = node.own_log.key.public
-    mine = {me, *upward.ancestors(node, me)}
-    found = []
-    for envelope in await elections.selections(node):
-        s = envelope.payload.body
-        if isinstance(s, Selection) and envelope.author in mine and now_ms <= s.nominations_close:
-            found.append(OpenToCandidates(envelope.id.hex(), s.office, upward.name_of(node, envelope.author),
-                                          s.nominations_close))  # fmt: skip
-    return sorted(found, key=lambda o: o.closes)

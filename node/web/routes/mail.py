@@ -18,11 +18,13 @@ from node.web.routing import LIMIT_200, Query, Route
 class Notices(msgspec.Struct):
     ballots: bool  # a ballot I may vote on opened; a reminder before it closes if I have not voted
     decisions: bool  # a decision of this body published
+    elections: bool  # an election of this body or one above it open for candidates
 
 
 class NoticesPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ballots: bool | UnsetType = UNSET
     decisions: bool | UnsetType = UNSET
+    elections: bool | UnsetType = UNSET
 
 
 class MailView(msgspec.Struct):

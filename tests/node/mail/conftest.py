@@ -129,12 +129,17 @@ def with_mail(node_dir: Path, smtp: Smtp, **more: Any) -> None:
 @pytest.fixture
 async def mail_live(node_dir: Path, password_hash: str, smtp: Smtp) -> AsyncIterator[Live]:
     """A node served on 127.0.0.1 whose mail goes to ``smtp`` (retries after 1 s)."""
+    async for live in serve_with_mail(node_dir, password_hash, smtp):
+        yield live
+
+
+async def serve_with_mail(node_dir: Path, password_hash: str, smtp: Smtp) -> AsyncIterator[Live]:
     with_mail(node_dir, smtp, retry_s=1)
     node = await Node.open(node_dir, serving=True)
     runner, url = await serve_node(node)
     try:
         async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            yield Live(node, url, http, password_hash, {"smtp": smtp})
+            yield Live(node, url, http, password_hash, {"smtp": smtp, "app": runner.app})
     finally:
         await runner.cleanup()
         await node.close()

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 
 from node.federation import ballots
 from node.federation.ballots import BallotSpec
 from node.storage.members import MemberIn
-from tests.node.conftest import PASSWORD, Live
-from tests.node.mail.conftest import Received, Smtp
+from tests.node.conftest import PASSWORD, Live, new_node_dir
+from tests.node.mail.conftest import Received, Smtp, serve_with_mail
 
 LINK = re.compile(r"https?://[^\s<>\"]+")
 
@@ -230,3 +234,36 @@ async def test_server_down_then_back_nothing_lost(mail_live: Live, smtp: Smtp) -
     await until_sent(live, 5)
     await asyncio.sleep(0.5)
     assert len(smtp.recorder.received) == 5  # each once
+
+
+@pytest.fixture
+async def region_live(tmp_path: Path, password_hash: str, smtp: Smtp) -> AsyncIterator[Live]:
+    """A region's node (it charters branches and holds selections), its mail to ``smtp``."""
+    async for live in serve_with_mail(await new_node_dir(tmp_path, "North Region", level="region"), password_hash,
+                                      smtp):  # fmt: skip
+        yield live
+
+
+async def test_an_election_open_for_candidates_is_told_to_those_who_asked_once(region_live: Live) -> None:
+    from node.federation import acts
+    from node.federation import elections as el
+    from node.web.app import SENDER
+    from protocol import SigningKey
+
+    live, smtp = region_live, region_live.extra["smtp"]
+    node = live.node
+    officer = await live.member("secretary")
+    keen, quiet = await live.member(), await live.member()
+    await node.outbox.choose(keen.member.id, {"elections": True})
+    await acts.issue_charter(node, SigningKey.generate().public, "Leeds Branch", "branch", None)  # a body to choose in
+    now = int(time.time() * 1000)
+    selection = await el.publish_selection(node, officer.member, "Regional committee", 1,
+                                           nominations_close=now + 3_600_000, voting_close=now + 7_200_000)  # fmt: skip
+    sender = live.extra["app"][SENDER]
+    sender.look_now()
+    (told,) = await smtp.recorder.until(1)
+    assert told.to == [keen.member.email] and told.message["Subject"] == "Candidates wanted: Regional committee"
+    assert f"/selections/{selection.id.hex()}" in told.text and "List-Unsubscribe" in told.message
+    sender.look_now()  # a second look tells nobody again
+    await asyncio.sleep(0.5)
+    assert len(smtp.recorder.received) == 1 and quiet.member.email not in [r.to[0] for r in smtp.recorder.received]

@@ -217,7 +217,7 @@ async def demo_motion(branch: RunningNode, nodes: list[RunningNode], timeout_s: 
         motion = await call("POST", "/api/v1/motions", voters[0], {"title": "Fund the food bank", "text": DEMO_TEXT})
         await call("POST", f"/api/v1/motions/{motion['id']}/admit", officer)
         amendment = await call("POST", f"/api/v1/motions/{motion['id']}/amendments", voters[1],
-                               {"paragraph": 0, "start": 18, "end": 22, "text": "£300"})  # fmt: skip
+                               {"paragraph": 1, "start": 18, "end": 22, "text": "£300"})  # fmt: skip
         steps = [
             (f"/api/v1/amendments/{amendment['id']}/ballot", ["for", "for", "for", "against"]),
             (f"/api/v1/motions/{motion['id']}/ballot", ["for", "for", "against", "abstain", "for"]),

@@ -48,7 +48,7 @@ def span(text: str, paragraph: int, start: int, end: int) -> str:
     """The words an amendment replaces; BadInput naming the field when the span is not in the text."""
     parts = paragraphs(text)
     if not 0 <= paragraph < len(parts):
-        raise BadInput(f"the motion has paragraphs 0 to {len(parts) - 1}", field="paragraph")
+        raise BadInput(f"the motion has paragraphs 1 to {len(parts)}", field="paragraph")  # as people count them
     if not 0 <= start <= end <= len(parts[paragraph]):
         raise BadInput(f"paragraph {paragraph} has {len(parts[paragraph])} characters; start and end are within it "
                        "and start is not after end", field="start")  # fmt: skip

@@ -32,7 +32,7 @@ class Reason(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    paragraph: Annotated[int, Meta(ge=0, le=10_000)]
+    paragraph: Annotated[int, Meta(ge=1, le=10_000)]  # numbered as the pages number them: 1 is the first
     start: Annotated[int, Meta(ge=0, le=20_000)]
     end: Annotated[int, Meta(ge=0, le=20_000)]
     text: Annotated[str, Meta(max_length=20_000)]
@@ -53,7 +53,7 @@ class AmendmentView(msgspec.Struct):
     id: int
     motion_id: int
     proposer_id: int | None
-    paragraph: int
+    paragraph: int  # 1 is the first, as on the motion's page
     start: int
     end: int
     original: str
@@ -94,7 +94,7 @@ def motion_view(m: MotionRow, amendments: list[AmendmentRow] | None = None,
 
 
 def amendment_view(a: AmendmentRow) -> AmendmentView:
-    return AmendmentView(a.id, a.motion_id, a.proposer_id, a.paragraph, a.start, a.end, a.original, a.replacement,
+    return AmendmentView(a.id, a.motion_id, a.proposer_id, a.paragraph + 1, a.start, a.end, a.original, a.replacement,
                          a.state, a.ballot_id)  # fmt: skip
 
 
@@ -145,7 +145,7 @@ submit, admit, rule_out, refer, withdraw, remit = (
 async def amend(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, AmendmentIn)
-    row = await motions.amend(node_of(request), who, int_param(request, "motion_id"), body.paragraph, body.start,
+    row = await motions.amend(node_of(request), who, int_param(request, "motion_id"), body.paragraph - 1, body.start,
                               body.end, body.text)  # fmt: skip
     return json_response(amendment_view(row), status=201)
 

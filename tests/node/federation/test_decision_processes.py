@@ -139,9 +139,9 @@ async def test_a_branch_decides_and_every_node_holds_a_decision_that_adds_up_wit
         motion = await call("POST", "/api/v1/motions", tokens[0], {"title": "Fund the food bank", "text": text})
         await call("POST", f"/api/v1/motions/{motion['id']}/admit", sec_token)
         carried = await call("POST", f"/api/v1/motions/{motion['id']}/amendments", tokens[1],
-                             {"paragraph": 0, "start": 18, "end": 22, "text": "£300"})  # fmt: skip
+                             {"paragraph": 1, "start": 18, "end": 22, "text": "£300"})  # fmt: skip
         lost = await call("POST", f"/api/v1/motions/{motion['id']}/amendments", tokens[2],
-                          {"paragraph": 1, "start": 0, "end": 29, "text": ""})  # fmt: skip
+                          {"paragraph": 2, "start": 0, "end": 29, "text": ""})  # fmt: skip
         for amendment, choices in [(carried, ["for"] * 12 + ["against"] * 3), (lost, ["for"] * 4 + ["against"] * 11)]:
             on = await call("POST", f"/api/v1/amendments/{amendment['id']}/ballot", sec_token)
             await asyncio.gather(*(call("POST", f"/api/v1/ballots/{on['id']}/votes", t, {"choice": c})

@@ -94,7 +94,7 @@ async def test_who_may_move_a_motion_and_when(node: Node) -> None:
         await motions.amend(node, other, motion.id, 0, 0, 4, "That")
     second = await motions.propose(node, mover, "Another", TEXT)
     await motions.admit(node, sec, second.id)
-    with pytest.raises(BadInput, match="paragraphs 0 to 2"):
+    with pytest.raises(BadInput, match="paragraphs 1 to 3"):  # numbered as people count them
         await motions.amend(node, other, second.id, 3, 0, 0, "x")
     with pytest.raises(BadInput):
         await motions.amend(node, other, second.id, 0, 5, 2, "x")

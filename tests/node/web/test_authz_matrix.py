@@ -466,7 +466,7 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
     ),
     ("POST", "/api/v1/motions/{motion_id}/amendments"): (
-        _motion_path("/amendments", "admitted", {"paragraph": 0, "start": 0, "end": 4, "text": "That"}),
+        _motion_path("/amendments", "admitted", {"paragraph": 1, "start": 0, "end": 4, "text": "That"}),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
     ),
     ("POST", "/api/v1/motions/{motion_id}/comments"): (

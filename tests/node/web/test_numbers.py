@@ -58,7 +58,7 @@ def sample_bodies(child: SigningKey) -> dict[str, dict[str, Any]]:
         "POST /api/v1/motions": {"title": "t", "text": "x", "deadline": 10},
         "POST /api/v1/motions/{motion_id}/rule-out": {"reason": "r"},
         "POST /api/v1/motions/{motion_id}/refer": {"reason": "r"},
-        "POST /api/v1/motions/{motion_id}/amendments": {"paragraph": 0, "start": 0, "end": 1, "text": "y"},
+        "POST /api/v1/motions/{motion_id}/amendments": {"paragraph": 1, "start": 0, "end": 1, "text": "y"},
         "POST /api/v1/motions/{motion_id}/comments": {"text": "c"},
         "POST /api/v1/motions/{motion_id}/ballot": {},
         "POST /api/v1/amendments/{amendment_id}/ballot": {},

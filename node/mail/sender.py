@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -33,9 +34,19 @@ from node.storage.outbox import OutboxStore, OutMail
 log = logging.getLogger("branchnet.mail")
 
 REMINDER_SCAN_S = 60.0
+KEEP_DAYS = 180  # sent and failed mail is listed this long, then forgotten (the table stays bounded)
 IDLE_LOOK_S = 10.0  # mail queued by another process (the command line) is sent within this
 MAX_BACKOFF_S = 3600
 MESSAGES_PER_CONNECTION = 100
+
+
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
+
+
+def scrubbed(text: str) -> str:
+    """A server's words fit for the log, which holds no personal data: addresses taken out
+    (a refusal often names the mailbox). The outbox keeps the words whole, for officers."""
+    return _ADDRESS.sub("<address>", text)[:300]
 
 
 def relay_domain(mail: MailSection) -> str:
@@ -224,6 +235,7 @@ class Sender:
         if time.monotonic() < self._next_scan:
             return
         self._next_scan = time.monotonic() + REMINDER_SCAN_S
+        await self.outbox.prune(KEEP_DAYS * 86_400)
         for ballot_id, subject, closes in await self.outbox.due_reminders(self.config.mail.reminder_hours):
             queued = await self.outbox.remind(ballot_id, ballot_params(self.config, ballot_id, subject, closes))
             log.info("reminders queued", extra={"fields": {"ballot_id": ballot_id, "mails": queued}})
@@ -256,18 +268,18 @@ class Sender:
         except Refused as exc:
             await self.outbox.failed(mail.id, str(exc))
             self.failed += 1
-            log.warning("mail refused", extra={"fields": {**fields, "answer": str(exc)}})
+            log.warning("mail refused", extra={"fields": {**fields, "answer": scrubbed(str(exc))}})
             return
         except NotNow as exc:
             wait_s = min(self.config.mail.retry_s * 2 ** (mail.attempts - 1), MAX_BACKOFF_S)
             await self.outbox.retry(mail.id, int(self.clock()) + wait_s, str(exc))
             log.warning("mail not sent, trying again later",
-                        extra={"fields": {**fields, "error": str(exc), "retry_in_s": wait_s}})  # fmt: skip
+                        extra={"fields": {**fields, "error": scrubbed(str(exc)), "retry_in_s": wait_s}})  # fmt: skip
             await self._pause(wait_s)  # the server is not taking mail: do not try every other one now
             return
         await self.outbox.sent(mail.id)
         self.sent += 1
-        log.info("mail sent", extra={"fields": {**fields, "answer": answer[:200]}})
+        log.info("mail sent", extra={"fields": {**fields, "answer": scrubbed(answer)}})
 
 
 async def send_test(config: Config, password: str, to: str) -> str:

@@ -242,3 +242,12 @@ class OutboxStore:
         """A notice to every member who turned ``notice`` on and has not had this one."""
         async with self.db.write("outbox.announce") as conn:
             return await queue_to_choosers(conn, notice, kind, dedupe, params, int(self.clock()))
+
+    async def prune(self, older_than_s: int) -> int:
+        """Forget mail sent or failed more than ``older_than_s`` ago; how many rows."""
+        cutoff = int(self.clock()) - older_than_s
+        async with self.db.write("outbox.prune") as conn:
+            cursor = await conn.execute(
+                "DELETE FROM outbox WHERE state IN ('sent', 'failed') AND created_at < ?", (cutoff,)
+            )
+            return int(cursor.rowcount)

@@ -62,3 +62,10 @@ def test_an_invite_carries_its_link_and_no_unsubscribe() -> None:
     for kind in ("plain", "html"):
         part = message.get_body((kind,))
         assert part is not None and "https://r.example.org/invite/bni_x" in part.get_content()
+
+
+def test_the_log_gets_a_servers_words_without_addresses() -> None:
+    from node.mail.sender import scrubbed
+
+    words = "550 5.1.1 <ann@example.org>: Recipient address rejected: ann@example.org unknown"
+    assert scrubbed(words) == "550 5.1.1 <address>: Recipient address rejected: <address> unknown"

@@ -73,10 +73,19 @@ async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
             seen += line.decode()
         assert process.returncode is None  # still serving
         # Every node's web address and a sign-in that works on its pages.
-        password = re.search(r"\(password: ([a-z-]+)\)", seen)
-        signins = re.findall(r"^  (.+?)\s+(http://127\.0\.0\.1:\d+)/  (secretary@[a-z-]+\.example)$", seen, re.M)
+        password = re.search(r"the same password for both: ([a-z-]+)\)", seen)
+        signins = re.findall(r"^  (.+?)\s+(http://127\.0\.0\.1:\d+)/  secretary (secretary@[a-z-]+\.example)"
+                             r"  member (member2@[a-z-]+\.example)$", seen, re.M)  # fmt: skip
         assert password and len(signins) == 8, seen
-        for _, url, email in signins[::3]:
+        for _, url, email, member in signins[::3]:
+            async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                async with http.get("/") as r:
+                    token = re.search(r'name="csrf" value="([^"]+)"', await r.text())
+                assert token
+                form = {"csrf": token.group(1), "email": member, "password": password.group(1)}
+                async with http.post("/signin", data=form) as r:
+                    page = await r.text()
+                assert r.status == 200 and "Waiting for you" in page and "For officers" not in page, page[:500]
             async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                 async with http.get("/") as r:
                     token = re.search(r'name="csrf" value="([^"]+)"', await r.text())

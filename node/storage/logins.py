@@ -167,6 +167,10 @@ class AuthStore:
             await outbox.queue(conn, member_id, "reset", mail(token, now + ttl_s), now)
         return token
 
+    async def invite_member(self, token: str) -> Member | None:
+        """Whose password this invite would set, if it is still good."""
+        return await self._member_for("invites", token, INVITE_PREFIX)
+
     async def reset_member(self, token: str) -> Member | None:
         """Whose password this reset link would set, if it is still good."""
         return await self._member_for("password_resets", token, RESET_PREFIX)

@@ -33,3 +33,17 @@ async def test_a_removed_member_is_sent_nothing(node: Node) -> None:
         await outbox.queue(conn, bob.id, "invite", {"url": "u"}, 1)
     await node.members.remove(bob.id)
     assert await node.outbox.claim() is None and (await node.outbox.counts())["queued"] == 0
+
+
+def test_the_rate_limit_lets_a_tenth_of_a_minute_through_then_paces() -> None:
+    from node.mail.sender import Bucket
+
+    now = [0.0]
+    bucket = Bucket(120, clock=lambda: now[0])  # 120 a minute: bursts of 12, then one each half second
+    assert [bucket.wait_s() for _ in range(12)] == [0.0] * 12
+    assert bucket.wait_s() == 0.5
+    now[0] += 0.5
+    assert bucket.wait_s() == 0.0 and bucket.wait_s() == 0.5
+    now[0] += 60
+    assert [bucket.wait_s() for _ in range(12)] == [0.0] * 12  # a quiet minute refills the burst, no more
+    assert bucket.wait_s() > 0

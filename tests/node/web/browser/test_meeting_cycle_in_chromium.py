@@ -185,3 +185,24 @@ async def test_a_member_who_forgot_their_password_gets_back_in_by_mail(live: Liv
     # The link worked once: opened again, it says so.
     await tab.goto("/password/reset/" + link.group(0).rsplit("/", 1)[1])
     await expect(tab.page.get_by_text("This link no longer works")).to_be_visible()
+
+
+async def test_an_invite_by_mail_opens_in_chromium_and_signs_the_member_in(live: Live, new_tab, smtp: Smtp  # type: ignore[no-untyped-def]
+                                                                           ) -> None:  # fmt: skip
+    officer = await live.member("secretary")
+    newcomer = await live.member(with_password=False)
+    tab: Tab = await new_tab()
+    await tab.sign_in(officer)
+    await tab.goto(f"/members/{newcomer.member.id}")
+    await tab.page.get_by_role("button", name="Invite by mail").click()
+    await expect(tab.page.get_by_role("heading", name=f"Invite sent to {newcomer.member.name}")).to_be_visible()
+    await tab.check_accessible()
+    await tab.sign_out()
+    (mail,) = await smtp.recorder.until(1)
+    link = re.search(r"https?://\S+/invite/bni_[A-Za-z0-9_-]+", mail.text)
+    assert link is not None and mail.to == [newcomer.member.email]
+    await tab.goto("/invite/" + link.group(0).rsplit("/", 1)[1])
+    await tab.page.get_by_label("Password", exact=True).fill("a long and new passphrase")
+    await tab.page.get_by_label("The same again").fill("a long and new passphrase")
+    await tab.page.get_by_role("button", name="Set password and sign in").click()
+    await expect(tab.page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()

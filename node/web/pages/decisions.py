@@ -6,6 +6,7 @@ Every action calls node/federation/motions.py or ballots.py, as the API does."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -103,8 +104,21 @@ async def _motion_context(request: web.Request, motion_id: int) -> dict[str, Any
             "notice": _notice(request)}  # fmt: skip
 
 
+DECIDED = ("carried", "carried_as_amended", "lost")  # a motion the public may read
+
+
 async def motion_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "motion.html", await _motion_context(request, int_param(request, "motion_id")))
+    """Members see a motion at every step; anyone may read one once it is decided."""
+    motion_id = int_param(request, "motion_id")
+    if signed_in(request) is None:
+        node = node_of(request)
+        motion = await node.motions.get(motion_id)
+        if motion is None or motion.state not in DECIDED:
+            return redirect("/?" + urlencode({"next": request.path_qs}))  # as for any members' page
+        decided = [(row, row.decision.hex()) for row in await node.ballots.of_motion(f"m{motion_id}") if row.decision]
+        return render(request, "motion_public.html", {"motion": motion, "parts": paragraphs(motion.current),
+                                                      "decided": decided})  # fmt: skip
+    return render(request, "motion.html", await _motion_context(request, motion_id))
 
 
 async def motion_action(request: web.Request) -> web.StreamResponse:
@@ -280,7 +294,7 @@ PAGES = [
     Page("GET", "/motions", motions_page, "member"),
     Page("GET", "/motions/new", new_motion_page, "member"),
     Page("POST", "/motions/new", propose, "member"),
-    Page("GET", "/motions/{motion_id}", motion_page, "member"),
+    Page("GET", "/motions/{motion_id}", motion_page, "public"),  # members', or anyone's once decided
     Page("POST", "/motions/{motion_id}/{action}", motion_action, "member"),
     Page("GET", "/ballots/{ballot_id}", ballot_page, "member"),
     Page("POST", "/ballots/{ballot_id}/{action}", ballot_action, "member"),

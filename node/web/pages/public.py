@@ -79,9 +79,14 @@ async def decision_page(request: web.Request) -> web.StreamResponse:
     trust = node.federation_state.trust
     author = trust.bodies.get(envelope.author) if trust else None
     cast = sum(decision.counts) if decision.method == "for_against_abstain" else None
+    motion_id = None  # this body's own motion it decided, readable by anyone once decided
+    if envelope.author == node.key.public:
+        row = await node.ballots.by_ballot(decision.ballot)
+        if row is not None and row.motion.startswith("m") and row.motion[1:].isdigit():
+            motion_id = int(row.motion[1:])
     return render(request, "decision.html", {
         "envelope": envelope, "d": decision, "by": author.name if author else node_id_text(envelope.author),
-        "text": await decided_text(node, decision, envelope.author), "cast": cast,
+        "text": await decided_text(node, decision, envelope.author), "cast": cast, "motion_id": motion_id,
         "rules": rules_in_words(decision.rules, decision.electorate) if decision.method == "for_against_abstain"
         else []})  # fmt: skip
 

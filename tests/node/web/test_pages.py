@@ -445,3 +445,26 @@ async def test_an_officer_opens_a_ballot_with_its_rules_and_closing_time(live: L
     assert row.rules.quorum == Ratio(num=50, den=100) and row.rules.threshold == Ratio(num=2, den=3)
     assert (row.rules.base, row.rules.reach, row.secrecy, row.may_change) == ("cast", "at_least", "open", True)
     assert row.closes is not None and abs(row.closes - (row.opened + 24 * 3_600_000)) < 60_000
+
+
+async def test_anyone_reads_a_decided_motion_and_nothing_before(live: Live) -> None:
+    from node.federation import motions
+
+    officer, member = await live.member("secretary"), await live.member("member")
+    motion = await motions.propose(live.node, member.member, "Fund the food bank", "Give £200.\n\nAsk the region.")
+    path = f"/motions/{motion.id}"
+    async with await fresh(live) as http, http.get(path, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"].startswith("/?next=")  # not decided: members only
+    await motions.admit(live.node, officer.member, motion.id)
+    row = await motions.ballot_on_motion(live.node, officer.member, motion.id)
+    from node.federation import ballots
+
+    await ballots.vote(live.node, member.member, row.id, "for")
+    decision = await motions.close_ballot(live.node, officer.member, row.id)
+    async with await fresh(live) as http:
+        async with http.get(path) as r:
+            page = await r.text()
+            assert r.status == 200 and "Give £200." in page and "Ask the region." in page and "carried" in page
+            assert f'href="/decisions/{decision.id.hex()}"' in page and "csrf" not in page
+        async with http.get(f"/decisions/{decision.id.hex()}") as r:
+            assert f'href="{path}"' in await r.text()

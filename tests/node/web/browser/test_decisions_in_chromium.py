@@ -111,4 +111,10 @@ async def test_a_motion_from_proposal_to_a_checked_receipt(live: Live, new_tab: 
     await expect(row).to_contain_text("2 for, 1 against, 0 abstain of 4")
     await v.check_accessible()
     await v.screenshot("decisions")
+    await row.get_by_role("link").click()  # its page, and from there the motion, signed out
+    await expect(v.page.get_by_role("heading", name="What was decided")).to_be_visible()
+    await v.check_accessible()
+    await v.page.get_by_role("link", name="The motion").click()
+    await expect(v.page.get_by_role("heading", name="How it was decided")).to_be_visible()
+    await v.check_accessible()
     assert voter.member.id not in (mover.member.id, amender.member.id, officer.member.id)  # the one who did not vote

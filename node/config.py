@@ -34,7 +34,7 @@
     username = "branch@example.org"
     password_file = "/run/secrets/smtp"   # or BRANCHNET_MAIL_PASSWORD
     from = "Riverside Branch <branch@example.org>"
-    # and: per_minute, timeout_s, give_up_hours, retry_s, reminder_hours
+    # and: per_minute, timeout_s, give_up_hours, retry_s, reminder_hours, digest_hour
 
 Every key can be overridden by ``BRANCHNET_<SECTION>_<KEY>`` (for example
 ``BRANCHNET_HTTP_LISTEN=0.0.0.0:8470``). A bad value stops start-up with a message naming
@@ -160,6 +160,7 @@ class MailSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     give_up_hours: Annotated[int, Meta(ge=1, le=24 * 30)] = 48  # then a mail is failed
     retry_s: Annotated[int, Meta(ge=1, le=3600)] = 60  # the first wait after a failure; it doubles, to an hour
     reminder_hours: Annotated[int, Meta(ge=1, le=24 * 30)] = 24  # before a ballot closes
+    digest_hour: Annotated[int, Meta(ge=0, le=23)] = 7  # the daily digest goes after this hour (UTC)
 
     @property
     def enabled(self) -> bool:

@@ -22,6 +22,7 @@ SUBJECTS = {
     "ballot_reminder": "Not voted yet: {subject}",
     "decision": "Decided: {subject}",
     "elections": "Candidates wanted: {office}",
+    "digest": "{body_name} today: what is open, what was decided",
 }
 
 _loader = jinja2.PackageLoader("node.mail", "templates")

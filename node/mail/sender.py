@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import email.utils
 import logging
 import re
@@ -28,7 +29,7 @@ import aiosmtplib
 
 from node.config import Config, ConfigError, MailSection
 from node.mail.compose import build, compose
-from node.rules.notices import ballot_params, elections_params
+from node.rules.notices import ballot_params, digest_params, elections_params
 from node.storage.outbox import OutboxStore, OutMail
 
 log = logging.getLogger("branchnet.mail")
@@ -239,11 +240,28 @@ class Sender:
         for ballot_id, subject, closes in await self.outbox.due_reminders(self.config.mail.reminder_hours):
             queued = await self.outbox.remind(ballot_id, ballot_params(self.config, ballot_id, subject, closes))
             log.info("reminders queued", extra={"fields": {"ballot_id": ballot_id, "mails": queued}})
+        await self._digest()
         for selection, office, by, closes in await self.elections() if self.elections is not None else []:
             params = elections_params(self.config, selection, office, by, closes)
             queued = await self.outbox.announce("elections", "elections", f"elections:{selection.hex()}", params)
             if queued:
                 log.info("election notices queued", extra={"fields": {"selection": selection.hex(), "mails": queued}})
+
+    async def _digest(self) -> None:
+        """Once a day, after ``mail.digest_hour`` (UTC), to each member who asked: what is open
+        to vote on and what was decided since yesterday, if anything (once per member and day)."""
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        if now.hour < self.config.mail.digest_hour:
+            return
+        day = now.date().isoformat()
+        since = int((now - dt.timedelta(days=1)).timestamp() * 1000)
+        open_ballots, decided = await self.outbox.digest_items(since)
+        if not open_ballots and not decided:
+            return
+        params = digest_params(self.config, now.strftime("%A %d %B %Y"), open_ballots, decided)
+        queued = await self.outbox.announce("digest", "digest", f"digest:{day}", params)
+        if queued:
+            log.info("digests queued", extra={"fields": {"day": day, "mails": queued}})
 
     async def _one(self, mail: OutMail) -> None:
         fields = {"mail_id": mail.id, "kind": mail.kind, "member_id": mail.member_id, "attempt": mail.attempts}

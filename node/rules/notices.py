@@ -4,7 +4,8 @@ Invites and password links go to the one member they are for. Notices go to memb
 have them on (ballot notices are on until a member turns them off; decision and election
 notices are off until turned on): a ballot they may vote on opened, a reminder before it closes to those who
 have not voted, a decision of this body published, an election of this body or one above it
-open for candidates. A notice
+open for candidates, and (for those who ask) a daily digest of what is open and what was
+decided. A notice
 never holds a receipt or a choice. Each notice carries a one-click unsubscribe link (RFC
 8058) whose token is a MAC under a key derived from the node's: no table of tokens, nothing
 to guess, and it turns off that one kind of notice for that one member.
@@ -28,6 +29,7 @@ NOTICE_OF: dict[str, str | None] = {
     "ballot_reminder": "ballots",
     "decision": "decisions",
     "elections": "elections",
+    "digest": "digest",
 }
 
 
@@ -82,3 +84,11 @@ def decision_params(config: Config, decision: bytes, subject: str, outcome: str)
 def elections_params(config: Config, selection: bytes, office: str, by: str, closes: int) -> dict[str, Any]:
     url = link(config, f"/selections/{selection.hex()}")
     return {"office": office, "by": by, "closes": when_text(closes), "url": url}
+
+
+def digest_params(config: Config, day: str, open_ballots: list[tuple[int, str, int | None]],
+                  decided: list[tuple[str, str]]) -> dict[str, Any]:  # fmt: skip
+    return {"day": day,
+            "ballots": [{"subject": s, "closes": when_text(c), "url": link(config, f"/ballots/{i}")}
+                        for i, s, c in open_ballots],
+            "decided": [{"subject": s, "url": link(config, f"/decisions/{d}")} for d, s in decided]}  # fmt: skip

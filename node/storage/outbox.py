@@ -21,8 +21,8 @@ from typing import Any
 
 from node.storage.db import Database
 
-NOTICE_KINDS = ("ballots", "decisions", "elections")  # what a member may turn on or off
-NOTICE_DEFAULTS = {"ballots": True, "decisions": False, "elections": False}
+NOTICE_KINDS = ("ballots", "decisions", "elections", "digest")  # what a member may turn on or off
+NOTICE_DEFAULTS = {"ballots": True, "decisions": False, "elections": False, "digest": False}
 STATES = ("queued", "sending", "sent", "failed")
 
 
@@ -87,8 +87,8 @@ async def queue_to_electors(conn: Any, ballot_id: int, kind: str, params: dict[s
 
 
 async def queue_to_choosers(conn: Any, notice: str, kind: str, dedupe: str, params: dict[str, Any], now: int) -> int:
-    """A notice to every active member who turned ``notice`` on (decisions, elections), once
-    per member and ``dedupe``."""
+    """A notice to every active member who turned ``notice`` on (decisions, elections, the
+    digest), once per member and ``dedupe``."""
     assert notice in NOTICE_KINDS and notice != "ballots"
     cursor = await conn.execute(
         "INSERT INTO outbox (member_id, kind, dedupe, params, state, next_at, created_at)"
@@ -191,7 +191,7 @@ class OutboxStore:
 
     async def choices(self, member_id: int) -> dict[str, bool]:
         row = await self.db.fetchone(
-            "SELECT ballots, decisions, elections FROM notice_choices WHERE member_id = ?", (member_id,)
+            "SELECT ballots, decisions, elections, digest FROM notice_choices WHERE member_id = ?", (member_id,)
         )
         if row is None:
             return dict(NOTICE_DEFAULTS)
@@ -203,15 +203,15 @@ class OutboxStore:
         assert not unknown, unknown
         async with self.db.write("outbox.choose") as conn:
             async with conn.execute(
-                "SELECT ballots, decisions, elections FROM notice_choices WHERE member_id = ?", (member_id,)
+                "SELECT ballots, decisions, elections, digest FROM notice_choices WHERE member_id = ?", (member_id,)
             ) as cursor:
                 row = await cursor.fetchone()
             now = dict(NOTICE_DEFAULTS) if row is None else {k: bool(row[i]) for i, k in enumerate(NOTICE_KINDS)}
             now.update(changes)
             await conn.execute(
-                "INSERT INTO notice_choices (member_id, ballots, decisions, elections) VALUES (?, ?, ?, ?)"
+                "INSERT INTO notice_choices (member_id, ballots, decisions, elections, digest) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (member_id) DO UPDATE SET ballots = excluded.ballots, decisions = excluded.decisions,"
-                " elections = excluded.elections",
+                " elections = excluded.elections, digest = excluded.digest",
                 (member_id, *(int(now[k]) for k in NOTICE_KINDS)),
             )
         return now
@@ -251,3 +251,17 @@ class OutboxStore:
                 "DELETE FROM outbox WHERE state IN ('sent', 'failed') AND created_at < ?", (cutoff,)
             )
             return int(cursor.rowcount)
+
+    async def digest_items(self, since_ms: int) -> tuple[list[tuple[int, str, int | None]], list[tuple[str, str]]]:
+        """What a daily digest lists: open ballots (id, subject, closes) and this node's
+        decisions since ``since_ms`` (decision id hex, subject) by its ballots' record."""
+        open_rows = await self.db.fetchall(
+            "SELECT id, subject, closes FROM ballots WHERE state = 'open' ORDER BY closes IS NULL, closes, id LIMIT 50"
+        )
+        closed = await self.db.fetchall(
+            "SELECT decision, subject FROM ballots WHERE state = 'closed' AND closed >= ? AND decision IS NOT NULL"
+            " ORDER BY closed DESC LIMIT 50",
+            (since_ms,),
+        )
+        return ([(int(r[0]), str(r[1]), None if r[2] is None else int(r[2])) for r in open_rows],
+                [(bytes(r[0]).hex(), str(r[1])) for r in closed])  # fmt: skip

@@ -7,7 +7,7 @@
 CREATE TABLE outbox (
     id         INTEGER PRIMARY KEY,
     member_id  INTEGER NOT NULL REFERENCES members (id) ON DELETE CASCADE,
-    kind       TEXT NOT NULL,               -- invite, reset, ballot_opened, ballot_reminder, decision, elections
+    kind       TEXT NOT NULL,               -- invite, reset, ballot_opened, ballot_reminder, decision, elections, digest
     dedupe     TEXT UNIQUE,
     params     TEXT NOT NULL,               -- JSON
     state      TEXT NOT NULL,               -- queued, sending, sent, failed
@@ -25,7 +25,8 @@ CREATE TABLE notice_choices (
     member_id INTEGER PRIMARY KEY REFERENCES members (id) ON DELETE CASCADE,
     ballots   INTEGER NOT NULL DEFAULT 1,   -- a ballot opened; a reminder before it closes
     decisions INTEGER NOT NULL DEFAULT 0,   -- a decision of this body published
-    elections INTEGER NOT NULL DEFAULT 0    -- an election (a selection here or above) open for candidates
+    elections INTEGER NOT NULL DEFAULT 0,   -- an election (a selection here or above) open for candidates
+    digest    INTEGER NOT NULL DEFAULT 0    -- once a day: what is open to vote on, what was decided
 );
 
 -- When each member was last sent (or shown) an invite: "invite everyone not yet invited".

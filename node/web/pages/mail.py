@@ -19,7 +19,7 @@ from node.web.statuses import status_of
 
 RESET_TOKEN = re.compile(r"bnr_[A-Za-z0-9_-]{20,96}")
 NOTICE_NAMES = {"ballots": "ballot notices and reminders", "decisions": "decision notices",
-                "elections": "notices of elections open for candidates"}  # fmt: skip
+                "elections": "notices of elections open for candidates", "digest": "the daily digest"}  # fmt: skip
 
 
 async def forgot_page(request: web.Request) -> web.StreamResponse:

@@ -19,12 +19,14 @@ class Notices(msgspec.Struct):
     ballots: bool  # a ballot I may vote on opened; a reminder before it closes if I have not voted
     decisions: bool  # a decision of this body published
     elections: bool  # an election of this body or one above it open for candidates
+    digest: bool  # once a day: what is open to vote on, what was decided
 
 
 class NoticesPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ballots: bool | UnsetType = UNSET
     decisions: bool | UnsetType = UNSET
     elections: bool | UnsetType = UNSET
+    digest: bool | UnsetType = UNSET
 
 
 class MailView(msgspec.Struct):

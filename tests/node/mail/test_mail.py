@@ -276,3 +276,39 @@ async def test_an_election_open_for_candidates_is_told_to_those_who_asked_once(r
     sender.look_now()  # a second look tells nobody again
     await asyncio.sleep(0.5)
     assert len(smtp.recorder.received) == 1 and quiet.member.email not in [r.to[0] for r in smtp.recorder.received]
+
+
+async def test_a_daily_digest_once_a_day_to_those_who_asked(mail_live: Live) -> None:
+    import datetime as dt
+
+    from node.web.app import SENDER
+
+    live, smtp = mail_live, mail_live.extra["smtp"]
+    node = live.node
+    officer = await live.member("secretary")
+    keen, quiet = await live.member(), await live.member()
+    for who in (officer, keen, quiet):  # only the digest here: no ballot notices
+        await node.outbox.choose(who.member.id, {"ballots": False})
+    await node.outbox.choose(keen.member.id, {"digest": True})
+    sender = live.extra["app"][SENDER]
+    sender._next_scan = float("inf")  # no scan of its own meanwhile: this test says when it looks
+    today = dt.datetime.now(dt.UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    sender.clock = lambda: today.timestamp()  # before the digest hour (7): nothing yet
+    await ballots.open_ballot(node, officer.member, BallotSpec("m1", "Fund the food bank", "Give £200."))
+    decided = await ballots.open_ballot(node, officer.member, BallotSpec("m2", "Hold a jumble sale", "In March."))
+    await ballots.close_ballot(node, officer.member, decided.id)
+    await sender._digest()
+    node.outbox.queued()
+    await asyncio.sleep(0.3)
+    assert smtp.recorder.received == []
+    sender.clock = lambda: today.timestamp() + 2 * 3600  # 08:00 UTC
+    await sender._digest()
+    await sender._digest()  # a second look the same day sends nothing more
+    node.outbox.queued()
+    (digest,) = await smtp.recorder.until(1)
+    assert digest.to == [keen.member.email]
+    assert digest.message["Subject"] == "Test Branch today: what is open, what was decided"
+    assert "Fund the food bank" in digest.text and "Hold a jumble sale" in digest.text
+    assert "List-Unsubscribe" in digest.message
+    await asyncio.sleep(0.3)
+    assert len(smtp.recorder.received) == 1

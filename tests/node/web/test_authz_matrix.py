@@ -663,7 +663,7 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "tokens": "SELECT id, member_id, name FROM api_tokens ORDER BY id",
         "invites": "SELECT token_hash, member_id FROM invites ORDER BY token_hash",
         "resets": "SELECT token_hash, member_id FROM password_resets ORDER BY token_hash",
-        "notices": "SELECT member_id, ballots, decisions, elections FROM notice_choices ORDER BY member_id",
+        "notices": "SELECT member_id, ballots, decisions, elections, digest FROM notice_choices ORDER BY member_id",
         "outbox": "SELECT id, state FROM outbox ORDER BY id",
         "joins": "SELECT id, status, charter_id FROM joins ORDER BY id",
         "join_codes": "SELECT hash, used_by FROM join_codes ORDER BY hash",

@@ -18,7 +18,7 @@ from node.validation import whole_number
 from node.web.common import node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
-from protocol import AgendaItem, Campaign, Mandate, Pledge, node_id_text
+from protocol import AgendaItem, Campaign, Decision, Mandate, Pledge, node_id_text, open_envelope
 from protocol import upward as up
 from protocol.envelope import reopen
 
@@ -185,9 +185,14 @@ async def _item_context(request: web.Request, item_id: bytes, **extra: Any) -> d
         mandate = judged.latest.get(key)
         m = mandate.payload.body if mandate is not None else None
         assert m is None or isinstance(m, Mandate)
+        turnout = None  # beside the weight: how many members of that body voted on it, of how many
+        if m is not None and (raw := await node.envelopes.get(m.basis)) is not None:
+            basis = open_envelope(raw).payload.body
+            if isinstance(basis, Decision):
+                turnout = f"{sum(basis.counts)} of {basis.electorate} voted"
         children.append({"name": judged.names.get(key) or node_id_text(key), "weight": weight,
                          "position": m.position if m else None, "split": list(m.split) if m else [],
-                         "id": mandate.id.hex() if mandate else None})  # fmt: skip
+                         "id": mandate.id.hex() if mandate else None, "turnout": turnout})  # fmt: skip
     refused = [{"by": upward.name_of(node, e.author), "id": e.id.hex(), "reason": REASONS.get(p, p)}
                for e, p in judged.mandates.values() if p is not None]  # fmt: skip
     aggregates = []

@@ -244,6 +244,18 @@ async def demo_motion(branch: RunningNode, nodes: list[RunningNode], timeout_s: 
             f"is held by all {len(nodes)} nodes and adds up")  # fmt: skip
 
 
+async def reseed(directory: Path, urls: list[str]) -> None:
+    """The node's seed peers become ``urls`` (the others' addresses now; an earlier run's are
+    gone), as `branchnet peer add` and `remove` would: the running server reads them within a
+    few seconds."""
+    async with Node.opened(directory) as node:
+        for old in await node.peers.all():
+            if old.source == "seed" and old.url not in urls:
+                await node.peers.remove(old.url)
+        for url in urls:
+            await acts.add_seed_peer(node, url)
+
+
 async def publish_profile(running: RunningNode) -> None:
     async with Node.opened(running.directory) as node:
         await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url]))
@@ -264,9 +276,13 @@ async def build(base: Path, env: dict[str, str], layout: list[tuple[str, str, st
     if fresh:
         with contextlib.redirect_stdout(None):
             await found_federation(founder.directory, federation_name)
+    # A second run on the same folders resumes: every node's log is its own and nowhere newer (the
+    # demo's nodes all stopped together), so each trusts it at once instead of waiting to hear its
+    # latest sequence from peers it cannot yet find at their new ports.
+    args = () if fresh else ("--trust-local-log",)
     try:
         for n in nodes:
-            n.process, n.url, n.node_id = await start_serve(n.directory, env)
+            n.process, n.url, n.node_id = await start_serve(n.directory, env, args)
         federation = await _federation_of(founder.directory)
         assert federation is not None
         if fresh:
@@ -276,8 +292,11 @@ async def build(base: Path, env: dict[str, str], layout: list[tuple[str, str, st
                 await join_federation(n.directory, federation, parent.url)
                 await wait_chartered(parent)  # a region charters once it holds its own charter
                 await charter(parent.directory, n)
-            for n in nodes:
-                await publish_profile(n)
+        for n in nodes:  # where each can be reached now (a resumed node has a new port)
+            await publish_profile(n)
+        if not fresh:
+            for n in nodes:  # and tell each node where the others are, straight away
+                await reseed(n.directory, [other.url for other in nodes if other is not n])
     except BaseException:
         await stop_all(nodes)
         raise
@@ -372,9 +391,10 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    resumed = (base / f"00-{LAYOUT[0][0].lower().replace(' ', '-')}" / "node.db").exists()  # as build names it
     try:
         nodes = await build(base, DEMO_ENV)
-        print("started: " + ", ".join(f"{n.name} {n.url}" for n in nodes))
+        print(("resumed: " if resumed else "started: ") + ", ".join(f"{n.name} {n.url}" for n in nodes))
         took = await wait_until_converged(nodes, timeout_s)
         if took is None:
             print(table(nodes))
@@ -389,6 +409,16 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
         for n in nodes:
             secretary = await demo_sign_in(n, password_hash)
             print(f"  {n.name:<20} {n.url}/  secretary {secretary}  member {member_email(n)}")
+        if resumed:  # the scripted steps assume a fresh federation: the one here goes on as it was
+            print(f"\nthis is the demo federation an earlier run left in {base}: its nodes serve again as"
+                  " they were; the scripted motions, mandates and elections run only in a fresh folder"
+                  " (a new --dir)")  # fmt: skip
+            print("\n" + await no_findings(nodes))
+            if once:
+                return 0
+            print("\nthe API is under /api/v1/ (GET /api/v1/node), metrics at /metrics; Ctrl-C stops every node")
+            await stop.wait()
+            return 0
         branch = next(n for n in nodes if n.level == "branch")
         print("\n" + await demo_motion(branch, nodes, timeout_s))
         from node.cli.demo_upward import demo_upward

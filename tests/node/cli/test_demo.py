@@ -57,6 +57,16 @@ async def test_demo_once(tmp_path: Path) -> None:
     assert len(set(urls)) == 8
     assert all([await port_closed(u) for u in set(urls)])
     assert len(list(tmp_path.glob("*/node.key"))) == 8  # --dir keeps the node folders
+    # A second run on the same folder resumes the federation (its nodes at new ports), and says so.
+    again = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "node", "demo", "--once", "--dir", str(tmp_path), "--timeout", "90",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(again.communicate(), 180)
+    text = out.decode()
+    assert again.returncode == 0, text + err.decode()
+    assert text.count("resumed: ") == 1 and "all 8 nodes hold identical heads" in text, text
+    assert "run only in a fresh folder" in text and "findings: none on any of the 8 nodes" in text, text
 
 
 async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:

@@ -173,7 +173,8 @@ class Sender:
         self.bucket = Bucket(config.mail.per_minute)
         self.clock = clock
         self.elections = elections  # selections open for candidates now (serve passes the node's)
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # mail was queued (set by the outbox; cleared before each claim)
+        self._halt = asyncio.Event()  # the node is stopping
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._next_scan = 0.0
@@ -192,7 +193,7 @@ class Sender:
     async def stop(self) -> None:
         """Let the mail being sent finish (up to the SMTP timeout), then stop."""
         self._stopping = True
-        self._wake.set()
+        self._halt.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._task), self.config.mail.timeout_s + 5)
@@ -202,13 +203,19 @@ class Sender:
                     await self._task
         await self.relay.close()
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep until ``seconds`` pass, something is queued, or the node stops."""
+    async def _pause(self, seconds: float, *, for_mail: bool = True) -> None:
+        """Sleep until ``seconds`` pass or the node stops, or (``for_mail``) something is queued
+        meanwhile; a back-off after a failure is not cut short by new mail, so a server that
+        is down is not tried again with every mail queued."""
         if seconds <= 0 or self._stopping:
             return
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        events = [self._halt.wait()] + ([self._wake.wait()] if for_mail else [])
+        waiters = [asyncio.ensure_future(e) for e in events]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
 
     async def _run(self) -> None:
         again = await self.outbox.recover()
@@ -217,6 +224,7 @@ class Sender:
                         again)  # fmt: skip
         while not self._stopping:
             try:
+                self._wake.clear()  # before looking: mail queued from here on wakes the pause below
                 await self._scan_reminders()
                 mail = await self.outbox.claim()
                 if mail is None:
@@ -230,7 +238,7 @@ class Sender:
                 raise
             except Exception:  # a bug or a database problem: say so, and keep the node up
                 log.exception("the mail sender failed; trying again in %d s", self.config.mail.retry_s)
-                await self._pause(self.config.mail.retry_s)
+                await self._pause(self.config.mail.retry_s, for_mail=False)
 
     async def _scan_reminders(self) -> None:
         if time.monotonic() < self._next_scan:
@@ -293,7 +301,7 @@ class Sender:
             await self.outbox.retry(mail.id, int(self.clock()) + wait_s, str(exc))
             log.warning("mail not sent, trying again later",
                         extra={"fields": {**fields, "error": scrubbed(str(exc)), "retry_in_s": wait_s}})  # fmt: skip
-            await self._pause(wait_s)  # the server is not taking mail: do not try every other one now
+            await self._pause(wait_s, for_mail=False)  # the server is not taking mail: not every other one now
             return
         await self.outbox.sent(mail.id)
         self.sent += 1

@@ -11,6 +11,7 @@ aggregates it concerns, keeping the findings for the API, the pages and ``status
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -450,10 +451,11 @@ async def item(node: Upward, item_id: bytes) -> Envelope:
     return await held(node, item_id, AgendaItem, "agenda item")
 
 
-async def ballot_on_item(node: Upward, who: Member, item_id: bytes, clock: Callable[[], float] = time.time
-                         ) -> BallotRow:  # fmt: skip
+async def ballot_on_item(node: Upward, who: Member, item_id: bytes, clock: Callable[[], float] = time.time,
+                         *, closes: int | None = None) -> BallotRow:  # fmt: skip
     """This body's members vote on the exact text of an item of its parent (its decision is
-    what the mandate will follow)."""
+    what the mandate will follow); with ``closes``, the node closes it then, which must leave
+    time before the item's deadline for the mandate."""
     check_may_act_for_body(who)
     envelope = await item(node, item_id)
     body = envelope.payload.body
@@ -463,8 +465,15 @@ async def ballot_on_item(node: Upward, who: Member, item_id: bytes, clock: Calla
                        code="not_a_child")  # fmt: skip
     if now_ms(clock) > body.closes:
         raise Conflict("the item's deadline for mandates has passed", code="deadline_passed")
-    spec = BallotSpec(motion=envelope.id.hex(), subject=body.title, text=body.text)
+    if closes is not None and closes >= body.closes:
+        raise BadInput(f"the ballot must close before the item's deadline for mandates ({_utc(body.closes)})",
+                       field="closes")  # fmt: skip
+    spec = BallotSpec(motion=envelope.id.hex(), subject=body.title, text=body.text, closes=closes)
     return await open_ballot(node, who, spec, clock)
+
+
+def _utc(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --- judging mandates; aggregates --------------------------------------------------------------

@@ -222,7 +222,14 @@ async def item_action(request: web.Request) -> web.StreamResponse:
     action = request.match_info["action"]
     try:
         if action == "ballot":
-            row = await upward.ballot_on_item(node, who, item_id)
+            hours = text(form, "closes_in").strip()
+            closes = None
+            if hours:
+                number = whole_number(hours, 1, 24 * 90)
+                if number is None:
+                    raise BadInput("choose when voting closes from the list", field="closes")
+                closes = int((dt.datetime.now(dt.UTC).timestamp() + number * 3600) * 1000)
+            row = await upward.ballot_on_item(node, who, item_id, closes=closes)
             return redirect(f"/ballots/{row.id}?done=ballot")
         if action == "mandate":
             position = text(form, "position")

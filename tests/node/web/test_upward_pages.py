@@ -259,3 +259,20 @@ async def test_over_long_fields_are_named_and_nothing_is_signed(fed: Federation,
     assert "at most 200 characters" in body
     node = fed["national"].node
     assert [k for k in ("agenda_item", "campaign") if await node.envelopes.own_of_kind(node.key.public, k)] == []
+
+
+async def test_a_branch_ballot_on_a_question_closes_before_its_deadline(fed: Federation, browsers: dict[str, Browser]
+                                                                         ) -> None:  # fmt: skip
+    north, leeds = fed["north"], browsers["leeds"]
+    closes_ms = int(time.time() * 1000) + 2 * 3_600_000  # mandates within two hours
+    item = await steps.table_item(north.node, north.officer, steps.NewItem(title="Rent caps", text="Cap rents.",
+                                                                            closes=closes_ms))  # fmt: skip
+    await fed.sync()
+    here = f"/agenda/{item.id.hex()}"
+    refused = await leeds.post(here, f"{here}/ballot", {"closes_in": "24"}, expect=400)  # after the deadline
+    assert "must close before the item's deadline" in refused and 'id="e-closes"' in refused  # marked by the field
+    assert await fed["leeds"].node.ballots.recent() == []  # nothing opened
+    location = await leeds.post(here, f"{here}/ballot", {"closes_in": "1"})
+    ballot_id = int(re.search(r"/ballots/(\d+)", location).group(1))  # type: ignore[union-attr]
+    row = await fed["leeds"].node.ballots.require(ballot_id)
+    assert row.closes is not None and row.closes < closes_ms and abs(row.closes - (row.opened + 3_600_000)) < 60_000

@@ -13,6 +13,9 @@ from typing import Any
 from node.cli.common import add_dir, print_json, run_async
 from node.cli.decisions import _officer
 from node.errors import BadInput, NotFound
+from node.federation import campaigns as camp
+from node.federation import items as on_item
+from node.federation import submissions as subm
 from node.federation import upward as steps
 from node.federation.upward import NewItem
 from node.service import Node
@@ -143,29 +146,29 @@ async def _run(args: argparse.Namespace) -> int:
             return await _agenda(node, args)
         if args.command == "submission":
             if args.submission_command == "list":
-                for s in await steps.submissions(node):
+                for s in await subm.submissions(node):
                     note = f"  ({s.note})" if s.note and s.state != "on_agenda" else ""
                     print(f"{s.envelope.id.hex()[:16]}  {s.state:<10} {steps.name_of(node, s.envelope.author)}: "
                           f"{s.body.title}{note}")  # fmt: skip
                 return 0
             who = await _officer(node, args.as_email)
             if args.submission_command == "submit":
-                envelope = await steps.submit(node, who, args.motion)
+                envelope = await subm.submit(node, who, args.motion)
             else:
-                envelope = await steps.rule_out(node, who, await _resolve(node, args.id, "submission"), args.reason)
+                envelope = await subm.rule_out(node, who, await _resolve(node, args.id, "submission"), args.reason)
         elif args.command == "composite":
             who = await _officer(node, args.as_email)
             if args.composite_command == "propose":
                 sources = [await _resolve(node, s, "submission") for s in args.source]
-                envelope = await steps.propose_composite(node, who, args.title, args.text, sources)
+                envelope = await subm.propose_composite(node, who, args.title, args.text, sources)
             else:
-                envelope = await steps.answer_composite(node, who, await _resolve(node, args.id, "composite"),
+                envelope = await subm.answer_composite(node, who, await _resolve(node, args.id, "composite"),
                                                         args.answer)  # fmt: skip
         elif args.command == "delegates":
-            envelope = await steps.record_delegates(node, await _officer(node, args.as_email), args.count, args.name)
+            envelope = await camp.record_delegates(node, await _officer(node, args.as_email), args.count, args.name)
         else:
             if args.campaign_command == "list":
-                for campaign, pledges in await steps.campaigns(node):
+                for campaign, pledges in await camp.campaigns(node):
                     c = campaign.payload.body
                     assert isinstance(c, Campaign)
                     print(f"{campaign.id.hex()[:16]}  {steps.name_of(node, campaign.author)}: {c.title}")
@@ -177,10 +180,10 @@ async def _run(args: argparse.Namespace) -> int:
                 return 0
             who = await _officer(node, args.as_email)
             if args.campaign_command == "publish":
-                envelope = await steps.publish_campaign(node, who, args.title, args.text, args.asks, ends=args.ends,
+                envelope = await camp.publish_campaign(node, who, args.title, args.text, args.asks, ends=args.ends,
                                                         contact=args.contact)  # fmt: skip
             else:
-                envelope = await steps.pledge(node, who, await _resolve(node, args.id, "campaign"), args.text)
+                envelope = await camp.pledge(node, who, await _resolve(node, args.id, "campaign"), args.text)
     print(f"{envelope.kind.replace('_', ' ')} signed: {envelope.id.hex()} (seq {envelope.seq})")
     return 0
 
@@ -206,7 +209,7 @@ async def _agenda(node: Node, args: argparse.Namespace) -> int:
                                                              closes=args.closes, weighting=args.weighting,
                                                              sources=sources, composite=composite))  # fmt: skip
     elif action == "ballot":
-        row = await steps.ballot_on_item(node, who, item_id)
+        row = await on_item.ballot_on_item(node, who, item_id)
         print(f"ballot {row.id} open on the item: {row.electorate} members on its roll")
         return 0
     elif action == "mandate":
@@ -227,7 +230,7 @@ async def _agenda(node: Node, args: argparse.Namespace) -> int:
 
 
 async def _show(node: Node, item_id: bytes, as_json: bool) -> int:
-    report = await steps.report(node, item_id)
+    report = await on_item.report(node, item_id)
     judged = report.judged
     assert judged is not None
     b = report.item.payload.body

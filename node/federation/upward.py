@@ -1,30 +1,22 @@
-"""Decisions go up: submissions, agenda items, composites and consents, delegates, mandates,
-aggregates with their recount, campaigns and pledges (docs/decisions.md, "Decisions go up").
-
-Every step an officer takes is checked here (and by :mod:`node.rules.upward`) before anything
-is signed; the API, the pages and the CLI call these functions. What a mandate may count for
-and what an aggregate must add up to is :mod:`protocol.upward`, the same code every node runs
-when an aggregate reaches it: :func:`refresh` indexes what arrived and recounts the
-aggregates it concerns, keeping the findings for the API, the pages and ``status``.
-"""
-
+"""Decisions go up: agenda items, ballots on a parent's item, mandates, aggregates and their
+recount (docs/decisions.md, "Decisions go up"); submissions and composites are in
+:mod:`~node.federation.submissions`, an item's report in :mod:`~node.federation.items`,
+delegates and campaigns in :mod:`~node.federation.campaigns`. Each step is checked here before
+anything is signed. :func:`refresh` indexes what arrived and recounts what it concerns."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from node.errors import BadInput, Conflict, NotFound
-from node.federation.ballots import BallotSpec, default_rules, now_ms, open_ballot
+from node.federation.ballots import default_rules, now_ms
 from node.federation.findings import judge_decisions, roll_doubt
 from node.federation.motions import Moving
 from node.federation.own_log import none_signed
 from node.rules.upward import check_may_act_for_body, check_title_text, check_window
-from node.storage.ballots import BallotRow
 from node.storage.findings import FindingStore
 from node.storage.members import Member
 from node.storage.upward import UpwardStore
@@ -209,42 +201,7 @@ async def _recount_and_keep(node: Upward, item_id: bytes, aggregates: list[Envel
     return out
 
 
-# --- submissions, rulings, composites ----------------------------------------------------
-
-
-async def submit(node: Upward, who: Member, motion_id: int) -> Envelope:
-    """Submit a motion this body carried, meant for a body above it, to that body."""
-    check_may_act_for_body(who)
-    await refresh(node)
-    motion = await node.motions.require(motion_id)
-    if motion.for_body == _me(node):
-        raise Conflict("this motion is for this body: a submission goes to a body above it", code="not_for_above")
-    if motion.state not in ("carried", "carried_as_amended"):
-        raise Conflict(f"the motion is {motion.state}: only a motion this body carried goes up", code="wrong_state")
-    if motion.ballot_id is None:
-        raise Conflict("the motion has no ballot", code="wrong_state")
-    ballot = await node.ballots.require(motion.ballot_id)
-    if ballot.decision is None:
-        raise Conflict("the motion's ballot has no decision yet", code="wrong_state")
-    if hashlib.sha256(motion.current.encode()).digest() != ballot.text_hash:
-        raise Conflict("the motion's text is not the text its decision carried", code="text_changed")
-    submitted = Conflict("this motion has been submitted already", code="already_submitted")
-    decision = ballot.decision
-    for earlier in map(_open, await node.upward.referring_by(motion.for_body, "submission", _me(node))):
-        if earlier.payload.body.decision == decision:  # type: ignore[union-attr]
-            raise submitted
-    once = none_signed(_me(node), "submission", lambda b: isinstance(b, Submission) and b.decision == decision,
-                       submitted)  # fmt: skip
-    return await node.own_log.append(Submission(to=motion.for_body, decision=decision, title=motion.title,
-                                                text=motion.current), check=once)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SubmissionView:
-    envelope: Envelope
-    body: Submission
-    state: str  # waiting, ruled_out, composited, on_agenda, invalid
-    note: str = ""
+# --- submissions as they are checked; composites' answers ---------------------------------
 
 
 async def _submission_problem(node: Upward, envelope: Envelope) -> str | None:
@@ -264,32 +221,6 @@ async def _submission_problem(node: Upward, envelope: Envelope) -> str | None:
     return None
 
 
-async def submissions(node: Upward) -> list[SubmissionView]:
-    """Submissions to this body, with where each stands."""
-    await refresh(node)
-    me = _me(node)
-    out = []
-    for envelope in await _referring(node, me, "submission"):
-        body = envelope.payload.body
-        assert isinstance(body, Submission)
-        problem = await _submission_problem(node, envelope)
-        if problem is not None:
-            out.append(SubmissionView(envelope, body, "invalid", problem))
-            continue
-        rulings = [_open(r) for r in await node.upward.referring_by(envelope.id, "ruling", me)]
-        items = [_open(r) for r in await node.upward.referring_by(envelope.id, "agenda_item", me)]
-        composites = [_open(r) for r in await node.upward.referring_by(envelope.id, "composite", me)]
-        if items:
-            out.append(SubmissionView(envelope, body, "on_agenda", items[-1].id.hex()))
-        elif rulings:
-            out.append(SubmissionView(envelope, body, "ruled_out", rulings[-1].payload.body.reason))  # type: ignore[union-attr]
-        elif composites:
-            out.append(SubmissionView(envelope, body, "composited", composites[-1].id.hex()))
-        else:
-            out.append(SubmissionView(envelope, body, "waiting"))
-    return out
-
-
 async def _submission_to_us(node: Upward, submission_id: bytes) -> Envelope:
     envelope = await held(node, submission_id, Submission, "submission")
     if envelope.payload.body.to != _me(node):  # type: ignore[union-attr]
@@ -300,26 +231,6 @@ async def _submission_to_us(node: Upward, submission_id: bytes) -> Envelope:
     if await node.upward.referring_by(submission_id, "ruling", _me(node)):
         raise Conflict("that submission was ruled out", code="ruled_out")
     return envelope
-
-
-async def rule_out(node: Upward, who: Member, submission_id: bytes, reason: str) -> Envelope:
-    check_may_act_for_body(who)
-    if not reason.strip() or len(reason.strip()) > 200:
-        raise BadInput("say why the submission is ruled out, in at most 200 characters", field="reason")
-    await refresh(node)
-    await _submission_to_us(node, submission_id)
-    return await _sign(node, Ruling(submission=submission_id, reason=reason.strip()))
-
-
-async def propose_composite(node: Upward, who: Member, title: str, text: str, sources: Sequence[bytes]) -> Envelope:
-    check_may_act_for_body(who)
-    check_title_text(title, text)
-    if len(set(sources)) < 2:
-        raise BadInput("a composite merges two or more different submissions", field="sources")
-    await refresh(node)
-    for source in sources:
-        await _submission_to_us(node, source)
-    return await _sign(node, Composite(title=title.strip(), text=text, sources=list(dict.fromkeys(sources))))
 
 
 async def answers(node: Upward, composite: Envelope, only: set[bytes] | None = None) -> dict[bytes, str]:
@@ -335,47 +246,6 @@ async def answers(node: Upward, composite: Envelope, only: set[bytes] | None = N
         if authors.get(c.submission) == consent.author and (only is None or consent.id in only):
             out[c.submission] = c.answer
     return out
-
-
-@dataclass(frozen=True)
-class CompositeView:
-    envelope: Envelope
-    body: Composite
-    answers: dict[bytes, str]  # source submission -> its author's latest answer
-    ours: bytes | None  # this body's own source among them, if any
-
-
-async def composites(node: Upward) -> list[CompositeView]:
-    """Composites this body proposed, and those of its own submissions, with every answer."""
-    await refresh(node)
-    me = _me(node)
-    found: dict[bytes, tuple[Envelope, bytes | None]] = {}
-    for composite in await _referring(node, me, "composite"):
-        found[composite.id] = (composite, None)
-    for raw in await node.envelopes.own_of_kind(me, "submission", 200):
-        mine = _open(raw)
-        for composite in await _referring(node, mine.id, "composite"):
-            found[composite.id] = (composite, mine.id)
-    out = []
-    for composite, ours in found.values():
-        body = composite.payload.body
-        assert isinstance(body, Composite)
-        out.append(CompositeView(composite, body, await answers(node, composite), ours))
-    return sorted(out, key=lambda c: c.envelope.payload.created, reverse=True)
-
-
-async def answer_composite(node: Upward, who: Member, composite_id: bytes, answer: str) -> Envelope:
-    """Consent to a composite of this body's submission, refuse it, or withdraw the motion."""
-    check_may_act_for_body(who)
-    if answer not in ("consent", "refuse", "withdraw"):
-        raise BadInput("the answer is consent, refuse or withdraw", field="answer")
-    await refresh(node)
-    composite = await held(node, composite_id, Composite, "composite")
-    ours = [s for s, raw in (await node.upward.many(composite.payload.body.sources)).items()  # type: ignore[union-attr]
-            if _open(raw).author == _me(node)]  # fmt: skip
-    if not ours:
-        raise Conflict("none of this composite's sources is this body's submission", code="not_a_source")
-    return await _sign(node, Consent(composite=composite_id, submission=ours[0], answer=answer))  # type: ignore[arg-type]
 
 
 # --- agenda items ----------------------------------------------------------------------------
@@ -450,30 +320,6 @@ async def agenda(node: Upward) -> list[Envelope]:
 async def item(node: Upward, item_id: bytes) -> Envelope:
     return await held(node, item_id, AgendaItem, "agenda item")
 
-
-async def ballot_on_item(node: Upward, who: Member, item_id: bytes, clock: Callable[[], float] = time.time,
-                         *, closes: int | None = None) -> BallotRow:  # fmt: skip
-    """This body's members vote on the exact text of an item of its parent (its decision is
-    what the mandate will follow); with ``closes``, the node closes it then, which must leave
-    time before the item's deadline for the mandate."""
-    check_may_act_for_body(who)
-    envelope = await item(node, item_id)
-    body = envelope.payload.body
-    assert isinstance(body, AgendaItem)
-    if _parent(node, _me(node)) != envelope.author:
-        raise Conflict("only a direct child of the body that tabled the item votes on it for a mandate",
-                       code="not_a_child")  # fmt: skip
-    if now_ms(clock) > body.closes:
-        raise Conflict("the item's deadline for mandates has passed", code="deadline_passed")
-    if closes is not None and closes >= body.closes:
-        raise BadInput(f"the ballot must close before the item's deadline for mandates ({_utc(body.closes)})",
-                       field="closes")  # fmt: skip
-    spec = BallotSpec(motion=envelope.id.hex(), subject=body.title, text=body.text, closes=closes)
-    return await open_ballot(node, who, spec, clock)
-
-
-def _utc(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --- judging mandates; aggregates --------------------------------------------------------------
@@ -631,117 +477,3 @@ async def aggregate(node: Upward, who: Member, item_id: bytes, clock: Callable[[
         signed = await node.own_log.append(result, check=once)
         await refresh(node, clock)
     return signed
-
-
-async def item_findings(node: Upward, item_envelope: Envelope) -> list[up.Finding]:
-    """What is wrong with an agenda item itself: one from a composite must name the composite's
-    sources, and each source's latest answer signed before the item must be consent."""
-    body = item_envelope.payload.body
-    assert isinstance(body, AgendaItem)
-    if body.composite is None:
-        return []
-    raw = await node.envelopes.get(body.composite)
-    composite = _open(raw) if raw is not None else None
-    if composite is None or not isinstance(composite.payload.body, Composite):
-        return [up.Finding(up.NO_COMPOSITE, "the composite it names is not held here")]
-    if composite.author != item_envelope.author or list(composite.payload.body.sources) != list(body.sources):
-        return [up.Finding(up.NO_COMPOSITE, "the composite it names is another body's, or has other sources")]
-    signed_before = {c.id for c in map(_open, await node.upward.referring(composite.id, "consent", limit=None))
-                     if c.payload.created <= item_envelope.payload.created}  # fmt: skip
-    given = await answers(node, composite, only=signed_before)
-    missing = [s for s in body.sources if given.get(s) != "consent"]
-    return [up.Finding(up.WITHOUT_CONSENT, f"source {s.hex()[:16]}… had not consented ({given.get(s, 'no answer')})")
-            for s in missing]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ItemReport:
-    item: Envelope
-    judged: Judged | None  # None: the item is another body's and this one is not its child or parent
-    aggregates: list[tuple[Envelope, list[up.Finding]]]
-    own_mandates: list[Envelope]
-    findings: list[up.Finding]
-
-
-async def report(node: Upward, item_id: bytes, clock: Callable[[], float] = time.time) -> ItemReport:
-    """An item with every mandate judged, each aggregate recounted here and now, and this
-    body's own mandates on it."""
-    await refresh(node, clock)
-    envelope = await item(node, item_id)
-    judged = await judge(node, envelope)
-    aggregates = await _referring(node, item_id, "aggregate")
-    # Recounted afresh for whoever asks, and not written: reading a page changes nothing (what
-    # arrives is recounted and kept by refresh).
-    recounted = await _recount_and_keep(node, item_id, aggregates, clock, keep=False) if aggregates else []
-    own = [m for m, _ in judged.mandates.values() if m.author == _me(node)]
-    return ItemReport(envelope, judged, recounted, own, await item_findings(node, envelope))
-
-
-# --- delegates, campaigns, pledges -------------------------------------------------------------
-
-
-async def record_delegates(node: Upward, who: Member, count: int, names: Sequence[str] = ()) -> Envelope:
-    """This body's delegates to its parent: how many, and the names of those who consented."""
-    check_may_act_for_body(who)
-    parent = _parent(node, _me(node))
-    if parent is None:
-        raise Conflict("this body has no body above it to send delegates to", code="no_parent")
-    if not 0 <= count <= 10_000:
-        raise BadInput("the number of delegates is 0 to 10000", field="count")
-    cleaned = [n.strip() for n in names if n.strip()]
-    if len(cleaned) > min(count, 64) or any(len(n) > 200 for n in cleaned):
-        raise BadInput("at most one name per delegate (64 at most, 200 characters each)", field="names")
-    return await _sign(node, Delegates(to=parent, count=count, names=cleaned))
-
-
-async def own_delegates(node: Upward) -> tuple[bytes | None, Delegates | None]:
-    """This body's parent (None: it has none) and its latest delegate record to it."""
-    parent = _parent(node, _me(node))
-    if parent is None:
-        return None, None
-    latest = None
-    for raw in await node.upward.referring_by(parent, "delegates", _me(node)):
-        body = _open(raw).payload.body
-        if isinstance(body, Delegates):
-            latest = body
-    return parent, latest
-
-
-async def publish_campaign(node: Upward, who: Member, title: str, text: str, asks: str, *, starts: int | None = None,
-                           ends: int | None = None, contact: str = "", clock: Callable[[], float] = time.time
-                           ) -> Envelope:  # fmt: skip
-    check_may_act_for_body(who)
-    check_title_text(title, text, max_text=2000)
-    begins = starts if starts is not None else now_ms(clock)
-    if ends is not None and ends < begins:
-        raise BadInput("a campaign ends after it starts", field="ends")
-    for name, value in (("asks", asks), ("contact", contact)):
-        if len(value) > 2000:
-            raise BadInput(f"the {name} is at most 2000 characters", field=name)
-    return await _sign(node, Campaign(title=title.strip(), text=text, asks=asks, starts=begins, ends=ends,
-                                      contact=contact))  # fmt: skip
-
-
-async def pledge(node: Upward, who: Member, campaign_id: bytes, text: str) -> Envelope:
-    check_may_act_for_body(who)
-    campaign = await held(node, campaign_id, Campaign, "campaign")
-    if campaign.author == _me(node):
-        raise Conflict("a body does not pledge to its own campaign", code="own_campaign")
-    if not text.strip() or len(text) > 2000:
-        raise BadInput("say what this body pledges (at most 2000 characters)", field="text")
-    await refresh(node)
-    pledged = Conflict("this body has pledged to this campaign already", code="already_pledged")
-    if await node.upward.referring_by(campaign_id, "pledge", _me(node)):
-        raise pledged
-    once = none_signed(_me(node), "pledge", lambda b: isinstance(b, Pledge) and b.campaign == campaign_id, pledged)
-    return await node.own_log.append(Pledge(campaign=campaign_id, text=text.strip()), check=once)
-
-
-async def campaigns(node: Upward, limit: int = 100) -> list[tuple[Envelope, list[Envelope]]]:
-    """Campaign notices across the federation, newest first, each with its pledges."""
-    await refresh(node)
-    out = []
-    for raw in await node.envelopes.of_kind("campaign", limit):
-        campaign = _open(raw)
-        out.append((campaign, await _referring(node, campaign.id, "pledge")))
-    return out

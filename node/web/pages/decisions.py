@@ -12,6 +12,7 @@ from aiohttp import web
 
 from node.errors import BadInput, NodeError
 from node.federation import ballots, motions, upward
+from node.federation import submissions as subm
 from node.federation.elections import DELEGATES, SELECTION
 from node.federation.results import count_for_people
 from node.rules.motions import paragraphs, word_diff
@@ -154,7 +155,7 @@ async def motion_action(request: web.Request) -> web.StreamResponse:
                                                  may_change=chosen.may_change, closes=chosen.closes)  # fmt: skip
             return redirect(f"/ballots/{row.id}?done=ballot")
         elif action == "submit-up":
-            await upward.submit(node, who, motion_id)
+            await subm.submit(node, who, motion_id)
         else:
             raise BadInput("no such step")
     except NodeError as exc:

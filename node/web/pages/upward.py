@@ -12,6 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from node.errors import BadInput, NodeError, NotFound
+from node.federation import campaigns as camp
+from node.federation import items as on_item
+from node.federation import submissions as subm
 from node.federation import upward
 from node.federation.upward import NewItem
 from node.validation import whole_number
@@ -83,9 +86,9 @@ async def _agenda_context(request: web.Request, **extra: Any) -> dict[str, Any]:
     items = [_item_row(node, e) for e in await upward.agenda(node)]
     submissions = [{"id": s.envelope.id.hex(), "title": s.body.title, "text": s.body.text, "state": s.state,
                     "note": s.note, "by": upward.name_of(node, s.envelope.author)}
-                   for s in await upward.submissions(node)]  # fmt: skip
+                   for s in await subm.submissions(node)]  # fmt: skip
     composites = []
-    for c in await upward.composites(node):
+    for c in await subm.composites(node):
         sources = await node.upward.many(c.body.sources)
         rows = []
         for source in c.body.sources:
@@ -97,7 +100,7 @@ async def _agenda_context(request: web.Request, **extra: Any) -> dict[str, Any]:
                            "ours": c.ours is not None, "mine": c.envelope.author == node.own_log.key.public,
                            "our_answer": c.answers.get(c.ours) if c.ours else None,
                            "all_consent": all(r["answer"] == "consent" for r in rows)})  # fmt: skip
-    parent, delegates = await upward.own_delegates(node)
+    parent, delegates = await camp.own_delegates(node)
     shown = []
     if delegates is not None:
         shown = [*delegates.names, *(f"delegate {i}" for i in range(len(delegates.names) + 1, delegates.count + 1))]
@@ -130,7 +133,7 @@ async def agenda_action(request: web.Request) -> web.StreamResponse:
                 if not new.title.strip() or not new.text.strip():
                     raise BadInput("a question has a title and a text", field="title" if not new.title else "text")
             elif new.sources:  # a submission goes on as submitted
-                found = next((s for s in await upward.submissions(node) if s.envelope.id == new.sources[0]), None)
+                found = next((s for s in await subm.submissions(node) if s.envelope.id == new.sources[0]), None)
                 if found is None:
                     raise BadInput("no such submission to this body", field="source")
                 new = NewItem(title=found.body.title, text=found.body.text, closes=closes, weighting=new.weighting,
@@ -138,21 +141,21 @@ async def agenda_action(request: web.Request) -> web.StreamResponse:
             item = await upward.table_item(node, who, new)
             return redirect(f"/agenda/{item.id.hex()}?done=tabled")
         if action == "rule-out":
-            await upward.rule_out(node, who, _form_id(text(form, "submission"), "submission"), text(form, "reason"))
+            await subm.rule_out(node, who, _form_id(text(form, "submission"), "submission"), text(form, "reason"))
             return redirect("/agenda?done=ruled-out")
         if action == "composite":
             sources = [_form_id(v, "sources") for v in form.getall("sources", []) if isinstance(v, str)]
-            await upward.propose_composite(node, who, values["title"], values["text"].replace("\r\n", "\n"), sources)
+            await subm.propose_composite(node, who, values["title"], values["text"].replace("\r\n", "\n"), sources)
             return redirect("/agenda?done=composite")
         if action == "delegates":
             count = whole_number(values["count"], 0, 10_000)
             if count is None:
                 raise BadInput("the number of delegates is a whole number from 0 to 10000", field="count")
             names = [n.strip() for n in values["names"].splitlines() if n.strip()]
-            await upward.record_delegates(node, who, count, names)
+            await camp.record_delegates(node, who, count, names)
             return redirect("/agenda?done=delegates")
         if action == "answer":
-            await upward.answer_composite(node, who, _form_id(text(form, "composite"), "composite"),
+            await subm.answer_composite(node, who, _form_id(text(form, "composite"), "composite"),
                                           text(form, "answer"))  # fmt: skip
             return redirect("/agenda?done=answered")
         raise BadInput("no such step")
@@ -174,7 +177,7 @@ def _form_id(value: str, field: str) -> bytes:
 
 async def _item_context(request: web.Request, item_id: bytes, **extra: Any) -> dict[str, Any]:
     node = node_of(request)
-    report = await upward.report(node, item_id)
+    report = await on_item.report(node, item_id)
     judged = report.judged
     assert judged is not None
     b = report.item.payload.body
@@ -229,7 +232,7 @@ async def item_action(request: web.Request) -> web.StreamResponse:
                 if number is None:
                     raise BadInput("choose when voting closes from the list", field="closes")
                 closes = int((dt.datetime.now(dt.UTC).timestamp() + number * 3600) * 1000)
-            row = await upward.ballot_on_item(node, who, item_id, closes=closes)
+            row = await on_item.ballot_on_item(node, who, item_id, closes=closes)
             return redirect(f"/ballots/{row.id}?done=ballot")
         if action == "mandate":
             position = text(form, "position")
@@ -250,7 +253,7 @@ async def _campaigns_context(request: web.Request, **extra: Any) -> dict[str, An
     node = node_of(request)
     me = node.own_log.key.public
     listed = []
-    for campaign, pledges in await upward.campaigns(node):
+    for campaign, pledges in await camp.campaigns(node):
         c = campaign.payload.body
         assert isinstance(c, Campaign)
         listed.append({"id": campaign.id.hex(), "by": upward.name_of(node, campaign.author), "body": c,
@@ -272,11 +275,11 @@ async def campaign_action(request: web.Request) -> web.StreamResponse:
     values = {k: text(form, k) for k in ("title", "text", "asks", "contact")}
     try:
         if request.match_info["action"] == "publish":
-            await upward.publish_campaign(node, who, values["title"], values["text"].replace("\r\n", "\n"),
+            await camp.publish_campaign(node, who, values["title"], values["text"].replace("\r\n", "\n"),
                                           values["asks"], contact=values["contact"])  # fmt: skip
             return redirect("/campaigns?done=campaign")
         if request.match_info["action"] == "pledge":
-            await upward.pledge(node, who, _form_id(text(form, "campaign"), "campaign"), text(form, "pledge"))
+            await camp.pledge(node, who, _form_id(text(form, "campaign"), "campaign"), text(form, "pledge"))
             return redirect("/campaigns?done=pledged")
         raise BadInput("no such step")
     except NodeError as exc:

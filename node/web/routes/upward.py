@@ -12,6 +12,9 @@ from aiohttp import web
 from msgspec import Meta
 
 from node.errors import BadInput, NotFound
+from node.federation import campaigns as camp
+from node.federation import items as on_item
+from node.federation import submissions as subm
 from node.federation import upward
 from node.federation.upward import NewItem
 from node.storage.members import Member
@@ -75,7 +78,7 @@ class AnswerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 async def submit_upward(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, SubmitIn)
-    return appended(await upward.submit(node_of(request), who, body.motion))
+    return appended(await subm.submit(node_of(request), who, body.motion))
 
 
 async def list_submissions(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -83,27 +86,27 @@ async def list_submissions(request: web.Request, who: Member | None) -> web.Stre
     return json_response([
         SubmissionView(s.envelope.id.hex(), node_id_text(s.envelope.author), upward.name_of(node, s.envelope.author),
                        s.body.title, s.body.text, s.body.decision.hex(), s.state, s.note)
-        for s in await upward.submissions(node)
+        for s in await subm.submissions(node)
     ])  # fmt: skip
 
 
 async def rule_out_submission(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, RulingIn)
-    return appended(await upward.rule_out(node_of(request), who, id_param(request, "submission_id"), body.reason))
+    return appended(await subm.rule_out(node_of(request), who, id_param(request, "submission_id"), body.reason))
 
 
 async def propose_composite(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, CompositeIn)
     sources = [bytes.fromhex(s) for s in body.sources]
-    return appended(await upward.propose_composite(node_of(request), who, body.title, body.text, sources))
+    return appended(await subm.propose_composite(node_of(request), who, body.title, body.text, sources))
 
 
 async def answer_composite(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, AnswerIn)
-    return appended(await upward.answer_composite(node_of(request), who, id_param(request, "composite_id"),
+    return appended(await subm.answer_composite(node_of(request), who, id_param(request, "composite_id"),
                                                   body.answer))  # fmt: skip
 
 
@@ -205,7 +208,7 @@ def aggregate_view(envelope: Envelope, findings: list[up.Finding]) -> AggregateV
 
 
 async def report_view(node: upward.Upward, item_id: bytes) -> ItemReportView:
-    report = await upward.report(node, item_id)
+    report = await on_item.report(node, item_id)
     judged = report.judged
     assert judged is not None
     mandates = []
@@ -246,7 +249,7 @@ async def ballot_on_item(request: web.Request, who: Member | None) -> web.Stream
     from node.web.routes.ballots import view
 
     assert who is not None
-    return json_response(view(await upward.ballot_on_item(node_of(request), who, id_param(request, "item_id"))),
+    return json_response(view(await on_item.ballot_on_item(node_of(request), who, id_param(request, "item_id"))),
                          status=201)  # fmt: skip
 
 
@@ -310,20 +313,20 @@ class CampaignView(msgspec.Struct):
 async def record_delegates(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, DelegatesIn)
-    return appended(await upward.record_delegates(node_of(request), who, body.count, body.names))
+    return appended(await camp.record_delegates(node_of(request), who, body.count, body.names))
 
 
 async def publish_campaign(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     b = await read_json(request, CampaignIn)
-    return appended(await upward.publish_campaign(node_of(request), who, b.title, b.text, b.asks, starts=b.starts,
+    return appended(await camp.publish_campaign(node_of(request), who, b.title, b.text, b.asks, starts=b.starts,
                                                   ends=b.ends, contact=b.contact))  # fmt: skip
 
 
 async def pledge(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, PledgeIn)
-    return appended(await upward.pledge(node_of(request), who, id_param(request, "campaign_id"), body.text))
+    return appended(await camp.pledge(node_of(request), who, id_param(request, "campaign_id"), body.text))
 
 
 def campaign_view(node: upward.Upward, campaign: Envelope, pledges: list[Envelope]) -> CampaignView:
@@ -341,7 +344,7 @@ def campaign_view(node: upward.Upward, campaign: Envelope, pledges: list[Envelop
 
 async def list_campaigns(request: web.Request, who: Member | None) -> web.StreamResponse:
     node = node_of(request)
-    return json_response([campaign_view(node, c, p) for c, p in await upward.campaigns(node)])
+    return json_response([campaign_view(node, c, p) for c, p in await camp.campaigns(node)])
 
 
 # --- the routes (node/web/api.py joins the tables of every module) ---

@@ -15,6 +15,7 @@ import pytest
 
 from node.errors import Conflict
 from node.federation import ballots, judging, motions
+from node.federation import campaigns as camp
 from node.federation import elections as el
 from node.federation import upward as steps
 from node.storage.members import MemberIn
@@ -49,7 +50,7 @@ async def fed(tmp_path: Path) -> AsyncIterator[Federation]:
 
 async def test_a_branch_elects_its_delegates_and_they_replace_the_officers_record(fed: Federation) -> None:
     leeds, north, clock = fed["leeds"], fed["north"], fed.clock
-    await steps.record_delegates(leeds.node, leeds.officer, 5)  # the officers' record, before
+    await camp.record_delegates(leeds.node, leeds.officer, 5)  # the officers' record, before
     to = north.node.key.public
     contest = el.DELEGATES + to.hex()
     for voter, name in zip(leeds.voters[:3], ("Ann", "Bob", "Cat"), strict=True):
@@ -72,7 +73,7 @@ async def test_a_branch_elects_its_delegates_and_they_replace_the_officers_recor
     assert check.counted and check.choice == ["Cat", "Bob"]
     await fed.sync()
     await steps.refresh(leeds.node, clock)
-    _, latest = await steps.own_delegates(leeds.node)
+    _, latest = await camp.own_delegates(leeds.node)
     assert latest == Delegates(to=to, count=2, names=["Ann", "Bob"], election=decision.id)
     # A close cut short after the record was signed, run again, signs no second record.
     await ballots._delegates_elected(leeds.node, to, decision)
@@ -270,9 +271,9 @@ async def test_two_officers_at_once_sign_one_result_one_paper_and_one_pledge(fed
                                    return_exceptions=True)  # fmt: skip
     assert sorted(type(r).__name__ for r in results) == ["Conflict", "Envelope"], results
     assert len(await north.node.envelopes.own_of_kind(north.node.key.public, "selection_result")) == 1
-    campaign = await steps.publish_campaign(north.node, north.officer, "Bin strike", "On strike.", "Visit.")
+    campaign = await camp.publish_campaign(north.node, north.officer, "Bin strike", "On strike.", "Visit.")
     await fed.sync()
-    pledges = await asyncio.gather(steps.pledge(leeds.node, leeds.officer, campaign.id, "£50"),
-                                   steps.pledge(leeds.node, chair, campaign.id, "£60"), return_exceptions=True)
+    pledges = await asyncio.gather(camp.pledge(leeds.node, leeds.officer, campaign.id, "£50"),
+                                   camp.pledge(leeds.node, chair, campaign.id, "£60"), return_exceptions=True)
     assert sorted(type(p).__name__ for p in pledges) == ["Conflict", "Envelope"], pledges
     assert len(await leeds.node.envelopes.own_of_kind(leeds.node.key.public, "pledge")) == 1

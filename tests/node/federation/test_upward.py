@@ -15,6 +15,9 @@ import pytest
 from node.cli.setup import found_federation, init_node
 from node.errors import Conflict
 from node.federation import acts, ballots, judging, motions
+from node.federation import campaigns as camp
+from node.federation import items as on_item
+from node.federation import submissions as subm
 from node.federation import upward as steps
 from node.federation.upward import NewItem
 from node.service import Node
@@ -110,7 +113,7 @@ async def carried_motion(b: Body, title: str, text: str, for_body: bytes, clock:
 
 
 async def vote_on_item(b: Body, item: bytes, choices: list[str], clock: Clock) -> None:
-    row = await steps.ballot_on_item(b.node, b.officer, item, clock)
+    row = await on_item.ballot_on_item(b.node, b.officer, item, clock)
     for voter, choice in zip(b.voters, choices, strict=False):
         await ballots.vote(b.node, voter, row.id, choice, clock=clock)
     await motions.close_ballot(b.node, b.officer, row.id, clock)
@@ -124,15 +127,15 @@ async def test_a_motion_goes_up_and_the_aggregate_adds_up_everywhere(fed: Federa
     fed.clock.now += 1
     a = await carried_motion(leeds, "Four-day week", "North calls for a four-day week.", region_key, fed.clock)
     b = await carried_motion(york, "Shorter hours", "North calls for a 32-hour week.", region_key, fed.clock)
-    sub_a = await steps.submit(leeds.node, leeds.officer, a)
-    sub_b = await steps.submit(york.node, york.officer, b)
+    sub_a = await subm.submit(leeds.node, leeds.officer, a)
+    sub_b = await subm.submit(york.node, york.officer, b)
     with pytest.raises(Conflict, match="already"):
-        await steps.submit(leeds.node, leeds.officer, a)
+        await subm.submit(leeds.node, leeds.officer, a)
     await fed.sync()
-    waiting = await steps.submissions(north.node)
+    waiting = await subm.submissions(north.node)
     assert sorted(s.state for s in waiting) == ["waiting", "waiting"]
 
-    composite = await steps.propose_composite(
+    composite = await subm.propose_composite(
         north.node, north.officer, "Working time", "North calls for a four-day, 32-hour week.", [sub_a.id, sub_b.id]
     )
     await fed.sync()
@@ -140,17 +143,17 @@ async def test_a_motion_goes_up_and_the_aggregate_adds_up_everywhere(fed: Federa
     with pytest.raises(Conflict) as refused:  # a composite without every source's consent
         await steps.table_item(north.node, north.officer, new, fed.clock)
     assert refused.value.code == "no_consent"
-    await steps.answer_composite(leeds.node, leeds.officer, composite.id, "consent")
+    await subm.answer_composite(leeds.node, leeds.officer, composite.id, "consent")
     await fed.sync()
     with pytest.raises(Conflict, match="no answer"):  # York has not answered yet
         await steps.table_item(north.node, north.officer, new, fed.clock)
-    await steps.answer_composite(york.node, york.officer, composite.id, "consent")
+    await subm.answer_composite(york.node, york.officer, composite.id, "consent")
     await fed.sync()
     item = await steps.table_item(north.node, north.officer, new, fed.clock)
     body = item.payload.body
     assert isinstance(body, AgendaItem) and body.sources == [sub_a.id, sub_b.id] and body.weighting == "card_vote"
     await fed.sync()
-    assert {s.state for s in await steps.submissions(north.node)} == {"on_agenda"}
+    assert {s.state for s in await subm.submissions(north.node)} == {"on_agenda"}
 
     fed.clock.now += 1
     await vote_on_item(leeds, item.id, ["for"] * 4 + ["against"] * 2, fed.clock)
@@ -181,7 +184,7 @@ async def test_a_motion_goes_up_and_the_aggregate_adds_up_everywhere(fed: Federa
     await fed.sync()
     for b in fed.bodies.values():  # the same aggregate everywhere, and each node's recount finds nothing wrong
         assert await b.node.envelopes.get(aggregate.id) == aggregate.raw
-        report = await steps.report(b.node, item.id, fed.clock)
+        report = await on_item.report(b.node, item.id, fed.clock)
         assert [(a.id, f) for a, f in report.aggregates] == [(aggregate.id, [])]
         assert await judging.findings(b.node) == []
 
@@ -280,7 +283,7 @@ async def test_a_dropped_mandate_an_inflated_weight_and_a_wrong_total_are_flagge
 
 async def test_campaigns_get_pledges_from_other_bodies(fed: Federation) -> None:
     leeds, york, hull = fed["leeds"], fed["york"], fed["hull"]
-    campaign = await steps.publish_campaign(
+    campaign = await camp.publish_campaign(
         leeds.node,
         leeds.officer,
         "Support the bin strike",
@@ -290,14 +293,14 @@ async def test_campaigns_get_pledges_from_other_bodies(fed: Federation) -> None:
     )
     await fed.sync()
     for b, text in ((york, "York will send a delegation to the picket line."), (hull, "Hull pledges £100.")):
-        await steps.pledge(b.node, b.officer, campaign.id, text)
+        await camp.pledge(b.node, b.officer, campaign.id, text)
     with pytest.raises(Conflict):
-        await steps.pledge(york.node, york.officer, campaign.id, "again")
+        await camp.pledge(york.node, york.officer, campaign.id, "again")
     with pytest.raises(Conflict):
-        await steps.pledge(leeds.node, leeds.officer, campaign.id, "our own")
+        await camp.pledge(leeds.node, leeds.officer, campaign.id, "our own")
     await fed.sync()
     for b in fed.bodies.values():
-        listed = await steps.campaigns(b.node)
+        listed = await camp.campaigns(b.node)
         assert [(c.id, sorted(p.author for p in pledges)) for c, pledges in listed] == [
             (campaign.id, sorted([york.node.key.public, hull.node.key.public]))
         ]
@@ -308,13 +311,13 @@ async def test_an_item_from_a_composite_without_every_consent_is_flagged(fed: Fe
     subs = []
     for b, text in ((leeds, "North calls for a four-day week."), (york, "North calls for a 32-hour week.")):
         motion = await carried_motion(b, text[12:], text, north.node.key.public, fed.clock)
-        subs.append((await steps.submit(b.node, b.officer, motion)).id)
+        subs.append((await subm.submit(b.node, b.officer, motion)).id)
     await fed.sync()
-    composite = await steps.propose_composite(north.node, north.officer, "Working time", "A 32-hour, four-day week.",
+    composite = await subm.propose_composite(north.node, north.officer, "Working time", "A 32-hour, four-day week.",
                                               subs)  # fmt: skip
     await fed.sync()
-    await steps.answer_composite(leeds.node, leeds.officer, composite.id, "consent")
-    await steps.answer_composite(york.node, york.officer, composite.id, "refuse")
+    await subm.answer_composite(leeds.node, leeds.officer, composite.id, "consent")
+    await subm.answer_composite(york.node, york.officer, composite.id, "refuse")
     await fed.sync()
     # The region's node refuses to table it; a region that signs it anyway is shown up everywhere.
     with pytest.raises(Conflict) as refused:
@@ -327,13 +330,13 @@ async def test_an_item_from_a_composite_without_every_consent_is_flagged(fed: Fe
         sources=subs, composite=composite.id))  # fmt: skip
     await fed.sync()
     for b in (fed["hull"], leeds):
-        report = await steps.report(b.node, forced.id, fed.clock)
+        report = await on_item.report(b.node, forced.id, fed.clock)
         assert [(f.code, "refuse" in f.message) for f in report.findings] == [(up.WITHOUT_CONSENT, True)]
     # A consent signed after the item does not mend it.
     fed.clock.now += 1
-    await steps.answer_composite(york.node, york.officer, composite.id, "consent")
+    await subm.answer_composite(york.node, york.officer, composite.id, "consent")
     await fed.sync()
-    assert [f.code for f in (await steps.report(fed["hull"].node, forced.id, fed.clock)).findings] == [
+    assert [f.code for f in (await on_item.report(fed["hull"].node, forced.id, fed.clock)).findings] == [
         up.WITHOUT_CONSENT]
 
 
@@ -370,7 +373,7 @@ async def test_a_self_declared_roll_of_ten_million_is_flagged_wherever_it_gives_
     assert isinstance(totals, Aggregate) and totals.outcome == "carried"  # what its author says stands ...
     await fed.sync()
     for b in fed.bodies.values():  # ... and every node flags the roll that carried it
-        report = await steps.report(b.node, item.id, fed.clock)
+        report = await on_item.report(b.node, item.id, fed.clock)
         [(_, found)] = report.aggregates
         assert [f.code for f in found] == ["implausible_roll"], found
         assert "hull weighs by a roll of 10000000 members after one of 3" in found[0].message

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from node.federation import ballots, elections, motions, upward
+from node.federation import ballots, elections, motions
+from node.federation import submissions as subm
 from node.federation.acts import issue_charter
 from node.federation.ballots import BallotSpec
 from node.web.api import ROUTES
@@ -264,7 +265,7 @@ async def _composite(c: Cell) -> Request:
 
 async def _composite_answer(c: Cell) -> Request:
     officer = await c.live.member("secretary")
-    composite = await upward.propose_composite(c.live.node, officer.member, "Merged", "Both.",
+    composite = await subm.propose_composite(c.live.node, officer.member, "Merged", "Both.",
                                                [await _submission(c), await _submission(c)])  # fmt: skip
     return f"/api/v1/composites/{composite.id.hex()}/answer", {"json": {"answer": "consent"}}
 

@@ -19,6 +19,7 @@ import aiohttp.web
 import pytest
 
 from node.federation import ballots, motions
+from node.federation import submissions as subm
 from node.federation import upward as steps
 from node.service import Node
 from node.web.app import make_app
@@ -132,7 +133,7 @@ async def test_a_motion_goes_up_through_the_pages(fed: Federation, browsers: dic
     region = browsers["north"]
     page = await region.page("/agenda")
     assert page.count("waiting") >= 3 and "Four-day week" in page and "Shorter hours" in page
-    subs = {s.body.title: s.envelope.id.hex() for s in await steps.submissions(north.node)}
+    subs = {s.body.title: s.envelope.id.hex() for s in await subm.submissions(north.node)}
     await region.post("/agenda", "/agenda/do/rule-out", {"submission": subs["Something else"], "reason": "Not ours"})
     body = await region.post("/agenda", "/agenda/do/composite", {"title": "Working time", "text": "A 32-hour, "
                              "four-day week.", "sources": subs["Four-day week"]}, expect=400)  # fmt: skip
@@ -145,7 +146,7 @@ async def test_a_motion_goes_up_through_the_pages(fed: Federation, browsers: dic
     async with region.http.post("/agenda/do/composite", data=form, allow_redirects=False) as r:
         assert r.status == 303, await r.text()
     await fed.sync()
-    composite = next(c for c in await steps.composites(north.node))
+    composite = next(c for c in await subm.composites(north.node))
     closes_ms = int(time.time() * 1000) + 4000
     closes = utc(closes_ms)
     body = await region.post("/agenda", "/agenda/do/table", {"composite": composite.envelope.id.hex(),

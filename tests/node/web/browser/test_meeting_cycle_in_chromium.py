@@ -18,6 +18,7 @@ from playwright.async_api import Browser, expect
 
 from node.federation import ballots, motions
 from node.federation import elections as el
+from node.federation import items as on_item
 from node.federation import upward as steps
 from node.federation.upward import NewItem
 from node.service import Node
@@ -39,7 +40,7 @@ async def test_a_member_votes_on_what_waits_in_three_clicks_from_home(
     item = await steps.table_item(north.node, north.officer,
                                   NewItem(title="Rent caps", text="North backs rent caps.", closes=hour))  # fmt: skip
     await fed.sync()
-    question = await steps.ballot_on_item(leeds.node, leeds.officer, item.id)
+    question = await on_item.ballot_on_item(leeds.node, leeds.officer, item.id)
     contest = el.DELEGATES + north.node.key.public.hex()
     for voter, name in zip(leeds.voters[:2], ("Val", "Wyn"), strict=True):
         await el.stand(leeds.node, voter, contest, name, f"{name} will report back.")

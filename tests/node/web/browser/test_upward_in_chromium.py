@@ -19,6 +19,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from node.federation import ballots, motions
+from node.federation import items as on_item
+from node.federation import submissions as subm
 from node.federation import upward as steps
 from node.federation.upward import NewItem
 from protocol import upward as up
@@ -70,7 +72,7 @@ async def submitted(federation: Federation, name: str, title: str) -> Any:
     b, region = federation[name], federation["north"].node.key.public
     motion = await motions.propose(b.node, b.voters[0], title, f"{title} for all.", for_body=region)
     await carry(b, motion.id)
-    return await steps.submit(b.node, b.officer, motion.id)
+    return await subm.submit(b.node, b.officer, motion.id)
 
 
 async def test_a_question_goes_down_and_the_answers_come_up(fed: Federation, open_as: Open) -> None:  # noqa: F811
@@ -100,8 +102,8 @@ async def test_a_question_goes_down_and_the_answers_come_up(fed: Federation, ope
     await leeds.check_accessible()
     await leeds.page.get_by_role("button", name="Send our answer").click()
     await expect(leeds.page.get_by_text("Your answer is signed and sent.")).to_be_visible()
-    composite = (await steps.composites(north.node))[0]
-    await steps.answer_composite(fed["york"].node, fed["york"].officer, composite.envelope.id, "consent")
+    composite = (await subm.composites(north.node))[0]
+    await subm.answer_composite(fed["york"].node, fed["york"].officer, composite.envelope.id, "consent")
     await fed.sync()
 
     # The region puts the composite on the agenda, with a deadline an hour away.
@@ -139,7 +141,7 @@ async def test_a_question_goes_down_and_the_answers_come_up(fed: Federation, ope
     short = await steps.table_item(north.node, north.officer, question)
     await fed.sync()
     for name in ("leeds", "york"):
-        row = await steps.ballot_on_item(fed[name].node, fed[name].officer, short.id)
+        row = await on_item.ballot_on_item(fed[name].node, fed[name].officer, short.id)
         for voter in fed[name].voters:
             await ballots.vote(fed[name].node, voter, row.id, "for" if name == "leeds" else "against")
         await motions.close_ballot(fed[name].node, fed[name].officer, row.id)

@@ -1,0 +1,96 @@
+"""A body's delegates to the body above, and campaigns: notices of local struggles that other
+bodies pledge support to (signed, carried by gossip, listed on every node)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from node.errors import BadInput, Conflict
+from node.federation.ballots import now_ms
+from node.federation.own_log import none_signed
+from node.federation.upward import (
+    Upward,
+    _me,
+    _open,
+    _parent,
+    _referring,
+    _sign,
+    held,
+    refresh,
+)
+from node.rules.upward import check_may_act_for_body, check_title_text
+from node.storage.members import Member
+from protocol import (
+    Campaign,
+    Delegates,
+    Envelope,
+    Pledge,
+)
+
+
+async def record_delegates(node: Upward, who: Member, count: int, names: Sequence[str] = ()) -> Envelope:
+    """This body's delegates to its parent: how many, and the names of those who consented."""
+    check_may_act_for_body(who)
+    parent = _parent(node, _me(node))
+    if parent is None:
+        raise Conflict("this body has no body above it to send delegates to", code="no_parent")
+    if not 0 <= count <= 10_000:
+        raise BadInput("the number of delegates is 0 to 10000", field="count")
+    cleaned = [n.strip() for n in names if n.strip()]
+    if len(cleaned) > min(count, 64) or any(len(n) > 200 for n in cleaned):
+        raise BadInput("at most one name per delegate (64 at most, 200 characters each)", field="names")
+    return await _sign(node, Delegates(to=parent, count=count, names=cleaned))
+
+
+async def own_delegates(node: Upward) -> tuple[bytes | None, Delegates | None]:
+    """This body's parent (None: it has none) and its latest delegate record to it."""
+    parent = _parent(node, _me(node))
+    if parent is None:
+        return None, None
+    latest = None
+    for raw in await node.upward.referring_by(parent, "delegates", _me(node)):
+        body = _open(raw).payload.body
+        if isinstance(body, Delegates):
+            latest = body
+    return parent, latest
+
+
+async def publish_campaign(node: Upward, who: Member, title: str, text: str, asks: str, *, starts: int | None = None,
+                           ends: int | None = None, contact: str = "", clock: Callable[[], float] = time.time
+                           ) -> Envelope:  # fmt: skip
+    check_may_act_for_body(who)
+    check_title_text(title, text, max_text=2000)
+    begins = starts if starts is not None else now_ms(clock)
+    if ends is not None and ends < begins:
+        raise BadInput("a campaign ends after it starts", field="ends")
+    for name, value in (("asks", asks), ("contact", contact)):
+        if len(value) > 2000:
+            raise BadInput(f"the {name} is at most 2000 characters", field=name)
+    return await _sign(node, Campaign(title=title.strip(), text=text, asks=asks, starts=begins, ends=ends,
+                                      contact=contact))  # fmt: skip
+
+
+async def pledge(node: Upward, who: Member, campaign_id: bytes, text: str) -> Envelope:
+    check_may_act_for_body(who)
+    campaign = await held(node, campaign_id, Campaign, "campaign")
+    if campaign.author == _me(node):
+        raise Conflict("a body does not pledge to its own campaign", code="own_campaign")
+    if not text.strip() or len(text) > 2000:
+        raise BadInput("say what this body pledges (at most 2000 characters)", field="text")
+    await refresh(node)
+    pledged = Conflict("this body has pledged to this campaign already", code="already_pledged")
+    if await node.upward.referring_by(campaign_id, "pledge", _me(node)):
+        raise pledged
+    once = none_signed(_me(node), "pledge", lambda b: isinstance(b, Pledge) and b.campaign == campaign_id, pledged)
+    return await node.own_log.append(Pledge(campaign=campaign_id, text=text.strip()), check=once)
+
+
+async def campaigns(node: Upward, limit: int = 100) -> list[tuple[Envelope, list[Envelope]]]:
+    """Campaign notices across the federation, newest first, each with its pledges."""
+    await refresh(node)
+    out = []
+    for raw in await node.envelopes.of_kind("campaign", limit):
+        campaign = _open(raw)
+        out.append((campaign, await _referring(node, campaign.id, "pledge")))
+    return out

@@ -178,8 +178,6 @@ class Sender:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._next_scan = 0.0
-        self.sent = 0
-        self.failed = 0
 
     def start(self) -> None:
         self.outbox.on_queued = self._wake.set
@@ -275,7 +273,6 @@ class Sender:
         fields = {"mail_id": mail.id, "kind": mail.kind, "member_id": mail.member_id, "attempt": mail.attempts}
         if self.clock() - mail.created_at > self.config.mail.give_up_hours * 3600:
             await self.outbox.failed(mail.id, f"not sent within {self.config.mail.give_up_hours} hours")
-            self.failed += 1
             log.warning("mail given up", extra={"fields": fields})
             return
         wait = self.bucket.wait_s()
@@ -286,14 +283,12 @@ class Sender:
             message = compose(self.config, self.seed, self.node_key, mail)
         except Exception as exc:  # a template or its values: this mail can never be sent
             await self.outbox.failed(mail.id, f"could not be composed: {exc}")
-            self.failed += 1
             log.exception("mail could not be composed", extra={"fields": fields})
             return
         try:
             answer = await self.relay.send(message, mail.email)
         except Refused as exc:
             await self.outbox.failed(mail.id, str(exc))
-            self.failed += 1
             log.warning("mail refused", extra={"fields": {**fields, "answer": scrubbed(str(exc))}})
             return
         except NotNow as exc:
@@ -304,7 +299,6 @@ class Sender:
             await self._pause(wait_s, for_mail=False)  # the server is not taking mail: not every other one now
             return
         await self.outbox.sent(mail.id)
-        self.sent += 1
         log.info("mail sent", extra={"fields": {**fields, "answer": scrubbed(answer)}})
 
 

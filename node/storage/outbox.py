@@ -186,9 +186,6 @@ class OutboxStore:
         return [MailRow(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]), int(r[7]),
                         int(r[8]), None if r[9] is None else int(r[9]), str(r[10])) for r in rows]  # fmt: skip
 
-    async def of_member(self, member_id: int, kind: str) -> list[MailRow]:
-        return [m for m in await self.page(limit=200) if m.member_id == member_id and m.kind == kind]
-
     async def choices(self, member_id: int) -> dict[str, bool]:
         row = await self.db.fetchone(
             "SELECT ballots, decisions, elections, digest FROM notice_choices WHERE member_id = ?", (member_id,)

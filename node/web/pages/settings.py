@@ -8,7 +8,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from node.errors import BadInput
+from node.errors import BadInput, Conflict
 from node.federation.ballots import Deciding, default_rules
 from node.validation import whole_number
 from node.web.pages.common import Form, checked, text
@@ -33,7 +33,7 @@ def settings_of(node: Deciding) -> dict[str, object]:
     """The form's values before anything is typed: the federation's rules, secret, no change."""
     try:
         rules = default_rules(node)
-    except Exception:  # not in a federation yet: the form still shows (opening will say why not)
+    except Conflict:  # not in a federation yet: the form still shows (opening will say why not)
         rules = BallotRules(quorum=Ratio(num=0, den=1), threshold=Ratio(num=1, den=2))
     majority = next((k for k, (r, reach) in MAJORITIES.items() if (r, reach) == (rules.threshold, rules.reach)), "half")
     return {"closes_in": "", "closes_at": "", "quorum": math.floor(100 * rules.quorum.num / rules.quorum.den),
@@ -79,7 +79,7 @@ def read_settings(form: Form, node: Deciding, now: float | None = None) -> Chose
     usual = settings_of(node)
     try:  # the federation's own quorum when the officer left it as shown (1/3 stays 1/3, not 33/100)
         exact = default_rules(node).quorum if quorum == usual["quorum"] else Ratio(num=quorum, den=100)
-    except Exception:
+    except Conflict:
         exact = Ratio(num=quorum, den=100)
     rules = BallotRules(quorum=exact, threshold=threshold, base=base, reach=reach)  # type: ignore[arg-type]
     return Chosen(rules, secrecy, checked(form, "may_change"), closes)

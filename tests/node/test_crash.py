@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import msgspec
+import pytest
 
 from node.federation.acts import issue_charter
 from node.gossip.client import HttpTransport
@@ -64,6 +65,7 @@ async def writer(
             return  # the server died under us: that request was never acknowledged
 
 
+@pytest.mark.slow  # ~30 s of SIGKILLs: `make test-slow`, which CI runs after `make test`
 async def test_sigkill_never_loses_an_acknowledged_append(node_dir: Path) -> None:
     rng = random.Random(SEED)
     author_text = ""

@@ -37,6 +37,7 @@ async def federation(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
         await stop_all(nodes)
 
 
+@pytest.mark.slow  # ~25 s: five node processes: `make test-slow`, which CI runs after `make test`
 async def test_a_regional_selection_across_four_branch_processes(federation: list[RunningNode]) -> None:
     nodes = federation
     assert await wait_until_converged(nodes, 60.0) is not None

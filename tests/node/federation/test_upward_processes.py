@@ -51,6 +51,7 @@ async def report(http: aiohttp.ClientSession, node: RunningNode, item: str, toke
         return answer
 
 
+@pytest.mark.slow  # ~35 s: eight node processes: `make test-slow`, which CI runs after `make test`
 async def test_decisions_go_up_across_eight_processes(federation: list[RunningNode]) -> None:
     nodes = federation
     assert [n.level for n in nodes].count("youth") == 1 and len(nodes) == 8

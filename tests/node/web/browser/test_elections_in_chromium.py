@@ -12,6 +12,7 @@ import contextlib
 import re
 import time
 
+import pytest
 from playwright.async_api import expect
 
 from node.errors import Conflict
@@ -88,6 +89,7 @@ async def test_a_member_ranks_candidates_by_keyboard_and_by_dragging(fed: Federa
     assert check.counted and check.choice == expected
 
 
+@pytest.mark.slow  # ~25 s a width, waiting out real windows: `make test-slow` (CI)
 async def test_a_selection_result_shows_its_rounds_as_a_table_and_a_chart(fed: Federation, open_as: Open  # noqa: F811
                                                                           ) -> None:  # fmt: skip
     north = fed["north"]

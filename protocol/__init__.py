@@ -44,6 +44,7 @@ from .models import (
     Selection,
     SelectionResult,
     Submission,
+    Withdrawal,
     kind_of,
 )
 from .trust import Trust
@@ -94,6 +95,7 @@ __all__ = [
     "Submission",
     "Trust",
     "TrustFailure",
+    "Withdrawal",
     "check_logs",
     "check_next",
     "encode",

@@ -118,10 +118,14 @@ def add_arguments(command: Any) -> None:
     a.add_argument("--contact", default="", help="how to reach the body about it (never a member's own address)")
     a = _action(sub, "pledge", "pledge this body's support to a campaign (signed)", of="campaign")
     a.add_argument("--text", required=True, help="what this body pledges")
+    a = _action(sub, "withdraw", "withdraw this body's own campaign or pledge (signed; cannot be undone)",
+                of="campaign or pledge")
+    a.add_argument("--reason", default="", help="why (shown on every node)")
 
 
 async def _resolve(node: Node, text: str, kind: str) -> bytes:
-    """An envelope id from hex, or from a unique prefix of at least 8 hex digits."""
+    """An envelope id from hex, or from a unique prefix of at least 8 hex digits (of an envelope
+    of ``kind``: one kind, or several joined by " or ")."""
     cleaned = text.strip().lower()
     if len(cleaned) == 64:
         try:
@@ -130,7 +134,7 @@ async def _resolve(node: Node, text: str, kind: str) -> bytes:
             pass
     if len(cleaned) < 8 or any(ch not in "0123456789abcdef" for ch in cleaned):
         raise BadInput(f"{text!r} is not an id (64 hex digits, or a unique prefix of 8 or more)", field="id")
-    found = await node.envelopes.ids_starting(kind, cleaned)
+    found = [i for k in kind.split(" or ") for i in await node.envelopes.ids_starting(k, cleaned)]
     if len(found) != 1:
         raise NotFound(f"no single {kind.replace('_', ' ')} has an id starting {cleaned}")
     return found[0]
@@ -168,22 +172,30 @@ async def _run(args: argparse.Namespace) -> int:
             envelope = await camp.record_delegates(node, await _officer(node, args.as_email), args.count, args.name)
         else:
             if args.campaign_command == "list":
-                for campaign, pledges in await camp.campaigns(node):
-                    c = campaign.payload.body
+                for entry in await camp.campaigns(node):
+                    c = entry.campaign.payload.body
                     assert isinstance(c, Campaign)
-                    print(f"{campaign.id.hex()[:16]}  {steps.name_of(node, campaign.author)}: {c.title}")
+                    gone = entry.withdrawn.get(entry.campaign.id)
+                    print(f"{entry.campaign.id.hex()[:16]}  {steps.name_of(node, entry.campaign.author)}: {c.title}"
+                          + ("" if gone is None else f"  (withdrawn: {gone.reason or 'no reason given'})"))
                     if c.asks:
                         print(f"    asks: {c.asks}")
-                    for p in pledges:
+                    for p in entry.pledges:
                         assert isinstance(p.payload.body, Pledge)
-                        print(f"    pledge from {steps.name_of(node, p.author)}: {p.payload.body.text}")
+                        gone = entry.withdrawn.get(p.id)
+                        by = steps.name_of(node, p.author)
+                        print(f"    {p.id.hex()[:16]}  pledge from {by}: {p.payload.body.text}"
+                              + ("" if gone is None else "  (withdrawn)"))
                 return 0
             who = await _officer(node, args.as_email)
             if args.campaign_command == "publish":
                 envelope = await camp.publish_campaign(node, who, args.title, args.text, args.asks, ends=args.ends,
                                                         contact=args.contact)  # fmt: skip
-            else:
+            elif args.campaign_command == "pledge":
                 envelope = await camp.pledge(node, who, await _resolve(node, args.id, "campaign"), args.text)
+            else:
+                notice = await _resolve(node, args.id, "campaign or pledge")
+                envelope = await camp.withdraw(node, who, notice, args.reason)
     print(f"{envelope.kind.replace('_', ' ')} signed: {envelope.id.hex()} (seq {envelope.seq})")
     return 0
 

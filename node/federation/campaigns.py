@@ -1,10 +1,13 @@
 """A body's delegates to the body above, and campaigns: notices of local struggles that other
-bodies pledge support to (signed, carried by gossip, listed on every node)."""
+bodies pledge support to (signed, carried by gossip, listed on every node). A body may
+withdraw its own notice, a campaign or a pledge: the notice stays listed, marked withdrawn,
+and a withdrawn campaign takes no more pledges. A withdrawal by anyone else means nothing."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from node.errors import BadInput, Conflict
 from node.federation.ballots import now_ms
@@ -26,7 +29,9 @@ from protocol import (
     Delegates,
     Envelope,
     Pledge,
+    Withdrawal,
 )
+from protocol.models import TAG_OF
 
 
 async def record_delegates(node: Upward, who: Member, count: int, names: Sequence[str] = ()) -> Envelope:
@@ -79,6 +84,8 @@ async def pledge(node: Upward, who: Member, campaign_id: bytes, text: str) -> En
     if not text.strip() or len(text) > 2000:
         raise BadInput("say what this body pledges (at most 2000 characters)", field="text")
     await refresh(node)
+    if await withdrawal_of(node, campaign) is not None:
+        raise Conflict("this campaign was withdrawn by the body that published it", code="withdrawn")
     pledged = Conflict("this body has pledged to this campaign already", code="already_pledged")
     if await node.upward.referring_by(campaign_id, "pledge", _me(node)):
         raise pledged
@@ -86,11 +93,55 @@ async def pledge(node: Upward, who: Member, campaign_id: bytes, text: str) -> En
     return await node.own_log.append(Pledge(campaign=campaign_id, text=text.strip()), check=once)
 
 
-async def campaigns(node: Upward, limit: int = 100) -> list[tuple[Envelope, list[Envelope]]]:
-    """Campaign notices across the federation, newest first, each with its pledges."""
+async def withdraw(node: Upward, who: Member, notice_id: bytes, reason: str,
+                   kind: type[Campaign] | type[Pledge] | None = None) -> Envelope:  # fmt: skip
+    """Withdraw this body's own campaign or pledge (signed; once). ``kind`` narrows what
+    ``notice_id`` may be (None: either)."""
+    check_may_act_for_body(who)
+    if len(reason) > 2000:
+        raise BadInput("the reason is at most 2000 characters", field="reason")
+    kinds = (Campaign, Pledge) if kind is None else (kind,)
+    notice = await held(node, notice_id, kinds, " or ".join(TAG_OF[k] for k in kinds))
+    if notice.author != _me(node):
+        raise Conflict("a body withdraws only its own campaigns and pledges", code="not_ours")
+    await refresh(node)
+    withdrawn = Conflict(f"this {notice.kind} is withdrawn already", code="already_withdrawn")
+    if await withdrawal_of(node, notice) is not None:
+        raise withdrawn
+    once = none_signed(_me(node), "withdrawal", lambda b: isinstance(b, Withdrawal) and b.notice == notice_id,
+                       withdrawn)  # fmt: skip
+    return await node.own_log.append(Withdrawal(notice=notice_id, reason=reason.strip()), check=once)
+
+
+async def withdrawal_of(node: Upward, notice: Envelope) -> Withdrawal | None:
+    """The withdrawal of this notice by its own author, if one is held (the first signed)."""
+    for raw in await node.upward.referring_by(notice.id, "withdrawal", notice.author):
+        body = _open(raw).payload.body
+        if isinstance(body, Withdrawal):
+            return body
+    return None
+
+
+@dataclass
+class Listed:
+    """A campaign notice as listed: its pledges, and what of it was withdrawn (by id)."""
+
+    campaign: Envelope
+    pledges: list[Envelope]
+    withdrawn: dict[bytes, Withdrawal] = field(default_factory=dict)
+
+
+async def campaigns(node: Upward, limit: int = 100) -> list[Listed]:
+    """Campaign notices across the federation, newest first, each with its pledges and the
+    withdrawals (by their own authors) of the campaign or of a pledge."""
     await refresh(node)
     out = []
     for raw in await node.envelopes.of_kind("campaign", limit):
         campaign = _open(raw)
-        out.append((campaign, await _referring(node, campaign.id, "pledge")))
+        listed = Listed(campaign, await _referring(node, campaign.id, "pledge"))
+        for notice in (campaign, *listed.pledges):
+            withdrawal = await withdrawal_of(node, notice)
+            if withdrawal is not None:
+                listed.withdrawn[notice.id] = withdrawal
+        out.append(listed)
     return out

@@ -39,6 +39,7 @@ from protocol import (
     Selection,
     SelectionResult,
     Submission,
+    Withdrawal,
 )
 from protocol import upward as up
 from protocol.envelope import reopen
@@ -46,7 +47,8 @@ from protocol.models import Body
 from protocol.rolls import IMPLAUSIBLE_ROLL
 
 KINDS = ("submission", "agenda_item", "ruling", "composite", "consent", "delegates", "mandate", "aggregate",
-         "campaign", "pledge", "selection", "nomination", "ballot_paper", "selection_result", "decision")  # fmt: skip
+         "campaign", "pledge", "selection", "nomination", "ballot_paper", "selection_result", "decision",
+         "withdrawal")  # fmt: skip
 _locks: dict[bytes, asyncio.Lock] = {}
 
 
@@ -81,6 +83,8 @@ def refs_of(raw: bytes) -> list[tuple[bytes, Envelope]]:
             return [(e.author, e)]
         case Pledge():
             return [(b.campaign, e)]
+        case Withdrawal():
+            return [(b.notice, e)]
         case Selection():
             return [(e.author, e)]
         case Nomination() | BallotPaper() | SelectionResult():
@@ -116,7 +120,7 @@ def name_of(node: Upward, key: bytes) -> str:
     return body.name if body is not None else key.hex()[:16] + "…"
 
 
-async def held(node: Upward, envelope_id: bytes, kind: type, what: str) -> Envelope:
+async def held(node: Upward, envelope_id: bytes, kind: type | tuple[type, ...], what: str) -> Envelope:
     """The envelope held here with this id, whose body is a ``kind`` (NotFound naming ``what``)."""
     raw = await node.envelopes.get(envelope_id)
     if raw is None:

@@ -15,7 +15,19 @@ bodies are parsed by :func:`read_json` into msgspec Structs at the boundary.
 
 from __future__ import annotations
 
-from node.web.routes import ballots, elections, federation, findings, logins, mail, members, motions, node, upward
+from node.web.routes import (
+    ballots,
+    campaigns,
+    elections,
+    federation,
+    findings,
+    logins,
+    mail,
+    members,
+    motions,
+    node,
+    upward,
+)
 from node.web.routing import LEVEL as LEVEL  # re-exported: the app checks access with it
 from node.web.routing import Query as Query
 from node.web.routing import Route as Route
@@ -28,6 +40,7 @@ ROUTES: tuple[Route, ...] = (
     + motions.ROUTES
     + ballots.ROUTES
     + upward.ROUTES
+    + campaigns.ROUTES
     + findings.ROUTES
     + mail.ROUTES
     + elections.ROUTES

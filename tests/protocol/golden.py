@@ -18,17 +18,20 @@ from protocol import (
     AgendaItem,
     Aggregate,
     BallotRules,
+    Campaign,
     Decision,
     Envelope,
     KeyRotation,
     Mandate,
     Nomination,
+    Pledge,
     Ratio,
     Revocation,
     Roll,
     Selection,
     SigningKey,
     Submission,
+    Withdrawal,
     make_fork_proof,
     rotation_message,
     signing_input,
@@ -184,6 +187,22 @@ def _elections(south: SigningKey, fed: bytes, after: Envelope) -> list[Envelope]
     return [selection, *nominations, paper_env, bundle, next_envelope(south, bundle, result, fed, created=T0 + 61_000)]
 
 
+CAMPAIGN_NAMES = ("campaign", "pledge", "withdrawal")
+
+
+def _campaigns(south: SigningKey, fed: bytes, after: Envelope) -> list[Envelope]:
+    """Campaigns (signed by south, for brevity, as the campaigning body and a body pledging to
+    it): a campaign notice, a pledge to it, and the campaign withdrawn by its author."""
+    campaign = next_envelope(south, after, Campaign(
+        title="Save the library", text="The council will close it in March.", asks="Write to your councillor.",
+        starts=T0 + 70_000, ends=T0 + 80_000, contact="Write to the branch secretary."), fed,
+        created=T0 + 70_000)  # fmt: skip
+    pledge = next_envelope(south, campaign, Pledge(campaign=campaign.id, text="Two members at the march."), fed,
+                           created=T0 + 71_000)  # fmt: skip
+    withdrawn = Withdrawal(notice=campaign.id, reason="The council kept the library open.")
+    return [campaign, pledge, next_envelope(south, pledge, withdrawn, fed, created=T0 + 72_000)]
+
+
 def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope, decision_env: Envelope,
                 upward: list[Envelope], elections: list[Envelope]) -> list[dict[str, Any]]:  # fmt: skip
     """Envelopes every implementation must refuse, each with the code (and field) it must give."""
@@ -328,6 +347,7 @@ def build() -> dict[str, Any]:
     decision_env = next_envelope(south, roll_env, decision(roll_env.id), fed)
     upward = _upward(south, north, national, fed, decision_env)
     elections = _elections(south, fed, upward[-1])
+    campaigns = _campaigns(south, fed, elections[-1])
     return {
         "description": (
             "branchnet protocol version 1 golden vectors (docs/protocol.md). Keys: the RFC 8032 seed of each "
@@ -351,6 +371,7 @@ def build() -> dict[str, Any]:
             _entry("decision", "south", decision_env),
             *(_entry(e.kind, "south", e) for e in upward),
             *(_entry(name, "south", e) for name, e in zip(ELECTION_NAMES, elections, strict=True)),
+            *(_entry(name, "south", e) for name, e in zip(CAMPAIGN_NAMES, campaigns, strict=True)),
         ],
         "rejections_description": (
             "Envelopes that must be refused, each with the code (docs/protocol.md section 10) and, where one "

@@ -21,7 +21,8 @@ from tests.protocol.golden import build, pack
 GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "golden.json").read_text())
 BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b", "ballot", "root", "text_hash",
                 "roll", "receipts", "to", "decision", "item", "basis", "replaces", "composite", "submission",
-                "campaign", "counted", "absent", "cited", "sources", "selection", "paper", "bundles", "nominations"}
+                "campaign", "counted", "absent", "cited", "sources", "selection", "paper", "bundles", "nominations",
+                "notice"}
 
 
 def _from_view(value: Any, name: str = "") -> Any:
@@ -170,6 +171,21 @@ PINNED = {
         "46936513d9412e3413e8fd21ead25052b5dac564b49c1d281441b55129350da7",
         "092c37356b75210ac515e2103a017f257c402fda2103194a4a3dc04d33ccb713"
         "0d57da21791bfdd4fa8ad648196496c0c8dc899cd2192869d3bf24d64681a207",
+    ),
+    "campaign": (
+        "30c7670741700f3a1f79411e8ef1f844cf0174cb7063d5a0664172271f7b4bad",
+        "d34d11d9244a7bde070b9f6ca9ee4493ea909898856278240ad60daaeeb11d28"
+        "f2c05bf69eba0badfc783230c0963dd913bad108afd3a65a0fd902545940a700",
+    ),
+    "pledge": (
+        "000864dea970125e16fc55f1d46d34808e103dbc3cbab04e8d999e5cb5e28695",
+        "eb739c6e7c56d48d062d7565cf7b0d062ff920ae4f14ec977acdd08a4362f7ed"
+        "cb4a2f17ac20b6598a38a670030f5634d64826c167b48bfcbed7d46e36c00706",
+    ),
+    "withdrawal": (
+        "8c5025f8a7613b7f90407560789ab5032511bedc77f18c30c911da4ed95d40d3",
+        "23dc72ce68346b3e01caca00bff1b473c98ac60bce62eabbdb2ef93d882e507e"
+        "5932294c790e7f0dc3e2e2495f28b94c61309e2921790d4a48fd24f60fcdbc0c",
     ),
 }
 

@@ -29,7 +29,8 @@ NOTICES = {"tabled": "The question is on the agenda.", "ruled-out": "Ruled out."
            "each source body now answers it.", "answered": "Your answer is signed and sent.",
            "ballot": "The ballot is open.", "mandate": "The mandate is signed and sent.",
            "aggregate": "The aggregate is signed and published.", "campaign": "The campaign notice is published.",
-           "pledged": "Your pledge is published.", "submitted": "The motion is submitted upward.",
+           "pledged": "Your pledge is published.", "withdrawn": "Withdrawn: every node will show it so.",
+           "submitted": "The motion is submitted upward.",
            "delegates": "Our delegates are recorded and sent."}  # fmt: skip
 WEIGHTINGS = {"card_vote": "card vote (each child's roll)", "one_branch_one_vote": "one branch, one vote",
               "delegates": "delegates (each child's delegate count)"}  # fmt: skip
@@ -253,14 +254,18 @@ async def _campaigns_context(request: web.Request, **extra: Any) -> dict[str, An
     node = node_of(request)
     me = node.own_log.key.public
     listed = []
-    for campaign, pledges in await camp.campaigns(node):
-        c = campaign.payload.body
+    for entry in await camp.campaigns(node):
+        campaign, c = entry.campaign, entry.campaign.payload.body
         assert isinstance(c, Campaign)
+        pledges = [(p, p.payload.body) for p in entry.pledges if isinstance(p.payload.body, Pledge)]
+        withdrawn = entry.withdrawn.get(campaign.id)
         listed.append({"id": campaign.id.hex(), "by": upward.name_of(node, campaign.author), "body": c,
                        "starts": _when_ms(c.starts), "ends": _when_ms(c.ends), "ours": campaign.author == me,
-                       "pledged": any(p.author == me for p in pledges),
-                       "pledges": [{"by": upward.name_of(node, p.author), "text": p.payload.body.text}
-                                   for p in pledges if isinstance(p.payload.body, Pledge)]})  # fmt: skip
+                       "withdrawn": withdrawn,
+                       "pledged": any(p.author == me for p, _ in pledges),
+                       "pledges": [{"id": p.id.hex(), "by": upward.name_of(node, p.author), "ours": p.author == me,
+                                    "text": body.text, "withdrawn": entry.withdrawn.get(p.id)}
+                                   for p, body in pledges]})  # fmt: skip
     return {"campaigns": listed, "values": {"title": "", "text": "", "asks": "", "contact": ""},
             "notice": _notice(request), **extra}  # fmt: skip
 
@@ -281,6 +286,9 @@ async def campaign_action(request: web.Request) -> web.StreamResponse:
         if request.match_info["action"] == "pledge":
             await camp.pledge(node, who, _form_id(text(form, "campaign"), "campaign"), text(form, "pledge"))
             return redirect("/campaigns?done=pledged")
+        if request.match_info["action"] == "withdraw":
+            await camp.withdraw(node, who, _form_id(text(form, "notice"), "notice"), text(form, "reason"))
+            return redirect("/campaigns?done=withdrawn")
         raise BadInput("no such step")
     except NodeError as exc:
         context = await _campaigns_context(request)

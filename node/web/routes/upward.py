@@ -1,6 +1,7 @@
 """Routes for decisions going up: submissions, composites and consents, agenda items, mandates,
-aggregates with their recount, delegates, campaigns and pledges (node/federation/upward.py
-holds every step and its rules; ids are envelope ids in hex)."""
+and aggregates with their recount (node/federation/upward.py, submissions.py and items.py
+hold every step and its rules; ids are envelope ids in hex). Delegates and campaigns:
+node/web/routes/campaigns.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from aiohttp import web
 from msgspec import Meta
 
 from node.errors import BadInput, NotFound
-from node.federation import campaigns as camp
 from node.federation import items as on_item
 from node.federation import submissions as subm
 from node.federation import upward
@@ -22,7 +22,7 @@ from node.web.common import json_response, node_of, read_json
 from node.web.routes.ballots import BallotView
 from node.web.routes.federation import Appended
 from node.web.routing import Route
-from protocol import AgendaItem, Aggregate, BallotRules, Campaign, Envelope, Mandate, Pledge, node_id_text
+from protocol import AgendaItem, Aggregate, BallotRules, Envelope, Mandate, node_id_text
 from protocol import upward as up
 from protocol.models import MAX_TIME_MS
 
@@ -268,85 +268,6 @@ async def aggregate_item(request: web.Request, who: Member | None) -> web.Stream
     return appended(await upward.aggregate(node_of(request), who, id_param(request, "item_id")))
 
 
-# --- delegates, campaigns, pledges ---------------------------------------------------------------
-
-
-class DelegatesIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    count: Annotated[int, Meta(ge=0, le=10_000)]
-    names: Annotated[list[Title], Meta(max_length=64)] = []
-
-
-class CampaignIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    title: Title
-    text: Annotated[str, Meta(min_length=1, max_length=2000)]
-    asks: Annotated[str, Meta(max_length=2000)] = ""
-    starts: Time | None = None
-    ends: Time | None = None
-    contact: Annotated[str, Meta(max_length=2000)] = ""
-
-
-class PledgeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    text: Annotated[str, Meta(min_length=1, max_length=2000)]
-
-
-class PledgeView(msgspec.Struct):
-    id: str
-    by: str
-    by_name: str
-    text: str
-    created: int
-
-
-class CampaignView(msgspec.Struct):
-    id: str
-    by: str
-    by_name: str
-    title: str
-    text: str
-    asks: str
-    starts: int
-    ends: int | None
-    contact: str
-    pledges: list[PledgeView]
-
-
-async def record_delegates(request: web.Request, who: Member | None) -> web.StreamResponse:
-    assert who is not None
-    body = await read_json(request, DelegatesIn)
-    return appended(await camp.record_delegates(node_of(request), who, body.count, body.names))
-
-
-async def publish_campaign(request: web.Request, who: Member | None) -> web.StreamResponse:
-    assert who is not None
-    b = await read_json(request, CampaignIn)
-    return appended(await camp.publish_campaign(node_of(request), who, b.title, b.text, b.asks, starts=b.starts,
-                                                  ends=b.ends, contact=b.contact))  # fmt: skip
-
-
-async def pledge(request: web.Request, who: Member | None) -> web.StreamResponse:
-    assert who is not None
-    body = await read_json(request, PledgeIn)
-    return appended(await camp.pledge(node_of(request), who, id_param(request, "campaign_id"), body.text))
-
-
-def campaign_view(node: upward.Upward, campaign: Envelope, pledges: list[Envelope]) -> CampaignView:
-    c = campaign.payload.body
-    assert isinstance(c, Campaign)
-    views = []
-    for p in pledges:
-        assert isinstance(p.payload.body, Pledge)
-        views.append(PledgeView(p.id.hex(), node_id_text(p.author), upward.name_of(node, p.author), p.payload.body.text,
-                                p.payload.created))  # fmt: skip
-    by = campaign.author
-    return CampaignView(campaign.id.hex(), node_id_text(by), upward.name_of(node, by), c.title, c.text, c.asks,
-                        c.starts, c.ends, c.contact, views)  # fmt: skip
-
-
-async def list_campaigns(request: web.Request, who: Member | None) -> web.StreamResponse:
-    node = node_of(request)
-    return json_response([campaign_view(node, c, p) for c, p in await camp.campaigns(node)])
-
-
 # --- the routes (node/web/api.py joins the tables of every module) ---
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -450,43 +371,5 @@ ROUTES: tuple[Route, ...] = (
         "After the deadline: count the children's mandates and sign the aggregate",
         response=Appended,
         status=201,
-    ),
-    Route(
-        "POST",
-        "/api/v1/delegates",
-        record_delegates,
-        "officer",
-        "Record this body's delegates to the body above (signed)",
-        DelegatesIn,
-        Appended,
-        201,
-    ),
-    Route(
-        "GET",
-        "/api/v1/campaigns",
-        list_campaigns,
-        "member",
-        "Campaign notices across the federation, with pledges",
-        response=list[CampaignView],
-    ),
-    Route(
-        "POST",
-        "/api/v1/campaigns",
-        publish_campaign,
-        "officer",
-        "Publish a campaign notice (signed)",
-        CampaignIn,
-        Appended,
-        201,
-    ),
-    Route(
-        "POST",
-        "/api/v1/campaigns/{campaign_id}/pledges",
-        pledge,
-        "officer",
-        "Pledge this body's support (signed)",
-        PledgeIn,
-        Appended,
-        201,
     ),
 )

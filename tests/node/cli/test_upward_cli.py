@@ -50,7 +50,13 @@ async def test_an_officer_tables_a_question_and_publishes_a_campaign(tmp_path: P
     listed = branchnet("campaign", "list", "--dir", d)
     assert "National Committee: Support the bin strike" in listed.stdout
     assert "asks: Visit the picket line." in listed.stdout
+    campaign_id = published.stdout.split("signed: ")[1].split()[0]
+    withdrawn = branchnet("campaign", "withdraw", campaign_id[:12], "--dir", d, "--reason", "We won.", *AS)
+    assert withdrawn.returncode == 0 and withdrawn.stdout.startswith("withdrawal signed: "), withdrawn.stderr
+    again = branchnet("campaign", "withdraw", campaign_id, "--dir", d, *AS)
+    assert again.returncode == 1 and "withdrawn already" in again.stderr and "Traceback" not in again.stderr
+    assert "Support the bin strike  (withdrawn: We won.)" in branchnet("campaign", "list", "--dir", d).stdout
     async with Node.opened(Path(d)) as node:
-        kinds = [k for k in ("agenda_item", "campaign", "aggregate", "mandate", "delegates")
+        kinds = [k for k in ("agenda_item", "campaign", "aggregate", "mandate", "delegates", "withdrawal")
                  if await node.envelopes.own_of_kind(node.key.public, k)]  # fmt: skip
-    assert kinds == ["agenda_item", "campaign"]
+    assert kinds == ["agenda_item", "campaign", "withdrawal"]

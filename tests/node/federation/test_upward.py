@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from node.cli.setup import found_federation, init_node
-from node.errors import Conflict
+from node.errors import Conflict, Forbidden, NotFound
 from node.federation import acts, ballots, judging, motions
 from node.federation import campaigns as camp
 from node.federation import items as on_item
@@ -22,7 +22,7 @@ from node.federation import upward as steps
 from node.federation.upward import NewItem
 from node.service import Node
 from node.storage.members import Member, MemberIn
-from protocol import AgendaItem, Aggregate, BallotRules, Mandate, Ratio, Roll, open_envelope
+from protocol import AgendaItem, Aggregate, BallotRules, Mandate, Ratio, Roll, Withdrawal, open_envelope
 from protocol import upward as up
 
 HOUR = 3_600_000
@@ -301,9 +301,49 @@ async def test_campaigns_get_pledges_from_other_bodies(fed: Federation) -> None:
     await fed.sync()
     for b in fed.bodies.values():
         listed = await camp.campaigns(b.node)
-        assert [(c.id, sorted(p.author for p in pledges)) for c, pledges in listed] == [
+        assert [(e.campaign.id, sorted(p.author for p in e.pledges)) for e in listed] == [
             (campaign.id, sorted([york.node.key.public, hull.node.key.public]))
         ]
+        assert listed[0].withdrawn == {}
+
+
+async def test_a_body_withdraws_its_own_notice_and_only_its_own(fed: Federation) -> None:
+    """A withdrawal by the notice's author marks it withdrawn on every node (a campaign then
+    takes no more pledges); one by anyone else, even signed and carried by gossip, means
+    nothing; and a notice is withdrawn once."""
+    leeds, york, hull, north = fed["leeds"], fed["york"], fed["hull"], fed["north"]
+    campaign = await camp.publish_campaign(leeds.node, leeds.officer, "Save the library", "It closes in March.",
+                                           "Write to the council.", clock=fed.clock)  # fmt: skip
+    await fed.sync()
+    york_pledge = await camp.pledge(york.node, york.officer, campaign.id, "York writes to the council.")
+    await camp.pledge(hull.node, hull.officer, campaign.id, "Hull writes too.")
+    await fed.sync()
+    with pytest.raises(Conflict) as refused:
+        await camp.withdraw(hull.node, hull.officer, campaign.id, "not ours to withdraw")
+    assert refused.value.code == "not_ours"
+    with pytest.raises(Forbidden):
+        await camp.withdraw(leeds.node, leeds.voters[0], campaign.id, "a member is not the body")
+    # Hull signs a withdrawal of Leeds's campaign all the same (bypassing its own node's rule).
+    await hull.node.own_log.append(Withdrawal(notice=campaign.id, reason="forged"))
+    await camp.withdraw(york.node, york.officer, york_pledge.id, "We cannot make it after all.")
+    with pytest.raises(Conflict) as twice:
+        await camp.withdraw(york.node, york.officer, york_pledge.id, "again")
+    assert twice.value.code == "already_withdrawn"
+    await fed.sync()
+    for b in fed.bodies.values():
+        [listed] = await camp.campaigns(b.node)
+        assert list(listed.withdrawn) == [york_pledge.id], b  # Hull's forgery withdrew nothing
+        assert listed.withdrawn[york_pledge.id].reason == "We cannot make it after all."
+    await camp.withdraw(leeds.node, leeds.officer, campaign.id, "The council kept it open.")
+    await fed.sync()
+    for b in fed.bodies.values():
+        [listed] = await camp.campaigns(b.node)
+        assert listed.withdrawn[campaign.id].reason == "The council kept it open."
+    with pytest.raises(Conflict) as closed:
+        await camp.pledge(north.node, north.officer, campaign.id, "North joins.")
+    assert closed.value.code == "withdrawn"
+    with pytest.raises(NotFound):  # a withdrawal is of a campaign or a pledge, nothing else
+        await camp.withdraw(leeds.node, leeds.officer, leeds.node.key.public, "")
 
 
 async def test_an_item_from_a_composite_without_every_consent_is_flagged(fed: Federation) -> None:

@@ -31,6 +31,7 @@ from protocol import (
     Envelope,
     Nomination,
     Payload,
+    Pledge,
     Ratio,
     Roll,
     Selection,
@@ -289,6 +290,19 @@ async def _pledge(c: Cell) -> Request:
     campaign = Campaign(title="Bin strike", text="On strike.", asks="Support us.", starts=0)
     envelopes = await _child(c, lambda _: campaign)
     return f"/api/v1/campaigns/{envelopes[0].id.hex()}/pledges", {"json": {"text": "We pledge £50."}}
+
+
+async def _withdraw_campaign(c: Cell) -> Request:
+    campaign = Campaign(title="Bin strike", text="On strike.", asks="Support us.", starts=0)
+    own = await c.live.node.own_log.append(campaign)
+    return f"/api/v1/campaigns/{own.id.hex()}/withdrawal", {"json": {"reason": "Won."}}
+
+
+async def _withdraw_pledge(c: Cell) -> Request:
+    campaign = Campaign(title="Bin strike", text="On strike.", asks="Support us.", starts=0)
+    envelopes = await _child(c, lambda _: campaign)
+    own = await c.live.node.own_log.append(Pledge(campaign=envelopes[0].id, text="We pledge £50."))
+    return f"/api/v1/pledges/{own.id.hex()}/withdrawal", {"json": {"reason": "We cannot."}}
 
 
 async def _selection(c: Cell, *, nominations_closed: bool = False, voting_closed: bool = False,
@@ -585,6 +599,14 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ),
     ("POST", "/api/v1/campaigns/{campaign_id}/pledges"): (
         _pledge,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/campaigns/{campaign_id}/withdrawal"): (
+        _withdraw_campaign,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/pledges/{pledge_id}/withdrawal"): (
+        _withdraw_pledge,
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
     # Elections. The node has no body above it, so standing for delegates to one, or opening

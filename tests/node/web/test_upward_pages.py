@@ -211,6 +211,19 @@ async def test_a_campaign_gets_a_pledge_through_the_pages(fed: Federation, brows
         page = await browsers[name].page("/campaigns")
         assert "York sends twenty members to the picket line." in page, name
     assert "Pledge support" not in await browsers["york"].page("/campaigns")  # pledged once
+    # York withdraws its pledge, then Leeds its campaign: both stay listed, marked withdrawn.
+    page = await browsers["york"].page("/campaigns")
+    assert "Withdraw this campaign notice" not in page  # not York's
+    pledge_id = re.search(r'name="notice" value="([0-9a-f]{64})"', page).group(1)  # type: ignore[union-attr]
+    await browsers["york"].post("/campaigns", "/campaigns/do/withdraw", {"notice": pledge_id, "reason": "Rained off."})
+    assert "Withdraw this pledge" not in await browsers["york"].page("/campaigns")  # done: the button is gone
+    await browsers["leeds"].post("/campaigns", "/campaigns/do/withdraw", {"notice": campaign, "reason": "We won."})
+    await fed.sync()
+    for name in ("leeds", "york", "hull", "national"):
+        page = await browsers[name].page("/campaigns")
+        assert "leeds withdrew this notice: We won." in page, name
+        assert "<del><strong>york</strong>: York sends twenty" in page and "withdrawn: Rained off." in page
+        assert "Pledge support" not in page and "Withdraw this" not in page, name
 
 
 async def test_members_read_the_agenda_and_officers_alone_act(fed: Federation, password_hash: str) -> None:

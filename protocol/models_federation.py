@@ -1,0 +1,106 @@
+"""The federation's own objects: its genesis and standing rules, charters and revocations of
+bodies, key rotations, node profiles and fork proofs (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from msgspec import Meta
+
+from protocol.model_base import (
+    MAX_FORK_PROOF_ENVELOPE_BYTES,
+    MAX_SEQ,
+    EnvelopeBytes,
+    Key,
+    Level,
+    Name,
+    Ratio,
+    Text,
+    Url,
+    _Body,
+    _Object,
+)
+
+
+class CharterRule(_Object, frozen=True):
+    """A body of level ``parent`` may charter a body of level ``child``."""
+
+    parent: Level
+    child: Level
+
+
+Weighting = Literal["card_vote", "one_branch_one_vote"]
+
+
+class Quota(_Object, frozen=True):
+    """How much one author may sign: a bucket holding one day's allowance of envelopes and of
+    bytes, refilled continuously along the author's own log by ``created`` time
+    (:mod:`protocol.quota`). A day's bytes hold at least one envelope of the largest kind."""
+
+    envelopes_per_day: Annotated[int, Meta(ge=1, le=10_000_000)]
+    bytes_per_day: Annotated[int, Meta(ge=MAX_FORK_PROOF_ENVELOPE_BYTES, le=2**40)]
+
+
+class Rules(_Object, frozen=True):
+    """The federation's standing rules, fixed in its genesis."""
+
+    levels: Annotated[list[Level], Meta(min_length=1, max_length=16)]
+    charter_rules: Annotated[list[CharterRule], Meta(max_length=64)]
+    weighting: Weighting
+    quorum: Ratio  # share of the eligible electorate that must take part
+    threshold: Ratio  # share of valid for+against votes that "for" must exceed
+    quota: Quota | None = None  # absent: protocol.quota.DEFAULT_QUOTA (a field added with a default)
+
+
+class Genesis(_Body, frozen=True, tag="genesis"):
+    """The founding document and trust root. Its author is the founding body."""
+
+    name: Name
+    founder_name: Name
+    founder_level: Level
+    rules: Rules
+    description: Text = ""
+
+
+class Charter(_Body, frozen=True, tag="charter"):
+    """The author (parent body) admits a child node: binds its key, name and level."""
+
+    key: Key
+    name: Name
+    level: Level
+    url: Url | None = None
+
+
+class Revocation(_Body, frozen=True, tag="revocation"):
+    """The author (parent body) revokes a child key: its envelopes with
+    ``seq > after_seq`` are no longer accepted (0 revokes everything it signed)."""
+
+    key: Key
+    after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
+    reason: Text = ""
+
+
+class KeyRotation(_Body, frozen=True, tag="key_rotation"):
+    """The author's old key hands over to ``new_key``. ``proof`` is the new key's
+    signature over the rotation (see :func:`protocol.envelope.rotation_message`), so
+    nobody can rotate to a key they do not hold."""
+
+    new_key: Key
+    proof: Annotated[bytes, Meta(min_length=64, max_length=64)]
+
+
+class NodeProfile(_Body, frozen=True, tag="node_profile"):
+    """How to reach the author and what to call it."""
+
+    name: Name
+    endpoints: Annotated[list[Url], Meta(min_length=1, max_length=8)]
+    contact: Text = ""
+
+
+class ForkProof(_Body, frozen=True, tag="fork_proof"):
+    """Two envelopes by one author with one sequence number and different ids.
+
+    ``a`` has the smaller id, so one pair has exactly one proof."""
+
+    a: EnvelopeBytes
+    b: EnvelopeBytes

@@ -58,7 +58,8 @@ def _operation(route: Route, schemas: dict[str, Any], refs: dict[Any, Any]) -> d
     if parameters:
         op["parameters"] = parameters
     if route.request is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[route.request]}}}
+        op["requestBody"] = {"required": not route.body_optional,
+                             "content": {"application/json": {"schema": refs[route.request]}}}
     elif route.request_type != "application/json":
         op["requestBody"] = {"required": True, "content": {route.request_type: {"schema": {"type": "string"}}}}
     ok: dict[str, Any] = {"description": "success"}

@@ -36,6 +36,7 @@ class Route:
     status: int = 200
     request_type: str = "application/json"
     query: tuple[Query, ...] = ()  # what the handler reads from the query string, as it checks it
+    body_optional: bool = False  # every field of ``request`` has a default: an empty body is all defaults
 
 
 LIMIT_200 = {"type": "string", "pattern": r"^[0-9]{1,3}$", "description": "a whole number from 1 to 200"}

@@ -245,12 +245,20 @@ async def get_item(request: web.Request, who: Member | None) -> web.StreamRespon
     return json_response(await report_view(node_of(request), id_param(request, "item_id")))
 
 
+class ItemBallotIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """When the node closes this body's ballot on the item (before the item's deadline for
+    mandates); absent, an officer closes it."""
+
+    closes: Time | None = None
+
+
 async def ballot_on_item(request: web.Request, who: Member | None) -> web.StreamResponse:
     from node.web.routes.ballots import view
 
     assert who is not None
-    return json_response(view(await on_item.ballot_on_item(node_of(request), who, id_param(request, "item_id"))),
-                         status=201)  # fmt: skip
+    body = await read_json(request, ItemBallotIn, empty=ItemBallotIn())
+    row = await on_item.ballot_on_item(node_of(request), who, id_param(request, "item_id"), closes=body.closes)
+    return json_response(view(row), status=201)
 
 
 async def issue_mandate(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -349,9 +357,11 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/agenda/{item_id}/ballot",
         ballot_on_item,
         "officer",
-        "Open this body's ballot on the exact text of its parent's item",
-        response=BallotView,
-        status=201,
+        "Open this body's ballot on the exact text of its parent's item (closed by the node at `closes`)",
+        ItemBallotIn,
+        BallotView,
+        201,
+        body_optional=True,
     ),
     Route(
         "POST",

@@ -290,3 +290,31 @@ async def test_a_branch_ballot_on_a_question_closes_before_its_deadline(fed: Fed
     ballot_id = int(re.search(r"/ballots/(\d+)", location).group(1))  # type: ignore[union-attr]
     row = await fed["leeds"].node.ballots.require(ballot_id)
     assert row.closes is not None and row.closes < closes_ms and abs(row.closes - (row.opened + 3_600_000)) < 60_000
+
+
+async def test_the_api_takes_a_closing_time_for_a_branch_ballot_on_a_question(fed: Federation,
+                                                                             browsers: dict[str, Browser]
+                                                                             ) -> None:  # fmt: skip
+    """POST /api/v1/agenda/{id}/ballot takes {"closes": ms} as the page takes "closes in": before
+    the item's deadline, or refused naming the field with nothing opened; no body at all opens
+    one an officer closes."""
+    north, leeds = fed["north"], fed["leeds"]
+    deadline = int(time.time() * 1000) + 2 * 3_600_000
+    items = [await steps.table_item(north.node, north.officer, steps.NewItem(title=t, text=f"{t}.", closes=deadline))
+             for t in ("Rent caps", "Bus fares")]  # fmt: skip
+    await fed.sync()
+    http = browsers["leeds"].http
+    path = f"/api/v1/agenda/{items[0].id.hex()}/ballot"
+    async with http.post(path, json={"closes": deadline + 1}) as r:
+        refused = await r.json()
+        assert r.status == 400 and refused["error"]["field"] == "closes", refused
+    assert await leeds.node.ballots.recent() == []
+    async with http.post(path, json={"closes": deadline - 3_600_000}) as r:
+        assert r.status == 201, await r.text()
+        opened = await r.json()
+    assert (await leeds.node.ballots.require(opened["id"])).closes == deadline - 3_600_000
+    async with http.post(f"/api/v1/agenda/{items[1].id.hex()}/ballot") as r:  # no body: closed by an officer
+        assert r.status == 201, await r.text()
+        assert (await leeds.node.ballots.require((await r.json())["id"])).closes is None
+    async with http.post(f"/api/v1/agenda/{items[1].id.hex()}/ballot", json={"closes": "soon"}) as r:
+        assert r.status == 400 and (await r.json())["error"]["field"] == "closes"

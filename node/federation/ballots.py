@@ -89,6 +89,7 @@ class BallotSpec:
     opens: int | None = None  # ms; None: now
     closes: int | None = None  # ms; None: when an officer closes it
     election: ElectionSpec | None = None  # ranked: seats, counting, what for
+    once: bool = False  # at most one ballot ever on ``motion`` (checked where it is written)
 
 
 def now_ms(clock: Callable[[], float] = time.time) -> int:
@@ -166,7 +167,7 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
     def notice(ballot_id: int) -> dict[str, Any]:
         return notices.ballot_params(config, ballot_id, spec.subject, spec.closes)
 
-    row = await node.ballots.create(new, electors, notice if config.mail.enabled else None)
+    row = await node.ballots.create(new, electors, notice if config.mail.enabled else None, once=spec.once)
     node.outbox.queued()
     return row
 

@@ -84,7 +84,8 @@ async def ballot_on_item(node: Upward, who: Member, item_id: bytes, clock: Calla
                          *, closes: int | None = None) -> BallotRow:  # fmt: skip
     """This body's members vote on the exact text of an item of its parent (its decision is
     what the mandate will follow); with ``closes``, the node closes it then, which must leave
-    time before the item's deadline for the mandate."""
+    time before the item's deadline for the mandate. Once per item: an officer cannot run the
+    vote again until it gives the answer they want."""
     check_may_act_for_body(who)
     envelope = await item(node, item_id)
     body = envelope.payload.body
@@ -97,5 +98,7 @@ async def ballot_on_item(node: Upward, who: Member, item_id: bytes, clock: Calla
     if closes is not None and closes >= body.closes:
         raise BadInput(f"the ballot must close before the item's deadline for mandates ({when_text(body.closes)})",
                        field="closes")  # fmt: skip
-    spec = BallotSpec(motion=envelope.id.hex(), subject=body.title, text=body.text, closes=closes)
+    if await node.ballots.of_motion(envelope.id.hex()):  # (checked again where the ballot is written)
+        raise Conflict("this body has opened its ballot on this item already", code="already_balloted")
+    spec = BallotSpec(motion=envelope.id.hex(), subject=body.title, text=body.text, closes=closes, once=True)
     return await open_ballot(node, who, spec, clock)

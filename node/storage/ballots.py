@@ -256,11 +256,18 @@ class BallotStore:
                 del self._closing[ballot_id]
 
     async def create(self, new: NewBallot, electors: list[tuple[int, bytes]],
-                     notice: Callable[[int], dict[str, Any]] | None = None) -> BallotRow:  # fmt: skip
+                     notice: Callable[[int], dict[str, Any]] | None = None, *, once: bool = False
+                     ) -> BallotRow:  # fmt: skip
         """The ballot and its frozen electorate (member id, roll salt), together; with
         ``notice`` (the values of the mail, given the ballot's id), a notice to each elector
-        who has ballot notices on, in the same transaction."""
+        who has ballot notices on, in the same transaction. With ``once``, refused (409
+        ``already_balloted``) when a ballot on the same motion exists, checked in that
+        transaction too."""
         async with self.db.write("ballots.create") as conn:
+            if once:
+                cursor = await conn.execute("SELECT 1 FROM ballots WHERE motion = ? LIMIT 1", (new.motion,))
+                if await cursor.fetchone() is not None:
+                    raise Conflict("this body has opened its ballot on this already", code="already_balloted")
             try:
                 cursor = await conn.execute(
                     "INSERT INTO ballots (ballot, motion, amendment, subject, text_hash, method, options, rules,"

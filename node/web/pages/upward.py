@@ -209,7 +209,10 @@ async def _item_context(request: web.Request, item_id: bytes, **extra: Any) -> d
     parent = node.federation_state.body(me)
     now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     own = report.own_mandates[-1].payload.body if report.own_mandates else None
-    return {"item": _item_row(node, report.item), "body": b, "opens": _when_ms(b.opens), "children": children,
+    ours = await node.ballots.of_motion(item_id.hex())
+    our_ballot = {"id": ours[0].id, "state": ours[0].state, "closes": _when_ms(ours[0].closes)} if ours else None
+    return {"our_ballot": our_ballot,
+            "item": _item_row(node, report.item), "body": b, "opens": _when_ms(b.opens), "children": children,
             "refused": refused, "aggregates": aggregates, "positions": POSITIONS,
             "is_child": parent is not None and parent.parent == report.item.author,
             "is_ours": report.item.author == me, "open": b.opens <= now <= b.closes, "closed": now > b.closes,

@@ -5,6 +5,7 @@ node; and each refusal or finding the issue lists (node/federation/upward.py).""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -421,3 +422,21 @@ async def test_a_self_declared_roll_of_ten_million_is_flagged_wherever_it_gives_
         assert listed == {(aggregate.id, "implausible_roll"), (huge.id, "implausible_roll")}, listed
         page_doubts = [f for f in await b.node.findings.about(item.id) if f.kind == "roll"]
         assert [f.author for f in page_doubts] == [hull.node.key.public]
+
+
+async def test_a_body_votes_once_on_an_item_even_when_two_officers_open_it_at_once(fed: Federation) -> None:
+    """An officer must not run the vote on a question again until it gives the answer they want:
+    one ballot per item, checked where the ballot is written, so two opens at once give one."""
+    north, leeds = fed["north"], fed["leeds"]
+    item = await steps.table_item(north.node, north.officer, NewItem(title="Rent caps", text="Cap rents.",
+                                                                     closes=fed.clock.ms() + HOUR))  # fmt: skip
+    await fed.sync()
+    results = await asyncio.gather(*(on_item.ballot_on_item(leeds.node, leeds.officer, item.id, fed.clock)
+                                     for _ in range(2)), return_exceptions=True)  # fmt: skip
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], Conflict) and refused[0].code == "already_balloted", results
+    assert len(await leeds.node.ballots.of_motion(item.id.hex())) == 1
+    [opened] = [r for r in results if not isinstance(r, BaseException)]
+    await motions.close_ballot(leeds.node, leeds.officer, opened.id, fed.clock)
+    with pytest.raises(Conflict):  # nor after it closed, whatever it decided
+        await on_item.ballot_on_item(leeds.node, leeds.officer, item.id, fed.clock)

@@ -290,6 +290,12 @@ async def test_a_branch_ballot_on_a_question_closes_before_its_deadline(fed: Fed
     ballot_id = int(re.search(r"/ballots/(\d+)", location).group(1))  # type: ignore[union-attr]
     row = await fed["leeds"].node.ballots.require(ballot_id)
     assert row.closes is not None and row.closes < closes_ms and abs(row.closes - (row.opened + 3_600_000)) < 60_000
+    # Once per item: the page now links the ballot instead of offering another, and a second is refused.
+    page = await leeds.page(here)
+    assert f'href="/ballots/{ballot_id}"' in page and "Open our members' ballot" not in page
+    again = await leeds.post(here, f"{here}/ballot", {"closes_in": "1"}, expect=409)
+    assert "opened its ballot on this item already" in again
+    assert [b.id for b in await fed["leeds"].node.ballots.recent()] == [ballot_id]
 
 
 async def test_the_api_takes_a_closing_time_for_a_branch_ballot_on_a_question(fed: Federation,

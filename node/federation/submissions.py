@@ -24,6 +24,7 @@ from node.federation.upward import (
 )
 from node.rules.upward import check_may_act_for_body, check_title_text
 from node.storage.members import Member
+from node.storage.motions import MotionRow
 from protocol import (
     Composite,
     Consent,
@@ -58,6 +59,20 @@ async def submit(node: Upward, who: Member, motion_id: int) -> Envelope:
                        submitted)  # fmt: skip
     return await node.own_log.append(Submission(to=motion.for_body, decision=decision, title=motion.title,
                                                 text=motion.current), check=once)  # fmt: skip
+
+
+async def submission_of(node: Upward, motion: MotionRow) -> Envelope | None:
+    """This body's submission of the motion's decision to the body above, if signed."""
+    if motion.for_body == _me(node) or motion.ballot_id is None:
+        return None
+    ballot = await node.ballots.get(motion.ballot_id)
+    if ballot is None or ballot.decision is None:
+        return None
+    for raw in await node.envelopes.own_of_kind(_me(node), "submission", limit=10_000):  # (not the index: now)
+        earlier = _open(raw)
+        if isinstance(earlier.payload.body, Submission) and earlier.payload.body.decision == ballot.decision:
+            return earlier
+    return None
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,13 @@ class AuthStore:
                 await self._invite(conn, member_id, token, digest, now, ttl_s, mail)
         return len(ids)
 
+    async def not_invited(self) -> int:
+        """How many members "invite everyone" would invite now."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM members WHERE status = 'active' AND password_hash IS NULL AND invited_at IS NULL"
+        )
+        return int(row[0]) if row else 0
+
     async def create_reset(self, member_id: int, ttl_s: int, mail: MailOf) -> str:
         """A link to set a new password (earlier ones stop working), mailed, together; its
         secret (for tests: callers pass it on only in the mail)."""

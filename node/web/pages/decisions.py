@@ -99,7 +99,9 @@ async def _motion_context(request: web.Request, motion_id: int) -> dict[str, Any
     amendments = await node.motions.amendments(motion_id)
     related = await node.ballots.of_motion(f"m{motion_id}")
     for_name = upward.name_of(node, motion.for_body) if motion.for_body != node.own_log.key.public else None
-    return {"motion": motion, "parts": paragraphs(motion.current), "amendments": amendments, "for_name": for_name,
+    submitted = await subm.submission_of(node, motion) if for_name else None
+    return {"submitted": submitted.id.hex() if submitted else None,
+            "motion": motion, "parts": paragraphs(motion.current), "amendments": amendments, "for_name": for_name,
             "comments": await node.motions.comments(motion_id), "ballots": related, "settings": settings_of(node),
             "is_mover": motion.proposer_id == who_of(request).id, "values": {"paragraph": 0, "words": "", "with": ""},
             "notice": _notice(request)}  # fmt: skip

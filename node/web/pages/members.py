@@ -110,6 +110,7 @@ async def members_page(request: web.Request) -> web.StreamResponse:
         "page": page,
         "pages": page_count(total),
         "notice": NOTICES.get(request.query.get("done", "")),
+        "to_invite": await node_of(request).auth.not_invited() if node_of(request).config.mail.enabled else 0,
     }
     return render(request, "members.html", context)
 

@@ -84,7 +84,10 @@ def _item_row(node: upward.Upward, envelope: Any) -> dict[str, Any]:
 
 async def _agenda_context(request: web.Request, **extra: Any) -> dict[str, Any]:
     node = node_of(request)
-    items = [_item_row(node, e) for e in await upward.agenda(node)]
+    agenda = await upward.agenda(node)
+    items = [_item_row(node, e) for e in agenda]
+    tabled = {e.payload.body.composite: e.id.hex() for e in agenda
+              if isinstance(e.payload.body, AgendaItem) and e.payload.body.composite is not None}  # fmt: skip
     submissions = [{"id": s.envelope.id.hex(), "title": s.body.title, "text": s.body.text, "state": s.state,
                     "note": s.note, "by": upward.name_of(node, s.envelope.author)}
                    for s in await subm.submissions(node)]  # fmt: skip
@@ -100,6 +103,7 @@ async def _agenda_context(request: web.Request, **extra: Any) -> dict[str, Any]:
         composites.append({"id": c.envelope.id.hex(), "title": c.body.title, "text": c.body.text, "sources": rows,
                            "ours": c.ours is not None, "mine": c.envelope.author == node.own_log.key.public,
                            "our_answer": c.answers.get(c.ours) if c.ours else None,
+                           "tabled": tabled.get(c.envelope.id),
                            "all_consent": all(r["answer"] == "consent" for r in rows)})  # fmt: skip
     parent, delegates = await camp.own_delegates(node)
     shown = []

@@ -20,6 +20,7 @@ from node.federation.ballots import BallotSpec
 from node.storage.members import MemberIn
 from tests.node.conftest import PASSWORD, Live, new_node_dir
 from tests.node.mail.conftest import Received, Smtp, serve_with_mail
+from tests.node.web.test_pages import sign_in
 
 LINK = re.compile(r"https?://[^\s<>\"]+")
 
@@ -75,6 +76,10 @@ async def test_fifty_imported_members_invited_by_mail_each_link_works(mail_live:
     status, result = await call(live, "POST", "/api/v1/members/import", admin.headers,
                                 data=f"name,email\n{rows}\n".encode(), )  # fmt: skip
     assert status == 200 and result["imported"] == 50, result
+    async with aiohttp.ClientSession(live.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:  # offered
+        await sign_in(browser, admin)
+        async with browser.get("/members") as page:
+            assert "Invite by mail the 50 members not yet invited" in await page.text()
     status, invited = await call(live, "POST", "/api/v1/members/invite-everyone", admin.headers)
     assert (status, invited) == (201, {"invited": 50})
     received = await smtp.recorder.until(50)
@@ -103,8 +108,13 @@ async def test_fifty_imported_members_invited_by_mail_each_link_works(mail_live:
             "/api/v1/auth/invite", json={"token": used, "password": PASSWORD}) as answer:  # fmt: skip
         assert answer.status == 400  # once only
     await until_sent(live, 50)
-    # Invited already: a second "everyone" invites nobody; the outbox kept no link.
+    # Invited already: a second "everyone" invites nobody, and the page no longer offers it; the
+    # outbox kept no link.
     assert (await call(live, "POST", "/api/v1/members/invite-everyone", admin.headers))[1] == {"invited": 0}
+    async with aiohttp.ClientSession(live.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        await sign_in(browser, admin)
+        async with browser.get("/members") as page:
+            assert "not yet invited" not in await page.text()
     status, box = await call(live, "GET", "/api/v1/outbox?state=sent&limit=200", admin.headers)
     assert status == 200 and len(box["mails"]) == 50 and box["counts"]["sent"] == 50
     raw = await live.node.db.fetchall("SELECT params FROM outbox")
@@ -123,7 +133,7 @@ async def test_an_invite_by_mail_shows_no_link_to_the_officer(mail_live: Live) -
     assert status == 201  # a resend: the first link stops working
     _, second = await smtp.recorder.until(2)
     first_token, second_token = (path_of(links(m)[0]).rsplit("/", 1)[1] for m in (got, second))
-    async with aiohttp.ClientSession(live.url) as browser:
+    async with aiohttp.ClientSession(live.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
         async with browser.post("/api/v1/auth/invite", json={"token": first_token, "password": PASSWORD}) as r:
             assert r.status == 400
         async with browser.post("/api/v1/auth/invite", json={"token": second_token, "password": PASSWORD}) as r:
@@ -146,7 +156,7 @@ async def test_forgot_password_same_answer_and_a_single_use_link(mail_live: Live
     token = path_of(links(got)[0]).rsplit("/", 1)[1]
     assert token.startswith("bnr_")
     new = "a brand new passphrase here"
-    async with aiohttp.ClientSession(live.url) as browser:
+    async with aiohttp.ClientSession(live.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
         async with browser.post("/api/v1/auth/reset", json={"token": token, "password": new}) as r:
             assert r.status == 200
         async with browser.post("/api/v1/auth/reset", json={"token": token, "password": new}) as r:
@@ -160,7 +170,7 @@ async def test_forgot_password_same_answer_and_a_single_use_link(mail_live: Live
 async def test_forgot_password_is_throttled_per_account_without_locking_sign_in(mail_live: Live) -> None:
     live, smtp = mail_live, mail_live.extra["smtp"]
     member = await live.member()
-    async with aiohttp.ClientSession(live.url) as browser:
+    async with aiohttp.ClientSession(live.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
         for _ in range(8):
             async with browser.post("/api/v1/auth/forgot", json={"email": member.member.email}) as r:
                 assert r.status == 202

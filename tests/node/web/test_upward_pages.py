@@ -127,6 +127,8 @@ async def test_a_motion_goes_up_through_the_pages(fed: Federation, browsers: dic
         page = await browsers[name].page(f"/motions/{motion_id}")
         assert "for north" in page and "Submit it to north" in page
         await browsers[name].post(f"/motions/{motion_id}", f"/motions/{motion_id}/submit-up", {})
+        page = await browsers[name].page(f"/motions/{motion_id}")  # done: the step gives way to what it did
+        assert "Submit it to north" not in page and "Submitted to north: " in page
         sources[name] = motion_id
     await fed.sync()
 
@@ -163,7 +165,10 @@ async def test_a_motion_goes_up_through_the_pages(fed: Federation, browsers: dic
     location = await region.post("/agenda", "/agenda/do/table", {"composite": composite.envelope.id.hex(),
                                                                  "closes": closes})  # fmt: skip
     item = location.split("/agenda/")[1].split("?")[0]
+    page = await region.page("/agenda")  # tabled: the step gives way to a link to the question
+    assert "Put the composite on the agenda" not in page and f'On the agenda: <a href="/agenda/{item}">' in page
     await fed.sync()
+    assert "Send our answer" not in await browsers["leeds"].page("/agenda")  # answers no longer change anything
 
     leeds = browsers["leeds"]
     page = await leeds.page(f"/agenda/{item}")

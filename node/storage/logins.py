@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from node.errors import BadInput, NotFound
+from node.errors import BadInput, NotFound, Throttled
 from node.storage import outbox
 from node.storage.db import Database
 from node.storage.members import MEMBER_COLUMNS, Member, MemberStore, member_from_row
 
 SESSION_PREFIX, TOKEN_PREFIX, INVITE_PREFIX, RESET_PREFIX = "bns_", "bnt_", "bni_", "bnr_"
+INVITES_PER_DAY = 5  # mailed to one member (by the one-member button; "everyone" invites each once)
+DAY_S = 86_400
 
 # The values of the mail that carries a link: given the link's secret and when it expires.
 MailOf = Callable[[str, int], dict[str, Any]]
@@ -120,10 +122,23 @@ class AuthStore:
 
     async def create_invite(self, member_id: int, ttl_s: int, mail: MailOf | None = None) -> str:
         """A new invite (earlier ones stop working), the member marked invited, and with
-        ``mail`` the mail that carries it queued, together."""
+        ``mail`` the mail that carries it queued, together. Refused (429 ``throttled``) once
+        :data:`INVITES_PER_DAY` were mailed to the member in the last 24 hours, counted in that
+        transaction: an officer's button must not become a way to flood a member's mailbox."""
         token, digest = new_secret(INVITE_PREFIX)
         now = int(self.clock())
         async with self.db.write("auth.create_invite") as conn:
+            if mail is not None:
+                async with conn.execute(
+                    "SELECT created_at FROM outbox WHERE member_id = ? AND kind = 'invite' AND created_at > ?"
+                    " ORDER BY created_at DESC LIMIT ?",
+                    (member_id, now - DAY_S, INVITES_PER_DAY),
+                ) as cursor:
+                    recent = [int(r[0]) for r in await cursor.fetchall()]
+                if len(recent) >= INVITES_PER_DAY:
+                    raise Throttled(f"{INVITES_PER_DAY} invites were mailed to this member in the last 24 hours; the "
+                                    "latest still works: ask them to look in their spam folder",
+                                    retry_after=max(1, recent[-1] + DAY_S - now))  # fmt: skip
             await self._invite(conn, member_id, token, digest, now, ttl_s, mail)
         return token
 

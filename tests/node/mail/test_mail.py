@@ -140,6 +140,24 @@ async def test_an_invite_by_mail_shows_no_link_to_the_officer(mail_live: Live) -
             assert r.status == 200
 
 
+async def test_an_officer_cannot_flood_a_member_with_invites(mail_live: Live) -> None:
+    """Five invites a day by mail to one member; the sixth is refused (429, with when to try
+    again), queues nothing, and the fifth link still works."""
+    live, smtp = mail_live, mail_live.extra["smtp"]
+    officer = await live.member("secretary")
+    member = await live.member(with_password=False)
+    path = f"/api/v1/members/{member.member.id}/invite"
+    for _ in range(5):
+        assert (await call(live, "POST", path, officer.headers))[0] == 201
+    async with live.http.post(path, headers=officer.headers) as refused:
+        assert refused.status == 429 and (await refused.json())["error"]["code"] == "throttled"
+        assert 86_000 <= int(refused.headers["Retry-After"]) <= 86_400
+    assert sum((await live.node.outbox.counts()).values()) == 5  # the refusal queued nothing
+    received = await smtp.recorder.until(5)
+    tokens = [path_of(links(r)[0]).rsplit("/", 1)[1] for r in received]
+    assert [await live.node.auth.invite_member(t) is not None for t in tokens].count(True) == 1  # the latest
+
+
 async def test_forgot_password_same_answer_and_a_single_use_link(mail_live: Live) -> None:
     live, smtp = mail_live, mail_live.extra["smtp"]
     member = await live.member()

@@ -15,6 +15,7 @@ from node.federation.quarantine import QuarantineLimits
 from node.keyfile import read_key
 from node.rules.throttle import LoginThrottle, SigningThrottle
 from node.serve_lock import serving as server_holds
+from node.storage.access import AccessStore
 from node.storage.ballots import BallotStore
 from node.storage.db import Database
 from node.storage.elections import CandidacyStore
@@ -51,6 +52,7 @@ class Node:
     findings: FindingStore
     candidacies: CandidacyStore
     outbox: OutboxStore
+    access: AccessStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -99,6 +101,7 @@ class Node:
             findings=FindingStore(db),
             candidacies=CandidacyStore(db),
             outbox=OutboxStore(db, clock),
+            access=AccessStore(db, clock),
             own_log=own_log,
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,
@@ -129,6 +132,7 @@ class Node:
             await node.close()
 
     async def close(self) -> None:
+        await self.access.flush()  # accesses still gathering: written before the database closes
         await self.own_log.stop()
         self.federation_state.close()
         await self.db.close()

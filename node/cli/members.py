@@ -5,6 +5,7 @@ These write to the database directly (WAL lets them run beside a serving node)."
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,12 @@ def add_member_arguments(sub: Any) -> None:
     add_dir(c)
     c.add_argument("--email", required=True, help="the member's email")
 
+    c = sub.add_parser("access-log", help="who looked at members' data: views, searches, exports, imports")
+    add_dir(c)
+    c.add_argument("--member", type=int, default=None, help="only the accesses to this member's record")
+    c.add_argument("--limit", type=int, default=100, help="how many, newest first (1-500)")
+    c.add_argument("--json", action="store_true", help="one JSON list instead of lines")
+
 
 def _parse(values: dict[str, Any], kind: type[Any]) -> Any:
     return member_rules.parse(values, kind, flag_prefix="--")
@@ -75,7 +82,7 @@ async def add(args: argparse.Namespace) -> int:
 
 async def list(args: argparse.Namespace) -> int:
     async with Node.opened(Path(args.dir)) as node:
-        members = await node.members.list(args.status)
+        members = await member_rules.listing(node, None, args.status, "cli")
     if args.json:
         print(msgspec.json.encode(members).decode())
         return 0
@@ -118,10 +125,10 @@ async def import_(args: argparse.Namespace) -> int:
         print(f"nothing imported: {plural(len(parsed.problems), 'problem')} (fix them, or use --skip-bad)")
         return 1
     async with Node.opened(Path(args.dir)) as node:
-        existing = await node.members.import_all(parsed.rows, skip_existing=args.skip_bad)
+        imported, existing = await member_rules.import_rows(node, None, parsed.rows, skip_existing=args.skip_bad,
+                                                            via="cli")  # fmt: skip
     for note in existing:
         print(f"{args.file}: {note}")
-    imported = len(parsed.rows) - len(existing)
     skipped = parsed.data_rows - imported
     told = f"; skipped {skipped} (listed above)" if skipped else ""
     print(f"imported {imported} of {parsed.data_rows} rows{told}")
@@ -129,6 +136,25 @@ async def import_(args: argparse.Namespace) -> int:
 
 
 globals()["import"] = import_  # `branchnet member import` looks the action up by name
+
+
+async def access_log(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        rows = await member_rules.who_looked(node, None, member_id=args.member, limit=args.limit)
+        names = await member_rules.actors(node, rows)
+    if args.json:
+        print(msgspec.json.encode([{**dataclasses.asdict(r), "actor": n} for r, n in zip(rows, names, strict=True)]
+                                  ).decode())  # fmt: skip
+        return 0
+    for a, name in zip(rows, names, strict=True):
+        when = dt.datetime.fromtimestamp(a.at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        record = f" member {a.member_id}" if a.member_id is not None else ""
+        print(f"{when}  {name}: {a.action}{record}, {a.rows} row{'' if a.rows == 1 else 's'} ({a.via})")
+    print(f"{len(rows)} accesses shown")
+    return 0
+
+
+globals()["access-log"] = access_log
 
 
 async def invite(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from node.errors import BadInput, Conflict, Throttled, Unauthorized
 from node.rules import notices
 from node.rules.passwords import check_password_policy, hash_password, verify_password
 from node.rules.throttle import LoginThrottle
+from node.storage.access import AccessStore
 from node.storage.logins import ApiToken, AuthStore, MailOf
 from node.storage.members import Member, MemberStore
 from node.storage.outbox import OutboxStore
@@ -30,6 +31,7 @@ class Accounts(Protocol):
     members: MemberStore
     auth: AuthStore
     outbox: OutboxStore
+    access: AccessStore
     reset_throttle: LoginThrottle
     throttle: LoginThrottle
     key: SigningKey

@@ -11,6 +11,12 @@
   arguments, a CSV row) into those types or one error naming the field.
 
 The CLI acts as the node's operator, with an admin's rights; it obeys every other rule.
+
+Who looked: every officer's view of a member's record, listing or search of the members,
+export and import goes through :func:`look`, :func:`listing`, :func:`export` and
+:func:`import_csv` here, which record it (:mod:`node.storage.access`; who, when, what, how many
+rows; ``via`` the page, the API or the command line, whose actor is None). A member reading
+their own record is not recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from node.errors import BadInput, Forbidden
 from node.rules import accounts
 from node.rules.accounts import Accounts
 from node.rules.members_csv import parse_members_csv
+from node.storage.access import Access
 from node.storage.members import OFFICER_ROLES, Member, MemberIn, MemberPatch
 from node.validation import describe
 
@@ -38,6 +45,61 @@ def access(role: str) -> int:
 def check_may_see(who: Member, member_id: int) -> None:
     if who.id != member_id and access(who.role) < 1:
         raise Forbidden("members see only their own record")
+
+
+async def look(node: Accounts, who: Member | None, member_id: int, via: str) -> Member:
+    """A member's record, for ``who`` (None: the command line); recorded unless it is their own."""
+    if who is not None:
+        check_may_see(who, member_id)
+    member = await node.members.require(member_id)
+    if who is None or who.id != member_id:
+        await node.access.record(who.id if who else None, "view", via, member_id=member_id, rows=1)
+    return member
+
+
+async def listing(node: Accounts, who: Member | None, status: str | None, via: str) -> list[Member]:
+    """Every member (of ``status``), for an officer or the command line; recorded."""
+    if who is not None and access(who.role) < 1:
+        raise Forbidden("only officers list the members")
+    members = await node.members.list(status)
+    await node.access.record(who.id if who else None, "search", via, rows=len(members))
+    return members
+
+
+async def record_search(node: Accounts, who: Member, rows: int, via: str) -> None:
+    """A page of a search of the members shown to an officer (the page renders its own table;
+    the record is committed with the next batch, without holding the page back)."""
+    await node.access.record(who.id, "search", via, rows=rows, wait=False)
+
+
+async def export(node: Accounts, who: Member | None, via: str) -> list[Member]:
+    """Every member, to be written out as a file; recorded with how many rows left the node."""
+    if who is not None and access(who.role) < 1:
+        raise Forbidden("only officers export the members")
+    members = await node.members.list()
+    await node.access.record(who.id if who else None, "export", via, rows=len(members))
+    return members
+
+
+async def who_looked(node: Accounts, who: Member | None, *, member_id: int | None = None,
+                     before: int | None = None, limit: int = 100) -> list[Access]:  # fmt: skip
+    """The access record, newest first: all of it for an admin or the command line, only the
+    accesses to their own record for anyone else."""
+    if who is not None and access(who.role) < 2 and member_id != who.id:
+        raise Forbidden("only admins read the whole access record; you may read who looked at your own")
+    if not 1 <= limit <= 500:
+        raise BadInput("limit is 1 to 500", field="limit")
+    return await node.access.page(member_id=member_id, before=before, limit=limit)
+
+
+async def actors(node: Accounts, rows: list[Access]) -> list[str]:
+    """Who made each access, by name as it is now ("the command line" on the server; "a
+    former member" once erased or removed)."""
+    names: dict[int, str] = {}
+    for actor in {r.actor_id for r in rows if r.actor_id is not None}:
+        member = await node.members.get(actor)
+        names[actor] = member.name if member is not None else "a former member"
+    return ["the command line" if r.actor_id is None else names[r.actor_id] for r in rows]
 
 
 def check_may_manage(who: Member, target: Member | None, new_role: str | None) -> None:
@@ -119,12 +181,23 @@ class Imported:
     skipped: list[str]  # a line each: what was wrong with it
 
 
-async def import_csv(node: Accounts, who: Member, data: bytes, *, skip_bad: bool) -> Imported:
+async def import_csv(node: Accounts, who: Member, data: bytes, *, skip_bad: bool, via: str) -> Imported:
     """Every row or none (CsvRejected naming every bad line), unless ``skip_bad``: then the
-    good rows go in and the bad ones are listed."""
+    good rows go in and the bad ones are listed. Recorded with how many rows went in."""
     parsed = parse_members_csv(data)
     if parsed.problems and not skip_bad:
         raise CsvRejected([str(p) for p in parsed.problems])
-    check_may_import(who, parsed.rows)
-    existing = await node.members.import_all(parsed.rows, skip_existing=skip_bad)
-    return Imported(len(parsed.rows) - len(existing), [str(p) for p in parsed.problems] + existing)
+    imported, existing = await import_rows(node, who, parsed.rows, skip_existing=skip_bad, via=via)
+    return Imported(imported, [str(p) for p in parsed.problems] + existing)
+
+
+async def import_rows(node: Accounts, who: Member | None, rows: list[tuple[int, MemberIn]], *, skip_existing: bool,
+                      via: str) -> tuple[int, list[str]]:  # fmt: skip
+    """Parsed rows into the members, all or none (``skip_existing``: but those already here);
+    how many went in, and a note for each skipped. Recorded with how many went in."""
+    if who is not None:
+        check_may_import(who, rows)
+    existing = await node.members.import_all(rows, skip_existing=skip_existing)
+    imported = len(rows) - len(existing)
+    await node.access.record(who.id if who else None, "import", via, rows=imported)
+    return imported, existing

@@ -26,6 +26,7 @@ from node.web.routes import (
     members,
     motions,
     node,
+    privacy,
     upward,
 )
 from node.web.routing import LEVEL as LEVEL  # re-exported: the app checks access with it
@@ -44,4 +45,5 @@ ROUTES: tuple[Route, ...] = (
     + findings.ROUTES
     + mail.ROUTES
     + elections.ROUTES
+    + privacy.ROUTES
 )

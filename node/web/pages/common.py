@@ -137,6 +137,7 @@ def render(
     values = {
         "who": who,
         "officer": who is not None and access(who.role) >= 1,
+        "admin": who is not None and access(who.role) >= 2,
         "csrf": csrf_token(request),
         "node_name": node.config.node.name,
         "node_level": node.config.node.level,

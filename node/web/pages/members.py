@@ -101,6 +101,8 @@ async def members_page(request: web.Request) -> web.StreamResponse:
         cached = (Markup(html), found.total)  # autoescaped by the template: safe as it stands
         tables.put(key, cached)
     table, total = cached
+    shown = max(0, min(PAGE_SIZE, total - (page - 1) * PAGE_SIZE))
+    await member_rules.record_search(node_of(request), who_of(request), shown, "page")
     context = {
         "table": table,
         "total": total,
@@ -141,7 +143,7 @@ async def add(request: web.Request) -> web.StreamResponse:
 
 
 async def edit_page(request: web.Request) -> web.StreamResponse:
-    member = await node_of(request).members.require(int_param(request, "member_id"))
+    member = await member_rules.look(node_of(request), who_of(request), int_param(request, "member_id"), "page")
     values = {f: getattr(member, f) for f in FIELDS}
     context = {**_form_context(member, values), "notice": NOTICES.get(request.query.get("done", ""))}
     return render(request, "member_form.html", context)
@@ -176,7 +178,7 @@ async def reinstate(request: web.Request) -> web.StreamResponse:
 
 
 async def remove_page(request: web.Request) -> web.StreamResponse:
-    member = await node_of(request).members.require(int_param(request, "member_id"))
+    member = await member_rules.look(node_of(request), who_of(request), int_param(request, "member_id"), "page")
     return render(request, "member_remove.html", {"member": member})
 
 
@@ -207,7 +209,8 @@ async def import_file(request: web.Request) -> web.StreamResponse:
         if not isinstance(upload, web.FileField):
             raise BadInput("choose a CSV file to import", field="file")
         data = upload.file.read()
-        result = await member_rules.import_csv(node_of(request), who_of(request), data, skip_bad=skip_bad)
+        result = await member_rules.import_csv(node_of(request), who_of(request), data, skip_bad=skip_bad,
+                                               via="page")  # fmt: skip
     except member_rules.CsvRejected as exc:
         count = len(exc.problems)
         return render(
@@ -229,7 +232,7 @@ async def import_file(request: web.Request) -> web.StreamResponse:
 
 
 async def export(request: web.Request) -> web.StreamResponse:
-    body = write_members_csv(await node_of(request).members.list())
+    body = write_members_csv(await member_rules.export(node_of(request), who_of(request), "page"))
     name = f"members-{dt.date.today().isoformat()}.csv"
     return web.Response(
         body=body,

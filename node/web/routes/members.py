@@ -59,14 +59,14 @@ async def list_members(request: web.Request, who: Member | None) -> web.StreamRe
     status = request.query.get("status")
     if status is not None and status not in ("active", "lapsed", "suspended"):
         raise BadInput("status is one of active, lapsed, suspended", field="status")
-    return json_response(await node_of(request).members.list(status))
+    assert who is not None
+    return json_response(await member_rules.listing(node_of(request), who, status, "api"))
 
 
 async def get_member(request: web.Request, who: Member | None) -> web.StreamResponse:
     member_id = int_param(request, "member_id")
     assert who is not None
-    member_rules.check_may_see(who, member_id)
-    return json_response(await node_of(request).members.require(member_id))
+    return json_response(await member_rules.look(node_of(request), who, member_id, "api"))
 
 
 async def add_member(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -94,7 +94,7 @@ async def import_members(request: web.Request, who: Member | None) -> web.Stream
     if skip_text not in ("1", "true", "yes", "0", "false", "no"):
         raise BadInput("skip_bad is 1, true or yes (or 0, false, no)", field="skip_bad")
     skip_bad = skip_text in ("1", "true", "yes")
-    done = await member_rules.import_csv(node_of(request), who, await read_body(request), skip_bad=skip_bad)
+    done = await member_rules.import_csv(node_of(request), who, await read_body(request), skip_bad=skip_bad, via="api")
     return json_response(ImportResult(done.imported, done.skipped))
 
 

@@ -227,6 +227,8 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         ("federation-signed-in", "/federation"),
         ("outbox", "/outbox"),
         ("campaigns", "/campaigns"),
+        ("access", "/members/access"),
+        ("my-data", "/account/data"),
     ]
     for name, path in signed_in:
         await tab.goto(path)

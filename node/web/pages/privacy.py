@@ -1,0 +1,43 @@
+"""Members' data on the pages: each member's own page of what the node holds about them and
+who looked at their record; the admins' whole access record. The rules are
+:mod:`node.rules.members`, as the API's (node/web/routes/privacy.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from node.rules import members as member_rules
+from node.web.common import int_query, node_of
+from node.web.pages.common import Page, render, who_of
+from node.web.routes.privacy import views
+
+ACTIONS = {"view": "opened the record", "search": "listed or searched the members",
+           "export": "exported the members", "import": "imported members",
+           "download": "downloaded their own data", "erase": "erased a member"}  # fmt: skip
+VIA = {"page": "on the pages", "api": "through the API", "cli": "on the server's command line"}
+PAGE = 50
+
+
+async def _rows(request: web.Request, member_id: int | None) -> dict[str, Any]:
+    node = node_of(request)
+    before = int_query(request, "before", 1 << 62, 1, 1 << 62)
+    rows = await member_rules.who_looked(node, who_of(request), member_id=member_id, before=before, limit=PAGE + 1)
+    shown = await views(node, rows[:PAGE])
+    return {"accesses": shown, "actions": ACTIONS, "via": VIA,
+            "next": shown[-1].id if len(rows) > PAGE else None}  # fmt: skip
+
+
+async def my_data_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "my_data.html", await _rows(request, who_of(request).id))
+
+
+async def access_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "access.html", await _rows(request, None))
+
+
+PAGES = [
+    Page("GET", "/account/data", my_data_page, "member"),
+    Page("GET", "/members/access", access_page, "admin"),
+]

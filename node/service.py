@@ -24,6 +24,7 @@ from node.storage.findings import FindingStore
 from node.storage.joins import JoinLimits, JoinStore
 from node.storage.logins import AuthStore
 from node.storage.members import MemberStore
+from node.storage.members_data import MembersData
 from node.storage.motions import MotionStore
 from node.storage.outbox import OutboxStore
 from node.storage.peers import PeerStore
@@ -53,6 +54,7 @@ class Node:
     candidacies: CandidacyStore
     outbox: OutboxStore
     access: AccessStore
+    members_data: MembersData
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -102,6 +104,7 @@ class Node:
             candidacies=CandidacyStore(db),
             outbox=OutboxStore(db, clock),
             access=AccessStore(db, clock),
+            members_data=MembersData(db),
             own_log=own_log,
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,

@@ -13,3 +13,29 @@ CREATE TABLE access_log (
 );
 CREATE INDEX access_by_member ON access_log (member_id, at);
 CREATE INDEX access_by_at ON access_log (at);
+
+-- Each member's consents as they changed (a member's own data includes their history): a
+-- row when the member is added, and one whenever either consent changes, by triggers, so
+-- no path that writes a member (pages, API, CLI, import) can miss one. Members already
+-- here start with their consents as they stand.
+CREATE TABLE consent_history (
+    id                   INTEGER PRIMARY KEY,
+    member_id            INTEGER NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+    at                   INTEGER NOT NULL,    -- s
+    consent_contact      INTEGER NOT NULL,
+    consent_publish_name INTEGER NOT NULL
+);
+CREATE INDEX consent_history_by_member ON consent_history (member_id, id);
+INSERT INTO consent_history (member_id, at, consent_contact, consent_publish_name)
+    SELECT id, updated_at, consent_contact, consent_publish_name FROM members;
+CREATE TRIGGER consent_history_insert AFTER INSERT ON members
+  BEGIN
+    INSERT INTO consent_history (member_id, at, consent_contact, consent_publish_name)
+    VALUES (NEW.id, NEW.created_at, NEW.consent_contact, NEW.consent_publish_name);
+  END;
+CREATE TRIGGER consent_history_update AFTER UPDATE OF consent_contact, consent_publish_name ON members
+  WHEN OLD.consent_contact != NEW.consent_contact OR OLD.consent_publish_name != NEW.consent_publish_name
+  BEGIN
+    INSERT INTO consent_history (member_id, at, consent_contact, consent_publish_name)
+    VALUES (NEW.id, NEW.updated_at, NEW.consent_contact, NEW.consent_publish_name);
+  END;

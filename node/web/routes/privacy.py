@@ -3,10 +3,13 @@ each member's own), following :mod:`node.rules.members`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from aiohttp import web
 
 from node.rules import members as member_rules
+from node.rules import members_data
 from node.rules.accounts import Accounts
 from node.storage.access import ACTIONS, VIA, Access
 from node.storage.members import Member
@@ -57,6 +60,11 @@ async def my_access_record(request: web.Request, who: Member | None) -> web.Stre
     return await _page(request, who, who.id)
 
 
+async def my_data(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    return json_response(await members_data.my_data(node_of(request), who, "api"))
+
+
 _PAGING = (Query("before", {"type": "string", "pattern": r"^[0-9]{1,19}$"}), Query("limit", LIMIT_200))
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -68,6 +76,16 @@ ROUTES: tuple[Route, ...] = (
         "?member=ID: accesses to one record",
         response=AccessPage,
         query=(Query("member", {"type": "string", "pattern": r"^[0-9]{1,19}$"}), *_PAGING),
+    ),
+    Route(
+        "GET",
+        "/api/v1/me/data",
+        my_data,
+        "member",
+        "Everything this node holds about me: details, consents and their history, sessions and tokens (never "
+        "their secrets), mail sent to me, ballots I was on the roll of and whether I voted (never how), motions, "
+        "amendments, comments, candidacies, and who looked at my record",
+        response=dict[str, Any],
     ),
     Route(
         "GET",

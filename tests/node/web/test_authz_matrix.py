@@ -593,6 +593,10 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _fixed("/api/v1/access"),
         {"anonymous": (A, A), "member": (F, F), "officer": (F, F), "admin": (200, 200)},
     ),
+    ("GET", "/api/v1/me/data"): (
+        _fixed("/api/v1/me/data"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
     ("GET", "/api/v1/me/access"): (
         _fixed("/api/v1/me/access"),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),

@@ -115,3 +115,92 @@ async def test_a_page_of_the_list_is_recorded_without_waiting_and_still_written(
         await node.access.record(7, "search", "page", rows=20, wait=False)
     async with Node.opened(node_dir) as node:  # closed with one gathering: it was written
         assert [(a.action, a.rows) for a in await node.access.page()][0] == ("search", 20)
+
+
+# Every column that names a member, by table, and the section of "my data" that shows its
+# rows. A column naming a member that is not here fails the test below: a table added later
+# must say where its rows go in a member's copy.
+NAMING: dict[tuple[str, str], str | None] = {
+    ("members", "id"): "details",
+    ("consent_history", "member_id"): "consent_history",
+    ("notice_choices", "member_id"): "notice_choices",
+    ("sessions", "member_id"): "sessions",
+    ("api_tokens", "member_id"): "api_tokens",
+    ("invites", "member_id"): "invites",
+    ("password_resets", "member_id"): "password_resets",
+    ("outbox", "member_id"): "mail",
+    ("ballot_electors", "member_id"): "ballots_on_roll",
+    ("ballot_voters", "member_id"): None,  # shown as "voted" on ballots_on_roll
+    ("ballot_votes", "member_id"): None,  # how they voted: never in the copy (an open ballot's decision shows it)
+    ("ballots", "created_by"): "ballots_opened",
+    ("motions", "proposer_id"): "motions",
+    ("amendments", "proposer_id"): "amendments",
+    ("motion_comments", "member_id"): "comments",
+    ("candidacies", "member_id"): "candidacies",
+    ("join_codes", "created_by"): "join_codes_made",
+    ("joins", "decided_by"): "joins_decided",
+    ("access_log", "member_id"): "who_looked",
+    ("access_log", "actor_id"): "what_they_looked_at",
+}
+MEMBER_COLUMNS = {"member_id", "proposer_id", "created_by", "decided_by", "actor_id"}
+
+
+async def test_a_members_copy_holds_every_row_that_names_them_and_nobody_elses(live: Live) -> None:
+    from node.federation import ballots, motions
+    from node.rules import members as member_rules
+    from node.rules import members_data
+    from node.storage.elections import Candidacy
+    from node.storage.members import MemberPatch
+    from protocol.wire import JoinRequest
+
+    node = live.node
+    officer, other = await live.member("secretary"), await live.member()
+    ann = (await live.member("treasurer")).member  # an officer too: she opens a ballot, makes a join code
+    # Ann's history across every feature, and some of the other member's beside it.
+    await node.members.update(ann.id, MemberPatch(consent_contact=True, consent_publish_name=True))
+    await node.outbox.choose(ann.id, {"digest": True})
+    await node.auth.create_session(ann.id, 3600)
+    await node.auth.create_invite(ann.id, 3600)
+    await node.auth.create_reset(ann.id, 3600, lambda token, expires: {"url": "x"})
+    motion = await motions.propose(node, ann, "Fund the food bank", "We fund it.\n\nFrom the reserve.")
+    await motions.propose(node, other.member, "Another", "Another motion.")
+    await motions.admit(node, officer.member, motion.id)
+    amendment = await motions.amend(node, ann, motion.id, 0, 0, 2, "They")
+    await motions.accept_amendment(node, ann, amendment.id)  # the mover takes it in
+    await motions.comment(node, ann, motion.id, "I move it.")
+    await motions.comment(node, other.member, motion.id, "I second it.")
+    row = await motions.ballot_on_motion(node, ann, motion.id)
+    await ballots.vote(node, ann, row.id, "for")
+    await ballots.vote(node, other.member, row.id, "against")
+    await node.candidacies.stand(Candidacy("delegates:00", ann.id, "Ann", "Ann stands.", "", 1, None))
+    await node.joins.new_code(ann.id)
+    state = await node.joins.request(b"\x01" * 32, JoinRequest(name="Leeds", level="branch",
+                                                               url="http://127.0.0.1:9/"), "127.0.0.2")  # fmt: skip
+    await node.joins.decided_by((await node.joins.list())[0].id, ann.id)
+    assert state is not None
+    await member_rules.look(node, officer.member, ann.id, "api")
+    await member_rules.look(node, ann, other.member.id, "page")
+    await node.outbox.queue_one(ann.id, "invite", {})
+
+    copy = await members_data.my_data(node, ann, "api")
+    tables = [r[0] for r in await node.db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        columns = [c[1] for c in await node.db.fetchall(f"PRAGMA table_info({table})")]
+        for column in columns:
+            if column in MEMBER_COLUMNS or (table, column) == ("members", "id"):
+                assert (table, column) in NAMING, f"{table}.{column} names a member: add it to my data"
+    for (table, column), section in NAMING.items():
+        held = await node.db.fetchone(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (ann.id,))
+        assert held is not None
+        if section is not None:
+            assert len(copy[section]) == held[0] and held[0] > 0, (table, column, held[0], copy[section])
+    assert copy["ballots_on_roll"] == [{"id": row.id, "subject": "Fund the food bank", "opened": row.opened,
+                                        "state": "open", "voted": 1}]  # fmt: skip
+    assert [c["consent_contact"] for c in copy["consent_history"]] == [0, 1]
+    dumped = json.dumps(copy)
+    for theirs in (other.member.name, other.member.email, officer.member.name, officer.member.email,
+                   "I second it.", "Another motion."):  # fmt: skip
+        assert theirs not in dumped, theirs
+    assert '"choice"' not in dumped and "against" not in dumped  # never how anyone voted
+    for secret in ("token_hash", "password_hash", "salt"):
+        assert secret not in dumped

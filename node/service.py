@@ -104,7 +104,7 @@ class Node:
             candidacies=CandidacyStore(db),
             outbox=OutboxStore(db, clock),
             access=AccessStore(db, clock),
-            members_data=MembersData(db),
+            members_data=MembersData(db, clock),
             own_log=own_log,
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,

@@ -1,6 +1,7 @@
 """Members' data, the branch's duties and each member's rights: a member's own copy of
-everything the node holds about them ("my data"). The pages, the API and the command line
-all call these.
+everything the node holds about them ("my data"); their request to be forgotten, which an
+officer carries out or refuses with a reason they see. The pages, the API and the command
+line all call these.
 """
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from node.errors import BadInput, Conflict, Forbidden
 from node.rules.accounts import Accounts
+from node.rules.members import access, check_may_manage
 from node.storage.members import Member
-from node.storage.members_data import MembersData
+from node.storage.members_data import ErasureRequest, MembersData
 
 FORMAT = "branchnet member data v1"
 
@@ -25,3 +28,49 @@ async def my_data(node: HoldsMembersData, who: Member, via: str) -> dict[str, An
     sections = await node.members_data.of(who.id)
     return {"format": FORMAT, "node": node.config.node.name, "made_at": int(time.time()), "member_id": who.id,
             **sections}  # fmt: skip
+
+
+async def ask_to_be_forgotten(node: HoldsMembersData, who: Member) -> ErasureRequest:
+    """The member asks; an officer carries it out or refuses with a reason they will see."""
+    return await node.members_data.ask_erasure(who.id)
+
+
+async def erasure_requests(node: HoldsMembersData, who: Member | None, state: str | None = None
+                           ) -> list[ErasureRequest]:  # fmt: skip
+    if who is not None and access(who.role) < 1:
+        raise Forbidden("only officers see the requests to be forgotten")
+    if state is not None and state not in ("asked", "done", "refused"):
+        raise BadInput("state is one of asked, done, refused", field="state")
+    return await node.members_data.requests(state)
+
+
+async def erase(node: HoldsMembersData, who: Member | None, member_id: int, via: str) -> int:
+    """Forget a member now (:meth:`MembersData.erase`): an officer for an ordinary member, an
+    admin for an officer or admin, or the command line; recorded (by id: nothing else is left)."""
+    target = await node.members.require(member_id)
+    if who is not None:
+        if access(who.role) < 1:
+            raise Forbidden("only officers carry out an erasure")
+        check_may_manage(who, target, None)
+        if who.id == member_id:
+            raise Conflict("another officer carries out your own erasure", code="own_erasure")
+    changed = await node.members_data.erase(member_id, who.id if who else None)
+    await node.access.record(who.id if who else None, "erase", via, member_id=member_id, rows=changed)
+    return changed
+
+
+async def carry_out(node: HoldsMembersData, who: Member | None, request_id: int, via: str) -> int:
+    request = await node.members_data.require_request(request_id)
+    if request.state != "asked" or request.member_id is None:
+        raise Conflict("this request is not waiting for an answer", code="not_asked")
+    return await erase(node, who, request.member_id, via)
+
+
+async def refuse(node: HoldsMembersData, who: Member | None, request_id: int, answer: str) -> ErasureRequest:
+    """Refuse with a reason the member sees (the law allows it only for a reason: say which)."""
+    if who is not None and access(who.role) < 1:
+        raise Forbidden("only officers answer a request to be forgotten")
+    reason = answer.strip()
+    if not reason or len(reason) > 2000:
+        raise BadInput("say why (the member sees it), in at most 2000 characters", field="answer")
+    return await node.members_data.refuse(request_id, who.id if who else None, reason)

@@ -9,9 +9,15 @@ choice, even on an open ballot (whose decision shows it).
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from node.errors import Conflict, NotFound
 from node.storage.db import Database
+from node.storage.members import _keeps_an_admin, _remember
 
 # (section, query with one "?" for the member's id). Ids and times only where the row is a
 # secret's (a session, an invite): what it is and when, never the hash.
@@ -44,12 +50,34 @@ QUERIES: tuple[tuple[str, str], ...] = (
     ("joins_decided", "SELECT name, level, status, requested_at FROM joins WHERE decided_by = ? ORDER BY id"),
     ("who_looked", "SELECT at, actor_id, action, rows, via FROM access_log WHERE member_id = ? ORDER BY id"),
     ("what_they_looked_at", "SELECT at, action, member_id, rows, via FROM access_log WHERE actor_id = ? ORDER BY id"),
+    ("erasure_requests", "SELECT id, asked_at, state, decided_at, answer FROM erasure_requests WHERE member_id = ?"
+                         " ORDER BY id"),
+    ("erasures_decided", "SELECT id, asked_at, state, decided_at FROM erasure_requests WHERE decided_by = ?"
+                         " ORDER BY id"),
 )  # fmt: skip
+REMOVED = "(removed at the member's request)"
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    id: int
+    member_id: int | None
+    asked_at: int
+    state: str  # asked, done, refused
+    decided_at: int | None
+    decided_by: int | None
+    answer: str
+
+
+def _request(r: sqlite3.Row) -> ErasureRequest:
+    return ErasureRequest(int(r["id"]), r["member_id"], int(r["asked_at"]), r["state"], r["decided_at"],
+                          r["decided_by"], r["answer"])  # fmt: skip
 
 
 class MembersData:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
+        self.clock = clock
 
     async def of(self, member_id: int) -> dict[str, list[dict[str, Any]]]:
         """Every section, each a list of rows as dicts (bytes as hex)."""
@@ -59,3 +87,74 @@ class MembersData:
             out[section] = [{k: (bytes(r[k]).hex() if isinstance(r[k], bytes | memoryview) else r[k])
                              for k in r.keys()} for r in rows]  # noqa: SIM118 (a Row iterates its values)
         return out
+
+    async def ask_erasure(self, member_id: int) -> ErasureRequest:
+        """The member asks to be forgotten (one open request at a time)."""
+        async with self.db.write("erasure.ask") as conn:
+            try:
+                cursor = await conn.execute(
+                    "INSERT INTO erasure_requests (member_id, asked_at, state) VALUES (?, ?, 'asked')",
+                    (member_id, int(self.clock())),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict("you have asked already; an officer will carry it out or tell you why not",
+                               code="already_asked") from None  # fmt: skip
+            request_id = int(cursor.lastrowid or 0)
+        return await self.require_request(request_id)
+
+    async def require_request(self, request_id: int) -> ErasureRequest:
+        row = await self.db.fetchone("SELECT * FROM erasure_requests WHERE id = ?", (request_id,))
+        if row is None:
+            raise NotFound(f"no erasure request {request_id}")
+        return _request(row)
+
+    async def requests(self, state: str | None = None, limit: int = 200) -> list[ErasureRequest]:
+        where, args = ("WHERE state = ?", (state,)) if state else ("", ())
+        rows = await self.db.fetchall(f"SELECT * FROM erasure_requests {where} ORDER BY id DESC LIMIT ?",
+                                      (*args, limit))  # fmt: skip
+        return [_request(r) for r in rows]
+
+    async def refuse(self, request_id: int, officer_id: int | None, answer: str) -> ErasureRequest:
+        async with self.db.write("erasure.refuse") as conn:
+            cursor = await conn.execute(
+                "UPDATE erasure_requests SET state = 'refused', decided_at = ?, decided_by = ?, answer = ?"
+                " WHERE id = ? AND state = 'asked'",
+                (int(self.clock()), officer_id, answer, request_id),
+            )
+            if cursor.rowcount == 0:
+                raise Conflict("this request is not waiting for an answer", code="not_asked")
+        return await self.require_request(request_id)
+
+    async def erase(self, member_id: int, officer_id: int | None) -> int:
+        """Forget the member, in one transaction: their row and everything hanging from it
+        (sessions, tokens, invites, reset links, mail, notices, consents, candidacies: by the
+        foreign keys); their comments' words; their name against motions, amendments and an
+        open ballot's votes (the rows stay, naming nobody). What stays names no one: ids in
+        rolls and counts, receipt digests, signed decisions, and what they consented to have
+        signed (a nomination, a delegate's name). The last active admin cannot be erased. Any
+        open request of theirs is marked done. Returns how many rows changed. Deleted pages are
+        zeroed (``secure_delete``) and the write-ahead log is emptied afterwards, so the file
+        keeps no copy."""
+        now = int(self.clock())
+        async with self.db.write("erasure.erase") as conn:
+            await _keeps_an_admin(conn, member_id, None, None, removing=True)
+            await _remember(conn, member_id)
+            changed = (await conn.execute("UPDATE motion_comments SET member_id = NULL, text = ? WHERE member_id = ?",
+                                          (REMOVED, member_id))).rowcount or 0  # fmt: skip
+            for sql in (
+                "UPDATE motions SET proposer_id = NULL WHERE proposer_id = ?",
+                "UPDATE amendments SET proposer_id = NULL WHERE proposer_id = ?",
+                "UPDATE ballot_votes SET member_id = NULL WHERE member_id = ?",
+            ):
+                changed += (await conn.execute(sql, (member_id,))).rowcount or 0
+            await conn.execute(
+                "UPDATE erasure_requests SET state = 'done', decided_at = ?, decided_by = ? WHERE member_id = ?"
+                " AND state = 'asked'",
+                (now, officer_id, member_id),
+            )
+            cursor = await conn.execute("DELETE FROM members WHERE id = ?", (member_id,))
+            if cursor.rowcount == 0:
+                raise NotFound(f"no member {member_id}")
+            changed += 1
+        await self.db.checkpoint()
+        return changed

@@ -39,3 +39,17 @@ CREATE TRIGGER consent_history_update AFTER UPDATE OF consent_contact, consent_p
     INSERT INTO consent_history (member_id, at, consent_contact, consent_publish_name)
     VALUES (NEW.id, NEW.updated_at, NEW.consent_contact, NEW.consent_publish_name);
   END;
+
+-- A member's request to be forgotten, and what became of it: carried out by an officer (the
+-- member's row and everything hanging from it deleted; the request keeps no member id) or
+-- refused with a reason the member sees.
+CREATE TABLE erasure_requests (
+    id         INTEGER PRIMARY KEY,
+    member_id  INTEGER REFERENCES members (id) ON DELETE SET NULL,  -- NULL once carried out
+    asked_at   INTEGER NOT NULL,                                     -- s
+    state      TEXT NOT NULL,                                        -- asked, done, refused
+    decided_at INTEGER,
+    decided_by INTEGER,                                              -- the officer (NULL: the command line)
+    answer     TEXT NOT NULL DEFAULT ''                              -- why it was refused
+);
+CREATE UNIQUE INDEX erasure_one_open ON erasure_requests (member_id) WHERE state = 'asked';

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from node.service import Node
-from tests.node.conftest import Live
+from tests.node.conftest import PASSWORD, Live
 from tests.node.web.test_pages import sign_in
 
 
@@ -114,7 +116,7 @@ async def test_a_page_of_the_list_is_recorded_without_waiting_and_still_written(
         assert [(a.action, a.rows) for a in await node.access.page()] == [("view", 1), ("search", 50)]
         await node.access.record(7, "search", "page", rows=20, wait=False)
     async with Node.opened(node_dir) as node:  # closed with one gathering: it was written
-        assert [(a.action, a.rows) for a in await node.access.page()][0] == ("search", 20)
+        assert next((a.action, a.rows) for a in await node.access.page()) == ("search", 20)
 
 
 # Every column that names a member, by table, and the section of "my data" that shows its
@@ -141,6 +143,8 @@ NAMING: dict[tuple[str, str], str | None] = {
     ("joins", "decided_by"): "joins_decided",
     ("access_log", "member_id"): "who_looked",
     ("access_log", "actor_id"): "what_they_looked_at",
+    ("erasure_requests", "member_id"): "erasure_requests",
+    ("erasure_requests", "decided_by"): "erasures_decided",
 }
 MEMBER_COLUMNS = {"member_id", "proposer_id", "created_by", "decided_by", "actor_id"}
 
@@ -181,6 +185,10 @@ async def test_a_members_copy_holds_every_row_that_names_them_and_nobody_elses(l
     await member_rules.look(node, officer.member, ann.id, "api")
     await member_rules.look(node, ann, other.member.id, "page")
     await node.outbox.queue_one(ann.id, "invite", {})
+    mine = await members_data.ask_to_be_forgotten(node, ann)
+    await members_data.refuse(node, officer.member, mine.id, "You hold the treasurer's books until March.")
+    theirs = await members_data.ask_to_be_forgotten(node, other.member)
+    await members_data.refuse(node, ann, theirs.id, "A dispute about your dues is open.")
 
     copy = await members_data.my_data(node, ann, "api")
     tables = [r[0] for r in await node.db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -198,9 +206,74 @@ async def test_a_members_copy_holds_every_row_that_names_them_and_nobody_elses(l
                                         "state": "open", "voted": 1}]  # fmt: skip
     assert [c["consent_contact"] for c in copy["consent_history"]] == [0, 1]
     dumped = json.dumps(copy)
-    for theirs in (other.member.name, other.member.email, officer.member.name, officer.member.email,
-                   "I second it.", "Another motion."):  # fmt: skip
-        assert theirs not in dumped, theirs
+    for someone_elses in (other.member.name, other.member.email, officer.member.name, officer.member.email,
+                          "I second it.", "Another motion.", "A dispute about your dues"):  # fmt: skip
+        assert someone_elses not in dumped, someone_elses
+    assert copy["erasure_requests"][0]["answer"] == "You hold the treasurer's books until March."
     assert '"choice"' not in dumped and "against" not in dumped  # never how anyone voted
     for secret in ("token_hash", "password_hash", "salt"):
         assert secret not in dumped
+
+
+CANARY_NAME, CANARY_EMAIL = "Zebedee Canarywing", "zebedee.canarywing@example.org"
+
+
+async def test_an_erased_member_is_nowhere_in_the_database_its_log_or_a_backup(live: Live, tmp_path: Path,
+                                                                              caplog: pytest.LogCaptureFixture
+                                                                              ) -> None:  # fmt: skip
+    """The member asks, an officer carries it out: afterwards neither the database file, its
+    write-ahead log nor a fresh backup holds their name or email; the node's log never did;
+    every signed decision still opens and recounts; and they cannot sign in."""
+    import logging
+
+    from node.federation import ballots, motions
+    from node.rules import members as member_rules
+    from node.rules import members_data
+    from node.storage.members import MemberIn
+    from protocol import check_logs, open_envelope
+
+    caplog.set_level(logging.INFO)  # what a node logs (aiosqlite's own debug lines, with every parameter, are off)
+    caplog.set_level(logging.DEBUG, logger="branchnet")
+    node = live.node
+    officer, other = await live.member("secretary"), await live.member()
+    zeb = await node.members.add(MemberIn(name=CANARY_NAME, email=CANARY_EMAIL))
+    await node.auth.change_password(zeb.id, live.password_hash)
+    _, token = await node.auth.create_token(zeb.id, "phone")
+    motion = await motions.propose(node, zeb, "Food bank", "Fund the food bank.")
+    await motions.comment(node, zeb, motion.id, f"Signed, {CANARY_NAME} <{CANARY_EMAIL}>")
+    await motions.admit(node, officer.member, motion.id)
+    row = await motions.ballot_on_motion(node, officer.member, motion.id)
+    for voter in (zeb, other.member):
+        await ballots.vote(node, voter, row.id, "for")
+    await motions.close_ballot(node, officer.member, row.id)
+    await node.outbox.queue_one(zeb.id, "invite", {"name": CANARY_NAME})
+    await member_rules.look(node, officer.member, zeb.id, "page")
+
+    request = await members_data.ask_to_be_forgotten(node, zeb)
+    async with live.http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}) as r:
+        assert r.status == 200  # still here until an officer carries it out
+    await members_data.carry_out(node, officer.member, request.id, "page")
+
+    backup = tmp_path / "after.db"
+    await node.db.backup(backup)
+    db_file = node.directory / "node.db"
+    for path in (db_file, db_file.with_name("node.db-wal"), backup):
+        data = path.read_bytes() if path.exists() else b""
+        for canary in (CANARY_NAME, CANARY_EMAIL, "Canarywing", "canarywing"):
+            assert canary.encode() not in data, (path.name, canary)
+    assert CANARY_NAME not in caplog.text and CANARY_EMAIL not in caplog.text
+    # What the federation holds stays whole: every envelope opens (decisions check their own
+    # counts against their receipts) and every log holds.
+    raws = [raw async for batch in node.envelopes.batches() for raw in batch]
+    assert all(open_envelope(raw) for raw in raws)
+    report = check_logs(raws, now_ms=int(time.time() * 1000))
+    assert report.failures == [] and len(report.accepted) == len(raws)
+    assert (await node.ballots.require(row.id)).decision is not None
+    async with live.http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}) as r:
+        assert r.status == 401  # the token went with them
+    async with live.http.post("/api/v1/auth/login", json={"email": CANARY_EMAIL, "password": PASSWORD}) as r:
+        assert r.status == 401
+    assert (await node.members_data.require_request(request.id)).state == "done"
+    assert await node.members.get(zeb.id) is None
+    # What an officer did and what was done stays, naming nobody.
+    assert (await node.motions.require(motion.id)).proposer_id is None

@@ -15,6 +15,7 @@ import msgspec
 from node.cli.common import add_dir, plural
 from node.errors import BadInput
 from node.rules import members as member_rules
+from node.rules import members_data
 from node.rules.accounts import invite_url
 from node.rules.members_csv import MAX_FILE_BYTES, parse_members_csv
 from node.rules.passwords import hash_password
@@ -57,6 +58,15 @@ def add_member_arguments(sub: Any) -> None:
     c = sub.add_parser("invite", help="print a one-time invite link for a member")
     add_dir(c)
     c.add_argument("--email", required=True, help="the member's email")
+
+    c = sub.add_parser("erase", help="forget a member now: their details and all that hangs from them (no undo)")
+    add_dir(c)
+    c.add_argument("id", type=int, help="the member's number, as `member list` shows it")
+
+    c = sub.add_parser("erasures", help="requests to be forgotten: list, or refuse one with a reason")
+    add_dir(c)
+    c.add_argument("--refuse", type=int, default=None, metavar="REQUEST", help="refuse this request")
+    c.add_argument("--answer", default="", help="why it is refused (the member reads it)")
 
     c = sub.add_parser("access-log", help="who looked at members' data: views, searches, exports, imports")
     add_dir(c)
@@ -136,6 +146,28 @@ async def import_(args: argparse.Namespace) -> int:
 
 
 globals()["import"] = import_  # `branchnet member import` looks the action up by name
+
+
+async def erase(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        changed = await members_data.erase(node, None, args.id, "cli")
+    print(f"member {args.id} forgotten ({changed} rows deleted or changed)")
+    return 0
+
+
+async def erasures(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        if args.refuse is not None:
+            await members_data.refuse(node, None, args.refuse, args.answer)
+            print(f"request {args.refuse} refused")
+            return 0
+        rows = await members_data.erasure_requests(node, None)
+    for r in rows:
+        when = dt.datetime.fromtimestamp(r.asked_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        whose = f"member {r.member_id}" if r.member_id is not None else "a member since forgotten"
+        print(f"{r.id:5}  {when}  {whose}: {r.state}{': ' + r.answer if r.answer else ''}")
+    print(f"{len(rows)} requests")
+    return 0
 
 
 async def access_log(args: argparse.Namespace) -> int:

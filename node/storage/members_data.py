@@ -122,6 +122,7 @@ class MembersData:
                 (int(self.clock()), officer_id, answer, request_id),
             )
             if cursor.rowcount == 0:
+                await self.require_request(request_id)  # NotFound when there is none
                 raise Conflict("this request is not waiting for an answer", code="not_asked")
         return await self.require_request(request_id)
 

@@ -10,11 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
+from node.errors import NodeError
 from node.rules import members as member_rules
 from node.rules import members_data
-from node.web.common import int_query, node_of
-from node.web.pages.common import HEADERS, Page, render, who_of
-from node.web.routes.privacy import views
+from node.web.common import int_param, int_query, node_of
+from node.web.pages.account import form_error
+from node.web.pages.common import HEADERS, Page, read_form, redirect, render, text, who_of
+from node.web.routes.privacy import erasure_view, views
 
 ACTIONS = {"view": "opened the record", "search": "listed or searched the members",
            "export": "exported the members", "import": "imported members",
@@ -44,10 +46,46 @@ SECTIONS = {
 }  # fmt: skip
 
 
+NOTICES = {"asked": "Your request is recorded. An officer will carry it out, or tell you here why not.",
+           "erased": "Done: the member is forgotten.", "refused": "Refused: the member sees your reason."}  # fmt: skip
+
+
 async def my_data_page(request: web.Request) -> web.StreamResponse:
     data = await members_data.my_data(node_of(request), who_of(request), "page")
     sections = [(SECTIONS.get(k, k), rows) for k, rows in data.items() if isinstance(rows, list)]
-    return render(request, "my_data.html", {**await _rows(request, who_of(request).id), "sections": sections})
+    asked = data["erasure_requests"][-1] if data["erasure_requests"] else None
+    return render(request, "my_data.html", {**await _rows(request, who_of(request).id), "sections": sections,
+                                            "erasure": asked, "notice": NOTICES.get(request.query.get("done", ""))})
+
+
+async def ask_erasure(request: web.Request) -> web.StreamResponse:
+    await read_form(request)
+    await members_data.ask_to_be_forgotten(node_of(request), who_of(request))
+    return redirect("/account/data?done=asked")
+
+
+async def _erasures_context(request: web.Request) -> dict[str, Any]:
+    node = node_of(request)
+    rows = [await erasure_view(node, r) for r in await members_data.erasure_requests(node, who_of(request))]
+    return {"waiting": [r for r in rows if r.state == "asked"], "answered": [r for r in rows if r.state != "asked"],
+            "notice": NOTICES.get(request.query.get("done", ""))}  # fmt: skip
+
+
+async def erasures_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "erasures.html", await _erasures_context(request))
+
+
+async def erasure_action(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    node, who, request_id = node_of(request), who_of(request), int_param(request, "request_id")
+    try:
+        if request.match_info["action"] == "carry-out":
+            await members_data.carry_out(node, who, request_id, "page")
+            return redirect("/members/erasures?done=erased")
+        await members_data.refuse(node, who, request_id, text(form, "answer"))
+        return redirect("/members/erasures?done=refused")
+    except NodeError as exc:
+        return form_error(request, "erasures.html", exc, await _erasures_context(request))
 
 
 async def my_data_download(request: web.Request) -> web.StreamResponse:
@@ -64,5 +102,8 @@ async def access_page(request: web.Request) -> web.StreamResponse:
 PAGES = [
     Page("GET", "/account/data", my_data_page, "member"),
     Page("GET", "/account/data.json", my_data_download, "member"),
+    Page("POST", "/account/erasure", ask_erasure, "member"),
     Page("GET", "/members/access", access_page, "admin"),
+    Page("GET", "/members/erasures", erasures_page, "officer"),
+    Page("POST", "/members/erasures/{request_id}/{action:carry-out|refuse}", erasure_action, "officer"),
 ]

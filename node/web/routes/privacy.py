@@ -1,5 +1,6 @@
-"""Routes for members' data: who looked at members' records (the whole record for admins,
-each member's own), following :mod:`node.rules.members`."""
+"""Routes for members' data: a member's own copy, who looked at members' records (the whole
+record for admins, each member's own), and requests to be forgotten, following
+:mod:`node.rules.members` and :mod:`node.rules.members_data`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from node.rules import members_data
 from node.rules.accounts import Accounts
 from node.storage.access import ACTIONS, VIA, Access
 from node.storage.members import Member
-from node.web.common import int_query, json_response, node_of
+from node.storage.members_data import ErasureRequest
+from node.web.common import int_param, int_query, json_response, node_of, read_json
 from node.web.routing import LIMIT_200, Query, Route
 
 
@@ -65,8 +67,91 @@ async def my_data(request: web.Request, who: Member | None) -> web.StreamRespons
     return json_response(await members_data.my_data(node_of(request), who, "api"))
 
 
+class ErasureView(msgspec.Struct):
+    id: int
+    member_id: int | None  # null once carried out: nothing is left that names them
+    name: str | None  # the member's name while the request waits (for the officer who answers)
+    asked_at: int  # s
+    state: str  # asked, done, refused
+    decided_at: int | None
+    answer: str  # why it was refused
+
+
+class RefusalIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    answer: str  # why, in words the member will read (1 to 2000 characters)
+
+
+class Erased(msgspec.Struct):
+    changed: int  # rows deleted or changed
+
+
+async def erasure_view(node: Accounts, r: ErasureRequest) -> ErasureView:
+    member = await node.members.get(r.member_id) if r.member_id is not None else None
+    return ErasureView(r.id, r.member_id, member.name if member else None, r.asked_at, r.state, r.decided_at,
+                       r.answer)  # fmt: skip
+
+
+async def ask_erasure(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    return json_response(await erasure_view(node, await members_data.ask_to_be_forgotten(node, who)), status=201)
+
+
+async def list_erasures(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    rows = await members_data.erasure_requests(node, who, request.query.get("state") or None)
+    return json_response([await erasure_view(node, r) for r in rows])
+
+
+async def carry_out_erasure(request: web.Request, who: Member | None) -> web.StreamResponse:
+    changed = await members_data.carry_out(node_of(request), who, int_param(request, "request_id"), "api")
+    return json_response(Erased(changed))
+
+
+async def refuse_erasure(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, RefusalIn)
+    node = node_of(request)
+    refused = await members_data.refuse(node, who, int_param(request, "request_id"), body.answer)
+    return json_response(await erasure_view(node, refused))
+
+
 _PAGING = (Query("before", {"type": "string", "pattern": r"^[0-9]{1,19}$"}), Query("limit", LIMIT_200))
 ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/api/v1/me/erasure",
+        ask_erasure,
+        "member",
+        "Ask to be forgotten: an officer carries it out, or refuses with a reason you see",
+        response=ErasureView,
+        status=201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/erasures",
+        list_erasures,
+        "officer",
+        "Requests to be forgotten, newest first (?state=)",
+        response=list[ErasureView],
+        query=(Query("state", {"type": "string", "enum": ["asked", "done", "refused"]}),),
+    ),
+    Route(
+        "POST",
+        "/api/v1/erasures/{request_id}/carry-out",
+        carry_out_erasure,
+        "officer",
+        "Forget the member now (cannot be undone)",
+        response=Erased,
+    ),
+    Route(
+        "POST",
+        "/api/v1/erasures/{request_id}/refusal",
+        refuse_erasure,
+        "officer",
+        "Refuse, saying why (the member sees it)",
+        RefusalIn,
+        ErasureView,
+    ),
     Route(
         "GET",
         "/api/v1/access",

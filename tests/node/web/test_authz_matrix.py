@@ -305,6 +305,22 @@ async def _withdraw_pledge(c: Cell) -> Request:
     return f"/api/v1/pledges/{own.id.hex()}/withdrawal", {"json": {"reason": "We cannot."}}
 
 
+async def _erasure(c: Cell, suffix: str, body: Any = None) -> Request:
+    """A request to be forgotten by the cell's target, waiting (an ordinary member: "other",
+    as the caller is, for "own"): carrying it out or refusing it."""
+    member = c.target.member
+    request = await c.live.node.members_data.ask_erasure(member.id)
+    return f"/api/v1/erasures/{request.id}/{suffix}", ({"json": body} if body is not None else {})
+
+
+async def _carry_out(c: Cell) -> Request:
+    return await _erasure(c, "carry-out")
+
+
+async def _refusal(c: Cell) -> Request:
+    return await _erasure(c, "refusal", {"answer": "A dispute is open."})
+
+
 async def _selection(c: Cell, *, nominations_closed: bool = False, voting_closed: bool = False,
                      paper: bool = False) -> bytes:  # fmt: skip
     """A selection of the node's, with two nominations from regions it chartered (signed
@@ -593,6 +609,24 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _fixed("/api/v1/access"),
         {"anonymous": (A, A), "member": (F, F), "officer": (F, F), "admin": (200, 200)},
     ),
+    ("POST", "/api/v1/me/erasure"): (
+        _fixed("/api/v1/me/erasure"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
+    ),
+    ("GET", "/api/v1/erasures"): (
+        _fixed("/api/v1/erasures"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
+    # Carrying out: an officer forgets an ordinary member, never themselves (409); an admin's
+    # own request too is another's to carry out.
+    ("POST", "/api/v1/erasures/{request_id}/carry-out"): (
+        _carry_out,
+        {"anonymous": (A, A), "member": (F, F), "officer": (409, 200), "admin": (409, 200)},
+    ),
+    ("POST", "/api/v1/erasures/{request_id}/refusal"): (
+        _refusal,
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
     ("GET", "/api/v1/me/data"): (
         _fixed("/api/v1/me/data"),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
@@ -696,6 +730,7 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         " password_hash FROM members ORDER BY id",
         "sessions": "SELECT token_hash, member_id FROM sessions ORDER BY token_hash",
         "tokens": "SELECT id, member_id, name FROM api_tokens ORDER BY id",
+        "erasures": "SELECT id, member_id, state, answer FROM erasure_requests ORDER BY id",
         "invites": "SELECT token_hash, member_id FROM invites ORDER BY token_hash",
         "resets": "SELECT token_hash, member_id FROM password_resets ORDER BY token_hash",
         "notices": "SELECT member_id, ballots, decisions, elections, digest FROM notice_choices ORDER BY member_id",

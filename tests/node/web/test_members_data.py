@@ -15,7 +15,7 @@ import pytest
 
 from node.service import Node
 from tests.node.conftest import PASSWORD, Live
-from tests.node.web.test_pages import sign_in
+from tests.node.web.test_pages import csrf_of, sign_in
 
 
 async def get(live: Live, path: str, headers: dict[str, str]) -> tuple[int, dict]:
@@ -277,3 +277,76 @@ async def test_an_erased_member_is_nowhere_in_the_database_its_log_or_a_backup(l
     assert await node.members.get(zeb.id) is None
     # What an officer did and what was done stays, naming nobody.
     assert (await node.motions.require(motion.id)).proposer_id is None
+
+
+async def test_asking_to_be_forgotten_through_the_api_and_the_pages(live: Live) -> None:
+    officer, admin = await live.member("secretary"), await live.member("admin")
+    ann, bob = await live.member(), await live.member()
+    async with live.http.post("/api/v1/me/erasure", headers=ann.headers) as r:
+        assert r.status == 201
+        asked = await r.json()
+    async with live.http.post("/api/v1/me/erasure", headers=ann.headers) as r:
+        assert r.status == 409 and (await r.json())["error"]["code"] == "already_asked"
+    assert (await get(live, "/api/v1/erasures", ann.headers))[0] == 403
+    async with live.http.get("/api/v1/erasures?state=asked", headers=officer.headers) as r:
+        assert [(e["name"], e["state"]) for e in await r.json()] == [(ann.member.name, "asked")]
+    path = f"/api/v1/erasures/{asked['id']}"
+    async with live.http.post(f"{path}/refusal", json={"answer": " "}, headers=officer.headers) as r:
+        assert r.status == 400 and (await r.json())["error"]["field"] == "answer"
+    async with live.http.post(f"{path}/refusal", json={"answer": "Your dues dispute is open."},
+                              headers=officer.headers) as r:  # fmt: skip
+        assert r.status == 200 and (await r.json())["state"] == "refused"
+    status, mine = await get(live, "/api/v1/me/data", ann.headers)
+    assert status == 200 and mine["erasure_requests"][0]["answer"] == "Your dues dispute is open."
+    async with live.http.post(f"{path}/carry-out", headers=officer.headers) as r:
+        assert r.status == 409  # answered already
+    # Asked again, and carried out through the pages; an officer cannot forget an admin.
+    async with aiohttp.ClientSession(live.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        await sign_in(browser, ann)
+        async with browser.get("/account/data") as r:
+            page = await r.text()
+            assert "was refused:</strong> Your dues dispute is open." in page and "Ask to be forgotten" in page
+        token = csrf_of(page)
+        async with browser.post("/account/erasure", data={"csrf": token}, allow_redirects=False) as r:
+            assert r.status == 303
+        async with browser.get("/account/data?done=asked") as r:
+            assert "An officer will carry it out" in await r.text()
+    async with aiohttp.ClientSession(live.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        await sign_in(browser, officer)
+        async with browser.get("/members/erasures") as r:
+            page = await r.text()
+        again = (await live.node.members_data.requests("asked"))[0]
+        assert f"Forget {ann.member.name}" in page
+        async with browser.post(f"/members/erasures/{again.id}/carry-out", data={"csrf": csrf_of(page)},
+                                allow_redirects=False) as r:  # fmt: skip
+            assert r.status == 303
+    assert await live.node.members.get(ann.member.id) is None
+    assert (await get(live, "/api/v1/me", ann.headers))[0] == 401
+    async with live.http.post("/api/v1/me/erasure", headers=admin.headers) as r:
+        admin_request = await r.json()
+    async with live.http.post(f"/api/v1/erasures/{admin_request['id']}/carry-out", headers=officer.headers) as r:
+        assert r.status == 403  # an admin's erasure is an admin's to carry out
+    async with live.http.post("/api/v1/me/erasure", headers=officer.headers) as r:
+        own = await r.json()
+    async with live.http.post(f"/api/v1/erasures/{own['id']}/carry-out", headers=officer.headers) as r:
+        assert r.status == 409 and (await r.json())["error"]["code"] == "own_erasure"
+    assert await live.node.members.get(bob.member.id) is not None  # nobody else went with them
+
+
+def test_the_command_line_forgets_a_member_and_answers_requests(node_dir: Path) -> None:
+    def branchnet(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=120,
+                              check=False)  # fmt: skip
+
+    d = str(node_dir)
+    for name in ("Ann", "Bob"):
+        assert branchnet("member", "add", "--dir", d, "--name", f"{name} Example", "--email",
+                         f"{name.lower()}@example.org").returncode == 0  # fmt: skip
+    erased = branchnet("member", "erase", "1", "--dir", d)
+    assert erased.returncode == 0 and "member 1 forgotten" in erased.stdout, erased.stderr
+    again = branchnet("member", "erase", "1", "--dir", d)
+    assert again.returncode == 1 and "no member 1" in again.stderr and "Traceback" not in again.stderr
+    listed = branchnet("member", "list", "--dir", d).stdout
+    assert "Ann Example" not in listed and "Bob Example" in listed
+    refused = branchnet("member", "erasures", "--dir", d, "--refuse", "9", "--answer", "no")
+    assert refused.returncode == 1 and "no erasure request 9" in refused.stderr

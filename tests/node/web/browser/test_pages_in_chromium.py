@@ -229,7 +229,9 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         ("campaigns", "/campaigns"),
         ("access", "/members/access"),
         ("my-data", "/account/data"),
+        ("erasures", "/members/erasures"),
     ]
+    await live.node.members_data.ask_erasure(invited.member.id)  # one request waits: its forms are shown
     for name, path in signed_in:
         await tab.goto(path)
         await tab.check_accessible()

@@ -167,6 +167,16 @@ class MailSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return bool(self.smtp_host)
 
 
+class RetentionSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How long the node keeps members' personal data (docs/operating.md, "Retention"); the
+    node applies it by itself, hourly."""
+
+    lapsed_months: Annotated[int, Meta(ge=1, le=240)] = 24  # a member lapsed this long is forgotten
+    secrets_days: Annotated[int, Meta(ge=1, le=3650)] = 90  # sessions, invites, reset links
+    mail_days: Annotated[int, Meta(ge=1, le=3650)] = 90  # what a mail said (sent mail keeps none)
+    access_months: Annotated[int, Meta(ge=1, le=240)] = 24  # the record of who looked
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     node: NodeSection
     http: HttpSection = msgspec.field(default_factory=HttpSection)
@@ -174,6 +184,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     log: LogSection = msgspec.field(default_factory=LogSection)
     federation: FederationSection = msgspec.field(default_factory=FederationSection)
     mail: MailSection = msgspec.field(default_factory=MailSection)
+    retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
 
 
 def _env_value(raw: str) -> Any:
@@ -207,6 +218,7 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {
     "log": LogSection,
     "federation": FederationSection,
     "mail": MailSection,
+    "retention": RetentionSection,
 }
 
 

@@ -16,6 +16,7 @@ from node.cli.common import add_dir, plural
 from node.errors import BadInput
 from node.rules import members as member_rules
 from node.rules import members_data
+from node.rules import retention as retention_rules
 from node.rules.accounts import invite_url
 from node.rules.members_csv import MAX_FILE_BYTES, parse_members_csv
 from node.rules.passwords import hash_password
@@ -67,6 +68,10 @@ def add_member_arguments(sub: Any) -> None:
     add_dir(c)
     c.add_argument("--refuse", type=int, default=None, metavar="REQUEST", help="refuse this request")
     c.add_argument("--answer", default="", help="why it is refused (the member reads it)")
+
+    c = sub.add_parser("retention", help="the retention rule: who it will forget and when; --run applies it now")
+    add_dir(c)
+    c.add_argument("--run", action="store_true", help="apply the rule now (serve applies it every hour)")
 
     c = sub.add_parser("access-log", help="who looked at members' data: views, searches, exports, imports")
     add_dir(c)
@@ -167,6 +172,24 @@ async def erasures(args: argparse.Namespace) -> int:
         whose = f"member {r.member_id}" if r.member_id is not None else "a member since forgotten"
         print(f"{r.id:5}  {when}  {whose}: {r.state}{': ' + r.answer if r.answer else ''}")
     print(f"{len(rows)} requests")
+    return 0
+
+
+async def retention(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        if args.run:
+            done = await retention_rules.run(node)
+            print(f"forgot {plural(len(done.members), 'member')}; removed {done.sessions} sessions, {done.invites} "
+                  f"invites, {done.resets} reset links, {done.mail_bodies} mail bodies, {done.access} access rows")
+            return 0
+        going = await retention_rules.plan(node, None)
+    rule = node.config.retention
+    print(f"lapsed members are forgotten after {rule.lapsed_months} months; sign-ins, invites and reset links after "
+          f"{rule.secrets_days} days; mail bodies after {rule.mail_days} days; who looked after "
+          f"{rule.access_months} months")
+    for g in going:
+        day = dt.datetime.fromtimestamp(g.at, dt.UTC).strftime("%Y-%m-%d")
+        print(f"{g.member.id:5}  {g.member.name}: forgotten on {day}")
     return 0
 
 

@@ -59,6 +59,27 @@ REMOVED = "(removed at the member's request)"
 
 
 @dataclass(frozen=True)
+class Lapsed:
+    """A member the retention rule will forget: lapsed since ``since`` (s)."""
+
+    id: int
+    name: str
+    since: int
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one run of the retention rule removed, by kind (counts; members by id only)."""
+
+    members: list[int]
+    sessions: int
+    invites: int
+    resets: int
+    mail_bodies: int
+    access: int
+
+
+@dataclass(frozen=True)
 class ErasureRequest:
     id: int
     member_id: int | None
@@ -159,3 +180,35 @@ class MembersData:
             changed += 1
         await self.db.checkpoint()
         return changed
+
+    async def lapsed_before(self, cutoff: int, limit: int = 1000) -> list[Lapsed]:
+        """Members lapsed since before ``cutoff`` (s), longest first."""
+        rows = await self.db.fetchall(
+            "SELECT id, name, status_since FROM members WHERE status = 'lapsed' AND status_since < ?"
+            " ORDER BY status_since, id LIMIT ?",
+            (cutoff, limit),
+        )
+        return [Lapsed(int(r["id"]), r["name"], int(r["status_since"])) for r in rows]
+
+    async def lapsed(self, limit: int = 1000) -> list[Lapsed]:
+        """Every lapsed member, longest lapsed first (what the retention rule will forget, and when)."""
+        return await self.lapsed_before(1 << 62, limit)
+
+    async def sweep(self, *, secrets_before: int, mail_before: int, access_before: int) -> Swept:
+        """Remove what is past its time (s): sessions, invites and reset links created before
+        ``secrets_before`` or expired; what a mail said, for mail created before ``mail_before``
+        (a sent mail keeps none already); the record of who looked before ``access_before``.
+        One transaction; deleted pages are zeroed."""
+        now = int(self.clock())
+        counts = []
+        async with self.db.write("retention.sweep") as conn:
+            for table in ("sessions", "invites", "password_resets"):
+                cursor = await conn.execute(f"DELETE FROM {table} WHERE created_at < ? OR expires_at <= ?",
+                                            (secrets_before, now))  # fmt: skip
+                counts.append(cursor.rowcount or 0)
+            cursor = await conn.execute("UPDATE outbox SET params = '{}' WHERE created_at < ? AND params != '{}'",
+                                        (mail_before,))  # fmt: skip
+            counts.append(cursor.rowcount or 0)
+            cursor = await conn.execute("DELETE FROM access_log WHERE at < ?", (access_before,))
+            counts.append(cursor.rowcount or 0)
+        return Swept([], *counts)

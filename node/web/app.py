@@ -19,6 +19,7 @@ from node.federation.own_log import ACTING
 from node.gossip.runner import Gossip
 from node.mail.sender import Sender, smtp_password
 from node.rules.members import access
+from node.rules.retention import Keeper
 from node.service import Node
 from node.storage.members import Member
 from node.web.api import LEVEL, ROUTES, Route
@@ -217,16 +218,19 @@ def make_app(node: Node, *, trust_local_log: bool = False) -> web.Application:
 
     closer = Closer(node)
     node.ballots.on_opened = closer.wake.set  # a ballot with a closing time: look again now
+    keeper = Keeper(node)  # the retention rule, applied at start and every hour
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         node.own_log.start()
         await gossip.start()
         closer.start()
+        keeper.start()
         if sender is not None:
             sender.start()
         yield
         if sender is not None:
             await sender.stop()
+        await keeper.stop()
         await closer.stop()
         await gossip.stop()
         await node.own_log.stop()

@@ -53,3 +53,12 @@ CREATE TABLE erasure_requests (
     answer     TEXT NOT NULL DEFAULT ''                              -- why it was refused
 );
 CREATE UNIQUE INDEX erasure_one_open ON erasure_requests (member_id) WHERE state = 'asked';
+
+-- When each member's status last changed: the retention rule forgets members lapsed this long.
+ALTER TABLE members ADD COLUMN status_since INTEGER;
+UPDATE members SET status_since = updated_at;
+CREATE TRIGGER members_status_since_insert AFTER INSERT ON members
+  BEGIN UPDATE members SET status_since = NEW.created_at WHERE id = NEW.id; END;
+CREATE TRIGGER members_status_since_update AFTER UPDATE OF status ON members
+  WHEN OLD.status != NEW.status
+  BEGIN UPDATE members SET status_since = NEW.updated_at WHERE id = NEW.id; END;

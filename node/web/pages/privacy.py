@@ -12,7 +12,7 @@ from aiohttp import web
 
 from node.errors import NodeError
 from node.rules import members as member_rules
-from node.rules import members_data
+from node.rules import members_data, retention
 from node.web.common import int_param, int_query, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import HEADERS, Page, read_form, redirect, render, text, who_of
@@ -21,7 +21,8 @@ from node.web.routes.privacy import erasure_view, views
 ACTIONS = {"view": "opened the record", "search": "listed or searched the members",
            "export": "exported the members", "import": "imported members",
            "download": "downloaded their own data", "erase": "erased a member"}  # fmt: skip
-VIA = {"page": "on the pages", "api": "through the API", "cli": "on the server's command line"}
+VIA = {"page": "on the pages", "api": "through the API", "cli": "on the server's command line",
+       "rule": "by the retention rule"}
 PAGE = 50
 
 
@@ -99,11 +100,18 @@ async def access_page(request: web.Request) -> web.StreamResponse:
     return render(request, "access.html", await _rows(request, None))
 
 
+async def retention_page(request: web.Request) -> web.StreamResponse:
+    node = node_of(request)
+    return render(request, "retention.html", {"rule": node.config.retention,
+                                              "going": await retention.plan(node, who_of(request))})
+
+
 PAGES = [
     Page("GET", "/account/data", my_data_page, "member"),
     Page("GET", "/account/data.json", my_data_download, "member"),
     Page("POST", "/account/erasure", ask_erasure, "member"),
     Page("GET", "/members/access", access_page, "admin"),
     Page("GET", "/members/erasures", erasures_page, "officer"),
+    Page("GET", "/members/retention", retention_page, "officer"),
     Page("POST", "/members/erasures/{request_id}/{action:carry-out|refuse}", erasure_action, "officer"),
 ]

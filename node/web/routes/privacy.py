@@ -10,7 +10,7 @@ import msgspec
 from aiohttp import web
 
 from node.rules import members as member_rules
-from node.rules import members_data
+from node.rules import members_data, retention
 from node.rules.accounts import Accounts
 from node.storage.access import ACTIONS, VIA, Access
 from node.storage.members import Member
@@ -115,8 +115,33 @@ async def refuse_erasure(request: web.Request, who: Member | None) -> web.Stream
     return json_response(await erasure_view(node, refused))
 
 
+class GoingView(msgspec.Struct):
+    member_id: int
+    name: str
+    lapsed_since: int  # s
+    forgotten_at: int  # s: when the retention rule forgets them (a member who renews first stays)
+
+
+class RetentionView(msgspec.Struct):
+    lapsed_months: int
+    secrets_days: int
+    mail_days: int
+    access_months: int
+    going: list[GoingView]  # every lapsed member, soonest first
+
+
+async def retention_plan(request: web.Request, who: Member | None) -> web.StreamResponse:
+    node = node_of(request)
+    rule = node.config.retention
+    going = [GoingView(g.member.id, g.member.name, g.member.since, g.at) for g in await retention.plan(node, who)]
+    return json_response(RetentionView(rule.lapsed_months, rule.secrets_days, rule.mail_days, rule.access_months,
+                                       going))  # fmt: skip
+
+
 _PAGING = (Query("before", {"type": "string", "pattern": r"^[0-9]{1,19}$"}), Query("limit", LIMIT_200))
 ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/v1/retention", retention_plan, "officer",
+          "The retention rule, and when it forgets each lapsed member", response=RetentionView),
     Route(
         "POST",
         "/api/v1/me/erasure",

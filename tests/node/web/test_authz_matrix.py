@@ -613,6 +613,10 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _fixed("/api/v1/me/erasure"),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
     ),
+    ("GET", "/api/v1/retention"): (
+        _fixed("/api/v1/retention"),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
     ("GET", "/api/v1/erasures"): (
         _fixed("/api/v1/erasures"),
         {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},

@@ -177,6 +177,13 @@ class RetentionSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     access_months: Annotated[int, Meta(ge=1, le=240)] = 24  # the record of who looked
 
 
+class BackupSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who can read this node's backups: age recipients ("age1..."), whose identities are kept
+    off the server (docs/operating.md, "Backup and restore")."""
+
+    recipients: Annotated[list[Annotated[str, Meta(max_length=200)]], Meta(max_length=16)] = []
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     node: NodeSection
     http: HttpSection = msgspec.field(default_factory=HttpSection)
@@ -185,6 +192,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     federation: FederationSection = msgspec.field(default_factory=FederationSection)
     mail: MailSection = msgspec.field(default_factory=MailSection)
     retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
+    backup: BackupSection = msgspec.field(default_factory=BackupSection)
 
 
 def _env_value(raw: str) -> Any:
@@ -219,6 +227,7 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {
     "federation": FederationSection,
     "mail": MailSection,
     "retention": RetentionSection,
+    "backup": BackupSection,
 }
 
 

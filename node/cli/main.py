@@ -128,7 +128,20 @@ def _status(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from node.cli.setup import backup_node
 
-    return run_async("backup", lambda: backup_node(Path(args.dir), Path(args.out)))
+    return run_async("backup", lambda: backup_node(Path(args.dir), Path(args.out), args.to, plain=args.plain))
+
+
+def _backup_key(args: argparse.Namespace) -> int:
+    from node.cli.backup_crypt import new_identity
+
+    async def work() -> int:
+        recipient = new_identity(Path(args.out))
+        print(f"wrote an age identity to {args.out}: move it off this server and keep it safe")
+        print(f"its recipient: {recipient}")
+        print(f"next: branchnet backup --to {recipient} ... (or put it in node.toml: [backup] recipients)")
+        return 0
+
+    return run_async("backup-key", work)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -141,7 +154,9 @@ def _restore(args: argparse.Namespace) -> int:
     from node.cli.setup import restore_node
 
     source = Path(getattr(args, "from"))
-    return run_async("restore", lambda: restore_node(Path(args.dir), source, any_node=args.any_node))
+    identity = Path(args.identity) if args.identity else None
+    return run_async("restore", lambda: restore_node(Path(args.dir), source, any_node=args.any_node,
+                                                     identity=identity))  # fmt: skip
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -229,9 +244,15 @@ def parser() -> argparse.ArgumentParser:
     add_dir(c)
     c.add_argument("--json", action="store_true", help="one JSON object instead of lines")
 
-    c = command("backup", _backup, "copy the node's database to a new file (safe while serving)")
+    c = command("backup", _backup, "copy the node's database to a new file, encrypted (safe while serving)")
     add_dir(c)
     c.add_argument("--out", required=True, help="the backup file to create")
+    c.add_argument("--to", action="append", default=[], metavar="RECIPIENT",
+                   help="an age recipient (age1...) who can read it; repeat for more ([backup] recipients adds)")
+    c.add_argument("--plain", action="store_true", help="write it unencrypted (it holds every member's details)")
+
+    c = command("backup-key", _backup_key, "make an age identity for backups, and print its recipient")
+    c.add_argument("--out", required=True, help="the identity file to create (then keep it off the server)")
 
     c = command("export", _export, "write every envelope the node holds to a bundle (never member data)")
     add_dir(c)
@@ -240,6 +261,7 @@ def parser() -> argparse.ArgumentParser:
     c = command("restore", _restore, "put a backup in place of the node's database (the node stopped)")
     add_dir(c)
     c.add_argument("--from", required=True, metavar="BACKUP", help="a file made by `branchnet backup`")
+    c.add_argument("--identity", default=None, metavar="FILE", help="the age identity an encrypted backup was made for")
     c.add_argument("--any-node", action="store_true",
                    help="restore a backup made by another node (a deliberate move), or by a version that did not "
                         "say which node made it")  # fmt: skip

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from node.cli import backup_crypt
 from node.config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
-from node.errors import Conflict
+from node.errors import BadInput, Conflict, DatabaseError
 from node.federation import judging, upward
 from node.keyfile import read_key, write_new_key
 from node.serve_lock import serving
@@ -125,25 +126,47 @@ async def node_status(directory: Path) -> dict[str, Any]:
         }
 
 
-async def backup_node(directory: Path, target: Path) -> int:
-    """Copy the node's database (members and envelopes) to ``target``, safely while it runs.
+async def backup_node(directory: Path, target: Path, to: list[str] | None = None, *, plain: bool = False) -> int:
+    """Copy the node's database (members and envelopes) to ``target``, safely while it runs,
+    encrypted to the age recipients ``to`` (and those of ``[backup] recipients``); a plain
+    copy only with ``plain``.
 
     The copy is marked so that a node started from it first learns its latest sequence from
     its peers: the node will go on signing after the backup, and must not sign those
     sequence numbers again once restored."""
+    if target.exists():
+        raise DatabaseError(f"{target} already exists; refusing to overwrite it")
     async with Node.opened(directory) as node:
-        await node.db.backup(target)
-        check = await Database.open(target)
+        readers = backup_crypt.recipients([*(to or []), *node.config.backup.recipients])
+        if not readers and not plain:
+            raise BadInput("a backup leaves the server and holds every member's details: encrypt it with --to "
+                           "RECIPIENT (an age public key, age1...; make a pair with `branchnet backup-key --out "
+                           "FILE` and keep that file elsewhere), or write it unencrypted with --plain")  # fmt: skip
+        if readers and plain:
+            raise BadInput("--plain writes an unencrypted backup: leave it out to encrypt to the recipients given")
+        copy = target if plain else directory / f"{DB_FILE}.backup-{os.getpid()}"
         try:
-            verdict = await check.integrity_check()
-            objects = await EnvelopeStore(check).count()
-            members = await MemberStore(check).count()
-            await FederationStore(check).set_unconfirmed(True)
+            await node.db.backup(copy)
+            check = await Database.open(copy)
+            try:
+                verdict = await check.integrity_check()
+                objects = await EnvelopeStore(check).count()
+                members = await MemberStore(check).count()
+                await FederationStore(check).set_unconfirmed(True)
+                await check.checkpoint()
+            finally:
+                await check.close()
+            if verdict != "ok":
+                raise Conflict(f"the backup at {target} failed its integrity check: {verdict}")
+            if not plain:
+                backup_crypt.encrypt(copy, target, readers)
+                os.chmod(target, 0o600)
         finally:
-            await check.close()
-    if verdict != "ok":
-        raise Conflict(f"the backup at {target} failed its integrity check: {verdict}")
-    print(f"backed up {objects} envelopes and {members} members to {target} (integrity ok)")
+            if not plain:
+                for leftover in (copy, copy.with_name(copy.name + "-wal"), copy.with_name(copy.name + "-shm")):
+                    leftover.unlink(missing_ok=True)
+    sealed = "" if plain else f", encrypted to {len(readers)} recipient{'' if len(readers) == 1 else 's'}"
+    print(f"backed up {objects} envelopes and {members} members to {target} (integrity ok{sealed})")
     print(f"also keep a copy of {directory / KEY_FILE} and {directory / CONFIG_FILE} somewhere safe")
     return 0
 
@@ -175,10 +198,12 @@ async def export_node(directory: Path, target: Path) -> int:
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _check_backup_file(source: Path) -> None:
-    """Refuse, with one clear line, a file that cannot be a backup: empty, or not SQLite."""
+def _check_backup_file(source: Path, named: Path | None = None) -> None:
+    """Refuse, with one clear line, a file that cannot be a backup: empty, or not SQLite
+    (``named``: what the message calls it, when ``source`` is its decrypted copy)."""
+    path, source = source, named or source
     try:
-        with open(source, "rb") as f:
+        with open(path, "rb") as f:
             head = f.read(len(SQLITE_HEADER))
     except OSError as exc:
         raise ConfigError(f"cannot read {source}: {exc.strerror}") from None
@@ -188,7 +213,8 @@ def _check_backup_file(source: Path) -> None:
         raise Conflict(f"{source} is not a backup made by `branchnet backup` (not an SQLite database)")
 
 
-async def restore_node(directory: Path, source: Path, *, any_node: bool = False) -> int:
+async def restore_node(directory: Path, source: Path, *, any_node: bool = False, identity: Path | None = None
+                       ) -> int:  # fmt: skip
     """`branchnet restore`: put a backup in place of the node's database.
 
     Refused while `branchnet serve` runs on the folder; refused for a file that is empty, not
@@ -202,11 +228,19 @@ async def restore_node(directory: Path, source: Path, *, any_node: bool = False)
     if not (directory / CONFIG_FILE).exists():
         raise ConfigError(f"no {CONFIG_FILE} in {directory}: restore into a node folder (key and config)")
     key = read_key(directory / KEY_FILE)
-    _check_backup_file(source)
     staged = directory / f"{DB_FILE}.restoring"
-    shutil.copyfile(source, staged)
+    if backup_crypt.is_encrypted(source):
+        if identity is None:
+            raise Conflict(f"{source} is encrypted: give --identity FILE, the age identity it was made for "
+                           "(nothing was restored)")  # fmt: skip
+        staged.unlink(missing_ok=True)
+        backup_crypt.decrypt(source, staged, backup_crypt.read_identity(identity))
+    else:
+        _check_backup_file(source)
+        shutil.copyfile(source, staged)
     os.chmod(staged, 0o600)
     try:
+        _check_backup_file(staged, source)
         if not is_node_database(staged):
             raise Conflict(f"{source} is an SQLite database but not a branchnet node's")
         check = await Database.open(staged)  # brings the copy to this version's schema

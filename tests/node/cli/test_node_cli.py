@@ -208,11 +208,11 @@ async def test_backup_while_serving(node_dir: Path, tmp_path: Path) -> None:
     server = await start_serve(node_dir)
     try:
         out = tmp_path / "backup.db"
-        result = branchnet("backup", "--dir", str(node_dir), "--out", str(out))
+        result = branchnet("backup", "--dir", str(node_dir), "--out", str(out), "--plain")
         assert result.returncode == 0, result.stderr
         assert "backed up 1 envelopes and 1 members" in result.stdout
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
-        again = branchnet("backup", "--dir", str(node_dir), "--out", str(out))
+        again = branchnet("backup", "--dir", str(node_dir), "--out", str(out), "--plain")
         assert again.returncode == 2 and "refusing to overwrite" in again.stderr
     finally:
         assert await server.stop() == 0
@@ -278,11 +278,11 @@ def test_restore_refuses_what_is_not_this_nodes_backup_and_keeps_what_it_replace
     added = branchnet("member", "add", "--dir", str(node_dir), "--name", "Ann", "--email", "ann@example.org")
     assert added.returncode == 0
     own = tmp_path / "own.db"
-    assert branchnet("backup", "--dir", str(node_dir), "--out", str(own)).returncode == 0
+    assert branchnet("backup", "--dir", str(node_dir), "--out", str(own), "--plain").returncode == 0
     other_dir = tmp_path / "other"
     assert branchnet("init", "--dir", str(other_dir), "--name", "Other", "--level", "branch").returncode == 0
     other = tmp_path / "other.db"
-    assert branchnet("backup", "--dir", str(other_dir), "--out", str(other)).returncode == 0
+    assert branchnet("backup", "--dir", str(other_dir), "--out", str(other), "--plain").returncode == 0
     empty, junk, foreign = tmp_path / "empty.db", tmp_path / "junk.db", tmp_path / "foreign.db"
     empty.write_bytes(b"")
     junk.write_bytes(b"this is a shopping list, not a database\n" * 100)
@@ -325,7 +325,7 @@ async def test_two_restores_in_one_second_keep_both_replaced_databases(
     from node.cli.setup import restore_node
 
     own = tmp_path / "own.db"
-    assert branchnet("backup", "--dir", str(node_dir), "--out", str(own)).returncode == 0
+    assert branchnet("backup", "--dir", str(node_dir), "--out", str(own), "--plain").returncode == 0
     monkeypatch.setattr("node.cli.setup.time.strftime", lambda _: "20261207T000000")  # one second, twice
     assert await restore_node(node_dir, own) == 0
     assert await restore_node(node_dir, own) == 0

@@ -41,7 +41,7 @@ async def test_a_restored_node_learns_its_sequence_before_signing(
     assert await wait_until_converged(trio, 60) is not None
     north = trio[1]
     backup = tmp_path / "north-backup.db"
-    done = await asyncio.to_thread(branchnet, "backup", "--dir", str(north.directory), "--out", str(backup))
+    done = await asyncio.to_thread(branchnet, "backup", "--dir", str(north.directory), "--out", str(backup), "--plain")
     assert done.returncode == 0, done.stderr
     after_backup = await write_profile(north, "signed after the backup")
     await held_everywhere(trio, north.node_id, after_backup)  # the peers got it
@@ -73,7 +73,7 @@ async def test_restore_refuses_while_the_node_serves(trio: list[RunningNode], tm
     north = trio[1]
     backup = tmp_path / "b.db"
     assert (
-        await asyncio.to_thread(branchnet, "backup", "--dir", str(north.directory), "--out", str(backup))
+        await asyncio.to_thread(branchnet, "backup", "--dir", str(north.directory), "--out", str(backup), "--plain")
     ).returncode == 0
     done = await asyncio.to_thread(branchnet, "restore", "--dir", str(north.directory), "--from", str(backup))
     assert done.returncode == 1 and "stop it before restoring" in done.stderr

@@ -87,6 +87,7 @@ def compose(config: Config, seed: bytes, node_key: bytes, mail: OutMail) -> byte
         "body_name": config.node.name,
         "notices_url": link(config, "/account") if notice else None,
         "unsubscribe_url": unsubscribe,
+        "privacy_url": link(config, "/privacy"),
     }
     subject = _one_line(SUBJECTS[mail.kind].format(**values))
     values["subject_line"] = subject

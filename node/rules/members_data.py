@@ -74,3 +74,30 @@ async def refuse(node: HoldsMembersData, who: Member | None, request_id: int, an
     if not reason or len(reason) > 2000:
         raise BadInput("say why (the member sees it), in at most 2000 characters", field="answer")
     return await node.members_data.refuse(request_id, who.id if who else None, reason)
+
+
+NOTICE_FIELDS = ("controller", "contact", "dpo")  # who decides what is done with the data; how to reach them
+
+
+async def privacy_notice(node: HoldsMembersData) -> dict[str, str]:
+    """The privacy notice's fields, each present (empty when officers have not written it)."""
+    written = await node.members_data.notice()
+    return {k: written.get(k, "") for k in NOTICE_FIELDS}
+
+
+async def write_privacy_notice(node: HoldsMembersData, who: Member | None, fields: dict[str, str]) -> dict[str, str]:
+    """Officers say who the controller is and how members reach them (the rest of the notice
+    follows from the node: what it holds, the retention rule, the members' rights)."""
+    if who is not None and access(who.role) < 1:
+        raise Forbidden("only officers write the privacy notice")
+    cleaned = {}
+    for key in NOTICE_FIELDS:
+        value = fields.get(key, "").replace("\r\n", "\n").strip()
+        if len(value) > 2000 or any(ord(c) < 32 and c not in "\n\t" for c in value):
+            raise BadInput("at most 2000 characters, no control characters", field=key)
+        cleaned[key] = value
+    if not cleaned["controller"]:
+        raise BadInput("name the controller: the branch (or the party) that decides what is done with the data",
+                       field="controller")  # fmt: skip
+    await node.members_data.set_notice(cleaned)
+    return cleaned

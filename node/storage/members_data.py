@@ -9,6 +9,7 @@ choice, even on an open ballot (whose decision shows it).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -212,3 +213,16 @@ class MembersData:
             cursor = await conn.execute("DELETE FROM access_log WHERE at < ?", (access_before,))
             counts.append(cursor.rowcount or 0)
         return Swept([], *counts)
+
+    async def notice(self) -> dict[str, str]:
+        """What officers wrote for the privacy notice (the controller and how to reach them)."""
+        row = await self.db.fetchone("SELECT value FROM meta WHERE key = 'privacy_notice'")
+        if row is None:
+            return {}
+        found = json.loads(bytes(row[0]) if isinstance(row[0], bytes | memoryview) else row[0])
+        return {k: str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+    async def set_notice(self, fields: dict[str, str]) -> None:
+        async with self.db.write("privacy.notice") as conn:
+            await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('privacy_notice', ?)",
+                               (json.dumps(fields),))  # fmt: skip

@@ -106,7 +106,29 @@ async def retention_page(request: web.Request) -> web.StreamResponse:
                                               "going": await retention.plan(node, who_of(request))})
 
 
+async def _notice_context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    node = node_of(request)
+    return {"fields": await members_data.privacy_notice(node), "rule": node.config.retention,
+            "notice": {"saved": "Saved: the notice now says this."}.get(request.query.get("done", "")), **extra}
+
+
+async def privacy_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "privacy.html", await _notice_context(request))
+
+
+async def privacy_save(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    fields = {k: text(form, k) for k in members_data.NOTICE_FIELDS}
+    try:
+        await members_data.write_privacy_notice(node_of(request), who_of(request), fields)
+    except NodeError as exc:
+        return form_error(request, "privacy.html", exc, await _notice_context(request, values=fields))
+    return redirect("/privacy?done=saved")
+
+
 PAGES = [
+    Page("GET", "/privacy", privacy_page, "public"),
+    Page("POST", "/privacy", privacy_save, "officer"),
     Page("GET", "/account/data", my_data_page, "member"),
     Page("GET", "/account/data.json", my_data_download, "member"),
     Page("POST", "/account/erasure", ask_erasure, "member"),

@@ -138,10 +138,49 @@ async def retention_plan(request: web.Request, who: Member | None) -> web.Stream
                                        going))  # fmt: skip
 
 
+class PrivacyNotice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    controller: str = ""  # who decides what is done with members' data (the branch, or the party)
+    contact: str = ""  # how a member reaches them about it
+    dpo: str = ""  # a data protection officer, if the branch or party has one
+
+
+async def get_privacy(request: web.Request, who: Member | None) -> web.StreamResponse:
+    return json_response(PrivacyNotice(**await members_data.privacy_notice(node_of(request))))
+
+
+async def put_privacy(request: web.Request, who: Member | None) -> web.StreamResponse:
+    body = await read_json(request, PrivacyNotice)
+    written = await members_data.write_privacy_notice(node_of(request), who, msgspec.structs.asdict(body))
+    return json_response(PrivacyNotice(**written))
+
+
 _PAGING = (Query("before", {"type": "string", "pattern": r"^[0-9]{1,19}$"}), Query("limit", LIMIT_200))
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/api/v1/retention", retention_plan, "officer",
-          "The retention rule, and when it forgets each lapsed member", response=RetentionView),
+    Route(
+        "GET",
+        "/api/v1/privacy",
+        get_privacy,
+        "public",
+        "The privacy notice: who the controller is, how to reach them",
+        response=PrivacyNotice,
+    ),
+    Route(
+        "PUT",
+        "/api/v1/privacy",
+        put_privacy,
+        "officer",
+        "Write the privacy notice's controller and contact",
+        PrivacyNotice,
+        PrivacyNotice,
+    ),
+    Route(
+        "GET",
+        "/api/v1/retention",
+        retention_plan,
+        "officer",
+        "The retention rule, and when it forgets each lapsed member",
+        response=RetentionView,
+    ),
     Route(
         "POST",
         "/api/v1/me/erasure",

@@ -88,7 +88,8 @@ async def test_fifty_imported_members_invited_by_mail_each_link_works(mail_live:
         assert r.to == [r.message["To"].addresses[0].addr_spec]  # each to its own member, and only there
         assert r.message["From"] == "Test Branch <branch@example.org>"
         assert "List-Unsubscribe" not in r.message  # an invite is not a notice
-        (url,) = links(r)
+        url, privacy = links(r)  # the invite, then how the branch uses their details
+        assert privacy.endswith("/privacy")
         assert url in links(r, "html")
         assert re.fullmatch(r"http://127\.0\.0\.1:[0-9]+/invite/bni_[A-Za-z0-9_-]+", url), url
     # Each link is a live invite for the member it was mailed to (without spending a scrypt

@@ -613,6 +613,14 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _fixed("/api/v1/me/erasure"),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (201, 201)),
     ),
+    ("GET", "/api/v1/privacy"): (
+        _fixed("/api/v1/privacy"),
+        dict.fromkeys(ROLES, (200, 200)),
+    ),
+    ("PUT", "/api/v1/privacy"): (
+        _json("/api/v1/privacy", {"controller": "Riverside Branch", "contact": "secretary@riverside.example"}),
+        {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
+    ),
     ("GET", "/api/v1/retention"): (
         _fixed("/api/v1/retention"),
         {"anonymous": (A, A), "member": (F, F), "officer": (200, 200), "admin": (200, 200)},
@@ -735,6 +743,7 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "sessions": "SELECT token_hash, member_id FROM sessions ORDER BY token_hash",
         "tokens": "SELECT id, member_id, name FROM api_tokens ORDER BY id",
         "erasures": "SELECT id, member_id, state, answer FROM erasure_requests ORDER BY id",
+        "privacy": "SELECT value FROM meta WHERE key = 'privacy_notice'",
         "invites": "SELECT token_hash, member_id FROM invites ORDER BY token_hash",
         "resets": "SELECT token_hash, member_id FROM password_resets ORDER BY token_hash",
         "notices": "SELECT member_id, ballots, decisions, elections, digest FROM notice_choices ORDER BY member_id",

@@ -350,3 +350,32 @@ def test_the_command_line_forgets_a_member_and_answers_requests(node_dir: Path) 
     assert "Ann Example" not in listed and "Bob Example" in listed
     refused = branchnet("member", "erasures", "--dir", d, "--refuse", "9", "--answer", "no")
     assert refused.returncode == 1 and "no erasure request 9" in refused.stderr
+
+
+async def test_the_privacy_notice_says_who_and_for_how_long_and_is_linked_everywhere(live: Live) -> None:
+    officer, member = await live.member("secretary"), await live.member()
+    async with live.http.get("/privacy") as r:  # signed out: anyone may read it
+        page = await r.text()
+    assert r.status == 200 and "have not yet said who the controller is" in page
+    assert "deleted after 24 months" in page and "never more than 90 days" in page
+    async with live.http.put("/api/v1/privacy", json={"controller": "x" * 2001}, headers=officer.headers) as r:
+        assert r.status == 400 and (await r.json())["error"]["field"] == "controller"
+    async with live.http.put("/api/v1/privacy", json={"controller": "Riverside Branch, Example Party",
+                                                      "contact": "The Secretary, 1 High St"},
+                             headers=member.headers) as r:  # fmt: skip
+        assert r.status == 403
+    async with aiohttp.ClientSession(live.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        await sign_in(browser, officer)
+        async with browser.get("/privacy") as r:
+            token = csrf_of(await r.text())
+        form = {"csrf": token, "controller": "Riverside Branch, Example Party", "contact": "The Secretary, 1 High St"}
+        async with browser.post("/privacy", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+    async with aiohttp.ClientSession(live.url) as anyone:
+        async with anyone.get("/privacy") as r:
+            page = await r.text()
+        assert "<strong>Riverside Branch, Example Party</strong> decides" in page and "1 High St" in page
+        async with anyone.get("/api/v1/privacy") as r:
+            assert (await r.json())["contact"] == "The Secretary, 1 High St"
+        async with anyone.get("/") as r:  # the sign-in page links it
+            assert 'href="/privacy"' in await r.text()

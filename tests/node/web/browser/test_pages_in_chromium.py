@@ -231,6 +231,7 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         ("my-data", "/account/data"),
         ("erasures", "/members/erasures"),
         ("retention", "/members/retention"),
+        ("privacy", "/privacy"),
     ]
     await live.node.members_data.ask_erasure(invited.member.id)  # one request waits: its forms are shown
     for name, path in signed_in:

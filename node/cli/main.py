@@ -131,6 +131,23 @@ def _backup(args: argparse.Namespace) -> int:
     return run_async("backup", lambda: backup_node(Path(args.dir), Path(args.out), args.to, plain=args.plain))
 
 
+def _privacy(args: argparse.Namespace) -> int:
+    from node.rules import members_data
+    from node.service import Node
+
+    async def work() -> int:
+        async with Node.opened(Path(args.dir)) as node:
+            fields = await members_data.privacy_notice(node)
+            given = {k: getattr(args, k) for k in members_data.NOTICE_FIELDS if getattr(args, k) is not None}
+            if given:
+                fields = await members_data.write_privacy_notice(node, None, {**fields, **given})
+        for key in members_data.NOTICE_FIELDS:
+            print(f"{key}: {fields[key] or '(not written)'}")
+        return 0
+
+    return run_async("privacy", work)
+
+
 def _backup_key(args: argparse.Namespace) -> int:
     from node.cli.backup_crypt import new_identity
 
@@ -250,6 +267,12 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--to", action="append", default=[], metavar="RECIPIENT",
                    help="an age recipient (age1...) who can read it; repeat for more ([backup] recipients adds)")
     c.add_argument("--plain", action="store_true", help="write it unencrypted (it holds every member's details)")
+
+    c = command("privacy", _privacy, "show or write who the privacy notice names as controller, and how to reach them")
+    add_dir(c)
+    c.add_argument("--controller", default=None, help="the branch (or party) that decides what is done with the data")
+    c.add_argument("--contact", default=None, help="how members reach them about their data")
+    c.add_argument("--dpo", default=None, help="a data protection officer, if there is one")
 
     c = command("backup-key", _backup_key, "make an age identity for backups, and print its recipient")
     c.add_argument("--out", required=True, help="the identity file to create (then keep it off the server)")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,11 @@ def add_member_arguments(sub: Any) -> None:
     c = sub.add_parser("invite", help="print a one-time invite link for a member")
     add_dir(c)
     c.add_argument("--email", required=True, help="the member's email")
+
+    c = sub.add_parser("data", help="everything the node holds about a member, as JSON (a request by letter)")
+    add_dir(c)
+    c.add_argument("id", type=int, help="the member's number, as `member list` shows it")
+    c.add_argument("--out", default=None, help="write it to this new file (default: print it)")
 
     c = sub.add_parser("erase", help="forget a member now: their details and all that hangs from them (no undo)")
     add_dir(c)
@@ -151,6 +158,23 @@ async def import_(args: argparse.Namespace) -> int:
 
 
 globals()["import"] = import_  # `branchnet member import` looks the action up by name
+
+
+async def data(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        copy = await members_data.data_of(node, None, args.id, "cli")
+    text = json.dumps(copy, indent=2, ensure_ascii=False)
+    if args.out is None:
+        print(text)
+        return 0
+    try:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise BadInput(f"{args.out} already exists; refusing to overwrite it") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    print(f"wrote member {args.id}'s data to {args.out}")
+    return 0
 
 
 async def erase(args: argparse.Namespace) -> int:

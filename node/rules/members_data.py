@@ -24,9 +24,18 @@ class HoldsMembersData(Accounts, Protocol):
 
 async def my_data(node: HoldsMembersData, who: Member, via: str) -> dict[str, Any]:
     """Everything the node holds about ``who``, for them (recorded as a download of their own)."""
-    await node.access.record(who.id, "download", via, member_id=who.id, rows=1)  # (in the copy itself)
-    sections = await node.members_data.of(who.id)
-    return {"format": FORMAT, "node": node.config.node.name, "made_at": int(time.time()), "member_id": who.id,
+    return await data_of(node, who, who.id, via)
+
+
+async def data_of(node: HoldsMembersData, who: Member | None, member_id: int, via: str) -> dict[str, Any]:
+    """Everything the node holds about a member: for themselves, or from the server's command
+    line for a member who asked by letter (recorded as a download, in the copy itself)."""
+    if who is not None and who.id != member_id:
+        raise Forbidden("a member's copy of their data is theirs: the command line makes one for a request by letter")
+    await node.members.require(member_id)
+    await node.access.record(who.id if who else None, "download", via, member_id=member_id, rows=1)
+    sections = await node.members_data.of(member_id)
+    return {"format": FORMAT, "node": node.config.node.name, "made_at": int(time.time()), "member_id": member_id,
             **sections}  # fmt: skip
 
 

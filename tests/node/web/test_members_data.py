@@ -379,3 +379,24 @@ async def test_the_privacy_notice_says_who_and_for_how_long_and_is_linked_everyw
             assert (await r.json())["contact"] == "The Secretary, 1 High St"
         async with anyone.get("/") as r:  # the sign-in page links it
             assert 'href="/privacy"' in await r.text()
+
+
+def test_the_command_line_makes_a_members_copy_and_writes_the_notice(node_dir: Path, tmp_path: Path) -> None:
+    def branchnet(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=120,
+                              check=False)  # fmt: skip
+
+    d = str(node_dir)
+    assert branchnet("member", "add", "--dir", d, "--name", "Ann Example", "--email", "ann@example.org").returncode == 0
+    out = tmp_path / "ann.json"
+    made = branchnet("member", "data", "1", "--dir", d, "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    copy = json.loads(out.read_text())
+    assert copy["details"][0]["email"] == "ann@example.org" and copy["format"] == "branchnet member data v1"
+    assert copy["who_looked"][-1]["action"] == "download" and copy["who_looked"][-1]["actor_id"] is None
+    assert branchnet("member", "data", "7", "--dir", d).returncode == 1  # no member 7
+    written = branchnet("privacy", "--dir", d, "--controller", "Riverside Branch", "--contact", "1 High St")
+    assert written.returncode == 0 and "controller: Riverside Branch" in written.stdout, written.stderr
+    assert "dpo: (not written)" in branchnet("privacy", "--dir", d).stdout
+    empty = branchnet("privacy", "--dir", d, "--controller", " ")
+    assert empty.returncode == 1 and "name the controller" in empty.stderr

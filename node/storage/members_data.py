@@ -24,7 +24,7 @@ from node.storage.members import _keeps_an_admin, _remember
 # secret's (a session, an invite): what it is and when, never the hash.
 QUERIES: tuple[tuple[str, str], ...] = (
     ("details", "SELECT id, name, email, role, youth, status, joined, consent_contact, consent_publish_name,"
-                " password_hash IS NOT NULL AS has_password, invited_at, created_at, updated_at"
+                " password_hash IS NOT NULL AS has_password, invited_at, status_since, created_at, updated_at"
                 " FROM members WHERE id = ?"),
     ("consent_history", "SELECT at, consent_contact, consent_publish_name FROM consent_history"
                         " WHERE member_id = ? ORDER BY id"),

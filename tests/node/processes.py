@@ -123,3 +123,16 @@ async def running(
         yield nodes
     finally:
         await demo.stop_all(nodes)
+
+
+async def envelope_from(url: str, envelope_id: str, bound_s: float = 30.0) -> bytes:
+    """The envelope's bytes from the node at ``url``, asking until it holds it (bounded): a node
+    reports its heads as its ingest takes a batch in, a moment before the batch commits."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession(url) as http:
+        while True:
+            async with http.get(f"/api/v1/envelopes/{envelope_id}") as r:
+                if r.status == 200:
+                    return await r.read()
+                assert r.status == 404 and time.monotonic() - started < bound_s, (url, r.status)
+            await asyncio.sleep(0.05)

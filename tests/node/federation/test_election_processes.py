@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from node.cli.demo import DEMO_ENV, RunningNode, build, demo_sign_in, stop_all, wait_until_converged
@@ -20,6 +19,7 @@ from node.cli.demo_elections import demo_elections
 from node.rules.passwords import hash_password
 from protocol import BallotPaper, Decision, Nomination, Selection, SelectionResult, open_envelope, parse_node_id
 from protocol import selections as sel
+from tests.node.processes import envelope_from
 
 LAYOUT: list[tuple[str, str, str | None]] = [
     ("National Committee", "national", None),
@@ -46,43 +46,40 @@ async def test_a_regional_selection_across_four_branch_processes(federation: lis
         await demo_sign_in(n, password_hash)
     done = await demo_elections(nodes, window_s=10.0, timeout_s=120.0)
     assert done.branches == ["Leeds Branch", "York Branch", "Hull Branch", "Selby Branch"]
-    async with aiohttp.ClientSession() as http:
 
-        async def fetch(node: RunningNode, envelope_id: bytes | str) -> bytes:
-            hexed = envelope_id if isinstance(envelope_id, str) else envelope_id.hex()
-            async with http.get(f"{node.url}/api/v1/envelopes/{hexed}") as r:
-                assert r.status == 200, (node.name, hexed)
-                return await r.read()
+    async def fetch(node: RunningNode, envelope_id: bytes | str) -> bytes:
+        hexed = envelope_id if isinstance(envelope_id, str) else envelope_id.hex()
+        return await envelope_from(node.url, hexed)
 
-        raws = {await fetch(n, done.result) for n in nodes}
-        assert len(raws) == 1, "the result differs between nodes"
-        result_env = open_envelope(raws.pop())
-        result = result_env.payload.body
-        assert isinstance(result, SelectionResult)
-        region = next(n for n in nodes if n.name == "North Region")
-        selection_env = open_envelope(await fetch(region, done.selection))
-        selection = selection_env.payload.body
-        assert isinstance(selection, Selection) and result_env.author == selection_env.author
-        paper_env = open_envelope(await fetch(region, result.paper))
-        paper = paper_env.payload.body
-        assert isinstance(paper, BallotPaper) and paper.selection == selection_env.id
-        nominations = {}
-        for n_id in paper.nominations:
-            e = open_envelope(await fetch(region, n_id))
-            assert isinstance(e.payload.body, Nomination) and e.payload.created <= selection.nominations_close
-            nominations[e.id] = e.payload.body
-        branches = {parse_node_id(n.node_id) for n in nodes if n.parent == "North Region"}
-        bundles = [open_envelope(await fetch(region, b)) for b in result.bundles]
-        assert {b.author for b in bundles} == branches  # one from each of the four branches
-        ballots = 0
-        for b in bundles:
-            body = b.payload.body
-            assert isinstance(body, Decision) and body.outcome == "bundled" and body.options == paper.candidates
-            assert body.closed <= selection.voting_close
-            ballots += len(body.receipts) // (8 + len(paper.candidates))
-        assert ballots == result.ballots == done.ballots_cast
-        signed = [sel.Signed(b.id, b.author, b.payload.created, b.payload.body) for b in bundles]
-        again = sel.count_selection(selection_env.id, selection, paper_env.id, paper, signed,
-                                    sel.categories_of(paper, nominations))  # fmt: skip
-        assert again == result
-        assert len(result.winners) == 2 and sorted(result.balanced) == sorted(result.order)
+    raws = {await fetch(n, done.result) for n in nodes}
+    assert len(raws) == 1, "the result differs between nodes"
+    result_env = open_envelope(raws.pop())
+    result = result_env.payload.body
+    assert isinstance(result, SelectionResult)
+    region = next(n for n in nodes if n.name == "North Region")
+    selection_env = open_envelope(await fetch(region, done.selection))
+    selection = selection_env.payload.body
+    assert isinstance(selection, Selection) and result_env.author == selection_env.author
+    paper_env = open_envelope(await fetch(region, result.paper))
+    paper = paper_env.payload.body
+    assert isinstance(paper, BallotPaper) and paper.selection == selection_env.id
+    nominations = {}
+    for n_id in paper.nominations:
+        e = open_envelope(await fetch(region, n_id))
+        assert isinstance(e.payload.body, Nomination) and e.payload.created <= selection.nominations_close
+        nominations[e.id] = e.payload.body
+    branches = {parse_node_id(n.node_id) for n in nodes if n.parent == "North Region"}
+    bundles = [open_envelope(await fetch(region, b)) for b in result.bundles]
+    assert {b.author for b in bundles} == branches  # one from each of the four branches
+    ballots = 0
+    for b in bundles:
+        body = b.payload.body
+        assert isinstance(body, Decision) and body.outcome == "bundled" and body.options == paper.candidates
+        assert body.closed <= selection.voting_close
+        ballots += len(body.receipts) // (8 + len(paper.candidates))
+    assert ballots == result.ballots == done.ballots_cast
+    signed = [sel.Signed(b.id, b.author, b.payload.created, b.payload.body) for b in bundles]
+    again = sel.count_selection(selection_env.id, selection, paper_env.id, paper, signed,
+                                sel.categories_of(paper, nominations))  # fmt: skip
+    assert again == result
+    assert len(result.winners) == 2 and sorted(result.balanced) == sorted(result.order)

@@ -27,6 +27,7 @@ from node.rules.passwords import hash_password
 from protocol import AgendaItem, Aggregate, Decision, Delegates, Mandate, Roll, open_envelope, parse_node_id
 from protocol import upward as up
 from protocol.aggregates import Counted, totals
+from tests.node.processes import envelope_from
 
 
 @pytest.fixture
@@ -39,9 +40,7 @@ async def federation(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
 
 
 async def fetch(http: aiohttp.ClientSession, node: RunningNode, envelope_id: str) -> bytes:
-    async with http.get(f"{node.url}/api/v1/envelopes/{envelope_id}") as r:
-        assert r.status == 200, (node.name, envelope_id)
-        return await r.read()
+    return await envelope_from(node.url, envelope_id)
 
 
 async def report(http: aiohttp.ClientSession, node: RunningNode, item: str, token: str) -> dict[str, Any]:

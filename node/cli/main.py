@@ -231,6 +231,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("bundle", help="a bundle file (docs/protocol.md, Bundles)")
     c.add_argument("--now-ms", type=int, default=None, help="the clock for the future-timestamp rule")
 
+    from node.cli import audit as audit_cli
+
+    c = command("audit", audit_cli.run, "merge what several nodes published and check all of it, offline")
+    audit_cli.add_arguments(c)
+
     c = command("init", _init, "create a node: key, config and database in DIR")
     add_dir(c)
     c.add_argument("--name", required=True, help="the body's name, e.g. 'Riverside Branch'")

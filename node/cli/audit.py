@@ -1,0 +1,83 @@
+"""`branchnet audit SOURCE...`: what several sources published about one federation, merged
+and checked offline (:mod:`protocol.audit`). Exit 0 when everything holds, 1 when a check
+fails, 2 when it could not run (an unreadable source)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from node.cli.common import fail
+from protocol import node_id_text
+from protocol.audit import Report, audit
+
+
+def _name(report: Report, key: bytes | None) -> str:
+    if key is None:
+        return "?"
+    body = report.trust.bodies.get(key) if report.trust is not None else None
+    return body.name if body is not None else node_id_text(key)[:20] + "…"
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    return {
+        "holds": report.holds,
+        "sources": report.sources,
+        "envelopes": report.envelopes,
+        "authors": len(report.heads),
+        "kinds": dict(sorted(report.kinds.items())),
+        "problems": [{"code": p.code, "object": p.object.hex() if p.object else None,
+                      "author": node_id_text(p.author) if p.author else None, "author_name": _name(report, p.author),
+                      "kind": p.kind, "source": p.source, "message": p.message} for p in report.problems],
+        "forks": [{"a": p.a.hex(), "b": p.b.hex()} for p in report.forks],
+        "behind": [{"source": b.source, "author": node_id_text(b.author), "author_name": _name(report, b.author),
+                    "holds": b.holds, "highest": b.highest} for b in report.behind],
+        "bodies": sorted(({"key": node_id_text(k), "name": b.name, "level": b.level, "cut": b.cut}
+                          for k, b in (report.trust.bodies.items() if report.trust else [])),
+                         key=lambda b: (b["level"], b["name"])),
+    }  # fmt: skip
+
+
+def print_summary(report: Report) -> None:
+    print(f"audited {report.envelopes} envelopes from {len(report.sources)} source"
+          f"{'' if len(report.sources) == 1 else 's'}, {len(report.heads)} authors")  # fmt: skip
+    if report.kinds:
+        print("  " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(report.kinds.items())))
+    bodies = len(report.trust.bodies) if report.trust else 0
+    print(f"trust from the genesis: {bodies} bodies chartered" if report.trust else "trust: not computed")
+    for p in report.problems:
+        kind = p.kind.replace("_", " ") or "envelope"
+        what = f"{kind} {p.object.hex()[:16]}" if p.object else (p.source or "the set")
+        by = f" by {_name(report, p.author)}" if p.author else ""
+        print(f"FAIL {p.code}: {what}{by}: {p.message}")
+    for proof in report.forks:
+        print(f"FORK: two envelopes at one author and sequence (proof: {len(proof.a) + len(proof.b)} bytes in --json)")
+    for b in report.behind:
+        print(f"BEHIND: {b.source} holds {_name(report, b.author)} up to seq {b.holds}; another source holds "
+              f"{b.highest} (behind, or withholding)")  # fmt: skip
+    print("everything holds" if report.holds else f"{len(report.problems)} problems")
+
+
+def run(args: argparse.Namespace) -> int:
+    sources = []
+    for name in args.source:
+        try:
+            sources.append((name, Path(name).read_bytes()))
+        except OSError as exc:
+            return fail("audit", f"cannot read {name}: {exc.strerror}")
+    now_ms = args.now_ms if args.now_ms is not None else int(time.time() * 1000)
+    report = audit(sources, now_ms)
+    if args.json:
+        print(json.dumps(as_json(report), indent=2))
+    else:
+        print_summary(report)
+    return 0 if report.holds else 1
+
+
+def add_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("source", nargs="+", help="an export (`branchnet export`) of a node; several are merged")
+    c.add_argument("--json", action="store_true", help="one JSON object for machines")
+    c.add_argument("--now-ms", type=int, default=None, help="the clock for the future-timestamp rule")

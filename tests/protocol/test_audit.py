@@ -1,0 +1,144 @@
+"""The audit (protocol/audit.py) on a small federation, honest and then tampered with as a
+dishonest body would (each tamper re-signed with the author's real key where it needs a
+valid signature): each makes the audit fail, naming the object and the reason, with the
+code a node gives the same envelope."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol import BallotRules, Decision, Envelope, Payload, Ratio, Roll, write_bundle
+from protocol.audit import audit
+from protocol.ballots import ABSTAIN, AGAINST, FOR, records, roll_leaf
+from protocol.merkle import root
+from tests.factories import T0, charter, genesis, key, next_envelope, profile, signed_raw
+
+NATIONAL, NORTH, STRANGER = key("national"), key("north"), key("stranger")
+NOW = T0 + 3_600_000
+BALLOT = bytes(range(16))
+
+
+def decision(roll: Envelope, **changes: object) -> Decision:
+    votes = [(bytes([i]) * 16, bytes([c])) for i, c in enumerate([FOR] * 5 + [AGAINST] * 2 + [ABSTAIN])]
+    fields: dict[str, object] = dict(
+        ballot=BALLOT, motion="m1", subject="Fund the food bank", text_hash=hashlib.sha256(b"Fund it.").digest(),
+        method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=1, den=2)),
+        electorate=10, roll=roll.id, opened=T0 + 10_000, closed=T0 + 20_000, counts=[5, 2, 1],
+        receipts=records(BALLOT, votes), outcome="carried", secrecy="secret")  # fmt: skip
+    fields.update(changes)
+    return Decision(**fields)  # type: ignore[arg-type]
+
+
+def federation() -> dict[str, Envelope]:
+    """The genesis, North chartered, its profile, a roll of 10 and a decision on it."""
+    gen = genesis(NATIONAL)
+    fed = gen.id
+    chartered = next_envelope(NATIONAL, gen, charter(NORTH), fed)
+    north_profile = next_envelope(NORTH, None, profile("North Region"), fed)
+    leaves = sorted(roll_leaf(bytes([i]) * 32, 100 + i) for i in range(10))
+    roll = next_envelope(NORTH, north_profile, Roll(count=10, root=root(leaves), as_of=T0 + 10_000, ballot=BALLOT),
+                         fed)  # fmt: skip
+    decided = next_envelope(NORTH, roll, decision(roll), fed)
+    return {"genesis": gen, "charter": chartered, "profile": north_profile, "roll": roll, "decision": decided}
+
+
+def bundle(*envelopes: Envelope | bytes) -> bytes:
+    return write_bundle([e if isinstance(e, bytes) else e.raw for e in envelopes])
+
+
+def codes(report: object) -> list[tuple[str, bytes | None]]:
+    return [(p.code, p.object) for p in report.problems]  # type: ignore[attr-defined]
+
+
+def test_an_honest_federation_holds_from_one_source_or_several() -> None:
+    f = federation()
+    whole = audit([("all", bundle(*f.values()))], NOW)
+    assert whole.holds, whole.problems
+    assert whole.envelopes == 5 and dict(whole.kinds) == {"genesis": 1, "charter": 1, "node_profile": 1, "roll": 1,
+                                                          "decision": 1}  # fmt: skip
+    assert whole.trust is not None and set(whole.trust.bodies) == {NATIONAL.public, NORTH.public}
+    halves = audit([("national", bundle(f["genesis"], f["charter"])), ("north", bundle(*f.values()))], NOW)
+    assert halves.holds and halves.envelopes == 5
+    assert [(b.source, b.author, b.holds, b.highest) for b in halves.behind] == [("national", NORTH.public, 0, 3)]
+
+
+def test_a_flipped_byte_is_named() -> None:
+    f = federation()
+    raw = bytearray(f["profile"].raw)
+    raw[-5] ^= 1  # in the signature
+    report = audit([("all", bundle(f["genesis"], f["charter"], bytes(raw), f["roll"], f["decision"]))], NOW)
+    assert ("bad_signature", hashlib.sha256(bytes(raw)).digest()) in codes(report)
+    assert not report.holds
+
+
+def test_a_removed_envelope_breaks_the_chain_after_it() -> None:
+    f = federation()
+    report = audit([("all", bundle(f["genesis"], f["charter"], f["profile"], f["decision"]))], NOW)
+    assert ("bad_chain", f["decision"].id) in codes(report)
+
+
+def test_a_fork_split_between_two_sources_is_shown_with_its_proof() -> None:
+    f = federation()
+    other = next_envelope(NORTH, f["profile"], profile("North Region (the other side)"), f["genesis"].id)
+    one = audit([("a", bundle(*f.values())), ("b", bundle(f["genesis"], f["charter"], f["profile"], other))], NOW)
+    assert not one.holds and "fork" in [c for c, _ in codes(one)]
+    assert len(one.forks) == 1 and {one.forks[0].a, one.forks[0].b} == {f["roll"].raw, other.raw}
+    assert audit([("a", bundle(*f.values()))], NOW).holds  # each side alone holds
+    assert audit([("b", bundle(f["genesis"], f["charter"], f["profile"], other))], NOW).holds
+
+
+def test_an_unchartered_author_is_named() -> None:
+    f = federation()
+    stray = next_envelope(STRANGER, None, profile("Not Chartered"), f["genesis"].id)
+    report = audit([("all", bundle(*f.values(), stray))], NOW)
+    assert codes(report) == [("unknown_author", stray.id)]
+    assert report.problems[0].author == STRANGER.public and report.problems[0].kind == "node_profile"
+
+
+def test_a_decision_whose_receipts_do_not_add_up() -> None:
+    f = federation()
+    roll = f["roll"]
+    bent = signed_raw(NORTH, Payload(author=NORTH.public, seq=3, created=T0 + 3000, federation=f["genesis"].id,
+                                     prev=roll.id, body=decision(roll, counts=[6, 1, 1])))  # fmt: skip
+    report = audit([("all", bundle(*list(f.values())[:4], bent))], NOW)
+    assert codes(report) == [("bad_decision", hashlib.sha256(bent).digest())]
+
+
+def test_a_second_decision_on_one_ballot() -> None:
+    f = federation()
+    again = next_envelope(NORTH, f["decision"], decision(f["roll"], closed=T0 + 30_000), f["genesis"].id)
+    report = audit([("all", bundle(*f.values(), again))], NOW)
+    assert codes(report) == [("decision_twice", again.id)]
+
+
+def test_an_electorate_that_is_not_its_rolls() -> None:
+    f = federation()
+    inflated = next_envelope(NORTH, f["roll"], decision(f["roll"], electorate=30), f["genesis"].id)
+    report = audit([("all", bundle(*list(f.values())[:4], inflated))], NOW)
+    assert codes(report) == [("wrong_roll", inflated.id)]
+
+
+def test_a_truncated_export_is_a_problem_of_its_source_and_the_rest_is_audited() -> None:
+    f = federation()
+    data = bundle(*f.values())
+    report = audit([("cut", data[:-10]), ("whole", bundle(f["genesis"], f["charter"]))], NOW)
+    assert [(p.code, p.source) for p in report.problems] == [("bad_bundle", "cut")]
+    assert report.envelopes == 4  # the decision was the record cut short
+
+
+@settings(max_examples=50, database=None)
+@given(st.permutations(list(range(6))), st.booleans())
+def test_the_verdict_and_the_trust_are_the_same_for_any_order(order: list[int], split: bool) -> None:
+    f = federation()
+    stray = next_envelope(STRANGER, None, profile("Not Chartered"), f["genesis"].id)
+    items = [*f.values(), stray]
+    shuffled = [items[i] for i in order]
+    sources = [("a", bundle(*shuffled[:3])), ("b", bundle(*shuffled[3:]))] if split else [("a", bundle(*shuffled))]
+    report = audit(sources, NOW)
+    baseline = audit([("a", bundle(*items))], NOW)
+    assert codes(report) == codes(baseline) == [("unknown_author", stray.id)]
+    assert report.trust is not None and baseline.trust is not None
+    assert report.trust.bodies == baseline.trust.bodies

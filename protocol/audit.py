@@ -12,7 +12,10 @@ merges them and checks, in this order (docs/auditing.md):
 3. trust from the genesis, replayed from the set alone (charters, revocations, rotations,
    freezes by forks, in any order): an envelope whose author was never chartered, or was cut
    before it, is a problem with the code a node refuses it with;
-4. split views: where two sources hold different envelopes at one author and sequence, that
+4. every aggregate recounted from the mandates and rolls the set holds, by the same code a
+   node recounts with (:func:`protocol.upward.judge_item`, :func:`protocol.upward.recount`):
+   a dropped mandate, a wrong weight, wrong totals, each with the code a node records;
+5. split views: where two sources hold different envelopes at one author and sequence, that
    is a fork (its proof is in the report); where a source holds less of an author's log than
    another, it is behind (or withholding).
 
@@ -30,8 +33,9 @@ from dataclasses import dataclass, field
 from .bundle import read_bundle
 from .chain import Head, check_logs, verify_fork_proof
 from .errors import Code, ProtocolError
-from .models import Envelope, ForkProof, Genesis, kind_of
+from .models import AgendaItem, Aggregate, Delegates, Envelope, ForkProof, Genesis, Mandate, Roll, kind_of
 from .trust import STRUCTURAL, Trust
+from .upward import judge_item, recount
 
 NO_GENESIS = "no_genesis"  # the set holds no genesis (or several): trust cannot be computed
 
@@ -67,6 +71,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     forks: list[ForkProof] = field(default_factory=list)
     behind: list[Behind] = field(default_factory=list)
+    unchecked: list[bytes] = field(default_factory=list)  # aggregates whose item the set lacks
     trust: Trust | None = None
 
     @property
@@ -106,6 +111,8 @@ def audit(sources: Sequence[tuple[str, bytes]], now_ms: int) -> Report:
                                        envelope.author if envelope else None, envelope.kind if envelope else ""))
     report.trust = _trust(logs.accepted, logs.forks, report)
     report.kinds = Counter(e.kind for e in logs.accepted)
+    if report.trust is not None:
+        _recount_aggregates(_admitted(logs.accepted, report.trust), report.trust, report)
     _split_views(sources, logs.accepted, report)
     report.problems.sort(key=lambda p: (p.code, p.object or b"", p.source))
     return report
@@ -142,6 +149,60 @@ def _trust(accepted: list[Envelope], forks: list[ForkProof], report: Report) -> 
             report.problems.append(_problem(Code.REVOKED, f"its author was cut after seq {body.cut} "
                                                           f"({body.cut_reason})", envelope))  # fmt: skip
     return trust
+
+
+def _admitted(accepted: list[Envelope], trust: Trust) -> list[Envelope]:
+    """The envelopes a node would hold: by an author the trust admits, within its cut."""
+    out = []
+    for envelope in accepted:
+        body = trust.bodies.get(envelope.author)
+        if body is not None and (body.cut is None or envelope.seq <= body.cut):
+            out.append(envelope)
+    return out
+
+
+def _recount_aggregates(held: list[Envelope], trust: Trust, report: Report) -> None:
+    """Every aggregate recounted from the mandates and rolls the set holds, by the code a node
+    recounts with (:func:`protocol.upward.judge_item` and :func:`protocol.upward.recount`)."""
+    by_id = {e.id: e for e in held}
+    ordered = sorted(held, key=lambda e: (e.author, e.seq))
+    rolls: dict[bytes, list[Envelope]] = {}
+    delegates: dict[bytes, list[Envelope]] = {}
+    mandates: dict[bytes, list[Envelope]] = {}
+    for e in ordered:
+        body = e.payload.body
+        if isinstance(body, Roll):
+            rolls.setdefault(e.author, []).append(e)
+        elif isinstance(body, Delegates):
+            delegates.setdefault(body.to, []).append(e)
+        elif isinstance(body, Mandate):
+            mandates.setdefault(body.item, []).append(e)
+
+    def parent_of(key: bytes) -> bytes | None:
+        body = trust.bodies.get(key)
+        return body.parent if body is not None else None
+
+    for aggregate in (e for e in ordered if isinstance(e.payload.body, Aggregate)):
+        item = by_id.get(aggregate.payload.body.item)  # type: ignore[union-attr]
+        if item is None or not isinstance(item.payload.body, AgendaItem):
+            report.unchecked.append(aggregate.id)  # its item is not in the set: a node would wait for it
+            continue
+        agenda = item.payload.body
+        children = [k for k, b in trust.bodies.items() if b.parent == item.author and b.cut is None]
+        counts: dict[bytes, int] = {}
+        if agenda.weighting == "card_vote":
+            for child in children:
+                before = [r for r in rolls.get(child, []) if r.payload.created <= agenda.opens]
+                if before:
+                    counts[child] = before[-1].payload.body.count  # type: ignore[union-attr]
+        seats: dict[bytes, int] = {}
+        if agenda.weighting == "delegates":
+            for d in delegates.get(item.author, []):  # the latest by then wins
+                if d.payload.created <= agenda.opens:
+                    seats[d.author] = d.payload.body.count  # type: ignore[union-attr]
+        judged = judge_item(item, children, parent_of, counts, seats, mandates.get(item.id, []), by_id)
+        for finding in recount(aggregate, item, judged.weights, judged.mandates, judged.latest):
+            report.problems.append(_problem(finding.code, finding.message, aggregate))
 
 
 def _split_views(sources: Sequence[tuple[str, bytes]], accepted: list[Envelope], report: Report) -> None:

@@ -23,7 +23,7 @@ record order, so a prefix names exactly one mandate.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .aggregates import Counted, apportion, outcome_of, totals
@@ -216,6 +216,47 @@ def mandate_problem(
     if basis.payload.created > created:
         return NO_BASIS
     return None if follows(body.position, body.split, outcome, counts) else NOT_FOLLOWING
+
+
+@dataclass(frozen=True)
+class Judged:
+    """An item's direct children with their weights, every mandate on it with its problem
+    (None: it may count), and each child's mandate to count: what building an aggregate and
+    recounting one both use."""
+
+    weights: dict[bytes, int]
+    mandates: dict[bytes, tuple[Envelope, str | None]]
+    latest: dict[bytes, Envelope]
+
+
+def judge_item(item: Envelope, children: Iterable[bytes], parent_of: Callable[[bytes], bytes | None],
+               rolls: Mapping[bytes, int], delegates: Mapping[bytes, int], mandates: Sequence[Envelope],
+               held: Mapping[bytes, Envelope]) -> Judged:  # fmt: skip
+    """Judge an item as one node, or an audit, holds it: ``children`` the direct children of
+    the item's body (in good standing), ``parent_of`` each author's organisational parent,
+    ``rolls`` each child's latest roll count signed by the item's opening (card vote),
+    ``delegates`` each child's latest delegate count by then, ``mandates`` every mandate on
+    the item in author and sequence order, ``held`` the envelopes a mandate may cite (its
+    basis, and an aggregate basis's item)."""
+    agenda = item.payload.body
+    assert isinstance(agenda, AgendaItem)
+    weights = {k: weight_for(agenda.weighting, rolls.get(k), delegates.get(k)) for k in sorted(children)}
+    judged: dict[bytes, tuple[Envelope, str | None]] = {}
+    latest: dict[bytes, Envelope] = {}
+    earlier: dict[bytes, bytes] = {}
+    for mandate in mandates:
+        body = mandate.payload.body
+        assert isinstance(body, Mandate)
+        basis = held.get(body.basis)
+        basis_item = held.get(basis.payload.body.item) if basis is not None and isinstance(
+            basis.payload.body, Aggregate) else None  # fmt: skip
+        problem = mandate_problem(mandate, item, parent_of(mandate.author), basis, basis_item,
+                                  earlier.get(mandate.author))  # fmt: skip
+        judged[mandate.id] = (mandate, problem)
+        earlier[mandate.author] = mandate.id
+        if problem is None and mandate.author in weights:
+            latest[mandate.author] = mandate
+    return Judged(weights, judged, latest)
 
 
 def weight_for(weighting: str, roll_count: int | None, delegates: int | None) -> int:

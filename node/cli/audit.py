@@ -33,6 +33,7 @@ def as_json(report: Report) -> dict[str, Any]:
                       "author": node_id_text(p.author) if p.author else None, "author_name": _name(report, p.author),
                       "kind": p.kind, "source": p.source, "message": p.message} for p in report.problems],
         "forks": [{"a": p.a.hex(), "b": p.b.hex()} for p in report.forks],
+        "unchecked": [i.hex() for i in report.unchecked],
         "behind": [{"source": b.source, "author": node_id_text(b.author), "author_name": _name(report, b.author),
                     "holds": b.holds, "highest": b.highest} for b in report.behind],
         "bodies": sorted(({"key": node_id_text(k), "name": b.name, "level": b.level, "cut": b.cut}

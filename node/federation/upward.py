@@ -365,26 +365,12 @@ async def judge(node: Upward, item_envelope: Envelope) -> Judged:
         for envelope in map(_open, await node.upward.referring(author, "delegates", limit=None)):  # the latest wins
             if envelope.payload.created <= agenda_item.opens:
                 delegates[envelope.author] = envelope.payload.body.count  # type: ignore[union-attr]
-    weights = {k: up.weight_for(agenda_item.weighting, rolls.get(k), delegates.get(k)) for k in children}
     mandates = [_open(raw) for raw in await node.upward.referring(item_envelope.id, "mandate", limit=None)]
     bases = {k: _open(v) for k, v in (await node.upward.many(m.payload.body.basis for m in mandates)).items()}  # type: ignore[union-attr]
     below = [b.payload.body.item for b in bases.values() if isinstance(b.payload.body, Aggregate)]
-    basis_items = {k: _open(v) for k, v in (await node.upward.many(below)).items()}
-    judged: dict[bytes, tuple[Envelope, str | None]] = {}
-    latest: dict[bytes, Envelope] = {}
-    earlier: dict[bytes, bytes] = {}
-    for mandate in mandates:  # by author and sequence
-        body = mandate.payload.body
-        assert isinstance(body, Mandate)
-        basis = bases.get(body.basis)
-        basis_item = basis_items.get(basis.payload.body.item) if basis is not None and isinstance(
-            basis.payload.body, Aggregate) else None  # fmt: skip
-        problem = up.mandate_problem(mandate, item_envelope, _parent(node, mandate.author), basis, basis_item,
-                                     earlier.get(mandate.author))  # fmt: skip
-        judged[mandate.id] = (mandate, problem)
-        earlier[mandate.author] = mandate.id
-        if problem is None and mandate.author in weights:
-            latest[mandate.author] = mandate
+    held = {**bases, **{k: _open(v) for k, v in (await node.upward.many(below)).items()}}
+    found = up.judge_item(item_envelope, children, lambda key: _parent(node, key), rolls, delegates, mandates, held)
+    weights, judged, latest = found.weights, found.mandates, found.latest
     return Judged(item_envelope, weights, judged, latest, {k: name_of(node, k) for k in children}, doubted)
 
 

@@ -21,8 +21,9 @@ NOW = T0 + 3_600_000
 BALLOT = bytes(range(16))
 
 
-def decision(roll: Envelope, **changes: object) -> Decision:
-    votes = [(bytes([i]) * 16, bytes([c])) for i, c in enumerate([FOR] * 5 + [AGAINST] * 2 + [ABSTAIN])]
+def decision(roll: Envelope, choices: list[int] | None = None, **changes: object) -> Decision:
+    cast = choices if choices is not None else [FOR] * 5 + [AGAINST] * 2 + [ABSTAIN]
+    votes = [(bytes([i]) * 16, bytes([c])) for i, c in enumerate(cast)]
     fields: dict[str, object] = dict(
         ballot=BALLOT, motion="m1", subject="Fund the food bank", text_hash=hashlib.sha256(b"Fund it.").digest(),
         method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=1, den=2)),
@@ -142,3 +143,57 @@ def test_the_verdict_and_the_trust_are_the_same_for_any_order(order: list[int], 
     assert codes(report) == codes(baseline) == [("unknown_author", stray.id)]
     assert report.trust is not None and baseline.trust is not None
     assert report.trust.bodies == baseline.trust.bodies
+
+
+SOUTH = key("south")
+
+
+def decisions_go_up() -> tuple[list[Envelope], Envelope, dict[str, Envelope]]:
+    """National puts a question to its two regions (card vote); North (a roll of 10) carries it
+    and mandates for, South (a roll of 20) loses it and mandates against. Returns everything
+    but the aggregate, the item, and each region's mandate."""
+    from protocol import AgendaItem, Mandate
+
+    gen = genesis(NATIONAL)
+    fed = gen.id
+    north_charter = next_envelope(NATIONAL, gen, charter(NORTH), fed)
+    south_charter = next_envelope(NATIONAL, north_charter, charter(SOUTH, "South Region"), fed)
+    item = next_envelope(NATIONAL, south_charter, AgendaItem(
+        title="Fund the food bank", text="Fund it.", opens=T0 + 30_000, closes=T0 + 40_000, weighting="card_vote",
+        rules=BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=1, den=2))), fed)  # fmt: skip
+    out = [gen, north_charter, south_charter, item]
+    mandates = {}
+    for region, count, counts, outcome, position in ((NORTH, 10, [5, 2, 1], "carried", "for"),
+                                                     (SOUTH, 20, [2, 5, 1], "lost", "against")):  # fmt: skip
+        choices = [FOR] * counts[0] + [AGAINST] * counts[1] + [ABSTAIN] * counts[2]
+        leaves = sorted(roll_leaf(bytes([i]) * 32, 100 + i) for i in range(count))
+        roll = next_envelope(region, None, Roll(count=count, root=root(leaves), as_of=T0, ballot=BALLOT), fed)
+        decided = next_envelope(region, roll, decision(roll, choices, electorate=count, counts=counts, outcome=outcome), fed)
+        mandate = next_envelope(region, decided, Mandate(item=item.id, position=position, basis=decided.id), fed,
+                                created=T0 + 35_000)  # type: ignore[arg-type]  # fmt: skip
+        out += [roll, decided, mandate]
+        mandates[position] = mandate
+    return out, item, mandates
+
+
+def test_aggregates_are_recounted_from_the_mandates_and_rolls_held() -> None:
+    from protocol.upward import build
+
+    held, item, mandates = decisions_go_up()
+    weights = {NORTH.public: 10, SOUTH.public: 20}
+    last = held[3]  # the item: national's last envelope so far
+
+    def aggregate(weights: dict[bytes, int], counted: dict[bytes, Envelope]) -> Envelope:
+        return next_envelope(NATIONAL, last, build(item, weights, counted), item.payload.federation or b"",
+                             created=T0 + 41_000)  # fmt: skip
+
+    honest = aggregate(weights, {NORTH.public: mandates["for"], SOUTH.public: mandates["against"]})
+    assert audit([("all", bundle(*held, honest))], NOW).holds
+    dropped = aggregate(weights, {NORTH.public: mandates["for"]})  # South's "against" left out as absent
+    report = audit([("all", bundle(*held, dropped))], NOW)
+    assert [(p.code, p.object) for p in report.problems] == [("omits_mandate", dropped.id)]
+    assert report.problems[0].kind == "aggregate" and report.problems[0].author == NATIONAL.public
+    inflated = aggregate({NORTH.public: 100, SOUTH.public: 20},
+                         {NORTH.public: mandates["for"], SOUTH.public: mandates["against"]})  # fmt: skip
+    codes_found = {p.code for p in audit([("all", bundle(*held, inflated))], NOW).problems}
+    assert codes_found == {"wrong_weight"}

@@ -168,7 +168,8 @@ def decisions_go_up() -> tuple[list[Envelope], Envelope, dict[str, Envelope]]:
         choices = [FOR] * counts[0] + [AGAINST] * counts[1] + [ABSTAIN] * counts[2]
         leaves = sorted(roll_leaf(bytes([i]) * 32, 100 + i) for i in range(count))
         roll = next_envelope(region, None, Roll(count=count, root=root(leaves), as_of=T0, ballot=BALLOT), fed)
-        decided = next_envelope(region, roll, decision(roll, choices, electorate=count, counts=counts, outcome=outcome), fed)
+        decided_body = decision(roll, choices, electorate=count, counts=counts, outcome=outcome)
+        decided = next_envelope(region, roll, decided_body, fed)
         mandate = next_envelope(region, decided, Mandate(item=item.id, position=position, basis=decided.id), fed,
                                 created=T0 + 35_000)  # type: ignore[arg-type]  # fmt: skip
         out += [roll, decided, mandate]

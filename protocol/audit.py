@@ -15,7 +15,10 @@ merges them and checks, in this order (docs/auditing.md):
 4. every aggregate recounted from the mandates and rolls the set holds, by the same code a
    node recounts with (:func:`protocol.upward.judge_item`, :func:`protocol.upward.recount`):
    a dropped mandate, a wrong weight, wrong totals, each with the code a node records;
-5. split views: where two sources hold different envelopes at one author and sequence, that
+5. every selection's ballot paper against its nominations (a second paper is
+   ``paper_twice``) and every result recounted from the bundles the set holds
+   (:func:`protocol.selections.judge_selection`, as a node judges them);
+6. split views: where two sources hold different envelopes at one author and sequence, that
    is a fork (its proof is in the report); where a source holds less of an author's log than
    another, it is behind (or withholding).
 
@@ -33,7 +36,23 @@ from dataclasses import dataclass, field
 from .bundle import read_bundle
 from .chain import Head, check_logs, verify_fork_proof
 from .errors import Code, ProtocolError
-from .models import AgendaItem, Aggregate, Delegates, Envelope, ForkProof, Genesis, Mandate, Roll, kind_of
+from .models import (
+    AgendaItem,
+    Aggregate,
+    BallotPaper,
+    Decision,
+    Delegates,
+    Envelope,
+    ForkProof,
+    Genesis,
+    Mandate,
+    Nomination,
+    Roll,
+    Selection,
+    SelectionResult,
+    kind_of,
+)
+from .selections import Signed, judge_selection
 from .trust import STRUCTURAL, Trust
 from .upward import judge_item, recount
 
@@ -112,7 +131,9 @@ def audit(sources: Sequence[tuple[str, bytes]], now_ms: int) -> Report:
     report.trust = _trust(logs.accepted, logs.forks, report)
     report.kinds = Counter(e.kind for e in logs.accepted)
     if report.trust is not None:
-        _recount_aggregates(_admitted(logs.accepted, report.trust), report.trust, report)
+        admitted = _admitted(logs.accepted, report.trust)
+        _recount_aggregates(admitted, report.trust, report)
+        _judge_selections(admitted, report.trust, report)
     _split_views(sources, logs.accepted, report)
     report.problems.sort(key=lambda p: (p.code, p.object or b"", p.source))
     return report
@@ -203,6 +224,38 @@ def _recount_aggregates(held: list[Envelope], trust: Trust, report: Report) -> N
         judged = judge_item(item, children, parent_of, counts, seats, mandates.get(item.id, []), by_id)
         for finding in recount(aggregate, item, judged.weights, judged.mandates, judged.latest):
             report.problems.append(_problem(finding.code, finding.message, aggregate))
+
+
+def _signed(e: Envelope) -> Signed:
+    return Signed(e.id, e.author, e.payload.created, e.payload.body)
+
+
+def _judge_selections(held: list[Envelope], trust: Trust, report: Report) -> None:
+    """Every selection's ballot paper against its nominations, every later paper, and every
+    result recounted from the bundles the set holds, by the code a node judges with
+    (:func:`protocol.selections.judge_selection`)."""
+    ordered = sorted(held, key=lambda e: (e.author, e.seq))
+    by_selection: dict[bytes, dict[str, list[Envelope]]] = {}
+    for e in ordered:
+        body = e.payload.body
+        if isinstance(body, BallotPaper | Nomination | SelectionResult) or (
+                isinstance(body, Decision) and body.selection is not None):  # fmt: skip
+            part = by_selection.setdefault(body.selection, {})  # type: ignore[arg-type]
+            part.setdefault(e.kind, []).append(e)
+    by_id = {e.id: e for e in held}
+    for selection in (e for e in ordered if isinstance(e.payload.body, Selection)):
+        part = by_selection.get(selection.id, {})
+        children = {k for k, b in trust.bodies.items() if b.parent == selection.author and b.cut is None}
+        judged = judge_selection(_signed(selection), [_signed(e) for e in part.get("ballot_paper", [])],
+                                 [_signed(e) for e in part.get("nomination", [])],
+                                 [_signed(e) for e in part.get("decision", [])],
+                                 [_signed(e) for e in part.get("selection_result", [])], children)  # fmt: skip
+        found = [(judged.paper, f) for f in judged.paper_findings] if judged.paper is not None else []
+        found += [(paper, why) for paper, why in judged.later_papers]
+        found += [(result, f) for result, findings in judged.results for f in findings]
+        for about, finding in found:
+            code, _, message = finding.partition(": ")
+            report.problems.append(_problem(code, message or code, by_id[about.id]))
 
 
 def _split_views(sources: Sequence[tuple[str, bytes]], accepted: list[Envelope], report: Report) -> None:

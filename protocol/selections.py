@@ -208,3 +208,47 @@ def recount(published: Signed, selection_id: bytes, selection: Selection, paper_
                    if getattr(again, f) != getattr(body, f)]  # fmt: skip
         findings.append(f"wrong_count: the cited bundles give other {', '.join(differs) or 'fields'}")
     return findings
+
+
+PAPER_TWICE = "paper_twice"
+
+
+@dataclass
+class Judgement:
+    """One selection as a node or an audit holds it: its paper (the selecting body's first),
+    what is wrong with that paper, every later paper (each a ``paper_twice``), and each
+    published result with what is wrong with it ([] when it is exactly the bundles' count)."""
+
+    paper: Signed | None
+    paper_findings: list[str]
+    later_papers: list[tuple[Signed, str]]
+    results: list[tuple[Signed, list[str]]]
+
+
+def judge_selection(selection: Signed, papers: Sequence[Signed], nominations: Sequence[Signed],
+                    bundles: Sequence[Signed], results: Sequence[Signed], children: set[bytes]
+                    ) -> Judgement:  # fmt: skip
+    """Judge a selection from what is held: ``papers`` every ballot paper for it in its
+    author's log order (others' papers mean nothing: left out by the caller or here),
+    ``nominations``, ``bundles`` (the branches' decisions for it), ``results`` and the
+    selecting body's direct ``children`` in good standing."""
+    body = selection.body
+    assert isinstance(body, Selection)
+    own = [p for p in papers if p.author == selection.author]
+    if not own:
+        return Judgement(None, [], [], [])
+    paper = own[0]
+    paper_body = paper.body
+    assert isinstance(paper_body, BallotPaper)
+    later = [(p, f"{PAPER_TWICE}: a second ballot paper {p.id.hex()[:16]}… for this selection: the first, "
+                 f"{paper.id.hex()[:16]}…, counts") for p in own[1:]]  # fmt: skip
+    try:
+        expected = ballot_paper(selection.id, body, nominations, children)
+        paper_problems = paper_findings(paper_body, expected)
+    except ValueError as exc:
+        paper_problems = [f"paper_differs: {exc}"]
+    by_id = {n.id: n.body for n in nominations if isinstance(n.body, Nomination)}
+    categories = categories_of(paper_body, by_id)
+    judged = [(r, recount(r, selection.id, body, paper.id, paper_body, bundles, categories, selection.author,
+                          children)) for r in results]  # fmt: skip
+    return Judgement(paper, paper_problems, later, judged)

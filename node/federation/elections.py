@@ -209,7 +209,7 @@ async def _own_paper(node: Electing, selection: Envelope) -> Envelope | None:
     return papers[0] if papers else None
 
 
-PAPER_TWICE = "paper_twice"
+PAPER_TWICE = sel.PAPER_TWICE
 
 
 async def _ours(node: Electing, who: Member, selection_id: bytes, step: str) -> tuple[Envelope, Selection]:
@@ -346,41 +346,33 @@ async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
     if not papers:
         return view
     view.paper = papers[0]
-    view.later_papers = [(p, f"{PAPER_TWICE}: a second ballot paper {p.id.hex()[:16]}… (seq {p.seq}) for this "
-                          f"selection: the first, {papers[0].id.hex()[:16]}…, counts") for p in papers[1:]]  # fmt: skip
     gathered = await _gather(node, selection, view.paper)
-    try:
-        expected = sel.ballot_paper(selection_id, body, [_signed(n) for n in gathered.nominations],
-                                    gathered.children)  # fmt: skip
-        view.paper_findings = sel.paper_findings(gathered.paper, expected)
-    except ValueError as exc:
-        view.paper_findings = [f"paper_differs: {exc}"]
+    results = await _referring(node, selection_id, "selection_result")
+    # A judgement reads every bundle; asked again with the same envelopes held, it is the same.
+    key = (selection.id, tuple(p.id for p in papers), tuple(n.id for n in gathered.nominations),
+           tuple(sorted(b.id for b in gathered.bundles)), tuple(r.id for r in results),
+           tuple(sorted(gathered.children)))  # fmt: skip
+    judged = _judgements.get(key)
+    if judged is None:
+        judged = sel.judge_selection(_signed(selection), [_signed(p) for p in papers],
+                                     [_signed(n) for n in gathered.nominations], gathered.bundles,
+                                     [_signed(r) for r in results], gathered.children)  # fmt: skip
+        if len(_judgements) >= 256:
+            _judgements.pop(next(iter(_judgements)))
+        _judgements[key] = judged
+    by_id = {p.id: p for p in papers} | {r.id: r for r in results}
+    view.paper_findings = judged.paper_findings
+    view.later_papers = [(by_id[p.id], why) for p, why in judged.later_papers]
     for b in gathered.bundles:
         problem = sel.bundle_problem(b, selection_id, body, gathered.paper, gathered.children)
         size = len(gathered.paper.candidates) + 8
         receipts = b.body.receipts if isinstance(b.body, Decision) else b""
         view.bundles.append(BundleView(b.id, b.author, name_of(node, b.author), len(receipts) // size, problem))
-    for e in await _referring(node, selection_id, "selection_result"):
-        # A recount reads every bundle; asked again with the same bundles held, it is the same.
-        key = (
-            e.id,
-            view.paper.id,
-            tuple(sorted(b.id for b in gathered.bundles)),
-            tuple(sorted(gathered.children)),
-            tuple(gathered.categories),
-        )
-        findings = _recounts.get(key)
-        if findings is None:
-            findings = sel.recount(_signed(e), selection_id, body, view.paper.id, gathered.paper, gathered.bundles,
-                                   gathered.categories, selection.author, gathered.children)  # fmt: skip
-            if len(_recounts) >= 256:
-                _recounts.pop(next(iter(_recounts)))
-            _recounts[key] = findings
-        view.results.append(ResultView(e, findings))
+    view.results = [ResultView(by_id[r.id], findings) for r, findings in judged.results]
     return view
 
 
-_recounts: dict[tuple[object, ...], list[str]] = {}  # the latest recounts, by what they read
+_judgements: dict[tuple[object, ...], sel.Judgement] = {}  # the latest judgements, by what they read
 
 
 def _coded(finding: str) -> tuple[str, str]:

@@ -198,3 +198,87 @@ def test_aggregates_are_recounted_from_the_mandates_and_rolls_held() -> None:
                          {NORTH.public: mandates["for"], SOUTH.public: mandates["against"]})  # fmt: skip
     codes_found = {p.code for p in audit([("all", bundle(*held, inflated))], NOW).problems}
     assert codes_found == {"wrong_weight"}
+
+
+def a_selection() -> tuple[list[Envelope], dict[str, Envelope]]:
+    """National selects two of three candidates by STV; North nominates Ann and Bea, South
+    nominates Col; each region sends a bundle of ranked ballots; national fixes the paper
+    and publishes the result."""
+    from protocol import Nomination, Selection
+    from protocol import selections as sel
+    from protocol.ballots import ranked_choice, tally
+
+    gen = genesis(NATIONAL)
+    fed = gen.id
+    north_charter = next_envelope(NATIONAL, gen, charter(NORTH), fed)
+    south_charter = next_envelope(NATIONAL, north_charter, charter(SOUTH, "South Region"), fed)
+    selection = next_envelope(NATIONAL, south_charter, Selection(
+        office="Executive", seats=2, method="stv", nominations_close=T0 + 50_000, voting_close=T0 + 60_000,
+        reopen="off"), fed, created=T0 + 40_000)  # fmt: skip
+    out = [gen, north_charter, south_charter, selection]
+    heads: dict[bytes, Envelope | None] = {NORTH.public: None, SOUTH.public: None}
+    nominations = []
+    for region, name in ((NORTH, "Ann"), (NORTH, "Bea"), (SOUTH, "Col")):
+        nominated = Nomination(selection=selection.id, candidate=name, statement=f"{name} stands.",
+                               consented=T0 + 44_000)  # fmt: skip
+        env = next_envelope(region, heads[region.public], nominated, fed, created=T0 + 45_000)
+        heads[region.public] = env
+        nominations.append(env)
+    out += nominations
+    children = {NORTH.public, SOUTH.public}
+    paper = sel.ballot_paper(selection.id, selection.payload.body,  # type: ignore[arg-type]
+                             [sel.Signed(n.id, n.author, n.payload.created, n.payload.body) for n in nominations],
+                             children)  # fmt: skip
+    paper_env = next_envelope(NATIONAL, selection, paper, fed, created=T0 + 51_000)
+    out.append(paper_env)
+    bundles = []
+    for region, start, rankings in ((NORTH, 0, [[0, 1]] * 4 + [[1]] * 2), (SOUTH, 10, [[2, 0]] * 3)):
+        ballot = bytes([start + 100]) * 16
+        leaves = sorted(roll_leaf(bytes([start + i]) * 32, start + i) for i in range(len(rankings)))
+        roll = next_envelope(region, heads[region.public], Roll(count=len(rankings), root=root(leaves),
+                                                                as_of=T0 + 52_000, ballot=ballot), fed,
+                             created=T0 + 52_000)  # fmt: skip
+        out.append(roll)
+        votes = [(bytes([start + i]) * 16, ranked_choice(r, 3)) for i, r in enumerate(rankings)]
+        data = records(ballot, votes)
+        counts, _ = tally("ranked", 3, data)
+        bundle_body = Decision(
+            ballot=ballot, motion="selection", subject="Executive", text_hash=hashlib.sha256(b"Executive").digest(),
+            method="ranked", rules=BallotRules(quorum=Ratio(num=0, den=1), threshold=Ratio(num=1, den=2)),
+            electorate=len(votes), roll=roll.id, opened=T0 + 52_000, closed=T0 + 59_000, counts=counts,
+            receipts=data, outcome="bundled", options=paper.candidates, secrecy="secret", seats=2, counting="stv",
+            selection=selection.id)  # fmt: skip
+        env = next_envelope(region, roll, bundle_body, fed, created=T0 + 59_500)
+        heads[region.public] = env
+        bundles.append(env)
+    out += bundles
+    signed = [sel.Signed(b.id, b.author, b.payload.created, b.payload.body) for b in bundles]
+    result = sel.count_selection(selection.id, selection.payload.body, paper_env.id, paper, signed,  # type: ignore[arg-type]
+                                 ["", "", ""])  # fmt: skip
+    return out, {"paper": paper_env, "result_body": result, "north_bundle": bundles[0],  # type: ignore[dict-item]
+                 "selection": selection}  # fmt: skip
+
+
+def test_selections_are_judged_as_a_node_judges_them() -> None:
+    from protocol import selections as sel
+
+    held, parts = a_selection()
+    paper_env = parts["paper"]
+    honest = next_envelope(NATIONAL, paper_env, parts["result_body"], paper_env.payload.federation or b"",  # type: ignore[arg-type]
+                           created=T0 + 61_000)  # fmt: skip
+    report = audit([("all", bundle(*held, honest))], NOW)
+    assert report.holds, report.problems
+    # A result that leaves North's bundle out (counted again from South's alone, re-signed).
+    south_only = [b for b in held if b.kind == "decision" and b.author == SOUTH.public]
+    dropped_body = sel.count_selection(parts["selection"].id, parts["selection"].payload.body,  # type: ignore[arg-type]
+                                       paper_env.id, paper_env.payload.body,  # type: ignore[arg-type]
+                                       [sel.Signed(b.id, b.author, b.payload.created, b.payload.body)
+                                        for b in south_only], ["", "", ""])  # fmt: skip
+    dropped = next_envelope(NATIONAL, paper_env, dropped_body, paper_env.payload.federation or b"", created=T0 + 61_000)
+    found = [(p.code, p.object) for p in audit([("all", bundle(*held, dropped))], NOW).problems]
+    assert found == [("omits_bundle", dropped.id)]
+    # A second ballot paper by the selecting body.
+    second = next_envelope(NATIONAL, paper_env, paper_env.payload.body, paper_env.payload.federation or b"",
+                           created=T0 + 52_000)  # fmt: skip
+    found = [(p.code, p.object) for p in audit([("all", bundle(*held, second))], NOW).problems]
+    assert found == [("paper_twice", second.id)]

@@ -5,13 +5,17 @@ fails, 2 when it could not run (an unreadable source)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from node.cli.common import fail
-from protocol import node_id_text
+from node.errors import ConfigError
+from protocol import ProtocolError, node_id_text, read_bundle, write_bundle
 from protocol.audit import Report, audit
 
 
@@ -62,13 +66,54 @@ def print_summary(report: Report) -> None:
     print("everything holds" if report.holds else f"{len(report.problems)} problems")
 
 
+MAX_PULL = 5_000_000  # envelopes from one node's URL, at most
+
+
+async def pull(url: str, timeout_s: float = 30.0) -> bytes:
+    """Everything a node at ``url`` holds, as one bundle, through its public read API: its
+    heads (``GET /api/v1/node``), then each author's log a page at a time (``GET
+    /api/v1/log/{author}``). ConfigError when it does not answer as a node does."""
+    base = url.rstrip("/")
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    raws: list[bytes] = []
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            async with http.get(f"{base}/api/v1/node") as r:
+                if r.status != 200:
+                    raise ConfigError(f"{url} answered {r.status} to /api/v1/node: is it a branchnet node?")
+                heads: dict[str, int] = (await r.json())["heads"]
+            for author, head in sorted(heads.items()):
+                after = 0
+                while after < head and len(raws) < MAX_PULL:
+                    async with http.get(f"{base}/api/v1/log/{author}", params={"after": str(after)}) as r:
+                        if r.status != 200:
+                            raise ConfigError(f"{url} answered {r.status} for {author}'s log")
+                        page = list(read_bundle(await r.read()))
+                    if not page:
+                        break  # it holds less than it said (reported by the audit as behind)
+                    raws.extend(page)
+                    after += len(page)
+    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, ProtocolError) as exc:
+        raise ConfigError(f"{url} did not answer as a node does: {exc or type(exc).__name__}") from None
+    return write_bundle(raws)
+
+
+def _read(name: str) -> bytes:
+    if name.startswith(("http://", "https://")):
+        return asyncio.run(pull(name))
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {name}: {exc.strerror}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     sources = []
     for name in args.source:
         try:
-            sources.append((name, Path(name).read_bytes()))
-        except OSError as exc:
-            return fail("audit", f"cannot read {name}: {exc.strerror}")
+            sources.append((name, _read(name)))
+        except ConfigError as exc:
+            return fail("audit", exc.message)
     now_ms = args.now_ms if args.now_ms is not None else int(time.time() * 1000)
     report = audit(sources, now_ms)
     if args.json:
@@ -79,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(c: argparse.ArgumentParser) -> None:
-    c.add_argument("source", nargs="+", help="an export (`branchnet export`) of a node; several are merged")
+    c.add_argument(
+        "source",
+        nargs="+",
+        help="an export (`branchnet export`) of a node, or a node's URL "
+        "(https://...: pulled through its public read API); several are merged",
+    )
     c.add_argument("--json", action="store_true", help="one JSON object for machines")
     c.add_argument("--now-ms", type=int, default=None, help="the clock for the future-timestamp rule")

@@ -11,11 +11,13 @@ from node.errors import BadInput, NotFound
 from node.storage.members import Member
 from node.web.common import (
     PEER_COUNT,
+    int_query,
     json_response,
     node_of,
 )
 from node.web.routing import Query, Route
-from protocol import node_id_text, open_envelope
+from protocol import ProtocolError, node_id_text, open_envelope, parse_node_id, write_bundle
+from protocol.models import MAX_SEQ
 from protocol.views import envelope_view
 
 
@@ -77,6 +79,22 @@ async def get_envelope(request: web.Request, who: Member | None) -> web.StreamRe
     return web.Response(body=raw, content_type="application/vnd.branchnet.envelope")
 
 
+LOG_PAGE = 1000  # envelopes in one page of an author's log
+
+
+async def get_log(request: web.Request, who: Member | None) -> web.StreamResponse:
+    """One author's log as a bundle, from ``after`` (exclusive), at most ``limit`` envelopes:
+    what anyone auditing the federation pulls, a page at a time (docs/auditing.md)."""
+    try:
+        author = parse_node_id(request.match_info["author"])
+    except ProtocolError:
+        raise NotFound("an author is a node id (bn1...)") from None
+    after = int_query(request, "after", 0, 0, MAX_SEQ)
+    limit = int_query(request, "limit", LOG_PAGE, 1, LOG_PAGE)
+    raws = await node_of(request).envelopes.range(author, after, limit)
+    return web.Response(body=write_bundle(raws), content_type="application/vnd.branchnet.bundle")
+
+
 # --- the routes (node/web/api.py joins the tables of every module) ---
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health, "public", "Liveness and database check", response=Health),
@@ -88,5 +106,16 @@ ROUTES: tuple[Route, ...] = (
         "public",
         "One stored envelope (bytes, or ?format=json)",
         query=(Query("format", {"type": "string", "enum": ["json"]}),),
+    ),
+    Route(
+        "GET",
+        "/api/v1/log/{author}",
+        get_log,
+        "public",
+        "One author's log as a bundle, a page at a time (?after=SEQ&limit=N, at most 1000): for audits",
+        query=(
+            Query("after", {"type": "string", "pattern": r"^[0-9]{1,16}$"}),
+            Query("limit", {"type": "string", "pattern": r"^[0-9]{1,4}$"}),
+        ),
     ),
 )

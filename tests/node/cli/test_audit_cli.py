@@ -32,3 +32,28 @@ def test_an_export_holds_and_a_tampered_one_fails_naming_what(node_dir: Path, tm
     assert cut.returncode == 1 and "FAIL bad_bundle" in cut.stdout and "Traceback" not in cut.stderr
     missing = branchnet("audit", str(tmp_path / "nothing.bundle"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+async def test_a_node_url_audits_as_its_export_does(node_dir: Path, tmp_path: Path) -> None:
+    """Pulled through the public read API of a serving node, the same totals as its export."""
+    import asyncio
+
+    from tests.node.processes import start_serve
+
+    out = tmp_path / "node.bundle"
+    serve = await start_serve(node_dir)
+    try:
+        exported = await asyncio.to_thread(branchnet, "export", "--dir", str(node_dir), "--out", str(out))
+        assert exported.returncode == 0, exported.stderr
+        by_url = await asyncio.to_thread(branchnet, "audit", serve.url, "--json")
+        assert by_url.returncode == 0, by_url.stdout + by_url.stderr
+        by_file = await asyncio.to_thread(branchnet, "audit", str(out), "--json")
+        pulled, read = json.loads(by_url.stdout), json.loads(by_file.stdout)
+        for key in ("holds", "envelopes", "authors", "kinds", "problems", "bodies"):
+            assert pulled[key] == read[key], key
+        both = json.loads((await asyncio.to_thread(branchnet, "audit", serve.url, str(out), "--json")).stdout)
+        assert both["envelopes"] == read["envelopes"] and both["behind"] == []
+    finally:
+        await serve.stop()
+    gone = await asyncio.to_thread(branchnet, "audit", serve.url)
+    assert gone.returncode == 2 and "did not answer as a node does" in gone.stderr

@@ -30,6 +30,7 @@ from protocol import (
     Selection,
     SigningKey,
     Submission,
+    node_id_text,
     seal,
 )
 from protocol.ballots import records
@@ -71,6 +72,10 @@ async def _envelope(c: Cell) -> Request:
     federation = c.live.node.federation_state.federation
     assert federation is not None
     return f"/api/v1/envelopes/{federation.hex()}", {}
+
+
+async def _log(c: Cell) -> Request:
+    return f"/api/v1/log/{node_id_text(c.live.node.key.public)}?after=0&limit=10", {}
 
 
 async def _login(c: Cell) -> Request:

@@ -36,6 +36,7 @@ from tests.node.web.authz_builders import (
     _import,
     _item_path,
     _json,
+    _log,
     _login,
     _member_patch,
     _member_path,
@@ -62,6 +63,7 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ("GET", "/healthz"): (_fixed("/healthz"), dict.fromkeys(ROLES, (200, 200))),
     ("GET", "/api/v1/node"): (_fixed("/api/v1/node"), dict.fromkeys(ROLES, (200, 200))),
     ("GET", "/api/v1/envelopes/{id}"): (_envelope, dict.fromkeys(ROLES, (200, 200))),
+    ("GET", "/api/v1/log/{author}"): (_log, dict.fromkeys(ROLES, (200, 200))),
     ("POST", "/api/v1/auth/login"): (_login, dict.fromkeys(ROLES, (200, 401))),
     ("POST", "/api/v1/auth/invite"): (_accept_invite, dict.fromkeys(ROLES, (200, 400))),
     ("POST", "/api/v1/auth/forgot"): (

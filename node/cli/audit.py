@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jinja2
 
 from node.cli.common import fail
 from node.errors import ConfigError
@@ -40,10 +42,31 @@ def as_json(report: Report) -> dict[str, Any]:
         "unchecked": [i.hex() for i in report.unchecked],
         "behind": [{"source": b.source, "author": node_id_text(b.author), "author_name": _name(report, b.author),
                     "holds": b.holds, "highest": b.highest} for b in report.behind],
-        "bodies": sorted(({"key": node_id_text(k), "name": b.name, "level": b.level, "cut": b.cut}
+        "bodies": sorted(({"key": node_id_text(k), "name": b.name, "level": b.level, "cut": b.cut,
+                           "parent": node_id_text(b.parent) if b.parent else None}
                           for k, b in (report.trust.bodies.items() if report.trust else [])),
                          key=lambda b: (b["level"], b["name"])),
     }  # fmt: skip
+
+
+def write_html(report: Report, target: Path) -> None:
+    """One self-contained file a person can open and share: the summary, every problem, the
+    forks, the sources behind others, and the trust tree."""
+    data = as_json(report)
+    tree: dict[str | None, list[dict[str, Any]]] = {}
+    for body in data["bodies"]:
+        tree.setdefault(body["parent"], []).append(body)
+    founder = next((b["name"] for b in tree.get(None, [])), "an unknown federation")
+    env = jinja2.Environment(loader=jinja2.PackageLoader("node.cli", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)  # fmt: skip
+    made = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    html = env.get_template("audit.html").render(r=data, tree=tree, federation=founder, made=made)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise ConfigError(f"{target} already exists; refusing to overwrite it") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(html)
 
 
 def print_summary(report: Report) -> None:
@@ -116,6 +139,11 @@ def run(args: argparse.Namespace) -> int:
             return fail("audit", exc.message)
     now_ms = args.now_ms if args.now_ms is not None else int(time.time() * 1000)
     report = audit(sources, now_ms)
+    if args.html:
+        try:
+            write_html(report, Path(args.html))
+        except (ConfigError, OSError) as exc:
+            return fail("audit", str(getattr(exc, "message", exc)))
     if args.json:
         print(json.dumps(as_json(report), indent=2))
     else:
@@ -131,4 +159,5 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
         "(https://...: pulled through its public read API); several are merged",
     )
     c.add_argument("--json", action="store_true", help="one JSON object for machines")
+    c.add_argument("--html", default=None, metavar="FILE", help="also write one self-contained HTML report to FILE")
     c.add_argument("--now-ms", type=int, default=None, help="the clock for the future-timestamp rule")

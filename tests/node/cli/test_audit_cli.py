@@ -30,6 +30,16 @@ def test_an_export_holds_and_a_tampered_one_fails_naming_what(node_dir: Path, tm
     truncated.write_bytes(out.read_bytes()[:-7])
     cut = branchnet("audit", str(truncated), str(out))
     assert cut.returncode == 1 and "FAIL bad_bundle" in cut.stdout and "Traceback" not in cut.stderr
+    report = tmp_path / "report.html"
+    assert branchnet("audit", str(bent), "--html", str(report)).returncode == 1
+    html = report.read_text()
+    assert "2 problems found." in html and "<code>bad_signature</code>" in html and "<code>no_genesis</code>" in html
+    again = branchnet("audit", str(out), "--html", str(report))
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+    fine = tmp_path / "fine.html"
+    assert branchnet("audit", str(out), "--html", str(fine)).returncode == 0
+    page = fine.read_text()
+    assert "Everything holds." in page and "<li>Test Branch <span>(branch)</span>" in page  # the trust tree
     missing = branchnet("audit", str(tmp_path / "nothing.bundle"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
 

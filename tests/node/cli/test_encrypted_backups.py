@@ -7,7 +7,12 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.node.cli.test_node_cli import branchnet
+
+# ~35 s of `branchnet` processes: `make test-slow`, which CI runs after `make test`.
+pytestmark = pytest.mark.slow
 
 CANARY_NAME, CANARY_EMAIL = "Ottoline Canarybird", "ottoline.canarybird@example.org"
 

@@ -52,6 +52,7 @@ from .models import (
     SelectionResult,
     kind_of,
 )
+from .rolls import IMPLAUSIBLE_ROLL, RECENT_DECISIONS, doubt
 from .selections import Signed, judge_selection
 from .trust import STRUCTURAL, Trust
 from .upward import judge_item, recount
@@ -190,8 +191,11 @@ def _recount_aggregates(held: list[Envelope], trust: Trust, report: Report) -> N
     rolls: dict[bytes, list[Envelope]] = {}
     delegates: dict[bytes, list[Envelope]] = {}
     mandates: dict[bytes, list[Envelope]] = {}
+    decisions: dict[bytes, list[Decision]] = {}
     for e in ordered:
         body = e.payload.body
+        if isinstance(body, Decision):
+            decisions.setdefault(e.author, []).append(body)
         if isinstance(body, Roll):
             rolls.setdefault(e.author, []).append(e)
         elif isinstance(body, Delegates):
@@ -211,11 +215,20 @@ def _recount_aggregates(held: list[Envelope], trust: Trust, report: Report) -> N
         agenda = item.payload.body
         children = [k for k, b in trust.bodies.items() if b.parent == item.author and b.cut is None]
         counts: dict[bytes, int] = {}
+        doubted: list[tuple[bytes, Envelope, str]] = []
         if agenda.weighting == "card_vote":
             for child in children:
                 before = [r for r in rolls.get(child, []) if r.payload.created <= agenda.opens]
                 if before:
-                    counts[child] = before[-1].payload.body.count  # type: ignore[union-attr]
+                    weighing = before[-1]
+                    counts[child] = weighing.payload.body.count  # type: ignore[union-attr]
+                    log = rolls[child]
+                    at = log.index(weighing)
+                    previous = log[at - 1].payload.body.count if at > 0 else None  # type: ignore[union-attr]
+                    recent = decisions.get(child, [])[::-1][:RECENT_DECISIONS]
+                    why = doubt(counts[child], previous, recent)
+                    if why is not None:
+                        doubted.append((child, weighing, why))
         seats: dict[bytes, int] = {}
         if agenda.weighting == "delegates":
             for d in delegates.get(item.author, []):  # the latest by then wins
@@ -224,6 +237,10 @@ def _recount_aggregates(held: list[Envelope], trust: Trust, report: Report) -> N
         judged = judge_item(item, children, parent_of, counts, seats, mandates.get(item.id, []), by_id)
         for finding in recount(aggregate, item, judged.weights, judged.mandates, judged.latest):
             report.problems.append(_problem(finding.code, finding.message, aggregate))
+        for child, roll, why in sorted(doubted, key=lambda d: d[0]):  # as a node flags them: both
+            name = trust.bodies[child].name
+            report.problems.append(_problem(IMPLAUSIBLE_ROLL, f"{name} weighs by {why}", aggregate))
+            report.problems.append(_problem(IMPLAUSIBLE_ROLL, why, roll))
 
 
 def _signed(e: Envelope) -> Signed:

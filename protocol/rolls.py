@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .ballots import DIGEST_BYTES, choice_width
+from .models import Decision
+
 IMPLAUSIBLE_ROLL = "implausible_roll"
 GROWTH = 2
 SLACK = 50
 TURNOUT = 100
+RECENT_DECISIONS = 10  # a body's latest decisions whose turnout its roll is held against
 
 
 def roll_problem(count: int, previous: int | None, votes_cast: Iterable[int]) -> str | None:
@@ -35,3 +39,14 @@ def roll_problem(count: int, previous: int | None, votes_cast: Iterable[int]) ->
         return (f"a roll of {count} members where the most votes any of its recent decisions counted is {most}: "
                 f"more than {TURNOUT} times that plus {SLACK}")  # fmt: skip
     return None
+
+
+def votes_counted(decision: Decision) -> int:
+    """How many votes a decision counted (one receipt record each)."""
+    return len(decision.receipts) // (DIGEST_BYTES + choice_width(decision.method, len(decision.options)))
+
+
+def doubt(count: int, previous: int | None, recent: Iterable[Decision]) -> str | None:
+    """:func:`roll_problem` from the body's previous roll count and its recent decisions (the
+    node's and the audit's one way of asking)."""
+    return roll_problem(count, previous, [votes_counted(d) for d in recent])

@@ -14,10 +14,10 @@ from node.storage.envelopes import EnvelopeStore
 from node.storage.findings import FindingStore
 from node.storage.upward import UpwardStore
 from protocol import Decision, Envelope, Roll
-from protocol.ballots import DIGEST_BYTES, choice_width, repeated_decisions
+from protocol.ballots import repeated_decisions
 from protocol.envelope import reopen
 from protocol.errors import Code
-from protocol.rolls import roll_problem
+from protocol.rolls import RECENT_DECISIONS, doubt
 
 DECISION_TWICE = str(Code.DECISION_TWICE)
 
@@ -53,19 +53,15 @@ async def judge_decisions(node: Judging, due: Iterable[bytes], now_ms: int) -> i
     return written
 
 
-RECENT_DECISIONS = 10  # the body's latest decisions whose turnout a roll is held against
 
 
 async def roll_doubt(node: Judging, roll: Envelope) -> str | None:
     """Why this roll's count is implausible, from the body's previous roll and the votes its
-    recent decisions counted (:func:`protocol.rolls.roll_problem`); None when nothing shows it."""
+    recent decisions counted (:func:`protocol.rolls.doubt`); None when nothing shows it."""
     body = roll.payload.body
     assert isinstance(body, Roll)
     before = await node.envelopes.before(roll.author, "roll", roll.seq)
     previous = reopen(before).payload.body if before is not None else None
-    cast = []
-    for raw in await node.envelopes.own_of_kind(roll.author, "decision", RECENT_DECISIONS):
-        decision = reopen(raw).payload.body
-        if isinstance(decision, Decision):
-            cast.append(len(decision.receipts) // (DIGEST_BYTES + choice_width(decision.method, len(decision.options))))
-    return roll_problem(body.count, previous.count if isinstance(previous, Roll) else None, cast)
+    recent = [d for d in (reopen(raw).payload.body for raw in await node.envelopes.own_of_kind(
+        roll.author, "decision", RECENT_DECISIONS)) if isinstance(d, Decision)]  # fmt: skip
+    return doubt(body.count, previous.count if isinstance(previous, Roll) else None, recent)

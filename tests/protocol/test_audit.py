@@ -148,7 +148,7 @@ def test_the_verdict_and_the_trust_are_the_same_for_any_order(order: list[int], 
 SOUTH = key("south")
 
 
-def decisions_go_up() -> tuple[list[Envelope], Envelope, dict[str, Envelope]]:
+def decisions_go_up(inflated: int | None = None) -> tuple[list[Envelope], Envelope, dict[str, Envelope]]:
     """National puts a question to its two regions (card vote); North (a roll of 10) carries it
     and mandates for, South (a roll of 20) loses it and mandates against. Returns everything
     but the aggregate, the item, and each region's mandate."""
@@ -170,7 +170,12 @@ def decisions_go_up() -> tuple[list[Envelope], Envelope, dict[str, Envelope]]:
         roll = next_envelope(region, None, Roll(count=count, root=root(leaves), as_of=T0, ballot=BALLOT), fed)
         decided_body = decision(roll, choices, electorate=count, counts=counts, outcome=outcome)
         decided = next_envelope(region, roll, decided_body, fed)
-        mandate = next_envelope(region, decided, Mandate(item=item.id, position=position, basis=decided.id), fed,
+        last = decided
+        if inflated is not None and region is NORTH:  # a roll far out of line, signed before the item opens
+            big = sorted(roll_leaf(bytes([i % 256]) * 32, 1000 + i) for i in range(3))
+            last = next_envelope(region, decided, Roll(count=inflated, root=root(big), as_of=T0 + 20_000), fed)
+            out.append(last)
+        mandate = next_envelope(region, last, Mandate(item=item.id, position=position, basis=decided.id), fed,
                                 created=T0 + 35_000)  # type: ignore[arg-type]  # fmt: skip
         out += [roll, decided, mandate]
         mandates[position] = mandate
@@ -282,3 +287,17 @@ def test_selections_are_judged_as_a_node_judges_them() -> None:
                            created=T0 + 52_000)  # fmt: skip
     found = [(p.code, p.object) for p in audit([("all", bundle(*held, second))], NOW).problems]
     assert found == [("paper_twice", second.id)]
+
+
+def test_an_implausible_roll_is_flagged_where_it_gives_weight() -> None:
+    from protocol.upward import build
+
+    held, item, mandates = decisions_go_up(inflated=10_000)
+    weights = {NORTH.public: 10_000, SOUTH.public: 20}  # the aggregate counts what North says
+    counted = {NORTH.public: mandates["for"], SOUTH.public: mandates["against"]}
+    aggregate = next_envelope(NATIONAL, held[3], build(item, weights, counted), item.payload.federation or b"",
+                              created=T0 + 41_000)  # fmt: skip
+    report = audit([("all", bundle(*held, aggregate))], NOW)
+    flagged = [(p.code, p.kind) for p in report.problems]
+    assert flagged == [("implausible_roll", "aggregate"), ("implausible_roll", "roll")]
+    assert "North Region weighs by a roll of 10000 members after one of 10" in report.problems[0].message

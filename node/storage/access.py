@@ -39,6 +39,7 @@ def _access(r: sqlite3.Row) -> Access:
 
 MAX_BATCH = 500
 LINGER_S = 0.25  # how long an access that does not wait may stay uncommitted, gathering others
+LINGERING = "access-linger"  # the writer's task name while it waits to gather (a record that waits goes now)
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:
@@ -68,7 +69,8 @@ class AccessStore:
         self._pending.append(((int(self.clock()), actor_id, action, member_id, rows, via), future))
         if self._writer is None or self._writer.done() or (wait and self._lingering):
             # A task of its own: a caller that goes away (a closed connection) cannot stop it.
-            self._writer = asyncio.create_task(self._drain(0.0 if wait else LINGER_S), name="access-record")
+            self._writer = asyncio.create_task(self._drain(0.0 if wait else LINGER_S),
+                                               name="access-record" if wait else LINGERING)  # fmt: skip
         if wait:
             await future
         else:
@@ -81,11 +83,10 @@ class AccessStore:
 
     @property
     def _lingering(self) -> bool:
-        return self._writer is not None and not self._writer.done() and self._writer.get_name() == "access-linger"
+        return self._writer is not None and not self._writer.done() and self._writer.get_name() == LINGERING
 
     async def _drain(self, linger_s: float) -> None:
         if linger_s:  # gather what comes in the meantime into the same transaction
-            asyncio.current_task().set_name("access-linger")  # type: ignore[union-attr]
             await asyncio.sleep(linger_s)
             asyncio.current_task().set_name("access-record")  # type: ignore[union-attr]
         while self._pending:

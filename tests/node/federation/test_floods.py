@@ -58,6 +58,7 @@ async def charter_peers(directory: Path, *keys: SigningKey) -> bytes:
     return federation
 
 
+@pytest.mark.slow  # ~20 s of flooding: `make test-slow`, which CI runs after `make test`
 async def test_strangers_fill_only_their_share_of_the_quarantine(national: Path) -> None:
     relay, honest = SigningKey.generate(), SigningKey.generate()
     federation = await charter_peers(national, relay, honest)
@@ -94,6 +95,7 @@ async def test_strangers_fill_only_their_share_of_the_quarantine(national: Path)
         assert node.federation_state.heads[honest.public].seq == 2  # the waiting one moved on
 
 
+@pytest.mark.slow  # ~10 s of flooding: `make test-slow`, which CI runs after `make test`
 async def test_a_chartered_flood_is_held_to_the_default_quota(national: Path) -> None:
     flooder = SigningKey.generate()
     federation = await charter_peers(national, flooder)

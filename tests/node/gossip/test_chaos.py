@@ -67,6 +67,7 @@ async def honest(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
         yield nodes
 
 
+@pytest.mark.slow  # ~22 s: node processes, a tarpit, a flood: `make test-slow`, which CI runs after `make test`
 async def test_honest_nodes_converge_beside_a_tarpit_and_a_flood(honest: list[RunningNode]) -> None:
     assert await wait_until_converged(honest, 60) is not None
     national, north, south, leeds, york, bristol = honest

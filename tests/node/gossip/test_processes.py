@@ -81,6 +81,7 @@ async def test_a_stopped_node_catches_up(federation: list[RunningNode]) -> None:
     assert sum(heads.values()) == 14 + 6 * 3 + 1
 
 
+@pytest.mark.slow  # ~20 s of node processes: `make test-slow`, which CI runs after `make test`
 async def test_separated_groups_converge(federation: list[RunningNode]) -> None:
     assert await wait_until_converged(federation, BOUND_S) is not None
     by_name = {n.name: n for n in federation}

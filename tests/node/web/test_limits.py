@@ -93,6 +93,7 @@ async def test_a_flood_of_huge_request_heads_stays_within_its_memory_bound(node_
         await serve.stop()
 
 
+@pytest.mark.slow  # ~15 s: 1,100 connections: `make test-slow`, which CI runs after `make test`
 async def test_idle_connections_cannot_take_every_descriptor(node_dir: Path) -> None:
     """With an open-file limit of 1,024, 1,100 idle connections from 11 addresses: the node
     keeps its descriptors below the limit (evicting the longest idle connection), /healthz

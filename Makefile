@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/branchnet demo
 
 # In four workers (pytest-xdist): the suite mostly waits (node processes starting, servers
-# answering, a browser), so four overlap those waits on two cores: 5m10s to 6m00s on 2 cores here (two
+# answering, a browser), so four overlap those waits on two cores: 4m35s to 6m48s on 2 cores here, as busy as the shared host is (two
 # workers: 6m27s). Each test stands alone (its own folders, ports chosen by the OS), so any
 # order and any split give the same verdicts.
 test: $(STAMP)

@@ -1,6 +1,8 @@
-"""Members' data on the pages: each member's own page of what the node holds about them and
-who looked at their record; the admins' whole access record. The rules are
-:mod:`node.rules.members`, as the API's (node/web/routes/privacy.py)."""
+"""Members' data on the pages: each member's own page of what the node holds about them, who
+looked at their record, and their request to be forgotten; the officers' page of requests and
+of what the retention rule removes when; the admins' whole access record; the privacy notice.
+The rules are :mod:`node.rules.members`, :mod:`node.rules.members_data` and
+:mod:`node.rules.retention`, as the API's (node/web/routes/privacy.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ SECTIONS = {
     "ballots_opened": "Ballots you opened", "motions": "Motions you moved", "amendments": "Amendments you proposed",
     "comments": "Your comments", "candidacies": "Where you stood", "join_codes_made": "Join codes you made",
     "joins_decided": "Join requests you decided", "who_looked": "Who opened your record",
-    "what_they_looked_at": "Members' data you looked at",
+    "what_they_looked_at": "Members' data you looked at", "erasure_requests": "Your requests to be forgotten",
+    "erasures_decided": "Requests to be forgotten you answered",
 }  # fmt: skip
 
 

@@ -4,12 +4,12 @@ their identities, kept elsewhere, can read it. A plain backup needs an explicit 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyrage
 
 from node.errors import BadInput, ConfigError, Conflict
+from node.keyfile import create_file
 
 AGE_HEADER = b"age-encryption.org/v1\n"
 
@@ -30,18 +30,14 @@ def new_identity(path: Path) -> str:
     """Write a new age identity to ``path`` (readable by its owner only, never overwritten);
     return its recipient, to give to `branchnet backup --to`."""
     identity = pyrage.x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    text = f"# branchnet backup identity: keep it off the server; it reads backups made with --to {recipient}\n"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        create_file(path, f"{text}{identity}\n".encode())
     except FileExistsError:
         raise Conflict(f"{path} already exists; refusing to overwrite an identity") from None
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
-    recipient = str(identity.to_public())
-    with os.fdopen(fd, "w") as f:
-        f.write(f"# branchnet backup identity: keep it off the server; it reads backups made with --to {recipient}\n")
-        f.write(f"{identity}\n")
-        f.flush()
-        os.fsync(f.fileno())
     return recipient
 
 

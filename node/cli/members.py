@@ -8,7 +8,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import msgspec
 
 from node.cli.common import add_dir, plural
 from node.errors import BadInput
+from node.keyfile import create_file
 from node.rules import members as member_rules
 from node.rules import members_data
 from node.rules import retention as retention_rules
@@ -168,11 +168,11 @@ async def data(args: argparse.Namespace) -> int:
         print(text)
         return 0
     try:
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        create_file(Path(args.out), (text + "\n").encode())  # a member's personal data: owner only
     except FileExistsError:
         raise BadInput(f"{args.out} already exists; refusing to overwrite it") from None
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
+    except OSError as exc:
+        raise BadInput(f"cannot write {args.out}: {exc.strerror}") from None
     print(f"wrote member {args.id}'s data to {args.out}")
     return 0
 

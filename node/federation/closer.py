@@ -11,27 +11,21 @@ import time
 from collections.abc import Callable
 
 from node.federation import motions
+from node.tasks import Background
 
 log = logging.getLogger("branchnet.ballots")
 
 LOOK_S = 30.0  # at most this long between looks (a ballot opened by the command line is seen within it)
 
 
-class Closer:
+class Closer(Background):
+    name = "ballot closer"
+
     def __init__(self, node: motions.Moving, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
         self.node = node
         self.clock = clock
         self.wake = asyncio.Event()  # set when a ballot with a closing time opens here
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ballot closer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

@@ -11,7 +11,6 @@ what it removed, by count and member id, never a name. Officers see what will go
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from node.rules.members import access
 from node.rules.members_data import HoldsMembersData
 from node.storage.members import Member
 from node.storage.members_data import Lapsed, Swept
+from node.tasks import Background
 
 log = logging.getLogger("branchnet.retention")
 
@@ -79,22 +79,15 @@ async def run(node: HoldsMembersData, now: int | None = None) -> Swept:
     return done
 
 
-class Keeper:
+class Keeper(Background):
     """Runs the rule inside ``serve``: at start, then every hour."""
 
+    name = "retention"
+
     def __init__(self, node: HoldsMembersData, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
         self.node = node
         self.clock = clock or node.members_data.clock  # the node's own clock (a test's fake one)
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

@@ -4,19 +4,22 @@ the node creates any such file (an age identity, a member's copy of their data, 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from node.errors import KeyFileError as KeyFileError  # re-exported
 from protocol import ProtocolError, SigningKey
 
 
-def create_file(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to a new file with ``mode`` (readable by its owner only by default),
-    on disk before it returns. FileExistsError rather than overwrite; OSError as the system
-    says (each caller names what it was writing)."""
+def create_file(path: Path, data: bytes | Iterable[bytes], mode: int = 0o600) -> None:
+    """Write ``data`` (bytes, or pieces of it written as they come) to a new file with
+    ``mode`` (readable by its owner only by default), on disk before it returns.
+    FileExistsError rather than overwrite; OSError as the system says (each caller names what
+    it was writing)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "wb") as f:
-        f.write(data)
+        for piece in [data] if isinstance(data, bytes) else data:
+            f.write(piece)
         f.flush()
         os.fsync(f.fileno())
 

@@ -29,35 +29,35 @@ The verdict does not depend on the order of the sources or of their envelopes.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .audit_index import Fact, Index, MemoryIndex, link_of
+from .ballots import FirstDecisions, check_against_roll
 from .bundle import read_bundle
-from .chain import Head, check_logs, verify_fork_proof
+from .chain import MAX_FUTURE_MS, ChainWalk, Head, make_fork_proof, verify_fork_proof
+from .envelope import open_envelope, reopen
 from .errors import Code, ProtocolError
 from .models import (
+    TAG_OF,
     AgendaItem,
     Aggregate,
-    BallotPaper,
     Decision,
-    Delegates,
     Envelope,
     ForkProof,
-    Genesis,
-    Mandate,
-    Nomination,
     Roll,
-    Selection,
-    SelectionResult,
-    kind_of,
 )
-from .rolls import IMPLAUSIBLE_ROLL, RECENT_DECISIONS, doubt
+from .rolls import IMPLAUSIBLE_ROLL, RECENT_DECISIONS, roll_problem, votes_counted
 from .selections import Signed, judge_selection
 from .trust import STRUCTURAL, Trust
 from .upward import judge_item, recount
 
 NO_GENESIS = "no_genesis"  # the set holds no genesis (or several): trust cannot be computed
+STRUCTURAL_KINDS = tuple(sorted(TAG_OF[t] for t in STRUCTURAL))
+SELECTION_PARTS = ("ballot_paper", "nomination", "decision", "selection_result")
+_LAST = 1 << 64  # above any roll count: a bisection key after every roll of one time
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,23 @@ class Behind:
     highest: int  # the highest any source holds
 
 
+@dataclass(frozen=True)
+class Recount:
+    """One aggregate recounted: each direct child's weight and the mandate of it that counts
+    (None: none counts), the totals it claims and the problems found (none: it holds)."""
+
+    aggregate: bytes
+    author: bytes
+    item: bytes
+    title: str
+    weighting: str
+    weights: dict[bytes, int]
+    counted: dict[bytes, bytes | None]
+    totals: dict[str, int]
+    outcome: str
+    problems: tuple[str, ...]
+
+
 @dataclass
 class Report:
     sources: list[str]
@@ -92,6 +109,7 @@ class Report:
     forks: list[ForkProof] = field(default_factory=list)
     behind: list[Behind] = field(default_factory=list)
     unchecked: list[bytes] = field(default_factory=list)  # aggregates whose item the set lacks
+    recounts: list[Recount] = field(default_factory=list)
     trust: Trust | None = None
 
     @property
@@ -107,37 +125,73 @@ def _problem(code: Code | str, message: str, envelope: Envelope | None = None, o
     return Problem(str(code), message, object_id, None, "", source)
 
 
+def _of_fact(code: Code | str, message: str, fact: Fact) -> Problem:
+    return Problem(str(code), message, fact.id, fact.author, fact.kind)
+
+
+def unopened(raw: bytes, exc: ProtocolError) -> Problem:
+    """An envelope that does not open (encoding, limits, signature, its kind's rules): named by
+    the digest of its bytes, since it has no id one may trust."""
+    return Problem(str(exc.code), exc.message, hashlib.sha256(raw).digest())
+
+
+def bad_source(name: str, exc: ProtocolError) -> Problem:
+    """A source that is not a whole bundle: what it held before the fault is still audited."""
+    return _problem(exc.code, f"{name}: {exc.message}", source=name)
+
+
 def audit(sources: Sequence[tuple[str, bytes]], now_ms: int) -> Report:
-    """Merge ``sources`` (name, bundle bytes) and check everything (see the module's text)."""
+    """Merge ``sources`` (name, bundle bytes) in memory and check everything (see the module's
+    text); ``branchnet audit`` does the same on an index on disk, for sets of any size."""
     report = Report([name for name, _ in sources])
-    merged: dict[bytes, bytes] = {}
-    for name, data in sources:
+    index = MemoryIndex()
+    for number, (name, data) in enumerate(sources):
         try:
             raws = list(read_bundle(data))
         except ProtocolError as exc:
-            raws = list(_salvage(data))  # what comes before the fault is still audited
-            report.problems.append(_problem(exc.code, f"{name}: {exc.message}", source=name))
+            raws = list(_salvage(data))
+            report.problems.append(bad_source(name, exc))
         for raw in raws:
-            merged.setdefault(hashlib.sha256(raw).digest(), raw)
-    report.envelopes = len(merged)
-    ordered = [merged[k] for k in sorted(merged)]  # any order of sources gives this one
-    logs = check_logs(ordered, now_ms)
-    report.heads, report.forks = logs.heads, logs.forks
-    by_id = {e.id: e for e in logs.accepted}
-    for failure in logs.failures:
-        envelope = by_id.get(failure.id) if failure.id is not None else None
-        object_id = failure.id if failure.id is not None else hashlib.sha256(ordered[failure.index]).digest()
-        report.problems.append(Problem(str(failure.error.code), failure.error.message, object_id,
-                                       envelope.author if envelope else None, envelope.kind if envelope else ""))
-    report.trust = _trust(logs.accepted, logs.forks, report)
-    report.kinds = Counter(e.kind for e in logs.accepted)
-    if report.trust is not None:
-        admitted = _admitted(logs.accepted, report.trust)
-        _recount_aggregates(admitted, report.trust, report)
-        _judge_selections(admitted, report.trust, report)
-    _split_views(sources, logs.accepted, report)
-    report.problems.sort(key=lambda p: (p.code, p.object or b"", p.source))
+            try:
+                index.add(number, open_envelope(raw))
+            except ProtocolError as exc:
+                report.problems.append(unopened(raw, exc))
+    check(index, now_ms, report)
     return report
+
+
+def check(index: Index, now_ms: int, report: Report, progress: Callable[[int], object] | None = None) -> None:
+    """Every check after opening, in order, on what ``index`` holds; ``report`` gathers what
+    is found (it may hold the sources' and the unopened envelopes' problems already).
+    ``progress`` is told how many more envelopes the chain walk passed, now and then. The
+    steps may also be run apart (``branchnet audit`` runs :func:`later` in parts on several
+    cores while it walks): :func:`walk`, then :func:`later`, then :func:`finish`."""
+    walk(index, now_ms, report, progress)
+    index.settle()
+    later(index, report)
+    finish(index, report)
+
+
+def later(index: Index, report: Report, part: tuple[int, int] = (0, 1)) -> None:
+    """The checks after the walk: between envelopes, trust, aggregates and selections. With
+    ``part`` (i, n), only the i-th of n shares of the work (each share's problems together are
+    the whole's; trust problems in share 0)."""
+    _across(index, report, part)
+    report.trust = _trust(index, report.forks, report, part[0] == 0)
+    if report.trust is not None:
+        _recount_aggregates(index, report.trust, report, part)
+        _judge_selections(index, report.trust, report, part)
+
+
+def finish(index: Index, report: Report) -> None:
+    """What holds, counted; sources compared; problems in a fixed order."""
+    unopened_ids = {p.object for p in report.problems if p.object is not None and not p.kind}
+    report.envelopes = index.held() + len(unopened_ids)
+    report.kinds = index.kinds()
+    _split_views(index, report)
+    report.problems = sorted(set(report.problems), key=lambda p: (p.code, p.object or b"", p.source, p.message))
+    report.recounts.sort(key=lambda r: (r.author, r.aggregate))
+    report.unchecked.sort()
 
 
 def _salvage(data: bytes) -> Iterable[bytes]:
@@ -148,153 +202,249 @@ def _salvage(data: bytes) -> Iterable[bytes]:
         return
 
 
-def _trust(accepted: list[Envelope], forks: list[ForkProof], report: Report) -> Trust | None:
+PROGRESS_EVERY = 4096
+
+
+def walk(index: Index, now_ms: int, report: Report, progress: Callable[[int], object] | None = None,
+         authors: tuple[bytes, bytes] | None = None) -> None:  # fmt: skip
+    """Every author's log, by :class:`protocol.chain.ChainWalk` (as :func:`protocol.chain.check_logs`
+    walks them): what does not extend its log is a problem and leaves the index (once it
+    settles); ``report`` takes the heads and the fork proofs. ``authors`` (low, high): only
+    those authors' logs (each log is walked alone, so shares may be walked apart)."""
+    chains = ChainWalk(now_ms, MAX_FUTURE_MS)
+    forks: list[ForkProof] = []
+    passed = 0
+    for fact in index.links(authors):
+        passed += 1
+        if progress is not None and passed % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+        try:
+            step = chains.step(link_of(fact))
+        except ProtocolError as exc:
+            index.reject(fact.id)
+            report.problems.append(_of_fact(exc.code, exc.message, fact))
+            continue
+        if step == "fork":
+            assert chains.first is not None
+            forks.append(make_fork_proof(reopen(index.raw(chains.first.id)), reopen(index.raw(fact.id))))
+            index.reject(fact.id)
+            report.problems.append(_of_fact(Code.FORK, f"fork at seq {fact.seq}", fact))
+    if progress is not None:
+        progress(passed % PROGRESS_EVERY)
+    report.heads, report.forks = chains.heads, forks
+
+
+def _across(index: Index, report: Report, part: tuple[int, int]) -> None:
+    """A decision against its roll where the set holds it (``wrong_roll``), and a second
+    decision by one author on one ballot (``decision_twice``), as :func:`protocol.chain.check_logs`
+    judges them (the envelopes stay held: a node records these as findings)."""
+    first = FirstDecisions()
+    share, shares = part
+    authors = index.authors()[share::shares] if shares > 1 else [None]
+    rolls: dict[bytes, Envelope] = {}  # the author's rolls so far: where its decisions' rolls are, as a rule
+    for envelope in (e for author in authors for e in index.accepted(("decision", "roll"), author=author)):
+        body = envelope.payload.body
+        if rolls and next(iter(rolls.values())).author != envelope.author:
+            rolls.clear()
+        if isinstance(body, Roll):
+            rolls[envelope.id] = envelope
+            continue
+        assert isinstance(body, Decision)
+        roll = rolls.get(body.roll) or index.envelope(body.roll)
+        if roll is not None:
+            try:
+                check_against_roll(envelope, roll)
+            except ProtocolError as exc:
+                report.problems.append(_problem(exc.code, exc.message, envelope))
+        if first.later(envelope):
+            report.problems.append(_problem(Code.DECISION_TWICE, "its author decided this ballot already: the first "
+                                            "decision counts", envelope))  # fmt: skip
+
+
+def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool = True) -> Trust | None:
     """Trust replayed from the genesis the set holds; every envelope whose author it does not
     admit at that sequence is a problem."""
-    geneses = [e for e in accepted if isinstance(e.payload.body, Genesis)]
+    geneses = list(index.accepted(("genesis",)))
     if len(geneses) != 1:
         why = "no genesis: trust cannot be computed" if not geneses else f"{len(geneses)} geneses in one set"
-        report.problems.append(Problem(NO_GENESIS, why))
+        if problems:
+            report.problems.append(Problem(NO_GENESIS, why))
         return None
     genesis = geneses[0]
     forked = [(a.author, a.seq) for a, _ in map(verify_fork_proof, forks)]
-    trust = Trust.replay(genesis, [e for e in accepted if type(e.payload.body) in STRUCTURAL], forked)
-    for envelope in accepted:
-        if envelope.payload.federation not in (None, genesis.id):
-            report.problems.append(_problem(Code.WRONG_FEDERATION, "it belongs to another federation", envelope))
-            continue
-        body = trust.bodies.get(envelope.author)
+    trust = Trust.replay(genesis, index.accepted(STRUCTURAL_KINDS), forked)
+    if not problems:
+        return trust
+    foreign = set()
+    for fact in index.foreign(genesis.id):
+        foreign.add(fact.id)
+        report.problems.append(_of_fact(Code.WRONG_FEDERATION, "it belongs to another federation", fact))
+    for author in index.authors():
+        body = trust.bodies.get(author)
         if body is None:
-            report.problems.append(_problem(Code.UNKNOWN_AUTHOR, "its author was never chartered in this federation",
-                                            envelope))  # fmt: skip
-        elif body.cut is not None and envelope.seq > body.cut:
-            report.problems.append(_problem(Code.REVOKED, f"its author was cut after seq {body.cut} "
-                                                          f"({body.cut_reason})", envelope))  # fmt: skip
+            for fact in index.facts(author):
+                if fact.id not in foreign:
+                    report.problems.append(_of_fact(Code.UNKNOWN_AUTHOR, "its author was never chartered in this "
+                                                    "federation", fact))  # fmt: skip
+        elif body.cut is not None:
+            for fact in index.facts(author, above=body.cut):
+                if fact.id not in foreign:
+                    report.problems.append(_of_fact(Code.REVOKED, f"its author was cut after seq {body.cut} "
+                                                    f"({body.cut_reason})", fact))  # fmt: skip
     return trust
 
 
-def _admitted(accepted: list[Envelope], trust: Trust) -> list[Envelope]:
-    """The envelopes a node would hold: by an author the trust admits, within its cut."""
-    out = []
-    for envelope in accepted:
+def _admits(trust: Trust) -> Callable[[Envelope], bool]:
+    """Whether a node would hold an envelope: by an author the trust admits, within its cut."""
+
+    def admits(envelope: Envelope) -> bool:
         body = trust.bodies.get(envelope.author)
-        if body is not None and (body.cut is None or envelope.seq <= body.cut):
-            out.append(envelope)
-    return out
+        return body is not None and (body.cut is None or envelope.seq <= body.cut)
+
+    return admits
 
 
-def _recount_aggregates(held: list[Envelope], trust: Trust, report: Report) -> None:
+class _Held(Mapping[bytes, Envelope]):
+    """The envelopes a mandate may cite, looked up (never listed): those fetched together
+    beforehand (:meth:`fetch`), else one at a time."""
+
+    def __init__(self, index: Index, admits: Callable[[Envelope], bool]) -> None:
+        self._index, self._admits = index, admits
+        self._fetched: dict[bytes, Envelope] = {}
+
+    def fetch(self, ids: list[bytes]) -> None:
+        self._fetched = self._index.envelopes(ids)
+
+    def __getitem__(self, key: bytes) -> Envelope:
+        found = self._fetched.get(key) or self._index.envelope(key)
+        if found is None or not self._admits(found):
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise TypeError("the held envelopes are looked up, not listed")
+
+    def __len__(self) -> int:
+        raise TypeError("the held envelopes are looked up, not listed")
+
+
+def _recount_aggregates(index: Index, trust: Trust, report: Report, part: tuple[int, int]) -> None:
     """Every aggregate recounted from the mandates and rolls the set holds, by the code a node
     recounts with (:func:`protocol.upward.judge_item` and :func:`protocol.upward.recount`)."""
-    by_id = {e.id: e for e in held}
-    ordered = sorted(held, key=lambda e: (e.author, e.seq))
-    rolls: dict[bytes, list[Envelope]] = {}
-    delegates: dict[bytes, list[Envelope]] = {}
-    mandates: dict[bytes, list[Envelope]] = {}
-    decisions: dict[bytes, list[Decision]] = {}
-    for e in ordered:
-        body = e.payload.body
-        if isinstance(body, Decision):
-            decisions.setdefault(e.author, []).append(body)
-        if isinstance(body, Roll):
-            rolls.setdefault(e.author, []).append(e)
-        elif isinstance(body, Delegates):
-            delegates.setdefault(body.to, []).append(e)
-        elif isinstance(body, Mandate):
-            mandates.setdefault(body.item, []).append(e)
+    admits = _admits(trust)
+    held = _Held(index, admits)
+    rolls: dict[bytes, list[tuple[int, int, bytes]]] = {}  # each child's rolls: (created, count, id)
+    recent: dict[bytes, list[int]] = {}
+    doubts: dict[tuple[bytes, int], str | None] = {}  # (child, which roll): what roll_problem said of it
+
+    def rolls_of(child: bytes) -> list[tuple[int, int, bytes]]:
+        if child not in rolls:
+            rolls[child] = [(r.payload.created, r.payload.body.count, r.id)  # type: ignore[union-attr]
+                            for r in index.accepted(("roll",), author=child)]  # fmt: skip
+        return rolls[child]
+
+    def recent_of(child: bytes) -> list[int]:
+        """The votes its recent decisions counted (:func:`protocol.rolls.doubt`'s second question)."""
+        if child not in recent:
+            newest = index.accepted(("decision",), author=child, newest=RECENT_DECISIONS)
+            recent[child] = [votes_counted(d.payload.body) for d in newest]  # type: ignore[arg-type]
+        return recent[child]
 
     def parent_of(key: bytes) -> bytes | None:
         body = trust.bodies.get(key)
         return body.parent if body is not None else None
 
-    for aggregate in (e for e in ordered if isinstance(e.payload.body, Aggregate)):
-        item = by_id.get(aggregate.payload.body.item)  # type: ignore[union-attr]
+    by = None
+    for aggregate in filter(admits, index.accepted(("aggregate",), part=part)):
+        body = aggregate.payload.body
+        assert isinstance(body, Aggregate)
+        if aggregate.author != by:  # the next body's aggregates: its children are others
+            by = aggregate.author
+            rolls.clear()
+            recent.clear()
+            doubts.clear()
+        item = held.get(body.item)
         if item is None or not isinstance(item.payload.body, AgendaItem):
             report.unchecked.append(aggregate.id)  # its item is not in the set: a node would wait for it
             continue
         agenda = item.payload.body
         children = [k for k, b in trust.bodies.items() if b.parent == item.author and b.cut is None]
         counts: dict[bytes, int] = {}
-        doubted: list[tuple[bytes, Envelope, str]] = []
+        doubted: list[tuple[bytes, bytes, str]] = []
         if agenda.weighting == "card_vote":
-            for child in children:
-                before = [r for r in rolls.get(child, []) if r.payload.created <= agenda.opens]
-                if before:
-                    weighing = before[-1]
-                    counts[child] = weighing.payload.body.count  # type: ignore[union-attr]
-                    log = rolls[child]
-                    at = log.index(weighing)
-                    previous = log[at - 1].payload.body.count if at > 0 else None  # type: ignore[union-attr]
-                    recent = decisions.get(child, [])[::-1][:RECENT_DECISIONS]
-                    why = doubt(counts[child], previous, recent)
+            for child in children:  # in good standing: everything it signed is admitted
+                log = rolls_of(child)
+                at = bisect_right(log, (agenda.opens, _LAST, b"")) - 1  # its latest roll by then (times only grow)
+                if at >= 0:
+                    counts[child] = log[at][1]
+                    if (child, at) not in doubts:  # as protocol.rolls.doubt asks it, once per roll
+                        previous = log[at - 1][1] if at > 0 else None
+                        doubts[child, at] = roll_problem(counts[child], previous, recent_of(child))
+                    why = doubts[child, at]
                     if why is not None:
-                        doubted.append((child, weighing, why))
+                        doubted.append((child, log[at][2], why))
         seats: dict[bytes, int] = {}
         if agenda.weighting == "delegates":
-            for d in delegates.get(item.author, []):  # the latest by then wins
+            for d in filter(admits, index.accepted(("delegates",), ref=item.author)):  # the latest by then wins
                 if d.payload.created <= agenda.opens:
                     seats[d.author] = d.payload.body.count  # type: ignore[union-attr]
-        judged = judge_item(item, children, parent_of, counts, seats, mandates.get(item.id, []), by_id)
-        for finding in recount(aggregate, item, judged.weights, judged.mandates, judged.latest):
+        mandates = list(filter(admits, index.accepted(("mandate",), ref=item.id)))
+        held.fetch([m.payload.body.basis for m in mandates])  # type: ignore[union-attr]
+        judged = judge_item(item, children, parent_of, counts, seats, mandates, held)
+        found = recount(aggregate, item, judged.weights, judged.mandates, judged.latest)
+        for finding in found:
             report.problems.append(_problem(finding.code, finding.message, aggregate))
-        for child, roll, why in sorted(doubted, key=lambda d: d[0]):  # as a node flags them: both
+        for child, roll_id, why in sorted(doubted):  # as a node flags them: both
             name = trust.bodies[child].name
             report.problems.append(_problem(IMPLAUSIBLE_ROLL, f"{name} weighs by {why}", aggregate))
-            report.problems.append(_problem(IMPLAUSIBLE_ROLL, why, roll))
+            report.problems.append(_problem(IMPLAUSIBLE_ROLL, why, held[roll_id]))
+        codes = {f.code for f in found} | ({IMPLAUSIBLE_ROLL} if doubted else set())
+        report.recounts.append(Recount(
+            aggregate.id, aggregate.author, item.id, agenda.title, agenda.weighting, dict(judged.weights),
+            {child: (judged.latest[child].id if child in judged.latest else None) for child in judged.weights},
+            {"for": body.votes[0], "against": body.votes[1], "abstain": body.votes[2], "weight_sent": body.weight_sent,
+             "weight_all": body.weight_all}, body.outcome, tuple(sorted(codes)),
+        ))  # fmt: skip
 
 
 def _signed(e: Envelope) -> Signed:
     return Signed(e.id, e.author, e.payload.created, e.payload.body)
 
 
-def _judge_selections(held: list[Envelope], trust: Trust, report: Report) -> None:
+def _judge_selections(index: Index, trust: Trust, report: Report, part: tuple[int, int]) -> None:
     """Every selection's ballot paper against its nominations, every later paper, and every
     result recounted from the bundles the set holds, by the code a node judges with
     (:func:`protocol.selections.judge_selection`)."""
-    ordered = sorted(held, key=lambda e: (e.author, e.seq))
-    by_selection: dict[bytes, dict[str, list[Envelope]]] = {}
-    for e in ordered:
-        body = e.payload.body
-        if isinstance(body, BallotPaper | Nomination | SelectionResult) or (
-                isinstance(body, Decision) and body.selection is not None):  # fmt: skip
-            part = by_selection.setdefault(body.selection, {})  # type: ignore[arg-type]
-            part.setdefault(e.kind, []).append(e)
-    by_id = {e.id: e for e in held}
-    for selection in (e for e in ordered if isinstance(e.payload.body, Selection)):
-        part = by_selection.get(selection.id, {})
+    admits = _admits(trust)
+    for selection in filter(admits, index.accepted(("selection",), part=part)):
+        found_parts = {kind: [_signed(e) for e in filter(admits, index.accepted((kind,), ref=selection.id))]
+                for kind in SELECTION_PARTS}  # fmt: skip
         children = {k for k, b in trust.bodies.items() if b.parent == selection.author and b.cut is None}
-        judged = judge_selection(_signed(selection), [_signed(e) for e in part.get("ballot_paper", [])],
-                                 [_signed(e) for e in part.get("nomination", [])],
-                                 [_signed(e) for e in part.get("decision", [])],
-                                 [_signed(e) for e in part.get("selection_result", [])], children)  # fmt: skip
+        held = found_parts
+        judged = judge_selection(_signed(selection), held["ballot_paper"], held["nomination"], held["decision"],
+                                 held["selection_result"], children)  # fmt: skip
         found = [(judged.paper, f) for f in judged.paper_findings] if judged.paper is not None else []
         found += [(paper, why) for paper, why in judged.later_papers]
         found += [(result, f) for result, findings in judged.results for f in findings]
         for about, finding in found:
             code, _, message = finding.partition(": ")
-            report.problems.append(_problem(code, message or code, by_id[about.id]))
+            report.problems.append(_problem(code, message or code, index.envelope(about.id)))
 
 
-def _split_views(sources: Sequence[tuple[str, bytes]], accepted: list[Envelope], report: Report) -> None:
+def _split_views(index: Index, report: Report) -> None:
     """Forks across sources are in ``report.forks`` already (the merged logs show them); here,
     which source holds less of an author's log than another (of the envelopes that hold)."""
-    if len(sources) < 2:
+    if len(report.sources) < 2:
         return
-    slot = {e.id: (e.author, e.seq) for e in accepted}
-    highest: dict[str, dict[bytes, int]] = {}
-    for name, data in sources:
-        tops: dict[bytes, int] = {}
-        for raw in _salvage(data):
-            found = slot.get(hashlib.sha256(raw).digest())
-            if found is not None:
-                tops[found[0]] = max(tops.get(found[0], 0), found[1])
-        highest[name] = tops
-    for author in sorted({a for tops in highest.values() for a in tops}):
-        top = max(tops.get(author, 0) for tops in highest.values())
+    tops = index.tops()
+    highest = {name: tops.get(number, {}) for number, name in enumerate(report.sources)}
+    for author in sorted({a for held in highest.values() for a in held}):
+        top = max(held.get(author, 0) for held in highest.values())
         for name in sorted(highest):
             holds = highest[name].get(author, 0)
             if holds < top:
                 report.behind.append(Behind(name, author, holds, top))
 
 
-__all__ = ["Behind", "Problem", "Report", "audit", "kind_of"]
+__all__ = ["Behind", "Problem", "Recount", "Report", "audit", "bad_source", "check", "finish", "later", "unopened",
+           "walk"]  # fmt: skip

@@ -28,23 +28,33 @@ def write_bundle(envelopes: Iterable[bytes]) -> bytes:
     return MAGIC + b"".join(record(e) for e in envelopes)
 
 
+def records(data: bytes | memoryview, start: int | None = None) -> Iterator[tuple[int, int]]:
+    """Each record's envelope as (offset, size) in ``data`` (bytes, or a memoryview of an mmap),
+    without copying it; raise bad_bundle on a bad magic, length or truncation. ``start``: the
+    offset of a record boundary to begin at, in a piece of a bundle that has no magic."""
+    if start is None:
+        if bytes(data[: len(MAGIC)]) != MAGIC:
+            raise DecodeFailure(Code.BAD_BUNDLE, "not a branchnet bundle (bad magic)")
+        start = len(MAGIC)
+    offset, number, end = start, 0, len(data)
+    while offset < end:
+        number += 1
+        if offset + _LEN.size > end:
+            raise DecodeFailure(Code.BAD_BUNDLE, f"record {number}: truncated length prefix")
+        (size,) = _LEN.unpack_from(data, offset)
+        offset += _LEN.size
+        if size == 0 or size > MAX_FORK_PROOF_ENVELOPE_BYTES:
+            raise DecodeFailure(Code.BAD_BUNDLE, f"record {number}: length {size} is out of range")
+        if offset + size > end:
+            raise DecodeFailure(Code.BAD_BUNDLE, f"record {number}: truncated ({end - offset} of {size} bytes)")
+        yield offset, size
+        offset += size
+
+
 def read_bundle(data: bytes) -> Iterator[bytes]:
     """Yield each envelope's bytes; raise bad_bundle on a bad magic, length or truncation.
 
     Envelopes are not opened here: the reader decides what to check."""
-    if not data.startswith(MAGIC):
-        raise DecodeFailure(Code.BAD_BUNDLE, "not a branchnet bundle (bad magic)")
     view = memoryview(data)
-    offset, number = len(MAGIC), 0
-    while offset < len(data):
-        number += 1
-        if offset + _LEN.size > len(data):
-            raise DecodeFailure(Code.BAD_BUNDLE, f"record {number}: truncated length prefix")
-        (size,) = _LEN.unpack_from(view, offset)
-        offset += _LEN.size
-        if size == 0 or size > MAX_FORK_PROOF_ENVELOPE_BYTES:
-            raise DecodeFailure(Code.BAD_BUNDLE, f"record {number}: length {size} is out of range")
-        if offset + size > len(data):
-            raise DecodeFailure(Code.BAD_BUNDLE, f"record {number}: truncated ({len(data) - offset} of {size} bytes)")
+    for offset, size in records(view):
         yield bytes(view[offset : offset + size])
-        offset += size

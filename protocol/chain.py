@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import msgspec
 
@@ -42,16 +43,40 @@ class Head(msgspec.Struct, frozen=True):
         return cls(p.author, p.seq, envelope.id, p.created, p.federation, quota)
 
 
+class Link(msgspec.Struct, frozen=True):
+    """What the chain rules read of an envelope: its place in its author's log. An audit keeps
+    these for a million envelopes where it cannot keep the envelopes themselves."""
+
+    author: bytes
+    seq: int
+    id: bytes
+    prev: bytes | None
+    created: int
+    federation: bytes | None
+    size: int
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> Link:
+        p = envelope.payload
+        return cls(p.author, p.seq, envelope.id, p.prev, p.created, p.federation, len(envelope.raw))
+
+
 def check_next(
     head: Head | None, envelope: Envelope, now_ms: int, max_future_ms: int = MAX_FUTURE_MS, quota: Quota | None = None
 ) -> Head:
-    """Check that ``envelope`` extends the log whose last envelope is ``head``.
+    """Check that ``envelope`` extends the log whose last envelope is ``head``: :func:`check_link`."""
+    return check_link(head, Link.of(envelope), now_ms, max_future_ms, quota)
+
+
+def check_link(
+    head: Head | None, p: Link, now_ms: int, max_future_ms: int = MAX_FUTURE_MS, quota: Quota | None = None
+) -> Head:
+    """Check that the envelope ``p`` stands for extends the log whose last envelope is ``head``.
 
     ``head`` is None when nothing of this author is known yet (so seq must be 1).
     With a ``quota``, the envelope must also fit the author's quota (over_quota).
     Returns the new head. Raises ChainFailure (bad_chain, future_timestamp,
     wrong_federation, fork, over_quota)."""
-    p = envelope.payload
     if p.created > now_ms + max_future_ms:
         raise ChainFailure(
             Code.FUTURE_TIMESTAMP, f"created is {p.created - now_ms} ms ahead of this clock", "payload.created"
@@ -59,7 +84,8 @@ def check_next(
     if head is None:
         if p.seq != 1:
             raise ChainFailure(Code.BAD_CHAIN, f"seq {p.seq} does not follow an empty log (expected 1)", "payload.seq")
-        return Head.of(envelope, charge(quota, None, p.created, p.created, len(envelope.raw)) if quota else None)
+        return Head(p.author, p.seq, p.id, p.created, p.federation,
+                    charge(quota, None, p.created, p.created, p.size) if quota else None)  # fmt: skip
     if head.author != p.author:
         raise ChainFailure(Code.BAD_CHAIN, "envelope is by another author", "payload.author")
     if head.federation is not None and p.federation != head.federation:
@@ -67,7 +93,7 @@ def check_next(
             Code.WRONG_FEDERATION, "envelope names another federation than its log", "payload.federation"
         )
     if p.seq <= head.seq:
-        if p.seq == head.seq and envelope.id != head.id:
+        if p.seq == head.seq and p.id != head.id:
             raise ChainFailure(Code.FORK, f"a different envelope already holds seq {p.seq}", "payload.seq")
         raise ChainFailure(Code.BAD_CHAIN, f"seq {p.seq} is not after the head {head.seq}", "payload.seq")
     if p.seq != head.seq + 1:
@@ -76,9 +102,35 @@ def check_next(
         raise ChainFailure(Code.BAD_CHAIN, f"prev is not the id of seq {head.seq}", "payload.prev")
     if p.created < head.created:
         raise ChainFailure(Code.BAD_CHAIN, "created is earlier than the previous envelope's", "payload.created")
-    if quota is None:
-        return Head.of(envelope)
-    return Head.of(envelope, charge(quota, head.quota, head.created, p.created, len(envelope.raw)))
+    charged = charge(quota, head.quota, head.created, p.created, p.size) if quota is not None else None
+    return Head(p.author, p.seq, p.id, p.created, p.federation, charged)
+
+
+class ChainWalk:
+    """Every author's log checked from its links fed in (author, seq, id) order, as
+    :func:`check_logs` and the audit both walk them: the same envelope twice is passed over
+    (``"same"``); a second envelope at a taken sequence (same author and federation) is a
+    ``"fork"`` with :attr:`first`, the one that took it; else the link must extend its
+    author's log (:func:`check_link` raises if not) and ``"next"`` is returned."""
+
+    def __init__(self, now_ms: int, max_future_ms: int = MAX_FUTURE_MS) -> None:
+        self.now_ms, self.max_future_ms = now_ms, max_future_ms
+        self.heads: dict[bytes, Head] = {}
+        self.first: Link | None = None  # the first link seen at the current sequence
+        self._last: bytes | None = None
+
+    def step(self, link: Link) -> Literal["same", "fork", "next"]:
+        if link.id == self._last:
+            return "same"
+        self._last = link.id
+        first = self.first
+        if first is not None and first.author == link.author and first.seq == link.seq:
+            if first.federation == link.federation:
+                return "fork"
+        else:
+            self.first = link
+        self.heads[link.author] = check_link(self.heads.get(link.author), link, self.now_ms, self.max_future_ms)
+        return "next"
 
 
 def is_fork(a: Envelope, b: Envelope) -> bool:
@@ -161,28 +213,24 @@ def check_logs(items: Iterable[bytes], now_ms: int, max_future_ms: int = MAX_FUT
         except ProtocolError as exc:
             failures.append(Failure(index, None, exc))
     opened.sort(key=lambda item: (item[1].author, item[1].seq, item[1].id))
-    heads: dict[bytes, Head] = {}
-    by_slot: dict[tuple[bytes, int], Envelope] = {}
+    walk = ChainWalk(now_ms, max_future_ms)
+    by_id: dict[bytes, Envelope] = {}
     accepted: list[Envelope] = []
     forks: list[ForkProof] = []
-    seen: set[bytes] = set()
     for index, env in opened:
-        if env.id in seen:
-            continue  # the same envelope twice is harmless
-        seen.add(env.id)
-        slot = (env.author, env.seq)
-        other = by_slot.get(slot)
-        if other is not None:
-            forks.append(make_fork_proof(other, env))
-            failures.append(Failure(index, env.id, ChainFailure(Code.FORK, f"fork at seq {env.seq}", "payload.seq")))
-            continue
-        by_slot[slot] = env
+        by_id.setdefault(env.id, env)
         try:
-            heads[env.author] = check_next(heads.get(env.author), env, now_ms, max_future_ms)
+            step = walk.step(Link.of(env))
         except ProtocolError as exc:
             failures.append(Failure(index, env.id, exc))
             continue
-        accepted.append(env)
+        if step == "fork":
+            assert walk.first is not None
+            forks.append(make_fork_proof(by_id[walk.first.id], env))
+            failures.append(Failure(index, env.id, ChainFailure(Code.FORK, f"fork at seq {env.seq}", "payload.seq")))
+        elif step == "next":
+            accepted.append(env)
+    heads = walk.heads
     failures += _across(accepted, {env.id: index for index, env in opened})
     failures.sort(key=lambda f: f.index)
     return LogReport(accepted, heads, failures, forks)

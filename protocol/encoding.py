@@ -80,6 +80,15 @@ def decode_payload(data: bytes) -> Payload:
     return decode_strict(_payload_decoder, data, "payload")
 
 
+def decode_payload_again(data: bytes) -> Payload:
+    """Decode a payload this process (or a store it trusts) already decoded strictly: the
+    schema still applies, the canonical form is not checked again."""
+    try:
+        return _payload_decoder.decode(data)
+    except _DECODE_ERRORS as exc:
+        raise _failure(exc, "payload") from None
+
+
 def decode_wire(data: bytes) -> tuple[int, bytes, bytes]:
     """Split the outer envelope ``[version, payload, signature]``, strictly.
 

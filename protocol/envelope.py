@@ -16,7 +16,7 @@ import hashlib
 
 from . import ed25519
 from .ballots import check_decision
-from .encoding import decode_payload, decode_wire, encode
+from .encoding import decode_payload, decode_payload_again, decode_wire, encode
 from .errors import Code, DecodeFailure, SignatureFailure
 from .keys import SigningKey
 from .models import (
@@ -119,13 +119,15 @@ def open_envelope(data: bytes, *, deep: bool = True) -> Envelope:
     return envelope
 
 
-def reopen(data: bytes) -> Envelope:
+def reopen(data: bytes, id: bytes | None = None) -> Envelope:
     """An envelope read back from a store that opened it with :func:`open_envelope` before
-    keeping it: decoded (the schema still applies), the signature not checked again. Only for
-    bytes the caller itself verified; anything from outside goes through ``open_envelope``."""
+    keeping it: decoded (the schema still applies), neither its signature nor its canonical
+    form checked again; ``id``, when the store keeps it, spares hashing the bytes again. Only
+    for bytes the caller itself verified; anything from outside goes through ``open_envelope``."""
     data = bytes(data)
     _, payload_bytes, signature = decode_wire(data)
-    return Envelope(id=envelope_id(data), raw=data, payload=decode_payload(payload_bytes), signature=signature)
+    return Envelope(id=id or envelope_id(data), raw=data, payload=decode_payload_again(payload_bytes),
+                    signature=signature)  # fmt: skip
 
 
 def _check_header(payload: Payload) -> None:

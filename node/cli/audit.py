@@ -7,18 +7,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-import aiohttp
 import jinja2
+from tqdm import tqdm
 
+from node.cli.audit_read import audit_files, pull
 from node.cli.common import fail
 from node.errors import ConfigError
 from node.keyfile import create_file
-from protocol import ProtocolError, node_id_text, read_bundle, write_bundle
-from protocol.audit import Report, audit
+from protocol import node_id_text
+from protocol.audit import Report
 
 
 def _name(report: Report, key: bytes | None) -> str:
@@ -29,6 +33,7 @@ def _name(report: Report, key: bytes | None) -> str:
 
 
 def as_json(report: Report) -> dict[str, Any]:
+    """Everything but the recounts (:func:`recounts_json`: one at a time, for their number)."""
     return {
         "holds": report.holds,
         "sources": report.sources,
@@ -49,10 +54,35 @@ def as_json(report: Report) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def recounts_json(report: Report) -> Iterator[dict[str, Any]]:
+    """Each aggregate recounted: its totals, outcome, problems, and each child's weight and
+    the mandate of it that counts."""
+    for c in report.recounts:
+        yield {"aggregate": c.aggregate.hex(), "author": node_id_text(c.author), "author_name": _name(report, c.author),
+               "item": c.item.hex(), "title": c.title, "weighting": c.weighting, "totals": c.totals,
+               "outcome": c.outcome, "holds": not c.problems, "problems": list(c.problems),
+               "children": [{"key": node_id_text(k), "name": _name(report, k), "weight": w,
+                             "counted": counted.hex() if (counted := c.counted.get(k)) else None}
+                            for k, w in sorted(c.weights.items(), key=lambda kw: _name(report, kw[0]))]}  # fmt: skip
+
+
+def write_json(report: Report, out: TextIO) -> None:
+    """:func:`as_json` with ``"recounts"``, written a recount at a time: a federation's
+    thousands of aggregates never stand in memory as one text."""
+    head = json.dumps(as_json(report), indent=2)
+    out.write(head[: -len("\n}")] + ',\n  "recounts": [')
+    for number, recount in enumerate(recounts_json(report)):
+        out.write(("," if number else "") + "\n    " + json.dumps(recount))
+    out.write("\n  ]\n}\n")
+
+
 def write_html(report: Report, target: Path) -> None:
     """One self-contained file a person can open and share: the summary, every problem, the
-    forks, the sources behind others, and the trust tree."""
+    forks, the sources behind others, each aggregate's recount and the trust tree (written as
+    it is made)."""
     data = as_json(report)
+    data["recounts"] = recounts_json(report)
+    data["recount_count"] = len(report.recounts)
     tree: dict[str | None, list[dict[str, Any]]] = {}
     for body in data["bodies"]:
         tree.setdefault(body["parent"], []).append(body)
@@ -60,9 +90,9 @@ def write_html(report: Report, target: Path) -> None:
     env = jinja2.Environment(loader=jinja2.PackageLoader("node.cli", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)  # fmt: skip
     made = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    html = env.get_template("audit.html").render(r=data, tree=tree, federation=founder, made=made)
+    html = env.get_template("audit.html").generate(r=data, tree=tree, federation=founder, made=made)
     try:
-        create_file(target, html.encode(), 0o644)  # made to be shared: no personal data in it
+        create_file(target, (piece.encode() for piece in html), 0o644)  # made to be shared: no personal data
     except FileExistsError:
         raise ConfigError(f"{target} already exists; refusing to overwrite it") from None
 
@@ -87,71 +117,54 @@ def print_summary(report: Report) -> None:
     print("everything holds" if report.holds else f"{len(report.problems)} problems")
 
 
-MAX_PULL_BYTES = 512 * 2**20  # what one node's URL may give (until the audit streams: docs/auditing.md)
-
-
-async def pull(url: str, timeout_s: float = 30.0) -> bytes:
-    """Everything a node at ``url`` holds, as one bundle, through its public read API: its
-    heads (``GET /api/v1/node``), then each author's log a page at a time (``GET
-    /api/v1/log/{author}``). ConfigError when it does not answer as a node does."""
-    base = url.rstrip("/")
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    raws: list[bytes] = []
-    size = 0
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.get(f"{base}/api/v1/node") as r:
-                if r.status != 200:
-                    raise ConfigError(f"{url} answered {r.status} to /api/v1/node: is it a branchnet node?")
-                heads: dict[str, int] = (await r.json())["heads"]
-            for author, head in sorted(heads.items()):
-                after = 0
-                while after < head:
-                    async with http.get(f"{base}/api/v1/log/{author}", params={"after": str(after)}) as r:
-                        if r.status != 200:
-                            raise ConfigError(f"{url} answered {r.status} for {author}'s log")
-                        page = list(read_bundle(await r.read()))
-                    if not page:
-                        break  # it holds less than it said (reported by the audit as behind)
-                    raws.extend(page)
-                    after += len(page)
-                    size += sum(len(raw) for raw in page)
-                    if size > MAX_PULL_BYTES:
-                        raise ConfigError(f"{url} holds over {MAX_PULL_BYTES // 2**20} MiB of envelopes, more than "
-                                          "this audit reads from a URL: audit its export instead")  # fmt: skip
-    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, ProtocolError) as exc:
-        raise ConfigError(f"{url} did not answer as a node does: {exc or type(exc).__name__}") from None
-    return write_bundle(raws)
-
-
-def _read(name: str) -> bytes:
-    if name.startswith(("http://", "https://")):
-        return asyncio.run(pull(name))
-    try:
-        return Path(name).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {name}: {exc.strerror}") from None
-
-
 def run(args: argparse.Namespace) -> int:
-    sources = []
-    for name in args.source:
-        try:
-            sources.append((name, _read(name)))
-        except ConfigError as exc:
-            return fail("audit", exc.message)
+    if args.workers is not None and not 0 <= args.workers <= 256:
+        return fail("audit", f"--workers {args.workers}: give 0 (none: check in this process) to 256")
     now_ms = args.now_ms if args.now_ms is not None else int(time.time() * 1000)
-    report = audit(sources, now_ms)
+    try:
+        with tempfile.TemporaryDirectory(prefix="branchnet-audit-") as folder:
+            paths = [_source(name, Path(folder), number) for number, name in enumerate(args.source)]
+            total = sum(path.stat().st_size for path in paths)
+            with _bar(total, "opening", "B") as opening, _bar(None, "checking", " envelopes") as checking:
+                report = audit_files(list(zip(args.source, paths, strict=True)), Path(folder), now_ms, args.workers,
+                                     opening.update, checking.update)  # fmt: skip
+    except ConfigError as exc:
+        return fail("audit", exc.message)
+    except OSError as exc:
+        return fail("audit", f"{getattr(exc, 'filename', None) or 'the audit'}: {exc.strerror or exc}")
     if args.html:
         try:
             write_html(report, Path(args.html))
         except (ConfigError, OSError) as exc:
             return fail("audit", str(getattr(exc, "message", exc)))
     if args.json:
-        print(json.dumps(as_json(report), indent=2))
+        write_json(report, sys.stdout)
     else:
         print_summary(report)
     return 0 if report.holds else 1
+
+
+def _source(name: str, folder: Path, number: int) -> Path:
+    """A file to read ``name`` from: itself, or a node's URL pulled into ``folder``."""
+    if name.startswith(("http://", "https://")):
+        target = folder / f"source-{number}.bundle"
+        asyncio.run(pull(name, target))
+        return target
+    path = Path(name)
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot read {name}: {exc.strerror}") from None
+    if not path.is_file():
+        raise ConfigError(f"cannot read {name}: not a file")
+    return path
+
+
+def _bar(total: int | None, what: str, unit: str) -> tqdm[Any]:
+    """A progress bar on a terminal (stderr), nothing otherwise."""
+    return tqdm(total=total, desc=what, unit=unit, unit_scale=True, leave=False, file=sys.stderr,
+                disable=not sys.stderr.isatty())  # fmt: skip
 
 
 def add_arguments(c: argparse.ArgumentParser) -> None:
@@ -164,3 +177,5 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--json", action="store_true", help="one JSON object for machines")
     c.add_argument("--html", default=None, metavar="FILE", help="also write one self-contained HTML report to FILE")
     c.add_argument("--now-ms", type=int, default=None, help="the clock for the future-timestamp rule")
+    c.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes to check signatures in (default: one per core; none for small sources)")

@@ -114,3 +114,56 @@ async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
     assert "every node stopped" in rest.decode()
     urls = set(re.findall(r"http://127\.0\.0\.1:\d+", seen))
     assert len(urls) == 8 and all([await port_closed(u) for u in urls])
+
+
+async def test_the_demo_federation_audits_the_same_from_exports_and_from_urls(tmp_path: Path) -> None:
+    """`branchnet demo --once --dir D`, then `branchnet audit` over the exports of every node of
+    D and over their URLs while the demo serves: exit 0, and the same totals either way."""
+    import json
+
+    from tests.node.cli.test_node_cli import branchnet
+
+    made = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "node", "demo", "--once", "--dir", str(tmp_path), "--timeout", "90",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(made.communicate(), 180)
+    assert made.returncode == 0, out.decode() + err.decode()
+    folders = sorted(p.parent for p in tmp_path.glob("*/node.key"))
+    assert len(folders) == 8
+    serving = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "node", "demo", "--dir", str(tmp_path), "--timeout", "90",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert serving.stdout is not None
+    seen = ""
+    try:
+        while "Ctrl-C stops every node" not in seen:  # bounded by the timeout below
+            line = await asyncio.wait_for(serving.stdout.readline(), 120)
+            assert line, seen
+            seen += line.decode()
+        urls = sorted(set(re.findall(r"http://127\.0\.0\.1:\d+", seen)))
+        assert len(urls) == 8, seen
+        by_url = await asyncio.to_thread(branchnet, "audit", *urls, "--json")
+        assert by_url.returncode == 0, by_url.stdout[-3000:] + by_url.stderr
+        exports = []
+        for folder in folders:
+            target = tmp_path / f"{folder.name}.bundle"
+            done = await asyncio.to_thread(branchnet, "export", "--dir", str(folder), "--out", str(target))
+            assert done.returncode == 0, done.stderr
+            exports.append(str(target))
+        by_file = await asyncio.to_thread(branchnet, "audit", *exports, "--json")
+        assert by_file.returncode == 0, by_file.stdout[-3000:] + by_file.stderr
+        serving.send_signal(signal.SIGINT)
+        await asyncio.wait_for(serving.communicate(), 60)
+    finally:
+        if serving.returncode is None:
+            serving.kill()
+            await serving.wait()
+    pulled, read = json.loads(by_url.stdout), json.loads(by_file.stdout)
+    for key in ("holds", "envelopes", "authors", "kinds", "problems", "bodies", "unchecked"):
+        assert pulled[key] == read[key], key
+    assert pulled["holds"] and pulled["problems"] == [] and len(pulled["bodies"]) == 8
+    assert pulled["kinds"]["aggregate"] >= 3 and pulled["kinds"]["decision"] >= 3
+    assert [r["holds"] for r in pulled["recounts"]] == [True] * pulled["kinds"]["aggregate"]
+    assert [r["aggregate"] for r in pulled["recounts"]] == [r["aggregate"] for r in read["recounts"]]

@@ -52,12 +52,15 @@ def open_piece(path: str, start: int, end: int) -> Piece:
     facts: list[tuple[object, ...]] = []
     problems: list[Problem] = []
     view = memoryview(data)
-    for offset, size in records(view, start=0):
-        raw = bytes(view[offset : offset + size])
-        try:
-            facts.append(tuple(fact_of(open_envelope(raw), start + offset)))
-        except ProtocolError as exc:
-            problems.append(unopened(raw, exc))
+    try:
+        for offset, size in records(view, start=0):
+            raw = bytes(view[offset : offset + size])
+            try:
+                facts.append(tuple(fact_of(open_envelope(raw), start + offset)))
+            except ProtocolError as exc:
+                problems.append(unopened(raw, exc))
+    except ProtocolError as exc:  # the file changed since it was cut into pieces
+        problems.append(bad_source(path, DecodeFailure(Code.BAD_BUNDLE, f"changed while it was read: {exc.message}")))
     return facts, problems
 
 

@@ -205,3 +205,15 @@ def test_the_reports_show_each_recount(tmp_path: Path) -> None:
         ("North Region", 10, True), ("South Region", 20, True)}  # the recount counts South's mandate
     page = (tmp_path / "report.html").read_text()
     assert "Every aggregate, recounted" in page and "<code>omits_mandate</code>" in page and "South Region" in page
+
+
+def test_a_source_cut_short_while_it_is_read_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    from node.cli.audit_read import open_piece
+
+    path = tmp_path / "shrinking.bundle"
+    path.write_bytes(honest()[1][1])
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[: size - 10])  # as if cut after the pieces were measured
+    facts, problems = open_piece(str(path), 19, size)
+    assert [p.code for p in problems] == ["bad_bundle"] and "changed while it was read" in problems[0].message
+    assert len(facts) == 4  # what came before the cut is still read

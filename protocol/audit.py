@@ -84,16 +84,16 @@ class Behind:
 
 @dataclass(frozen=True)
 class Recount:
-    """One aggregate recounted: each direct child's weight and the mandate of it that counts
-    (None: none counts), the totals it claims and the problems found (none: it holds)."""
+    """One aggregate recounted: each direct child with its weight and the mandate of it that
+    counts (None: none counts), the totals it claims and the problems found (none: it holds).
+    Tuples, not dicts: an audit keeps thousands."""
 
     aggregate: bytes
     author: bytes
     item: bytes
     title: str
     weighting: str
-    weights: dict[bytes, int]
-    counted: dict[bytes, bytes | None]
+    children: tuple[tuple[bytes, int, bytes | None], ...]  # (child, weight, counted mandate's id)
     totals: dict[str, int]
     outcome: str
     problems: tuple[str, ...]
@@ -174,8 +174,8 @@ def check(index: Index, now_ms: int, report: Report, progress: Callable[[int], o
 
 def later(index: Index, report: Report, part: tuple[int, int] = (0, 1)) -> None:
     """The checks after the walk: between envelopes, trust, aggregates and selections. With
-    ``part`` (i, n), only the i-th of n shares of the work (each share's problems together are
-    the whole's; trust problems in share 0)."""
+    ``part`` (i, n), only the i-th of n shares of the work, by author (each share's problems
+    together are the whole's; trust problems in share 0)."""
     _across(index, report, part)
     report.trust = _trust(index, report.forks, report, part[0] == 0)
     if report.trust is not None:
@@ -239,10 +239,8 @@ def _across(index: Index, report: Report, part: tuple[int, int]) -> None:
     decision by one author on one ballot (``decision_twice``), as :func:`protocol.chain.check_logs`
     judges them (the envelopes stay held: a node records these as findings)."""
     first = FirstDecisions()
-    share, shares = part
-    authors = index.authors()[share::shares] if shares > 1 else [None]
     rolls: dict[bytes, Envelope] = {}  # the author's rolls so far: where its decisions' rolls are, as a rule
-    for envelope in (e for author in authors for e in index.accepted(("decision", "roll"), author=author)):
+    for envelope in _shared(index, "decision", part, ("decision", "roll")):
         body = envelope.payload.body
         if rolls and next(iter(rolls.values())).author != envelope.author:
             rolls.clear()
@@ -259,6 +257,15 @@ def _across(index: Index, report: Report, part: tuple[int, int]) -> None:
         if first.later(envelope):
             report.problems.append(_problem(Code.DECISION_TWICE, "its author decided this ballot already: the first "
                                             "decision counts", envelope))  # fmt: skip
+
+
+def _shared(index: Index, kind: str, part: tuple[int, int], kinds: tuple[str, ...] = ()) -> Iterator[Envelope]:
+    """The accepted envelopes of ``kinds`` (default: ``kind``) by the authors of envelopes of
+    ``kind`` that fall to share ``part`` (i, n): every n-th of those authors, from the i-th."""
+    share, shares = part
+    if shares == 1:
+        return index.accepted(kinds or (kind,))
+    return (e for author in index.authors(kind)[share::shares] for e in index.accepted(kinds or (kind,), author=author))
 
 
 def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool = True) -> Trust | None:
@@ -355,7 +362,7 @@ def _recount_aggregates(index: Index, trust: Trust, report: Report, part: tuple[
         return body.parent if body is not None else None
 
     by = None
-    for aggregate in filter(admits, index.accepted(("aggregate",), part=part)):
+    for aggregate in filter(admits, _shared(index, "aggregate", part)):
         body = aggregate.payload.body
         assert isinstance(body, Aggregate)
         if aggregate.author != by:  # the next body's aggregates: its children are others
@@ -400,8 +407,9 @@ def _recount_aggregates(index: Index, trust: Trust, report: Report, part: tuple[
             report.problems.append(_problem(IMPLAUSIBLE_ROLL, why, held[roll_id]))
         codes = {f.code for f in found} | ({IMPLAUSIBLE_ROLL} if doubted else set())
         report.recounts.append(Recount(
-            aggregate.id, aggregate.author, item.id, agenda.title, agenda.weighting, dict(judged.weights),
-            {child: (judged.latest[child].id if child in judged.latest else None) for child in judged.weights},
+            aggregate.id, aggregate.author, item.id, agenda.title, agenda.weighting,
+            tuple((child, weight, judged.latest[child].id if child in judged.latest else None)
+                  for child, weight in sorted(judged.weights.items())),
             {"for": body.votes[0], "against": body.votes[1], "abstain": body.votes[2], "weight_sent": body.weight_sent,
              "weight_all": body.weight_all}, body.outcome, tuple(sorted(codes)),
         ))  # fmt: skip
@@ -416,7 +424,7 @@ def _judge_selections(index: Index, trust: Trust, report: Report, part: tuple[in
     result recounted from the bundles the set holds, by the code a node judges with
     (:func:`protocol.selections.judge_selection`)."""
     admits = _admits(trust)
-    for selection in filter(admits, index.accepted(("selection",), part=part)):
+    for selection in filter(admits, _shared(index, "selection", part)):
         found_parts = {kind: [_signed(e) for e in filter(admits, index.accepted((kind,), ref=selection.id))]
                 for kind in SELECTION_PARTS}  # fmt: skip
         children = {k for k, b in trust.bodies.items() if b.parent == selection.author and b.cut is None}

@@ -100,18 +100,17 @@ class Index(Protocol):
         ...
 
     def accepted(self, kinds: tuple[str, ...], *, ref: bytes | None = None, author: bytes | None = None,
-                 newest: int | None = None, part: tuple[int, int] = (0, 1)) -> Iterator[Envelope]:  # fmt: skip
+                 newest: int | None = None) -> Iterator[Envelope]:  # fmt: skip
         """The accepted envelopes of ``kinds`` (by ``ref``, by ``author``), reopened, in author
-        and sequence order; with ``newest``, only an author's last so many, newest first; with
-        ``part`` (i, n), only those whose id's first byte is i modulo n."""
+        and sequence order; with ``newest``, only an author's last so many, newest first."""
         ...
 
     def facts(self, author: bytes, above: int = 0) -> Iterator[Fact]:
         """An author's accepted envelopes after sequence ``above``, in order."""
         ...
 
-    def authors(self) -> list[bytes]:
-        """Every author with an accepted envelope, in order."""
+    def authors(self, kind: str | None = None) -> list[bytes]:
+        """Every author with an accepted envelope (of ``kind``), in order."""
         ...
 
     def foreign(self, federation: bytes) -> Iterator[Fact]:
@@ -175,16 +174,16 @@ class MemoryIndex:
         return {i: e for i in ids if (e := self.envelope(i)) is not None}
 
     def accepted(self, kinds: tuple[str, ...], *, ref: bytes | None = None, author: bytes | None = None,
-                 newest: int | None = None, part: tuple[int, int] = (0, 1)) -> Iterator[Envelope]:  # fmt: skip
+                 newest: int | None = None) -> Iterator[Envelope]:  # fmt: skip
         found = [e for e in self._good() if e.kind in kinds and (ref is None or ref_of(e.payload.body) == ref)
-                 and (author is None or e.author == author) and e.id[0] % part[1] == part[0]]  # fmt: skip
+                 and (author is None or e.author == author)]  # fmt: skip
         return iter(found if newest is None else found[::-1][:newest])
 
     def facts(self, author: bytes, above: int = 0) -> Iterator[Fact]:
         return (fact_of(e) for e in self._good() if e.author == author and e.seq > above)
 
-    def authors(self) -> list[bytes]:
-        return sorted({e.author for e in self._good()})
+    def authors(self, kind: str | None = None) -> list[bytes]:
+        return sorted({e.author for e in self._good() if kind is None or e.kind == kind})
 
     def foreign(self, federation: bytes) -> Iterator[Fact]:
         return (fact_of(e) for e in self._good() if e.payload.federation not in (None, federation))

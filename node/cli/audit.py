@@ -57,13 +57,20 @@ def as_json(report: Report) -> dict[str, Any]:
 def recounts_json(report: Report) -> Iterator[dict[str, Any]]:
     """Each aggregate recounted: its totals, outcome, problems, and each child's weight and
     the mandate of it that counts."""
+    known: dict[bytes, tuple[str, str]] = {}  # each body's node id and name, worked out once
+
+    def body(key: bytes) -> tuple[str, str]:
+        if key not in known:
+            known[key] = (node_id_text(key), _name(report, key))
+        return known[key]
+
     for c in report.recounts:
-        yield {"aggregate": c.aggregate.hex(), "author": node_id_text(c.author), "author_name": _name(report, c.author),
+        yield {"aggregate": c.aggregate.hex(), "author": body(c.author)[0], "author_name": body(c.author)[1],
                "item": c.item.hex(), "title": c.title, "weighting": c.weighting, "totals": c.totals,
                "outcome": c.outcome, "holds": not c.problems, "problems": list(c.problems),
-               "children": [{"key": node_id_text(k), "name": _name(report, k), "weight": w,
-                             "counted": counted.hex() if (counted := c.counted.get(k)) else None}
-                            for k, w in sorted(c.weights.items(), key=lambda kw: _name(report, kw[0]))]}  # fmt: skip
+               "children": [{"key": body(k)[0], "name": body(k)[1], "weight": w,
+                             "counted": counted.hex() if counted else None}
+                            for k, w, counted in sorted(c.children, key=lambda kw: body(kw[0])[1])]}  # fmt: skip
 
 
 def write_json(report: Report, out: TextIO) -> None:

@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-import aiohttp
-
 from node.errors import ConfigError
 from node.storage.audit_index import DiskIndex
 from protocol import Code, ForkProof, ProtocolError, open_envelope, read_bundle
@@ -206,6 +204,8 @@ async def pull(url: str, target: Path, timeout_s: float = 30.0) -> None:
     """Everything a node at ``url`` holds, written to ``target`` as one bundle, through its
     public read API: its heads (``GET /api/v1/node``), then each author's log a page at a time
     (``GET /api/v1/log/{author}``). ConfigError when it does not answer as a node does."""
+    import aiohttp  # here, not above: the worker processes import this module and need none of it
+
     base = url.rstrip("/")
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
     size = 0

@@ -22,7 +22,7 @@ from node.storage.members import MemberIn
 from protocol import BallotPaper, Decision, Delegates, Envelope, SelectionResult, open_envelope
 from protocol import selections as sel
 from protocol.counting import RON
-from tests.node.federation.test_upward import HOUR, Clock, Federation
+from tests.node.federation.test_upward import HOUR, Clock, Federation, audited
 
 # The same ballots as the worked example in tests/protocol/test_selections.py (worked by
 # hand there: Dev then Ann), now cast by members on four branch nodes.
@@ -195,6 +195,7 @@ async def test_a_region_that_drops_a_bundle_is_found_out_on_every_node(fed: Fede
         assert fed["leeds"].node.key.public.hex()[:16] in only.findings[0]
         found = [(f.object, f.kind, f.code) for f in await judging.findings(fed[name].node)]  # the one list too
         assert found == [(only.envelope.id, "selection_result", "omits_bundle")], name
+        assert await audited(fed[name].node, clock) == {(only.envelope.id, "omits_bundle")}  # the audit agrees
 
 
 async def test_a_second_ballot_paper_is_flagged_and_the_first_counts(fed: Federation) -> None:
@@ -214,6 +215,7 @@ async def test_a_second_ballot_paper_is_flagged_and_the_first_counts(fed: Federa
         assert [p.id for p, why in view.later_papers if why.startswith("paper_twice")] == [second.id]
         found = [(f.object, f.kind, f.code) for f in await judging.findings(fed[name].node)]
         assert found == [(second.id, "ballot_paper", "paper_twice")], name
+        assert await audited(fed[name].node, fed.clock) == {(second.id, "paper_twice")}  # the audit agrees
 
 
 async def test_a_second_candidate_of_the_same_name_is_refused_before_signing(fed: Federation) -> None:

@@ -3,13 +3,16 @@ decision by one body on one ballot is a finding where both are held, the first c
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 
 from node.federation import ballots, judging
 from node.federation.ballots import BallotSpec
 from node.service import Node
 from node.storage.members import MemberIn
-from protocol import Decision
+from protocol import Decision, write_bundle
+from protocol.audit import audit
 
 
 async def test_a_second_decision_on_one_ballot_is_a_finding_and_the_first_counts(node: Node) -> None:
@@ -27,6 +30,8 @@ async def test_a_second_decision_on_one_ballot_is_a_finding_and_the_first_counts
     assert [(f.object, f.code, f.kind, f.about) for f in found] == [(second.id, "decision_twice", "decision",
                                                                      body.ballot)]  # fmt: skip
     assert first.id.hex()[:16] in found[0].message
+    held = audit([("node", write_bundle(await node.envelopes.all_raw()))], int(time.time() * 1000) + 60_000)
+    assert [(p.object, p.code) for p in held.problems] == [(second.id, "decision_twice")]  # the audit agrees
     assert await judging.findings(node) == found  # judged once, kept
 
 

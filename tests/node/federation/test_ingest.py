@@ -407,6 +407,12 @@ async def test_a_decision_that_does_not_add_up_is_refused_and_one_that_does_is_h
     unheld_roll = signed(decision(roll=b"R" * 32))
     not_a_roll = signed(decision(roll=north[0].id))
     assert await statuses(fed, [inflated, other_ballot, unheld_roll, not_a_roll]) == [("rejected", "wrong_roll")] * 4
+    from protocol import write_bundle
+    from protocol.audit import audit
+
+    for bent in (inflated, other_ballot, not_a_roll):  # the audit of the set with it names it with the same code
+        found = audit([("set", write_bundle([e.raw for e in (GEN, *c_north, *north)] + [bent]))], T0 + 86_400_000)
+        assert [(p.code, p.object) for p in found.problems] == [("wrong_roll", hashlib.sha256(bent).digest())]
     assert fed.heads[NORTH.public].seq == 2 and len(await stored_ids(fed)) == 4
     good = signed(decision())
     assert await statuses(fed, [good]) == [("accepted", None)]

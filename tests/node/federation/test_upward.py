@@ -23,8 +23,9 @@ from node.federation import upward as steps
 from node.federation.upward import NewItem
 from node.service import Node
 from node.storage.members import Member, MemberIn
-from protocol import AgendaItem, Aggregate, BallotRules, Mandate, Ratio, Roll, Withdrawal, open_envelope
+from protocol import AgendaItem, Aggregate, BallotRules, Mandate, Ratio, Roll, Withdrawal, open_envelope, write_bundle
 from protocol import upward as up
+from protocol.audit import audit
 
 HOUR = 3_600_000
 
@@ -100,6 +101,12 @@ async def fed(tmp_path: Path) -> AsyncIterator[Federation]:
         yield f
     finally:
         await f.close()
+
+
+async def audited(node: Node, clock: Clock) -> set[tuple[bytes, str]]:
+    """What `branchnet audit` finds in everything ``node`` holds: (object, code) of each problem."""
+    report = audit([("node", write_bundle(await node.envelopes.all_raw()))], clock.ms())
+    return {(p.object or b"", p.code) for p in report.problems}
 
 
 async def carried_motion(b: Body, title: str, text: str, for_body: bytes, clock: Clock) -> int:
@@ -280,6 +287,8 @@ async def test_a_dropped_mandate_an_inflated_weight_and_a_wrong_total_are_flagge
         assert flagged[signed["dropped"].id.hex()] == [up.OMITS_MANDATE]
         assert flagged[signed["inflated"].id.hex()] == [up.WRONG_WEIGHT]
         assert flagged[signed["wrong_total"].id.hex()] == [up.WRONG_TOTALS]
+        # The audit of what this node holds names the same objects with the same codes.
+        assert await audited(b.node, fed.clock) == {(f.object, f.code) for f in await judging.findings(b.node)}
 
 
 async def test_campaigns_get_pledges_from_other_bodies(fed: Federation) -> None:
@@ -420,6 +429,7 @@ async def test_a_self_declared_roll_of_ten_million_is_flagged_wherever_it_gives_
         assert "hull weighs by a roll of 10000000 members after one of 3" in found[0].message
         listed = {(f.object, f.code) for f in await judging.findings(b.node)}
         assert listed == {(aggregate.id, "implausible_roll"), (huge.id, "implausible_roll")}, listed
+        assert await audited(b.node, fed.clock) == listed  # the audit: the same objects, the same codes
         page_doubts = [f for f in await b.node.findings.about(item.id) if f.kind == "roll"]
         assert [f.author for f in page_doubts] == [hull.node.key.public]
 

@@ -279,9 +279,11 @@ def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool 
         return None
     genesis = geneses[0]
     forked = [(a.author, a.seq) for a, _ in map(verify_fork_proof, forks)]
-    trust = Trust.replay(genesis, index.accepted(STRUCTURAL_KINDS), forked)
+    trust = Trust.replay(genesis, index.accepted(STRUCTURAL_KINDS), forked, lookup=index.envelope)
     if not problems:
         return trust
+    for act_id, (code, why) in sorted(trust.refused.items()):  # an act of power without its authority
+        report.problems.append(_problem(code, why, index.envelope(act_id), act_id))
     foreign = set()
     for fact in index.foreign(genesis.id):
         foreign.add(fact.id)

@@ -11,6 +11,7 @@ from protocol.model_base import (
     MAX_FORK_PROOF_ENVELOPE_BYTES,
     MAX_SEQ,
     EnvelopeBytes,
+    Hash,
     Key,
     Level,
     Name,
@@ -30,6 +31,9 @@ class CharterRule(_Object, frozen=True):
 
 
 Weighting = Literal["card_vote", "one_branch_one_vote"]
+# The acts of power a federation's rules may say need a carried decision of the acting body
+# (protocol.authority). Signed acts that exist today: charter, revocation.
+AuthorityAct = Literal["charter", "revocation", "rules_change", "officers_delegates"]
 
 
 class Quota(_Object, frozen=True):
@@ -50,6 +54,9 @@ class Rules(_Object, frozen=True):
     quorum: Ratio  # share of the eligible electorate that must take part
     threshold: Ratio  # share of valid for+against votes that "for" must exceed
     quota: Quota | None = None  # absent: protocol.quota.DEFAULT_QUOTA (a field added with a default)
+    # The acts that must cite their body's carried decision on exactly that act (protocol.authority);
+    # absent: none (a federation founded before acts needed authority keeps working).
+    authority: Annotated[list[AuthorityAct], Meta(max_length=16)] | None = None
 
 
 class Genesis(_Body, frozen=True, tag="genesis"):
@@ -69,6 +76,7 @@ class Charter(_Body, frozen=True, tag="charter"):
     name: Name
     level: Level
     url: Url | None = None
+    decision: Hash | None = None  # the author's carried decision on this charter (protocol.authority)
 
 
 class Revocation(_Body, frozen=True, tag="revocation"):
@@ -78,6 +86,7 @@ class Revocation(_Body, frozen=True, tag="revocation"):
     key: Key
     after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
     reason: Text = ""
+    decision: Hash | None = None  # the author's carried decision on this revocation (protocol.authority)
 
 
 class KeyRotation(_Body, frozen=True, tag="key_rotation"):

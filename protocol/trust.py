@@ -23,10 +23,11 @@ they did not. The rules in prose: docs/federation.md, "Trust".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .authority import act_text, authority_problem, needs_authority
 from .chain import verify_fork_proof
 from .errors import Code, TrustFailure
 from .models import Charter, Envelope, ForkProof, Genesis, KeyRotation, Revocation, Rules
@@ -76,6 +77,10 @@ class Trust:
     rules: Rules
     founder: bytes
     bodies: dict[bytes, CharteredBody] = field(default_factory=dict)
+    # acts of power that changed nothing for want of their authority: id -> (code, why)
+    refused: dict[bytes, tuple[str, str]] = field(default_factory=dict)
+    # where an act's authorising decision is looked up (None: nowhere; see apply)
+    lookup: Callable[[bytes], Envelope | None] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_genesis(cls, genesis: Envelope) -> Trust:
@@ -88,11 +93,13 @@ class Trust:
 
     @classmethod
     def replay(
-        cls, genesis: Envelope, structural: Iterable[Envelope], forks: Iterable[tuple[bytes, int]] = ()
-    ) -> Trust:
+        cls, genesis: Envelope, structural: Iterable[Envelope], forks: Iterable[tuple[bytes, int]] = (),
+        lookup: Callable[[bytes], Envelope | None] | None = None,
+    ) -> Trust:  # fmt: skip
         """The trust state of a federation from its genesis, a set of its structural envelopes
         (charters, revocations, key rotations, fork proofs; each already verified) and the
         forks known (author, forked sequence), in any order: the same set gives the same state.
+        ``lookup`` finds the decision an act of power cites (protocol.authority), by its id.
 
         1. Envelopes are taken in canonical order, (created, author, seq); a fork freezes its
            author just before the forked sequence, whoever reported it.
@@ -114,6 +121,7 @@ class Trust:
         trust = cls.from_genesis(genesis)
         for _ in range(MAX_REPLAY_ROUNDS):
             trust = cls.from_genesis(genesis)
+            trust.lookup = lookup
             trust._fold(ordered, limits)
             for author, cut in sorted(frozen.items()):
                 if author in trust.bodies:
@@ -123,6 +131,7 @@ class Trust:
             if settled == limits:
                 break
             limits = settled
+        trust.lookup = None
         return trust
 
     def _fold(self, ordered: list[Envelope], limits: dict[bytes, int]) -> None:
@@ -170,6 +179,10 @@ class Trust:
             reason = body.cut_reason or "revoked"
             raise TrustFailure(_CUT_CODE[reason], f"the author was {reason} after seq {body.cut}", "payload.seq")
 
+    def name_of(self, key: bytes) -> str | None:
+        body = self.bodies.get(key)
+        return body.name if body is not None else None
+
     def ancestors(self, key: bytes) -> list[bytes]:
         """The organisational parents of ``key``, nearest first."""
         found: list[bytes] = []
@@ -180,13 +193,22 @@ class Trust:
         return found
 
     # --- changes --------------------------------------------------------------------------
-    def apply(self, envelope: Envelope) -> list[Change]:
-        """Update the state for an accepted envelope; returns what changed."""
+    def apply(self, envelope: Envelope, authority: Envelope | None = None) -> list[Change]:
+        """Update the state for an accepted envelope; returns what changed. An act of power
+        the rules say needs authority changes nothing unless ``authority`` (or what
+        :attr:`lookup` finds for it) is the carried decision on exactly that act."""
         author, seq, body = envelope.author, envelope.seq, envelope.payload.body
         if type(body) not in STRUCTURAL:
             return []  # the node's plain ingest path relies on exactly this: see STRUCTURAL
         if author not in self.bodies:
             return []  # not chartered here (a node's own envelopes before its charter): no effect
+        if isinstance(body, Charter | Revocation) and needs_authority(self.rules, body):
+            if authority is None and body.decision is not None and self.lookup is not None:
+                authority = self.lookup(body.decision)
+            problem = authority_problem(envelope, authority, act_text(body, self.name_of))
+            if problem is not None:
+                self.refused[envelope.id] = (str(problem[0]), problem[1])
+                return [Change("ineffective", body.key, reason=f"{problem[0]}: {problem[1]}")]
         match body:
             case Charter():
                 return self._charter(envelope, body)

@@ -46,9 +46,13 @@ def rules(quota: Quota | None = None) -> Rules:
 
 
 def genesis(founder: SigningKey | None = None, created: int = T0, quota: Quota | None = None) -> Envelope:
-    founder = founder or key("national")
+    return seal_genesis(founder or key("national"), rules(quota), created)
+
+
+def seal_genesis(founder: SigningKey, federation_rules: Rules, created: int = T0) -> Envelope:
+    """A genesis by ``founder`` with these rules."""
     body = Genesis(name="Test Federation", founder_name="National Committee", founder_level="national",
-                   rules=rules(quota))  # fmt: skip
+                   rules=federation_rules)  # fmt: skip
     return seal(founder, Payload(author=founder.public, seq=1, created=created, body=body))
 
 

@@ -203,6 +203,43 @@ def _campaigns(south: SigningKey, fed: bytes, after: Envelope) -> list[Envelope]
     return [campaign, pledge, next_envelope(south, pledge, withdrawn, fed, created=T0 + 72_000)]
 
 
+AUTHORITY_NAMES = ("genesis_with_authority", "roll_for_a_charter", "decision_on_a_charter", "charter_with_decision",
+                   "roll_for_a_revocation", "decision_on_a_revocation", "revocation_with_decision")
+
+
+def _authority(national: SigningKey, north: SigningKey) -> list[Envelope]:
+    """A federation whose rules say a charter and a revocation need their body's carried
+    decision (docs/protocol.md, `genesis` and `charter`): its genesis; national's members carry
+    the charter of North Region (a roll and a decision on the charter's canonical text) and
+    national signs the charter citing that decision; then the same for revoking it."""
+    from protocol.authority import act_text
+    from protocol.upward import text_hash
+    from tests.factories import rules, seal_genesis
+
+    gen = seal_genesis(national, msgspec.structs.replace(rules(), authority=["charter", "revocation"]))
+    fed = gen.id
+    out, last = [gen], gen
+    acts = [charter(north), Revocation(key=north.public, after_seq=3, reason="Revoked by its parent's members.")]
+    for number, act in enumerate(acts):
+        text = act_text(act, lambda k: "North Region" if k == north.public else None)
+        ballot = hashlib.sha256(text.encode()).digest()[:16]
+        leaves = sorted(roll_leaf(bytes([i]) * 32, 200 + i) for i in range(5))
+        at = T0 + 100_000 * (number + 1)
+        roll = next_envelope(national, last, Roll(count=5, root=root(leaves), as_of=at, ballot=ballot), fed,
+                             created=at)  # fmt: skip
+        votes = [(bytes([i]) * 16, bytes([c])) for i, c in enumerate([FOR] * 4 + [AGAINST])]
+        decided = next_envelope(national, roll, Decision(
+            ballot=ballot, motion=f"act-{number + 1}", subject=text[:80], text_hash=text_hash(text),
+            method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2)),
+            electorate=5, roll=roll.id, opened=at, closed=at + 50_000, counts=[4, 1, 0],
+            receipts=records(ballot, votes), outcome="carried", secrecy="secret"), fed,
+            created=at + 50_000)  # fmt: skip
+        last = next_envelope(national, decided, msgspec.structs.replace(act, decision=decided.id), fed,
+                             created=at + 60_000)  # fmt: skip
+        out += [roll, decided, last]
+    return out
+
+
 def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope, decision_env: Envelope,
                 upward: list[Envelope], elections: list[Envelope]) -> list[dict[str, Any]]:  # fmt: skip
     """Envelopes every implementation must refuse, each with the code (and field) it must give."""
@@ -348,6 +385,7 @@ def build() -> dict[str, Any]:
     upward = _upward(south, north, national, fed, decision_env)
     elections = _elections(south, fed, upward[-1])
     campaigns = _campaigns(south, fed, elections[-1])
+    authority = _authority(national, north)
     return {
         "description": (
             "branchnet protocol version 1 golden vectors (docs/protocol.md). Keys: the RFC 8032 seed of each "
@@ -372,6 +410,7 @@ def build() -> dict[str, Any]:
             *(_entry(e.kind, "south", e) for e in upward),
             *(_entry(name, "south", e) for name, e in zip(ELECTION_NAMES, elections, strict=True)),
             *(_entry(name, "south", e) for name, e in zip(CAMPAIGN_NAMES, campaigns, strict=True)),
+            *(_entry(name, "national", e) for name, e in zip(AUTHORITY_NAMES, authority, strict=True)),
         ],
         "rejections_description": (
             "Envelopes that must be refused, each with the code (docs/protocol.md section 10) and, where one "

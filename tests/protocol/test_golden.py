@@ -187,6 +187,41 @@ PINNED = {
         "23dc72ce68346b3e01caca00bff1b473c98ac60bce62eabbdb2ef93d882e507e"
         "5932294c790e7f0dc3e2e2495f28b94c61309e2921790d4a48fd24f60fcdbc0c",
     ),
+    "genesis_with_authority": (
+        "2b73854c09a48d4888346d470069b6ac5247848995af4a41f74bad84560da37d",
+        "4a9ca4fe3665a9c672b39bbaf03e7a3116e6b40dd31c6a202adec5cd02642574"
+        "b4938541e85ddf9ebe348f34b80ae99d24965ef8a8af198359eebf54674db700",
+    ),
+    "roll_for_a_charter": (
+        "94b33e80695cdf159ab0462d2c382eb358c0f813167f0a5f86f23bf103c47670",
+        "0b4324e3280c0bcaee81fc1f32ff2c4150c3528eafa9342978c510123c5cdef4"
+        "1e57a9a54f9ae11e8381e75bfe6c7eb6c99c4a7b4ff78fb8738be45dd4145605",
+    ),
+    "decision_on_a_charter": (
+        "817ea6a0d418c1023bf5967bb924b0b394a17f9f250e8a295e9f2464b34ea023",
+        "c4f4f2c90127b2a44dd89e97e0dd58a3baaa5c958c8f94d85eb268f0bd1e39df"
+        "e199eb8e22f7c360b55b47bc188e09e4b522541e7945200ecfd520b35f344108",
+    ),
+    "charter_with_decision": (
+        "56095c58fb34e720a281d1d82ae3c81f9b0b120beb0159dfde26c1c9265fb9df",
+        "dc661d3e8b3c1f239afd8e6e1e514dc5487763c06011694eddfbec873b17d3fe"
+        "69d51b615cf7fae7466131bea3e2278347abf05073f09f1df8be57d4dba6990d",
+    ),
+    "roll_for_a_revocation": (
+        "643f4c8f08cc4e364e3ae11099d7040e4fae7ef067838c0ead3faeb73df2904e",
+        "60fe14fc848cb0333d08d0597028f9e9fe297afa7765e274cb029e12a28c785c"
+        "2fbdebf72251d072b809a5321fe3a088c50dca2dba89485bef572ac623687e02",
+    ),
+    "decision_on_a_revocation": (
+        "73413c52b4e962545c506aa4d30a4f9ed39e632bb91e1b238e89bbfe8622131b",
+        "3d4d0d9c5ccf2a48fc0543309bd41a30ceecf2fbdf94bf19c4b37ef684b0d6e4"
+        "efe6fb7e4f92ee87a31afb1bbfab5f00e2da7c42ceb759cb5e95ddbd1c095f07",
+    ),
+    "revocation_with_decision": (
+        "4fc72b2901580ce6d2e9eef4148d419370b6beb50a8a169bf5819e6d6a22ebd4",
+        "d37788d95af9847c91949ff89c41f66041ea38287e6ba19ab2646ecc62d9ffb0"
+        "50ee812177b2c3886e00b96102e45112bfb3b5c96083998d062bb763b12ea70a",
+    ),
 }
 
 

@@ -124,6 +124,13 @@ def selection(tamper: str = "") -> Sources:
     return [("all", bundle(*held, next_envelope(NATIONAL, paper, body, fed, created=T0 + 61_000)))]  # type: ignore[arg-type]
 
 
+def by_decision(bare: bool = False) -> Sources:
+    from tests.protocol.test_authority import chartered_by_decision
+
+    f = chartered_by_decision(cites=None) if bare else chartered_by_decision()
+    return [("all", bundle(*f.values()))]
+
+
 SCENARIOS: dict[str, Callable[[], Sources]] = {
     "honest": honest, "flipped byte": flipped, "removed envelope": removed, "reordered log": reordered,
     "fork across sources": forked, "unchartered author": unchartered, "receipts do not add up": receipts_wrong,
@@ -132,6 +139,7 @@ SCENARIOS: dict[str, Callable[[], Sources]] = {
     "aggregate inflates a weight": lambda: aggregate({NORTH.public: 100, SOUTH.public: 20}),
     "implausible roll": lambda: aggregate(inflated=10_000), "honest selection": selection,
     "result drops a bundle": lambda: selection("drop"), "second paper": lambda: selection("paper"),
+    "honest charter by decision": by_decision, "charter without its decision": lambda: by_decision(bare=True),
 }  # fmt: skip
 
 

@@ -280,6 +280,7 @@ def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool 
     genesis = geneses[0]
     forked = [(a.author, a.seq) for a, _ in map(verify_fork_proof, forks)]
     trust = Trust.replay(genesis, index.accepted(STRUCTURAL_KINDS), forked, lookup=index.envelope)
+    trust.lookup = None  # the report keeps the state, not the index it was replayed from
     if not problems:
         return trust
     for act_id, (code, why) in sorted(trust.refused.items()):  # an act of power without its authority

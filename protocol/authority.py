@@ -8,9 +8,9 @@ on, generated from the act itself: so a decision on one act authorises that act 
 other. Every node and the audit judge an act by :func:`authority_problem`:
 
 * ``no_authority``: the rules need a decision and the act cites none;
-* ``authority_not_held``: it cites one the verifier does not hold (a node waits for it);
-* ``wrong_authority``: what it cites is not a decision of the acting body, was on another
-  text, was not carried, or was signed after the act.
+* ``wrong_authority``: what it cites is not a decision of the acting body earlier in its log
+  (whoever holds the act holds that log up to it, so "not held" is this too), was on another
+  text, or was not carried.
 
 An act that fails changes nothing in the trust state (:mod:`protocol.trust`).
 """
@@ -54,15 +54,13 @@ def authority_problem(act: Envelope, decision: Envelope | None, text: str) -> tu
     kind = kind_of(body)
     if body.decision is None:
         return Code.NO_AUTHORITY, f"a {kind} in this federation needs a carried decision of its body on it"
-    if decision is None:
-        return Code.AUTHORITY_NOT_HELD, f"its decision {body.decision.hex()[:16]}… is not held"
-    cited = decision.payload.body
-    if decision.id != body.decision or not isinstance(cited, Decision) or decision.author != act.author:
-        return Code.WRONG_AUTHORITY, "what it cites is not a decision of its own body"
+    cited = decision.payload.body if decision is not None else None
+    if (decision is None or decision.id != body.decision or not isinstance(cited, Decision)
+            or decision.author != act.author or decision.seq >= act.seq):  # fmt: skip
+        return Code.WRONG_AUTHORITY, f"what it cites ({body.decision.hex()[:16]}…) is not a decision of its own body " \
+                                     "earlier in its log"
     if cited.text_hash != text_hash(text) or cited.method != "for_against_abstain":
         return Code.WRONG_AUTHORITY, f"its decision was on another text than this {kind}"
     if cited.outcome != "carried":
         return Code.WRONG_AUTHORITY, f"its decision was {cited.outcome.replace('_', ' ')}, not carried"
-    if decision.seq >= act.seq:
-        return Code.WRONG_AUTHORITY, f"its decision comes after the {kind} in its body's log"
     return None

@@ -48,7 +48,6 @@ class Code(enum.StrEnum):
     # acts of power (protocol.authority): an act the rules say needs its body's carried decision
     NO_AUTHORITY = "no_authority"
     WRONG_AUTHORITY = "wrong_authority"
-    AUTHORITY_NOT_HELD = "authority_not_held"
     # decisions (protocol.ballots): a decision that does not add up
     BAD_DECISION = "bad_decision"
     # a decision against the roll it names, where both are held (protocol.ballots)

@@ -131,7 +131,6 @@ class Trust:
             if settled == limits:
                 break
             limits = settled
-        trust.lookup = None
         return trust
 
     def _fold(self, ordered: list[Envelope], limits: dict[bytes, int]) -> None:

@@ -27,18 +27,19 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import aiosqlite
-import msgspec
 
+from node.federation.admission import Admission, Outcome
 from node.federation.quarantine import QuarantineBook, QuarantineLimits
+from node.federation.standing import Standing, agrees_with_replay
 from node.federation.verify import Verifier
 from node.storage.db import Database
 from node.storage.envelopes import EnvelopeStore, envelope_row
 from node.storage.federation import FederationStore, HeadRow
 from protocol import (
     ChainFailure,
+    Charter,
     Code,
     Decision,
     Envelope,
@@ -47,38 +48,25 @@ from protocol import (
     Head,
     ProtocolError,
     Quota,
-    Roll,
+    Revocation,
     Trust,
     TrustFailure,
     check_next,
     make_fork_proof,
     open_envelope,
 )
-from protocol.ballots import check_against_roll
 from protocol.envelope import reopen
-from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, MAX_SEQ
+from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES
 from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Change, CharteredBody
 from protocol.wire import heads_digest
 
-ROLLS_KEPT = 65_536  # where the latest rolls are, for their decisions' check (about 6 MB)
-
 # Kinds admitted by _admit, which reads the database: those that change trust, and decisions
 # (checked against their roll).
 _READS = STRUCTURAL | {Decision}
 
-Status = Literal["accepted", "duplicate", "quarantined", "rejected"]
 MAX_RETRY_ROUNDS = 64
-
-
-class Outcome(msgspec.Struct, omit_defaults=True):
-    """What happened to one envelope of a batch."""
-
-    status: Status
-    id: str | None = None
-    code: str | None = None
-    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +78,10 @@ class Found:
     proof: ForkProof
 
 
-class Federation:
-    """Trust, heads and ingest for one node. All state changes happen inside write transactions."""
+class Federation(Admission, Standing):
+    """Trust, heads and ingest for one node. All state changes happen inside write transactions.
+    Quarantine and the checks against other envelopes are in :mod:`node.federation.admission`;
+    forks, cuts, replay and the own log in :mod:`node.federation.standing`."""
 
     def __init__(
         self,
@@ -123,6 +113,7 @@ class Federation:
         self._structural: dict[bytes, Envelope] = {}  # charters, revocations, rotations, fork proofs held
         self._rolls: dict[bytes, tuple[bytes, int]] = {}  # the latest rolls taken in: id -> (author, seq)
         self._forks: set[tuple[bytes, int]] = set()  # (author, seq) of every fork proven here
+        self._authorities: dict[bytes, Envelope] = {}  # the decisions acts of power cite (protocol.authority)
         self._replay_needed = False
         db.on_outside_change.append(self.reload_after_outside_change)
         self.counters: Counter[str] = Counter()  # "accepted", "duplicate", "quarantined", "rejected:<code>"
@@ -149,10 +140,17 @@ class Federation:
         structural: dict[bytes, Envelope] = {}
         forks: set[tuple[bytes, int]] = set()
         bodies = []
+        authorities: dict[bytes, Envelope] = {}
         if genesis is not None:  # (None: no federation yet, or joined and its genesis not received yet)
             genesis_envelope = open_envelope(genesis)
             trust = Trust.from_genesis(genesis_envelope)
             structural, forks = await self._read_structural()
+            for act in structural.values():  # the decisions acts of power cite, for the replay
+                cited = act.payload.body.decision if isinstance(act.payload.body, Charter | Revocation) else None
+                raw = await self.envelopes.get(cited) if cited is not None else None
+                if cited is not None and raw is not None:
+                    authorities[cited] = reopen(raw)
+            trust.lookup = authorities.get
             bodies = await store.bodies()
             if bodies:
                 trust.bodies = {b.key: b for b in bodies}
@@ -160,7 +158,7 @@ class Federation:
         # From here on, no await until the state is whole.
         self.federation, self.heads, self._digest = federation, heads, None
         self.quarantine, self._held_any = quarantine, held_any
-        self.trust, self._structural, self._forks = trust, structural, forks
+        self.trust, self._structural, self._forks, self._authorities = trust, structural, forks, authorities
         if trust is None:
             return
         await self._restore_quotas(persist=init)
@@ -390,20 +388,6 @@ class Federation:
         assert raw is not None
         return open_envelope(raw)
 
-    def _stays_quarantined(self, author: bytes, seq: int) -> bool:
-        """Whether a quarantined envelope would certainly be quarantined again now: its
-        author is unknown (or no genesis is held), or in good standing with a gap before
-        ``seq``. (A cut author's envelopes are taken up: the full path rejects them.)"""
-        if self.trust is None:
-            return True
-        body = self.trust.bodies.get(author)
-        if body is None:
-            return True
-        if body.cut is not None:
-            return False
-        head = self.heads.get(author)
-        return seq > (head.seq if head is not None else 0) + 1
-
     def _admit_plain(self, envelope: Envelope, now_ms: int, from_quarantine: bool = False) -> Outcome | None:
         """Accept or reject the common envelope (an author in good standing, the next
         sequence of its log, a body that changes no trust) without reading the database;
@@ -441,6 +425,7 @@ class Federation:
             if isinstance(envelope.payload.body, Genesis) and envelope.id == self.federation:
                 self._genesis = envelope
                 self.trust = Trust.from_genesis(envelope)
+                self.trust.lookup = self._authorities.get
                 await self._store(
                     conn, envelope, check_next(None, envelope, int(self.clock() * 1000), quota=self.quota())
                 )
@@ -482,6 +467,7 @@ class Federation:
             new_head = check_next(head, envelope, int(self.clock() * 1000), quota=self.quota())
             if isinstance(envelope.payload.body, Decision):
                 await self._check_roll(conn, envelope)
+            await self._check_authority(conn, envelope)
         except ChainFailure as exc:
             return Outcome("rejected", hex_id, str(exc.code), exc.message), []
         await self._store(conn, envelope, new_head)
@@ -489,68 +475,8 @@ class Federation:
         await self._apply_cuts(conn, changes)
         if type(envelope.payload.body) in STRUCTURAL:
             self._structural[envelope.id] = envelope
-            self._replay_needed = self._replay_needed or not _agrees_with_replay(changes)
+            self._replay_needed = self._replay_needed or not agrees_with_replay(changes)
         return Outcome("accepted", hex_id), changes
-
-    async def _check_roll(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
-        """A decision against its roll (ChainFailure ``wrong_roll``): the roll is the author's
-        own and comes earlier in its log, so a decision whose roll is not held is refused too."""
-        body = envelope.payload.body
-        assert isinstance(body, Decision)
-        await self._flush(conn)  # the roll may have come in this batch
-        raw = None
-        where = self._rolls.get(body.roll)
-        if where is not None:  # taken in lately: one point read by author and sequence
-            raw = await self.store.envelope_at(conn, *where)
-            if raw is not None and reopen(raw).id != body.roll:
-                raw = None
-        if raw is None:
-            raw = await EnvelopeStore.by_id_in(conn, body.roll)
-        if raw is None:
-            raise ChainFailure(Code.WRONG_ROLL, "the roll it names is not held: a body's roll comes before its "
-                               "decision in its own log", "body.roll")  # fmt: skip
-        check_against_roll(envelope, reopen(raw))
-
-    async def _quarantine(
-        self,
-        conn: aiosqlite.Connection,
-        envelope: Envelope,
-        reason: str,
-        already: bool,
-        code: str = "waiting",
-        *,
-        unknown: bool = False,
-    ) -> Outcome:
-        if not already:
-            refusal = self.quarantine.refusal(len(envelope.raw), unknown)
-            if refusal is not None:
-                return Outcome("rejected", envelope.id.hex(), "quarantine_full", refusal)
-            self.quarantine.add(envelope.id, len(envelope.raw), unknown, envelope)
-            self._quarantine_rows.append(
-                (envelope.id, envelope.author, envelope.seq, envelope.raw, reason, int(self.clock()), int(unknown))
-            )
-        return Outcome("quarantined", envelope.id.hex(), str(code), reason)
-
-    @property
-    def quarantined(self) -> int:
-        """Envelopes waiting in quarantine."""
-        return len(self.quarantine)
-
-    async def expire_quarantine(self, now: float | None = None) -> int:
-        """Drop quarantined envelopes older than the limit; returns how many."""
-        cutoff = int(self.clock() if now is None else now) - self.quarantine.limits.ttl_s
-        async with self.db.write("federation.expire_quarantine", on_rollback=self.rolled_back) as conn:
-            expired = await self.store.expire_quarantined(conn, cutoff)
-            for envelope_id in expired:
-                self.quarantine.remove(envelope_id)
-        return len(expired)
-
-    def _note_roll(self, envelope: Envelope) -> None:
-        """Where a roll just taken in is (so its decision finds it by a point read, not a scan)."""
-        if isinstance(envelope.payload.body, Roll):
-            self._rolls[envelope.id] = (envelope.author, envelope.seq)
-            if len(self._rolls) > ROLLS_KEPT:
-                self._rolls.pop(next(iter(self._rolls)))
 
     async def _store(self, conn: aiosqlite.Connection, envelope: Envelope, head: Head) -> None:
         """Queue the insert (written by :meth:`_flush` in one statement per batch)."""
@@ -567,119 +493,3 @@ class Federation:
         if self._rows:
             rows, self._rows = self._rows, []
             await self.store.insert_envelopes(conn, rows)
-
-    async def _note_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> None:
-        """Keep a proven fork (once per author and sequence); trust is replayed with it."""
-        a = open_envelope(proof.a, deep=False)
-        await self.store.insert_fork(conn, a.author, a.seq, proof.a, proof.b, int(self.clock()), published)
-        if (a.author, a.seq) not in self._forks:
-            self._forks.add((a.author, a.seq))
-            self._replay_needed = True
-
-    async def _record_fork(self, conn: aiosqlite.Connection, proof: ForkProof, published: bool) -> list[Change]:
-        await self._note_fork(conn, proof, published)
-        assert self.trust is not None
-        changes = self.trust.record_fork(proof)
-        await self._apply_cuts(conn, changes)
-        if any(c.kind == "cut" for c in changes):
-            await self._save_bodies(conn)
-        return changes
-
-    async def _apply_cuts(self, conn: aiosqlite.Connection, changes: list[Change]) -> None:
-        """Set aside the envelopes after each cut and move the author's head back."""
-        for change in changes:
-            if change.kind == "cut" and change.cut is not None:
-                await self._set_aside(conn, change.key, change.cut, change.reason)
-
-    async def _set_aside(self, conn: aiosqlite.Connection, author: bytes, cut: int, reason: str) -> None:
-        await self._flush(conn)
-        self._held_any = True
-        await self.store.set_aside(conn, author, cut, reason, int(self.clock()))
-        row = await self.store.head(conn, author)
-        if row is None:
-            self.heads.pop(author, None)
-        else:
-            self.heads[author] = self._head_of(row, self.federation)
-        self._digest = None
-
-    async def _replay(self, conn: aiosqlite.Connection) -> set[bytes]:
-        """Recompute trust from the set of structural envelopes held and the forks proven, as
-        any node holding the same set does, and make the tables follow: envelopes beyond a
-        cut (or of a key no longer chartered) are set aside, and set-aside envelopes a cut no
-        longer covers come back, in order. Returns the keys whose standing changed."""
-        assert self.trust is not None and self._genesis is not None
-        self._replay_needed = False
-        await self._flush(conn)
-        new = Trust.replay(self._genesis, self._structural.values(), self._forks)
-        old = self.trust.bodies
-        changed = {k for k in old.keys() | new.bodies.keys() if old.get(k) != new.bodies.get(k)}
-        self.trust = new
-        for key in sorted(changed):
-            body = new.bodies.get(key)
-            if body is None:
-                await self._set_aside(conn, key, 0, "revoked")
-                continue
-            if body.cut is not None:
-                await self._set_aside(conn, key, body.cut, body.cut_reason or "revoked")
-            await self._take_back(conn, key, MAX_SEQ if body.cut is None else body.cut)
-        if changed:
-            await self._save_bodies(conn)
-        return changed
-
-    async def _take_back(self, conn: aiosqlite.Connection, author: bytes, limit: int) -> None:
-        """Move an author's set-aside envelopes up to ``limit`` back into its log, in order,
-        as far as they extend it (the chain rules and the quota, as on arrival)."""
-        if not self._held_any:
-            return
-        head = self.heads.get(author)
-        rows = await self.store.set_aside_between(conn, author, head.seq if head else 0, limit)
-        now_ms = int(self.clock() * 1000)
-        back: list[bytes] = []
-        for envelope_id, raw in rows:
-            envelope = open_envelope(raw, deep=False)  # verified when it arrived
-            try:
-                new_head = check_next(head, envelope, now_ms, quota=self.quota())
-            except ChainFailure:
-                break
-            self._rows.append(envelope_row(envelope, now_ms, new_head.quota))
-            head = new_head
-            back.append(envelope_id)
-        if back:
-            assert head is not None
-            await self._flush(conn)
-            await self.store.take_back(conn, back)
-            self.heads[author] = head
-            self._digest = None
-
-    async def _save_bodies(self, conn: aiosqlite.Connection) -> None:
-        assert self.trust is not None
-        await self.store.save_bodies(conn, self.trust.bodies.values())
-
-    # --- our own log ----------------------------------------------------------------------
-    async def record_own(self, conn: aiosqlite.Connection, envelope: Envelope, head: Head) -> None:
-        """Called by the own-log writer inside its transaction, after storing ``envelope``."""
-        self.heads[envelope.author] = head
-        self._digest = None
-        if self.trust is None:  # (a genesis never comes this way: `branchnet genesis` stores it)
-            return
-        changes = self.trust.apply(envelope)
-        await self._apply_cuts(conn, changes)
-        if any(c.kind != "ineffective" for c in changes):
-            await self._save_bodies(conn)
-        if type(envelope.payload.body) in STRUCTURAL:
-            self._structural[envelope.id] = envelope
-            if not _agrees_with_replay(changes):
-                await self._replay(conn)
-
-    def own_cut(self) -> CharteredBody | None:
-        """Our own body if it has been cut (then we must not sign anything more)."""
-        body = self.body(self.own_key)
-        return body if body is not None and body.cut is not None else None
-
-
-def _agrees_with_replay(changes: list[Change]) -> bool:
-    """Whether applying one envelope on its own is sure to give what a replay of the whole set
-    gives: when it cut nobody and nothing of it was ineffective (a charter of a key nobody
-    else chartered, a name updated). A conflict or a cut is where arrival order could matter;
-    then the node replays."""
-    return all(c.kind in ("chartered", "updated") for c in changes)

@@ -87,7 +87,7 @@ def test_a_decision_on_another_text_a_lost_one_and_one_not_held_authorise_nothin
         assert why in trust.refused[f["charter"].id][1]
     f = chartered_by_decision(cites=b"\x07" * 32)  # a decision nobody holds (its body's own precede it)
     problems, _ = outcome(f)
-    assert ("authority_not_held", f["charter"].id) in problems
+    assert ("wrong_authority", f["charter"].id) in problems
 
 
 def test_a_decision_of_another_body_authorises_nothing() -> None:

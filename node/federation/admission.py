@@ -1,0 +1,155 @@
+"""What an envelope needs besides itself before a node takes it in: its predecessors and its
+author's charter (else it waits in quarantine), the roll a decision names, and the decision
+an act of power cites (docs/federation.md, "Authority"). A part of
+:class:`node.federation.ingest.Federation`, kept apart by what it does."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import aiosqlite
+import msgspec
+
+from node.federation.quarantine import QuarantineBook
+from node.storage.db import Database
+from node.storage.envelopes import EnvelopeStore
+from node.storage.federation import FederationStore
+from protocol import ChainFailure, Code, Decision, Envelope, Head, Roll, Trust
+from protocol.authority import act_text, authority_problem, needs_authority
+from protocol.ballots import check_against_roll
+from protocol.envelope import reopen
+from protocol.models import Charter, Revocation
+
+ROLLS_KEPT = 65_536  # where the latest rolls are, for their decisions' check (about 6 MB)
+
+Status = Literal["accepted", "duplicate", "quarantined", "rejected"]
+
+
+class Outcome(msgspec.Struct, omit_defaults=True):
+    """What happened to one envelope of a batch."""
+
+    status: Status
+    id: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class Admission:
+    """Quarantine, and the checks of an envelope against others held (see the module's text)."""
+
+    db: Database
+    store: FederationStore
+    trust: Trust | None
+    heads: dict[bytes, Head]
+    clock: Callable[[], float]
+    quarantine: QuarantineBook
+    _rolls: dict[bytes, tuple[bytes, int]]
+    _authorities: dict[bytes, Envelope]
+    _quarantine_rows: list[tuple[object, ...]]
+    _flush: Callable[[aiosqlite.Connection], Awaitable[None]]
+    rolled_back: Callable[[], Awaitable[None]]
+
+    def _stays_quarantined(self, author: bytes, seq: int) -> bool:
+        """Whether a quarantined envelope would certainly be quarantined again now: its
+        author is unknown (or no genesis is held), or in good standing with a gap before
+        ``seq``. (A cut author's envelopes are taken up: the full path rejects them.)"""
+        if self.trust is None:
+            return True
+        body = self.trust.bodies.get(author)
+        if body is None:
+            return True
+        if body.cut is not None:
+            return False
+        head = self.heads.get(author)
+        return seq > (head.seq if head is not None else 0) + 1
+
+    async def _check_roll(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
+        """A decision against its roll (ChainFailure ``wrong_roll``): the roll is the author's
+        own and comes earlier in its log, so a decision whose roll is not held is refused too."""
+        body = envelope.payload.body
+        assert isinstance(body, Decision)
+        await self._flush(conn)  # the roll may have come in this batch
+        raw = None
+        where = self._rolls.get(body.roll)
+        if where is not None:  # taken in lately: one point read by author and sequence
+            raw = await self.store.envelope_at(conn, *where)
+            if raw is not None and reopen(raw).id != body.roll:
+                raw = None
+        if raw is None:
+            raw = await EnvelopeStore.by_id_in(conn, body.roll)
+        if raw is None:
+            raise ChainFailure(Code.WRONG_ROLL, "the roll it names is not held: a body's roll comes before its "
+                               "decision in its own log", "body.roll")  # fmt: skip
+        check_against_roll(envelope, reopen(raw))
+
+    async def _quarantine(
+        self,
+        conn: aiosqlite.Connection,
+        envelope: Envelope,
+        reason: str,
+        already: bool,
+        code: str = "waiting",
+        *,
+        unknown: bool = False,
+    ) -> Outcome:
+        if not already:
+            refusal = self.quarantine.refusal(len(envelope.raw), unknown)
+            if refusal is not None:
+                return Outcome("rejected", envelope.id.hex(), "quarantine_full", refusal)
+            self.quarantine.add(envelope.id, len(envelope.raw), unknown, envelope)
+            self._quarantine_rows.append(
+                (envelope.id, envelope.author, envelope.seq, envelope.raw, reason, int(self.clock()), int(unknown))
+            )
+        return Outcome("quarantined", envelope.id.hex(), str(code), reason)
+
+    @property
+    def quarantined(self) -> int:
+        """Envelopes waiting in quarantine."""
+        return len(self.quarantine)
+
+    async def expire_quarantine(self, now: float | None = None) -> int:
+        """Drop quarantined envelopes older than the limit; returns how many."""
+        cutoff = int(self.clock() if now is None else now) - self.quarantine.limits.ttl_s
+        async with self.db.write("federation.expire_quarantine", on_rollback=self.rolled_back) as conn:
+            expired = await self.store.expire_quarantined(conn, cutoff)
+            for envelope_id in expired:
+                self.quarantine.remove(envelope_id)
+        return len(expired)
+
+    def _note_roll(self, envelope: Envelope) -> None:
+        """Where a roll just taken in is (so its decision finds it by a point read, not a scan)."""
+        if isinstance(envelope.payload.body, Roll):
+            self._rolls[envelope.id] = (envelope.author, envelope.seq)
+            if len(self._rolls) > ROLLS_KEPT:
+                self._rolls.pop(next(iter(self._rolls)))
+
+
+    async def _check_authority(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
+        """An act of power the federation's rules say needs its body's carried decision on it
+        (:mod:`protocol.authority`): ChainFailure ``no_authority`` or
+        ``wrong_authority`` unless it cites one. The decision is the author's own and comes
+        earlier in its log, all of which is held once the act extends it: so one not held now
+        never will be. Kept for the trust replay."""
+        body = envelope.payload.body
+        if self.trust is None or not isinstance(body, Charter | Revocation) or not needs_authority(self.trust.rules,
+                                                                                                   body):  # fmt: skip
+            return
+        decision = await self._remember_authority(conn, envelope)
+        problem = authority_problem(envelope, decision, act_text(body, self.trust.name_of))
+        if problem is not None:
+            raise ChainFailure(problem[0], problem[1], "body.decision")
+
+    async def _remember_authority(self, conn: aiosqlite.Connection, envelope: Envelope) -> Envelope | None:
+        """The decision an act cites, as held, kept where the trust replay looks it up."""
+        body = envelope.payload.body
+        if not isinstance(body, Charter | Revocation) or body.decision is None:
+            return None
+        decision = self._authorities.get(body.decision)
+        if decision is None:
+            await self._flush(conn)  # it may have come in this batch
+            raw = await EnvelopeStore.by_id_in(conn, body.decision)
+            decision = reopen(raw) if raw is not None else None
+            if decision is not None and isinstance(decision.payload.body, Decision):
+                self._authorities[decision.id] = decision
+        return decision

@@ -16,6 +16,7 @@ from node.keyfile import read_key
 from node.rules.throttle import LoginThrottle, SigningThrottle
 from node.serve_lock import serving as server_holds
 from node.storage.access import AccessStore
+from node.storage.acts import ActStore
 from node.storage.ballots import BallotStore
 from node.storage.db import Database
 from node.storage.elections import CandidacyStore
@@ -54,6 +55,7 @@ class Node:
     candidacies: CandidacyStore
     outbox: OutboxStore
     access: AccessStore
+    acts: ActStore
     members_data: MembersData
 
     @classmethod
@@ -104,6 +106,7 @@ class Node:
             candidacies=CandidacyStore(db),
             outbox=OutboxStore(db, clock),
             access=AccessStore(db, clock),
+            acts=ActStore(db),
             members_data=MembersData(db, clock),
             own_log=own_log,
             throttle=LoginThrottle(

@@ -18,6 +18,7 @@ import msgspec
 from node.cli.common import add_dir
 from node.config import KEY_FILE
 from node.errors import BadInput, NodeError, NotFound
+from node.federation import authority
 from node.federation.acts import (
     add_seed_peer,
     approve_join,
@@ -33,6 +34,8 @@ from node.gossip.client import HttpTransport, check_url
 from node.gossip.engine import PeerError
 from node.keyfile import write_new_key
 from node.service import Node
+from node.storage.ballots import BallotRow
+from node.storage.members import Member
 from protocol import ProtocolError, SigningKey, node_id_text, parse_node_id
 from protocol.wire import JoinRequest, JoinState
 
@@ -45,12 +48,14 @@ def add_arguments(command: Any) -> None:
     c.add_argument("--name", required=True, help="the child body's name, as its members know it")
     c.add_argument("--level", required=True, help="its level: one the genesis rules let this node charter")
     c.add_argument("--url", default=None, help="where the child is reached")
+    _propose_arguments(c, "charter")
 
     c = command("revoke", lambda a: _run("revoke", _revoke, a), "revoke a descendant's key")
     add_dir(c)
     c.add_argument("--node-id", required=True, help="the node id of the key to revoke")
     c.add_argument("--after-seq", type=int, default=0, help="keep its envelopes up to this sequence (default: none)")
     c.add_argument("--reason", default="", help="why, in a sentence (signed with the revocation)")
+    _propose_arguments(c, "revocation")
 
     c = command("rotate-key", lambda a: _run("rotate-key", _rotate, a), "hand this body over to a new key")
     add_dir(c)
@@ -97,6 +102,30 @@ def _run(name: str, work: Any, args: argparse.Namespace) -> int:
     return run_async(name, lambda: work(args))
 
 
+def _propose_arguments(c: Any, act: str) -> None:
+    c.add_argument("--propose", action="store_true",
+                   help=f"put the {act} to this body's members: a ballot on its text, and the node signs it once "
+                        "carried (where the federation's rules say it needs their decision, the only way)")  # fmt: skip
+    c.add_argument("--as", dest="as_email", default=None, metavar="EMAIL", help="with --propose: the officer acting")
+
+
+async def _proposer(node: Node, args: argparse.Namespace) -> Member | None:
+    if not args.propose:
+        return None
+    if not args.as_email:
+        raise BadInput("--propose needs --as EMAIL: the officer proposing it", field="as")
+    record = await node.members.login_record(args.as_email)
+    if record is None:
+        raise BadInput(f"no member with email {args.as_email}", field="as")
+    return record[0]
+
+
+def _proposed(row: BallotRow) -> int:
+    print(f"ballot {row.id} opened for the members on: {row.text}")
+    print("once it is carried (`branchnet ballot close`), this node signs the act citing the decision")
+    return 0
+
+
 def _node_id(text: str) -> bytes:
     try:
         return parse_node_id(text)
@@ -107,6 +136,9 @@ def _node_id(text: str) -> bytes:
 async def _charter(args: argparse.Namespace) -> int:
     child = _node_id(args.node_id)
     async with Node.opened(Path(args.dir)) as node:
+        who = await _proposer(node, args)
+        if who is not None:
+            return _proposed(await authority.propose_charter(node, who, child, args.name, args.level, args.url))
         envelope = await issue_charter(node, child, args.name, args.level, args.url)
     print(f"chartered {args.node_id} as {args.name} ({args.level}): envelope {envelope.id.hex()} seq {envelope.seq}")
     return 0
@@ -115,6 +147,9 @@ async def _charter(args: argparse.Namespace) -> int:
 async def _revoke(args: argparse.Namespace) -> int:
     target = _node_id(args.node_id)
     async with Node.opened(Path(args.dir)) as node:
+        who = await _proposer(node, args)
+        if who is not None:
+            return _proposed(await authority.propose_revocation(node, who, target, args.after_seq, args.reason))
         envelope = await revoke(node, target, args.after_seq, args.reason)
     print(f"revoked {args.node_id} after seq {args.after_seq}: envelope {envelope.id.hex()}")
     return 0

@@ -69,10 +69,18 @@ def _init(args: argparse.Namespace) -> int:
     )
 
 
+AUTHORITY_ACTS = ("charter", "revocation")  # the acts a genesis may say need the members' decision, today
+
+
 def _genesis(args: argparse.Namespace) -> int:
     from node.cli.setup import found_federation
 
-    return run_async("genesis", lambda: found_federation(Path(args.dir), args.federation))
+    acts = [a.strip() for a in args.authority.split(",") if a.strip()] if args.authority is not None else None
+    wrong = [a for a in acts or [] if a not in AUTHORITY_ACTS]
+    if wrong:
+        known = ", ".join(AUTHORITY_ACTS)
+        return fail("genesis", f"--authority: {', '.join(wrong)} is not an act (give any of {known})")
+    return run_async("genesis", lambda: found_federation(Path(args.dir), args.federation, acts))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -252,6 +260,9 @@ def parser() -> argparse.ArgumentParser:
     c = command("genesis", _genesis, "found a federation: this node signs its genesis")
     add_dir(c)
     c.add_argument("--federation", required=True, help="the federation's name")
+    c.add_argument("--authority", default=None, metavar="ACTS",
+                   help="acts a body signs only with its members' carried decision on them, comma-separated: "
+                        "charter,revocation (docs/federation.md, Authority)")  # fmt: skip
 
     c = command("serve", _serve, "run the node until SIGTERM or Ctrl-C")
     add_dir(c)

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from node.cli import backup_crypt
 from node.config import CONFIG_FILE, DB_FILE, KEY_FILE, ConfigError, parse_config, render_config
 from node.errors import BadInput, Conflict, DatabaseError
@@ -72,14 +74,17 @@ def default_rules() -> Rules:
     )
 
 
-async def found_federation(directory: Path, federation_name: str) -> int:
+async def found_federation(directory: Path, federation_name: str, authority: list[str] | None = None) -> int:
+    """Sign the genesis; ``authority``: the acts its bodies sign only with their members'
+    carried decision on them (docs/federation.md, "Authority"; None: none)."""
     async with Node.opened(directory) as node:
         if node.federation_state.federation is not None:
             raise Conflict("this node already belongs to a federation")
         if await node.envelopes.count() > 0:
             raise Conflict("this node already holds envelopes; a genesis must be its first")
         body = Genesis(name=federation_name, founder_name=node.config.node.name,
-                       founder_level=node.config.node.level, rules=default_rules())  # fmt: skip
+                       founder_level=node.config.node.level,
+                       rules=msgspec.structs.replace(default_rules(), authority=authority))  # fmt: skip
         payload = Payload(author=node.key.public, seq=1, created=int(time.time() * 1000), body=body)
         envelope = seal(node.key, payload)
         await store_genesis(node.db, envelope)

@@ -35,6 +35,7 @@ from protocol import (
     parse_node_id,
     rotation_message,
 )
+from protocol.authority import needs_authority
 from protocol.models import MAX_SEQ, Envelope
 
 
@@ -83,8 +84,9 @@ def check_may_charter(node: Acting, level: str) -> None:
         raise Forbidden(f"a {me.level} may not charter a {level} in this federation", field="level", code="not_allowed")
 
 
-async def issue_charter(node: Acting, key: bytes, name: str, level: str, url: str | None) -> Envelope:
-    """Sign a Charter admitting ``key`` as ``level``, if the genesis rules let us."""
+def charter_body(node: Acting, key: bytes, name: str, level: str, url: str | None) -> Charter:
+    """The Charter admitting ``key`` as ``level``, if the genesis rules let this body sign
+    it (whether signed at once or put to the members first)."""
     check_may_charter(node, level)
     state = node.federation_state
     assert state.trust is not None
@@ -99,6 +101,25 @@ async def issue_charter(node: Acting, key: bytes, name: str, level: str, url: st
     except msgspec.ValidationError as exc:
         message, field = describe(exc)
         raise BadInput(message, field=field) from None
+    return body
+
+
+def _not_without_members(node: Acting, act: Charter | Revocation) -> None:
+    """Where the federation's rules say this act needs its body's carried decision, an
+    officer cannot sign it alone (every other node would refuse it, and this body's log
+    with it): it is put to the members (node/federation/authority.py)."""
+    trust = node.federation_state.trust
+    if trust is not None and needs_authority(trust.rules, act):
+        kind = "charter" if isinstance(act, Charter) else "revocation"
+        raise Conflict(f"in this federation a {kind} needs the members' carried decision on it: propose it to "
+                       f"them (branchnet act {'charter' if kind == 'charter' else 'revoke'} ...)",
+                       code="needs_decision")  # fmt: skip
+
+
+async def issue_charter(node: Acting, key: bytes, name: str, level: str, url: str | None) -> Envelope:
+    """Sign a Charter admitting ``key`` as ``level``, if the genesis rules let us."""
+    body = charter_body(node, key, name, level, url)
+    _not_without_members(node, body)
     envelope = await node.own_log.append(body)
     await node.joins.mark_chartered(key, envelope.id)
     return envelope
@@ -132,6 +153,13 @@ async def refuse_join(node: Acting, join_id: int, officer_id: int | None) -> Non
 
 
 async def revoke(node: Acting, key: bytes, after_seq: int, reason: str) -> Envelope:
+    body = revocation_body(node, key, after_seq, reason)
+    _not_without_members(node, body)
+    return await node.own_log.append(body)
+
+
+def revocation_body(node: Acting, key: bytes, after_seq: int, reason: str) -> Revocation:
+    """The Revocation of ``key`` from ``after_seq``, if this body may sign it."""
     _standing(node)
     state = node.federation_state
     assert state.trust is not None
@@ -141,7 +169,13 @@ async def revoke(node: Acting, key: bytes, after_seq: int, reason: str) -> Envel
         raise Forbidden("only a parent or an ancestor body revokes", field="key", code="not_allowed")
     if not 0 <= after_seq <= MAX_SEQ:
         raise BadInput(f"after-seq is from 0 to {MAX_SEQ}", field="after_seq")
-    return await node.own_log.append(Revocation(key=key, after_seq=after_seq, reason=reason))
+    try:
+        body = Revocation(key=key, after_seq=after_seq, reason=reason)
+        msgspec.convert(msgspec.to_builtins(body), Revocation)  # the schema's limits (the reason's length)
+    except msgspec.ValidationError as exc:
+        message, field = describe(exc)
+        raise BadInput(message, field=field) from None
+    return body
 
 
 async def rotate(node: Acting, new_key: SigningKey) -> Envelope:

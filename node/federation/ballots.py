@@ -24,11 +24,12 @@ from node.federation.ingest import Federation
 from node.federation.own_log import OwnLog, none_signed
 from node.rules import notices
 from node.rules.ballots import check_may_run_ballots, check_may_vote, check_shape
+from node.storage.acts import ActStore
 from node.storage.ballots import BallotRow, BallotStore, ElectionSpec, NewBallot
 from node.storage.envelopes import EnvelopeStore
 from node.storage.members import Member, MemberStore
 from node.storage.outbox import OutboxStore
-from protocol import BallotRules, Decision, Delegates, Envelope, Roll, open_envelope
+from protocol import BallotRules, Charter, Decision, Delegates, Envelope, Revocation, Roll, open_envelope
 from protocol.ballots import (
     CHOICES,
     DIGEST_BYTES,
@@ -74,6 +75,9 @@ class Deciding(Protocol):
     @property
     def outbox(self) -> OutboxStore: ...
 
+    @property
+    def acts(self) -> ActStore: ...
+
 
 @dataclass(frozen=True)
 class BallotSpec:
@@ -90,6 +94,7 @@ class BallotSpec:
     closes: int | None = None  # ms; None: when an officer closes it
     election: ElectionSpec | None = None  # ranked: seats, counting, what for
     once: bool = False  # at most one ballot ever on ``motion`` (checked where it is written)
+    act: tuple[str, bytes] | None = None  # the act of power it decides: (kind, canonical body)
 
 
 def now_ms(clock: Callable[[], float] = time.time) -> int:
@@ -167,7 +172,8 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
     def notice(ballot_id: int) -> dict[str, Any]:
         return notices.ballot_params(config, ballot_id, spec.subject, spec.closes)
 
-    row = await node.ballots.create(new, electors, notice if config.mail.enabled else None, once=spec.once)
+    row = await node.ballots.create(new, electors, notice if config.mail.enabled else None, once=spec.once,
+                                    act=spec.act)  # fmt: skip
     node.outbox.queued()
     return row
 
@@ -270,6 +276,7 @@ async def count_and_publish(node: Deciding, ballot_id: int, clock: Callable[[], 
         node.outbox.queued()
     if row.election is not None and row.election.delegates_to is not None:
         await _delegates_elected(node, row.election.delegates_to, envelope)
+    await act_decided(node, row.id, envelope)
     return envelope
 
 
@@ -290,7 +297,35 @@ async def _delegates_elected(node: Deciding, to: bytes, decision: Envelope) -> N
             raise
 
 
+async def act_decided(node: Deciding, ballot_id: int, decision: Envelope) -> None:
+    """A ballot on an act of power closed (node/federation/authority.py): carried, the node
+    signs the act citing the decision, by itself and once; else the act is lost."""
+    act = await node.acts.for_ballot(ballot_id)
+    if act is None or act.state != "voting":
+        return
+    decided = decision.payload.body
+    assert isinstance(decided, Decision)
+    if decided.outcome != "carried":
+        await node.acts.settle(ballot_id, "lost")
+        return
+    body = msgspec.structs.replace(msgspec.msgpack.decode(act.body, type=Charter | Revocation), decision=decision.id)
+    once = none_signed(node.own_log.key.public, act.kind,
+                       lambda b: isinstance(b, Charter | Revocation) and b.decision == decision.id, _ACTED)  # fmt: skip
+    try:
+        signed: Envelope | None = await node.own_log.append(body, check=once)
+    except Conflict as exc:
+        if exc is not _ACTED:
+            raise
+        signed = None  # signed already, by a close cut short after it: it stands; find it
+        for raw in await node.envelopes.own_of_kind(node.own_log.key.public, act.kind):
+            held = open_envelope(raw)
+            if isinstance(held.payload.body, Charter | Revocation) and held.payload.body.decision == decision.id:
+                signed = held
+    await node.acts.settle(ballot_id, "signed", signed.id if signed is not None else None)
+
+
 _CLOSED = Conflict("this ballot's decision is signed already", code="ballot_closed")
+_ACTED = Conflict("the act this ballot decided is signed already", code="already_signed")
 _ALREADY = Conflict("the delegates this election elected are recorded already", code="already_recorded")
 
 

@@ -256,13 +256,14 @@ class BallotStore:
                 del self._closing[ballot_id]
 
     async def create(self, new: NewBallot, electors: list[tuple[int, bytes]],
-                     notice: Callable[[int], dict[str, Any]] | None = None, *, once: bool = False
-                     ) -> BallotRow:  # fmt: skip
+                     notice: Callable[[int], dict[str, Any]] | None = None, *, once: bool = False,
+                     act: tuple[str, bytes] | None = None) -> BallotRow:  # fmt: skip
         """The ballot and its frozen electorate (member id, roll salt), together; with
         ``notice`` (the values of the mail, given the ballot's id), a notice to each elector
         who has ballot notices on, in the same transaction. With ``once``, refused (409
         ``already_balloted``) when a ballot on the same motion exists, checked in that
-        transaction too."""
+        transaction too. With ``act`` (kind, canonical body), the act of power it decides
+        (table ``acts``), in the same transaction."""
         async with self.db.write("ballots.create") as conn:
             if once:
                 cursor = await conn.execute("SELECT 1 FROM ballots WHERE motion = ? LIMIT 1", (new.motion,))
@@ -290,6 +291,9 @@ class BallotStore:
             if notice is not None:
                 await outbox.queue_to_electors(conn, int(ballot_id or 0), "ballot_opened", notice(int(ballot_id or 0)),
                                                new.opened // 1000)  # fmt: skip
+            if act is not None:
+                await conn.execute("INSERT INTO acts (ballot_id, kind, body, proposed_by) VALUES (?, ?, ?, ?)",
+                                   (ballot_id, act[0], act[1], new.created_by))  # fmt: skip
         self.on_opened()
         return await self.require(int(ballot_id or 0))
 

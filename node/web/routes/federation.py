@@ -10,7 +10,7 @@ from aiohttp import web
 from msgspec import Meta
 
 from node.errors import BadInput
-from node.federation import acts
+from node.federation import acts, authority
 from node.federation.acts import issue_charter, revoke
 from node.storage.joins import LIST_LIMIT, JoinView
 from node.storage.members import Member
@@ -112,6 +112,45 @@ async def create_charter(request: web.Request, who: Member | None) -> web.Stream
     return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
 
 
+class ActView(msgspec.Struct):
+    """An act of power put to this body's members: the ballot on its text, and what became of
+    it (voting; signed, with the act's envelope id; or lost)."""
+
+    ballot: int
+    kind: str
+    text: str
+    state: str
+    signed: str | None = None
+
+
+async def _act_view(request: web.Request, ballot_id: int) -> ActView:
+    node = node_of(request)
+    act, row = await node.acts.for_ballot(ballot_id), await node.ballots.require(ballot_id)
+    assert act is not None
+    return ActView(ballot_id, act.kind, row.text, act.state, act.signed.hex() if act.signed else None)
+
+
+async def propose_charter(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, CharterIn)
+    row = await authority.propose_charter(node_of(request), who, _node_id_field(body.node_id), body.name, body.level,
+                                          body.url)  # fmt: skip
+    return json_response(await _act_view(request, row.id), status=201)
+
+
+async def propose_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, RevocationIn)
+    row = await authority.propose_revocation(node_of(request), who, _node_id_field(body.node_id), body.after_seq,
+                                             body.reason)  # fmt: skip
+    return json_response(await _act_view(request, row.id), status=201)
+
+
+async def list_acts(request: web.Request, who: Member | None) -> web.StreamResponse:
+    acts_held = await node_of(request).acts.recent()
+    return json_response([await _act_view(request, act.ballot_id) for act in acts_held])
+
+
 async def create_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
     body = await read_json(request, RevocationIn)
     envelope = await revoke(node_of(request), _node_id_field(body.node_id), body.after_seq, body.reason)
@@ -164,6 +203,34 @@ ROUTES: tuple[Route, ...] = (
         RevocationIn,
         Appended,
         201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/charters/proposals",
+        propose_charter,
+        "officer",
+        "Put a charter to this body's members: a ballot on its text; the node signs it once carried",
+        CharterIn,
+        ActView,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/revocations/proposals",
+        propose_revocation,
+        "officer",
+        "Put a revocation to this body's members: a ballot on its text; the node signs it once carried",
+        RevocationIn,
+        ActView,
+        201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/acts",
+        list_acts,
+        "member",
+        "Acts of power put to this body's members (newest first, 50), and what became of each",
+        response=list[ActView],
     ),
     Route(
         "POST",

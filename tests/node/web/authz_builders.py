@@ -213,6 +213,17 @@ async def _revocation(c: Cell) -> Request:
     return "/api/v1/revocations", {"json": {"node_id": child.node_id, "reason": "test"}}
 
 
+async def _charter_proposal(c: Cell) -> Request:
+    return "/api/v1/charters/proposals", {"json": {"node_id": SigningKey.generate().node_id, "name": "R",
+                                                   "level": "region"}}  # fmt: skip
+
+
+async def _revocation_proposal(c: Cell) -> Request:
+    child = SigningKey.generate()
+    await issue_charter(c.live.node, child.public, "Doomed Region", "region", None)
+    return "/api/v1/revocations/proposals", {"json": {"node_id": child.node_id, "reason": "test"}}
+
+
 async def _child(c: Cell, *bodies: Callable[[list[Envelope]], Body], created: int | None = None) -> list[Envelope]:
     """A region chartered by the node, whose log (each body made from the envelopes before
     it, signed now or at ``created``) the node has taken in."""

@@ -29,6 +29,7 @@ from tests.node.web.authz_builders import (
     _ballot_path,
     _carry_out,
     _charter,
+    _charter_proposal,
     _composite,
     _composite_answer,
     _envelope,
@@ -47,6 +48,7 @@ from tests.node.web.authz_builders import (
     _refuse,
     _reset,
     _revocation,
+    _revocation_proposal,
     _ruling,
     _selection_path,
     _submit_motion,
@@ -165,6 +167,18 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ("POST", "/api/v1/revocations"): (
         _revocation,
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/charters/proposals"): (
+        _charter_proposal,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/revocations/proposals"): (
+        _revocation_proposal,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("GET", "/api/v1/acts"): (
+        _fixed("/api/v1/acts"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
     ),
     ("POST", "/api/v1/motions"): (
         _json("/api/v1/motions", {"title": "Fund it", "text": "We fund it."}),

@@ -51,6 +51,7 @@ def sample_bodies(child: SigningKey) -> dict[str, dict[str, Any]]:
         "PATCH /api/v1/members/{member_id}": {"name": "Ann"},
         "POST /api/v1/charters": {"node_id": SigningKey.generate().node_id, "name": "South", "level": "region"},
         "POST /api/v1/revocations": {"node_id": child.node_id, "after_seq": 1},
+        "POST /api/v1/revocations/proposals": {"node_id": child.node_id, "after_seq": 1},
         "POST /api/v1/log/profile": {"name": "National", "endpoints": ["https://n.example.org"]},
         "POST /api/v1/ballots": {"motion": "m1", "subject": "s", "text": "t"},
         "POST /api/v1/ballots/{ballot_id}/votes": {"choice": "for"},

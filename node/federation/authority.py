@@ -1,0 +1,57 @@
+"""Acts of power put to the members (issue 24; docs/federation.md, "Authority").
+
+Where the federation's rules say a charter or a revocation needs its body's carried decision,
+an officer proposes the act: the node opens a ballot whose text is the act's canonical
+description (:func:`protocol.authority.act_text`), so the members vote on exactly that act;
+once the ballot is carried, the node signs the act citing the decision, by itself
+(:func:`node.federation.ballots.act_decided`), with no second step by hand. A lost ballot
+signs nothing. The act is checked as if it were signed now (:mod:`node.federation.acts`), so
+nobody votes on an act that could not take effect.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from node.errors import Conflict
+from node.federation.acts import Acting, charter_body, revocation_body
+from node.federation.ballots import BallotSpec, Deciding, open_ballot
+from node.storage.ballots import BallotRow
+from node.storage.members import Member
+from protocol import Charter, Revocation, node_id_text
+from protocol.authority import act_text
+from protocol.encoding import encode
+
+
+class Proposing(Acting, Deciding, Protocol):
+    """A node that acts and runs ballots (``node.service.Node``)."""
+
+
+async def propose_charter(node: Proposing, who: Member, key: bytes, name: str, level: str, url: str | None,
+                          closes: int | None = None, clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
+    """Put the charter of ``key`` to this body's members."""
+    return await _propose(node, who, charter_body(node, key, name, level, url), closes, clock)
+
+
+async def propose_revocation(node: Proposing, who: Member, key: bytes, after_seq: int, reason: str,
+                             closes: int | None = None, clock: Callable[[], float] = time.time
+                             ) -> BallotRow:  # fmt: skip
+    """Put the revocation of ``key`` from ``after_seq`` to this body's members."""
+    return await _propose(node, who, revocation_body(node, key, after_seq, reason), closes, clock)
+
+
+async def _propose(node: Proposing, who: Member, act: Charter | Revocation, closes: int | None,
+                   clock: Callable[[], float]) -> BallotRow:  # fmt: skip
+    trust = node.federation_state.trust
+    if trust is None:
+        raise Conflict("this node holds no federation yet", code="not_federated")
+    text = act_text(act, trust.name_of)
+    if isinstance(act, Charter):
+        kind, subject = "charter", f"Charter {act.name} as a {act.level}"
+    else:
+        kind, subject = "revocation", f"Revoke the charter of {trust.name_of(act.key) or 'a body'}"
+    spec = BallotSpec(motion=f"act:{kind}:{node_id_text(act.key)[:24]}", subject=subject, text=text, closes=closes,
+                      act=(kind, encode(act)))  # fmt: skip
+    return await open_ballot(node, who, spec, clock)

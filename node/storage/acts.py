@@ -1,0 +1,49 @@
+"""Acts of power put to the members: the act each such ballot decides, and what became of it
+(migration 0014; node/federation/authority.py signs the act once its ballot is carried)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from node.storage.db import Database
+
+_COLUMNS = "ballot_id, kind, body, proposed_by, state, signed"
+
+
+@dataclass(frozen=True)
+class ActRow:
+    ballot_id: int
+    kind: str  # charter, revocation
+    body: bytes  # the act, canonical msgpack, without its decision
+    proposed_by: int | None
+    state: str  # voting, signed, lost
+    signed: bytes | None  # the signed act's envelope id
+
+
+def _row(r: sqlite3.Row) -> ActRow:
+    return ActRow(r["ballot_id"], r["kind"], bytes(r["body"]), r["proposed_by"], r["state"],
+                  None if r["signed"] is None else bytes(r["signed"]))  # fmt: skip
+
+
+class ActStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def for_ballot(self, ballot_id: int) -> ActRow | None:
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM acts WHERE ballot_id = ?", (ballot_id,))
+        return _row(row) if row is not None else None
+
+    async def recent(self, limit: int = 50) -> list[ActRow]:
+        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM acts ORDER BY ballot_id DESC LIMIT ?", (limit,))
+        return [_row(r) for r in rows]
+
+    async def settle(self, ballot_id: int, state: str, signed: bytes | None = None) -> bool:
+        """The act's ballot closed: ``signed`` (with the act's id) or ``lost``; once (False:
+        settled already)."""
+        async with self.db.write("acts.settle") as conn:
+            cursor = await conn.execute(
+                "UPDATE acts SET state = ?, signed = ? WHERE ballot_id = ? AND state = 'voting'",
+                (state, signed, ballot_id),
+            )
+            return cursor.rowcount == 1

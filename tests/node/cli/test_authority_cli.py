@@ -1,0 +1,57 @@
+"""`branchnet genesis --authority`, then `branchnet charter` in such a federation: refused when
+an officer signs alone (needs_decision); `--propose --as EMAIL` opens the members' ballot on
+the charter's text, and closing it carried signs the charter citing the decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from node.federation import ballots
+from node.service import Node
+from node.storage.members import MemberIn
+from protocol import Charter, SigningKey, open_envelope
+from tests.node.cli.test_node_cli import branchnet
+
+
+def test_a_charter_goes_to_the_members_from_the_command_line(tmp_path: Path) -> None:
+    import asyncio
+
+    d = str(tmp_path / "national")
+    assert branchnet("init", "--dir", d, "--name", "National", "--level", "national").returncode == 0
+    wrong = branchnet("genesis", "--dir", d, "--federation", "Test", "--authority", "charter,coronation")
+    assert wrong.returncode == 2 and "coronation is not an act" in wrong.stderr
+    assert branchnet("genesis", "--dir", d, "--federation", "Test", "--authority", "charter,revocation").returncode == 0
+
+    async def members() -> None:
+        async with Node.opened(Path(d)) as node:
+            await node.members.add(MemberIn(name="Sec Retary", email="sec@example.org", role="secretary"))
+            await node.members.add(MemberIn(name="Val Voter", email="val@example.org"))
+
+    asyncio.run(members())
+    child = SigningKey.generate().node_id
+    alone = branchnet("charter", "--dir", d, "--node-id", child, "--name", "North", "--level", "region")
+    assert alone.returncode == 1 and "needs the members' carried decision" in alone.stderr, alone.stderr
+    no_officer = branchnet("charter", "--dir", d, "--node-id", child, "--name", "North", "--level", "region",
+                           "--propose")  # fmt: skip
+    assert no_officer.returncode != 0 and "--propose needs --as EMAIL" in no_officer.stderr
+    proposed = branchnet("charter", "--dir", d, "--node-id", child, "--name", "North", "--level", "region",
+                         "--propose", "--as", "sec@example.org")  # fmt: skip
+    assert proposed.returncode == 0, proposed.stderr
+    assert "ballot 1 opened for the members on: Charter North as a region of this federation" in proposed.stdout
+
+    async def vote() -> None:
+        async with Node.opened(Path(d)) as node:
+            voter = (await node.members.login_record("val@example.org"))[0]  # type: ignore[index]
+            await ballots.vote(node, voter, 1, "for")
+
+    asyncio.run(vote())
+    closed = branchnet("ballot", "close", "1", "--dir", d, "--as", "sec@example.org")
+    assert closed.returncode == 0, closed.stderr
+
+    async def signed() -> list[Charter]:
+        async with Node.opened(Path(d)) as node:
+            raws = await node.envelopes.own_of_kind(node.key.public, "charter")
+            return [open_envelope(r).payload.body for r in raws]  # type: ignore[misc]
+
+    (charter,) = asyncio.run(signed())
+    assert charter.name == "North" and charter.decision is not None

@@ -1,0 +1,94 @@
+"""Acts of power put to the members, on real nodes (issue 24): in a federation whose genesis
+says a charter and a revocation need their body's vote, an officer cannot sign one alone; an
+officer proposes it, the members vote on its canonical text, and once carried the node signs
+the act citing the decision by itself; other nodes take it in. A lost vote signs nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from node.cli.setup import found_federation, init_node
+from node.errors import Conflict
+from node.federation import acts, authority, ballots
+from node.service import Node
+from node.storage.members import Member, MemberIn
+from tests.node.federation.test_upward import Clock
+
+
+@dataclass
+class Fed:
+    national: Node
+    north: Node
+    officer: Member
+    voters: list[Member]
+    clock: Clock
+
+    async def sync(self) -> None:
+        everything = [*await self.national.envelopes.all_raw(), *await self.north.envelopes.all_raw()]
+        for node in (self.national, self.north):
+            await node.federation_state.ingest(everything)
+
+    async def vote(self, ballot_id: int, choices: list[str]) -> None:
+        for voter, choice in zip(self.voters, choices, strict=True):
+            await ballots.vote(self.national, voter, ballot_id, choice, clock=self.clock)
+        await ballots.close_ballot(self.national, self.officer, ballot_id, self.clock)
+
+
+@pytest.fixture
+async def fed(tmp_path: Path) -> AsyncIterator[Fed]:
+    clock = Clock()
+    await init_node(tmp_path / "national", "National", "national", "127.0.0.1:0", None)
+    await found_federation(tmp_path / "national", "Test Federation", ["charter", "revocation"])
+    await init_node(tmp_path / "north", "North", "region", "127.0.0.1:0", None)
+    national = await Node.open(tmp_path / "national", clock)
+    north = await Node.open(tmp_path / "north", clock)
+    genesis = await national.envelopes.get(national.federation_state.federation or b"")
+    assert genesis is not None
+    await acts.join_federation(north, genesis, "http://127.0.0.1:9")
+    officer = await national.members.add(MemberIn(name="Sec", email="sec@national.org", role="secretary"))
+    voters = [await national.members.add(MemberIn(name=f"V{i}", email=f"v{i}@national.org")) for i in range(3)]
+    f = Fed(national, north, officer, voters, clock)
+    await f.sync()
+    try:
+        yield f
+    finally:
+        await national.close()
+        await north.close()
+
+
+async def test_a_charter_is_signed_once_the_members_carry_it(fed: Fed) -> None:
+    north_key = fed.north.key.public
+    with pytest.raises(Conflict) as alone:  # an officer alone: every other node would refuse it
+        await acts.issue_charter(fed.national, north_key, "North", "region", None)
+    assert alone.value.code == "needs_decision"
+    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
+                                          clock=fed.clock)  # fmt: skip
+    assert row.text.startswith("Charter North as a region of this federation, its key bn1")
+    assert (await fed.national.acts.for_ballot(row.id)).state == "voting"  # type: ignore[union-attr]
+    await fed.vote(row.id, ["for", "for", "against"])
+    act = await fed.national.acts.for_ballot(row.id)
+    assert act is not None and act.state == "signed" and act.signed is not None
+    await fed.sync()
+    for node in (fed.national, fed.north):  # taken in everywhere, North chartered
+        trust = node.federation_state.trust
+        assert trust is not None and north_key in trust.bodies and trust.refused == {}
+    # A revocation lost by the members signs nothing; carried, it cuts North where it says.
+    row = await authority.propose_revocation(fed.national, fed.officer, north_key, 0, "Its key was lost.",
+                                             clock=fed.clock)  # fmt: skip
+    assert row.text.startswith("Revoke the charter of North, bn1") and "setting aside everything" in row.text
+    await fed.vote(row.id, ["against", "against", "for"])
+    lost = await fed.national.acts.for_ballot(row.id)
+    assert lost is not None and lost.state == "lost" and lost.signed is None
+    trust = fed.national.federation_state.trust
+    assert trust is not None and trust.bodies[north_key].cut is None
+    row = await authority.propose_revocation(fed.national, fed.officer, north_key, 0, "Its key was lost.",
+                                             clock=fed.clock)  # fmt: skip
+    await fed.vote(row.id, ["for", "for", "for"])
+    await fed.sync()
+    for node in (fed.national, fed.north):
+        trust = node.federation_state.trust
+        assert trust is not None and trust.bodies[north_key].cut == 0

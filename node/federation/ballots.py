@@ -30,6 +30,7 @@ from node.storage.envelopes import EnvelopeStore
 from node.storage.members import Member, MemberStore
 from node.storage.outbox import OutboxStore
 from protocol import BallotRules, Charter, Decision, Delegates, Envelope, Revocation, Roll, open_envelope
+from protocol.authority import act_text
 from protocol.ballots import (
     CHOICES,
     DIGEST_BYTES,
@@ -47,6 +48,7 @@ from protocol.ballots import (
 from protocol.counting import RON
 from protocol.merkle import inclusion_proof, root
 from protocol.models import MAX_RECEIPT_BYTES
+from protocol.upward import text_hash
 
 RECEIPT_PREFIX = "r-"
 
@@ -309,6 +311,12 @@ async def act_decided(node: Deciding, ballot_id: int, decision: Envelope) -> Non
         await node.acts.settle(ballot_id, "lost")
         return
     body = msgspec.structs.replace(msgspec.msgpack.decode(act.body, type=Charter | Revocation), decision=decision.id)
+    trust = node.federation_state.trust
+    if trust is None or text_hash(act_text(body, trust.name_of)) != decided.text_hash:
+        # What the members voted on is not this act (its row was changed, or the body it names
+        # was renamed since): every node would refuse it, and this body's log with it.
+        await node.acts.settle(ballot_id, "void")
+        return
     once = none_signed(node.own_log.key.public, act.kind,
                        lambda b: isinstance(b, Charter | Revocation) and b.decision == decision.id, _ACTED)  # fmt: skip
     try:

@@ -17,7 +17,7 @@ class ActRow:
     kind: str  # charter, revocation
     body: bytes  # the act, canonical msgpack, without its decision
     proposed_by: int | None
-    state: str  # voting, signed, lost
+    state: str  # voting, signed, lost, void (what was voted on is not the act held: nothing signed)
     signed: bytes | None  # the signed act's envelope id
 
 
@@ -39,8 +39,8 @@ class ActStore:
         return [_row(r) for r in rows]
 
     async def settle(self, ballot_id: int, state: str, signed: bytes | None = None) -> bool:
-        """The act's ballot closed: ``signed`` (with the act's id) or ``lost``; once (False:
-        settled already)."""
+        """The act's ballot closed: ``signed`` (with the act's id), ``lost``, or ``void`` (the
+        text voted on is not the act's); once (False: settled already)."""
         async with self.db.write("acts.settle") as conn:
             cursor = await conn.execute(
                 "UPDATE acts SET state = ?, signed = ? WHERE ballot_id = ? AND state = 'voting'",

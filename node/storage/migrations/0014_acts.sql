@@ -7,6 +7,6 @@ CREATE TABLE acts (
     kind        TEXT NOT NULL,                    -- charter, revocation
     body        BLOB NOT NULL,                    -- the act, canonical msgpack, without its decision
     proposed_by INTEGER,                          -- the officer's member id (NULL: the command line)
-    state       TEXT NOT NULL DEFAULT 'voting',   -- voting, signed, lost
+    state       TEXT NOT NULL DEFAULT 'voting',   -- voting, signed, lost, void
     signed      BLOB                              -- the signed act's envelope id
 );

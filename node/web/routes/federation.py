@@ -114,7 +114,8 @@ async def create_charter(request: web.Request, who: Member | None) -> web.Stream
 
 class ActView(msgspec.Struct):
     """An act of power put to this body's members: the ballot on its text, and what became of
-    it (voting; signed, with the act's envelope id; or lost)."""
+    it (voting; signed, with the act's envelope id; lost; or void: the act held is not the
+    text voted on, so nothing was signed)."""
 
     ballot: int
     kind: str

@@ -92,3 +92,21 @@ async def test_a_charter_is_signed_once_the_members_carry_it(fed: Fed) -> None:
     for node in (fed.national, fed.north):
         trust = node.federation_state.trust
         assert trust is not None and trust.bodies[north_key].cut == 0
+
+
+async def test_an_act_changed_after_the_vote_is_not_signed(fed: Fed) -> None:
+    """Whoever edits the stored act between the vote and the close (database access) gets
+    nothing signed: the text voted on is not the act's, and every node would refuse it."""
+    from protocol import Charter
+    from protocol.encoding import encode
+
+    north_key = fed.north.key.public
+    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
+                                          clock=fed.clock)  # fmt: skip
+    swapped = encode(Charter(key=north_key, name="Northern Empire", level="region"))
+    async with fed.national.db.write("test.tamper") as conn:
+        await conn.execute("UPDATE acts SET body = ? WHERE ballot_id = ?", (swapped, row.id))
+    await fed.vote(row.id, ["for", "for", "for"])
+    act = await fed.national.acts.for_ballot(row.id)
+    assert act is not None and act.state == "void" and act.signed is None
+    assert await fed.national.envelopes.own_of_kind(fed.national.key.public, "charter") == []

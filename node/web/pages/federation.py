@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from node.errors import BadInput, NodeError, NotFound
-from node.federation import acts, judging
+from node.federation import acts, authority, judging
 from node.federation.upward import name_of
 from node.storage.joins import LIST_LIMIT
 from node.validation import whole_number
@@ -99,9 +99,18 @@ def _children(request: web.Request) -> list[CharteredBody]:
 
 async def _children_context(request: web.Request, **extra: Any) -> dict[str, Any]:
     node = node_of(request)
+    trust = node.federation_state.trust
+    needs = set(trust.rules.authority or []) if trust is not None else set()
+    put = []
+    for act in await node.acts.recent(20):
+        row = await node.ballots.require(act.ballot_id)
+        put.append({"ballot": act.ballot_id, "text": row.text, "state": act.state,
+                    "signed": act.signed.hex() if act.signed else None})  # fmt: skip
     return {
         "children": [(b, node_id_text(b.key)) for b in _children(request)],
-        "federated": node.federation_state.trust is not None,
+        "federated": trust is not None,
+        "needs": needs,  # the acts only the members may authorise here
+        "acts": put,
         "charter": {"node_id": "", "name": "", "level": "branch", "url": ""},
         "revoke": {"node_id": "", "after_seq": "", "reason": ""},
         "errors": {},
@@ -128,9 +137,11 @@ async def charter(request: web.Request) -> web.StreamResponse:
     try:
         if not values["name"] or not values["level"]:
             raise BadInput("a charter names the body and its level", field="name" if not values["name"] else "level")
-        await acts.issue_charter(
-            node_of(request), _node_id(values["node_id"]), values["name"], values["level"], values["url"] or None
-        )
+        args = (_node_id(values["node_id"]), values["name"], values["level"], values["url"] or None)
+        if text(form, "via") == "members":
+            row = await authority.propose_charter(node_of(request), who_of(request), *args)
+            return redirect(f"/ballots/{row.id}")
+        await acts.issue_charter(node_of(request), *args)
     except (NodeError, ProtocolError) as exc:
         error = exc if isinstance(exc, NodeError) else BadInput(exc.message, field=exc.field)
         return form_error(
@@ -146,7 +157,11 @@ async def revoke(request: web.Request) -> web.StreamResponse:
         after = whole_number(values["after_seq"] or "0", 0, MAX_SEQ)
         if after is None:
             raise BadInput("the last sequence still valid: a whole number (0 cuts everything)", field="after_seq")
-        await acts.revoke(node_of(request), _node_id(values["node_id"]), after, values["reason"][:2000])
+        args = (_node_id(values["node_id"]), after, values["reason"][:2000])
+        if text(form, "via") == "members":
+            row = await authority.propose_revocation(node_of(request), who_of(request), *args)
+            return redirect(f"/ballots/{row.id}")
+        await acts.revoke(node_of(request), *args)
     except (NodeError, ProtocolError) as exc:
         error = exc if isinstance(exc, NodeError) else BadInput(exc.message, field=exc.field)
         return form_error(

@@ -100,3 +100,30 @@ async def test_the_health_page_shows_rejections_by_reason(live: Live) -> None:
         async with http.get("/federation/health") as r:
             page = await r.text()
     assert "bad_signature" in page and ">3<" in page
+
+
+async def test_an_officer_puts_a_charter_to_the_members_from_the_page(live: Live) -> None:
+    """"Put the charter to the members" opens a ballot on its exact text; carried and closed,
+    the node signs it by itself, and the page lists it with what became of it."""
+    from node.federation import ballots
+
+    officer = await live.member("chair")
+    key = SigningKey.generate().public
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        token = await form_token(http, "/federation/children")
+        form = {"csrf": token, "node_id": node_id_text(key), "name": "East Region", "level": "region", "url": "",
+                "via": "members"}  # fmt: skip
+        async with http.post("/federation/charters", data=form, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"].startswith("/ballots/")
+            ballot_id = int(r.headers["Location"].rsplit("/", 1)[1])
+        trust = live.node.federation_state.trust
+        assert trust is not None and key not in trust.bodies  # nothing signed before the vote
+        async with http.get(f"/ballots/{ballot_id}") as r:
+            assert "Charter East Region as a region of this federation" in unescape(await r.text())
+        await ballots.vote(live.node, officer.member, ballot_id, "for")
+        await ballots.close_ballot(live.node, officer.member, ballot_id)
+        assert key in trust.bodies
+        async with http.get("/federation/children") as r:
+            page = unescape(await r.text())
+        assert "Put to the members" in page and "carried and signed" in page and f"ballot {ballot_id}" in page

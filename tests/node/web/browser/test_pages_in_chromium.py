@@ -186,6 +186,10 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
     await live.node.findings.replace(bytes.fromhex(genesis), "aggregate", trust.founder, None,
                                      [("omits_mandate", "mandate 1f2e… from York Branch was left out")],
                                      int(time.time() * 1000))  # fmt: skip
+    from node.federation import authority  # an act put to the members: the children page lists it
+
+    await authority.propose_charter(live.node, admin.member, SigningKey.generate().public, "East Region", "region",
+                                    None)  # fmt: skip
 
     visitor = await new_tab()
     signed_out = [

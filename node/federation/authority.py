@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from node.errors import Conflict
@@ -20,9 +21,45 @@ from node.federation.acts import Acting, charter_body, revocation_body
 from node.federation.ballots import BallotSpec, Deciding, open_ballot
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
-from protocol import Charter, Revocation, node_id_text
+from protocol import Charter, Decision, Revocation, node_id_text
 from protocol.authority import act_text
 from protocol.encoding import encode
+
+
+@dataclass(frozen=True)
+class ActedOn:
+    """This body's charter revoked: by whom, from where, why, and the vote behind it (None:
+    signed without one, in a federation that did not ask for it)."""
+
+    by: str
+    after_seq: int
+    reason: str
+    revocation: bytes
+    decision: bytes | None
+    outcome: str | None
+    counts: list[int] | None  # for, against, abstain
+
+
+def acted_on(node: Acting) -> ActedOn | None:
+    """What this body's own members are shown when an ancestor revoked its charter: the act,
+    its reason, its decision and its counts (docs/federation.md, "Authority")."""
+    state = node.federation_state
+    me = state.body(node.key.public)
+    if me is None or me.cut_reason != "revoked" or me.cut is None:
+        return None
+    effective = [r for r in state.revocations_of(node.key.public)
+                 if isinstance(r.payload.body, Revocation) and r.payload.body.after_seq == me.cut]  # fmt: skip
+    if not effective:
+        return None
+    act = effective[0]
+    body = act.payload.body
+    assert isinstance(body, Revocation)
+    decision = state.authority_of(act)
+    decided = decision.payload.body if decision is not None else None
+    return ActedOn(state.trust.name_of(act.author) or node_id_text(act.author) if state.trust else "?",
+                   body.after_seq, body.reason, act.id, decision.id if decision else None,
+                   decided.outcome if isinstance(decided, Decision) else None,
+                   list(decided.counts) if isinstance(decided, Decision) else None)  # fmt: skip
 
 
 class Proposing(Acting, Deciding, Protocol):

@@ -11,7 +11,18 @@ import aiosqlite
 
 from node.storage.envelopes import envelope_row
 from node.storage.federation import FederationStore, HeadRow
-from protocol import ChainFailure, Envelope, ForkProof, Head, Quota, Trust, check_next, open_envelope
+from protocol import (
+    ChainFailure,
+    Charter,
+    Envelope,
+    ForkProof,
+    Head,
+    Quota,
+    Revocation,
+    Trust,
+    check_next,
+    open_envelope,
+)
 from protocol.models import MAX_SEQ
 from protocol.trust import STRUCTURAL, Change, CharteredBody
 
@@ -142,6 +153,19 @@ class Standing:
             self._structural[envelope.id] = envelope
             if not agrees_with_replay(changes):
                 await self._replay(conn)
+
+    def revocations_of(self, key: bytes) -> list[Envelope]:
+        """The revocations of ``key`` held, oldest first."""
+        found = [e for e in self._structural.values() if isinstance(e.payload.body, Revocation) and
+                 e.payload.body.key == key]  # fmt: skip
+        return sorted(found, key=lambda e: (e.payload.created, e.author, e.seq))
+
+    def authority_of(self, act: Envelope) -> Envelope | None:
+        """The decision an act of power cites, where this node holds it."""
+        body = act.payload.body
+        if not isinstance(body, Revocation | Charter) or body.decision is None:
+            return None
+        return self._authorities.get(body.decision)
 
     def own_cut(self) -> CharteredBody | None:
         """Our own body if it has been cut (then we must not sign anything more)."""

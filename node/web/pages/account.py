@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from node.errors import BadInput, NodeError
+from node.federation import authority
 from node.rules import accounts
 from node.rules import members as member_rules
 from node.rules.members import access
@@ -79,6 +80,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         "decided": await recent_decisions(node, 5),
         "candidates_wanted": await open_to_candidates(node, int(time.time() * 1000)),
         "now_ms": int(time.time() * 1000),
+        "acted_on": authority.acted_on(node),
     }
     if access(who.role) >= 1:
         context["member_count"] = await node.members.count()

@@ -110,3 +110,41 @@ async def test_an_act_changed_after_the_vote_is_not_signed(fed: Fed) -> None:
     act = await fed.national.acts.for_ballot(row.id)
     assert act is not None and act.state == "void" and act.signed is None
     assert await fed.national.envelopes.own_of_kind(fed.national.key.public, "charter") == []
+
+
+async def test_the_revoked_body_shows_its_members_the_act_its_reason_and_its_vote(fed: Fed, password_hash: str
+                                                                                ) -> None:  # fmt: skip
+    """On the revoked body's own node, every member's home page says who revoked it, from
+    where, why, and the vote of that body's members behind it."""
+    from html import unescape
+
+    import aiohttp
+
+    from tests.node.conftest import Principal, serve_node
+    from tests.node.web.test_pages import sign_in
+
+    north_key = fed.north.key.public
+    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
+                                          clock=fed.clock)  # fmt: skip
+    await fed.vote(row.id, ["for"] * 3)
+    await fed.sync()
+    assert authority.acted_on(fed.north) is None  # chartered, in good standing
+    row = await authority.propose_revocation(fed.national, fed.officer, north_key, 0, "It stopped meeting.",
+                                             clock=fed.clock)  # fmt: skip
+    await fed.vote(row.id, ["for", "for", "against"])
+    await fed.sync()
+    seen = authority.acted_on(fed.north)
+    assert seen is not None and seen.by == "National" and seen.after_seq == 0 and seen.reason == "It stopped meeting."
+    assert seen.outcome == "carried" and seen.counts == [2, 1, 0] and seen.decision is not None
+    member = await fed.north.members.add(MemberIn(name="Nia North", email="nia@north.org"))
+    await fed.north.auth.change_password(member.id, password_hash)
+    runner, url = await serve_node(fed.north)
+    try:
+        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await sign_in(http, Principal(member, ""))
+            async with http.get("/") as r:
+                page = unescape(await r.text())
+        assert "North's charter was revoked" in page and "National revoked it, setting aside everything" in page
+        assert "It stopped meeting." in page and "carried, 2 for, 1 against, 0 abstaining" in page
+    finally:
+        await runner.cleanup()

@@ -332,6 +332,18 @@ async def act_decided(node: Deciding, ballot_id: int, decision: Envelope) -> Non
     await node.acts.settle(ballot_id, "signed", signed.id if signed is not None else None)
 
 
+async def settle_acts(node: Deciding) -> int:
+    """Every act whose ballot closed but which was not signed or settled (the node stopped
+    between the two): finished now, as the close would have (the closer calls this)."""
+    done = 0
+    for ballot_id, decision_id in await node.acts.unsettled():
+        raw = await node.envelopes.get(decision_id)
+        if raw is not None:
+            await act_decided(node, ballot_id, open_envelope(raw))
+            done += 1
+    return done
+
+
 _CLOSED = Conflict("this ballot's decision is signed already", code="ballot_closed")
 _ACTED = Conflict("the act this ballot decided is signed already", code="already_signed")
 _ALREADY = Conflict("the delegates this election elected are recorded already", code="already_recorded")

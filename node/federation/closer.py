@@ -1,6 +1,8 @@
 """Ballots close themselves: at each open ballot's closing time ``serve`` closes, counts and
 publishes it (:func:`node.federation.motions.close_due`). The time was set by the officer who
-opened it, so no officer need be awake at midnight, and none can keep a ballot open past it."""
+opened it, so no officer need be awake at midnight, and none can keep a ballot open past it.
+It also finishes an act of power whose ballot closed just before the node stopped
+(:func:`node.federation.ballots.settle_acts`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from node.federation import motions
+from node.federation import ballots, motions
 from node.tasks import Background
 
 log = logging.getLogger("branchnet.ballots")
@@ -32,6 +34,8 @@ class Closer(Background):
             try:
                 for envelope in await motions.close_due(self.node, self.clock):
                     log.info("ballot closed at its closing time", extra={"fields": {"decision": envelope.id.hex()}})
+                if await ballots.settle_acts(self.node):
+                    log.info("an act of power whose ballot closed before a stop was finished")
                 nearest = await self.node.ballots.next_closes()
             except asyncio.CancelledError:
                 raise

@@ -34,6 +34,15 @@ class ActStore:
         row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM acts WHERE ballot_id = ?", (ballot_id,))
         return _row(row) if row is not None else None
 
+    async def unsettled(self) -> list[tuple[int, bytes]]:
+        """Acts still marked voting whose ballot has closed with a decision (a close cut short
+        before the act was signed): (ballot id, decision id)."""
+        rows = await self.db.fetchall(
+            "SELECT a.ballot_id, b.decision FROM acts a JOIN ballots b ON b.id = a.ballot_id"
+            " WHERE a.state = 'voting' AND b.state = 'closed' AND b.decision IS NOT NULL ORDER BY a.ballot_id"
+        )
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
     async def recent(self, limit: int = 50) -> list[ActRow]:
         rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM acts ORDER BY ballot_id DESC LIMIT ?", (limit,))
         return [_row(r) for r in rows]

@@ -148,3 +148,21 @@ async def test_the_revoked_body_shows_its_members_the_act_its_reason_and_its_vot
         assert "It stopped meeting." in page and "carried, 2 for, 1 against, 0 abstaining" in page
     finally:
         await runner.cleanup()
+
+
+async def test_an_act_whose_close_was_cut_short_is_signed_when_the_node_looks_again(fed: Fed) -> None:
+    """The node stopped after the ballot closed and before it signed the act: the closer's
+    next look signs it, once."""
+    from unittest import mock
+
+    north_key = fed.north.key.public
+    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
+                                          clock=fed.clock)  # fmt: skip
+    with mock.patch.object(ballots, "act_decided", mock.AsyncMock()):  # the stop, just after the close
+        await fed.vote(row.id, ["for"] * 3)
+    assert (await fed.national.acts.for_ballot(row.id)).state == "voting"  # type: ignore[union-attr]
+    assert await ballots.settle_acts(fed.national) == 1
+    act = await fed.national.acts.for_ballot(row.id)
+    assert act is not None and act.state == "signed" and act.signed is not None
+    assert await ballots.settle_acts(fed.national) == 0  # once
+    assert len(await fed.national.envelopes.own_of_kind(fed.national.key.public, "charter")) == 1

@@ -40,8 +40,9 @@ KEEP_FREE_BYTES = 1 << 30  # a pull stops before the temporary folder's disk has
 Piece = tuple[list[tuple[object, ...]], list[Problem]]
 
 
-def open_piece(path: str, start: int, end: int) -> Piece:
-    """In a worker: every envelope of the whole records in ``path``'s bytes [start, end)."""
+def open_piece(path: str, start: int, end: int, name: str = "") -> Piece:
+    """In a worker: every envelope of the whole records in ``path``'s bytes [start, end)
+    (``name``: the source as the report names it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         data = os.pread(fd, end - start, start)
@@ -58,7 +59,8 @@ def open_piece(path: str, start: int, end: int) -> Piece:
             except ProtocolError as exc:
                 problems.append(unopened(raw, exc))
     except ProtocolError as exc:  # the file changed since it was cut into pieces
-        problems.append(bad_source(path, DecodeFailure(Code.BAD_BUNDLE, f"changed while it was read: {exc.message}")))
+        changed = DecodeFailure(Code.BAD_BUNDLE, f"changed while it was read: {exc.message}")
+        problems.append(bad_source(name or path, changed))
     return facts, problems
 
 
@@ -125,13 +127,13 @@ def load(sources: list[tuple[str, Path]], index: DiskIndex, report: Report, pool
     if pool is None:
         for number, (name, path) in enumerate(sources):
             for start, end in pieces(name, path, report):
-                _take(index, number, open_piece(str(path), start, end), report)
+                _take(index, number, open_piece(str(path), start, end, name), report)
                 progress(end - start)
         return
     pending: deque[tuple[int, Future[Piece], int]] = deque()
     for number, (name, path) in enumerate(sources):
         for start, end in pieces(name, path, report):
-            pending.append((number, pool.submit(open_piece, str(path), start, end), end - start))
+            pending.append((number, pool.submit(open_piece, str(path), start, end, name), end - start))
             while len(pending) >= workers * IN_FLIGHT:
                 _next(index, pending, report, progress)
     while pending:

@@ -222,6 +222,7 @@ def test_a_source_cut_short_while_it_is_read_is_a_problem_not_a_crash(tmp_path: 
     path.write_bytes(honest()[1][1])
     size = path.stat().st_size
     path.write_bytes(path.read_bytes()[: size - 10])  # as if cut after the pieces were measured
-    facts, problems = open_piece(str(path), 19, size)
-    assert [p.code for p in problems] == ["bad_bundle"] and "changed while it was read" in problems[0].message
+    facts, problems = open_piece(str(path), 19, size, "north.bundle")
+    assert [(p.code, p.source) for p in problems] == [("bad_bundle", "north.bundle")]
+    assert "changed while it was read" in problems[0].message
     assert len(facts) == 4  # what came before the cut is still read

@@ -230,22 +230,25 @@ def run_audit(path: Path, workers: int | None) -> tuple[float, int, int, int, di
     if workers is not None:
         command += ["--workers", str(workers)]
     start = time.perf_counter()
-    with tempfile.TemporaryFile() as output:  # not a pipe: a report larger than a pipe holds would stall the child
-        return _measure(command, output, start)
+    # Files, not pipes: a report larger than a pipe holds would stall the child while we poll.
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
+        return _measure(command, output, errors, start)
 
 
-def _measure(command: list[str], output: IO[bytes], start: float) -> tuple[float, int, int, int, dict[str, object]]:
-    child = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.PIPE)
+def _measure(command: list[str], output: IO[bytes], errors: IO[bytes], start: float
+             ) -> tuple[float, int, int, int, dict[str, object]]:  # fmt: skip
+    child = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=errors)
     peak = peak_rss = 0
     deadline = start + 3600
     while child.poll() is None and time.perf_counter() < deadline:
         rss, pss = tree_memory(child.pid)
         peak, peak_rss = max(peak, pss), max(peak_rss, rss)
         time.sleep(0.05)
-    _, err = child.communicate(timeout=60)
+    child.wait(timeout=60)
     took = time.perf_counter() - start
     output.seek(0)
-    out = output.read()
+    errors.seek(0)
+    out, err = output.read(), errors.read()
     own = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest child reaped: the audit
     if child.returncode != 0:
         raise SystemExit(f"the audit exited {child.returncode}: {err.decode()[-2000:]}{out.decode()[-2000:]}")

@@ -209,7 +209,10 @@ async def pull(url: str, target: Path, timeout_s: float = 30.0) -> None:
     import aiohttp  # here, not above: the worker processes import this module and need none of it
 
     base = url.rstrip("/")
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
+    # Each request (heads, or a page of at most 1,000 envelopes) answers within its own bound,
+    # so a node that drips its answer cannot hold the audit forever; the whole pull may take
+    # as long as its pages do (MAX_PULL_BYTES bounds how many).
+    timeout = aiohttp.ClientTimeout(total=4 * timeout_s, sock_connect=timeout_s, sock_read=timeout_s)
     size = 0
     try:
         with open(target, "xb") as out:  # noqa: ASYNC230 (a local file, written a page at a time)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from node.storage.db import Database
 
-_COLUMNS = "ballot_id, kind, body, proposed_by, state, signed"
+_COLUMNS = "a.ballot_id, a.kind, a.body, a.proposed_by, a.state, a.signed, b.text"
+_FROM = "acts a JOIN ballots b ON b.id = a.ballot_id"
 
 
 @dataclass(frozen=True)
@@ -19,11 +20,12 @@ class ActRow:
     proposed_by: int | None
     state: str  # voting, signed, lost, void (what was voted on is not the act held: nothing signed)
     signed: bytes | None  # the signed act's envelope id
+    text: str  # what the members vote on: the act's canonical description (its ballot's text)
 
 
 def _row(r: sqlite3.Row) -> ActRow:
     return ActRow(r["ballot_id"], r["kind"], bytes(r["body"]), r["proposed_by"], r["state"],
-                  None if r["signed"] is None else bytes(r["signed"]))  # fmt: skip
+                  None if r["signed"] is None else bytes(r["signed"]), r["text"])  # fmt: skip
 
 
 class ActStore:
@@ -31,7 +33,7 @@ class ActStore:
         self.db = db
 
     async def for_ballot(self, ballot_id: int) -> ActRow | None:
-        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM acts WHERE ballot_id = ?", (ballot_id,))
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM {_FROM} WHERE a.ballot_id = ?", (ballot_id,))
         return _row(row) if row is not None else None
 
     async def unsettled(self) -> list[tuple[int, bytes]]:
@@ -44,7 +46,7 @@ class ActStore:
         return [(int(r[0]), bytes(r[1])) for r in rows]
 
     async def recent(self, limit: int = 50) -> list[ActRow]:
-        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM acts ORDER BY ballot_id DESC LIMIT ?", (limit,))
+        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM {_FROM} ORDER BY a.ballot_id DESC LIMIT ?", (limit,))
         return [_row(r) for r in rows]
 
     async def settle(self, ballot_id: int, state: str, signed: bytes | None = None) -> bool:

@@ -101,11 +101,8 @@ async def _children_context(request: web.Request, **extra: Any) -> dict[str, Any
     node = node_of(request)
     trust = node.federation_state.trust
     needs = set(trust.rules.authority or []) if trust is not None else set()
-    put = []
-    for act in await node.acts.recent(20):
-        row = await node.ballots.require(act.ballot_id)
-        put.append({"ballot": act.ballot_id, "text": row.text, "state": act.state,
-                    "signed": act.signed.hex() if act.signed else None})  # fmt: skip
+    put = [{"ballot": act.ballot_id, "text": act.text, "state": act.state,
+            "signed": act.signed.hex() if act.signed else None} for act in await node.acts.recent(20)]  # fmt: skip
     return {
         "children": [(b, node_id_text(b.key)) for b in _children(request)],
         "federated": trust is not None,

@@ -12,6 +12,7 @@ from msgspec import Meta
 from node.errors import BadInput
 from node.federation import acts, authority
 from node.federation.acts import issue_charter, revoke
+from node.storage.acts import ActRow
 from node.storage.joins import LIST_LIMIT, JoinView
 from node.storage.members import Member
 from node.validation import describe
@@ -124,11 +125,14 @@ class ActView(msgspec.Struct):
     signed: str | None = None
 
 
-async def _act_view(request: web.Request, ballot_id: int) -> ActView:
-    node = node_of(request)
-    act, row = await node.acts.for_ballot(ballot_id), await node.ballots.require(ballot_id)
-    assert act is not None
-    return ActView(ballot_id, act.kind, row.text, act.state, act.signed.hex() if act.signed else None)
+def _act_view(act: ActRow) -> ActView:
+    return ActView(act.ballot_id, act.kind, act.text, act.state, act.signed.hex() if act.signed else None)
+
+
+async def _proposed(request: web.Request, ballot_id: int) -> web.StreamResponse:
+    act = await node_of(request).acts.for_ballot(ballot_id)
+    assert act is not None  # written with its ballot
+    return json_response(_act_view(act), status=201)
 
 
 async def propose_charter(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -136,7 +140,7 @@ async def propose_charter(request: web.Request, who: Member | None) -> web.Strea
     body = await read_json(request, CharterIn)
     row = await authority.propose_charter(node_of(request), who, _node_id_field(body.node_id), body.name, body.level,
                                           body.url)  # fmt: skip
-    return json_response(await _act_view(request, row.id), status=201)
+    return await _proposed(request, row.id)
 
 
 async def propose_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -144,12 +148,11 @@ async def propose_revocation(request: web.Request, who: Member | None) -> web.St
     body = await read_json(request, RevocationIn)
     row = await authority.propose_revocation(node_of(request), who, _node_id_field(body.node_id), body.after_seq,
                                              body.reason)  # fmt: skip
-    return json_response(await _act_view(request, row.id), status=201)
+    return await _proposed(request, row.id)
 
 
 async def list_acts(request: web.Request, who: Member | None) -> web.StreamResponse:
-    acts_held = await node_of(request).acts.recent()
-    return json_response([await _act_view(request, act.ballot_id) for act in acts_held])
+    return json_response([_act_view(act) for act in await node_of(request).acts.recent()])
 
 
 async def create_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:

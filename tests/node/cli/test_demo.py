@@ -23,15 +23,32 @@ async def port_closed(url: str) -> bool:
     return False
 
 
+async def demo(folder: Path, once: bool = False) -> asyncio.subprocess.Process:
+    """`branchnet demo [--once] --dir FOLDER` as a child process, its output piped."""
+    flags = ["--once"] if once else []
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "node", "demo", *flags, "--dir", str(folder), "--timeout", "90",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def until_serving(process: asyncio.subprocess.Process) -> str:
+    """What a serving demo printed up to its "Ctrl-C stops every node" (each line within 120 s)."""
+    assert process.stdout is not None
+    seen = ""
+    while "Ctrl-C stops every node" not in seen:
+        line = await asyncio.wait_for(process.stdout.readline(), 120)
+        assert line, seen
+        seen += line.decode()
+    return seen
+
+
 # A minute each (eight node processes through three acts): in the slow suite, which CI runs.
 pytestmark = pytest.mark.slow
 
 
 async def test_demo_once(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "node", "demo", "--once", "--dir", str(tmp_path), "--timeout", "90",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    process = await demo(tmp_path, once=True)
     out, err = await asyncio.wait_for(process.communicate(), 180)
     text = out.decode()
     assert process.returncode == 0, text + err.decode()
@@ -58,10 +75,7 @@ async def test_demo_once(tmp_path: Path) -> None:
     assert all([await port_closed(u) for u in set(urls)])
     assert len(list(tmp_path.glob("*/node.key"))) == 8  # --dir keeps the node folders
     # A second run on the same folder resumes the federation (its nodes at new ports), and says so.
-    again = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "node", "demo", "--once", "--dir", str(tmp_path), "--timeout", "90",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    again = await demo(tmp_path, once=True)
     out, err = await asyncio.wait_for(again.communicate(), 180)
     text = out.decode()
     assert again.returncode == 0, text + err.decode()
@@ -70,17 +84,9 @@ async def test_demo_once(tmp_path: Path) -> None:
 
 
 async def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "node", "demo", "--dir", str(tmp_path), "--timeout", "90",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdout is not None
-    seen = ""
+    process = await demo(tmp_path)
     try:
-        while "Ctrl-C stops every node" not in seen:  # bounded by the timeout below
-            line = await asyncio.wait_for(process.stdout.readline(), 120)
-            assert line, seen
-            seen += line.decode()
+        seen = await until_serving(process)
         assert process.returncode is None  # still serving
         # Every node's web address and a sign-in that works on its pages.
         password = re.search(r"the same password for both: ([a-z-]+)\)", seen)
@@ -123,25 +129,14 @@ async def test_the_demo_federation_audits_the_same_from_exports_and_from_urls(tm
 
     from tests.node.cli.test_node_cli import branchnet
 
-    made = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "node", "demo", "--once", "--dir", str(tmp_path), "--timeout", "90",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    made = await demo(tmp_path, once=True)
     out, err = await asyncio.wait_for(made.communicate(), 180)
     assert made.returncode == 0, out.decode() + err.decode()
     folders = sorted(p.parent for p in tmp_path.glob("*/node.key"))
     assert len(folders) == 8
-    serving = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "node", "demo", "--dir", str(tmp_path), "--timeout", "90",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert serving.stdout is not None
-    seen = ""
+    serving = await demo(tmp_path)
     try:
-        while "Ctrl-C stops every node" not in seen:  # bounded by the timeout below
-            line = await asyncio.wait_for(serving.stdout.readline(), 120)
-            assert line, seen
-            seen += line.decode()
+        seen = await until_serving(serving)
         urls = sorted(set(re.findall(r"http://127\.0\.0\.1:\d+", seen)))
         assert len(urls) == 8, seen
         by_url = await asyncio.to_thread(branchnet, "audit", *urls, "--json")

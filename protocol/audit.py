@@ -51,7 +51,7 @@ from .models import (
 )
 from .rolls import IMPLAUSIBLE_ROLL, RECENT_DECISIONS, roll_problem, votes_counted
 from .selections import Signed, judge_selection
-from .trust import STRUCTURAL, Trust
+from .trust import STRUCTURAL, Trust, cut_code
 from .upward import judge_item, recount
 
 NO_GENESIS = "no_genesis"  # the set holds no genesis (or several): trust cannot be computed
@@ -111,6 +111,7 @@ class Report:
     unchecked: list[bytes] = field(default_factory=list)  # aggregates whose item the set lacks
     recounts: list[Recount] = field(default_factory=list)
     trust: Trust | None = None
+    now_ms: int | None = None  # the clock interim freezes are judged by (set by walk)
 
     @property
     def holds(self) -> bool:
@@ -211,6 +212,7 @@ def walk(index: Index, now_ms: int, report: Report, progress: Callable[[int], ob
     walks them): what does not extend its log is a problem and leaves the index (once it
     settles); ``report`` takes the heads and the fork proofs. ``authors`` (low, high): only
     those authors' logs (each log is walked alone, so shares may be walked apart)."""
+    report.now_ms = now_ms
     chains = ChainWalk(now_ms, MAX_FUTURE_MS)
     forks: list[ForkProof] = []
     passed = 0
@@ -279,7 +281,8 @@ def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool 
         return None
     genesis = geneses[0]
     forked = [(a.author, a.seq) for a, _ in map(verify_fork_proof, forks)]
-    trust = Trust.replay(genesis, index.accepted(STRUCTURAL_KINDS), forked, lookup=index.envelope)
+    trust = Trust.replay(genesis, index.accepted(STRUCTURAL_KINDS), forked, lookup=index.envelope,
+                         now_ms=report.now_ms)  # fmt: skip
     trust.lookup = None  # the report keeps the state, not the index it was replayed from
     if not problems:
         return trust
@@ -299,8 +302,8 @@ def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool 
         elif body.cut is not None:
             for fact in index.facts(author, above=body.cut):
                 if fact.id not in foreign:
-                    report.problems.append(_of_fact(Code.REVOKED, f"its author was cut after seq {body.cut} "
-                                                    f"({body.cut_reason})", fact))  # fmt: skip
+                    report.problems.append(_of_fact(cut_code(body.cut_reason), f"its author was cut after seq "
+                                                    f"{body.cut} ({body.cut_reason})", fact))  # fmt: skip
     return trust
 
 
@@ -378,7 +381,7 @@ def _recount_aggregates(index: Index, trust: Trust, report: Report, part: tuple[
             report.unchecked.append(aggregate.id)  # its item is not in the set: a node would wait for it
             continue
         agenda = item.payload.body
-        children = [k for k, b in trust.bodies.items() if b.parent == item.author and b.cut is None]
+        children = trust.children_at(item.author, agenda.opens)
         counts: dict[bytes, int] = {}
         doubted: list[tuple[bytes, bytes, str]] = []
         if agenda.weighting == "card_vote":
@@ -430,7 +433,7 @@ def _judge_selections(index: Index, trust: Trust, report: Report, part: tuple[in
     for selection in filter(admits, _shared(index, "selection", part)):
         found_parts = {kind: [_signed(e) for e in filter(admits, index.accepted((kind,), ref=selection.id))]
                 for kind in SELECTION_PARTS}  # fmt: skip
-        children = {k for k, b in trust.bodies.items() if b.parent == selection.author and b.cut is None}
+        children = set(trust.children_at(selection.author, selection.payload.created))
         held = found_parts
         judged = judge_selection(_signed(selection), held["ballot_paper"], held["nomination"], held["decision"],
                                  held["selection_result"], children)  # fmt: skip

@@ -13,23 +13,145 @@ other. Every node and the audit judge an act by :func:`authority_problem`:
   text, or was not carried.
 
 An act that fails changes nothing in the trust state (:mod:`protocol.trust`).
+
+Three more rules hold where the rules list authorities at all (``Rules.authority`` present,
+even empty: a federation founded before these rules keeps its old ones):
+
+* a revocation takes effect from where it says (``after_seq``) forward; one that sets aside
+  everything its body signed (``after_seq`` 0) needs evidence: a fork proof of that body
+  earlier in the revoker's own log (``evidence``), or its members' carried decision on exactly
+  that (:func:`revocation_problem`, ``no_evidence``);
+* a change of the rules (:class:`RulesChange`) is signed by the founding body citing its own
+  aggregate on the agenda item whose text is the change's canonical description
+  (:func:`rules_text`), weighed by the rules' own weighting, carried by the amendment
+  threshold of the weight that took part and its quorum (:func:`rules_change_problem`,
+  ``wrong_authority`` / ``below_amendment``), whatever the item's own rules said;
+* an interim freeze lasts at most the rules' ``freeze_days`` (:func:`freeze_problem`,
+  ``freeze_too_long``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from .chain import verify_fork_proof
 from .errors import Code
 from .keys import node_id_text
-from .models import Charter, Decision, Envelope, Revocation, Rules, kind_of
+from .models import (
+    AgendaItem,
+    Aggregate,
+    Charter,
+    Decision,
+    Envelope,
+    ForkProof,
+    Freeze,
+    Ratio,
+    Revocation,
+    Rules,
+    RulesChange,
+    kind_of,
+)
 from .upward import text_hash
 
 Act = Charter | Revocation
+AMEND_THRESHOLD = Ratio(num=2, den=3)  # when the rules name none
+FREEZE_DAYS = 14  # when the rules name none
+DAY_MS = 86_400_000
 
 
 def needs_authority(rules: Rules, act: Act) -> bool:
-    """Whether the federation's rules say this kind of act needs its body's decision."""
-    return rules.authority is not None and kind_of(act) in rules.authority
+    """Whether the federation's rules say this kind of act needs its body's decision; and a
+    revocation of everything a body signed, without a fork proof, wherever rules list
+    authorities at all."""
+    if rules.authority is None:
+        return False
+    if isinstance(act, Revocation) and act.after_seq == 0 and act.evidence is None:
+        return True
+    return kind_of(act) in rules.authority
+
+
+def evidence_problem(act: Envelope, evidence: Envelope | None) -> tuple[Code, str] | None:
+    """Why the fork proof a revocation cites (``evidence``, as held) does not stand; None when it
+    does, or when it cites none."""
+    body = act.payload.body
+    assert isinstance(body, Revocation)
+    if body.evidence is None:
+        return None
+    proof = evidence.payload.body if evidence is not None else None
+    if (evidence is None or evidence.id != body.evidence or not isinstance(proof, ForkProof)
+            or evidence.author != act.author or evidence.seq >= act.seq
+            or _fork_author(proof) != body.key):  # fmt: skip
+        return Code.NO_EVIDENCE, "what it cites as evidence is not a fork proof of this body earlier in its own log"
+    return None
+
+
+def _fork_author(proof: ForkProof) -> bytes:
+    return verify_fork_proof(proof)[0].author
+
+
+def freeze_days(rules: Rules) -> int:
+    return rules.freeze_days or FREEZE_DAYS
+
+
+def freeze_problem(rules: Rules, act: Envelope) -> tuple[Code, str] | None:
+    """Why an interim freeze may not stand as signed (it lasts beyond the rules' limit)."""
+    body = act.payload.body
+    assert isinstance(body, Freeze)
+    days = freeze_days(rules)
+    if body.until - act.payload.created > days * DAY_MS:
+        return Code.FREEZE_TOO_LONG, f"a freeze lasts at most {days} days in this federation"
+    return None
+
+
+def _ratio(r: Ratio) -> str:
+    return f"{r.num}/{r.den}"
+
+
+def rules_text(rules: Rules) -> str:
+    """The canonical description of a change to these rules: the text of the agenda item that
+    puts it to the founding body's children, whose aggregate the change cites."""
+    charters = "; ".join(f"a {r.parent} charters a {r.child}" for r in rules.charter_rules) or "none"
+    acts = ", ".join(rules.authority) if rules.authority else "none"
+    quota = (f"{rules.quota.envelopes_per_day} envelopes and {rules.quota.bytes_per_day} bytes a day"
+             if rules.quota else "the protocol's default")  # fmt: skip
+    return (f"Change the federation's rules to: levels {', '.join(rules.levels)}; charters: {charters}; "
+            f"weighting {rules.weighting.replace('_', ' ')}; quorum {_ratio(rules.quorum)}; threshold "
+            f"{_ratio(rules.threshold)}; acts needing a decision: {acts}; a change of the rules needs "
+            f"{_ratio(rules.amend_threshold or AMEND_THRESHOLD)} of the weight taking part and a quorum of "
+            f"{_ratio(rules.amend_quorum or rules.quorum)}; an interim freeze lasts at most "
+            f"{rules.freeze_days or FREEZE_DAYS} days; quota: {quota}.")  # fmt: skip
+
+
+def rules_change_problem(act: Envelope, aggregate: Envelope | None, item: Envelope | None, rules: Rules,
+                         root: bool) -> tuple[Code, str] | None:  # fmt: skip
+    """Why ``act`` (a RulesChange) does not stand under ``rules``, the rules in force where it
+    comes: ``aggregate`` and ``item`` as the verifier holds them (None: not held, which for
+    the author's own earlier log means never); ``root``: its author is the founding body.
+    The aggregate's own totals are the recount's to check (protocol.upward.recount)."""
+    body = act.payload.body
+    assert isinstance(body, RulesChange)
+    if not root:
+        return Code.WRONG_AUTHORITY, "only the federation's founding body changes its rules"
+    agg = aggregate.payload.body if aggregate is not None else None
+    if (aggregate is None or aggregate.id != body.aggregate or not isinstance(agg, Aggregate)
+            or aggregate.author != act.author or aggregate.seq >= act.seq):  # fmt: skip
+        return Code.WRONG_AUTHORITY, f"what it cites ({body.aggregate.hex()[:16]}…) is not an aggregate of its own " \
+                                     "body earlier in its log"
+    tabled = item.payload.body if item is not None else None
+    if item is None or item.id != agg.item or not isinstance(tabled, AgendaItem) or item.author != act.author:
+        return Code.WRONG_AUTHORITY, "its aggregate is not on an agenda item of its own body"
+    if tabled.text != rules_text(body.rules):
+        return Code.WRONG_AUTHORITY, "its aggregate was on another text than this change of the rules"
+    if tabled.weighting != rules.weighting:
+        return Code.WRONG_AUTHORITY, f"its item was weighed by {tabled.weighting}, not the rules' {rules.weighting}"
+    quorum, threshold = rules.amend_quorum or rules.quorum, rules.amend_threshold or AMEND_THRESHOLD
+    if agg.weight_sent * quorum.den < agg.weight_all * quorum.num:
+        return Code.BELOW_AMENDMENT, f"{agg.weight_sent} of {agg.weight_all} weight took part; a change of the " \
+                                     f"rules needs {_ratio(quorum)}"
+    if agg.weight_sent == 0 or agg.votes[0] * threshold.den < threshold.num * agg.weight_sent:
+        return Code.BELOW_AMENDMENT, f"{agg.votes[0]} of the {agg.weight_sent} weight taking part was for it; a " \
+                                     f"change of the rules needs {_ratio(threshold)}"
+    return None
 
 
 def act_text(act: Act, name_of: Callable[[bytes], str | None]) -> str:
@@ -53,6 +175,9 @@ def authority_problem(act: Envelope, decision: Envelope | None, text: str) -> tu
     assert isinstance(body, Charter | Revocation)
     kind = kind_of(body)
     if body.decision is None:
+        if isinstance(body, Revocation) and body.after_seq == 0:
+            return Code.NO_EVIDENCE, "a revocation setting aside everything its body signed needs evidence: a fork " \
+                                     "proof, or its members' carried decision on it"
         return Code.NO_AUTHORITY, f"a {kind} in this federation needs a carried decision of its body on it"
     cited = decision.payload.body if decision is not None else None
     if (decision is None or decision.id != body.decision or not isinstance(cited, Decision)

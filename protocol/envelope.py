@@ -32,10 +32,13 @@ from .models import (
     Decision,
     Envelope,
     ForkProof,
+    Freeze,
     Genesis,
     KeyRotation,
     Mandate,
     Payload,
+    Rules,
+    RulesChange,
     Selection,
     SelectionResult,
 )
@@ -144,7 +147,21 @@ def _check_header(payload: Payload) -> None:
 
 # Kinds whose bodies have rules of their own to check (the rest: the schema says it all).
 _CHECKED = (Genesis, Charter, KeyRotation, Decision, AgendaItem, Composite, Mandate, Aggregate, Campaign, Selection,
-            BallotPaper, SelectionResult, ForkProof)  # fmt: skip
+            BallotPaper, SelectionResult, ForkProof, RulesChange, Freeze)  # fmt: skip
+
+
+def _check_rules(rules: Rules) -> None:
+    """What a federation's standing rules keep by themselves (in a genesis or a change)."""
+    levels = set(rules.levels)
+    if len(levels) != len(rules.levels):
+        raise DecodeFailure(Code.BAD_FIELD, "levels repeat", "body.rules.levels")
+    for i, rule in enumerate(rules.charter_rules):
+        if rule.parent not in levels or rule.child not in levels:
+            raise DecodeFailure(Code.BAD_FIELD, "charter rule names an unknown level", f"body.rules.charter_rules[{i}]")
+    for name in ("quorum", "threshold", "amend_threshold", "amend_quorum"):
+        ratio = getattr(rules, name)
+        if ratio is not None and ratio.num > ratio.den:
+            raise DecodeFailure(Code.BAD_FIELD, f"{name} is more than 1", f"body.rules.{name}")
 
 
 def _check_body(payload: Payload, body: Body) -> None:
@@ -152,21 +169,15 @@ def _check_body(payload: Payload, body: Body) -> None:
         return
     match body:
         case Genesis(rules=rules, founder_level=founder_level):
-            levels = set(rules.levels)
-            if len(levels) != len(rules.levels):
-                raise DecodeFailure(Code.BAD_FIELD, "levels repeat", "body.rules.levels")
-            if founder_level not in levels:
+            _check_rules(rules)
+            if founder_level not in rules.levels:
                 raise DecodeFailure(
                     Code.BAD_FIELD, f"founder level {founder_level!r} is not a level", "body.founder_level"
                 )
-            for i, rule in enumerate(rules.charter_rules):
-                if rule.parent not in levels or rule.child not in levels:
-                    raise DecodeFailure(
-                        Code.BAD_FIELD, "charter rule names an unknown level", f"body.rules.charter_rules[{i}]"
-                    )
-            for name, ratio in (("quorum", rules.quorum), ("threshold", rules.threshold)):
-                if ratio.num > ratio.den:
-                    raise DecodeFailure(Code.BAD_FIELD, f"{name} is more than 1", f"body.rules.{name}")
+        case RulesChange(rules=rules):
+            _check_rules(rules)
+        case Freeze(until=until) if until <= payload.created:
+            raise DecodeFailure(Code.BAD_FIELD, "a freeze lasts until after it is signed", "body.until")
         case Charter(key=key) | KeyRotation(new_key=key):
             problem = ed25519.key_problem(key)
             if problem is not None:

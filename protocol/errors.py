@@ -44,10 +44,14 @@ class Code(enum.StrEnum):
     REVOKED = "revoked"
     FROZEN = "frozen"
     RETIRED = "retired"
+    SUSPENDED = "suspended"  # set aside by an interim freeze still in force (protocol.trust)
     NOT_ALLOWED = "not_allowed"
     # acts of power (protocol.authority): an act the rules say needs its body's carried decision
     NO_AUTHORITY = "no_authority"
     WRONG_AUTHORITY = "wrong_authority"
+    NO_EVIDENCE = "no_evidence"  # a revocation setting aside a body's past without evidence
+    BELOW_AMENDMENT = "below_amendment"  # a rules change its children did not carry by the amendment threshold
+    FREEZE_TOO_LONG = "freeze_too_long"  # an interim freeze beyond the rules' limit
     # decisions (protocol.ballots): a decision that does not add up
     BAD_DECISION = "bad_decision"
     # a decision against the roll it names, where both are held (protocol.ballots)

@@ -71,12 +71,14 @@ from protocol.models_federation import (
     Charter,
     CharterRule,
     ForkProof,
+    Freeze,
     Genesis,
     KeyRotation,
     NodeProfile,
     Quota,
     Revocation,
     Rules,
+    RulesChange,
     Weighting,
 )
 from protocol.models_upward import (
@@ -101,11 +103,11 @@ from protocol.models_upward import (
 
 Body = (Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof | Roll | Decision | Submission
         | AgendaItem | Ruling | Composite | Consent | Delegates | Mandate | Aggregate | Campaign | Pledge | Selection
-        | Nomination | BallotPaper | SelectionResult | Withdrawal)  # fmt: skip
+        | Nomination | BallotPaper | SelectionResult | Withdrawal | Freeze | RulesChange)  # fmt: skip
 KINDS: tuple[str, ...] = ("genesis", "charter", "revocation", "key_rotation", "node_profile", "fork_proof", "roll",
                           "decision", "submission", "agenda_item", "ruling", "composite", "consent", "delegates",
                           "mandate", "aggregate", "campaign", "pledge", "selection", "nomination", "ballot_paper",
-                          "selection_result", "withdrawal")  # fmt: skip
+                          "selection_result", "withdrawal", "freeze", "rules_change")  # fmt: skip
 
 
 class Payload(_Object, frozen=True):
@@ -173,6 +175,8 @@ TAG_OF: dict[type, str] = {
         BallotPaper,
         SelectionResult,
         Withdrawal,
+        Freeze,
+        RulesChange,
     )
 }
 assert tuple(TAG_OF.values()) == KINDS
@@ -214,6 +218,7 @@ __all__ = [
     "Envelope",
     "EnvelopeBytes",
     "ForkProof",
+    "Freeze",
     "Genesis",
     "Hash",
     "Key",
@@ -237,6 +242,7 @@ __all__ = [
     "Roll",
     "Round",
     "Rules",
+    "RulesChange",
     "Ruling",
     "Selection",
     "SelectionMethod",

@@ -17,6 +17,7 @@ from protocol.model_base import (
     Name,
     Ratio,
     Text,
+    TimeMs,
     Url,
     _Body,
     _Object,
@@ -57,6 +58,14 @@ class Rules(_Object, frozen=True):
     # The acts that must cite their body's carried decision on exactly that act (protocol.authority);
     # absent: none (a federation founded before acts needed authority keeps working).
     authority: Annotated[list[AuthorityAct], Meta(max_length=16)] | None = None
+    # A change of these rules (RulesChange) needs at least this share of the weight that voted
+    # on it, for (absent: two thirds), and this share of all the weight taking part (absent:
+    # ``quorum``) (protocol.authority.rules_change_problem).
+    amend_threshold: Ratio | None = None
+    amend_quorum: Ratio | None = None
+    # The longest an ancestor's officers may freeze a body without a vote (Freeze), in days
+    # (absent: 14).
+    freeze_days: Annotated[int, Meta(ge=1, le=90)] | None = None
 
 
 class Genesis(_Body, frozen=True, tag="genesis"):
@@ -81,12 +90,35 @@ class Charter(_Body, frozen=True, tag="charter"):
 
 class Revocation(_Body, frozen=True, tag="revocation"):
     """The author (parent body) revokes a child key: its envelopes with
-    ``seq > after_seq`` are no longer accepted (0 revokes everything it signed)."""
+    ``seq > after_seq`` are no longer accepted (0 revokes everything it signed: where the
+    rules list authorities, only with evidence, protocol.authority.revocation_problem)."""
 
     key: Key
     after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
     reason: Text = ""
     decision: Hash | None = None  # the author's carried decision on this revocation (protocol.authority)
+    evidence: Hash | None = None  # a fork proof of ``key`` earlier in the author's own log
+
+
+class Freeze(_Body, frozen=True, tag="freeze"):
+    """An ancestor's officers set a body's envelopes after ``after_seq`` aside at once, while
+    its members decide on a revocation: in force until ``until`` (at most the rules'
+    ``freeze_days`` after it was signed), then it lapses and what it set aside is taken in,
+    unless a revocation cut the body meanwhile (protocol.trust)."""
+
+    key: Key
+    after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
+    until: TimeMs
+    reason: Text = ""
+
+
+class RulesChange(_Body, frozen=True, tag="rules_change"):
+    """The founding body's new standing rules, in force from this envelope on. ``aggregate``
+    is its own aggregate on the agenda item that put exactly this change to its children,
+    carried by the rules' amendment threshold (protocol.authority.rules_change_problem)."""
+
+    rules: Rules
+    aggregate: Hash
 
 
 class KeyRotation(_Body, frozen=True, tag="key_rotation"):

@@ -9,7 +9,15 @@ set aside. Cuts come from
 * a Revocation by the body's parent or any ancestor (``revoked``, at ``after_seq``);
 * a KeyRotation by the body itself (``retired``, at the rotation's own sequence);
 * a ForkProof about the body (``frozen``, just before the forked sequence), until its
-  parent revokes it and, if it wishes, charters a new key.
+  parent revokes it and, if it wishes, charters a new key;
+* a Freeze by an ancestor (``suspended``, at ``after_seq``), only while it is in force: once
+  the clock the state is judged by (:attr:`Trust.now_ms`) reaches its ``until``, it lapses and
+  what it set aside counts again, unless a revocation cut the body meanwhile.
+
+A revocation's cut takes effect from there forward: what the body signed before stays valid,
+and it stays in the electorate of every question opened before the revocation was signed
+(:meth:`Trust.children_at`), so every aggregate and result counted before it recounts the
+same. A RulesChange by the founding body replaces the rules from its place in the order on.
 
 A cut cascades: a body whose admitting envelope falls after its issuer's cut was never
 chartered (its charter does not count), and so on down the tree.
@@ -27,19 +35,45 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .authority import act_text, authority_problem, needs_authority
+from .authority import (
+    act_text,
+    authority_problem,
+    evidence_problem,
+    freeze_problem,
+    needs_authority,
+    rules_change_problem,
+)
 from .chain import verify_fork_proof
 from .errors import Code, TrustFailure
-from .models import Charter, Envelope, ForkProof, Genesis, KeyRotation, Revocation, Rules
+from .models import (
+    AgendaItem,
+    Aggregate,
+    Charter,
+    Envelope,
+    ForkProof,
+    Freeze,
+    Genesis,
+    KeyRotation,
+    Revocation,
+    Rules,
+    RulesChange,
+)
 
 # The bodies that change trust when accepted; every other kind leaves it as it was.
 # Trust.apply ignores any kind not listed here, and the node accepts those without it.
-STRUCTURAL = frozenset({Genesis, Charter, Revocation, KeyRotation, ForkProof})
+STRUCTURAL = frozenset({Genesis, Charter, Revocation, KeyRotation, ForkProof, Freeze, RulesChange})
 
-CutReason = Literal["revoked", "retired", "frozen"]
-_CUT_CODE: dict[str, Code] = {"revoked": Code.REVOKED, "retired": Code.RETIRED, "frozen": Code.FROZEN}
-_REASON_RANK: dict[str, int] = {"revoked": 0, "retired": 1, "frozen": 2}  # at one sequence, the first wins
+CutReason = Literal["revoked", "retired", "frozen", "suspended"]
+_CUT_CODE: dict[str, Code] = {"revoked": Code.REVOKED, "retired": Code.RETIRED, "frozen": Code.FROZEN,
+                              "suspended": Code.SUSPENDED}  # fmt: skip
+# at one sequence, the first wins
+_REASON_RANK: dict[str, int] = {"revoked": 0, "retired": 1, "frozen": 2, "suspended": 3}
 MAX_REPLAY_ROUNDS = 16
+
+
+def cut_code(reason: str | None) -> Code:
+    """The code an envelope beyond its author's cut is refused or set aside with."""
+    return _CUT_CODE[reason or "revoked"]
 
 
 @dataclass
@@ -57,13 +91,26 @@ class CharteredBody:
     cut: int | None = None  # envelopes with seq > cut are not accepted
     cut_reason: CutReason | None = None
     successor: bytes | None = None  # the key this one rotated to
+    admitted_created: int = 0  # ``created`` of the admitting envelope (a rotated key: its first charter's)
+    cut_created: int | None = None  # ``created`` of the revocation or freeze that cut it
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """An interim freeze in force: who froze the body, by which envelope, until when, why."""
+
+    by: bytes
+    freeze: bytes
+    after_seq: int
+    until: int
+    reason: str
 
 
 @dataclass(frozen=True)
 class Change:
     """What applying one envelope changed; the node stores these in the same transaction."""
 
-    kind: Literal["chartered", "updated", "cut", "ineffective"]
+    kind: Literal["chartered", "updated", "cut", "ineffective", "rules"]
     key: bytes
     cut: int | None = None
     reason: str = ""
@@ -81,6 +128,12 @@ class Trust:
     refused: dict[bytes, tuple[str, str]] = field(default_factory=dict)
     # where an act's authorising decision is looked up (None: nowhere; see apply)
     lookup: Callable[[bytes], Envelope | None] | None = field(default=None, repr=False, compare=False)
+    # the clock interim freezes are judged by, in ms (None: every freeze is in force)
+    now_ms: int | None = field(default=None, compare=False)
+    # the freezes in force, by the frozen key (the earliest cut wins)
+    frozen: dict[bytes, Frozen] = field(default_factory=dict)
+    # the rules in force from each change on: (created, the change's id, rules); the genesis first
+    history: list[tuple[int, bytes, Rules]] = field(default_factory=list)
 
     @classmethod
     def from_genesis(cls, genesis: Envelope) -> Trust:
@@ -89,17 +142,19 @@ class Trust:
             raise TrustFailure(Code.BAD_FIELD, "a federation starts from a genesis envelope", "body.kind")
         founder = CharteredBody(key=genesis.author, name=body.founder_name, level=body.founder_level, parent=None,
                        issuer=None, issued_at=0, admitted_by=genesis.id)  # fmt: skip
-        return cls(genesis.id, body.rules, genesis.author, {genesis.author: founder})
+        return cls(genesis.id, body.rules, genesis.author, {genesis.author: founder},
+                   history=[(genesis.payload.created, genesis.id, body.rules)])  # fmt: skip
 
     @classmethod
     def replay(
         cls, genesis: Envelope, structural: Iterable[Envelope], forks: Iterable[tuple[bytes, int]] = (),
-        lookup: Callable[[bytes], Envelope | None] | None = None,
+        lookup: Callable[[bytes], Envelope | None] | None = None, now_ms: int | None = None,
     ) -> Trust:  # fmt: skip
         """The trust state of a federation from its genesis, a set of its structural envelopes
         (charters, revocations, key rotations, fork proofs; each already verified) and the
         forks known (author, forked sequence), in any order: the same set gives the same state.
-        ``lookup`` finds the decision an act of power cites (protocol.authority), by its id.
+        ``lookup`` finds the decision an act of power cites (protocol.authority), by its id;
+        ``now_ms`` is the clock interim freezes are judged by (None: all in force).
 
         1. Envelopes are taken in canonical order, (created, author, seq); a fork freezes its
            author just before the forked sequence, whoever reported it.
@@ -121,7 +176,7 @@ class Trust:
         trust = cls.from_genesis(genesis)
         for _ in range(MAX_REPLAY_ROUNDS):
             trust = cls.from_genesis(genesis)
-            trust.lookup = lookup
+            trust.lookup, trust.now_ms = lookup, now_ms
             trust._fold(ordered, limits)
             for author, cut in sorted(frozen.items()):
                 if author in trust.bodies:
@@ -176,7 +231,27 @@ class Trust:
             raise TrustFailure(Code.UNKNOWN_AUTHOR, "no charter of this author is known", "payload.author")
         if body.cut is not None and p.seq > body.cut:
             reason = body.cut_reason or "revoked"
-            raise TrustFailure(_CUT_CODE[reason], f"the author was {reason} after seq {body.cut}", "payload.seq")
+            raise TrustFailure(cut_code(reason), f"the author was {reason} after seq {body.cut}", "payload.seq")
+
+    def children_at(self, parent: bytes, when_ms: int) -> list[bytes]:
+        """The direct children of ``parent`` in its electorate for a question opened at
+        ``when_ms``: admitted by then and not cut, or cut by a revocation or freeze signed
+        after it (so what was counted before a revocation stays counted), in key order."""
+        return sorted(k for k, b in self.bodies.items() if b.parent == parent and b.admitted_created <= when_ms
+                      and (b.cut is None or (b.cut_reason in ("revoked", "suspended") and b.cut_created is not None
+                                             and b.cut_created > when_ms)))  # fmt: skip
+
+    def rules_at(self, created_ms: int) -> Rules:
+        """The rules in force for an envelope created at ``created_ms``."""
+        found = self.history[0][2] if self.history else self.rules
+        for since, _, rules in self.history:
+            if since <= created_ms:
+                found = rules
+        return found
+
+    def next_lapse(self) -> int | None:
+        """When the first freeze in force lapses (ms), if any: the state changes then."""
+        return min((f.until for f in self.frozen.values()), default=None)
 
     def name_of(self, key: bytes) -> str | None:
         body = self.bodies.get(key)
@@ -201,13 +276,11 @@ class Trust:
             return []  # the node's plain ingest path relies on exactly this: see STRUCTURAL
         if author not in self.bodies:
             return []  # not chartered here (a node's own envelopes before its charter): no effect
-        if isinstance(body, Charter | Revocation) and needs_authority(self.rules, body):
-            if authority is None and body.decision is not None and self.lookup is not None:
-                authority = self.lookup(body.decision)
-            problem = authority_problem(envelope, authority, act_text(body, self.name_of))
-            if problem is not None:
-                self.refused[envelope.id] = (str(problem[0]), problem[1])
-                return [Change("ineffective", body.key, reason=f"{problem[0]}: {problem[1]}")]
+        problem = self._authority_problem(envelope, authority)
+        if problem is not None:
+            self.refused[envelope.id] = (str(problem[0]), problem[1])
+            subject = body.key if isinstance(body, Charter | Revocation | Freeze) else author
+            return [Change("ineffective", subject, reason=f"{problem[0]}: {problem[1]}")]
         match body:
             case Charter():
                 return self._charter(envelope, body)
@@ -217,7 +290,23 @@ class Trust:
                     return [Change("ineffective", key, reason="revocation of a key that is not chartered")]
                 if author not in self.ancestors(key):
                     return [Change("ineffective", key, reason="only a parent or an ancestor revokes")]
-                return self._cut(key, after_seq, "revoked")
+                return self._cut(key, after_seq, "revoked", envelope.payload.created)
+            case Freeze(key=key, after_seq=after_seq, until=until, reason=reason):
+                target = self.bodies.get(key)
+                if target is None:
+                    return [Change("ineffective", key, reason="freeze of a key that is not chartered")]
+                if author not in self.ancestors(key):
+                    return [Change("ineffective", key, reason="only a parent or an ancestor freezes")]
+                if self.now_ms is not None and self.now_ms >= until:
+                    return [Change("ineffective", key, reason="the freeze lapsed")]
+                current = self.frozen.get(key)
+                if current is None or after_seq < current.after_seq:
+                    self.frozen[key] = Frozen(author, envelope.id, after_seq, until, reason)
+                return self._cut(key, after_seq, "suspended", envelope.payload.created)
+            case RulesChange(rules=rules):
+                self.rules = rules
+                self.history.append((envelope.payload.created, envelope.id, rules))
+                return [Change("rules", author)]
             case KeyRotation(new_key=new_key):
                 old = self.bodies[author]
                 if new_key in self.bodies:
@@ -226,7 +315,7 @@ class Trust:
                 old.successor = new_key
                 self.bodies[new_key] = CharteredBody(key=new_key, name=old.name, level=old.level, parent=old.parent,
                                             issuer=author, issued_at=seq, admitted_by=envelope.id,
-                                            url=old.url)  # fmt: skip
+                                            url=old.url, admitted_created=old.admitted_created)  # fmt: skip
                 for child in self.bodies.values():  # the children now answer to the new key
                     if child.parent == author:
                         child.parent = new_key
@@ -256,10 +345,35 @@ class Trust:
             return [Change("ineffective", charter.key, reason=reason)]
         self.bodies[charter.key] = CharteredBody(key=charter.key, name=charter.name, level=charter.level,
                                         parent=envelope.author, issuer=envelope.author, issued_at=envelope.seq,
-                                        admitted_by=envelope.id, url=charter.url)  # fmt: skip
+                                        admitted_by=envelope.id, url=charter.url,
+                                        admitted_created=envelope.payload.created)  # fmt: skip
         return [Change("chartered", charter.key)]
 
-    def _cut(self, key: bytes, after_seq: int, reason: CutReason) -> list[Change]:
+    def _authority_problem(self, envelope: Envelope, authority: Envelope | None) -> tuple[Code, str] | None:
+        """Why an act of power may not take effect under the rules in force (protocol.authority)."""
+        body, lookup = envelope.payload.body, self.lookup or (lambda _: None)
+        if isinstance(body, Revocation) and self.rules.authority is not None and body.evidence is not None:
+            found = evidence_problem(envelope, lookup(body.evidence))
+            if found is not None:
+                return found
+        if isinstance(body, Charter | Revocation) and needs_authority(self.rules, body):
+            if authority is None and body.decision is not None:
+                authority = lookup(body.decision)
+            return authority_problem(envelope, authority, act_text(body, self.name_of))
+        if isinstance(body, Freeze):
+            return freeze_problem(self.rules, envelope)
+        if isinstance(body, RulesChange):
+            aggregate = lookup(body.aggregate)
+            agg = aggregate.payload.body if aggregate is not None else None
+            item = lookup(agg.item) if isinstance(agg, Aggregate) else None
+            if item is not None and not isinstance(item.payload.body, AgendaItem):
+                item = None
+            signer = self.bodies.get(envelope.author)
+            root = signer is not None and signer.parent is None
+            return rules_change_problem(envelope, aggregate, item, self.rules, root)
+        return None
+
+    def _cut(self, key: bytes, after_seq: int, reason: CutReason, when: int | None = None) -> list[Change]:
         body = self.bodies[key]
         if body.cut is not None and body.cut < after_seq:
             return []  # already cut before this point
@@ -267,8 +381,10 @@ class Trust:
             if body.cut_reason is not None and _REASON_RANK[body.cut_reason] <= _REASON_RANK[reason]:
                 return []  # cut here already, for a reason that ranks first
             body.cut_reason = reason
+            body.cut_created = when if body.cut_created is None or when is None else min(when, body.cut_created)
             return [Change("cut", key, after_seq, reason)]
         body.cut, body.cut_reason = after_seq, reason
+        body.cut_created = when if body.cut_created is None or when is None else min(when, body.cut_created)
         changes = [Change("cut", key, after_seq, reason)]
         for other in list(self.bodies.values()):  # cascade: charters issued after the cut never counted
             if other.issuer == key and other.issued_at > after_seq and other.key in self.bodies:

@@ -156,7 +156,7 @@ def check_all(index: DiskIndex, report: Report, now_ms: int, pool: ProcessPoolEx
         index.take(found)
         progress(found[2])
     index.settle()
-    parts = [pool.submit(later_share, folder, sources, report.forks, share, shares) for share in range(shares)]
+    parts = [pool.submit(later_share, folder, sources, report.forks, share, shares, now_ms) for share in range(shares)]
     done = [part.result() for part in parts]
     report.trust = done[0].trust
     for part in done:
@@ -178,11 +178,12 @@ def walk_share(folder: str, sources: list[str], now_ms: int, authors: tuple[byte
         index.close()
 
 
-def later_share(folder: str, sources: list[str], forks: list[ForkProof], share: int, shares: int) -> Report:
+def later_share(folder: str, sources: list[str], forks: list[ForkProof], share: int, shares: int,
+                now_ms: int | None = None) -> Report:  # fmt: skip
     """In a worker: one share of :func:`protocol.audit.later`, on the index as settled."""
     index = DiskIndex(Path(folder), [Path(source) for source in sources], reader=True)
     try:
-        report = Report([], forks=forks)
+        report = Report([], forks=forks, now_ms=now_ms)
         later(index, report, (share, shares))
         return report
     finally:

@@ -21,6 +21,7 @@ from protocol import (
     Campaign,
     Decision,
     Envelope,
+    Freeze,
     KeyRotation,
     Mandate,
     Nomination,
@@ -28,6 +29,7 @@ from protocol import (
     Ratio,
     Revocation,
     Roll,
+    RulesChange,
     Selection,
     SigningKey,
     Submission,
@@ -204,7 +206,8 @@ def _campaigns(south: SigningKey, fed: bytes, after: Envelope) -> list[Envelope]
 
 
 AUTHORITY_NAMES = ("genesis_with_authority", "roll_for_a_charter", "decision_on_a_charter", "charter_with_decision",
-                   "roll_for_a_revocation", "decision_on_a_revocation", "revocation_with_decision")
+                   "roll_for_a_revocation", "decision_on_a_revocation", "revocation_with_decision", "freeze",
+                   "agenda_item_on_the_rules", "aggregate_on_the_rules", "rules_change")
 
 
 def _authority(national: SigningKey, north: SigningKey) -> list[Envelope]:
@@ -237,7 +240,34 @@ def _authority(national: SigningKey, north: SigningKey) -> list[Envelope]:
         last = next_envelope(national, decided, msgspec.structs.replace(act, decision=decided.id), fed,
                              created=at + 60_000)  # fmt: skip
         out += [roll, decided, last]
-    return out
+    return out + _rules_changed(national, north, fed, last)
+
+
+def _rules_changed(national: SigningKey, north: SigningKey, fed: bytes, last: Envelope) -> list[Envelope]:
+    """An interim freeze; then national puts a change of the rules (quorum 1/3) to its
+    children and signs it, citing its aggregate: three for of weight 4, one against."""
+    from protocol.authority import DAY_MS, rules_text
+    from protocol.upward import record
+    from tests.factories import rules
+
+    at = T0 + 400_000
+    freeze = next_envelope(national, last, Freeze(key=north.public, after_seq=3, until=at + 7 * DAY_MS,
+                                                  reason="Its key was seen on a stranger's laptop."), fed,
+                           created=at)  # fmt: skip
+    new = msgspec.structs.replace(rules(), authority=["charter", "revocation"], quorum=Ratio(num=1, den=3))
+    item_rules = BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=2, den=3))
+    item = next_envelope(national, freeze, AgendaItem(title="The default quorum", text=rules_text(new), opens=at,
+                                                      closes=at + 10_000, weighting="card_vote", rules=item_rules),
+                         fed, created=at + 1_000)  # fmt: skip
+    mandates = sorted(hashlib.sha256(bytes([i])).digest() for i in range(2))
+    counted = record(mandates[0], 3) + record(mandates[1], 1)
+    aggregate = next_envelope(national, item, Aggregate(
+        item=item.id, weighting="card_vote", rules=item_rules, closes=at + 10_000, counted=counted, absent=b"",
+        cited=hashlib.sha256(b"".join(mandates)).digest(), votes=[3, 1, 0], weight_sent=4, weight_all=4,
+        outcome="carried"), fed, created=at + 20_000)  # fmt: skip
+    changed = next_envelope(national, aggregate, RulesChange(rules=new, aggregate=aggregate.id), fed,
+                            created=at + 30_000)  # fmt: skip
+    return [freeze, item, aggregate, changed]
 
 
 def _rejections(keys: dict[str, SigningKey], fed: bytes, north_profile: Envelope, decision_env: Envelope,

@@ -22,7 +22,7 @@ GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / 
 BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b", "ballot", "root", "text_hash",
                 "roll", "receipts", "to", "decision", "item", "basis", "replaces", "composite", "submission",
                 "campaign", "counted", "absent", "cited", "sources", "selection", "paper", "bundles", "nominations",
-                "notice"}
+                "notice", "aggregate", "evidence"}
 
 
 def _from_view(value: Any, name: str = "") -> Any:
@@ -221,6 +221,26 @@ PINNED = {
         "4fc72b2901580ce6d2e9eef4148d419370b6beb50a8a169bf5819e6d6a22ebd4",
         "d37788d95af9847c91949ff89c41f66041ea38287e6ba19ab2646ecc62d9ffb0"
         "50ee812177b2c3886e00b96102e45112bfb3b5c96083998d062bb763b12ea70a",
+    ),
+    "freeze": (
+        "5676e7a8b8fe2d9ed06c1af1f1d499cb2be56b39c423937e3f58f5a5ac50d117",
+        "d93e3ef1567851bdb6bdebee601ed71feeace9e663c06ee92b568b2a60773d5c"
+        "da1ff321a28fec06c54d639f583991409ef23d6bb8d31c4d55af6c9e8599520f",
+    ),
+    "agenda_item_on_the_rules": (
+        "223f4f841f1908e8f552e12247b3b6aa45079873c88c7dba6f22b94d3c2a6a78",
+        "de9fc0c91ba504a5136340774c8aa40f47cf015616a41a0a2066162cb385d211"
+        "35e086ce00174b8d85e97f8c90b8902c644b3f4ba868f958bccd7d8f37ff0108",
+    ),
+    "aggregate_on_the_rules": (
+        "5a956936706ac2d96d2c9294be1cbee6e70677adb444b92a0495bad6d094f131",
+        "62865cd8978c841e50d3a45be7097eca19e9a085174e16654cc73cf44ccd9452"
+        "b5036ec93dea7dc4a9e5eb3b3a4a26da189da7b895a4c7f6a5c764af0c130305",
+    ),
+    "rules_change": (
+        "8ccc63cc11d2f0005872f09e23074b549698aec7ac7578c833b40eae4c22d186",
+        "a7e98fb64dd0c1148a67d19fa78c51c72a75ed3d7bbd6b352d0d0cb832534ef7"
+        "a844ce37fe7ab174618ccc5e5d6a6593eba441a107a19946ad083811b1d9d40a",
     ),
 }
 

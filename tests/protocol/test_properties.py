@@ -24,6 +24,7 @@ from protocol import (
     Decision,
     Delegates,
     ForkProof,
+    Freeze,
     Genesis,
     KeyRotation,
     Mandate,
@@ -37,6 +38,7 @@ from protocol import (
     Roll,
     Round,
     Rules,
+    RulesChange,
     Ruling,
     Selection,
     SelectionResult,
@@ -71,12 +73,18 @@ rules = st.builds(
     weighting=st.sampled_from(["card_vote", "one_branch_one_vote"]),
     quorum=ratios,
     threshold=ratios,
+    authority=st.none() | st.lists(st.sampled_from(["charter", "revocation", "rules_change", "officers_delegates"]),
+                                   max_size=4),
+    amend_threshold=st.none() | ratios,
+    amend_quorum=st.none() | ratios,
+    freeze_days=st.none() | st.integers(1, 90),
 )
 # One strategy per kind, so that every kind is covered by construction, not by chance.
 BODY_STRATEGIES: tuple[st.SearchStrategy[Body], ...] = (
     st.builds(Genesis, name=names, founder_name=names, founder_level=levels, rules=rules, description=texts),
     st.builds(Charter, key=keys32, name=names, level=levels, url=st.none() | urls),
-    st.builds(Revocation, key=keys32, after_seq=st.integers(0, 2**53), reason=texts),
+    st.builds(Revocation, key=keys32, after_seq=st.integers(0, 2**53), reason=texts,
+              decision=st.none() | keys32, evidence=st.none() | keys32),
     st.builds(KeyRotation, new_key=keys32, proof=st.binary(min_size=64, max_size=64)),
     st.builds(NodeProfile, name=names, endpoints=st.lists(urls, min_size=1, max_size=8), contact=texts),
     st.builds(ForkProof, a=st.binary(min_size=1, max_size=300), b=st.binary(min_size=1, max_size=300)),
@@ -144,6 +152,8 @@ BODY_STRATEGIES: tuple[st.SearchStrategy[Body], ...] = (
               winners=st.lists(st.integers(0, 15), max_size=16), order=st.lists(st.integers(0, 15), max_size=16),
               balanced=st.lists(st.integers(0, 15), max_size=16)),
     st.builds(Withdrawal, notice=keys32, reason=texts),
+    st.builds(Freeze, key=keys32, after_seq=st.integers(0, 2**53), until=times, reason=texts),
+    st.builds(RulesChange, rules=rules, aggregate=keys32),
 )  # fmt: skip
 bodies: st.SearchStrategy[Body] = st.one_of(BODY_STRATEGIES)
 payloads = st.builds(

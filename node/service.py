@@ -16,7 +16,7 @@ from node.keyfile import read_key
 from node.rules.throttle import LoginThrottle, SigningThrottle
 from node.serve_lock import serving as server_holds
 from node.storage.access import AccessStore
-from node.storage.acts import ActStore
+from node.storage.acts import ActStore, RuleChangeStore
 from node.storage.ballots import BallotStore
 from node.storage.db import Database
 from node.storage.elections import CandidacyStore
@@ -56,6 +56,7 @@ class Node:
     outbox: OutboxStore
     access: AccessStore
     acts: ActStore
+    rule_changes: RuleChangeStore
     members_data: MembersData
 
     @classmethod
@@ -107,6 +108,7 @@ class Node:
             outbox=OutboxStore(db, clock),
             access=AccessStore(db, clock),
             acts=ActStore(db),
+            rule_changes=RuleChangeStore(db),
             members_data=MembersData(db, clock),
             own_log=own_log,
             throttle=LoginThrottle(

@@ -23,9 +23,10 @@ even empty: a federation founded before these rules keeps its old ones):
   that (:func:`revocation_problem`, ``no_evidence``);
 * a change of the rules (:class:`RulesChange`) is signed by the founding body citing its own
   aggregate on the agenda item whose text is the change's canonical description
-  (:func:`rules_text`), weighed by the rules' own weighting, carried by the amendment
-  threshold of the weight that took part and its quorum (:func:`rules_change_problem`,
-  ``wrong_authority`` / ``below_amendment``), whatever the item's own rules said;
+  (:func:`rules_text`), weighed by the rules' own weighting, carried under
+  :func:`amendment_rules` (at least the amendment threshold of the weight voting, abstentions
+  counted, and the amendment quorum) whatever the item's own rules said
+  (:func:`rules_change_problem`, ``wrong_authority`` / ``below_amendment``);
 * an interim freeze lasts at most the rules' ``freeze_days`` (:func:`freeze_problem`,
   ``freeze_too_long``).
 """
@@ -34,12 +35,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .aggregates import outcome_of
+from .ballots import quorate
 from .chain import verify_fork_proof
 from .errors import Code
 from .keys import node_id_text
 from .models import (
     AgendaItem,
     Aggregate,
+    BallotRules,
     Charter,
     Decision,
     Envelope,
@@ -122,35 +126,42 @@ def rules_text(rules: Rules) -> str:
             f"{rules.freeze_days or FREEZE_DAYS} days; quota: {quota}.")  # fmt: skip
 
 
-def rules_change_problem(act: Envelope, aggregate: Envelope | None, item: Envelope | None, rules: Rules,
-                         root: bool) -> tuple[Code, str] | None:  # fmt: skip
-    """Why ``act`` (a RulesChange) does not stand under ``rules``, the rules in force where it
-    comes: ``aggregate`` and ``item`` as the verifier holds them (None: not held, which for
-    the author's own earlier log means never); ``root``: its author is the founding body.
-    The aggregate's own totals are the recount's to check (protocol.upward.recount)."""
-    body = act.payload.body
-    assert isinstance(body, RulesChange)
+def amendment_rules(rules: Rules) -> BallotRules:
+    """How a change of ``rules`` is decided: at least the amendment threshold of the weight
+    voting (abstentions count), and the amendment quorum of all the weight taking part. The
+    node tables the question with these rules, so its aggregate's outcome says it."""
+    return BallotRules(quorum=rules.amend_quorum or rules.quorum, threshold=rules.amend_threshold or AMEND_THRESHOLD,
+                       base="cast", reach="at_least")  # fmt: skip
+
+
+def rules_change_problem(body: RulesChange, author: bytes, seq: int, aggregate: Envelope | None,
+                         item: Envelope | None, rules: Rules, root: bool) -> tuple[Code, str] | None:  # fmt: skip
+    """Why ``body``, a RulesChange signed by ``author`` at ``seq``, does not stand under
+    ``rules``, the rules in force where it comes: ``aggregate`` and ``item`` as the verifier
+    holds them (None: not held, which for the author's own earlier log means never); ``root``:
+    its author is the founding body. The aggregate's own totals are the recount's to check
+    (protocol.upward.recount)."""
     if not root:
         return Code.WRONG_AUTHORITY, "only the federation's founding body changes its rules"
     agg = aggregate.payload.body if aggregate is not None else None
     if (aggregate is None or aggregate.id != body.aggregate or not isinstance(agg, Aggregate)
-            or aggregate.author != act.author or aggregate.seq >= act.seq):  # fmt: skip
+            or aggregate.author != author or aggregate.seq >= seq):  # fmt: skip
         return Code.WRONG_AUTHORITY, f"what it cites ({body.aggregate.hex()[:16]}…) is not an aggregate of its own " \
                                      "body earlier in its log"
     tabled = item.payload.body if item is not None else None
-    if item is None or item.id != agg.item or not isinstance(tabled, AgendaItem) or item.author != act.author:
+    if item is None or item.id != agg.item or not isinstance(tabled, AgendaItem) or item.author != author:
         return Code.WRONG_AUTHORITY, "its aggregate is not on an agenda item of its own body"
     if tabled.text != rules_text(body.rules):
         return Code.WRONG_AUTHORITY, "its aggregate was on another text than this change of the rules"
     if tabled.weighting != rules.weighting:
         return Code.WRONG_AUTHORITY, f"its item was weighed by {tabled.weighting}, not the rules' {rules.weighting}"
-    quorum, threshold = rules.amend_quorum or rules.quorum, rules.amend_threshold or AMEND_THRESHOLD
-    if agg.weight_sent * quorum.den < agg.weight_all * quorum.num:
+    amending = amendment_rules(rules)
+    if not quorate(agg.weight_sent, agg.weight_all, amending.quorum):
         return Code.BELOW_AMENDMENT, f"{agg.weight_sent} of {agg.weight_all} weight took part; a change of the " \
-                                     f"rules needs {_ratio(quorum)}"
-    if agg.weight_sent == 0 or agg.votes[0] * threshold.den < threshold.num * agg.weight_sent:
-        return Code.BELOW_AMENDMENT, f"{agg.votes[0]} of the {agg.weight_sent} weight taking part was for it; a " \
-                                     f"change of the rules needs {_ratio(threshold)}"
+                                     f"rules needs {_ratio(amending.quorum)}"
+    if outcome_of(agg.votes, agg.weight_sent, agg.weight_all, amending) != "carried":
+        return Code.BELOW_AMENDMENT, f"{agg.votes[0]} of the {sum(agg.votes)} weight voting was for it; a change " \
+                                     f"of the rules needs at least {_ratio(amending.threshold)}"
     return None
 
 

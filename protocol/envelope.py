@@ -150,7 +150,7 @@ _CHECKED = (Genesis, Charter, KeyRotation, Decision, AgendaItem, Composite, Mand
             BallotPaper, SelectionResult, ForkProof, RulesChange, Freeze)  # fmt: skip
 
 
-def _check_rules(rules: Rules) -> None:
+def check_rules(rules: Rules) -> None:
     """What a federation's standing rules keep by themselves (in a genesis or a change)."""
     levels = set(rules.levels)
     if len(levels) != len(rules.levels):
@@ -169,13 +169,13 @@ def _check_body(payload: Payload, body: Body) -> None:
         return
     match body:
         case Genesis(rules=rules, founder_level=founder_level):
-            _check_rules(rules)
+            check_rules(rules)
             if founder_level not in rules.levels:
                 raise DecodeFailure(
                     Code.BAD_FIELD, f"founder level {founder_level!r} is not a level", "body.founder_level"
                 )
         case RulesChange(rules=rules):
-            _check_rules(rules)
+            check_rules(rules)
         case Freeze(until=until) if until <= payload.created:
             raise DecodeFailure(Code.BAD_FIELD, "a freeze lasts until after it is signed", "body.until")
         case Charter(key=key) | KeyRotation(new_key=key):

@@ -276,7 +276,7 @@ class Trust:
             return []  # the node's plain ingest path relies on exactly this: see STRUCTURAL
         if author not in self.bodies:
             return []  # not chartered here (a node's own envelopes before its charter): no effect
-        problem = self._authority_problem(envelope, authority)
+        problem = self.act_problem(envelope, authority)
         if problem is not None:
             self.refused[envelope.id] = (str(problem[0]), problem[1])
             subject = body.key if isinstance(body, Charter | Revocation | Freeze) else author
@@ -349,7 +349,7 @@ class Trust:
                                         admitted_created=envelope.payload.created)  # fmt: skip
         return [Change("chartered", charter.key)]
 
-    def _authority_problem(self, envelope: Envelope, authority: Envelope | None) -> tuple[Code, str] | None:
+    def act_problem(self, envelope: Envelope, authority: Envelope | None) -> tuple[Code, str] | None:
         """Why an act of power may not take effect under the rules in force (protocol.authority)."""
         body, lookup = envelope.payload.body, self.lookup or (lambda _: None)
         if isinstance(body, Revocation) and self.rules.authority is not None and body.evidence is not None:
@@ -370,7 +370,7 @@ class Trust:
                 item = None
             signer = self.bodies.get(envelope.author)
             root = signer is not None and signer.parent is None
-            return rules_change_problem(envelope, aggregate, item, self.rules, root)
+            return rules_change_problem(body, envelope.author, envelope.seq, aggregate, item, self.rules, root)
         return None
 
     def _cut(self, key: bytes, after_seq: int, reason: CutReason, when: int | None = None) -> list[Change]:

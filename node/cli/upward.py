@@ -15,6 +15,7 @@ from node.cli.decisions import _officer
 from node.errors import BadInput, NotFound
 from node.federation import campaigns as camp
 from node.federation import items as on_item
+from node.federation import rules_change
 from node.federation import submissions as subm
 from node.federation import upward as steps
 from node.federation.upward import NewItem
@@ -232,7 +233,7 @@ async def _agenda(node: Node, args: argparse.Namespace) -> int:
         print(f"mandate: {m.position}" + (f" {list(m.split)}" if m.split else "")
               + (" (replaces the earlier one)" if m.replaces else ""))  # fmt: skip
     else:
-        envelope = await steps.aggregate(node, who, item_id)
+        envelope = await rules_change.aggregate(node, who, item_id)
         a = envelope.payload.body
         assert isinstance(a, Aggregate)
         print(f"aggregate: {a.outcome}; for {a.votes[0]}, against {a.votes[1]}, abstain {a.votes[2]}; "

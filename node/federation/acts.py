@@ -1,4 +1,5 @@
-"""What a body does to its federation: charter, revoke, rotate its key, answer join requests.
+"""What a body does to its federation: charter, revoke, freeze, rotate its key, answer join
+requests.
 
 The CLI and the API call these same functions, and each checks the federation's rules
 before signing, so a node never signs a charter or revocation the rules make ineffective.
@@ -9,6 +10,7 @@ log and two stores), not the whole running node.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import msgspec
@@ -24,6 +26,7 @@ from node.storage.peers import PeerStore
 from node.validation import describe
 from protocol import (
     Charter,
+    Freeze,
     Genesis,
     KeyRotation,
     NodeProfile,
@@ -35,7 +38,7 @@ from protocol import (
     parse_node_id,
     rotation_message,
 )
-from protocol.authority import needs_authority
+from protocol.authority import DAY_MS, freeze_days, needs_authority
 from protocol.models import MAX_SEQ, Envelope
 
 
@@ -152,14 +155,21 @@ async def refuse_join(node: Acting, join_id: int, officer_id: int | None) -> Non
         await node.joins.refuse(join_id, officer_id)
 
 
-async def revoke(node: Acting, key: bytes, after_seq: int, reason: str) -> Envelope:
+async def revoke(node: Acting, key: bytes, after_seq: int | None, reason: str) -> Envelope:
     body = revocation_body(node, key, after_seq, reason)
     _not_without_members(node, body)
+    held = node.federation_state.heads.get(key)
+    trust = node.federation_state.trust
+    if trust is not None and trust.rules.authority is not None and held is not None and body.after_seq < held.seq:
+        raise Conflict(f"{node_id_text(key)} has signed up to envelope {held.seq}, held here: setting aside what "
+                       "it signed before the revocation needs its members' carried decision naming the sequence "
+                       "(propose it to them) or a fork proof", field="after_seq", code="needs_decision")  # fmt: skip
     return await node.own_log.append(body)
 
 
-def revocation_body(node: Acting, key: bytes, after_seq: int, reason: str) -> Revocation:
-    """The Revocation of ``key`` from ``after_seq``, if this body may sign it."""
+def revocation_body(node: Acting, key: bytes, after_seq: int | None, reason: str) -> Revocation:
+    """The Revocation of ``key`` from ``after_seq`` (None: from its next envelope, the latest
+    held here staying valid), if this body may sign it."""
     _standing(node)
     state = node.federation_state
     assert state.trust is not None
@@ -167,6 +177,9 @@ def revocation_body(node: Acting, key: bytes, after_seq: int, reason: str) -> Re
         raise NotFound(f"{node_id_text(key)} is not chartered here", field="key")
     if node.key.public not in state.trust.ancestors(key):
         raise Forbidden("only a parent or an ancestor body revokes", field="key", code="not_allowed")
+    if after_seq is None:
+        held = state.heads.get(key)
+        after_seq = held.seq if held is not None else 0
     if not 0 <= after_seq <= MAX_SEQ:
         raise BadInput(f"after-seq is from 0 to {MAX_SEQ}", field="after_seq")
     try:
@@ -176,6 +189,35 @@ def revocation_body(node: Acting, key: bytes, after_seq: int, reason: str) -> Re
         message, field = describe(exc)
         raise BadInput(message, field=field) from None
     return body
+
+
+async def freeze(node: Acting, who: Member, key: bytes, days: int, reason: str,
+                 clock: Callable[[], float] = time.time) -> Envelope:  # fmt: skip
+    """An officer of an ancestor freezes ``key`` at once, from its next envelope, for ``days``
+    (at most the rules' limit): its new envelopes are set aside until the freeze lapses, unless
+    a revocation its parent's members carry cuts it meanwhile (docs/federation.md, "Authority")."""
+    check_officer(who, "freeze a body")
+    _standing(node)
+    state = node.federation_state
+    assert state.trust is not None
+    if key not in state.trust.bodies:
+        raise NotFound(f"{node_id_text(key)} is not chartered here", field="key")
+    if node.key.public not in state.trust.ancestors(key):
+        raise Forbidden("only an officer of a parent or an ancestor body freezes", field="key", code="not_allowed")
+    limit = freeze_days(state.trust.rules)
+    if not 1 <= days <= limit:
+        raise BadInput(f"a freeze lasts from 1 to {limit} days in this federation", field="days")
+    if not reason.strip():
+        raise BadInput("say why: the frozen body's members are shown it", field="reason")
+    held = state.heads.get(key)
+    now = int(clock() * 1000)
+    try:
+        body = Freeze(key=key, after_seq=held.seq if held is not None else 0, until=now + days * DAY_MS, reason=reason)
+        msgspec.convert(msgspec.to_builtins(body), Freeze)
+    except msgspec.ValidationError as exc:
+        message, field = describe(exc)
+        raise BadInput(message, field=field) from None
+    return await node.own_log.append(body)
 
 
 async def rotate(node: Acting, new_key: SigningKey) -> Envelope:

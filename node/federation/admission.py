@@ -16,10 +16,9 @@ from node.storage.db import Database
 from node.storage.envelopes import EnvelopeStore
 from node.storage.federation import FederationStore
 from protocol import ChainFailure, Code, Decision, Envelope, Head, Roll, Trust
-from protocol.authority import act_text, authority_problem, needs_authority
 from protocol.ballots import check_against_roll
 from protocol.envelope import reopen
-from protocol.models import Charter, Revocation
+from protocol.models import AgendaItem, Aggregate, Charter, ForkProof, Freeze, Revocation, RulesChange
 
 ROLLS_KEPT = 65_536  # where the latest rolls are, for their decisions' check (about 6 MB)
 
@@ -126,30 +125,52 @@ class Admission:
 
 
     async def _check_authority(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
-        """An act of power the federation's rules say needs its body's carried decision on it
-        (:mod:`protocol.authority`): ChainFailure ``no_authority`` or
-        ``wrong_authority`` unless it cites one. The decision is the author's own and comes
-        earlier in its log, all of which is held once the act extends it: so one not held now
-        never will be. Kept for the trust replay."""
+        """An act of power judged as the trust replay will judge it (:mod:`protocol.authority`):
+        ChainFailure ``no_authority``, ``wrong_authority``, ``no_evidence``,
+        ``below_amendment`` or ``freeze_too_long`` unless it stands. What it cites is its
+        author's own and comes earlier in its log, all of which is held once the act extends
+        it: so what is not held now never will be. Kept for the trust replay."""
         body = envelope.payload.body
-        if self.trust is None or not isinstance(body, Charter | Revocation) or not needs_authority(self.trust.rules,
-                                                                                                   body):  # fmt: skip
+        if self.trust is None or not isinstance(body, ACTS):
             return
-        decision = await self._remember_authority(conn, envelope)
-        problem = authority_problem(envelope, decision, act_text(body, self.trust.name_of))
+        await self._remember_authority(conn, envelope)
+        problem = self.trust.act_problem(envelope, None)
         if problem is not None:
-            raise ChainFailure(problem[0], problem[1], "body.decision")
+            raise ChainFailure(problem[0], problem[1], _FIELD_OF.get(problem[0], "body"))
 
     async def _remember_authority(self, conn: aiosqlite.Connection, envelope: Envelope) -> Envelope | None:
-        """The decision an act cites, as held, kept where the trust replay looks it up."""
-        body = envelope.payload.body
-        if not isinstance(body, Charter | Revocation) or body.decision is None:
-            return None
-        decision = self._authorities.get(body.decision)
-        if decision is None:
-            await self._flush(conn)  # it may have come in this batch
-            raw = await EnvelopeStore.by_id_in(conn, body.decision)
-            decision = reopen(raw) if raw is not None else None
-            if decision is not None and isinstance(decision.payload.body, Decision):
-                self._authorities[decision.id] = decision
-        return decision
+        """What an act cites (a decision, a fork proof, an aggregate and its item), as held,
+        kept where the trust replay looks it up; returns the first."""
+        found: list[Envelope | None] = []
+        wanted = cited_by(envelope.payload.body)
+        while wanted:
+            cited = wanted.pop(0)
+            held = self._authorities.get(cited)
+            if held is None:
+                await self._flush(conn)  # it may have come in this batch
+                raw = await EnvelopeStore.by_id_in(conn, cited)
+                held = reopen(raw) if raw is not None else None
+                if held is not None and isinstance(held.payload.body, CITED):
+                    self._authorities[held.id] = held
+            found.append(held)
+            if held is not None and isinstance(held.payload.body, Aggregate):
+                wanted.append(held.payload.body.item)  # a rules change: the question it answered
+        return found[0] if found else None
+
+
+ACTS = (Charter, Revocation, Freeze, RulesChange)
+CITED = (Decision, ForkProof, Aggregate, AgendaItem)
+_FIELD_OF = {Code.NO_AUTHORITY: "body.decision", Code.WRONG_AUTHORITY: "body.decision",
+             Code.NO_EVIDENCE: "body.evidence", Code.BELOW_AMENDMENT: "body.aggregate",
+             Code.FREEZE_TOO_LONG: "body.until"}  # fmt: skip
+
+
+def cited_by(body: object) -> list[bytes]:
+    """The envelopes an act of power cites for its authority (protocol.authority)."""
+    if isinstance(body, Charter):
+        return [body.decision] if body.decision is not None else []
+    if isinstance(body, Revocation):
+        return [h for h in (body.decision, body.evidence) if h is not None]
+    if isinstance(body, RulesChange):
+        return [body.aggregate]
+    return []

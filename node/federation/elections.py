@@ -58,9 +58,15 @@ def _me(node: Upward) -> bytes:
     return node.own_log.key.public
 
 
-def _children(node: Electing, body: bytes) -> set[bytes]:
+def _children(node: Electing, body: bytes, when: int | None = None) -> set[bytes]:
+    """The direct children of ``body``: in good standing now, or (``when``, a selection's
+    time) in its electorate then, as the audit judges it (protocol.trust.Trust.children_at)."""
     trust = node.federation_state.trust
-    return {b.key for b in (trust.bodies.values() if trust else []) if b.parent == body and b.cut is None}
+    if trust is None:
+        return set()
+    if when is not None:
+        return set(trust.children_at(body, when))
+    return {b.key for b in trust.bodies.values() if b.parent == body and b.cut is None}
 
 
 async def _referring(node: Electing, ref: bytes, kind: str) -> list[Envelope]:
@@ -234,7 +240,8 @@ async def publish_paper(node: Electing, who: Member, selection_id: bytes, clock:
         raise fixed
     nominations = [_signed(e) for e in await _referring(node, selection_id, "nomination")]
     try:
-        paper = sel.ballot_paper(selection_id, body, nominations, _children(node, _me(node)))
+        paper = sel.ballot_paper(selection_id, body, nominations,
+                                 _children(node, _me(node), selection.payload.created))  # fmt: skip
     except ValueError as exc:  # more candidates than a ballot holds (nominations signed at once)
         raise Conflict(str(exc), code="too_many_candidates") from None
     if len(paper.candidates) <= body.seats:
@@ -306,7 +313,8 @@ async def _gather(node: Electing, selection: Envelope, paper: Envelope) -> _Gath
     nominations = await _referring(node, selection.id, "nomination")
     bundles = [_signed(e) for e in await _referring(node, selection.id, "decision")]
     by_id = {n.id: n.payload.body for n in nominations if isinstance(n.payload.body, Nomination)}
-    return _Gathered(body, _children(node, selection.author), bundles, nominations, sel.categories_of(body, by_id))
+    children = _children(node, selection.author, selection.payload.created)
+    return _Gathered(body, children, bundles, nominations, sel.categories_of(body, by_id))
 
 
 @dataclass

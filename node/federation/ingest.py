@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from node.federation.admission import Admission, Outcome
+from node.federation.admission import Admission, Outcome, cited_by
 from node.federation.quarantine import QuarantineBook, QuarantineLimits
 from node.federation.standing import Standing, agrees_with_replay
 from node.federation.verify import Verifier
@@ -39,7 +39,6 @@ from node.storage.envelopes import EnvelopeStore, envelope_row
 from node.storage.federation import FederationStore, HeadRow
 from protocol import (
     ChainFailure,
-    Charter,
     Code,
     Decision,
     Envelope,
@@ -48,7 +47,6 @@ from protocol import (
     Head,
     ProtocolError,
     Quota,
-    Revocation,
     Trust,
     TrustFailure,
     check_next,
@@ -56,7 +54,7 @@ from protocol import (
     open_envelope,
 )
 from protocol.envelope import reopen
-from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES
+from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, Aggregate
 from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Change, CharteredBody
@@ -115,6 +113,7 @@ class Federation(Admission, Standing):
         self._forks: set[tuple[bytes, int]] = set()  # (author, seq) of every fork proven here
         self._authorities: dict[bytes, Envelope] = {}  # the decisions acts of power cite (protocol.authority)
         self._replay_needed = False
+        self._lapse_pending = False  # replay at the next look (lapse_due): the state was loaded
         db.on_outside_change.append(self.reload_after_outside_change)
         self.counters: Counter[str] = Counter()  # "accepted", "duplicate", "quarantined", "rejected:<code>"
         self.on_accept: list[Callable[[list[Envelope]], None]] = []
@@ -145,15 +144,20 @@ class Federation(Admission, Standing):
             genesis_envelope = open_envelope(genesis)
             trust = Trust.from_genesis(genesis_envelope)
             structural, forks = await self._read_structural()
-            for act in structural.values():  # the decisions acts of power cite, for the replay
-                cited = act.payload.body.decision if isinstance(act.payload.body, Charter | Revocation) else None
-                raw = await self.envelopes.get(cited) if cited is not None else None
-                if cited is not None and raw is not None:
-                    authorities[cited] = reopen(raw)
-            trust.lookup = authorities.get
+            for act in structural.values():  # what acts of power cite, for the replay
+                wanted = cited_by(act.payload.body)
+                while wanted:
+                    raw = await self.envelopes.get(cited := wanted.pop())
+                    if raw is not None:
+                        authorities[cited] = found = reopen(raw)
+                        if isinstance(found.payload.body, Aggregate):
+                            wanted.append(found.payload.body.item)
             bodies = await store.bodies()
-            if bodies:
-                trust.bodies = {b.key: b for b in bodies}
+            # The state is the replay of the set held, at this clock (a freeze may have lapsed
+            # while the node was stopped: its envelopes come back at the first look, lapse_due).
+            trust = Trust.replay(genesis_envelope, structural.values(), forks, lookup=authorities.get,
+                                 now_ms=int(self.clock() * 1000))  # fmt: skip
+            self._lapse_pending = True
             self._genesis = genesis_envelope
         # From here on, no await until the state is whole.
         self.federation, self.heads, self._digest = federation, heads, None
@@ -165,6 +169,20 @@ class Federation(Admission, Standing):
         if not bodies and init:
             async with self.db.write("federation.init_bodies") as conn:
                 await self._save_bodies(conn)
+
+    async def lapse_due(self) -> bool:
+        """Replay trust when an interim freeze has lapsed by this node's clock, or once after
+        loading: what the freeze set aside comes back in (protocol.trust). True if any body's
+        standing changed. The closer asks at each look, and wakes at the next lapse."""
+        if self.trust is None or self._genesis is None:
+            return False
+        due = self.trust.next_lapse()
+        if not self._lapse_pending and (due is None or due > int(self.clock() * 1000)):
+            return False
+        async with self.db.write("federation.lapse", on_rollback=self.rolled_back) as conn:
+            changed = await self._replay(conn)
+        self._lapse_pending = False
+        return bool(changed)
 
     async def _read_structural(self) -> tuple[dict[bytes, Envelope], set[tuple[bytes, int]]]:
         """The structural envelopes held (accepted, or set aside) and the forks proven."""
@@ -334,6 +352,8 @@ class Federation(Admission, Standing):
                 touched.add(change.key)
 
         now_ms = int(self.clock() * 1000)
+        if self.trust is not None:
+            self.trust.now_ms = now_ms  # an interim freeze is judged by this clock (protocol.trust)
         for i, envelope in candidates:
             plain = self._admit_plain(envelope, now_ms)
             if plain is not None:  # the common case, decided without awaiting anything

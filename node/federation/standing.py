@@ -92,9 +92,11 @@ class Standing:
         assert self.trust is not None and self._genesis is not None
         self._replay_needed = False
         await self._flush(conn)
-        new = Trust.replay(self._genesis, self._structural.values(), self._forks, lookup=self._authorities.get)
+        new = Trust.replay(self._genesis, self._structural.values(), self._forks, lookup=self._authorities.get,
+                           now_ms=int(self.clock() * 1000))  # fmt: skip
         old = self.trust.bodies
         changed = {k for k in old.keys() | new.bodies.keys() if old.get(k) != new.bodies.get(k)}
+        changed |= {k for k in self.trust.frozen.keys() ^ new.frozen.keys()}
         self.trust = new
         for key in sorted(changed):
             body = new.bodies.get(key)

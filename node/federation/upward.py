@@ -347,8 +347,8 @@ async def judge(node: Upward, item_envelope: Envelope) -> Judged:
     assert isinstance(agenda_item, AgendaItem)
     author = item_envelope.author
     trust = node.federation_state.trust
-    bodies = trust.bodies.values() if trust is not None else []
-    children = sorted(b.key for b in bodies if b.parent == author and b.cut is None)
+    # its electorate when it opened: a body revoked since stays counted (protocol.trust.Trust.children_at)
+    children = trust.children_at(author, agenda_item.opens) if trust is not None else []
     rolls: dict[bytes, int] = {}
     delegates: dict[bytes, int] = {}
     doubted: dict[bytes, tuple[Envelope, str]] = {}

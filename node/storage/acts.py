@@ -58,3 +58,42 @@ class ActStore:
                 (state, signed, ballot_id),
             )
             return cursor.rowcount == 1
+
+
+@dataclass(frozen=True)
+class RuleChangeRow:
+    item: bytes  # the agenda item that puts it to the children
+    rules: bytes  # the proposed rules, canonical msgpack
+    proposed_by: int | None
+    state: str  # open, signed, refused
+    why: str  # refused: why
+    signed: bytes | None  # the signed rules_change's envelope id
+
+
+class RuleChangeStore:
+    """Changes of the rules put to the founding body's children (migration 0015)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, item: bytes, rules: bytes, proposed_by: int | None) -> None:
+        async with self.db.write("rule_changes.add") as conn:
+            await conn.execute("INSERT INTO rule_changes (item, rules, proposed_by) VALUES (?, ?, ?)",
+                               (item, rules, proposed_by))  # fmt: skip
+
+    async def open(self) -> list[RuleChangeRow]:
+        return [RuleChangeRow(**dict(r)) for r in await self.db.fetchall(
+            "SELECT * FROM rule_changes WHERE state = 'open' ORDER BY rowid")]  # fmt: skip
+
+    async def recent(self, limit: int = 50) -> list[RuleChangeRow]:
+        return [RuleChangeRow(**dict(r)) for r in await self.db.fetchall(
+            "SELECT * FROM rule_changes ORDER BY rowid DESC LIMIT ?", (limit,))]  # fmt: skip
+
+    async def settle(self, item: bytes, state: str, why: str = "", signed: bytes | None = None) -> bool:
+        """Signed (with its envelope id) or refused (why); once (False: settled already)."""
+        async with self.db.write("rule_changes.settle") as conn:
+            cursor = await conn.execute(
+                "UPDATE rule_changes SET state = ?, why = ?, signed = ? WHERE item = ? AND state = 'open'",
+                (state, why, signed, item),
+            )
+            return cursor.rowcount == 1

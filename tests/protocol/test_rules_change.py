@@ -117,8 +117,8 @@ def test_a_charter_the_old_rules_forbid_is_still_forbidden_before_the_change() -
 
 
 @pytest.mark.parametrize(("votes", "weights", "why"), [
-    ([3, 2, 0], [3, 2], "3 of the 5 weight taking part was for it"),  # 60 %
-    ([4, 1, 2], [7], "4 of the 7 weight taking part"),  # 80 % of for and against: abstentions took part
+    ([3, 2, 0], [3, 2], "3 of the 5 weight voting was for it"),  # 60 %
+    ([4, 1, 2], [7], "4 of the 7 weight voting"),  # 80 % of for and against: abstentions took part
     ([1, 0, 0], [1, 1, 1, 1, 1], "1 of 5 weight took part"),  # below the quorum (the rules' own, 1/4)
 ])  # fmt: skip
 def test_a_change_below_the_amendment_threshold_is_refused(votes: list[int], weights: list[int], why: str) -> None:

@@ -14,8 +14,8 @@ from aiohttp import web
 from node.errors import BadInput, NodeError, NotFound
 from node.federation import campaigns as camp
 from node.federation import items as on_item
+from node.federation import rules_change, upward
 from node.federation import submissions as subm
-from node.federation import upward
 from node.federation.upward import NewItem
 from node.validation import whole_number
 from node.web.common import node_of
@@ -249,7 +249,7 @@ async def item_action(request: web.Request) -> web.StreamResponse:
             await upward.issue_mandate(node, who, item_id, position="free" if position == "free" else None,
                                        split=position == "split")  # fmt: skip
         elif action == "aggregate":
-            await upward.aggregate(node, who, item_id)
+            await rules_change.aggregate(node, who, item_id)
         else:
             raise BadInput("no such step")
     except NodeError as exc:

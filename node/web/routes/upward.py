@@ -14,8 +14,8 @@ from msgspec import Meta
 
 from node.errors import BadInput, NotFound
 from node.federation import items as on_item
+from node.federation import rules_change, upward
 from node.federation import submissions as subm
-from node.federation import upward
 from node.federation.upward import NewItem
 from node.storage.members import Member
 from node.web.common import json_response, node_of, read_json
@@ -273,7 +273,7 @@ async def issue_mandate(request: web.Request, who: Member | None) -> web.StreamR
 
 async def aggregate_item(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
-    return appended(await upward.aggregate(node_of(request), who, id_param(request, "item_id")))
+    return appended(await rules_change.aggregate(node_of(request), who, id_param(request, "item_id")))
 
 
 # --- the routes (node/web/api.py joins the tables of every module) ---

@@ -91,7 +91,6 @@ class CharteredBody:
     cut: int | None = None  # envelopes with seq > cut are not accepted
     cut_reason: CutReason | None = None
     successor: bytes | None = None  # the key this one rotated to
-    admitted_created: int = 0  # ``created`` of the admitting envelope (a rotated key: its first charter's)
     cut_created: int | None = None  # ``created`` of the revocation or freeze that cut it
 
 
@@ -235,9 +234,10 @@ class Trust:
 
     def children_at(self, parent: bytes, when_ms: int) -> list[bytes]:
         """The direct children of ``parent`` in its electorate for a question opened at
-        ``when_ms``: admitted by then and not cut, or cut by a revocation or freeze signed
-        after it (so what was counted before a revocation stays counted), in key order."""
-        return sorted(k for k, b in self.bodies.items() if b.parent == parent and b.admitted_created <= when_ms
+        ``when_ms``: not cut, or cut by a revocation or freeze signed after it (so what was
+        counted before a revocation stays counted), in key order. (A body chartered later
+        joins the electorate of questions still open, as before.)"""
+        return sorted(k for k, b in self.bodies.items() if b.parent == parent
                       and (b.cut is None or (b.cut_reason in ("revoked", "suspended") and b.cut_created is not None
                                              and b.cut_created > when_ms)))  # fmt: skip
 
@@ -315,7 +315,7 @@ class Trust:
                 old.successor = new_key
                 self.bodies[new_key] = CharteredBody(key=new_key, name=old.name, level=old.level, parent=old.parent,
                                             issuer=author, issued_at=seq, admitted_by=envelope.id,
-                                            url=old.url, admitted_created=old.admitted_created)  # fmt: skip
+                                            url=old.url)  # fmt: skip
                 for child in self.bodies.values():  # the children now answer to the new key
                     if child.parent == author:
                         child.parent = new_key
@@ -345,8 +345,7 @@ class Trust:
             return [Change("ineffective", charter.key, reason=reason)]
         self.bodies[charter.key] = CharteredBody(key=charter.key, name=charter.name, level=charter.level,
                                         parent=envelope.author, issuer=envelope.author, issued_at=envelope.seq,
-                                        admitted_by=envelope.id, url=charter.url,
-                                        admitted_created=envelope.payload.created)  # fmt: skip
+                                        admitted_by=envelope.id, url=charter.url)  # fmt: skip
         return [Change("chartered", charter.key)]
 
     def act_problem(self, envelope: Envelope, authority: Envelope | None) -> tuple[Code, str] | None:

@@ -72,7 +72,7 @@ async def propose_charter(node: Proposing, who: Member, key: bytes, name: str, l
     return await _propose(node, who, charter_body(node, key, name, level, url), closes, clock)
 
 
-async def propose_revocation(node: Proposing, who: Member, key: bytes, after_seq: int, reason: str,
+async def propose_revocation(node: Proposing, who: Member, key: bytes, after_seq: int | None, reason: str,
                              closes: int | None = None, clock: Callable[[], float] = time.time
                              ) -> BallotRow:  # fmt: skip
     """Put the revocation of ``key`` from ``after_seq`` to this body's members."""

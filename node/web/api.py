@@ -27,6 +27,7 @@ from node.web.routes import (
     motions,
     node,
     privacy,
+    rules,
     upward,
 )
 from node.web.routing import LEVEL as LEVEL  # re-exported: the app checks access with it
@@ -38,6 +39,7 @@ ROUTES: tuple[Route, ...] = (
     + logins.ROUTES
     + members.ROUTES
     + federation.ROUTES
+    + rules.ROUTES
     + motions.ROUTES
     + ballots.ROUTES
     + upward.ROUTES

@@ -51,11 +51,12 @@ class CharterIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class RevocationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     node_id: Annotated[str, Meta(max_length=100)]
-    after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)] = 0
+    # the last envelope that stays valid (None: the latest held here, so it takes effect from its next)
+    after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)] | None = None
     reason: Annotated[str, Meta(max_length=2000)] = ""
 
 
-def _node_id_field(text: str) -> bytes:
+def node_id_field(text: str) -> bytes:
     try:
         return parse_node_id(text)
     except ProtocolError as exc:
@@ -109,7 +110,7 @@ async def refuse_join(request: web.Request, who: Member | None) -> web.StreamRes
 
 async def create_charter(request: web.Request, who: Member | None) -> web.StreamResponse:
     body = await read_json(request, CharterIn)
-    envelope = await issue_charter(node_of(request), _node_id_field(body.node_id), body.name, body.level, body.url)
+    envelope = await issue_charter(node_of(request), node_id_field(body.node_id), body.name, body.level, body.url)
     return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
 
 
@@ -138,7 +139,7 @@ async def _proposed(request: web.Request, ballot_id: int) -> web.StreamResponse:
 async def propose_charter(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, CharterIn)
-    row = await authority.propose_charter(node_of(request), who, _node_id_field(body.node_id), body.name, body.level,
+    row = await authority.propose_charter(node_of(request), who, node_id_field(body.node_id), body.name, body.level,
                                           body.url)  # fmt: skip
     return await _proposed(request, row.id)
 
@@ -146,7 +147,7 @@ async def propose_charter(request: web.Request, who: Member | None) -> web.Strea
 async def propose_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, RevocationIn)
-    row = await authority.propose_revocation(node_of(request), who, _node_id_field(body.node_id), body.after_seq,
+    row = await authority.propose_revocation(node_of(request), who, node_id_field(body.node_id), body.after_seq,
                                              body.reason)  # fmt: skip
     return await _proposed(request, row.id)
 
@@ -157,7 +158,7 @@ async def list_acts(request: web.Request, who: Member | None) -> web.StreamRespo
 
 async def create_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
     body = await read_json(request, RevocationIn)
-    envelope = await revoke(node_of(request), _node_id_field(body.node_id), body.after_seq, body.reason)
+    envelope = await revoke(node_of(request), node_id_field(body.node_id), body.after_seq, body.reason)
     return json_response(Appended(envelope.id.hex(), envelope.seq, envelope.kind), status=201)
 
 

@@ -396,3 +396,14 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "candidacies": "SELECT contest, member_id, nomination FROM candidacies ORDER BY contest, member_id",
     }
     return {name: [tuple(r) for r in await live.node.db.fetchall(sql)] for name, sql in queries.items()}
+
+
+async def _rules_proposal(c: Cell) -> Request:
+    closes = int(time.time() * 1000) + 3_600_000
+    return "/api/v1/rules/proposals", {"json": {"changes": {"quorum": {"num": 1, "den": 3}}, "closes": closes}}
+
+
+async def _freeze(c: Cell) -> Request:
+    child = SigningKey.generate()
+    await issue_charter(c.live.node, child.public, "Suspect Region", "region", None)
+    return "/api/v1/freezes", {"json": {"node_id": child.node_id, "days": 3, "reason": "its key was lost"}}

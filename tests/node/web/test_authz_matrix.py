@@ -34,6 +34,7 @@ from tests.node.web.authz_builders import (
     _composite_answer,
     _envelope,
     _fixed,
+    _freeze,
     _import,
     _item_path,
     _json,
@@ -49,6 +50,7 @@ from tests.node.web.authz_builders import (
     _reset,
     _revocation,
     _revocation_proposal,
+    _rules_proposal,
     _ruling,
     _selection_path,
     _submit_motion,
@@ -179,6 +181,18 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ("GET", "/api/v1/acts"): (
         _fixed("/api/v1/acts"),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("GET", "/api/v1/rules"): (
+        _fixed("/api/v1/rules"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("POST", "/api/v1/rules/proposals"): (
+        _rules_proposal,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/freezes"): (
+        _freeze,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
     ("POST", "/api/v1/motions"): (
         _json("/api/v1/motions", {"title": "Fund it", "text": "We fund it."}),

@@ -52,6 +52,8 @@ def sample_bodies(child: SigningKey) -> dict[str, dict[str, Any]]:
         "POST /api/v1/charters": {"node_id": SigningKey.generate().node_id, "name": "South", "level": "region"},
         "POST /api/v1/revocations": {"node_id": child.node_id, "after_seq": 1},
         "POST /api/v1/revocations/proposals": {"node_id": child.node_id, "after_seq": 1},
+        "POST /api/v1/rules/proposals": {"changes": {"quorum": {"num": 1, "den": 3}}, "closes": 4_102_444_800_000},
+        "POST /api/v1/freezes": {"node_id": child.node_id, "days": 3, "reason": "lost key"},
         "POST /api/v1/log/profile": {"name": "National", "endpoints": ["https://n.example.org"]},
         "POST /api/v1/ballots": {"motion": "m1", "subject": "s", "text": "t"},
         "POST /api/v1/ballots/{ballot_id}/votes": {"choice": "for"},

@@ -1,4 +1,5 @@
-"""`branchnet charter | revoke | rotate-key | peer | join | joins`: a body acting in its federation.
+"""`branchnet charter | revoke | freeze | rules | rotate-key | peer | join | joins`: a body acting
+in its federation.
 
 These work on the node folder directly, whether or not `branchnet serve` is running (a
 running node notices the change within a second and gossips it).
@@ -18,10 +19,11 @@ import msgspec
 from node.cli.common import add_dir
 from node.config import KEY_FILE
 from node.errors import BadInput, NodeError, NotFound
-from node.federation import authority
+from node.federation import authority, rules_change
 from node.federation.acts import (
     add_seed_peer,
     approve_join,
+    freeze,
     issue_charter,
     join_code,
     join_federation,
@@ -36,7 +38,8 @@ from node.keyfile import write_new_key
 from node.service import Node
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
-from protocol import ProtocolError, SigningKey, node_id_text, parse_node_id
+from protocol import Freeze, ProtocolError, SigningKey, node_id_text, parse_node_id
+from protocol.authority import rules_text
 from protocol.wire import JoinRequest, JoinState
 
 
@@ -53,9 +56,30 @@ def add_arguments(command: Any) -> None:
     c = command("revoke", lambda a: _run("revoke", _revoke, a), "revoke a descendant's key")
     add_dir(c)
     c.add_argument("--node-id", required=True, help="the node id of the key to revoke")
-    c.add_argument("--after-seq", type=int, default=0, help="keep its envelopes up to this sequence (default: none)")
+    c.add_argument("--after-seq", type=int, default=None,
+                   help="keep its envelopes up to this sequence (default: all it signed up to now, held here)")
     c.add_argument("--reason", default="", help="why, in a sentence (signed with the revocation)")
     _propose_arguments(c, "revocation")
+
+    c = command("freeze", lambda a: _run("freeze", _freeze, a),
+                "freeze a body below at once (its new envelopes set aside) while its revocation is put to a vote")
+    add_dir(c)
+    c.add_argument("--node-id", required=True, help="the node id of the body to freeze")
+    c.add_argument("--days", type=int, required=True, help="how long, at most the federation's limit (14 by default)")
+    c.add_argument("--reason", required=True, help="why, in a sentence: the frozen body's members are shown it")
+    c.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer acting")
+
+    c = command("rules", lambda a: _run("rules", _rules, a), "show the federation's rules, or propose a change")
+    add_dir(c)
+    c.add_argument("action", choices=["show", "propose"], help="show: the rules in force and each change put; "
+                   "propose: put a change to the founding body's children (the node signs it once carried)")
+    for name in ("quorum", "threshold", "amend-quorum", "amend-threshold"):
+        c.add_argument(f"--{name}", default=None, metavar="N/D", help=f"the new {name.replace('-', ' ')}, a share")
+    c.add_argument("--freeze-days", type=int, default=None, help="the new longest interim freeze, in days")
+    c.add_argument("--authority", default=None, metavar="ACTS",
+                   help="the acts needing a decision, comma-separated (charter,revocation,...; 'none' for none)")
+    c.add_argument("--closes-in-hours", type=float, default=72.0, help="when the children's mandates close")
+    c.add_argument("--as", dest="as_email", default=None, metavar="EMAIL", help="with propose: the officer acting")
 
     c = command("rotate-key", lambda a: _run("rotate-key", _rotate, a), "hand this body over to a new key")
     add_dir(c)
@@ -152,6 +176,65 @@ async def _revoke(args: argparse.Namespace) -> int:
             return _proposed(await authority.propose_revocation(node, who, target, args.after_seq, args.reason))
         envelope = await revoke(node, target, args.after_seq, args.reason)
     print(f"revoked {args.node_id} after seq {args.after_seq}: envelope {envelope.id.hex()}")
+    return 0
+
+
+async def _officer(node: Node, email: str | None) -> Member:
+    if not email:
+        raise BadInput("--as EMAIL: the officer acting", field="as")
+    record = await node.members.login_record(email)
+    if record is None:
+        raise BadInput(f"no member with email {email}", field="as")
+    return record[0]
+
+
+async def _freeze(args: argparse.Namespace) -> int:
+    target = _node_id(args.node_id)
+    async with Node.opened(Path(args.dir)) as node:
+        envelope = await freeze(node, await _officer(node, args.as_email), target, args.days, args.reason)
+    body = envelope.payload.body
+    assert isinstance(body, Freeze)
+    until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(body.until / 1000))
+    print(f"frozen {args.node_id} after its envelope {body.after_seq}, until {until} unless a revocation its "
+          f"parent's members carry cuts it first: envelope {envelope.id.hex()}")  # fmt: skip
+    return 0
+
+
+def _share(text: str, field: str) -> dict[str, int]:
+    num, _, den = text.partition("/")
+    if not (num.strip().isdigit() and den.strip().isdigit()) or int(den) == 0:
+        raise BadInput(f"--{field.replace('_', '-')}: a share as N/D, such as 2/3", field=field)
+    return {"num": int(num), "den": int(den)}
+
+
+async def _rules(args: argparse.Namespace) -> int:
+    async with Node.opened(Path(args.dir)) as node:
+        trust = node.federation_state.trust
+        if trust is None:
+            raise BadInput("this node holds no federation yet")
+        if args.action == "show":
+            print(rules_text(trust.rules).removeprefix("Change the federation's rules to: "))
+            for since, envelope_id, _ in trust.history[1:]:
+                day = time.strftime("%Y-%m-%d", time.gmtime(since / 1000))
+                print(f"  changed by the members: {envelope_id.hex()} ({day})")
+            for row in await node.rule_changes.recent(10):
+                print(f"  put to the children: item {row.item.hex()[:16]}…  {row.state}  {row.why}".rstrip())
+            return 0
+        changes: dict[str, Any] = {name: _share(getattr(args, name), name)
+                                   for name in ("quorum", "threshold", "amend_quorum", "amend_threshold")
+                                   if getattr(args, name) is not None}  # fmt: skip
+        if args.freeze_days is not None:
+            changes["freeze_days"] = args.freeze_days
+        if args.authority is not None:
+            changes["authority"] = [] if args.authority == "none" else [a.strip() for a in args.authority.split(",")]
+        if not changes:
+            raise BadInput("say what changes: --quorum, --threshold, --amend-quorum, --amend-threshold, "
+                           "--freeze-days or --authority")  # fmt: skip
+        closes = int((time.time() + args.closes_in_hours * 3600) * 1000)
+        item = await rules_change.propose(node, await _officer(node, args.as_email), changes, closes)
+        print(f"put to the children as agenda item {item.id.hex()}: {item.payload.body.text}")  # type: ignore[union-attr]
+        print("once its mandates are in and it is aggregated, this node signs the change if carried under the "
+              "amendment rules")  # fmt: skip
     return 0
 
 

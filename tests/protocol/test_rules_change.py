@@ -295,3 +295,40 @@ def test_the_order_example_holds_what_it_is_for() -> None:
     trust = everything().trust(T0)
     assert trust.rules == NEW and len(trust.history) == 2 and len(trust.refused) == 2
     assert NORTH.public in trust.frozen and key("leeds").public in trust.bodies
+
+
+def test_a_revocation_leaves_every_aggregate_and_result_counted_before_it_unchanged() -> None:
+    from protocol.upward import build
+    from tests.protocol.test_audit import NATIONAL as A_NATIONAL
+    from tests.protocol.test_audit import NORTH as A_NORTH
+    from tests.protocol.test_audit import SOUTH as A_SOUTH
+    from tests.protocol.test_audit import a_selection, decisions_go_up
+
+    held, item, mandates = decisions_go_up()
+    fed = item.payload.federation or b""
+    counted = {A_NORTH.public: mandates["for"], A_SOUTH.public: mandates["against"]}
+    aggregate = next_envelope(A_NATIONAL, held[3], build(item, {A_NORTH.public: 10, A_SOUTH.public: 20}, counted),
+                              fed, created=T0 + 41_000)  # fmt: skip
+    before = audit([("all", write_bundle([e.raw for e in [*held, aggregate]]))], NOW)
+    south_head = mandates["against"]
+    revoked = next_envelope(A_NATIONAL, aggregate, Revocation(key=A_SOUTH.public, after_seq=south_head.seq,
+                                                              reason="by its parent's decision"), fed,
+                            created=T0 + 50_000)  # fmt: skip
+    after = audit([("all", write_bundle([e.raw for e in [*held, aggregate, revoked]]))], NOW)
+    assert before.holds and after.holds, after.problems
+    assert after.recounts == before.recounts and len(after.recounts[0].children) == 2
+    assert after.trust is not None and after.trust.bodies[A_SOUTH.public].cut == south_head.seq
+    # a result: its selection's electorate stays the one it was opened with
+    envelopes, parts = a_selection()
+    selection = parts["selection"]
+    result = next_envelope(A_NATIONAL, parts["paper"], parts["result_body"], fed_of(selection),  # type: ignore[arg-type]
+                           created=T0 + 61_000)  # fmt: skip
+    north_head = parts["north_bundle"]
+    revoke_north = next_envelope(A_NATIONAL, result, Revocation(key=A_NORTH.public, after_seq=north_head.seq),
+                                 fed_of(selection), created=T0 + 70_000)  # fmt: skip
+    report = audit([("all", write_bundle([e.raw for e in [*envelopes, result, revoke_north]]))], NOW)
+    assert report.holds, report.problems
+
+
+def fed_of(envelope: Envelope) -> bytes:
+    return envelope.payload.federation or b""

@@ -62,6 +62,30 @@ def acted_on(node: Acting) -> ActedOn | None:
                    list(decided.counts) if isinstance(decided, Decision) else None)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class FrozenBy:
+    """This body frozen by an ancestor's officers: by whom, since and until when (ms), why."""
+
+    by: str
+    since: int
+    until: int
+    reason: str
+    freeze: bytes
+    after_seq: int
+
+
+def frozen_by(node: Acting) -> FrozenBy | None:
+    """What this body's own members are shown while an interim freeze of it is in force."""
+    state = node.federation_state
+    frozen = state.trust.frozen.get(node.key.public) if state.trust is not None else None
+    if frozen is None or state.trust is None:
+        return None
+    act = state.structural(frozen.freeze)
+    since = act.payload.created if act is not None else 0
+    return FrozenBy(state.trust.name_of(frozen.by) or node_id_text(frozen.by), since, frozen.until, frozen.reason,
+                    frozen.freeze, frozen.after_seq)  # fmt: skip
+
+
 class Proposing(Acting, Deciding, Protocol):
     """A node that acts and runs ballots (``node.service.Node``)."""
 

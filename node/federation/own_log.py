@@ -204,6 +204,9 @@ class OwnLog:
                     code="catching_up",
                 )
             cut = self.federation.own_cut() if self.federation else None
+            if cut is not None and cut.cut_reason == "suspended":
+                raise Conflict("an ancestor's officers froze this body: it signs nothing until the freeze lapses or "
+                               "its parent's members decide (the home page says until when)", code="frozen")
             if cut is not None:
                 raise Conflict(
                     f"this node's key was {cut.cut_reason} after seq {cut.cut}; it signs nothing more", code="key_cut"

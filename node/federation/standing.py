@@ -162,6 +162,10 @@ class Standing:
                  e.payload.body.key == key]  # fmt: skip
         return sorted(found, key=lambda e: (e.payload.created, e.author, e.seq))
 
+    def structural(self, envelope_id: bytes) -> Envelope | None:
+        """A structural envelope held (a charter, revocation, freeze, ...), by its id."""
+        return self._structural.get(envelope_id)
+
     def authority_of(self, act: Envelope) -> Envelope | None:
         """The decision an act of power cites, where this node holds it."""
         body = act.payload.body

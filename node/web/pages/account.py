@@ -81,6 +81,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         "candidates_wanted": await open_to_candidates(node, int(time.time() * 1000)),
         "now_ms": int(time.time() * 1000),
         "acted_on": authority.acted_on(node),
+        "frozen_by": authority.frozen_by(node),
     }
     if access(who.role) >= 1:
         context["member_count"] = await node.members.count()

@@ -166,3 +166,54 @@ async def test_an_act_whose_close_was_cut_short_is_signed_when_the_node_looks_ag
     assert act is not None and act.state == "signed" and act.signed is not None
     assert await ballots.settle_acts(fed.national) == 0  # once
     assert len(await fed.national.envelopes.own_of_kind(fed.national.key.public, "charter")) == 1
+
+
+async def test_an_officer_freezes_at_once_and_the_frozen_body_is_told_who_why_and_until_when(
+        fed: Fed, password_hash: str) -> None:  # fmt: skip
+    """An ancestor's officer freezes a body without a vote, for at most the limit; the frozen
+    body's members see who froze it, when, why and until when; its new envelopes are set aside."""
+    from html import unescape
+
+    import aiohttp
+
+    from node.errors import BadInput, Forbidden
+    from protocol import NodeProfile
+    from protocol.authority import DAY_MS
+    from tests.node.conftest import Principal, serve_node
+    from tests.node.web.test_pages import sign_in
+
+    north_key = fed.north.key.public
+    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
+                                          clock=fed.clock)  # fmt: skip
+    await fed.vote(row.id, ["for"] * 3)
+    await fed.sync()
+    with pytest.raises(BadInput, match="from 1 to 14 days"):
+        await acts.freeze(fed.national, fed.officer, north_key, 15, "too long", clock=fed.clock)
+    with pytest.raises(Forbidden):
+        await acts.freeze(fed.national, fed.voters[0], north_key, 3, "not an officer", clock=fed.clock)
+    with pytest.raises(Forbidden, match="ancestor"):
+        await acts.freeze(fed.north, fed.officer, fed.national.key.public, 3, "upwards", clock=fed.clock)
+    freeze = await acts.freeze(fed.national, fed.officer, north_key, 3, "Its key was seen on a stranger's laptop.",
+                               clock=fed.clock)  # fmt: skip
+    assert freeze.payload.body.until == int(fed.clock() * 1000) + 3 * DAY_MS  # type: ignore[union-attr]
+    await fed.sync()
+    seen = authority.frozen_by(fed.north)
+    assert seen is not None and seen.by == "National" and seen.reason.startswith("Its key")
+    assert authority.acted_on(fed.north) is None  # frozen, not revoked
+    # North's own node signs nothing while frozen (what it signs would only be set aside)
+    with pytest.raises(Conflict) as refused:
+        await fed.north.own_log.append(NodeProfile(name="North", endpoints=["https://north.example"]))
+    assert refused.value.code == "frozen"
+    member = await fed.north.members.add(MemberIn(name="Nia North", email="nia@north.org"))
+    await fed.north.auth.change_password(member.id, password_hash)
+    runner, url = await serve_node(fed.north)
+    try:
+        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await sign_in(http, Principal(member, ""))
+            async with http.get("/") as r:
+                page = unescape(await r.text())
+        assert "North is frozen until" in page and "National's officers froze it on" in page
+        assert "Its key was seen on a stranger's laptop." in page and "the freeze lapses at that time" in page
+        assert "this node signs nothing" in page
+    finally:
+        await runner.cleanup()

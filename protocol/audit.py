@@ -283,7 +283,9 @@ def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool 
     forked = [(a.author, a.seq) for a, _ in map(verify_fork_proof, forks)]
     trust = Trust.replay(genesis, index.accepted(STRUCTURAL_KINDS), forked, lookup=index.envelope,
                          now_ms=report.now_ms)  # fmt: skip
+    unauthorised = _unauthorised_delegates(index, trust)
     trust.lookup = None  # the report keeps the state, not the index it was replayed from
+    trust.refused.update(unauthorised)
     if not problems:
         return trust
     for act_id, (code, why) in sorted(trust.refused.items()):  # an act of power without its authority
@@ -305,6 +307,19 @@ def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool 
                     report.problems.append(_of_fact(cut_code(body.cut_reason), f"its author was cut after seq "
                                                     f"{body.cut} ({body.cut_reason})", fact))  # fmt: skip
     return trust
+
+
+def _unauthorised_delegates(index: Index, trust: Trust) -> dict[bytes, tuple[str, str]]:
+    """Officers' delegates records without the decision the rules ask (protocol.authority): a
+    node refuses them, so they weigh nothing here either."""
+    if trust.rules.authority is None and all(r.authority is None for _, _, r in trust.history):
+        return {}
+    found = {}
+    for envelope in index.accepted(("delegates",)):
+        problem = trust.act_problem(envelope, None)
+        if problem is not None:
+            found[envelope.id] = (str(problem[0]), problem[1])
+    return found
 
 
 def _admits(trust: Trust) -> Callable[[Envelope], bool]:
@@ -399,7 +414,7 @@ def _recount_aggregates(index: Index, trust: Trust, report: Report, part: tuple[
         seats: dict[bytes, int] = {}
         if agenda.weighting == "delegates":
             for d in filter(admits, index.accepted(("delegates",), ref=item.author)):  # the latest by then wins
-                if d.payload.created <= agenda.opens:
+                if d.payload.created <= agenda.opens and d.id not in trust.refused:
                     seats[d.author] = d.payload.body.count  # type: ignore[union-attr]
         mandates = list(filter(admits, index.accepted(("mandate",), ref=item.id)))
         held.fetch([m.payload.body.basis for m in mandates])  # type: ignore[union-attr]

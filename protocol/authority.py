@@ -28,7 +28,11 @@ even empty: a federation founded before these rules keeps its old ones):
   counted, and the amendment quorum) whatever the item's own rules said
   (:func:`rules_change_problem`, ``wrong_authority`` / ``below_amendment``);
 * an interim freeze lasts at most the rules' ``freeze_days`` (:func:`freeze_problem`,
-  ``freeze_too_long``).
+  ``freeze_too_long``);
+* where the list names ``officers_delegates``, a delegates record is either an election's
+  (``election``: its body's decision electing exactly those delegates, :func:`election_problem`)
+  or an officers' record citing its members' carried decision on it (``wrong_authority`` /
+  ``no_authority``): a record weighs in every delegates-weighted aggregate above.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from collections.abc import Callable
 from .aggregates import outcome_of
 from .ballots import quorate
 from .chain import verify_fork_proof
+from .counting import RON
 from .errors import Code
 from .keys import node_id_text
 from .models import (
@@ -46,6 +51,7 @@ from .models import (
     BallotRules,
     Charter,
     Decision,
+    Delegates,
     Envelope,
     ForkProof,
     Freeze,
@@ -57,7 +63,7 @@ from .models import (
 )
 from .upward import text_hash
 
-Act = Charter | Revocation
+Act = Charter | Revocation | Delegates
 AMEND_THRESHOLD = Ratio(num=2, den=3)  # when the rules name none
 FREEZE_DAYS = 14  # when the rules name none
 DAY_MS = 86_400_000
@@ -71,7 +77,26 @@ def needs_authority(rules: Rules, act: Act) -> bool:
         return False
     if isinstance(act, Revocation) and act.after_seq == 0 and act.evidence is None:
         return True
+    if isinstance(act, Delegates):  # an officers' record: no election behind it
+        return act.election is None and "officers_delegates" in rules.authority
     return kind_of(act) in rules.authority
+
+
+def election_problem(act: Envelope, election: Envelope | None) -> tuple[Code, str] | None:
+    """Why a delegates record's ``election`` (the decision as held) is not the author's own
+    election of exactly these delegates, earlier in its log; None when it is, or names none."""
+    body = act.payload.body
+    assert isinstance(body, Delegates)
+    if body.election is None:
+        return None
+    decided = election.payload.body if election is not None else None
+    if (election is None or election.id != body.election or not isinstance(decided, Decision)
+            or election.author != act.author or election.seq >= act.seq or decided.outcome != "elected"):  # fmt: skip
+        return Code.WRONG_AUTHORITY, "what it cites as its election is not an election its body decided earlier"
+    winners = [decided.options[i] for i in decided.chosen if decided.options[i] != RON]
+    if body.names != winners or body.count != len(winners):
+        return Code.WRONG_AUTHORITY, "its delegates are not the winners of the election it cites"
+    return None
 
 
 def evidence_problem(act: Envelope, evidence: Envelope | None) -> tuple[Code, str] | None:
@@ -172,6 +197,9 @@ def act_text(act: Act, name_of: Callable[[bytes], str | None]) -> str:
     if isinstance(act, Charter):
         where = f", reached at {act.url}" if act.url else ""
         return f"Charter {act.name} as a {act.level} of this federation, its key {node_id_text(act.key)}{where}."
+    if isinstance(act, Delegates):
+        named = f": {', '.join(act.names)}" if act.names else ""
+        return f"Send {act.count} delegates to {name_of(act.to) or 'the body'}, {node_id_text(act.to)}{named}."
     who = name_of(act.key) or "the body"
     since = "setting aside everything it signed" if act.after_seq == 0 else f"from its envelope {act.after_seq + 1} on"
     why = f": {act.reason}" if act.reason else ""
@@ -183,8 +211,8 @@ def authority_problem(act: Envelope, decision: Envelope | None, text: str) -> tu
     envelope its ``decision`` field names as the verifier holds it (None: not held), for the
     act's canonical ``text``; None when it is."""
     body = act.payload.body
-    assert isinstance(body, Charter | Revocation)
-    kind = kind_of(body)
+    assert isinstance(body, Charter | Revocation | Delegates)
+    kind = "officers' delegates record" if isinstance(body, Delegates) else kind_of(body)
     if body.decision is None:
         if isinstance(body, Revocation) and body.after_seq == 0:
             return Code.NO_EVIDENCE, "a revocation setting aside everything its body signed needs evidence: a fork " \

@@ -74,12 +74,15 @@ class Consent(_Body, frozen=True, tag="consent"):
 class Delegates(_Body, frozen=True, tag="delegates"):
     """The author body's delegates to the higher body ``to``: how many, and the names of those
     who consented to be named (the others are "delegate 1, 2 ..."). ``election``, when set, is
-    the author's decision (a ranked ballot) that elected them: the names are its winners."""
+    the author's decision (a ranked ballot) that elected them: the names are its winners.
+    Without one it is an officers' record; ``decision`` is then its members' carried decision
+    on exactly it, required where the rules list ``officers_delegates`` (protocol.authority)."""
 
     to: Key
     count: Count
     names: Annotated[list[Name], Meta(max_length=64)] = []
     election: Hash | None = None
+    decision: Hash | None = None
 
 
 class Mandate(_Body, frozen=True, tag="mandate"):

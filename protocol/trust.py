@@ -38,6 +38,7 @@ from typing import Literal
 from .authority import (
     act_text,
     authority_problem,
+    election_problem,
     evidence_problem,
     freeze_problem,
     needs_authority,
@@ -49,6 +50,7 @@ from .models import (
     AgendaItem,
     Aggregate,
     Charter,
+    Delegates,
     Envelope,
     ForkProof,
     Freeze,
@@ -349,13 +351,20 @@ class Trust:
         return [Change("chartered", charter.key)]
 
     def act_problem(self, envelope: Envelope, authority: Envelope | None) -> tuple[Code, str] | None:
-        """Why an act of power may not take effect under the rules in force (protocol.authority)."""
+        """Why an act of power may not take effect under the rules in force (protocol.authority):
+        in the fold, the rules at its place; a delegates record (not structural, judged as it
+        arrives and by the audit), the rules in force when it was signed."""
         body, lookup = envelope.payload.body, self.lookup or (lambda _: None)
         if isinstance(body, Revocation) and self.rules.authority is not None and body.evidence is not None:
             found = evidence_problem(envelope, lookup(body.evidence))
             if found is not None:
                 return found
-        if isinstance(body, Charter | Revocation) and needs_authority(self.rules, body):
+        if isinstance(body, Delegates) and body.election is not None:
+            rules = self.rules_at(envelope.payload.created)
+            if rules.authority is not None and "officers_delegates" in rules.authority:
+                return election_problem(envelope, lookup(body.election))
+        if isinstance(body, Charter | Revocation | Delegates) and needs_authority(self.rules_at(
+                envelope.payload.created) if isinstance(body, Delegates) else self.rules, body):  # fmt: skip
             if authority is None and body.decision is not None:
                 authority = lookup(body.decision)
             return authority_problem(envelope, authority, act_text(body, self.name_of))

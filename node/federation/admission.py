@@ -18,7 +18,7 @@ from node.storage.federation import FederationStore
 from protocol import ChainFailure, Code, Decision, Envelope, Head, Roll, Trust
 from protocol.ballots import check_against_roll
 from protocol.envelope import reopen
-from protocol.models import AgendaItem, Aggregate, Charter, ForkProof, Freeze, Revocation, RulesChange
+from protocol.models import AgendaItem, Aggregate, Charter, Delegates, ForkProof, Freeze, Revocation, RulesChange
 
 ROLLS_KEPT = 65_536  # where the latest rolls are, for their decisions' check (about 6 MB)
 
@@ -133,6 +133,8 @@ class Admission:
         body = envelope.payload.body
         if self.trust is None or not isinstance(body, ACTS):
             return
+        if self.trust.rules.authority is None and isinstance(body, Charter | Revocation | Delegates):
+            return  # a federation whose rules list no authorities: these acts stand as signed
         await self._remember_authority(conn, envelope)
         problem = self.trust.act_problem(envelope, None)
         if problem is not None:
@@ -158,7 +160,7 @@ class Admission:
         return found[0] if found else None
 
 
-ACTS = (Charter, Revocation, Freeze, RulesChange)
+ACTS = (Charter, Revocation, Freeze, RulesChange, Delegates)
 CITED = (Decision, ForkProof, Aggregate, AgendaItem)
 _FIELD_OF = {Code.NO_AUTHORITY: "body.decision", Code.WRONG_AUTHORITY: "body.decision",
              Code.NO_EVIDENCE: "body.evidence", Code.BELOW_AMENDMENT: "body.aggregate",
@@ -169,6 +171,8 @@ def cited_by(body: object) -> list[bytes]:
     """The envelopes an act of power cites for its authority (protocol.authority)."""
     if isinstance(body, Charter):
         return [body.decision] if body.decision is not None else []
+    if isinstance(body, Delegates):
+        return [h for h in (body.decision, body.election) if h is not None]
     if isinstance(body, Revocation):
         return [h for h in (body.decision, body.evidence) if h is not None]
     if isinstance(body, RulesChange):

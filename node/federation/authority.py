@@ -19,9 +19,12 @@ from typing import Protocol
 from node.errors import Conflict
 from node.federation.acts import Acting, charter_body, revocation_body
 from node.federation.ballots import BallotSpec, Deciding, open_ballot
+from node.federation.campaigns import delegates_body
+from node.federation.upward import Upward
+from node.rules.upward import check_may_act_for_body
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
-from protocol import Charter, Decision, Revocation, node_id_text
+from protocol import Charter, Decision, Delegates, Revocation, node_id_text
 from protocol.authority import act_text
 from protocol.encoding import encode
 
@@ -90,6 +93,10 @@ class Proposing(Acting, Deciding, Protocol):
     """A node that acts and runs ballots (``node.service.Node``)."""
 
 
+class Delegating(Proposing, Upward, Protocol):
+    """A node that also sends decisions up (``node.service.Node``)."""
+
+
 async def propose_charter(node: Proposing, who: Member, key: bytes, name: str, level: str, url: str | None,
                           closes: int | None = None, clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
     """Put the charter of ``key`` to this body's members."""
@@ -103,16 +110,26 @@ async def propose_revocation(node: Proposing, who: Member, key: bytes, after_seq
     return await _propose(node, who, revocation_body(node, key, after_seq, reason), closes, clock)
 
 
-async def _propose(node: Proposing, who: Member, act: Charter | Revocation, closes: int | None,
+async def propose_delegates(node: Delegating, who: Member, count: int, names: list[str], closes: int | None = None,
+                            clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
+    """Put this body's delegates record (an officers' record, no election) to its members."""
+    check_may_act_for_body(who)
+    return await _propose(node, who, delegates_body(node, count, names), closes, clock)
+
+
+async def _propose(node: Proposing, who: Member, act: Charter | Revocation | Delegates, closes: int | None,
                    clock: Callable[[], float]) -> BallotRow:  # fmt: skip
     trust = node.federation_state.trust
     if trust is None:
         raise Conflict("this node holds no federation yet", code="not_federated")
     text = act_text(act, trust.name_of)
     if isinstance(act, Charter):
-        kind, subject = "charter", f"Charter {act.name} as a {act.level}"
+        kind, subject, about = "charter", f"Charter {act.name} as a {act.level}", act.key
+    elif isinstance(act, Revocation):
+        kind, subject, about = "revocation", f"Revoke the charter of {trust.name_of(act.key) or 'a body'}", act.key
     else:
-        kind, subject = "revocation", f"Revoke the charter of {trust.name_of(act.key) or 'a body'}"
-    spec = BallotSpec(motion=f"act:{kind}:{node_id_text(act.key)[:24]}", subject=subject, text=text, closes=closes,
+        above = trust.name_of(act.to) or "the body above"
+        kind, subject, about = "delegates", f"Send {act.count} delegates to {above}", act.to
+    spec = BallotSpec(motion=f"act:{kind}:{node_id_text(about)[:24]}", subject=subject, text=text, closes=closes,
                       act=(kind, encode(act)))  # fmt: skip
     return await open_ballot(node, who, spec, clock)

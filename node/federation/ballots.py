@@ -310,7 +310,8 @@ async def act_decided(node: Deciding, ballot_id: int, decision: Envelope) -> Non
     if decided.outcome != "carried":
         await node.acts.settle(ballot_id, "lost")
         return
-    body = msgspec.structs.replace(msgspec.msgpack.decode(act.body, type=Charter | Revocation), decision=decision.id)
+    body = msgspec.structs.replace(msgspec.msgpack.decode(act.body, type=Charter | Revocation | Delegates),
+                                   decision=decision.id)  # fmt: skip
     trust = node.federation_state.trust
     if trust is None or text_hash(act_text(body, trust.name_of)) != decided.text_hash:
         # What the members voted on is not this act (its row was changed, or the body it names
@@ -318,7 +319,8 @@ async def act_decided(node: Deciding, ballot_id: int, decision: Envelope) -> Non
         await node.acts.settle(ballot_id, "void")
         return
     once = none_signed(node.own_log.key.public, act.kind,
-                       lambda b: isinstance(b, Charter | Revocation) and b.decision == decision.id, _ACTED)  # fmt: skip
+                       lambda b: isinstance(b, Charter | Revocation | Delegates) and b.decision == decision.id,
+                       _ACTED)  # fmt: skip
     try:
         signed: Envelope | None = await node.own_log.append(body, check=once)
     except Conflict as exc:
@@ -327,7 +329,8 @@ async def act_decided(node: Deciding, ballot_id: int, decision: Envelope) -> Non
         signed = None  # signed already, by a close cut short after it: it stands; find it
         for raw in await node.envelopes.own_of_kind(node.own_log.key.public, act.kind):
             held = open_envelope(raw)
-            if isinstance(held.payload.body, Charter | Revocation) and held.payload.body.decision == decision.id:
+            body_held = held.payload.body
+            if isinstance(body_held, Charter | Revocation | Delegates) and body_held.decision == decision.id:
                 signed = held
     await node.acts.settle(ballot_id, "signed", signed.id if signed is not None else None)
 

@@ -31,12 +31,24 @@ from protocol import (
     Pledge,
     Withdrawal,
 )
+from protocol.authority import needs_authority
 from protocol.models import TAG_OF
 
 
 async def record_delegates(node: Upward, who: Member, count: int, names: Sequence[str] = ()) -> Envelope:
     """This body's delegates to its parent: how many, and the names of those who consented."""
     check_may_act_for_body(who)
+    body = delegates_body(node, count, names)
+    trust = node.federation_state.trust
+    if trust is not None and needs_authority(trust.rules, body):
+        raise Conflict("in this federation an officers' delegates record needs the members' carried decision on "
+                       "it: propose it to them (POST /api/v1/delegates/proposals), or elect the delegates",
+                       code="needs_decision")  # fmt: skip
+    return await _sign(node, body)
+
+
+def delegates_body(node: Upward, count: int, names: Sequence[str] = ()) -> Delegates:
+    """The officers' delegates record this body would sign (checked as for signing it now)."""
     parent = _parent(node, _me(node))
     if parent is None:
         raise Conflict("this body has no body above it to send delegates to", code="no_parent")
@@ -45,7 +57,7 @@ async def record_delegates(node: Upward, who: Member, count: int, names: Sequenc
     cleaned = [n.strip() for n in names if n.strip()]
     if len(cleaned) > min(count, 64) or any(len(n) > 200 for n in cleaned):
         raise BadInput("at most one name per delegate (64 at most, 200 characters each)", field="names")
-    return await _sign(node, Delegates(to=parent, count=count, names=cleaned))
+    return Delegates(to=parent, count=count, names=cleaned)
 
 
 async def own_delegates(node: Upward) -> tuple[bytes | None, Delegates | None]:

@@ -16,6 +16,7 @@ from protocol import (
     Aggregate,
     BallotRules,
     CharterRule,
+    Code,
     Envelope,
     Freeze,
     NodeProfile,
@@ -45,8 +46,8 @@ NEW = msgspec.structs.replace(rules(), authority=[], quorum=Ratio(num=1, den=3),
 class Fed:
     """A federation with three regions chartered by the national body (no act needs a decision)."""
 
-    def __init__(self) -> None:
-        self.genesis = seal_genesis(NATIONAL, msgspec.structs.replace(rules(), authority=[]))
+    def __init__(self, authority: list[str] | None = None) -> None:
+        self.genesis = seal_genesis(NATIONAL, msgspec.structs.replace(rules(), authority=authority or []))
         self.id = self.genesis.id
         self.head: dict[bytes, Envelope | None] = {NATIONAL.public: self.genesis}
         self.envelopes: list[Envelope] = [self.genesis]
@@ -332,3 +333,38 @@ def test_a_revocation_leaves_every_aggregate_and_result_counted_before_it_unchan
 
 def fed_of(envelope: Envelope) -> bytes:
     return envelope.payload.federation or b""
+
+
+def test_an_officers_delegates_record_needs_its_members_decision_where_the_rules_say_so() -> None:
+    from protocol import Decision, Delegates
+    from protocol.authority import act_text
+    from tests.protocol.test_authority import decided
+
+    fed = Fed(authority=["officers_delegates"])
+    record = Delegates(to=NATIONAL.public, count=3, names=["Sam Porter"])
+    bare = fed.sign(NORTH, record)
+    head = fed.head[NORTH.public]
+    assert head is not None
+    text = act_text(record, fed.trust().name_of)
+    founder = fed.trust().name_of(NATIONAL.public)
+    assert text.startswith(f"Send 3 delegates to {founder}, bn1") and text.endswith(": Sam Porter.")
+    roll, vote = decided(head, fed.id, text, author=NORTH)
+    fed.envelopes += [roll, vote]
+    authorised = next_envelope(NORTH, vote, msgspec.structs.replace(record, decision=vote.id), fed.id)
+    posing = next_envelope(NORTH, authorised, msgspec.structs.replace(record, election=vote.id), fed.id)
+    fed.envelopes += [authorised, posing]
+    trust = fed.trust()
+    by_id = {e.id: e for e in fed.envelopes}
+    trust.lookup = by_id.get
+    assert trust.act_problem(bare, None) == (Code.NO_AUTHORITY, trust.act_problem(bare, None)[1])  # type: ignore[index]
+    assert trust.act_problem(authorised, None) is None
+    assert "not an election" in trust.act_problem(posing, None)[1]  # type: ignore[index]  # a carried motion, not an election
+    assert isinstance(vote.payload.body, Decision)
+    report = audit([("all", write_bundle([e.raw for e in fed.envelopes]))], NOW)
+    found = {(p.code, p.object) for p in report.problems}
+    assert ("no_authority", bare.id) in found and ("wrong_authority", posing.id) in found
+    assert not any(p.object == authorised.id for p in report.problems)
+    # a federation whose rules do not list it: an officers' record stands as signed
+    plain = Fed()
+    alone = plain.sign(NORTH, record)
+    assert plain.trust().act_problem(alone, None) is None

@@ -9,11 +9,11 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
+from node.federation import authority, upward
 from node.federation import campaigns as camp
-from node.federation import upward
 from node.storage.members import Member
 from node.web.common import json_response, node_of, read_json
-from node.web.routes.federation import Appended
+from node.web.routes.federation import ActView, Appended
 from node.web.routes.upward import Time, Title, appended, id_param
 from node.web.routing import Route
 from protocol import Campaign, Envelope, Pledge, Withdrawal, node_id_text
@@ -78,6 +78,16 @@ async def record_delegates(request: web.Request, who: Member | None) -> web.Stre
     return appended(await camp.record_delegates(node_of(request), who, body.count, body.names))
 
 
+async def propose_delegates(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, DelegatesIn)
+    node = node_of(request)
+    row = await authority.propose_delegates(node, who, body.count, body.names)
+    act = await node.acts.for_ballot(row.id)
+    assert act is not None  # written with its ballot
+    return json_response(ActView(act.ballot_id, act.kind, act.text, act.state), status=201)
+
+
 async def publish_campaign(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     b = await read_json(request, CampaignIn)
@@ -139,6 +149,16 @@ ROUTES = (
         "Record this body's delegates to the body above (signed)",
         DelegatesIn,
         Appended,
+        201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/delegates/proposals",
+        propose_delegates,
+        "officer",
+        "Put this body's delegates record to its members: a ballot on its text; the node signs it once carried",
+        DelegatesIn,
+        ActView,
         201,
     ),
     Route(

@@ -153,3 +153,16 @@ async def test_a_freeze_sets_aside_at_once_and_lapses_taking_them_back(folders: 
         assert await outcomes(nodes, [late]) == [[("accepted", None)]] * 2
     finally:
         await close(nodes)
+
+
+async def test_an_officers_delegates_record_without_its_decision_is_refused(folders: list[Path],
+                                                                          clock: Clock) -> None:  # fmt: skip
+    from protocol import Delegates
+
+    fed = Fed(authority=["officers_delegates"])
+    fed.sign(NORTH, Delegates(to=NATIONAL.public, count=40))  # an officer weighting North by 40, unasked
+    nodes = await nodes_for(fed, folders, clock)
+    try:
+        assert [f[-1] for f in await outcomes(nodes, fed.envelopes)] == [("rejected", "no_authority")] * 2
+    finally:
+        await close(nodes)

@@ -336,6 +336,10 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _json("/api/v1/delegates", {"count": 2}),
         {"anonymous": (A, A), "member": (F, F), "officer": (409, 409), "admin": (409, 409)},
     ),
+    ("POST", "/api/v1/delegates/proposals"): (
+        _json("/api/v1/delegates/proposals", {"count": 2}),
+        {"anonymous": (A, A), "member": (F, F), "officer": (409, 409), "admin": (409, 409)},
+    ),
     ("GET", "/api/v1/access"): (
         _fixed("/api/v1/access"),
         {"anonymous": (A, A), "member": (F, F), "officer": (F, F), "admin": (200, 200)},

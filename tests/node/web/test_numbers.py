@@ -73,6 +73,7 @@ def sample_bodies(child: SigningKey) -> dict[str, dict[str, Any]]:
         "POST /api/v1/agenda/{item_id}/mandate": {},
         "POST /api/v1/agenda/{item_id}/ballot": {"closes": 20},
         "POST /api/v1/delegates": {"count": 2},
+        "POST /api/v1/delegates/proposals": {"count": 2},
         "POST /api/v1/campaigns": {"title": "t", "text": "x", "starts": 10, "ends": 20},
         "POST /api/v1/campaigns/{campaign_id}/pledges": {"text": "p"},
         "POST /api/v1/campaigns/{campaign_id}/withdrawal": {"reason": "r"},

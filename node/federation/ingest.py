@@ -54,7 +54,7 @@ from protocol import (
     open_envelope,
 )
 from protocol.envelope import reopen
-from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, Aggregate
+from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, Aggregate, Delegates
 from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Change, CharteredBody
@@ -62,7 +62,7 @@ from protocol.wire import heads_digest
 
 # Kinds admitted by _admit, which reads the database: those that change trust, and decisions
 # (checked against their roll).
-_READS = STRUCTURAL | {Decision}
+_READS = STRUCTURAL | {Decision, Delegates}  # kinds whose admission reads what they cite
 
 MAX_RETRY_ROUNDS = 64
 

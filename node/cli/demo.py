@@ -424,12 +424,18 @@ async def run_demo(directory: str | None, once: bool, timeout_s: float) -> int:
         from node.cli.demo_upward import demo_upward
 
         print("\ndecisions go up (a question voted on in every branch, aggregated by the regions and nationally):")
-        for line in (await demo_upward(nodes, timeout_s=timeout_s)).lines:
+        went_up = await demo_upward(nodes, timeout_s=timeout_s)
+        for line in went_up.lines:
             print(f"  {line}")
         from node.cli.demo_elections import demo_elections
 
         print("\nmembers elect (a branch's delegates, and a regional slate across its branches, by STV):")
         for line in (await demo_elections(nodes, timeout_s=timeout_s)).lines:
+            print(f"  {line}")
+        from node.cli.demo_acts import demo_acts
+
+        print("\nno lever without a vote (a revocation and a change of the rules, each carried by members):")
+        for line in await demo_acts(nodes, went_up, timeout_s=timeout_s):
             print(f"  {line}")
         print("\n" + await no_findings(nodes))
         if once:

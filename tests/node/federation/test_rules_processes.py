@@ -12,7 +12,6 @@ server), it is refused by every other node with ``below_amendment``, and the rul
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ import msgspec
 import pytest
 
 from node.cli.demo import DEMO_ENV, RunningNode, build, demo_sign_in, stop_all, wait_until_converged
+from node.cli.demo_acts import put_rules_change
 from node.cli.demo_upward import Api, _tokens, held, until
 from node.rules.passwords import hash_password
 from node.service import Node
@@ -49,33 +49,12 @@ async def federation(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
 
 async def put_to_the_regions(api: dict[str, Api], nodes: list[RunningNode], changes: dict[str, Any],
                              votes: dict[str, list[str]], deadline: float) -> tuple[dict[str, Any], str]:  # fmt: skip
-    """National proposes ``changes``; each region's members vote ``votes`` and it mandates (split
-    by its vote where it was divided); national aggregates. (The aggregate's report, its id.)"""
-    national = api["National Committee"]
-    closes = int((time.time() + WINDOW_S) * 1000)
-    proposed = await national.call("POST", "/api/v1/rules/proposals", {"changes": changes, "closes": closes})
-    item = proposed["item"]
-    assert proposed["state"] == "open" and proposed["text"].startswith("Change the federation's rules to:")
-    for region in nodes[1:]:
-        a = api[region.name]
-        await held(a, item, "the proposed change", deadline)
-        ballot = await a.call("POST", f"/api/v1/agenda/{item}/ballot")
-        for token, choice in zip(a.voters, votes[region.name], strict=False):
-            await a.call("POST", f"/api/v1/ballots/{ballot['id']}/votes", {"choice": choice}, token=token)
-        await a.call("POST", f"/api/v1/ballots/{ballot['id']}/close")
-        await a.call("POST", f"/api/v1/agenda/{item}/mandate", {"split": len(set(votes[region.name])) > 1})
-    for region in nodes[1:]:
-        sent = functools.partial(_sent, national, item, region)
-        await until(sent, f"national to hold {region.name}'s mandate", deadline)
-    await asyncio.sleep(max(0.0, closes / 1000 - time.time()) + 0.1)  # aggregated after its deadline
-    aggregated = await national.call("POST", f"/api/v1/agenda/{item}/aggregate")
-    report = await national.call("GET", f"/api/v1/agenda/{item}")
-    return next(x for x in report["aggregates"] if x["id"] == aggregated["id"]), item
-
-
-async def _sent(api: Api, item: str, child: RunningNode) -> bool:
-    report = await api.call("GET", f"/api/v1/agenda/{item}")
-    return any(m["by"] == child.node_id and m["counted"] for m in report["mandates"])
+    """National proposes ``changes`` (checked as proposed); the regions vote and mandate; national
+    aggregates (the demo's own steps, node/cli/demo_acts.py)."""
+    found, item = await put_rules_change(api, nodes[0], nodes[1:], changes, votes, WINDOW_S, deadline)
+    put = next(c for c in (await rules_of(api[nodes[0].name]))["changes"] if c["item"] == item)
+    assert put["text"].startswith("Change the federation's rules to:") and put["state"] != "open"
+    return found, item
 
 
 async def rules_of(a: Api) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def _init(args: argparse.Namespace) -> int:
     )
 
 
-AUTHORITY_ACTS = ("charter", "revocation")  # the acts a genesis may say need the members' decision, today
+AUTHORITY_ACTS = ("charter", "revocation", "rules_change", "officers_delegates")  # docs/federation.md, Authority
 
 
 def _genesis(args: argparse.Namespace) -> int:
@@ -262,7 +262,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--federation", required=True, help="the federation's name")
     c.add_argument("--authority", default=None, metavar="ACTS",
                    help="acts a body signs only with its members' carried decision on them, comma-separated: "
-                        "charter,revocation (docs/federation.md, Authority)")  # fmt: skip
+                        "charter,revocation,officers_delegates (docs/federation.md, Authority); a change of the "
+                        "rules always needs its children's vote")  # fmt: skip
 
     c = command("serve", _serve, "run the node until SIGTERM or Ctrl-C")
     add_dir(c)

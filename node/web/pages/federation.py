@@ -21,6 +21,7 @@ from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
 from node.web.routes.findings import cursor_of, parse_after
 from protocol import ProtocolError, node_id_text, open_envelope, parse_node_id
+from protocol.authority import freeze_days
 from protocol.models import MAX_SEQ
 from protocol.trust import CharteredBody, Trust
 from protocol.views import envelope_view
@@ -30,6 +31,7 @@ NOTICES = {
     "refused": "Refused.",
     "chartered": "Chartered: the charter is signed and spreading.",
     "revoked": "Revoked: the revocation is signed and spreading.",
+    "frozen": "Frozen: the freeze is signed and spreading; it lapses at its time unless the members revoke.",
 }
 
 
@@ -110,6 +112,8 @@ async def _children_context(request: web.Request, **extra: Any) -> dict[str, Any
         "acts": put,
         "charter": {"node_id": "", "name": "", "level": "branch", "url": ""},
         "revoke": {"node_id": "", "after_seq": "", "reason": ""},
+        "freeze": {"node_id": "", "days": "7", "reason": ""},
+        "freeze_days": freeze_days(trust.rules) if trust is not None else 14,
         "errors": {},
         "form": None,
         "notice": _notice(request),
@@ -151,9 +155,9 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     values = {k: text(form, k).strip() for k in ("node_id", "after_seq", "reason")}
     try:
-        after = whole_number(values["after_seq"] or "0", 0, MAX_SEQ)
-        if after is None:
-            raise BadInput("the last sequence still valid: a whole number (0 cuts everything)", field="after_seq")
+        after = whole_number(values["after_seq"], 0, MAX_SEQ) if values["after_seq"] else None
+        if values["after_seq"] and after is None:
+            raise BadInput("the last envelope still valid: a whole number, or leave it empty", field="after_seq")
         args = (_node_id(values["node_id"]), after, values["reason"][:2000])
         if text(form, "via") == "members":
             row = await authority.propose_revocation(node_of(request), who_of(request), *args)
@@ -165,6 +169,22 @@ async def revoke(request: web.Request) -> web.StreamResponse:
             request, "children.html", error, await _children_context(request, revoke=values, form="revoke")
         )
     return redirect("/federation/children?done=revoked")
+
+
+async def freeze(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    values = {k: text(form, k).strip() for k in ("node_id", "days", "reason")}
+    try:
+        days = whole_number(values["days"], 1, 90)
+        if days is None:
+            raise BadInput("how many days: a whole number", field="days")
+        await acts.freeze(node_of(request), who_of(request), _node_id(values["node_id"]), days, values["reason"][:2000])
+    except (NodeError, ProtocolError) as exc:
+        error = exc if isinstance(exc, NodeError) else BadInput(exc.message, field=exc.field)
+        return form_error(
+            request, "children.html", error, await _children_context(request, freeze=values, form="freeze")
+        )
+    return redirect("/federation/children?done=frozen")
 
 
 async def health_page(request: web.Request) -> web.StreamResponse:
@@ -335,5 +355,6 @@ PAGES = [
     Page("GET", "/federation/children", children_page, "officer"),
     Page("POST", "/federation/charters", charter, "officer"),
     Page("POST", "/federation/revocations", revoke, "officer"),
+    Page("POST", "/federation/freezes", freeze, "officer"),
     Page("GET", "/federation/health", health_page, "officer"),
 ]

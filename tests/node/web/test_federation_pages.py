@@ -127,3 +127,42 @@ async def test_an_officer_puts_a_charter_to_the_members_from_the_page(live: Live
         async with http.get("/federation/children") as r:
             page = unescape(await r.text())
         assert "Put to the members" in page and "carried and signed" in page and f"ballot {ballot_id}" in page
+
+
+async def test_an_officer_freezes_a_body_and_the_rules_page_lists_it(live: Live) -> None:
+    officer = await live.member("secretary")
+    key = SigningKey.generate().public
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        token = await form_token(http, "/federation/children")
+        form = {"csrf": token, "node_id": node_id_text(key), "name": "East Region", "level": "region", "url": ""}
+        async with http.post("/federation/charters", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+        freeze = {"csrf": token, "node_id": node_id_text(key), "days": "30", "reason": "Its laptop was stolen."}
+        async with http.post("/federation/freezes", data=freeze) as r:
+            assert r.status == 400 and 'id="fe-days"' in await r.text()  # beyond the limit of 14
+        async with http.post("/federation/freezes", data=dict(freeze, days="3"), allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/federation/children?done=frozen"
+        trust = live.node.federation_state.trust
+        assert trust is not None and trust.bodies[key].cut_reason == "suspended" and key in trust.frozen
+        async with http.get("/federation/rules") as r:
+            page = unescape(await r.text())
+        assert "East Region" in page and "Its laptop was stolen." in page and "frozen by National Committee" in page
+
+
+async def test_the_founding_body_puts_a_change_of_the_rules_to_its_children_from_the_page(live: Live) -> None:
+    officer = await live.member("secretary")
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        token = await form_token(http, "/federation/rules")
+        async with http.get("/federation/rules") as r:
+            page = unescape(await r.text())
+        assert "quorum 1/4" in page and "Put a change to the children" in page and "at least 2/3" in page
+        bad = {"csrf": token, "quorum": "a third", "threshold": "", "freeze_days": "", "days": "7"}
+        async with http.post("/federation/rules", data=bad) as r:
+            assert r.status == 400 and 'id="e-quorum"' in await r.text()
+        async with http.post("/federation/rules", data=dict(bad, quorum="1/3"), allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"].startswith("/agenda/")
+        async with http.get("/federation/rules") as r:
+            page = unescape(await r.text())
+        assert "levels national, region, branch, youth" in page and "quorum 1/3" in page and ">open<" in page

@@ -52,6 +52,7 @@ class Code(enum.StrEnum):
     NO_EVIDENCE = "no_evidence"  # a revocation setting aside a body's past without evidence
     BELOW_AMENDMENT = "below_amendment"  # a rules change its children did not carry by the amendment threshold
     FREEZE_TOO_LONG = "freeze_too_long"  # an interim freeze beyond the rules' limit
+    FREEZE_AGAIN = "freeze_again"  # a freeze of a body sooner than the limit after its last one ended
     # decisions (protocol.ballots): a decision that does not add up
     BAD_DECISION = "bad_decision"
     # a decision against the roll it names, where both are held (protocol.ballots)

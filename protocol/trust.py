@@ -36,10 +36,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .authority import (
+    DAY_MS,
     act_text,
     authority_problem,
     election_problem,
     evidence_problem,
+    freeze_days,
     freeze_problem,
     needs_authority,
     rules_change_problem,
@@ -133,6 +135,8 @@ class Trust:
     now_ms: int | None = field(default=None, compare=False)
     # the freezes in force, by the frozen key (the earliest cut wins)
     frozen: dict[bytes, Frozen] = field(default_factory=dict)
+    # when the latest freeze of each key ends (lapsed or not): the next may follow only a limit later
+    last_freeze: dict[bytes, int] = field(default_factory=dict)
     # the rules in force from each change on: (created, the change's id, rules); the genesis first
     history: list[tuple[int, bytes, Rules]] = field(default_factory=list)
 
@@ -299,6 +303,14 @@ class Trust:
                     return [Change("ineffective", key, reason="freeze of a key that is not chartered")]
                 if author not in self.ancestors(key):
                     return [Change("ineffective", key, reason="only a parent or an ancestor freezes")]
+                # Freezes end to end would hold a body without a vote forever: after one, the body
+                # stands free for as long again as the limit before it can be frozen again.
+                last = self.last_freeze.get(key)
+                if last is not None and envelope.payload.created < last + freeze_days(self.rules) * DAY_MS:
+                    why = "it was frozen less than the freeze limit ago: a revocation needs its members' vote"
+                    self.refused[envelope.id] = (str(Code.FREEZE_AGAIN), why)
+                    return [Change("ineffective", key, reason=f"{Code.FREEZE_AGAIN}: {why}")]
+                self.last_freeze[key] = until
                 if self.now_ms is not None and self.now_ms >= until:
                     return [Change("ineffective", key, reason="the freeze lapsed")]
                 current = self.frozen.get(key)

@@ -203,11 +203,14 @@ class Federation(Admission, Standing):
         levels = (n, b) if n is not None and b is not None else None
         return Head(author, seq, envelope_id, created, federation, levels)
 
-    def quota(self) -> Quota | None:
-        """The federation's per-author quota (its genesis rules, or the protocol default)."""
+    def quota(self, created: int | None = None) -> Quota | None:
+        """The federation's per-author quota (its rules in force for an envelope ``created`` then,
+        else now; or the protocol default): every node charges an envelope by the same rules,
+        whenever it arrives."""
         if self.trust is None:
             return None
-        return self.trust.rules.quota or DEFAULT_QUOTA
+        rules = self.trust.rules if created is None else self.trust.rules_at(created)
+        return rules.quota or DEFAULT_QUOTA
 
     async def _restore_quotas(self, persist: bool) -> None:
         """Heads stored without their quota buckets (before quotas, or the founder's genesis):
@@ -425,7 +428,7 @@ class Federation(Admission, Standing):
         if p.seq != (1 if head is None else head.seq + 1):
             return None
         try:
-            new_head = check_next(head, envelope, now_ms, quota=trust.rules.quota or DEFAULT_QUOTA)
+            new_head = check_next(head, envelope, now_ms, quota=trust.rules_at(p.created).quota or DEFAULT_QUOTA)
         except ChainFailure as exc:
             return Outcome("rejected", envelope.id.hex(), str(exc.code), exc.message)
         self._rows.append(envelope_row(envelope, now_ms, new_head.quota))
@@ -447,7 +450,8 @@ class Federation(Admission, Standing):
                 self.trust = Trust.from_genesis(envelope)
                 self.trust.lookup = self._authorities.get
                 await self._store(
-                    conn, envelope, check_next(None, envelope, int(self.clock() * 1000), quota=self.quota())
+                    conn, envelope, check_next(None, envelope, int(self.clock() * 1000),
+                                               quota=self.quota(envelope.payload.created))
                 )
                 return Outcome("accepted", hex_id), [Change("chartered", envelope.author)]
             if self.federation is None:
@@ -484,7 +488,7 @@ class Federation(Admission, Standing):
         if envelope.seq > expected:
             return await self._quarantine(conn, envelope, f"waiting for seq {expected}", from_quarantine), []
         try:
-            new_head = check_next(head, envelope, int(self.clock() * 1000), quota=self.quota())
+            new_head = check_next(head, envelope, int(self.clock() * 1000), quota=self.quota(envelope.payload.created))
             if isinstance(envelope.payload.body, Decision):
                 await self._check_roll(conn, envelope)
             await self._check_authority(conn, envelope)

@@ -45,7 +45,7 @@ class Standing:
     _digest: bytes | None
     _rows: list[tuple[object, ...]]
     _flush: Callable[[aiosqlite.Connection], Awaitable[None]]
-    quota: Callable[[], Quota | None]
+    quota: Callable[[int | None], Quota | None]
     body: Callable[[bytes], CharteredBody | None]
     _head_of: Callable[[HeadRow, bytes | None], Head]
     _remember_authority: Callable[[aiosqlite.Connection, Envelope], Awaitable[Envelope | None]]
@@ -122,7 +122,7 @@ class Standing:
         for envelope_id, raw in rows:
             envelope = open_envelope(raw, deep=False)  # verified when it arrived
             try:
-                new_head = check_next(head, envelope, now_ms, quota=self.quota())
+                new_head = check_next(head, envelope, now_ms, quota=self.quota(envelope.payload.created))
             except ChainFailure:
                 break
             self._rows.append(envelope_row(envelope, now_ms, new_head.quota))

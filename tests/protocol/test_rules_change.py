@@ -368,3 +368,16 @@ def test_an_officers_delegates_record_needs_its_members_decision_where_the_rules
     plain = Fed()
     alone = plain.sign(NORTH, record)
     assert plain.trust().act_problem(alone, None) is None
+
+
+def test_freezes_end_to_end_cannot_hold_a_body_without_a_vote() -> None:
+    fed, freeze, _ = frozen_north(days=14)
+    until = freeze.payload.body.until  # type: ignore[union-attr]
+    again = fed.sign(NATIONAL, Freeze(key=NORTH.public, after_seq=3, until=until + 14 * DAY_MS, reason="again"),
+                     created=until + 1)  # fmt: skip
+    trust = fed.trust(now_ms=until + 2)
+    assert trust.refused[again.id][0] == "freeze_again" and trust.bodies[NORTH.public].cut is None
+    later = fed.sign(NATIONAL, Freeze(key=NORTH.public, after_seq=3, until=until + 28 * DAY_MS, reason="new news"),
+                     created=until + 14 * DAY_MS + 1)  # fmt: skip
+    trust = fed.trust(now_ms=later.payload.created + 1)
+    assert later.id not in trust.refused and trust.bodies[NORTH.public].cut_reason == "suspended"

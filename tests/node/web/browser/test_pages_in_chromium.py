@@ -227,6 +227,7 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         ("joins", "/federation/joins"),
         ("children", "/federation/children"),
         ("health", "/federation/health"),
+        ("rules", "/federation/rules"),
         ("findings", "/findings"),
         ("federation-signed-in", "/federation"),
         ("outbox", "/outbox"),

@@ -139,3 +139,19 @@ def new_tab(browser: Browser, live: Live, viewport: str, tabs: list[Tab]):  # ty
         return tab
 
     return make
+
+
+# The longest flows at a phone's width run with the slow suites (`make test-slow`, which CI runs
+# after `make test`): at the desktop width they run in every `make test`, and `make test` stays
+# within its six minutes on two cores.
+SLOW_AT_PHONE_WIDTH = {
+    "test_every_page_is_accessible_and_photographed",
+    "test_a_motion_from_proposal_to_a_checked_receipt",
+    "test_a_question_goes_down_and_the_answers_come_up",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if getattr(item, "originalname", None) in SLOW_AT_PHONE_WIDTH and item.nodeid.endswith("[phone]"):
+            item.add_marker(pytest.mark.slow)

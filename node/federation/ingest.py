@@ -114,6 +114,7 @@ class Federation(Admission, Standing):
         self._authorities: dict[bytes, Envelope] = {}  # the decisions acts of power cite (protocol.authority)
         self._replay_needed = False
         self._lapse_pending = False  # replay at the next look (lapse_due): the state was loaded
+        self._loaded: dict[bytes, CharteredBody] = {}  # the bodies table as loaded: what that replay mends
         db.on_outside_change.append(self.reload_after_outside_change)
         self.counters: Counter[str] = Counter()  # "accepted", "duplicate", "quarantined", "rejected:<code>"
         self.on_accept: list[Callable[[list[Envelope]], None]] = []
@@ -158,6 +159,7 @@ class Federation(Admission, Standing):
             trust = Trust.replay(genesis_envelope, structural.values(), forks, lookup=authorities.get,
                                  now_ms=int(self.clock() * 1000))  # fmt: skip
             self._lapse_pending = True
+            self._loaded = {b.key: b for b in bodies}
             self._genesis = genesis_envelope
         # From here on, no await until the state is whole.
         self.federation, self.heads, self._digest = federation, heads, None
@@ -180,8 +182,8 @@ class Federation(Admission, Standing):
         if not self._lapse_pending and (due is None or due > int(self.clock() * 1000)):
             return False
         async with self.db.write("federation.lapse", on_rollback=self.rolled_back) as conn:
-            changed = await self._replay(conn)
-        self._lapse_pending = False
+            changed = await self._replay(conn, self._loaded if self._lapse_pending else None)
+        self._lapse_pending, self._loaded = False, {}
         return bool(changed)
 
     async def _read_structural(self) -> tuple[dict[bytes, Envelope], set[tuple[bytes, int]]]:

@@ -5,6 +5,7 @@ by what it does."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 import aiosqlite
@@ -84,7 +85,7 @@ class Standing:
             self.heads[author] = self._head_of(row, self.federation)
         self._digest = None
 
-    async def _replay(self, conn: aiosqlite.Connection) -> set[bytes]:
+    async def _replay(self, conn: aiosqlite.Connection, old: dict[bytes, CharteredBody] | None = None) -> set[bytes]:
         """Recompute trust from the set of structural envelopes held and the forks proven, as
         any node holding the same set does, and make the tables follow: envelopes beyond a
         cut (or of a key no longer chartered) are set aside, and set-aside envelopes a cut no
@@ -94,8 +95,8 @@ class Standing:
         await self._flush(conn)
         new = Trust.replay(self._genesis, self._structural.values(), self._forks, lookup=self._authorities.get,
                            now_ms=int(self.clock() * 1000))  # fmt: skip
-        old = self.trust.bodies
-        changed = {k for k in old.keys() | new.bodies.keys() if old.get(k) != new.bodies.get(k)}
+        old = self.trust.bodies if old is None else old  # (given: the bodies table as stored)
+        changed = {k for k in old.keys() | new.bodies.keys() if _standing(old.get(k)) != _standing(new.bodies.get(k))}
         changed |= {k for k in self.trust.frozen.keys() ^ new.frozen.keys()}
         self.trust = new
         for key in sorted(changed):
@@ -177,6 +178,11 @@ class Standing:
         """Our own body if it has been cut (then we must not sign anything more)."""
         body = self.body(self.own_key)
         return body if body is not None and body.cut is not None else None
+
+
+def _standing(body: CharteredBody | None) -> CharteredBody | None:
+    """A body as the tables keep it (without when it was cut, which only the replay knows)."""
+    return dataclasses.replace(body, cut_created=None) if body is not None else None
 
 
 def agrees_with_replay(changes: list[Change]) -> bool:

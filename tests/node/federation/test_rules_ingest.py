@@ -166,3 +166,26 @@ async def test_an_officers_delegates_record_without_its_decision_is_refused(fold
         assert [f[-1] for f in await outcomes(nodes, fed.envelopes)] == [("rejected", "no_authority")] * 2
     finally:
         await close(nodes)
+
+
+async def test_a_freeze_that_lapsed_while_the_node_was_stopped_is_mended_at_the_first_look(
+        folders: list[Path], clock: Clock) -> None:  # fmt: skip
+    fed, freeze, later = frozen_north(days=3)
+    until = freeze.payload.body.until  # type: ignore[union-attr]
+    clock.ms = freeze.payload.created + 10_000
+    nodes = await nodes_for(fed, folders[:1], clock)
+    try:
+        await outcomes(nodes, [e for e in fed.envelopes if e is not freeze])
+        await outcomes(nodes, [freeze])
+        assert nodes[0].heads[NORTH.public].seq == 1  # North's two later envelopes set aside
+    finally:
+        await close(nodes)
+    clock.ms = until + 1  # the node was stopped past the freeze's end
+    again = await nodes_for(fed, folders[:1], clock)
+    try:
+        assert again[0].trust is not None and again[0].trust.bodies[NORTH.public].cut is None
+        assert await again[0].lapse_due()  # the closer's first look: the tables follow the replay
+        assert again[0].heads[NORTH.public].seq == 1 + len(later)
+        assert not await again[0].lapse_due()  # once
+    finally:
+        await close(again)

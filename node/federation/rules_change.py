@@ -76,7 +76,7 @@ async def propose(node: Closing, who: Member, changes: dict[str, Any], closes: i
     spec = upward.NewItem(title=TITLE, text=rules_text(new), closes=closes, weighting=trust.rules.weighting,
                           rules=amendment_rules(trust.rules))  # fmt: skip
     item = await upward.table_item(node, who, spec, clock)
-    await node.rule_changes.add(item.id, encode(new), who.id if who.id > 0 else None)
+    await node.rule_changes.add(item.id, encode(new), who.id)
     return item
 
 

@@ -55,7 +55,6 @@ from protocol import (
 )
 from protocol.envelope import reopen
 from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, Aggregate, Delegates
-from protocol.models import TAG_OF as KIND_OF
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Change, CharteredBody
 from protocol.wire import heads_digest
@@ -171,30 +170,6 @@ class Federation(Admission, Standing):
         if not bodies and init:
             async with self.db.write("federation.init_bodies") as conn:
                 await self._save_bodies(conn)
-
-    async def lapse_due(self) -> bool:
-        """Replay trust when an interim freeze has lapsed by this node's clock, or once after
-        loading: what the freeze set aside comes back in (protocol.trust). True if any body's
-        standing changed. The closer asks at each look, and wakes at the next lapse."""
-        if self.trust is None or self._genesis is None:
-            return False
-        due = self.trust.next_lapse()
-        if not self._lapse_pending and (due is None or due > int(self.clock() * 1000)):
-            return False
-        async with self.db.write("federation.lapse", on_rollback=self.rolled_back) as conn:
-            changed = await self._replay(conn, self._loaded if self._lapse_pending else None)
-        self._lapse_pending, self._loaded = False, {}
-        return bool(changed)
-
-    async def _read_structural(self) -> tuple[dict[bytes, Envelope], set[tuple[bytes, int]]]:
-        """The structural envelopes held (accepted, or set aside) and the forks proven."""
-        kinds = [KIND_OF[t] for t in STRUCTURAL if t is not Genesis]
-        structural: dict[bytes, Envelope] = {}
-        for raw in await self.store.structural_raws(kinds):
-            envelope = reopen(raw)  # verified when it arrived: not again at every load
-            if type(envelope.payload.body) in STRUCTURAL:
-                structural[envelope.id] = envelope
-        return structural, await self.store.forks()
 
     @staticmethod
     def _head_of(row: HeadRow, ours: bytes | None) -> Head:

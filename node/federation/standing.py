@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
+from node.storage.db import Database
 from node.storage.envelopes import envelope_row
 from node.storage.federation import FederationStore, HeadRow
 from protocol import (
@@ -24,7 +25,9 @@ from protocol import (
     check_next,
     open_envelope,
 )
-from protocol.models import MAX_SEQ
+from protocol.envelope import reopen
+from protocol.models import MAX_SEQ, Genesis
+from protocol.models import TAG_OF as KIND_OF
 from protocol.trust import STRUCTURAL, Change, CharteredBody
 
 
@@ -42,6 +45,10 @@ class Standing:
     _authorities: dict[bytes, Envelope]
     _forks: set[tuple[bytes, int]]
     _replay_needed: bool
+    _lapse_pending: bool
+    _loaded: dict[bytes, CharteredBody]
+    db: Database
+    rolled_back: Callable[[], Awaitable[None]]
     _held_any: bool
     _digest: bytes | None
     _rows: list[tuple[object, ...]]
@@ -84,6 +91,30 @@ class Standing:
         else:
             self.heads[author] = self._head_of(row, self.federation)
         self._digest = None
+
+    async def lapse_due(self) -> bool:
+        """Replay trust when an interim freeze has lapsed by this node's clock, or once after
+        loading: what the freeze set aside comes back in (protocol.trust). True if any body's
+        standing changed. The closer asks at each look, and wakes at the next lapse."""
+        if self.trust is None or self._genesis is None:
+            return False
+        due = self.trust.next_lapse()
+        if not self._lapse_pending and (due is None or due > int(self.clock() * 1000)):
+            return False
+        async with self.db.write("federation.lapse", on_rollback=self.rolled_back) as conn:
+            changed = await self._replay(conn, self._loaded if self._lapse_pending else None)
+        self._lapse_pending, self._loaded = False, {}
+        return bool(changed)
+
+    async def _read_structural(self) -> tuple[dict[bytes, Envelope], set[tuple[bytes, int]]]:
+        """The structural envelopes held (accepted, or set aside) and the forks proven."""
+        kinds = [KIND_OF[t] for t in STRUCTURAL if t is not Genesis]
+        structural: dict[bytes, Envelope] = {}
+        for raw in await self.store.structural_raws(kinds):
+            envelope = reopen(raw)  # verified when it arrived: not again at every load
+            if type(envelope.payload.body) in STRUCTURAL:
+                structural[envelope.id] = envelope
+        return structural, await self.store.forks()
 
     async def _replay(self, conn: aiosqlite.Connection, old: dict[bytes, CharteredBody] | None = None) -> set[bytes]:
         """Recompute trust from the set of structural envelopes held and the forks proven, as

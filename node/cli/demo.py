@@ -257,8 +257,11 @@ async def reseed(directory: Path, urls: list[str]) -> None:
 
 
 async def publish_profile(running: RunningNode) -> None:
+    """Where the node is reached now; not for a body whose charter was revoked (York, after the
+    demo's acts: it signs nothing more, and serves its members the revocation)."""
     async with Node.opened(running.directory) as node:
-        await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url]))
+        if node.federation_state.own_cut() is None:
+            await node.own_log.append(NodeProfile(name=running.name, endpoints=[running.url]))
 
 
 async def build(base: Path, env: dict[str, str], layout: list[tuple[str, str, str | None]] = LAYOUT,

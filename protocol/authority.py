@@ -20,7 +20,7 @@ even empty: a federation founded before these rules keeps its old ones):
 * a revocation takes effect from where it says (``after_seq``) forward; one that sets aside
   everything its body signed (``after_seq`` 0) needs evidence: a fork proof of that body
   earlier in the revoker's own log (``evidence``), or its members' carried decision on exactly
-  that (:func:`revocation_problem`, ``no_evidence``);
+  that (:func:`needs_authority`, :func:`evidence_problem`, ``no_evidence``);
 * a change of the rules (:class:`RulesChange`) is signed by the founding body citing its own
   aggregate on the agenda item whose text is the change's canonical description
   (:func:`rules_text`), weighed by the rules' own weighting, carried under
@@ -145,8 +145,8 @@ def rules_text(rules: Rules) -> str:
              if rules.quota else "the protocol's default")  # fmt: skip
     return (f"Change the federation's rules to: levels {', '.join(rules.levels)}; charters: {charters}; "
             f"weighting {rules.weighting.replace('_', ' ')}; quorum {_ratio(rules.quorum)}; threshold "
-            f"{_ratio(rules.threshold)}; acts needing a decision: {acts}; a change of the rules needs "
-            f"{_ratio(rules.amend_threshold or AMEND_THRESHOLD)} of the weight taking part and a quorum of "
+            f"{_ratio(rules.threshold)}; acts needing a decision: {acts}; a change of the rules needs at least "
+            f"{_ratio(rules.amend_threshold or AMEND_THRESHOLD)} of the weight voting and a quorum of "
             f"{_ratio(rules.amend_quorum or rules.quorum)}; an interim freeze lasts at most "
             f"{rules.freeze_days or FREEZE_DAYS} days; quota: {quota}.")  # fmt: skip
 

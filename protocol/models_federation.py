@@ -91,7 +91,7 @@ class Charter(_Body, frozen=True, tag="charter"):
 class Revocation(_Body, frozen=True, tag="revocation"):
     """The author (parent body) revokes a child key: its envelopes with
     ``seq > after_seq`` are no longer accepted (0 revokes everything it signed: where the
-    rules list authorities, only with evidence, protocol.authority.revocation_problem)."""
+    rules list authorities, only with evidence: protocol.authority.needs_authority)."""
 
     key: Key
     after_seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]

@@ -207,6 +207,13 @@ async def freeze(node: Acting, who: Member, key: bytes, days: int, reason: str,
     limit = freeze_days(state.trust.rules)
     if not 1 <= days <= limit:
         raise BadInput(f"a freeze lasts from 1 to {limit} days in this federation", field="days")
+    target = state.trust.bodies[key]
+    if target.cut is not None and target.cut_reason != "suspended":
+        raise Conflict(f"{target.name} is {target.cut_reason} already", field="key", code="already_cut")
+    last = state.trust.last_freeze.get(key)
+    if last is not None and int(clock() * 1000) < last + limit * DAY_MS:
+        raise Conflict(f"{target.name} was frozen less than {limit} days ago: freezes cannot follow one another; "
+                       "put its revocation to your members", field="key", code="freeze_again")  # fmt: skip
     if not reason.strip():
         raise BadInput("say why: the frozen body's members are shown it", field="reason")
     held = state.heads.get(key)

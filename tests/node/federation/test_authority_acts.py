@@ -217,3 +217,15 @@ async def test_an_officer_freezes_at_once_and_the_frozen_body_is_told_who_why_an
         assert "this node signs nothing" in page
     finally:
         await runner.cleanup()
+
+
+async def test_an_officer_cannot_freeze_a_body_again_at_once(fed: Fed) -> None:
+    north_key = fed.north.key.public
+    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
+                                          clock=fed.clock)  # fmt: skip
+    await fed.vote(row.id, ["for"] * 3)
+    await fed.sync()
+    await acts.freeze(fed.national, fed.officer, north_key, 2, "A stolen laptop.", clock=fed.clock)
+    with pytest.raises(Conflict) as again:
+        await acts.freeze(fed.national, fed.officer, north_key, 2, "Still worried.", clock=fed.clock)
+    assert again.value.code == "freeze_again"

@@ -138,7 +138,8 @@ class Admission:
         await self._remember_authority(conn, envelope)
         problem = self.trust.act_problem(envelope, None)
         if problem is not None:
-            raise ChainFailure(problem[0], problem[1], _FIELD_OF.get(problem[0], "body"))
+            field = "body.aggregate" if isinstance(body, RulesChange) else _FIELD_OF.get(problem[0], "body")
+            raise ChainFailure(problem[0], problem[1], field)
 
     async def _remember_authority(self, conn: aiosqlite.Connection, envelope: Envelope) -> Envelope | None:
         """What an act cites (a decision, a fork proof, an aggregate and its item), as held,

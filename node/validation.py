@@ -79,3 +79,13 @@ def describe(exc: msgspec.ValidationError | msgspec.DecodeError) -> tuple[str, s
         name = unknown.group("name")
         return f"unknown field {name!r}", f"{field}.{name}" if field else name
     return message, field
+
+
+def share(text: str) -> dict[str, int] | None:
+    """``text`` as a share ``N/D`` (a Ratio's wire form: num 0 to 1,000,000, den 1 to
+    1,000,000, ASCII digits only), or None when it is not one."""
+    num, slash, den = text.partition("/")
+    n, d = whole_number(num, 0, 1_000_000), whole_number(den, 1, 1_000_000)
+    if not slash or n is None or d is None:
+        return None
+    return {"num": n, "den": d}

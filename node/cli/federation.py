@@ -38,6 +38,7 @@ from node.keyfile import write_new_key
 from node.service import Node
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
+from node.validation import share
 from protocol import Freeze, ProtocolError, SigningKey, node_id_text, parse_node_id
 from protocol.authority import rules_text
 from protocol.wire import JoinRequest, JoinState
@@ -201,10 +202,10 @@ async def _freeze(args: argparse.Namespace) -> int:
 
 
 def _share(text: str, field: str) -> dict[str, int]:
-    num, _, den = text.partition("/")
-    if not (num.strip().isdigit() and den.strip().isdigit()) or int(den) == 0:
+    found = share(text)
+    if found is None:
         raise BadInput(f"--{field.replace('_', '-')}: a share as N/D, such as 2/3", field=field)
-    return {"num": int(num), "den": int(den)}
+    return found
 
 
 async def _rules(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from node.errors import BadInput, NodeError
 from node.federation import rules_change
-from node.validation import whole_number
+from node.validation import share, whole_number
 from node.web.common import node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
@@ -57,10 +57,10 @@ async def rules_page(request: web.Request) -> web.StreamResponse:
 
 
 def _share(value: str, field: str) -> dict[str, int]:
-    num, _, den = value.partition("/")
-    if not (num.strip().isdigit() and den.strip().isdigit()) or int(den) == 0:
+    found = share(value)
+    if found is None:
         raise BadInput("a share as N/D, such as 1/3", field=field)
-    return {"num": int(num), "den": int(den)}
+    return found
 
 
 async def propose(request: web.Request) -> web.StreamResponse:

@@ -159,8 +159,9 @@ async def test_the_founding_body_puts_a_change_of_the_rules_to_its_children_from
             page = unescape(await r.text())
         assert "quorum 1/4" in page and "Put a change to the children" in page and "at least 2/3" in page
         bad = {"csrf": token, "quorum": "a third", "threshold": "", "freeze_days": "", "days": "7"}
-        async with http.post("/federation/rules", data=bad) as r:
-            assert r.status == 400 and 'id="e-quorum"' in await r.text()
+        for wrong in ("a third", "²/3", "1/0", "1/"):  # (not digits int() takes, nor a den of 0)
+            async with http.post("/federation/rules", data=dict(bad, quorum=wrong)) as r:
+                assert r.status == 400 and 'id="e-quorum"' in await r.text(), wrong
         async with http.post("/federation/rules", data=dict(bad, quorum="1/3"), allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"].startswith("/agenda/")
         async with http.get("/federation/rules") as r:

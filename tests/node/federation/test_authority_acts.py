@@ -229,3 +229,26 @@ async def test_an_officer_cannot_freeze_a_body_again_at_once(fed: Fed) -> None:
     with pytest.raises(Conflict) as again:
         await acts.freeze(fed.national, fed.officer, north_key, 2, "Still worried.", clock=fed.clock)
     assert again.value.code == "freeze_again"
+
+
+async def test_a_delegates_record_put_to_the_members_is_signed_citing_their_decision(fed: Fed) -> None:
+    from protocol import Delegates, open_envelope
+
+    north_key = fed.north.key.public
+    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
+                                          clock=fed.clock)  # fmt: skip
+    await fed.vote(row.id, ["for"] * 3)
+    await fed.sync()
+    secretary = await fed.north.members.add(MemberIn(name="Nor Sec", email="sec@north.org", role="secretary"))
+    voters = [await fed.north.members.add(MemberIn(name=f"N{i}", email=f"n{i}@north.org")) for i in range(3)]
+    put = await authority.propose_delegates(fed.north, secretary, 2, ["Sam Porter"], clock=fed.clock)
+    assert put.text.startswith("Send 2 delegates to National, bn1") and put.text.endswith(": Sam Porter.")
+    for voter in voters:
+        await ballots.vote(fed.north, voter, put.id, "for", clock=fed.clock)
+    await ballots.close_ballot(fed.north, secretary, put.id, fed.clock)
+    act = await fed.north.acts.for_ballot(put.id)
+    assert act is not None and act.state == "signed" and act.signed is not None
+    signed = open_envelope(await fed.north.envelopes.get(act.signed) or b"")
+    assert isinstance(signed.payload.body, Delegates) and signed.payload.body.decision is not None
+    await fed.sync()
+    assert await fed.national.envelopes.get(act.signed) is not None  # taken in above

@@ -81,6 +81,10 @@ class RuleChangeStore:
             await conn.execute("INSERT INTO rule_changes (item, rules, proposed_by) VALUES (?, ?, ?)",
                                (item, rules, proposed_by))  # fmt: skip
 
+    async def get(self, item: bytes) -> RuleChangeRow | None:
+        row = await self.db.fetchone("SELECT * FROM rule_changes WHERE item = ?", (item,))
+        return RuleChangeRow(**dict(row)) if row is not None else None
+
     async def open(self) -> list[RuleChangeRow]:
         return [RuleChangeRow(**dict(r)) for r in await self.db.fetchall(
             "SELECT * FROM rule_changes WHERE state = 'open' ORDER BY rowid")]  # fmt: skip

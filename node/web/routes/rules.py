@@ -78,7 +78,8 @@ async def propose_rules(request: web.Request, who: Member | None) -> web.StreamR
     body = await read_json(request, RulesProposalIn)
     node = node_of(request)
     item = await rules_change.propose(node, who, body.changes, body.closes)
-    row = next(r for r in await node.rule_changes.recent(5) if r.item == item.id)
+    row = await node.rule_changes.get(item.id)
+    assert row is not None  # written as it was tabled
     return json_response(_change_view(row), status=201)
 
 

@@ -248,8 +248,11 @@ class Trust:
                                              and b.cut_created > when_ms)))  # fmt: skip
 
     def rules_at(self, created_ms: int) -> Rules:
-        """The rules in force for an envelope created at ``created_ms``."""
-        found = self.history[0][2] if self.history else self.rules
+        """The rules in force for an envelope created at ``created_ms`` (asked for every envelope
+        taken in: most come after the latest change, answered at once)."""
+        if not self.history or created_ms >= self.history[-1][0]:
+            return self.rules
+        found = self.history[0][2]
         for since, _, rules in self.history:
             if since <= created_ms:
                 found = rules

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from node.cli.demo_upward import Api, Result, RunningNode, _tokens, held, until
+from node.cli.demo_upward import Api, Result, RunningNode, _tokens, decide_and_mandate, held, sent, until
 
 
 async def put_rules_change(api: dict[str, Api], founder: RunningNode, children: Sequence[RunningNode],
@@ -33,25 +33,15 @@ async def put_rules_change(api: dict[str, Api], founder: RunningNode, children: 
     proposed = await national.call("POST", "/api/v1/rules/proposals", {"changes": changes, "closes": closes})
     item = proposed["item"]
     for child in children:
-        a = api[child.name]
-        await held(a, item, "the proposed change of the rules", deadline)
-        ballot = await a.call("POST", f"/api/v1/agenda/{item}/ballot")
-        for token, choice in zip(a.voters, votes[child.name], strict=False):
-            await a.call("POST", f"/api/v1/ballots/{ballot['id']}/votes", {"choice": choice}, token=token)
-        await a.call("POST", f"/api/v1/ballots/{ballot['id']}/close")
-        await a.call("POST", f"/api/v1/agenda/{item}/mandate", {"split": len(set(votes[child.name])) > 1})
+        choices = votes[child.name]
+        await decide_and_mandate(api[child.name], item, choices, len(set(choices)) > 1, deadline)
     for child in children:
-        await until(functools.partial(_sent, national, item, child), f"{founder.name} to hold {child.name}'s mandate",
+        await until(functools.partial(sent, national, item, child), f"{founder.name} to hold {child.name}'s mandate",
                     deadline)  # fmt: skip
     await asyncio.sleep(max(0.0, closes / 1000 - time.time()) + 0.1)  # aggregated after its deadline
     aggregated = await national.call("POST", f"/api/v1/agenda/{item}/aggregate")
     report = await national.call("GET", f"/api/v1/agenda/{item}")
     return next(x for x in report["aggregates"] if x["id"] == aggregated["id"]), item
-
-
-async def _sent(api: Api, item: str, child: RunningNode) -> bool:
-    report = await api.call("GET", f"/api/v1/agenda/{item}")
-    return any(m["by"] == child.node_id and m["counted"] for m in report["mandates"])
 
 
 async def demo_acts(nodes: Sequence[RunningNode], upward: Result, window_s: float = 10.0,

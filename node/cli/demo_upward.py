@@ -78,6 +78,17 @@ async def held(api: Api, envelope_id: str, what: str, deadline: float) -> None:
     await until(functools.partial(api.holds, envelope_id), f"{api.running.name} to hold {what}", deadline)
 
 
+async def decide_and_mandate(a: Api, item: str, choices: Sequence[str], split: bool, deadline: float) -> None:
+    """A body's members vote on its parent's item, then the body sends its mandate (``split``:
+    its weight split as they voted)."""
+    await held(a, item, "its parent's item", deadline)
+    ballot = await a.call("POST", f"/api/v1/agenda/{item}/ballot")
+    for token, choice in zip(a.voters, choices, strict=False):
+        await a.call("POST", f"/api/v1/ballots/{ballot['id']}/votes", {"choice": choice}, token=token)
+    await a.call("POST", f"/api/v1/ballots/{ballot['id']}/close")
+    await a.call("POST", f"/api/v1/agenda/{item}/mandate", {"split": split})
+
+
 @dataclass
 class Result:
     lines: list[str] = field(default_factory=list)
@@ -173,27 +184,19 @@ async def demo_upward(nodes: Sequence[RunningNode], window_s: float = 10.0, time
         tabled = {"title": "Working time", "text": TEXT, "closes": closes, "weighting": "one_branch_one_vote"}
         result.items[south.name] = (await api[south.name].call("POST", "/api/v1/agenda", tabled))["id"]
 
-        async def decide_and_mandate(body: RunningNode, item: str, split: bool = False) -> None:
-            a = api[body.name]
-            await held(a, item, "its parent's item", deadline)
-            ballot = await a.call("POST", f"/api/v1/agenda/{item}/ballot")
-            for token, choice in zip(a.voters, VOTES[body.name], strict=False):
-                await a.call("POST", f"/api/v1/ballots/{ballot['id']}/votes", {"choice": choice}, token=token)
-            await a.call("POST", f"/api/v1/ballots/{ballot['id']}/close")
-            await a.call("POST", f"/api/v1/agenda/{item}/mandate", {"split": split})
-
         for region in regions:
             for b in branches[region.name]:
-                await decide_and_mandate(b, result.items[region.name], split=b.name == "Exeter Branch")
+                await decide_and_mandate(api[b.name], result.items[region.name], VOTES[b.name],
+                                         b.name == "Exeter Branch", deadline)  # fmt: skip
         for y in youth:
-            await decide_and_mandate(y, result.items[national.name])
+            await decide_and_mandate(api[y.name], result.items[national.name], VOTES[y.name], False, deadline)
 
         async def aggregate(body: RunningNode) -> dict[str, Any]:
             item = result.items[body.name]
             for b in nodes:  # every mandate on the item reaches the body before it counts
                 if b.parent == body.name:
-                    sent = functools.partial(_sent, api[body.name], item, b)
-                    await until(sent, f"{body.name} to hold {b.name}'s mandate", deadline)
+                    mandated = functools.partial(sent, api[body.name], item, b)
+                    await until(mandated, f"{body.name} to hold {b.name}'s mandate", deadline)
             while True:
                 answer = await api[body.name].call("POST", f"/api/v1/agenda/{item}/aggregate", ok=(201, 409))
                 if "id" in answer:
@@ -237,7 +240,8 @@ async def demo_upward(nodes: Sequence[RunningNode], window_s: float = 10.0, time
     return result
 
 
-async def _sent(api: Api, item: str, child: RunningNode) -> bool:
+async def sent(api: Api, item: str, child: RunningNode) -> bool:
+    """Whether ``child``'s mandate on ``item`` is held by ``api``'s node and counts."""
     report = await api.call("GET", f"/api/v1/agenda/{item}")
     return any(m["by"] == child.node_id and m["counted"] for m in report["mandates"])
 

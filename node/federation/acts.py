@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import msgspec
 
@@ -40,6 +40,7 @@ from protocol import (
 )
 from protocol.authority import DAY_MS, freeze_days, needs_authority
 from protocol.models import MAX_SEQ, Envelope
+from protocol.trust import CharteredBody
 
 
 class Acting(Protocol):
@@ -98,13 +99,7 @@ def charter_body(node: Acting, key: bytes, name: str, level: str, url: str | Non
         raise Conflict(f"{node_id_text(key)} is already chartered (as {existing.name}, {existing.level})", field="key")
     if key == node.key.public:
         raise BadInput("a node cannot charter itself", field="key")
-    try:
-        body = Charter(key=key, name=name, level=level, url=url)
-        msgspec.convert(msgspec.to_builtins(body), Charter)  # the schema's limits (name length, URL form)
-    except msgspec.ValidationError as exc:
-        message, field = describe(exc)
-        raise BadInput(message, field=field) from None
-    return body
+    return _in_schema(Charter(key=key, name=name, level=level, url=url))
 
 
 def _not_without_members(node: Acting, act: Charter | Revocation) -> None:
@@ -170,21 +165,40 @@ async def revoke(node: Acting, key: bytes, after_seq: int | None, reason: str) -
 def revocation_body(node: Acting, key: bytes, after_seq: int | None, reason: str) -> Revocation:
     """The Revocation of ``key`` from ``after_seq`` (None: from its next envelope, the latest
     held here staying valid), if this body may sign it."""
-    _standing(node)
-    state = node.federation_state
-    assert state.trust is not None
-    if key not in state.trust.bodies:
-        raise NotFound(f"{node_id_text(key)} is not chartered here", field="key")
-    if node.key.public not in state.trust.ancestors(key):
-        raise Forbidden("only a parent or an ancestor body revokes", field="key", code="not_allowed")
-    if after_seq is None:
-        held = state.heads.get(key)
-        after_seq = held.seq if held is not None else 0
+    _below(node, key, "only a parent or an ancestor body revokes")
+    after_seq = _head_seq(node, key) if after_seq is None else after_seq
     if not 0 <= after_seq <= MAX_SEQ:
         raise BadInput(f"after-seq is from 0 to {MAX_SEQ}", field="after_seq")
+    return _in_schema(Revocation(key=key, after_seq=after_seq, reason=reason))
+
+
+_Act = TypeVar("_Act", Charter, Revocation, Freeze)
+
+
+def _below(node: Acting, key: bytes, refusal: str) -> CharteredBody:
+    """The chartered body ``key``, below this one, which may act on it (else the error)."""
+    _standing(node)
+    trust = node.federation_state.trust
+    assert trust is not None
+    target = trust.bodies.get(key)
+    if target is None:
+        raise NotFound(f"{node_id_text(key)} is not chartered here", field="key")
+    if node.key.public not in trust.ancestors(key):
+        raise Forbidden(refusal, field="key", code="not_allowed")
+    return target
+
+
+def _head_seq(node: Acting, key: bytes) -> int:
+    """The latest envelope of ``key`` held here (0: none)."""
+    held = node.federation_state.heads.get(key)
+    return held.seq if held is not None else 0
+
+
+def _in_schema(body: _Act) -> _Act:
+    """``body`` if it keeps the schema's limits (a text's length, a URL's form), else BadInput
+    naming the field: checked before signing, so sealing never fails as an internal error."""
     try:
-        body = Revocation(key=key, after_seq=after_seq, reason=reason)
-        msgspec.convert(msgspec.to_builtins(body), Revocation)  # the schema's limits (the reason's length)
+        msgspec.convert(msgspec.to_builtins(body), type(body))
     except msgspec.ValidationError as exc:
         message, field = describe(exc)
         raise BadInput(message, field=field) from None
@@ -197,33 +211,22 @@ async def freeze(node: Acting, who: Member, key: bytes, days: int, reason: str,
     (at most the rules' limit): its new envelopes are set aside until the freeze lapses, unless
     a revocation its parent's members carry cuts it meanwhile (docs/federation.md, "Authority")."""
     check_officer(who, "freeze a body")
-    _standing(node)
-    state = node.federation_state
-    assert state.trust is not None
-    if key not in state.trust.bodies:
-        raise NotFound(f"{node_id_text(key)} is not chartered here", field="key")
-    if node.key.public not in state.trust.ancestors(key):
-        raise Forbidden("only an officer of a parent or an ancestor body freezes", field="key", code="not_allowed")
-    limit = freeze_days(state.trust.rules)
+    target = _below(node, key, "only an officer of a parent or an ancestor body freezes")
+    trust = node.federation_state.trust
+    assert trust is not None
+    limit = freeze_days(trust.rules)
     if not 1 <= days <= limit:
         raise BadInput(f"a freeze lasts from 1 to {limit} days in this federation", field="days")
-    target = state.trust.bodies[key]
     if target.cut is not None and target.cut_reason != "suspended":
         raise Conflict(f"{target.name} is {target.cut_reason} already", field="key", code="already_cut")
-    last = state.trust.last_freeze.get(key)
-    if last is not None and int(clock() * 1000) < last + limit * DAY_MS:
+    now = int(clock() * 1000)
+    last = trust.last_freeze.get(key)
+    if last is not None and now < last + limit * DAY_MS:
         raise Conflict(f"{target.name} was frozen less than {limit} days ago: freezes cannot follow one another; "
                        "put its revocation to your members", field="key", code="freeze_again")  # fmt: skip
     if not reason.strip():
         raise BadInput("say why: the frozen body's members are shown it", field="reason")
-    held = state.heads.get(key)
-    now = int(clock() * 1000)
-    try:
-        body = Freeze(key=key, after_seq=held.seq if held is not None else 0, until=now + days * DAY_MS, reason=reason)
-        msgspec.convert(msgspec.to_builtins(body), Freeze)
-    except msgspec.ValidationError as exc:
-        message, field = describe(exc)
-        raise BadInput(message, field=field) from None
+    body = _in_schema(Freeze(key=key, after_seq=_head_seq(node, key), until=now + days * DAY_MS, reason=reason))
     return await node.own_log.append(body)
 
 

@@ -32,10 +32,38 @@ class Fed:
         for node in (self.national, self.north):
             await node.federation_state.ingest(everything)
 
+    async def charter_north(self) -> None:
+        """National's members charter North, and both nodes hold it."""
+        row = await authority.propose_charter(self.national, self.officer, self.north.key.public, "North", "region",
+                                              None, clock=self.clock)  # fmt: skip
+        await self.vote(row.id, ["for"] * 3)
+        await self.sync()
+
     async def vote(self, ballot_id: int, choices: list[str]) -> None:
         for voter, choice in zip(self.voters, choices, strict=True):
             await ballots.vote(self.national, voter, ballot_id, choice, clock=self.clock)
         await ballots.close_ballot(self.national, self.officer, ballot_id, self.clock)
+
+
+async def north_home(fed: Fed, password_hash: str) -> str:
+    """The home page of North's node as one of its members sees it."""
+    from html import unescape
+
+    import aiohttp
+
+    from tests.node.conftest import Principal, serve_node
+    from tests.node.web.test_pages import sign_in
+
+    member = await fed.north.members.add(MemberIn(name="Nia North", email="nia@north.org"))
+    await fed.north.auth.change_password(member.id, password_hash)
+    runner, url = await serve_node(fed.north)
+    try:
+        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await sign_in(http, Principal(member, ""))
+            async with http.get("/") as r:
+                return unescape(await r.text())
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture
@@ -116,18 +144,11 @@ async def test_the_revoked_body_shows_its_members_the_act_its_reason_and_its_vot
                                                                                 ) -> None:  # fmt: skip
     """On the revoked body's own node, every member's home page says who revoked it, from
     where, why, and the vote of that body's members behind it."""
-    from html import unescape
 
-    import aiohttp
 
-    from tests.node.conftest import Principal, serve_node
-    from tests.node.web.test_pages import sign_in
 
     north_key = fed.north.key.public
-    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
-                                          clock=fed.clock)  # fmt: skip
-    await fed.vote(row.id, ["for"] * 3)
-    await fed.sync()
+    await fed.charter_north()
     assert authority.acted_on(fed.north) is None  # chartered, in good standing
     row = await authority.propose_revocation(fed.national, fed.officer, north_key, 0, "It stopped meeting.",
                                              clock=fed.clock)  # fmt: skip
@@ -136,18 +157,9 @@ async def test_the_revoked_body_shows_its_members_the_act_its_reason_and_its_vot
     seen = authority.acted_on(fed.north)
     assert seen is not None and seen.by == "National" and seen.after_seq == 0 and seen.reason == "It stopped meeting."
     assert seen.outcome == "carried" and seen.counts == [2, 1, 0] and seen.decision is not None
-    member = await fed.north.members.add(MemberIn(name="Nia North", email="nia@north.org"))
-    await fed.north.auth.change_password(member.id, password_hash)
-    runner, url = await serve_node(fed.north)
-    try:
-        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            await sign_in(http, Principal(member, ""))
-            async with http.get("/") as r:
-                page = unescape(await r.text())
-        assert "North's charter was revoked" in page and "National revoked it, setting aside everything" in page
-        assert "It stopped meeting." in page and "carried, 2 for, 1 against, 0 abstaining" in page
-    finally:
-        await runner.cleanup()
+    page = await north_home(fed, password_hash)
+    assert "North's charter was revoked" in page and "National revoked it, setting aside everything" in page
+    assert "It stopped meeting." in page and "carried, 2 for, 1 against, 0 abstaining" in page
 
 
 async def test_an_act_whose_close_was_cut_short_is_signed_when_the_node_looks_again(fed: Fed) -> None:
@@ -172,21 +184,14 @@ async def test_an_officer_freezes_at_once_and_the_frozen_body_is_told_who_why_an
         fed: Fed, password_hash: str) -> None:  # fmt: skip
     """An ancestor's officer freezes a body without a vote, for at most the limit; the frozen
     body's members see who froze it, when, why and until when; its new envelopes are set aside."""
-    from html import unescape
 
-    import aiohttp
 
     from node.errors import BadInput, Forbidden
     from protocol import NodeProfile
     from protocol.authority import DAY_MS
-    from tests.node.conftest import Principal, serve_node
-    from tests.node.web.test_pages import sign_in
 
     north_key = fed.north.key.public
-    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
-                                          clock=fed.clock)  # fmt: skip
-    await fed.vote(row.id, ["for"] * 3)
-    await fed.sync()
+    await fed.charter_north()
     with pytest.raises(BadInput, match="from 1 to 14 days"):
         await acts.freeze(fed.national, fed.officer, north_key, 15, "too long", clock=fed.clock)
     with pytest.raises(Forbidden):
@@ -204,27 +209,15 @@ async def test_an_officer_freezes_at_once_and_the_frozen_body_is_told_who_why_an
     with pytest.raises(Conflict) as refused:
         await fed.north.own_log.append(NodeProfile(name="North", endpoints=["https://north.example"]))
     assert refused.value.code == "frozen"
-    member = await fed.north.members.add(MemberIn(name="Nia North", email="nia@north.org"))
-    await fed.north.auth.change_password(member.id, password_hash)
-    runner, url = await serve_node(fed.north)
-    try:
-        async with aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            await sign_in(http, Principal(member, ""))
-            async with http.get("/") as r:
-                page = unescape(await r.text())
-        assert "North is frozen until" in page and "National's officers froze it on" in page
-        assert "Its key was seen on a stranger's laptop." in page and "the freeze lapses at that time" in page
-        assert "this node signs nothing" in page
-    finally:
-        await runner.cleanup()
+    page = await north_home(fed, password_hash)
+    assert "North is frozen until" in page and "National's officers froze it on" in page
+    assert "Its key was seen on a stranger's laptop." in page and "the freeze lapses at that time" in page
+    assert "this node signs nothing" in page
 
 
 async def test_an_officer_cannot_freeze_a_body_again_at_once(fed: Fed) -> None:
     north_key = fed.north.key.public
-    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
-                                          clock=fed.clock)  # fmt: skip
-    await fed.vote(row.id, ["for"] * 3)
-    await fed.sync()
+    await fed.charter_north()
     await acts.freeze(fed.national, fed.officer, north_key, 2, "A stolen laptop.", clock=fed.clock)
     with pytest.raises(Conflict) as again:
         await acts.freeze(fed.national, fed.officer, north_key, 2, "Still worried.", clock=fed.clock)
@@ -234,11 +227,7 @@ async def test_an_officer_cannot_freeze_a_body_again_at_once(fed: Fed) -> None:
 async def test_a_delegates_record_put_to_the_members_is_signed_citing_their_decision(fed: Fed) -> None:
     from protocol import Delegates, open_envelope
 
-    north_key = fed.north.key.public
-    row = await authority.propose_charter(fed.national, fed.officer, north_key, "North", "region", None,
-                                          clock=fed.clock)  # fmt: skip
-    await fed.vote(row.id, ["for"] * 3)
-    await fed.sync()
+    await fed.charter_north()
     secretary = await fed.north.members.add(MemberIn(name="Nor Sec", email="sec@north.org", role="secretary"))
     voters = [await fed.north.members.add(MemberIn(name=f"N{i}", email=f"n{i}@north.org")) for i in range(3)]
     put = await authority.propose_delegates(fed.north, secretary, 2, ["Sam Porter"], clock=fed.clock)

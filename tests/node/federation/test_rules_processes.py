@@ -22,12 +22,13 @@ import aiohttp
 import msgspec
 import pytest
 
-from node.cli.demo import DEMO_ENV, RunningNode, build, demo_sign_in, stop_all, wait_until_converged
+from node.cli.demo import RunningNode, demo_sign_in, wait_until_converged
 from node.cli.demo_acts import put_rules_change
 from node.cli.demo_upward import Api, _tokens, held, until
 from node.rules.passwords import hash_password
 from node.service import Node
 from protocol import Ratio, RulesChange
+from tests.node.processes import running
 
 LAYOUT = [
     ("National Committee", "national", None),
@@ -40,11 +41,8 @@ WINDOW_S = 20.0  # long enough for three regions to vote and mandate on a loaded
 
 @pytest.fixture
 async def federation(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await build(tmp_path, DEMO_ENV, LAYOUT)
-    try:
+    async with running(tmp_path, LAYOUT) as nodes:
         yield nodes
-    finally:
-        await stop_all(nodes)
 
 
 async def put_to_the_regions(api: dict[str, Api], nodes: list[RunningNode], changes: dict[str, Any],

@@ -3,6 +3,7 @@ health page, the public pages (the node, the tree, an envelope with its standing
 
 from __future__ import annotations
 
+import re
 from html import unescape
 from pathlib import Path
 
@@ -135,6 +136,12 @@ async def test_an_officer_freezes_a_body_and_the_rules_page_lists_it(live: Live)
     async with await fresh(live) as http:
         await sign_in(http, officer)
         token = await form_token(http, "/federation/children")
+        async with http.get("/federation/children") as r:
+            page = await r.text()
+        ids = re.findall(r'\sid="([^"]+)"', page)  # four forms on one page: no id twice, no form in the title
+        assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+        assert page.count('action="/federation/freezes"') == 1 and "<title>Chartered bodies" in page
+        assert "<h2" not in page[page.index("<title>"):page.index("</title>")]
         form = {"csrf": token, "node_id": node_id_text(key), "name": "East Region", "level": "region", "url": ""}
         async with http.post("/federation/charters", data=form, allow_redirects=False) as r:
             assert r.status == 303

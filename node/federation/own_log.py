@@ -76,6 +76,9 @@ ACTING: contextvars.ContextVar[int | None] = contextvars.ContextVar("acting_memb
 # A check run inside the own log's write transaction, given its connection; it raises a
 # NodeError to refuse the append (nothing is signed, no sequence is used).
 Check = Callable[[aiosqlite.Connection], Awaitable[None]]
+# Run in the same transaction once the envelope is stored: what must be written with it (a
+# change of the rules' row with its agenda item), so a crash keeps both or neither.
+Stored = Callable[[aiosqlite.Connection, Envelope], Awaitable[None]]
 
 
 def none_signed(author: bytes, kind: str, matches: Callable[[Body], bool], refusal: NodeError) -> Check:
@@ -107,6 +110,7 @@ class _Pending:
     body: Body
     future: asyncio.Future[Envelope]
     check: Check | None = None
+    stored: Stored | None = None
 
 
 class OwnLog:
@@ -145,16 +149,18 @@ class OwnLog:
             if not pending.future.done():
                 pending.future.set_exception(Conflict("the node is shutting down", code="shutting_down"))
 
-    async def append(self, body: Body, check: Check | None = None) -> Envelope:
+    async def append(self, body: Body, check: Check | None = None, stored: Stored | None = None) -> Envelope:
         """Append ``body`` to our log; returns once it is durably stored. ``check``, if given,
-        runs in the same write transaction first and may refuse it.
+        runs in the same write transaction first and may refuse it; ``stored``, if given, runs
+        in it once the envelope is stored (what is written with it; its failure fails the
+        transaction).
 
         Raises the body's ProtocolError if it cannot be sealed (it then takes no sequence)."""
         member = ACTING.get()
         if member is not None and self.signing is not None and type(body) not in ESSENTIAL:
             self.signing.take(member)
         future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
-        pending = _Pending(body, future, check)
+        pending = _Pending(body, future, check, stored)
         if self._task is None:  # no writer task (CLI use): write this one directly
             deadline = time.monotonic() + WAIT_FOR_SERVER_S
             while True:
@@ -250,6 +256,8 @@ class OwnLog:
                 await EnvelopeStore.insert(conn, envelope, now, new_head.quota)
                 if self.federation is not None:
                     await self.federation.record_own(conn, envelope, new_head)
+                if pending.stored is not None:
+                    await pending.stored(conn, envelope)
                 done.append((pending, envelope))
                 head = new_head
         for pending, envelope in done:  # committed: now, and only now, answer

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import aiosqlite
 import msgspec
 
 from node.errors import BadInput, Conflict, Forbidden
@@ -75,9 +76,12 @@ async def propose(node: Closing, who: Member, changes: dict[str, Any], closes: i
         raise BadInput(f"the founding body's level {me.level!r} stays a level", field="levels")
     spec = upward.NewItem(title=TITLE, text=rules_text(new), closes=closes, weighting=trust.rules.weighting,
                           rules=amendment_rules(trust.rules))  # fmt: skip
-    item = await upward.table_item(node, who, spec, clock)
-    await node.rule_changes.add(item.id, encode(new), who.id)
-    return item
+    rules = encode(new)
+
+    async def stored(conn: aiosqlite.Connection, item: Envelope) -> None:  # with the item, in its transaction
+        await RuleChangeStore.add_in(conn, item.id, rules, who.id)
+
+    return await upward.table_item(node, who, spec, clock, stored)
 
 
 async def settle(node: Closing) -> int:

@@ -15,7 +15,7 @@ from node.errors import BadInput, Conflict, NotFound
 from node.federation.ballots import default_rules, now_ms
 from node.federation.findings import judge_decisions, roll_doubt
 from node.federation.motions import Moving
-from node.federation.own_log import none_signed
+from node.federation.own_log import Stored, none_signed
 from node.rules.upward import check_may_act_for_body, check_title_text, check_window
 from node.storage.findings import FindingStore
 from node.storage.members import Member
@@ -135,8 +135,8 @@ async def _referring(node: Upward, ref: bytes, kind: str) -> list[Envelope]:
     return [_open(raw) for raw in await node.upward.referring(ref, kind)]
 
 
-async def _sign(node: Upward, body: Body) -> Envelope:
-    return await node.own_log.append(body)
+async def _sign(node: Upward, body: Body, stored: Stored | None = None) -> Envelope:
+    return await node.own_log.append(body, stored=stored)
 
 
 # --- keeping up: index what arrived, recount the aggregates it concerns --------------------
@@ -267,9 +267,10 @@ class NewItem:
     composite: bytes | None = None
 
 
-async def table_item(node: Upward, who: Member, new: NewItem, clock: Callable[[], float] = time.time) -> Envelope:
+async def table_item(node: Upward, who: Member, new: NewItem, clock: Callable[[], float] = time.time,
+                     stored: Stored | None = None) -> Envelope:  # fmt: skip
     """Put a question to this body's children: its own motion, a submission, or a composite
-    every source consented to."""
+    every source consented to. ``stored``: what is written with the item, in its transaction."""
     check_may_act_for_body(who)
     await refresh(node, clock)
     rules = new.rules or default_rules(node)
@@ -308,7 +309,7 @@ async def table_item(node: Upward, who: Member, new: NewItem, clock: Callable[[]
     check_title_text(title, text)
     return await _sign(node, AgendaItem(title=title.strip(), text=text, opens=opens, closes=new.closes,
                                         weighting=weighting, rules=rules, sources=sources,  # type: ignore[arg-type]
-                                        composite=new.composite))  # fmt: skip
+                                        composite=new.composite), stored)  # fmt: skip
 
 
 async def agenda(node: Upward) -> list[Envelope]:

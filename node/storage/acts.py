@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+import aiosqlite
+
 from node.storage.db import Database
 
 _COLUMNS = "a.ballot_id, a.kind, a.body, a.proposed_by, a.state, a.signed, b.text"
@@ -76,10 +78,12 @@ class RuleChangeStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def add(self, item: bytes, rules: bytes, proposed_by: int | None) -> None:
-        async with self.db.write("rule_changes.add") as conn:
-            await conn.execute("INSERT INTO rule_changes (item, rules, proposed_by) VALUES (?, ?, ?)",
-                               (item, rules, proposed_by))  # fmt: skip
+    @staticmethod
+    async def add_in(conn: aiosqlite.Connection, item: bytes, rules: bytes, proposed_by: int | None) -> None:
+        """Written in the transaction that stores the item (node/federation/rules_change.py):
+        a crash keeps both or neither."""
+        await conn.execute("INSERT INTO rule_changes (item, rules, proposed_by) VALUES (?, ?, ?)",
+                           (item, rules, proposed_by))  # fmt: skip
 
     async def get(self, item: bytes) -> RuleChangeRow | None:
         row = await self.db.fetchone("SELECT * FROM rule_changes WHERE item = ?", (item,))

@@ -4,11 +4,14 @@ health page, the public pages (the node, the tree, an envelope with its standing
 from __future__ import annotations
 
 import re
+import time
 from html import unescape
 from pathlib import Path
 
 import pytest
 
+from node.federation import rules_change
+from node.storage.acts import RuleChangeStore
 from protocol import SigningKey, node_id_text
 from protocol.wire import JoinRequest
 from tests.node.conftest import Live, new_node_dir
@@ -174,3 +177,24 @@ async def test_the_founding_body_puts_a_change_of_the_rules_to_its_children_from
         async with http.get("/federation/rules") as r:
             page = unescape(await r.text())
         assert "levels national, region, branch, youth" in page and "quorum 1/3" in page and ">open<" in page
+
+
+async def test_a_change_of_the_rules_is_written_with_its_item_or_not_at_all(live: Live,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The item and the change's row are stored in one transaction: a failure between the two
+    (a full disk, a crash) leaves no item whose aggregate would never be turned into the change."""
+    officer = (await live.member("secretary")).member
+    closes = int((time.time() + 7 * 86400) * 1000)
+    before = await live.node.envelopes.count()
+
+    async def full_disk(*_: object) -> None:
+        raise OSError("database or disk is full")
+
+    monkeypatch.setattr(RuleChangeStore, "add_in", staticmethod(full_disk))
+    with pytest.raises(OSError):
+        await rules_change.propose(live.node, officer, {"quorum": {"num": 1, "den": 3}}, closes)
+    assert await live.node.envelopes.count() == before and await live.node.rule_changes.open() == []
+    monkeypatch.undo()
+    item = await rules_change.propose(live.node, officer, {"quorum": {"num": 1, "den": 3}}, closes)
+    row = await live.node.rule_changes.get(item.id)
+    assert row is not None and row.state == "open" and await live.node.envelopes.count() == before + 1

@@ -179,8 +179,9 @@ async def test_the_founding_body_puts_a_change_of_the_rules_to_its_children_from
         assert "levels national, region, branch, youth" in page and "quorum 1/3" in page and ">open<" in page
 
 
-async def test_a_change_of_the_rules_is_written_with_its_item_or_not_at_all(live: Live,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+async def test_a_change_of_the_rules_is_written_with_its_item_or_not_at_all(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The item and the change's row are stored in one transaction: a failure between the two
     (a full disk, a crash) leaves no item whose aggregate would never be turned into the change."""
     officer = (await live.member("secretary")).member

@@ -115,9 +115,13 @@ def add_arguments(command: Any) -> None:
     p = joins.add_parser("code", help="make a one-time join code for a node this body expects (shown once)")
     add_dir(p)
     for action, text in (("approve", "approve a pending request: sign the charter it asks for"),
+                         ("propose", "put the charter a pending request asks for to this body's members (where a "
+                                     "charter needs their decision: the node signs it once carried)"),
                          ("refuse", "refuse a pending request")):  # fmt: skip
         p = joins.add_parser(action, help=text)
         p.add_argument("id", type=int, help="the request's number, as `joins list` shows it")
+        if action == "propose":
+            p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the officer proposing it")
         add_dir(p)
 
 
@@ -322,15 +326,16 @@ async def _ask_for_charter(node: Node, parent: str, wait_s: float, code: str = "
         answer = msgspec.msgpack.decode(await transport.request("POST", parent, "/fed/v1/join", body), type=JoinState)
         print(f"join request {answer.id} sent: {answer.status}")
         deadline = time.monotonic() + wait_s
-        while answer.status == "pending" and time.monotonic() < deadline:
+        waiting = ("pending", "voting")  # voting: the parent's members decide on the charter
+        while answer.status in waiting and time.monotonic() < deadline:
             await asyncio.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
             data = await transport.request("GET", parent, "/fed/v1/join")
             answer = msgspec.msgpack.decode(data, type=JoinState)
         print(f"join request {answer.id}: {answer.status}" + (f" (charter {answer.charter})" if answer.charter else ""))
         if answer.status == "refused":
             raise NodeError("the parent refused the join request")
-        if answer.status == "pending" and wait_s > 0:
-            raise NodeError(f"still pending after {wait_s:g} s; `join --request --wait N` again to keep waiting")
+        if answer.status in waiting and wait_s > 0:
+            raise NodeError(f"still {answer.status} after {wait_s:g} s; `join --request --wait N` again to wait more")
     except PeerError as exc:
         raise NodeError(f"could not ask {parent}: {exc}") from None
     finally:
@@ -341,7 +346,9 @@ async def _joins(args: argparse.Namespace) -> int:
     async with Node.opened(Path(args.dir)) as node:
         if args.joins_action == "list":
             for join in await node.joins.list():
-                print(f"{join.id:>4}  {join.status:<8}  {join.level:<8}  {join.name}  {join.node_id}  {join.url}")
+                ballot = f"  (members' ballot {join.ballot})" if join.status == "voting" else ""
+                print(f"{join.id:>4}  {join.status:<8}  {join.level:<8}  {join.name}  {join.node_id}  {join.url}"
+                      + ballot)
             return 0
         if args.joins_action == "code":
             code = await join_code(node, None)
@@ -353,6 +360,8 @@ async def _joins(args: argparse.Namespace) -> int:
             await refuse_join(node, args.id, None)  # the same rules as the API (no member: an operator)
             print(f"refused join request {args.id}")
             return 0
+        if args.joins_action == "propose":
+            return _proposed(await authority.propose_join(node, await _officer(node, args.as_email), args.id))
         envelope = await approve_join(node, args.id, None)
         print(f"approved join request {args.id}: charter {envelope.id.hex()}")
         return 0

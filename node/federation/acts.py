@@ -131,7 +131,12 @@ async def approve_join(node: Acting, join_id: int, officer_id: int | None) -> En
         await node.joins.expire()
         join = await node.joins.get(join_id)
         if join.status != "pending":
-            raise Conflict(f"join request {join.id} is {join.status}")
+            raise Conflict(f"join request {join.id} is {join.status}", code="not_pending")
+        trust = node.federation_state.trust
+        if trust is not None and "charter" in (trust.rules.authority or []):
+            raise Conflict("in this federation a charter needs the members' carried decision: put this request to "
+                           f"them (the join requests page, `branchnet joins propose {join.id} --as EMAIL`, or POST "
+                           f"/api/v1/joins/{join.id}/proposals)", code="needs_decision")  # fmt: skip
         envelope = await issue_charter(node, parse_node_id(join.node_id), join.name, join.level, join.url)
         if officer_id is not None:
             await node.joins.decided_by(join.id, officer_id)

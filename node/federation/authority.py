@@ -24,7 +24,7 @@ from node.federation.upward import Upward
 from node.rules.upward import check_may_act_for_body
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
-from protocol import Charter, Decision, Delegates, Revocation, node_id_text
+from protocol import Charter, Decision, Delegates, Revocation, node_id_text, parse_node_id
 from protocol.authority import act_text
 from protocol.encoding import encode
 
@@ -103,6 +103,21 @@ async def propose_charter(node: Proposing, who: Member, key: bytes, name: str, l
     return await _propose(node, who, charter_body(node, key, name, level, url), closes, clock)
 
 
+async def propose_join(node: Proposing, who: Member, join_id: int, closes: int | None = None,
+                       clock: Callable[[], float] = time.time) -> BallotRow:  # fmt: skip
+    """Put the charter a pending join request asks for to this body's members (where the
+    federation's rules say a charter needs their decision, the way to approve one). The request
+    is then 'voting' until the ballot closes: approved with the charter the node signs once it
+    is carried, else refused (node/storage/acts.py answers it as it settles the act)."""
+    async with node.joins.deciding:
+        await node.joins.expire()
+        join = await node.joins.get(join_id)
+        if join.status != "pending":
+            raise Conflict(f"join request {join.id} is {join.status}", code="not_pending")
+        act = charter_body(node, parse_node_id(join.node_id), join.name, join.level, join.url)
+        return await _propose(node, who, act, closes, clock, join=join.id)
+
+
 async def propose_revocation(node: Proposing, who: Member, key: bytes, after_seq: int | None, reason: str,
                              closes: int | None = None, clock: Callable[[], float] = time.time
                              ) -> BallotRow:  # fmt: skip
@@ -118,7 +133,7 @@ async def propose_delegates(node: Delegating, who: Member, count: int, names: li
 
 
 async def _propose(node: Proposing, who: Member, act: Charter | Revocation | Delegates, closes: int | None,
-                   clock: Callable[[], float]) -> BallotRow:  # fmt: skip
+                   clock: Callable[[], float], join: int | None = None) -> BallotRow:  # fmt: skip
     trust = node.federation_state.trust
     if trust is None:
         raise Conflict("this node holds no federation yet", code="not_federated")
@@ -131,5 +146,5 @@ async def _propose(node: Proposing, who: Member, act: Charter | Revocation | Del
         above = trust.name_of(act.to) or "the body above"
         kind, subject, about = "delegates", f"Send {act.count} delegates to {above}", act.to
     spec = BallotSpec(motion=f"act:{kind}:{node_id_text(about)[:24]}", subject=subject, text=text, closes=closes,
-                      act=(kind, encode(act)))  # fmt: skip
+                      act=(kind, encode(act)), join=join)  # fmt: skip
     return await open_ballot(node, who, spec, clock)

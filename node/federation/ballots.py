@@ -97,6 +97,7 @@ class BallotSpec:
     election: ElectionSpec | None = None  # ranked: seats, counting, what for
     once: bool = False  # at most one ballot ever on ``motion`` (checked where it is written)
     act: tuple[str, bytes] | None = None  # the act of power it decides: (kind, canonical body)
+    join: int | None = None  # the join request whose charter it decides
 
 
 def now_ms(clock: Callable[[], float] = time.time) -> int:
@@ -175,7 +176,7 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
         return notices.ballot_params(config, ballot_id, spec.subject, spec.closes)
 
     row = await node.ballots.create(new, electors, notice if config.mail.enabled else None, once=spec.once,
-                                    act=spec.act)  # fmt: skip
+                                    act=spec.act, join=spec.join)  # fmt: skip
     node.outbox.queued()
     return row
 

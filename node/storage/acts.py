@@ -53,11 +53,17 @@ class ActStore:
 
     async def settle(self, ballot_id: int, state: str, signed: bytes | None = None) -> bool:
         """The act's ballot closed: ``signed`` (with the act's id), ``lost``, or ``void`` (the
-        text voted on is not the act's); once (False: settled already)."""
+        text voted on is not the act's); once (False: settled already). A join request the
+        ballot decided is answered in the same transaction: approved with the charter, or
+        refused."""
         async with self.db.write("acts.settle") as conn:
             cursor = await conn.execute(
                 "UPDATE acts SET state = ?, signed = ? WHERE ballot_id = ? AND state = 'voting'",
                 (state, signed, ballot_id),
+            )
+            await conn.execute(
+                "UPDATE joins SET status = ?, charter_id = ? WHERE ballot_id = ? AND status = 'voting'",
+                ("approved" if state == "signed" else "refused", signed, ballot_id),
             )
             return cursor.rowcount == 1
 

@@ -257,13 +257,14 @@ class BallotStore:
 
     async def create(self, new: NewBallot, electors: list[tuple[int, bytes]],
                      notice: Callable[[int], dict[str, Any]] | None = None, *, once: bool = False,
-                     act: tuple[str, bytes] | None = None) -> BallotRow:  # fmt: skip
+                     act: tuple[str, bytes] | None = None, join: int | None = None) -> BallotRow:  # fmt: skip
         """The ballot and its frozen electorate (member id, roll salt), together; with
         ``notice`` (the values of the mail, given the ballot's id), a notice to each elector
         who has ballot notices on, in the same transaction. With ``once``, refused (409
         ``already_balloted``) when a ballot on the same motion exists, checked in that
         transaction too. With ``act`` (kind, canonical body), the act of power it decides
-        (table ``acts``), in the same transaction."""
+        (table ``acts``), in the same transaction; with ``join``, the join request whose
+        charter it decides, then 'voting' (refused, 409, unless still pending)."""
         async with self.db.write("ballots.create") as conn:
             if once:
                 cursor = await conn.execute("SELECT 1 FROM ballots WHERE motion = ? LIMIT 1", (new.motion,))
@@ -294,6 +295,13 @@ class BallotStore:
             if act is not None:
                 await conn.execute("INSERT INTO acts (ballot_id, kind, body, proposed_by) VALUES (?, ?, ?, ?)",
                                    (ballot_id, act[0], act[1], new.created_by))  # fmt: skip
+            if join is not None:
+                cursor = await conn.execute(
+                    "UPDATE joins SET status = 'voting', ballot_id = ? WHERE id = ? AND status = 'pending'",
+                    (ballot_id, join),
+                )
+                if cursor.rowcount != 1:
+                    raise Conflict(f"join request {join} is no longer pending", code="not_pending")
         self.on_opened()
         return await self.require(int(ballot_id or 0))
 

@@ -1,4 +1,5 @@
-"""Join requests: nodes asking this node for a charter, waiting for an officer's decision.
+"""Join requests: nodes asking this node for a charter, waiting for an officer's decision
+(or, where a charter needs the members' decision, for their ballot: status 'voting').
 
 Anyone with a fresh key can ask, so requests are bounded: their fields are checked as a
 charter's are (by the same types), pending requests are capped per client address and in
@@ -37,6 +38,7 @@ class JoinView(msgspec.Struct):
     charter: str | None = None
     expires_at: int | None = None
     expected: bool = False  # came with a join code an officer gave out
+    ballot: int | None = None  # voting: the members' ballot on the charter it asks for
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class JoinStore:
             async with conn.execute("SELECT id, status FROM joins WHERE key = ?", (key,)) as cursor:
                 row = await cursor.fetchone()
             expected = bool(asked.code) and await _use_code(conn, asked.code, key, now)
-            if row is None or row[1] == "expired" or (expected and row[1] != "approved"):
+            if row is None or row[1] == "expired" or (expected and row[1] not in ("approved", "voting")):
                 if not expected:
                     async with conn.execute(
                         "SELECT COUNT(*), SUM(address = ?) FROM joins WHERE status = 'pending'", (address,)
@@ -194,4 +196,5 @@ def _view(r: sqlite3.Row) -> JoinView:
         charter=bytes(charter).hex() if charter else None,
         expires_at=r["expires_at"] or None,
         expected=bool(r["expected"]),
+        ballot=r["ballot_id"],
     )

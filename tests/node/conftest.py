@@ -29,11 +29,12 @@ def password_hash() -> str:
     return hash_password_sync(PASSWORD)
 
 
-async def new_node_dir(parent: Path, name: str = "Test Branch", federation: bool = True, level: str = "branch") -> Path:
+async def new_node_dir(parent: Path, name: str = "Test Branch", federation: bool = True, level: str = "branch",
+                       authority: list[str] | None = None) -> Path:  # fmt: skip
     directory = parent / "node"
     await init_node(directory, name, level, "127.0.0.1:0", None)
     if federation:
-        await found_federation(directory, "Test Federation")
+        await found_federation(directory, "Test Federation", authority)
     return directory
 
 

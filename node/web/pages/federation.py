@@ -65,9 +65,13 @@ async def joins_page(request: web.Request, code: str | None = None) -> web.Strea
     await joins.expire()
     pending = await joins.list("pending", 0, LIST_LIMIT)
     pending.sort(key=lambda j: not j.expected)  # the nodes this body expects first
-    decided = [j for j in await joins.list(None, 0, LIST_LIMIT) if j.status != "pending"]
-    return render(request, "joins.html", {"pending": pending, "decided": decided[-20:], "notice": _notice(request),
-                                          "code": code, "public_url": node.config.http.public_url})  # fmt: skip
+    voting = await joins.list("voting", 0, LIST_LIMIT)
+    decided = [j for j in await joins.list(None, 0, LIST_LIMIT) if j.status not in ("pending", "voting")]
+    trust = node.federation_state.trust
+    by_vote = trust is not None and "charter" in (trust.rules.authority or [])
+    return render(request, "joins.html", {"pending": pending, "voting": voting, "decided": decided[-20:],
+                                          "notice": _notice(request), "code": code, "by_vote": by_vote,
+                                          "public_url": node.config.http.public_url})  # fmt: skip
 
 
 async def join_code(request: web.Request) -> web.StreamResponse:
@@ -80,6 +84,13 @@ async def join_approve(request: web.Request) -> web.StreamResponse:
     await read_form(request)
     await acts.approve_join(node_of(request), int_param(request, "join_id"), who_of(request).id)
     return redirect("/federation/joins?done=approved")
+
+
+async def join_propose(request: web.Request) -> web.StreamResponse:
+    """Put the charter a join request asks for to the members: to its ballot."""
+    await read_form(request)
+    row = await authority.propose_join(node_of(request), who_of(request), int_param(request, "join_id"))
+    return redirect(f"/ballots/{row.id}")
 
 
 async def join_refuse(request: web.Request) -> web.StreamResponse:
@@ -351,6 +362,7 @@ PAGES = [
     Page("GET", "/federation/joins", joins_page, "officer"),
     Page("POST", "/federation/joins/code", join_code, "officer"),
     Page("POST", "/federation/joins/{join_id}/approve", join_approve, "officer"),
+    Page("POST", "/federation/joins/{join_id}/propose", join_propose, "officer"),
     Page("POST", "/federation/joins/{join_id}/refuse", join_refuse, "officer"),
     Page("GET", "/federation/children", children_page, "officer"),
     Page("POST", "/federation/charters", charter, "officer"),

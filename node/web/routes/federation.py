@@ -27,7 +27,7 @@ from node.web.routing import LIMIT_200, Query, Route
 from protocol import NodeProfile, ProtocolError, parse_node_id
 from protocol.models import MAX_SEQ
 
-JOIN_STATUSES = ("pending", "approved", "refused", "expired")
+JOIN_STATUSES = ("pending", "voting", "approved", "refused", "expired")
 
 
 class ProfileIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -144,6 +144,12 @@ async def propose_charter(request: web.Request, who: Member | None) -> web.Strea
     return await _proposed(request, row.id)
 
 
+async def propose_join(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    row = await authority.propose_join(node_of(request), who, int_param(request, "join_id"))
+    return await _proposed(request, row.id)
+
+
 async def propose_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, RevocationIn)
@@ -172,7 +178,7 @@ ROUTES: tuple[Route, ...] = (
         "Join requests from other nodes, a page at a time (?status=&after=ID&limit=N)",
         response=list[JoinView],
         query=(
-            Query("status", {"type": "string", "enum": ["pending", "approved", "refused", "expired"]}),
+            Query("status", {"type": "string", "enum": list(JOIN_STATUSES)}),
             Query("after", {"type": "string", "pattern": r"^[0-9]{1,19}$"}),
             Query("limit", LIMIT_200),
         ),
@@ -182,8 +188,17 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/joins/{join_id}/approve",
         approve_join,
         "officer",
-        "Approve: sign a charter",
+        "Approve: sign a charter (where a charter needs the members' decision: 409 needs_decision, propose it)",
         response=Appended,
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/joins/{join_id}/proposals",
+        propose_join,
+        "officer",
+        "Put the charter a join request asks for to this body's members (the node signs it once carried)",
+        response=ActView,
         status=201,
     ),
     Route("POST", "/api/v1/joins/{join_id}/refuse", refuse_join, "officer", "Refuse a join request", status=204),

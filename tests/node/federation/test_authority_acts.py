@@ -16,6 +16,8 @@ from node.errors import Conflict
 from node.federation import acts, authority, ballots
 from node.service import Node
 from node.storage.members import Member, MemberIn
+from protocol import SigningKey
+from protocol.wire import JoinRequest
 from tests.node.federation.test_upward import Clock
 
 
@@ -241,3 +243,42 @@ async def test_a_delegates_record_put_to_the_members_is_signed_citing_their_deci
     assert isinstance(signed.payload.body, Delegates) and signed.payload.body.decision is not None
     await fed.sync()
     assert await fed.national.envelopes.get(act.signed) is not None  # taken in above
+
+
+async def test_a_join_request_is_put_to_the_members_and_answered_by_their_ballot(fed: Fed) -> None:
+    """Where a charter needs the members' decision, an officer's approval cannot sign it: the
+    request goes to the members, the asking node is told 'voting', and the ballot answers it,
+    approved with the charter the node signs once carried, or refused once lost."""
+    north = fed.north.key.public
+    other = SigningKey.generate().public
+    for key, name in ((north, "North"), (other, "Other")):
+        await fed.national.joins.request(key, JoinRequest(name=name, level="region", url="https://x.example.org"),
+                                         "192.0.2.9")  # fmt: skip
+    ids = {j.name: j.id for j in await fed.national.joins.list("pending")}
+    with pytest.raises(Conflict) as alone:
+        await acts.approve_join(fed.national, ids["North"], fed.officer.id)
+    assert alone.value.code == "needs_decision" and f"joins propose {ids['North']}" in alone.value.message
+    row = await authority.propose_join(fed.national, fed.officer, ids["North"], clock=fed.clock)
+    assert row.text.startswith("Charter North as a region of this federation, its key bn1")
+    for again in (authority.propose_join(fed.national, fed.officer, ids["North"], clock=fed.clock),
+                  acts.refuse_join(fed.national, ids["North"], fed.officer.id)):  # fmt: skip
+        with pytest.raises(Conflict):  # one decision on a request: it is with the members now
+            await again
+    asked = await fed.national.joins.state_of(north)
+    assert asked is not None and (asked.status, asked.ballot) == ("voting", row.id)
+    again = await fed.national.joins.request(north, JoinRequest(name="North", level="region", url="https://x.example.org"),
+                                             "192.0.2.9")  # fmt: skip
+    assert again.status == "voting"  # asking again while the members vote changes nothing
+    await fed.vote(row.id, ["for", "for", "against"])
+    asked = await fed.national.joins.state_of(north)
+    act = await fed.national.acts.for_ballot(row.id)
+    assert act is not None and act.signed is not None
+    assert asked is not None and (asked.status, asked.charter) == ("approved", act.signed.hex())
+    await fed.sync()
+    trust = fed.north.federation_state.trust
+    assert trust is not None and north in trust.bodies  # North holds its charter
+    lost = await authority.propose_join(fed.national, fed.officer, ids["Other"], clock=fed.clock)
+    await fed.vote(lost.id, ["against", "against", "for"])
+    refused = await fed.national.joins.state_of(other)
+    assert refused is not None and refused.status == "refused" and refused.charter is None
+    assert other not in (fed.national.federation_state.trust or trust).bodies

@@ -199,6 +199,10 @@ async def _approve(c: Cell) -> Request:
     return await _join_path(c, "approve")
 
 
+async def _propose_join(c: Cell) -> Request:
+    return await _join_path(c, "proposals")
+
+
 async def _refuse(c: Cell) -> Request:
     return await _join_path(c, "refuse")
 

@@ -45,6 +45,7 @@ from tests.node.web.authz_builders import (
     _motion_path,
     _new_selection,
     _pledge,
+    _propose_join,
     _refusal,
     _refuse,
     _reset,
@@ -152,6 +153,10 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ),
     ("POST", "/api/v1/joins/{join_id}/approve"): (
         _approve,
+        {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
+    ),
+    ("POST", "/api/v1/joins/{join_id}/proposals"): (
+        _propose_join,
         {"anonymous": (A, A), "member": (F, F), "officer": (201, 201), "admin": (201, 201)},
     ),
     ("POST", "/api/v1/joins/{join_id}/refuse"): (

@@ -19,9 +19,10 @@ from tests.node.web.test_pages import form_token, fresh, sign_in
 
 
 @pytest.fixture
-async def node_dir(tmp_path: Path) -> Path:
-    """A national body: it charters regions."""
-    return await new_node_dir(tmp_path, "National Committee", level="national")
+async def node_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A national body: it charters regions (``indirect`` parameter: the acts its members decide)."""
+    return await new_node_dir(tmp_path, "National Committee", level="national",
+                              authority=getattr(request, "param", None))  # fmt: skip
 
 
 async def test_an_officer_charters_and_revokes_a_body(live: Live) -> None:
@@ -77,6 +78,34 @@ async def test_join_requests_are_approved_and_refused_from_the_page(live: Live) 
         assert "No requests are waiting." in page and "approved" in page and "refused" in page
     trust = live.node.federation_state.trust
     assert trust is not None and east in trust.bodies and west not in trust.bodies
+
+
+@pytest.mark.parametrize("node_dir", [["charter"]], indirect=True)
+async def test_where_charters_are_the_members_decision_a_join_request_is_put_to_them(live: Live) -> None:
+    officer = await live.member("secretary")
+    east = SigningKey.generate().public
+    await live.node.joins.request(east, JoinRequest(name="East Region", level="region", url="https://x.example.org"),
+                                  "192.0.2.9")  # fmt: skip
+    (join,) = await live.node.joins.list("pending", 0, 10)
+    async with await fresh(live) as http:
+        await sign_in(http, officer)
+        token = await form_token(http, "/federation/joins")
+        async with http.get("/federation/joins") as r:
+            page = unescape(await r.text())
+        assert "Put East Region to the members" in page and "Approve East Region" not in page
+        async with http.post(f"/federation/joins/{join.id}/approve", data={"csrf": token}) as r:
+            assert r.status == 409 and "put this request to them" in unescape(await r.text())
+        async with http.post(f"/federation/joins/{join.id}/propose", data={"csrf": token},
+                             allow_redirects=False) as r:  # fmt: skip
+            assert r.status == 303 and r.headers["Location"].startswith("/ballots/")
+            ballot = int(r.headers["Location"].rsplit("/", 1)[1])
+        async with http.get("/federation/joins") as r:
+            page = unescape(await r.text())
+        assert "No requests are waiting." in page and "With the members" in page and f'/ballots/{ballot}"' in page
+        async with http.get(f"/ballots/{ballot}") as r:
+            assert "Charter East Region as a region of this federation" in unescape(await r.text())
+        async with http.post(f"/api/v1/joins/{join.id}/proposals", headers=officer.headers) as r:
+            assert r.status == 409 and (await r.json())["error"]["code"] == "not_pending"  # with the members already
 
 
 async def test_public_pages_show_the_node_the_tree_and_an_envelope_with_its_standing(live: Live) -> None:

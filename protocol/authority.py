@@ -38,6 +38,7 @@ even empty: a federation founded before these rules keeps its old ones):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import get_args
 
 from .aggregates import outcome_of
 from .ballots import quorate
@@ -61,9 +62,11 @@ from .models import (
     RulesChange,
     kind_of,
 )
+from .models_federation import AuthorityAct
 from .upward import text_hash
 
 Act = Charter | Revocation | Delegates
+AUTHORITY_ACTS: tuple[str, ...] = get_args(AuthorityAct)  # what a genesis may list (`branchnet genesis`: all)
 AMEND_THRESHOLD = Ratio(num=2, den=3)  # when the rules name none
 FREEZE_DAYS = 14  # when the rules name none
 DAY_MS = 86_400_000

@@ -1,8 +1,10 @@
 """`branchnet demo`: a small federation of real `branchnet serve` processes on 127.0.0.1.
 
-A national node, two regions, four branches and a youth section. The genesis, the joins and the charters
-go through the same functions as `branchnet genesis`, `branchnet join` and `branchnet
-charter`; every node publishes its profile; then the demo waits until every node holds
+A national node, two regions, four branches and a youth section. The genesis and the joins go
+through the same functions as `branchnet genesis` and `branchnet join`; the genesis lists every
+act as its bodies' members' decision (as `branchnet genesis` does by default), so each charter
+is put to the parent's members (`branchnet charter --propose`), who carry it, and the parent's
+node signs it; every node publishes its profile; then the demo waits until every node holds
 identical heads and prints a table. It stops every process it started, on Ctrl-C or, with
 ``--once``, as soon as the nodes converged (exit 1, with the reason, if they do not
 within ``--timeout`` seconds).
@@ -19,7 +21,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,9 @@ from node.federation import acts, judging
 from node.gossip.client import HttpTransport
 from node.rules.passwords import hash_password
 from node.service import Node
-from node.storage.members import MemberIn
+from node.storage.members import Member, MemberIn
 from protocol import NodeProfile, open_envelope, parse_node_id
+from protocol.authority import AUTHORITY_ACTS
 
 STARTUP_TIMEOUT_S = 30.0
 LAYOUT: list[tuple[str, str, str | None]] = [  # name, level, parent name
@@ -152,10 +155,37 @@ async def join_federation(directory: Path, federation: bytes, parent_url: str) -
         await acts.join_federation(node, genesis, parent_url)
 
 
-async def charter(parent_dir: Path, child: RunningNode) -> None:
-    """What `branchnet charter --dir PARENT --node-id ID --name N --level L --url U` does."""
-    async with Node.opened(parent_dir) as node:
-        await acts.issue_charter(node, parse_node_id(child.node_id), child.name, child.level, child.url)
+async def charter(parent: RunningNode, child: RunningNode, by_vote: bool = True) -> None:
+    """What `branchnet charter --propose --as SECRETARY` and the parent's members' votes do (the
+    demo's genesis lists every act as its members' decision, as `branchnet genesis` does): the
+    parent's members carry the charter, and its node signs it by itself. Without ``by_vote`` (a
+    federation whose genesis lists no charter), what `branchnet charter` does."""
+    if not by_vote:
+        async with Node.opened(parent.directory) as node:
+            await acts.issue_charter(node, parse_node_id(child.node_id), child.name, child.level, child.url)
+        return
+    async with Node.opened(parent.directory) as node:
+        secretary = await seed_members(node, parent)
+        officer = (await node.auth.create_token(secretary.id, "demo"))[1]
+        voters = [(await node.auth.create_token(m.id, "demo"))[1] for m in await node.members.list("active")
+                  if m.role == "member"]  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+
+        async def call(method: str, path: str, token: str, body: object = None) -> Any:
+            async with http.request(method, parent.url + path, json=body,
+                                    headers={"Authorization": f"Bearer {token}"}) as r:  # fmt: skip
+                if r.status not in (200, 201):
+                    raise RuntimeError(f"{parent.name}: {method} {path}: {r.status} {await r.text()}")
+                return await r.json()
+
+        proposed = await call("POST", "/api/v1/charters/proposals", officer, {
+            "node_id": child.node_id, "name": child.name, "level": child.level, "url": child.url})  # fmt: skip
+        for token in voters:
+            await call("POST", f"/api/v1/ballots/{proposed['ballot']}/votes", token, {"choice": "for"})
+        await call("POST", f"/api/v1/ballots/{proposed['ballot']}/close", officer)
+        act = next(a for a in await call("GET", "/api/v1/acts", officer) if a["ballot"] == proposed["ballot"])
+        if act["state"] != "signed":
+            raise RuntimeError(f"{parent.name}'s charter of {child.name} was not signed: {act}")
 
 
 DEMO_MEMBERS = ["Amira Haddad", "Tom Okafor", "Siân Davies", "Priya Raman", "Jack O'Neill", "Mei Chen"]
@@ -165,26 +195,31 @@ def slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
 
+async def seed_members(node: Node, running: RunningNode) -> Member:
+    """The demo's secretary and members of ``running`` (added once); the secretary."""
+    email = f"secretary@{slug(running.name)}.example"
+    record = await node.members.login_record(email)
+    if record is not None:
+        return record[0]
+    member = await node.members.add(MemberIn(name=f"{running.name} Secretary", email=email, role="secretary"))
+    domain = f"{slug(running.name)}.example"
+    rows = [(i, MemberIn(name=name, email=f"member{i + 1}@{domain}", youth=i == 0))
+            for i, name in enumerate(DEMO_MEMBERS)]  # fmt: skip
+    await node.members.import_all(rows, skip_existing=True)
+    return member
+
+
 async def demo_sign_in(running: RunningNode, password_hash: str) -> str:
     """A secretary who can sign in to the node's pages (the password is the demo's, set anew
     at every run), and a few members to see there; the secretary's email."""
-    email = f"secretary@{slug(running.name)}.example"
     async with Node.opened(running.directory) as node:
-        record = await node.members.login_record(email)
-        if record is None:
-            member = await node.members.add(MemberIn(name=f"{running.name} Secretary", email=email, role="secretary"))
-            domain = f"{slug(running.name)}.example"
-            rows = [(i, MemberIn(name=name, email=f"member{i + 1}@{domain}", youth=i == 0))
-                    for i, name in enumerate(DEMO_MEMBERS)]  # fmt: skip
-            await node.members.import_all(rows, skip_existing=True)
-        else:
-            member = record[0]
+        member = await seed_members(node, running)
         await node.auth.change_password(member.id, password_hash)
         # And an ordinary member, to see the pages as most people will: what waits for them.
         plain = await node.members.login_record(f"member2@{slug(running.name)}.example")
         if plain is not None:
             await node.auth.change_password(plain[0].id, password_hash)
-    return email
+    return member.email
 
 
 def member_email(running: RunningNode) -> str:
@@ -265,8 +300,11 @@ async def publish_profile(running: RunningNode) -> None:
 
 
 async def build(base: Path, env: dict[str, str], layout: list[tuple[str, str, str | None]] = LAYOUT,
-                federation_name: str = "Demo Federation") -> list[RunningNode]:  # fmt: skip
-    """Create, start, found, join and charter every node of ``layout``; returns them running."""
+                federation_name: str = "Demo Federation", authority: Sequence[str] | None = AUTHORITY_ACTS
+                ) -> list[RunningNode]:  # fmt: skip
+    """Create, start, found, join and charter every node of ``layout``; returns them running.
+    ``authority``: the acts the genesis makes its bodies' members' decision (None: no list, as a
+    federation founded before there were any; the gossip tests count envelopes that way)."""
     nodes = [RunningNode(name, level, parent, base / f"{i:02d}-{name.lower().replace(' ', '-')}")
              for i, (name, level, parent) in enumerate(layout)]  # fmt: skip
     by_name = {n.name: n for n in nodes}
@@ -278,7 +316,8 @@ async def build(base: Path, env: dict[str, str], layout: list[tuple[str, str, st
     fresh = not (founder.directory / "node.db").exists() or (await _federation_of(founder.directory)) is None
     if fresh:
         with contextlib.redirect_stdout(None):
-            await found_federation(founder.directory, federation_name)
+            await found_federation(founder.directory, federation_name,
+                                   None if authority is None else list(authority))  # fmt: skip
     # A second run on the same folders resumes: every node's log is its own and nowhere newer (the
     # demo's nodes all stopped together), so each trusts it at once instead of waiting to hear its
     # latest sequence from peers it cannot yet find at their new ports.
@@ -294,7 +333,7 @@ async def build(base: Path, env: dict[str, str], layout: list[tuple[str, str, st
                 parent = by_name[n.parent]
                 await join_federation(n.directory, federation, parent.url)
                 await wait_chartered(parent)  # a region charters once it holds its own charter
-                await charter(parent.directory, n)
+                await charter(parent, n, by_vote="charter" in (authority or ()))
         for n in nodes:  # where each can be reached now (a resumed node has a new port)
             await publish_profile(n)
         if not fresh:

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from node.cli.demo_upward import Api, Result, RunningNode, _tokens, decide_and_mandate, held, sent, until
+from node.cli.demo_upward import Api, Result, RunningNode, _tokens, carried_act, decide_and_mandate, held, sent, until
 
 
 async def put_rules_change(api: dict[str, Api], founder: RunningNode, children: Sequence[RunningNode],
@@ -63,12 +63,7 @@ async def demo_acts(nodes: Sequence[RunningNode], upward: Result, window_s: floa
         proposed = await a.call("POST", "/api/v1/revocations/proposals", {
             "node_id": york.node_id, "reason": "York Branch stopped meeting and asked to be wound up."})  # fmt: skip
         choices = ["for"] * 4 + ["against"]
-        for token, choice in zip(a.voters, choices, strict=False):
-            await a.call("POST", f"/api/v1/ballots/{proposed['ballot']}/votes", {"choice": choice}, token=token)
-        await a.call("POST", f"/api/v1/ballots/{proposed['ballot']}/close")
-        act = next(x for x in await a.call("GET", "/api/v1/acts") if x["ballot"] == proposed["ballot"])
-        if act["state"] != "signed":
-            raise RuntimeError(f"North's revocation of York was not signed: {act}")
+        act = await carried_act(a, proposed, choices)
         await everywhere(act["signed"], "North's revocation of York")
         item, aggregate = upward.items[north.name], upward.aggregates[north.name]
         for n in nodes:  # York's mandate stays counted in North's aggregate, and it still adds up

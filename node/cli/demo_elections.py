@@ -82,7 +82,7 @@ async def demo_elections(nodes: Sequence[RunningNode], window_s: float = 10.0, t
         out.delegates = closed["decision"]
         out.lines.append(
             f"{branches[0].name} elected its delegates to {region.name} by STV: {', '.join(elected)} "
-            f"({cast} ranked ballots, {len(names)} standing); they replace the officers' record"
+            f"({cast} ranked ballots, {len(names)} standing); its node recorded them, citing the election"
         )
 
         # The region selects a two-seat slate across its branches.

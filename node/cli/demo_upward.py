@@ -74,6 +74,20 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, deadline: float
         await asyncio.sleep(0.2)
 
 
+async def carried_act(api: Api, proposed: dict[str, Any], choices: list[str]) -> dict[str, Any]:
+    """An act of power put to ``api``'s members (``proposed``: the answer of a POST .../proposals):
+    they vote ``choices``, the secretary closes the ballot, and the node signs the act by itself
+    once carried (docs/federation.md, "Authority"); the act as GET /api/v1/acts lists it."""
+    ballot = proposed["ballot"]
+    for token, choice in zip(api.voters, choices, strict=False):
+        await api.call("POST", f"/api/v1/ballots/{ballot}/votes", {"choice": choice}, token=token)
+    await api.call("POST", f"/api/v1/ballots/{ballot}/close")
+    act: dict[str, Any] = next(x for x in await api.call("GET", "/api/v1/acts") if x["ballot"] == ballot)
+    if act["state"] != "signed":
+        raise RuntimeError(f"{api.running.name}: the act its members voted on was not signed: {act}")
+    return act
+
+
 async def held(api: Api, envelope_id: str, what: str, deadline: float) -> None:
     await until(functools.partial(api.holds, envelope_id), f"{api.running.name} to hold {what}", deadline)
 
@@ -151,7 +165,7 @@ async def demo_upward(nodes: Sequence[RunningNode], window_s: float = 10.0, time
                             "both consented")  # fmt: skip
 
         # Weights: every branch signs a roll (card votes: Leeds has taken in 25 more members first),
-        # regions and the youth section record their delegates.
+        # regions and the youth section record their delegates (an officers' record: each put to its members).
         leeds = branches[north.name][0]
         rows = "".join(f"Member {i},new{i}@{leeds.name.split()[0].lower()}.example\n" for i in range(25))
         async with http.post(f"{leeds.url}/api/v1/members/import?skip_bad=1", data=("name,email\n" + rows).encode(),
@@ -162,9 +176,10 @@ async def demo_upward(nodes: Sequence[RunningNode], window_s: float = 10.0, time
         api[leeds.name] = Api(http, leeds, *await _tokens(leeds))  # its new members vote too
         for b in (b for bs in branches.values() for b in bs):
             result.rolls[b.name] = (await api[b.name].call("POST", "/api/v1/rolls"))["decision"]
-        for body, count in zip([*regions, *youth], (3, 2, 1), strict=False):
-            recorded = await api[body.name].call("POST", "/api/v1/delegates", {"count": count, "names": ["Sam Porter"]})
-            result.delegates[body.name] = recorded["id"]
+        for body, count in zip([*regions, *youth], (3, 2, 1), strict=False):  # each by its members' vote
+            proposed = await api[body.name].call("POST", "/api/v1/delegates/proposals",
+                                                 {"count": count, "names": ["Sam Porter"]})  # fmt: skip
+            result.delegates[body.name] = (await carried_act(api[body.name], proposed, ["for"] * 4))["signed"]
 
         # The question, tabled by the national body and by both regions (North: the composite).
         started = time.time()

@@ -20,6 +20,7 @@ from typing import Any
 from node.cli.common import add_dir, fail, run_async
 from node.keyfile import KeyFileError, write_new_key
 from protocol import ProtocolError, SigningKey, check_logs, node_id_text, read_bundle
+from protocol.authority import AUTHORITY_ACTS
 
 
 # --- keys and bundles ---------------------------------------------------------------------
@@ -69,17 +70,18 @@ def _init(args: argparse.Namespace) -> int:
     )
 
 
-AUTHORITY_ACTS = ("charter", "revocation", "rules_change", "officers_delegates")  # docs/federation.md, Authority
 
 
 def _genesis(args: argparse.Namespace) -> int:
     from node.cli.setup import found_federation
 
-    acts = [a.strip() for a in args.authority.split(",") if a.strip()] if args.authority is not None else None
-    wrong = [a for a in acts or [] if a not in AUTHORITY_ACTS]
-    if wrong:
+    given = args.authority.strip()
+    acts = [] if given == "none" else [a.strip() for a in given.split(",") if a.strip()]
+    wrong = [a for a in acts if a not in AUTHORITY_ACTS]
+    if wrong or (not acts and given != "none"):
         known = ", ".join(AUTHORITY_ACTS)
-        return fail("genesis", f"--authority: {', '.join(wrong)} is not an act (give any of {known})")
+        what = f"{', '.join(wrong)} is not an act" if wrong else "no act given"
+        return fail("genesis", f"--authority: {what} (give any of {known}, or none)")
     return run_async("genesis", lambda: found_federation(Path(args.dir), args.federation, acts))
 
 
@@ -260,10 +262,10 @@ def parser() -> argparse.ArgumentParser:
     c = command("genesis", _genesis, "found a federation: this node signs its genesis")
     add_dir(c)
     c.add_argument("--federation", required=True, help="the federation's name")
-    c.add_argument("--authority", default=None, metavar="ACTS",
-                   help="acts a body signs only with its members' carried decision on them, comma-separated: "
-                        "charter,revocation,officers_delegates (docs/federation.md, Authority); a change of the "
-                        "rules always needs its children's vote")  # fmt: skip
+    c.add_argument("--authority", default=",".join(AUTHORITY_ACTS), metavar="ACTS",
+                   help="acts a body signs only with its members' carried decision on them, comma-separated, or "
+                        "none (default: all of charter,revocation,rules_change,officers_delegates; docs/federation.md, "
+                        "Authority); a change of the rules always needs its children's vote")  # fmt: skip
 
     c = command("serve", _serve, "run the node until SIGTERM or Ctrl-C")
     add_dir(c)

@@ -109,9 +109,9 @@ def _not_without_members(node: Acting, act: Charter | Revocation) -> None:
     trust = node.federation_state.trust
     if trust is not None and needs_authority(trust.rules, act):
         kind = "charter" if isinstance(act, Charter) else "revocation"
-        raise Conflict(f"in this federation a {kind} needs the members' carried decision on it: propose it to "
-                       f"them (branchnet act {'charter' if kind == 'charter' else 'revoke'} ...)",
-                       code="needs_decision")  # fmt: skip
+        raise Conflict(f"in this federation a {kind} needs the members' carried decision on it: put it to them "
+                       f"(`branchnet {'charter' if kind == 'charter' else 'revoke'} ... --propose --as EMAIL`, or "
+                       "'Put to the members' on the page)", code="needs_decision")  # fmt: skip
 
 
 async def issue_charter(node: Acting, key: bytes, name: str, level: str, url: str | None) -> Envelope:

@@ -7,7 +7,7 @@ import contextlib
 import resource
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from node.cli import demo
 from node.cli.demo import DEMO_ENV, RunningNode, poll, release
 from node.service import Node
 from protocol import NodeProfile
+from protocol.authority import AUTHORITY_ACTS
 
 
 @dataclass
@@ -115,10 +116,11 @@ TRIO = [
 
 @contextlib.asynccontextmanager
 async def running(
-    directory: Path, layout: list[tuple[str, str, str | None]] = TRIO
+    directory: Path, layout: list[tuple[str, str, str | None]] = TRIO, authority: Sequence[str] | None = AUTHORITY_ACTS
 ) -> AsyncIterator[list[RunningNode]]:
-    """A federation of real `branchnet serve` processes (the demo's way), stopped afterwards."""
-    nodes = await demo.build(directory, DEMO_ENV, layout)
+    """A federation of real `branchnet serve` processes (the demo's way), stopped afterwards
+    (``authority``: as :func:`node.cli.demo.build`)."""
+    nodes = await demo.build(directory, DEMO_ENV, layout, authority=authority)
     try:
         yield nodes
     finally:

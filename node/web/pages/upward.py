@@ -12,9 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from node.errors import BadInput, NodeError, NotFound
+from node.federation import authority, rules_change, upward
 from node.federation import campaigns as camp
 from node.federation import items as on_item
-from node.federation import rules_change, upward
 from node.federation import submissions as subm
 from node.federation.upward import NewItem
 from node.validation import whole_number
@@ -110,7 +110,9 @@ async def _agenda_context(request: web.Request, **extra: Any) -> dict[str, Any]:
     if delegates is not None:
         shown = [*delegates.names, *(f"delegate {i}" for i in range(len(delegates.names) + 1, delegates.count + 1))]
     values = {"title": "", "text": "", "closes": "", "weighting": "", "source": "", "count": "", "names": ""}
-    return {"items": items, "submissions": submissions, "composites": composites, "weightings": WEIGHTINGS,
+    trust = node.federation_state.trust
+    return {"delegates_by_vote": trust is not None and "officers_delegates" in (trust.rules.authority or []),
+            "items": items, "submissions": submissions, "composites": composites, "weightings": WEIGHTINGS,
             "values": values, "parent_name": upward.name_of(node, parent) if parent else None,
             "delegates": delegates, "delegates_shown": shown, "notice": _notice(request), **extra}  # fmt: skip
 
@@ -157,6 +159,9 @@ async def agenda_action(request: web.Request) -> web.StreamResponse:
             if count is None:
                 raise BadInput("the number of delegates is a whole number from 0 to 10000", field="count")
             names = [n.strip() for n in values["names"].splitlines() if n.strip()]
+            if text(form, "via") == "members":  # where the rules make such a record the members' decision
+                row = await authority.propose_delegates(node, who, count, names)
+                return redirect(f"/ballots/{row.id}")
             await camp.record_delegates(node, who, count, names)
             return redirect("/agenda?done=delegates")
         if action == "answer":

@@ -1,4 +1,5 @@
-"""`branchnet genesis --authority`, then `branchnet charter` in such a federation: refused when
+"""`branchnet genesis` (every act needs its body's decision unless `--authority` says
+otherwise), then `branchnet charter` in such a federation: refused when
 an officer signs alone (needs_decision); `--propose --as EMAIL` opens the members' ballot on
 the charter's text, and closing it carried signs the charter citing the decision."""
 
@@ -10,6 +11,7 @@ from node.federation import ballots
 from node.service import Node
 from node.storage.members import MemberIn
 from protocol import Charter, SigningKey, open_envelope
+from protocol.authority import AUTHORITY_ACTS
 from tests.node.cli.test_node_cli import branchnet
 
 
@@ -20,10 +22,14 @@ def test_a_charter_goes_to_the_members_from_the_command_line(tmp_path: Path) -> 
     assert branchnet("init", "--dir", d, "--name", "National", "--level", "national").returncode == 0
     wrong = branchnet("genesis", "--dir", d, "--federation", "Test", "--authority", "charter,coronation")
     assert wrong.returncode == 2 and "coronation is not an act" in wrong.stderr
-    assert branchnet("genesis", "--dir", d, "--federation", "Test", "--authority", "charter,revocation").returncode == 0
+    empty = branchnet("genesis", "--dir", d, "--federation", "Test", "--authority", ",")
+    assert empty.returncode == 2 and "no act given" in empty.stderr
+    assert branchnet("genesis", "--dir", d, "--federation", "Test").returncode == 0  # every act, by default
 
     async def members() -> None:
         async with Node.opened(Path(d)) as node:
+            trust = node.federation_state.trust
+            assert trust is not None and trust.rules.authority == list(AUTHORITY_ACTS)
             await node.members.add(MemberIn(name="Sec Retary", email="sec@example.org", role="secretary"))
             await node.members.add(MemberIn(name="Val Voter", email="val@example.org"))
 
@@ -55,3 +61,18 @@ def test_a_charter_goes_to_the_members_from_the_command_line(tmp_path: Path) -> 
 
     (charter,) = asyncio.run(signed())
     assert charter.name == "North" and charter.decision is not None
+
+
+def test_a_founder_may_list_no_act_but_not_by_a_typo(tmp_path: Path) -> None:
+    import asyncio
+
+    d = str(tmp_path / "national")
+    assert branchnet("init", "--dir", d, "--name", "National", "--level", "national").returncode == 0
+    assert branchnet("genesis", "--dir", d, "--federation", "Test", "--authority", "none").returncode == 0
+
+    async def rules() -> list[str] | None:
+        async with Node.opened(Path(d)) as node:
+            assert node.federation_state.trust is not None
+            return node.federation_state.trust.rules.authority
+
+    assert asyncio.run(rules()) == []  # no act needs a vote; a revocation still keeps the past

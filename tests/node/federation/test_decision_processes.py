@@ -22,9 +22,10 @@ import pytest
 from node.cli import demo
 from node.cli.demo import DEMO_ENV, RunningNode, _federation_of
 from node.cli.setup import found_federation, init_node
+from node.federation.acts import issue_charter
 from node.service import Node
 from node.storage.members import MemberIn
-from protocol import Decision, open_envelope
+from protocol import Decision, open_envelope, parse_node_id
 from protocol.ballots import check_decision
 from tests.node.processes import envelope_from, held_everywhere
 
@@ -101,7 +102,8 @@ async def federation(tmp_path: Path) -> AsyncIterator[tuple[list[RunningNode], l
             parent = by_name[n.parent or ""]
             await demo.join_federation(n.directory, federation_id, parent.url)
             await demo.wait_chartered(parent)
-            await demo.charter(parent.directory, n)
+            async with Node.opened(parent.directory) as node:  # no authority list here: an officer charters
+                await issue_charter(node, parse_node_id(n.node_id), n.name, n.level, n.url)
         await demo.wait_chartered(nodes[-1])
         for n in nodes:
             await demo.publish_profile(n)

@@ -63,7 +63,7 @@ class Tarpit:
 
 @pytest.fixture
 async def honest(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    async with running(tmp_path, LAYOUT) as nodes:
+    async with running(tmp_path, LAYOUT, authority=None) as nodes:  # an officer charters the tarpit alone
         yield nodes
 
 

@@ -31,7 +31,7 @@ BOUND_S = 60.0
 
 @pytest.fixture
 async def federation(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await build(tmp_path, DEMO_ENV, LAYOUT[:7])
+    nodes = await build(tmp_path, DEMO_ENV, LAYOUT[:7], authority=None)  # one charter envelope each, counted below
     try:
         yield nodes
     finally:
@@ -109,7 +109,10 @@ async def test_separated_groups_converge(federation: list[RunningNode]) -> None:
     assert sum(heads.values()) == 14 + len(south) + len(north)
 
 
-async def test_join_over_http_waits_for_an_officer(tmp_path: Path) -> None:
+async def test_join_over_http_waits_for_the_members_vote(tmp_path: Path) -> None:
+    """`branchnet join --request --wait` in a federation founded as `branchnet genesis` does: an
+    officer puts the request to the parent's members, the joining node is told it is voting,
+    and once the members carry it the parent's node signs the charter and the joiner hears it."""
     import asyncio
     import os
     import sys
@@ -126,6 +129,8 @@ async def test_join_over_http_waits_for_an_officer(tmp_path: Path) -> None:
         async with Node.opened(national.directory) as node:
             secretary = await node.members.add(MemberIn(name="Sec", email="sec@example.org", role="secretary"))
             _, token = await node.auth.create_token(secretary.id, "test")
+            voter = await node.members.add(MemberIn(name="Val", email="val@example.org"))
+            _, voter_token = await node.auth.create_token(voter.id, "test")
             federation = node.federation_state.federation
         assert federation is not None
         newcomer = tmp_path / "east"
@@ -150,11 +155,22 @@ async def test_join_over_http_waits_for_an_officer(tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)
             assert [p["name"] for p in pending] == ["East Region"]
             async with http.post(f"/api/v1/joins/{pending[0]['id']}/approve") as r:
+                assert r.status == 409 and (await r.json())["error"]["code"] == "needs_decision"
+            async with http.post(f"/api/v1/joins/{pending[0]['id']}/proposals") as r:
                 assert r.status == 201, await r.text()
-                charter = await r.json()
+                ballot = (await r.json())["ballot"]
+            for who in (voter_token, token):
+                async with http.post(f"/api/v1/ballots/{ballot}/votes", json={"choice": "for"},
+                                     headers={"Authorization": f"Bearer {who}"}) as r:  # fmt: skip
+                    assert r.status in (200, 201), await r.text()
+            async with http.post(f"/api/v1/ballots/{ballot}/close") as r:
+                assert r.status == 201, await r.text()
+            async with http.get("/api/v1/acts") as r:
+                (act,) = [a for a in await r.json() if a["ballot"] == ballot]
+            assert act["state"] == "signed"
         out, err = await asyncio.wait_for(joining.communicate(), 60)
         assert joining.returncode == 0, err.decode()
-        assert f"approved (charter {charter['id']})" in out.decode()
+        assert f"approved (charter {act['signed']})" in out.decode()
         await publish_profile(east)  # its first envelope: accepted everywhere now that it is chartered
         assert await wait_until_converged(nodes, BOUND_S) is not None
         assert east.info["federation"] == federation.hex()

@@ -264,6 +264,12 @@ async def test_a_branch_records_its_delegates_on_the_agenda_page(fed: Federation
     body = await leeds.post("/agenda", "/agenda/do/delegates", {"count": "1", "names": "A\nB"}, expect=400)
     assert "one name per delegate" in body
     assert "Our delegates to" not in await browsers["national"].page("/agenda")  # the root has no body above
+    # Put to the members (the only way where the rules list officers_delegates): nothing is
+    # signed before their vote, which is on exactly this number and these names.
+    where = await leeds.post("/agenda", "/agenda/do/delegates", {"count": "2", "names": "Ann Lee", "via": "members"})
+    assert where.startswith("/ballots/")
+    assert "Send 2 delegates to north" in await leeds.page(where) and "Ann Lee" in await leeds.page(where)
+    assert len(await fed["leeds"].node.envelopes.own_of_kind(fed["leeds"].node.key.public, "delegates")) == 1
 
 
 async def test_over_long_fields_are_named_and_nothing_is_signed(fed: Federation, browsers: dict[str, Browser]) -> None:

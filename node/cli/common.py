@@ -9,12 +9,15 @@ import getpass
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from node.errors import ConfigError, DatabaseError, KeyFileError, NodeError
 from protocol import ProtocolError
+
+if TYPE_CHECKING:
+    from node.storage.ballots import BallotRow
 
 # Exit 2: the node cannot be used as it is (configuration, key file, storage) or bad input
 # to the protocol; exit 1: what was asked was refused or failed.
@@ -58,3 +61,10 @@ def read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     return getpass.getpass("password: ")
+
+
+def proposed(row: BallotRow) -> int:
+    """An act put to the members (`--propose`): what was opened, and what happens next."""
+    print(f"ballot {row.id} opened for the members on: {row.text}")
+    print("once it is carried (`branchnet ballot close`), this node signs the act citing the decision")
+    return 0

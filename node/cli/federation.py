@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from node.cli.common import add_dir
+from node.cli.common import add_dir, proposed
 from node.config import KEY_FILE
 from node.errors import BadInput, NodeError, NotFound
 from node.federation import authority, rules_change
@@ -36,7 +36,6 @@ from node.gossip.client import HttpTransport, check_url
 from node.gossip.engine import PeerError
 from node.keyfile import write_new_key
 from node.service import Node
-from node.storage.ballots import BallotRow
 from node.storage.members import Member
 from node.validation import share
 from protocol import Freeze, ProtocolError, SigningKey, node_id_text, parse_node_id
@@ -149,12 +148,6 @@ async def _proposer(node: Node, args: argparse.Namespace) -> Member | None:
     return record[0]
 
 
-def _proposed(row: BallotRow) -> int:
-    print(f"ballot {row.id} opened for the members on: {row.text}")
-    print("once it is carried (`branchnet ballot close`), this node signs the act citing the decision")
-    return 0
-
-
 def _node_id(text: str) -> bytes:
     try:
         return parse_node_id(text)
@@ -167,7 +160,7 @@ async def _charter(args: argparse.Namespace) -> int:
     async with Node.opened(Path(args.dir)) as node:
         who = await _proposer(node, args)
         if who is not None:
-            return _proposed(await authority.propose_charter(node, who, child, args.name, args.level, args.url))
+            return proposed(await authority.propose_charter(node, who, child, args.name, args.level, args.url))
         envelope = await issue_charter(node, child, args.name, args.level, args.url)
     print(f"chartered {args.node_id} as {args.name} ({args.level}): envelope {envelope.id.hex()} seq {envelope.seq}")
     return 0
@@ -178,7 +171,7 @@ async def _revoke(args: argparse.Namespace) -> int:
     async with Node.opened(Path(args.dir)) as node:
         who = await _proposer(node, args)
         if who is not None:
-            return _proposed(await authority.propose_revocation(node, who, target, args.after_seq, args.reason))
+            return proposed(await authority.propose_revocation(node, who, target, args.after_seq, args.reason))
         envelope = await revoke(node, target, args.after_seq, args.reason)
     print(f"revoked {args.node_id} after seq {args.after_seq}: envelope {envelope.id.hex()}")
     return 0
@@ -361,7 +354,7 @@ async def _joins(args: argparse.Namespace) -> int:
             print(f"refused join request {args.id}")
             return 0
         if args.joins_action == "propose":
-            return _proposed(await authority.propose_join(node, await _officer(node, args.as_email), args.id))
+            return proposed(await authority.propose_join(node, await _officer(node, args.as_email), args.id))
         envelope = await approve_join(node, args.id, None)
         print(f"approved join request {args.id}: charter {envelope.id.hex()}")
         return 0

@@ -10,12 +10,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import add_dir, print_json, run_async
+from node.cli.common import add_dir, print_json, proposed, run_async
 from node.cli.decisions import _officer
 from node.errors import BadInput, NotFound
+from node.federation import authority, rules_change
 from node.federation import campaigns as camp
 from node.federation import items as on_item
-from node.federation import rules_change
 from node.federation import submissions as subm
 from node.federation import upward as steps
 from node.federation.upward import NewItem
@@ -106,6 +106,9 @@ def add_arguments(command: Any) -> None:
     add_dir(c)
     c.add_argument("--count", type=int, required=True, help="how many delegates")
     c.add_argument("--name", action="append", default=[], help="a delegate who consented to be named (repeat)")
+    c.add_argument("--propose", action="store_true",
+                   help="put the record to this body's members (where the rules make it their decision): the node "
+                        "signs it once their ballot is carried")  # fmt: skip
     _as(c)
 
     c = command("campaign", run, "campaign notices across the federation, and pledges of support")
@@ -170,7 +173,10 @@ async def _run(args: argparse.Namespace) -> int:
                 envelope = await subm.answer_composite(node, who, await _resolve(node, args.id, "composite"),
                                                         args.answer)  # fmt: skip
         elif args.command == "delegates":
-            envelope = await camp.record_delegates(node, await _officer(node, args.as_email), args.count, args.name)
+            who = await _officer(node, args.as_email)
+            if args.propose:
+                return proposed(await authority.propose_delegates(node, who, args.count, args.name))
+            envelope = await camp.record_delegates(node, who, args.count, args.name)
         else:
             if args.campaign_command == "list":
                 for entry in await camp.campaigns(node):

@@ -60,3 +60,21 @@ async def test_an_officer_tables_a_question_and_publishes_a_campaign(tmp_path: P
         kinds = [k for k in ("agenda_item", "campaign", "aggregate", "mandate", "delegates", "withdrawal")
                  if await node.envelopes.own_of_kind(node.key.public, k)]  # fmt: skip
     assert kinds == ["agenda_item", "campaign", "withdrawal"]
+
+
+async def test_a_delegates_record_is_put_to_the_members_from_the_command_line(tmp_path: Path) -> None:
+    from tests.node.federation.test_upward import Clock, Federation
+
+    fed = Federation(Clock())
+    await fed.add(tmp_path, "national", "national", None)
+    await fed.add(tmp_path, "north", "region", "national")
+    await fed.close()
+    d = str(tmp_path / "north")
+    proposed = branchnet("delegates", "--dir", d, "--count", "2", "--name", "Ann Lee", "--propose",
+                         "--as", "sec@north.org")  # fmt: skip
+    assert proposed.returncode == 0, proposed.stderr
+    assert "opened for the members on: Send 2 delegates to national" in proposed.stdout and "Ann Lee" in proposed.stdout
+    async with Node.opened(Path(d)) as node:  # nothing signed before the members' vote
+        assert await node.envelopes.own_of_kind(node.key.public, "delegates") == []
+        (act,) = await node.acts.recent()
+        assert (act.kind, act.state) == ("delegates", "voting")

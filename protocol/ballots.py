@@ -201,12 +201,17 @@ def check_decision(body: Decision) -> None:
             raise _bad("an approval ballot counts each option", "counts")
     if body.closed < body.opened:
         raise _bad("the ballot closed before it opened", "closed")
+    if (body.participations is None) != (body.signed is None):
+        raise _bad("a decision commits to its participations and says how many were signed, or neither",
+                   "participations" if body.participations is None else "signed")  # fmt: skip
     try:
         counts, cast = tally(body.method, options, body.receipts)
     except ValueError as exc:
         raise _bad(str(exc), "receipts") from None
     if cast > body.electorate:
         raise _bad(f"{cast} votes from an electorate of {body.electorate}", "receipts")
+    if body.signed is not None and body.signed > cast:
+        raise _bad(f"{body.signed} signed participations of {cast} votes", "signed")
     if counts != list(body.counts):
         raise _bad(f"the counts {list(body.counts)} are not those of the receipts, {counts}", "counts")
     if body.method == "ranked":
@@ -235,6 +240,16 @@ def check_against_roll(decision: Envelope, roll: Envelope) -> None:
     if frozen.count != body.electorate:
         raise ChainFailure(Code.WRONG_ROLL, f"an electorate of {body.electorate} where its roll counts "
                            f"{frozen.count}", "body.electorate")  # fmt: skip
+    if frozen.keyed is not None and frozen.keyed > frozen.count:
+        raise ChainFailure(Code.WRONG_ROLL, f"its roll says {frozen.keyed} of {frozen.count} members hold a key",
+                           "body.roll")  # fmt: skip
+    if body.signed is not None:
+        if frozen.keyed is None:
+            raise ChainFailure(Code.WRONG_ROLL, "it counts signed participations, but its roll commits to no keys",
+                               "body.signed")  # fmt: skip
+        if body.signed > frozen.keyed:
+            raise ChainFailure(Code.WRONG_ROLL, f"{body.signed} signed participations where its roll has "
+                               f"{frozen.keyed} members holding a key", "body.signed")  # fmt: skip
 
 
 class FirstDecisions:

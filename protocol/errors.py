@@ -31,6 +31,7 @@ class Code(enum.StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     BAD_FIELD = "bad_field"
     BAD_SIGNATURE = "bad_signature"
+    BAD_MEMBER_SIGNATURE = "bad_member_signature"  # a member's own key's signature (protocol.member_keys)
     BAD_KEY = "bad_key"
     BAD_CHAIN = "bad_chain"
     FUTURE_TIMESTAMP = "future_timestamp"
@@ -57,6 +58,8 @@ class Code(enum.StrEnum):
     BAD_DECISION = "bad_decision"
     # a decision against the roll it names, where both are held (protocol.ballots)
     WRONG_ROLL = "wrong_roll"
+    # a decision whose votes the rules say must each be signed by its voter's own key, with some not
+    UNSIGNED_PARTICIPATION = "unsigned_participation"
     # a second decision on one ballot by one author: the first counts (protocol.ballots)
     DECISION_TWICE = "decision_twice"
     # decisions go up (protocol.upward): objects that do not keep their own rules

@@ -54,6 +54,9 @@ class Roll(_Body, frozen=True, tag="roll"):
     root: Hash
     as_of: TimeMs
     ballot: BallotId | None = None  # the ballot this roll froze the electorate of, if any
+    # Present: the leaves are version 2 (protocol.member_keys.roll_leaf_v2: each commits to its
+    # member's own keys), and this many members held a key. Absent: version 1 leaves.
+    keyed: Count | None = None
 
 
 class Decision(_Body, frozen=True, tag="decision"):
@@ -85,6 +88,11 @@ class Decision(_Body, frozen=True, tag="decision"):
     seats: Annotated[int, Meta(ge=0, le=MAX_OPTIONS)] = 0
     counting: Counting = ""
     selection: Hash | None = None
+    # Members' own keys (protocol.member_keys; both or neither): the tree head over every
+    # vote's participation (its voter's roll leaf, and the digest of their signed statement
+    # if signed), and how many of the votes were signed by their voter's own key.
+    participations: Hash | None = None
+    signed: Count | None = None
 
     def __post_init__(self) -> None:
         _intern(self, "secrecy", "counting")

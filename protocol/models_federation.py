@@ -35,6 +35,7 @@ Weighting = Literal["card_vote", "one_branch_one_vote"]
 # The acts of power a federation's rules may say need a carried decision of the acting body
 # (protocol.authority). Signed acts that exist today: charter, revocation.
 AuthorityAct = Literal["charter", "revocation", "rules_change", "officers_delegates"]
+BallotKind = Literal["motion", "election", "selection"]
 
 
 class Quota(_Object, frozen=True):
@@ -66,6 +67,10 @@ class Rules(_Object, frozen=True):
     # The longest an ancestor's officers may freeze a body without a vote (Freeze), in days
     # (absent: 14).
     freeze_days: Annotated[int, Meta(ge=1, le=90)] | None = None
+    # The kinds of ballot on which every vote must be signed by its voter's own key
+    # (protocol.member_keys; absent: none): ``selection`` (a branch's bundle for a body's
+    # selection), ``election`` (a ranked ballot of its own), ``motion`` (any other ballot).
+    signed_participation: Annotated[list[BallotKind], Meta(max_length=3)] | None = None
 
 
 class Genesis(_Body, frozen=True, tag="genesis"):

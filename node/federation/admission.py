@@ -18,6 +18,7 @@ from node.storage.federation import FederationStore
 from protocol import ChainFailure, Code, Decision, Envelope, Head, Roll, Trust
 from protocol.ballots import check_against_roll
 from protocol.envelope import reopen
+from protocol.member_keys import participation_problem
 from protocol.models import AgendaItem, Aggregate, Charter, Delegates, ForkProof, Freeze, Revocation, RulesChange
 
 ROLLS_KEPT = 65_536  # where the latest rolls are, for their decisions' check (about 6 MB)
@@ -80,7 +81,12 @@ class Admission:
         if raw is None:
             raise ChainFailure(Code.WRONG_ROLL, "the roll it names is not held: a body's roll comes before its "
                                "decision in its own log", "body.roll")  # fmt: skip
-        check_against_roll(envelope, reopen(raw))
+        roll = reopen(raw)
+        check_against_roll(envelope, roll)
+        if self.trust is not None:  # signed participations, where the rules when the ballot opened ask
+            problem = participation_problem(body, self.trust.rules_at(roll.payload.created))
+            if problem is not None:
+                raise ChainFailure(problem[0], problem[1], "body.signed")
 
     async def _quarantine(
         self,

@@ -394,6 +394,42 @@ def _bundles(keys: dict[str, SigningKey], gen: Envelope, chartered: Envelope) ->
     ]  # fmt: skip
 
 
+MEMBER_KEY_NAMES = ("roll_with_keys", "decision_with_participations")
+
+
+def _member_keys(national: SigningKey, fed: bytes, last: Envelope) -> list[Envelope]:
+    """Members' own keys (docs/protocol.md, `roll` and `decision`): a roll of five whose
+    leaves are version 2, three of them holding a key file's key; four vote, the three with
+    keys signing their participation, and the decision commits to every participation."""
+    from protocol.member_keys import (
+        MemberKey,
+        MemberSignature,
+        Participation,
+        participation_root,
+        participation_statement,
+        roll_leaf_v2,
+        signature_digest,
+    )
+
+    members = [key(f"member {i}") for i in range(3)]
+    keys = [[MemberKey(alg="ed25519", public=m.public)] for m in members] + [[], []]
+    leaves = [roll_leaf_v2(bytes([i]) * 32, 300 + i, k) for i, k in enumerate(keys)]
+    ballot, at = bytes(range(48, 64)), T0 + 500_000
+    roll = next_envelope(national, last, Roll(count=5, root=root(sorted(leaves)), as_of=at, ballot=ballot, keyed=3),
+                         fed, created=at)  # fmt: skip
+    statement = participation_statement(fed, national.public, ballot)
+    entries = [Participation(leaves[i], signature_digest(keys[i][0], MemberSignature(signature=members[i].sign(
+        statement)))) for i in range(3)] + [Participation(leaves[3])]  # fmt: skip
+    tree, signed = participation_root(entries)
+    votes = [(bytes([i]) * 16, bytes([FOR])) for i in range(4)]
+    decided = next_envelope(national, roll, Decision(
+        ballot=ballot, motion="m-keys", subject="Hold the AGM in March", text_hash=hashlib.sha256(b"March").digest(),
+        method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2)),
+        electorate=5, roll=roll.id, opened=at, closed=at + 50_000, counts=[4, 0, 0], receipts=records(ballot, votes),
+        outcome="carried", secrecy="secret", participations=tree, signed=signed), fed, created=at + 50_000)  # fmt: skip
+    return [roll, decided]
+
+
 def build() -> dict[str, Any]:
     keys: dict[str, SigningKey] = {label: key(label) for label in LABELS}
     national, north, south, rotated = (keys[label] for label in LABELS)
@@ -416,6 +452,7 @@ def build() -> dict[str, Any]:
     elections = _elections(south, fed, upward[-1])
     campaigns = _campaigns(south, fed, elections[-1])
     authority = _authority(national, north)
+    member_keys = _member_keys(national, authority[0].id, authority[-1])
     return {
         "description": (
             "branchnet protocol version 1 golden vectors (docs/protocol.md). Keys: the RFC 8032 seed of each "
@@ -441,6 +478,7 @@ def build() -> dict[str, Any]:
             *(_entry(name, "south", e) for name, e in zip(ELECTION_NAMES, elections, strict=True)),
             *(_entry(name, "south", e) for name, e in zip(CAMPAIGN_NAMES, campaigns, strict=True)),
             *(_entry(name, "national", e) for name, e in zip(AUTHORITY_NAMES, authority, strict=True)),
+            *(_entry(name, "national", e) for name, e in zip(MEMBER_KEY_NAMES, member_keys, strict=True)),
         ],
         "rejections_description": (
             "Envelopes that must be refused, each with the code (docs/protocol.md section 10) and, where one "

@@ -22,7 +22,7 @@ GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / 
 BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b", "ballot", "root", "text_hash",
                 "roll", "receipts", "to", "decision", "item", "basis", "replaces", "composite", "submission",
                 "campaign", "counted", "absent", "cited", "sources", "selection", "paper", "bundles", "nominations",
-                "notice", "aggregate", "evidence"}
+                "notice", "aggregate", "evidence", "participations"}
 
 
 def _from_view(value: Any, name: str = "") -> Any:
@@ -241,6 +241,16 @@ PINNED = {
         "bd69a5d7cb60a3fc4c8fa4edb05180b9a1c4b462bf1db5920dd117a217e6cee9",
         "2cac5f09c8c5b303019cb15d8e68b02be8c6f70fa30a0b4a2b908b972011edde"
         "1cc21f1a184d7d21c51d57322f9ae227b80add9ba703872f3d1f16c292f9330d",
+    ),
+    "roll_with_keys": (
+        "f530b3f22d4c43e0f366ae4b447585561562af38741f8854e92ae8a400924a7b",
+        "1fe359e429e11191f927079ee13f3d151a9707694f26b96f5060c45e6e03f5eb"
+        "e76a3dfc48b11bb95f26c00f745952de9e86717397deaab2c468304f124e0b09",
+    ),
+    "decision_with_participations": (
+        "1482acc1fa81f513cbfcc858e9751cedc5a1bc2388c56f3070b02053acc2779b",
+        "7a34cc3014d72f368b3d98df550f13fe3fc1afb5b4b3cc83723f889e34a0b5a9"
+        "3c221c35fe15fbc9cde93dff733c9bb834b60e540131e150f63413380abf460a",
     ),
 }
 

@@ -115,14 +115,26 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def _check_key(key: MemberKey) -> None:
+def key_problem(key: MemberKey) -> str | None:
+    """Why ``key`` cannot sign here (None: it can)."""
     if key.alg == "ed25519" and (len(key.public) != 32 or ed25519.key_problem(key.public) is not None):
-        raise _fail("the member's Ed25519 key is not a valid public key")
+        return "the member's Ed25519 key is not a valid public key"
     if key.alg == "es256":
         if not key.passkey:
-            raise _fail("an ES256 key signs only as a passkey")
-        if len(key.public) != 65 or key.public[0] != 4:
-            raise _fail("the member's ES256 key is not an uncompressed P-256 point")
+            return "an ES256 key signs only as a passkey"
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), key.public)
+        except ValueError:
+            return "the member's ES256 key is not an uncompressed P-256 point"
+        if len(key.public) != 65:
+            return "the member's ES256 key is not an uncompressed P-256 point"
+    return None
+
+
+def _check_key(key: MemberKey) -> None:
+    problem = key_problem(key)
+    if problem is not None:
+        raise _fail(problem)
 
 
 def _verify_raw(key: MemberKey, signature: bytes, message: bytes) -> bool:

@@ -32,6 +32,8 @@ QUERIES: tuple[tuple[str, str], ...] = (
     ("sessions", "SELECT created_at, expires_at FROM sessions WHERE member_id = ? ORDER BY created_at"),
     ("api_tokens", "SELECT id, name, created_at FROM api_tokens WHERE member_id = ? ORDER BY id"),
     ("invites", "SELECT created_at, expires_at FROM invites WHERE member_id = ? ORDER BY created_at"),
+    ("keys", "SELECT id, key_id, credential IS NOT NULL AS passkey, label, added_at, revoked_at FROM member_keys"
+             " WHERE member_id = ? ORDER BY id"),
     ("password_resets", "SELECT created_at, expires_at FROM password_resets WHERE member_id = ? ORDER BY created_at"),
     ("mail", "SELECT id, kind, state, attempts, created_at, sent_at, error FROM outbox WHERE member_id = ?"
              " ORDER BY id"),

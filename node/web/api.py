@@ -21,6 +21,7 @@ from node.web.routes import (
     elections,
     federation,
     findings,
+    keys,
     logins,
     mail,
     members,
@@ -38,6 +39,7 @@ ROUTES: tuple[Route, ...] = (
     node.ROUTES
     + logins.ROUTES
     + members.ROUTES
+    + keys.ROUTES
     + federation.ROUTES
     + rules.ROUTES
     + motions.ROUTES

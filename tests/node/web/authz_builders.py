@@ -34,6 +34,7 @@ from protocol import (
     seal,
 )
 from protocol.ballots import records
+from protocol.member_keys import MemberKey
 from protocol.wire import JoinRequest
 from tests.node.conftest import PASSWORD, Live, Principal
 
@@ -104,6 +105,16 @@ async def _token_delete(c: Cell) -> Request:
     owner = c.target.member.id
     token, _ = await c.live.node.auth.create_token(owner, "to delete")
     return f"/api/v1/tokens/{token.id}", {}
+
+
+async def _key_file(c: Cell) -> Request:
+    return "/api/v1/me/keys/files", {"json": {"public": SigningKey.generate().public.hex()}}
+
+
+async def _key_revoke(c: Cell) -> Request:
+    row = await c.live.node.member_keys.add(c.target.member.id, MemberKey(alg="ed25519",
+                                            public=SigningKey.generate().public), "to revoke")  # fmt: skip
+    return f"/api/v1/me/keys/{row.id}", {}
 
 
 def _member_path(suffix: str = "") -> Builder:
@@ -398,6 +409,8 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "amendments": "SELECT id, state, ballot_id FROM amendments ORDER BY id",
         "comments": "SELECT id FROM motion_comments ORDER BY id",
         "candidacies": "SELECT contest, member_id, nomination FROM candidacies ORDER BY contest, member_id",
+        "member_keys": "SELECT id, member_id, revoked_at FROM member_keys ORDER BY id",
+        "key_challenges": "SELECT member_id, challenge FROM key_challenges ORDER BY member_id",
     }
     return {name: [tuple(r) for r in await live.node.db.fetchall(sql)] for name, sql in queries.items()}
 

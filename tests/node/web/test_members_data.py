@@ -16,6 +16,7 @@ import pytest
 from node.service import Node
 from tests.node.conftest import PASSWORD, Live
 from tests.node.web.test_pages import csrf_of, sign_in
+from tests.passkeys import KeyFile
 
 
 async def get(live: Live, path: str, headers: dict[str, str]) -> tuple[int, dict]:
@@ -129,6 +130,8 @@ NAMING: dict[tuple[str, str], str | None] = {
     ("sessions", "member_id"): "sessions",
     ("api_tokens", "member_id"): "api_tokens",
     ("invites", "member_id"): "invites",
+    ("member_keys", "member_id"): "keys",
+    ("key_challenges", "member_id"): None,  # a passkey being made, for five minutes: nothing of theirs to keep
     ("password_resets", "member_id"): "password_resets",
     ("outbox", "member_id"): "mail",
     ("ballot_electors", "member_id"): "ballots_on_roll",
@@ -165,6 +168,7 @@ async def test_a_members_copy_holds_every_row_that_names_them_and_nobody_elses(l
     await node.outbox.choose(ann.id, {"digest": True})
     await node.auth.create_session(ann.id, 3600)
     await node.auth.create_invite(ann.id, 3600)
+    await node.member_keys.add(ann.id, KeyFile().key, "laptop")
     await node.auth.create_reset(ann.id, 3600, lambda token, expires: {"url": "x"})
     motion = await motions.propose(node, ann, "Fund the food bank", "We fund it.\n\nFrom the reserve.")
     await motions.propose(node, other.member, "Another", "Another motion.")
@@ -211,6 +215,7 @@ async def test_a_members_copy_holds_every_row_that_names_them_and_nobody_elses(l
         assert someone_elses not in dumped, someone_elses
     assert copy["erasure_requests"][0]["answer"] == "You hold the treasurer's books until March."
     assert '"choice"' not in dumped and "against" not in dumped  # never how anyone voted
+    assert [k["label"] for k in copy["keys"]] == ["laptop"]
     for secret in ("token_hash", "password_hash", "salt"):
         assert secret not in dumped
 

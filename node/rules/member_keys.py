@@ -1,0 +1,181 @@
+"""Members' own keys on this node (issue 25; docs/decisions.md, "Members' own keys"): a
+member adds a passkey from a signed-in browser or a key file's public key from a terminal,
+lists and revokes their own; and a statement a member signs with one is checked here as
+every node and scrutineer would (protocol/member_keys.py), plus what only this node can
+check of a passkey: that it was made for this site and used on it. The pages, the API and
+the command line all call these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from ipaddress import ip_address
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from node.config import Config
+from node.errors import BadInput, Conflict, Forbidden
+from node.storage.member_keys import KeyRow, MemberKeyStore
+from node.storage.members import Member
+from protocol import ProtocolError, SigningKey
+from protocol.member_keys import MemberKey, MemberSignature, key_problem, verify_member_signature
+
+LABEL_MAX = 60
+
+
+class Keyed(Protocol):
+    config: Config
+    key: SigningKey
+    member_keys: MemberKeyStore
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where this node's pages are: a passkey is bound to the name (``rp_id``), and each of
+    its signatures to the origin it was made on."""
+
+    rp_id: str
+    origin: str
+
+
+def site_of(config: Config) -> Site:
+    """This node's site, from ``http.public_url``; Conflict ``no_site_name`` when it is a bare
+    IP address (a passkey cannot be bound to one: reach the node by a name, or ``localhost``)."""
+    url = urlsplit(config.http.public_url)
+    host = url.hostname or ""
+    try:
+        ip_address(host)
+    except ValueError:
+        pass
+    else:
+        raise Conflict("passkeys need this node reached by a name, not an IP address (set http.public_url to its "
+                       "name; on one machine, http://localhost:PORT)", code="no_site_name")  # fmt: skip
+    if not host:
+        raise Conflict("http.public_url says no host: set it to where members reach this node", code="no_site_name")
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    port = f":{url.port}" if url.port and url.port != default else ""
+    return Site(host, f"{url.scheme}://{host}{port}")
+
+
+def _label(label: str) -> str:
+    label = label.strip()
+    if len(label) > LABEL_MAX or any(ord(c) < 32 for c in label):
+        raise BadInput(f"a key's name is up to {LABEL_MAX} characters on one line", field="label")
+    return label
+
+
+def _user_handle(node: Keyed, member_id: int) -> bytes:
+    """The passkey's user id: stable per member on this node, telling nothing of who."""
+    return hmac.new(node.key.seed, b"branchnet passkey user v1\x00" + member_id.to_bytes(8, "big"),
+                    hashlib.sha256).digest()[:16]  # fmt: skip
+
+
+async def registration_options(node: Keyed, who: Member) -> dict[str, Any]:
+    """The options a browser passes to ``navigator.credentials.create`` to make a passkey for
+    ``who`` on this site (ES256 or Ed25519, no attestation asked: the node trusts the member,
+    not the device maker); the challenge is kept for five minutes, one at a time."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.cose import COSEAlgorithmIdentifier
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
+    site = site_of(node.config)
+    held = [k.credential for k in await node.member_keys.of(who.id, revoked=False) if k.credential]
+    options = generate_registration_options(
+        rp_id=site.rp_id, rp_name=node.config.node.name, user_id=_user_handle(node, who.id), user_name=who.email,
+        user_display_name=who.name,
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=c) for c in held],
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.PREFERRED, user_verification=UserVerificationRequirement.PREFERRED),
+        supported_pub_key_algs=[COSEAlgorithmIdentifier.EDDSA, COSEAlgorithmIdentifier.ECDSA_SHA_256],
+    )  # fmt: skip
+    await node.member_keys.new_challenge(who.id, options.challenge)
+    out: dict[str, Any] = json.loads(options_to_json(options))
+    return out
+
+
+async def add_passkey(node: Keyed, who: Member, credential: dict[str, Any], label: str = "") -> KeyRow:
+    """The browser's answer to :func:`registration_options`: checked (this site, this
+    challenge, once, the member present) and the passkey's public key kept."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import decode_credential_public_key
+    from webauthn.helpers.cose import COSEAlgorithmIdentifier
+    from webauthn.helpers.decode_credential_public_key import DecodedEC2PublicKey, DecodedOKPPublicKey
+    from webauthn.helpers.exceptions import WebAuthnException
+
+    label = _label(label)
+    site = site_of(node.config)
+    challenge = await node.member_keys.take_challenge(who.id)
+    if challenge is None:
+        raise Conflict("no passkey is being made for you now (or it took more than five minutes): start again",
+                       code="no_challenge")  # fmt: skip
+    try:
+        made = verify_registration_response(
+            credential=credential, expected_challenge=challenge, expected_rp_id=site.rp_id,
+            expected_origin=site.origin,
+            supported_pub_key_algs=[COSEAlgorithmIdentifier.EDDSA, COSEAlgorithmIdentifier.ECDSA_SHA_256])  # fmt: skip
+        public = decode_credential_public_key(made.credential_public_key)
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"the browser's new passkey does not hold: {exc}", field="credential") from None
+    if isinstance(public, DecodedEC2PublicKey):
+        key = MemberKey(alg="es256", public=b"\x04" + public.x + public.y, passkey=True)
+    elif isinstance(public, DecodedOKPPublicKey) and len(public.x) == 32:
+        key = MemberKey(alg="ed25519", public=public.x, passkey=True)
+    else:
+        raise BadInput("a passkey here is ES256 or Ed25519", field="credential")
+    return await node.member_keys.add(who.id, key, label, credential=made.credential_id, sign_count=made.sign_count)
+
+
+async def add_key_file(node: Keyed, who: Member, public: bytes, label: str = "") -> KeyRow:
+    """A key file's Ed25519 public key (`branchnet member key add`): it signs statements itself."""
+    key = MemberKey(alg="ed25519", public=public)
+    problem = key_problem(key)
+    if problem is not None:
+        raise BadInput(problem, field="public")
+    return await node.member_keys.add(who.id, key, _label(label))
+
+
+async def keys(node: Keyed, who: Member) -> list[KeyRow]:
+    return await node.member_keys.of(who.id)
+
+
+async def revoke(node: Keyed, who: Member, key_row: int) -> KeyRow:
+    """A member revokes one of their own keys (an officer cannot: it is the member's)."""
+    return await node.member_keys.revoke(who.id, key_row)
+
+
+async def check_signed(node: Keyed, who: Member, statement: bytes, signed: MemberSignature, key_id: bytes,
+                       allowed: list[MemberKey]) -> MemberKey:  # fmt: skip
+    """``who`` signed ``statement`` with the key ``key_id``, one of ``allowed`` (their keys as
+    the roll froze them) and not revoked since; for a passkey, on this site. Returns the key;
+    Forbidden ``bad_member_signature`` otherwise (nothing is counted as signed)."""
+    from protocol.member_keys import key_id as id_of
+
+    key = next((k for k in allowed if id_of(k) == key_id), None)
+    row = next((r for r in await node.member_keys.of(who.id, revoked=False) if r.key_id == key_id), None)
+    if key is None or row is None:
+        raise Forbidden("that key is not one of yours in force on this ballot's roll", field="participation",
+                        code="bad_member_signature")  # fmt: skip
+    try:
+        verify_member_signature(key, statement, signed)
+    except ProtocolError as exc:
+        raise Forbidden(exc.message, field="participation", code="bad_member_signature") from None
+    if key.passkey:
+        site = site_of(node.config)
+        client = json.loads(signed.client_data)
+        if client.get("origin") != site.origin or signed.authenticator_data[:32] != hashlib.sha256(
+                site.rp_id.encode()).digest():  # fmt: skip
+            raise Forbidden("that passkey signed for another site", field="participation", code="bad_member_signature")
+        counter = int.from_bytes(signed.authenticator_data[33:37], "big")
+        if counter and counter <= row.sign_count:
+            raise Forbidden("that passkey's counter went back: it may have been copied; revoke it and make another",
+                            field="participation", code="bad_member_signature")  # fmt: skip
+        await node.member_keys.used(row.id, counter)
+    return key

@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 
 from node.cli.common import add_dir, plural
+from node.cli.member_keys import add_key_arguments
+from node.cli.member_keys import key as key  # `branchnet member key`
 from node.errors import BadInput
 from node.keyfile import create_file
 from node.rules import members as member_rules
@@ -79,6 +81,8 @@ def add_member_arguments(sub: Any) -> None:
     c = sub.add_parser("retention", help="the retention rule: who it will forget and when; --run applies it now")
     add_dir(c)
     c.add_argument("--run", action="store_true", help="apply the rule now (serve applies it every hour)")
+
+    add_key_arguments(sub)
 
     c = sub.add_parser("access-log", help="who looked at members' data: views, searches, exports, imports")
     add_dir(c)

@@ -20,6 +20,7 @@ import msgspec
 
 from node.config import Config
 from node.errors import BadInput, Conflict, NotFound
+from node.federation import participations
 from node.federation.ingest import Federation
 from node.federation.own_log import OwnLog, none_signed
 from node.rules import notices
@@ -27,9 +28,10 @@ from node.rules.ballots import check_may_run_ballots, check_may_vote, check_shap
 from node.storage.acts import ActStore
 from node.storage.ballots import BallotRow, BallotStore, ElectionSpec, NewBallot
 from node.storage.envelopes import EnvelopeStore
+from node.storage.member_keys import MemberKeyStore
 from node.storage.members import Member, MemberStore
 from node.storage.outbox import OutboxStore
-from protocol import BallotRules, Charter, Decision, Delegates, Envelope, Revocation, Roll, open_envelope
+from protocol import BallotRules, Charter, Decision, Delegates, Envelope, Revocation, Roll, SigningKey, open_envelope
 from protocol.authority import act_text
 from protocol.ballots import (
     CHOICES,
@@ -46,6 +48,7 @@ from protocol.ballots import (
     tally,
 )
 from protocol.counting import RON
+from protocol.member_keys import MemberKey, key_id
 from protocol.merkle import inclusion_proof, root
 from protocol.models import MAX_RECEIPT_BYTES
 from protocol.upward import text_hash
@@ -79,6 +82,12 @@ class Deciding(Protocol):
 
     @property
     def acts(self) -> ActStore: ...
+
+    @property
+    def key(self) -> SigningKey: ...
+
+    @property
+    def member_keys(self) -> MemberKeyStore: ...
 
 
 @dataclass(frozen=True)
@@ -156,15 +165,18 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
     if spec.closes is not None and spec.closes <= opens:
         raise BadInput("a ballot closes after it opens", field="closes")
     default_rules(node)  # in a federation: the decision must be publishable
-    electors = [(m.id, os.urandom(32)) for m in await node.members.list("active")]
+    active = [m.id for m in await node.members.list("active")]
     most = MAX_RECEIPT_BYTES // (DIGEST_BYTES + choice_width(spec.method, len(spec.options)))
-    if len(electors) > most:
+    if len(active) > most:
         message = (f"a decision holds at most {most} votes of this kind and this ballot's roll has "
-                   f"{len(electors)} members; decisions in parts are not built yet")  # fmt: skip
+                   f"{len(active)} members; decisions in parts are not built yet")  # fmt: skip
         raise Conflict(message, code="too_many_voters")
-    leaves = sorted(roll_leaf(salt, member) for member, salt in electors)
+    keys, keyed = await participations.frozen_keys(node, active)  # the roll commits to each one's keys
+    electors = [(member, os.urandom(32), keys[member]) for member in active]
+    leaves = sorted(participations.leaf_of(salt, member, held) for member, salt, held in electors)
     ballot = os.urandom(16)
-    roll = await node.own_log.append(Roll(count=len(leaves), root=root(leaves), as_of=started, ballot=ballot))
+    roll = await node.own_log.append(Roll(count=len(leaves), root=root(leaves), as_of=started, ballot=ballot,
+                                          keyed=keyed))  # fmt: skip
     new = NewBallot(ballot=ballot, motion=spec.motion, amendment=spec.amendment, subject=spec.subject,
                     text_hash=hashlib.sha256(spec.text.encode()).digest(), method=spec.method,
                     options=list(spec.options), rules=rules, secrecy=spec.secrecy, may_change=spec.may_change,
@@ -202,18 +214,22 @@ def choice_bytes(row: BallotRow, choice: str | list[str]) -> bytes:
 
 
 async def vote(node: Deciding, who: Member, ballot_id: int, choice: str | list[str], *, replaces: str | None = None,
+               signed: participations.SignedIn | None = None,
                clock: Callable[[], float] = time.time) -> str:  # fmt: skip
-    """Cast (or, where allowed, change) a vote; the receipt, shown to this voter only."""
+    """Cast (or, where allowed, change) a vote; the receipt, shown to this voter only. With
+    ``signed``, the voter's own signature of their participation (checked before the vote is
+    taken; the decision counts it as signed)."""
     check_may_vote(who)
     row = await node.ballots.require(ballot_id)
     encoded = choice_bytes(row, choice)
     old = parse_receipt(replaces) if replaces is not None else None
+    entry = await participations.participated(node, who, row, signed)
     receipt = os.urandom(16)
     await node.ballots.vote(
         row.id, who.id, receipt_digest(row.ballot, receipt), encoded, now_ms(clock),
         replaces=receipt_digest(row.ballot, old) if old is not None else None,
         tag=change_tag(row.ballot, who.id, receipt),
-        replaces_tag=change_tag(row.ballot, who.id, old) if old is not None else None,
+        replaces_tag=change_tag(row.ballot, who.id, old) if old is not None else None, participated=entry,
     )  # fmt: skip
     return receipt_text(receipt)
 
@@ -260,6 +276,9 @@ async def count_and_publish(node: Deciding, ballot_id: int, clock: Callable[[], 
             else:
                 outcome, chosen = decide(row.method, counts, cast, row.electorate, row.rules)
             body = msgspec.structs.replace(body, outcome=outcome, chosen=chosen)
+            register = await participations.commitment(node, row)
+            if register is not None:  # who took part, signed or not, committed to
+                body = msgspec.structs.replace(body, participations=register[0], signed=register[1])
             once = none_signed(node.own_log.key.public, "decision",
                                lambda b: isinstance(b, Decision) and b.ballot == row.ballot, _CLOSED)  # fmt: skip
             try:
@@ -389,15 +408,17 @@ class RollProof:
     salt: bytes
     member: int
     path: list[bytes]
+    keys: list[bytes] | None = None  # a version 2 roll: the ids of the keys it says this member held
 
 
 async def roll_proof(node: Deciding, who: Member, ballot_id: int) -> RollProof:
     """The member's place in the ballot's roll: what they need to check it against the root."""
     row = await node.ballots.require(ballot_id)
     electors = await node.ballots.electors(row.id)
-    mine = next((salt for member, salt in electors if member == who.id), None)
+    mine = next(((salt, keys) for member, salt, keys in electors if member == who.id), None)
     if mine is None:
         raise NotFound("you are not on this ballot's roll (not a member in good standing when it opened)")
-    leaves = sorted(roll_leaf(salt, member) for member, salt in electors)
-    index = leaves.index(roll_leaf(mine, who.id))
-    return RollProof(row.roll, len(leaves), index, mine, who.id, inclusion_proof(leaves, index))
+    leaves = sorted(participations.leaf_of(salt, member, keys) for member, salt, keys in electors)
+    index = leaves.index(participations.leaf_of(mine[0], who.id, mine[1]))
+    held = [key_id(k) for k in msgspec.msgpack.decode(mine[1], type=list[MemberKey])] if mine[1] is not None else None
+    return RollProof(row.roll, len(leaves), index, mine[0], who.id, inclusion_proof(leaves, index), held)

@@ -27,9 +27,14 @@ LABEL_MAX = 60
 
 
 class Keyed(Protocol):
-    config: Config
-    key: SigningKey
-    member_keys: MemberKeyStore
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def key(self) -> SigningKey: ...
+
+    @property
+    def member_keys(self) -> MemberKeyStore: ...
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ import msgspec
 from node.errors import Conflict, NotFound
 from node.storage import outbox
 from node.storage.db import Database
-from node.storage.votes import MAX_BATCH, Vote, take_votes
+from node.storage.votes import MAX_BATCH, Participated, Vote, take_votes
 from protocol import BallotRules
 
 _COLUMNS = (
@@ -127,7 +127,7 @@ class BallotStore:
             if users[0] == 0:
                 del self._closing[ballot_id]
 
-    async def create(self, new: NewBallot, electors: list[tuple[int, bytes]],
+    async def create(self, new: NewBallot, electors: Sequence[tuple[int, bytes, bytes | None]],
                      notice: Callable[[int], dict[str, Any]] | None = None, *, once: bool = False,
                      act: tuple[str, bytes] | None = None, join: int | None = None) -> BallotRow:  # fmt: skip
         """The ballot and its frozen electorate (member id, roll salt), together; with
@@ -158,8 +158,8 @@ class BallotStore:
                 raise Conflict("this branch's ballot for the selection is open already", code="already_open") from None
             ballot_id = cursor.lastrowid
             await conn.executemany(
-                "INSERT INTO ballot_electors (ballot_id, member_id, salt) VALUES (?, ?, ?)",
-                [(ballot_id, member, salt) for member, salt in electors],
+                "INSERT INTO ballot_electors (ballot_id, member_id, salt, keys) VALUES (?, ?, ?, ?)",
+                [(ballot_id, member, salt, keys) for member, salt, keys in electors],
             )
             if notice is not None:
                 await outbox.queue_to_electors(conn, int(ballot_id or 0), "ballot_opened", notice(int(ballot_id or 0)),
@@ -249,8 +249,8 @@ class BallotStore:
         return int(row[0]) if row else 0
 
     async def vote(self, ballot_id: int, member_id: int, digest: bytes, choice: bytes, now_ms: int,
-                   replaces: bytes | None = None, *, tag: bytes = b"", replaces_tag: bytes | None = None
-                   ) -> None:  # fmt: skip
+                   replaces: bytes | None = None, *, tag: bytes = b"", replaces_tag: bytes | None = None,
+                   participated: Participated | None = None) -> None:  # fmt: skip
         """Record a vote, or refuse it and store nothing: the ballot must be open at
         ``now_ms``, the member an elector, and this their first vote (or, where the ballot
         allows a change, ``replaces`` the digest of their current vote).
@@ -263,7 +263,8 @@ class BallotStore:
         to disk for all of them), each checked and written in its own savepoint, in the
         order they came, so that a refused vote takes nothing else with it."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((Vote(ballot_id, member_id, digest, choice, now_ms, replaces, tag, replaces_tag), future))
+        vote = Vote(ballot_id, member_id, digest, choice, now_ms, replaces, tag, replaces_tag, participated)
+        self._pending.append((vote, future))
         if self._writer is None or self._writer.done():
             # A task of its own: a caller that goes away (a closed connection) cannot stop it.
             self._writer = asyncio.create_task(self._drain(), name="ballot-votes")
@@ -303,11 +304,27 @@ class BallotStore:
         )
         return bytes(row[0]) if row else None
 
-    async def electors(self, ballot_id: int) -> list[tuple[int, bytes]]:
+    async def electors(self, ballot_id: int) -> list[tuple[int, bytes, bytes | None]]:
+        """(member, salt, keys as the roll froze them: None on a version 1 roll)."""
         rows = await self.db.fetchall(
-            "SELECT member_id, salt FROM ballot_electors WHERE ballot_id = ? ORDER BY member_id", (ballot_id,)
+            "SELECT member_id, salt, keys FROM ballot_electors WHERE ballot_id = ? ORDER BY member_id", (ballot_id,)
         )
-        return [(int(r[0]), bytes(r[1])) for r in rows]
+        return [(int(r[0]), bytes(r[1]), None if r[2] is None else bytes(r[2])) for r in rows]
+
+    async def elector(self, ballot_id: int, member_id: int) -> tuple[bytes, bytes | None] | None:
+        """The member's salt and keys on this ballot's roll (None: not an elector)."""
+        row = await self.db.fetchone(
+            "SELECT salt, keys FROM ballot_electors WHERE ballot_id = ? AND member_id = ?", (ballot_id, member_id)
+        )
+        return None if row is None else (bytes(row[0]), None if row[1] is None else bytes(row[1]))
+
+    async def participations(self, ballot_id: int) -> list[tuple[bytes, bytes | None]]:
+        """The ballot's marked register as its decision commits to it: (roll leaf, digest of
+        the signed statement, or None), in roll-leaf order."""
+        rows = await self.db.fetchall(
+            "SELECT roll_leaf, digest FROM participations WHERE ballot_id = ? ORDER BY roll_leaf", (ballot_id,)
+        )
+        return [(bytes(r[0]), None if r[1] is None else bytes(r[1])) for r in rows]
 
     async def begin_close(self, ballot_id: int, now_ms: int) -> list[tuple[bytes, bytes]]:
         """Stop taking votes (state ``closing``) and return the votes (digest, choice), in

@@ -16,6 +16,17 @@ MAX_BATCH = 500  # votes in one transaction
 
 
 @dataclass(frozen=True)
+class Participated:
+    """A voter's entry in the marked register: their roll leaf, and their signed statement
+    (the key's id, the signature's canonical bytes and its digest) or None for each."""
+
+    roll_leaf: bytes
+    key_id: bytes | None = None
+    signature: bytes | None = None
+    digest: bytes | None = None
+
+
+@dataclass(frozen=True)
 class Vote:
     ballot_id: int
     member_id: int
@@ -25,6 +36,20 @@ class Vote:
     replaces: bytes | None
     tag: bytes = b""  # binds this vote to its voter: see :meth:`BallotStore.vote`
     replaces_tag: bytes | None = None
+    participated: Participated | None = None  # None: a ballot on a version 1 roll (no register)
+
+
+_REGISTER = (
+    "INSERT INTO participations (ballot_id, roll_leaf, member_id, key_id, signature, digest) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (ballot_id, roll_leaf) DO UPDATE SET key_id = coalesce(excluded.key_id, key_id),"
+    " signature = coalesce(excluded.signature, signature), digest = coalesce(excluded.digest, digest)"
+)  # a changed vote keeps its voter's entry; signed now, it is signed
+
+
+def _entry(vote: Vote) -> tuple[Any, ...]:
+    p = vote.participated
+    assert p is not None
+    return (vote.ballot_id, p.roll_leaf, vote.member_id, p.key_id, p.signature, p.digest)
 
 
 async def take_vote(conn: Any, vote: Vote) -> None:
@@ -79,6 +104,8 @@ async def take_vote(conn: Any, vote: Vote) -> None:
         "INSERT INTO ballot_votes (ballot_id, digest, choice, member_id) VALUES (?, ?, ?, ?)",
         (vote.ballot_id, vote.digest, vote.choice, None if secret else vote.member_id),
     )
+    if vote.participated is not None:
+        await conn.execute(_REGISTER, _entry(vote))
 
 
 async def take_votes(conn: Any, votes: list[Vote]) -> list[BaseException | None]:
@@ -104,7 +131,7 @@ async def take_votes(conn: Any, votes: list[Vote]) -> list[BaseException | None]
         for table, found in (("ballot_electors", electors), ("ballot_voters", voted)):
             async with conn.execute(f"SELECT ballot_id, member_id FROM {table} WHERE {where}", flat) as cursor:
                 found.update((int(r[0]), int(r[1])) for r in await cursor.fetchall())
-    voters, rows = [], []
+    voters, rows, taken = [], [], []
     for i in plain:
         vote = votes[i]
         ballot = ballots.get(vote.ballot_id)
@@ -122,6 +149,7 @@ async def take_votes(conn: Any, votes: list[Vote]) -> list[BaseException | None]
             outcomes[i] = Conflict("you have already voted on this ballot", code="already_voted")
         else:
             voted.add(pair)
+            taken.append(i)
             voters.append((*pair, vote.tag))
             secret = ballot["secrecy"] == "secret"
             rows.append((vote.ballot_id, vote.digest, vote.choice, None if secret else vote.member_id))
@@ -130,6 +158,9 @@ async def take_votes(conn: Any, votes: list[Vote]) -> list[BaseException | None]
         await conn.executemany(
             "INSERT INTO ballot_votes (ballot_id, digest, choice, member_id) VALUES (?, ?, ?, ?)", rows
         )
+        entries = [_entry(votes[i]) for i in taken if votes[i].participated is not None]
+        if entries:
+            await conn.executemany(_REGISTER, entries)
     for n, i in enumerate(i for i, v in enumerate(votes) if v.replaces is not None):
         await conn.execute(f"SAVEPOINT change_{n}")
         try:

@@ -21,3 +21,23 @@ CREATE TABLE key_challenges (
     challenge   BLOB NOT NULL,
     expires_at  INTEGER NOT NULL
 );
+
+-- Each elector's keys as the ballot's roll froze them (protocol.member_keys.roll_leaf_v2; a
+-- canonical msgpack list of MemberKey, empty for a member without one; NULL: a roll of
+-- version 1 leaves, from before).
+ALTER TABLE ballot_electors ADD COLUMN keys BLOB;
+
+-- The marked register: who took part in a ballot (never how), with their signed statement
+-- when they signed it. Written with the vote, in its transaction; kept after the close (the
+-- decision commits to it, a member proves their own entry against it, scrutineers check
+-- every signature), forgotten with the ballot's retention. ``member_id`` is NULL once the
+-- member is forgotten; their roll leaf and signature stay, naming nobody.
+CREATE TABLE participations (
+    ballot_id  INTEGER NOT NULL REFERENCES ballots (id) ON DELETE CASCADE,
+    roll_leaf  BLOB NOT NULL,
+    member_id  INTEGER REFERENCES members (id) ON DELETE SET NULL,
+    key_id     BLOB,            -- the key that signed (NULL: an unsigned vote)
+    signature  BLOB,            -- protocol.member_keys.MemberSignature, canonical msgpack
+    digest     BLOB,            -- protocol.member_keys.signature_digest: what the decision's tree holds
+    PRIMARY KEY (ballot_id, roll_leaf)
+) WITHOUT ROWID;

@@ -3,19 +3,23 @@ their place on the roll (node/federation/ballots.py holds every step and its rul
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
 from msgspec import Meta
 
-from node.federation import ballots, motions
+from node.errors import BadInput
+from node.federation import ballots, motions, participations
 from node.federation.ballots import BallotSpec
+from node.federation.participations import SignedIn
 from node.storage.ballots import BallotRow, ElectionSpec
 from node.storage.members import Member
 from node.web.common import int_param, json_response, node_of, read_json
 from node.web.routing import Route
 from protocol import BallotRules, node_id_text
+from protocol.member_keys import MemberSignature, challenge_of
 from protocol.models import MAX_OPTIONS, MAX_TIME_MS
 
 Option = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -63,13 +67,53 @@ class BallotView(msgspec.Struct):
     delegates_to: str | None = None
 
 
+B64 = Annotated[str, Meta(max_length=1400, pattern=r"^[A-Za-z0-9_-]*={0,2}\Z")]
+
+
+class ParticipationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The voter's own signature of their participation (GET .../participation-options says
+    what to sign): a key file's by its ``key_id`` (hex), or a passkey's assertion, with its
+    ``credential`` id, authenticator data and client data JSON; binary fields base64url."""
+
+    key_id: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}\Z")] | None = None
+    credential: B64 | None = None
+    signature: B64
+    authenticator_data: B64 = ""
+    client_data: B64 = ""
+
+
 class VoteIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     choice: Annotated[str, Meta(max_length=200)] | Annotated[list[Option], Meta(max_length=MAX_OPTIONS)]
     replaces: Annotated[str, Meta(max_length=100)] | None = None
+    participation: ParticipationIn | None = None
 
 
 class Receipt(msgspec.Struct):
     receipt: str
+    signed: bool = False  # whether the vote came with the voter's own signature of their participation
+
+
+class SigningOptionsView(msgspec.Struct):
+    statement: str  # hex: what a key file signs
+    challenge: str  # base64url of SHA-256(statement): a passkey's challenge
+    rp_id: str | None  # the site a passkey signs for (None: this node has none: passkeys cannot sign here)
+    key_ids: list[str]  # hex: the voter's keys on this ballot's roll, still in force
+    credentials: list[str]  # base64url: those that are passkeys, for allowCredentials
+
+
+class ProofStepView(msgspec.Struct):
+    index: int
+    roll_leaf: str
+    signed: str | None  # hex digest of the signed statement; None: an unsigned vote
+    path: list[str]
+
+
+class ParticipationView(msgspec.Struct):
+    found: str  # signed, unsigned or absent: what the decision holds in my name
+    roll_leaf: str
+    root: str  # the decision's `participations`
+    size: int
+    steps: list[ProofStepView]
 
 
 class ReceiptIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -88,6 +132,7 @@ class RollProofView(msgspec.Struct):
     salt: str
     member: int
     path: list[str]
+    keys: list[str] | None = None  # hex ids of the keys the roll says I held (None: a roll from before keys)
 
 
 class Closed(msgspec.Struct):
@@ -134,9 +179,56 @@ async def get_ballot(request: web.Request, who: Member | None) -> web.StreamResp
 async def cast_vote(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, VoteIn)
+    signed = _signed_in(body.participation) if body.participation is not None else None
     receipt = await ballots.vote(node_of(request), who, int_param(request, "ballot_id"), body.choice,
-                                 replaces=body.replaces)  # fmt: skip
-    return json_response(Receipt(receipt), status=201)
+                                 replaces=body.replaces, signed=signed)  # fmt: skip
+    return json_response(Receipt(receipt, signed is not None), status=201)
+
+
+def _b64(text: str, field: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        raise BadInput("not base64url", field=f"participation.{field}") from None
+
+
+def _signed_in(given: ParticipationIn) -> SignedIn:
+    if (given.key_id is None) == (given.credential is None):
+        raise BadInput("a participation names its key_id (a key file) or its credential (a passkey)",
+                       field="participation")  # fmt: skip
+    try:
+        signed = MemberSignature(signature=_b64(given.signature, "signature"),
+                                 authenticator_data=_b64(given.authenticator_data, "authenticator_data"),
+                                 client_data=_b64(given.client_data, "client_data"))  # fmt: skip
+        signed = msgspec.msgpack.decode(msgspec.msgpack.encode(signed), type=MemberSignature)  # its limits checked
+    except msgspec.ValidationError as exc:
+        raise BadInput(f"the participation's signature is out of its limits: {exc}", field="participation") from None
+    return SignedIn(signed, bytes.fromhex(given.key_id) if given.key_id else None,
+                    _b64(given.credential, "credential") if given.credential else None)  # fmt: skip
+
+
+def _text(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+async def signing_options(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    row = await node.ballots.require(int_param(request, "ballot_id"))
+    got = await participations.options_for(node, who, row)
+    return json_response(SigningOptionsView(got.statement.hex(), _text(challenge_of(got.statement)), got.rp_id,
+                                            [k.hex() for k, _ in got.keys], [_text(c) for _, c in got.keys if c]))
+
+
+async def my_participation(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    row = await node.ballots.require(int_param(request, "ballot_id"))
+    check = await participations.proof_for(node, who, row)
+    steps = [ProofStepView(s.index, s.entry.roll_leaf.hex(), s.entry.signed.hex() if s.entry.signed else None,
+                           [p.hex() for p in s.path]) for s in check.proof.steps]  # fmt: skip
+    return json_response(ParticipationView(check.found, check.roll_leaf.hex(), check.root.hex(), check.proof.size,
+                                           steps))  # fmt: skip
 
 
 async def close_ballot(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -163,7 +255,8 @@ async def roll_proof(request: web.Request, who: Member | None) -> web.StreamResp
     assert who is not None
     proof = await ballots.roll_proof(node_of(request), who, int_param(request, "ballot_id"))
     return json_response(RollProofView(proof.roll.hex(), proof.count, proof.index, proof.salt.hex(), proof.member,
-                                       [p.hex() for p in proof.path]))  # fmt: skip
+                                       [p.hex() for p in proof.path],
+                                       None if proof.keys is None else [k.hex() for k in proof.keys]))  # fmt: skip
 
 
 # --- the routes (node/web/api.py joins the tables of every module) ---
@@ -215,7 +308,23 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/ballots/{ballot_id}/roll-proof",
         roll_proof,
         "member",
-        "My place on the ballot's roll (salt, index, audit path)",
+        "My place on the ballot's roll (salt, index, audit path, the keys it says I held)",
         response=RollProofView,
+    ),
+    Route(
+        "GET",
+        "/api/v1/ballots/{ballot_id}/participation-options",
+        signing_options,
+        "member",
+        "What to sign to take part with my own key: the statement, a passkey's challenge, my keys on its roll",
+        response=SigningOptionsView,
+    ),
+    Route(
+        "GET",
+        "/api/v1/ballots/{ballot_id}/participation",
+        my_participation,
+        "member",
+        "Whether the decision holds a participation in my name (signed, unsigned or absent), with its proof",
+        response=ParticipationView,
     ),
 )

@@ -14,7 +14,8 @@ from node.service import Node
 from node.storage.ballots import ElectionSpec
 from node.storage.members import Member, MemberIn, MemberPatch
 from protocol import BallotRules, Decision, Ratio, Roll, open_envelope
-from protocol.ballots import check_decision, roll_leaf
+from protocol.ballots import check_decision
+from protocol.member_keys import Participation, participation_root, roll_leaf_v2
 from protocol.merkle import verify_inclusion
 
 
@@ -53,9 +54,15 @@ async def test_a_ballot_from_open_to_a_decision_that_adds_up(node: Node) -> None
     assert not (await ballots.check_receipt(node, row.id, ballots.receipt_text(b"\x00" * 16))).counted
     # The roll: signed, 21 members, and each can prove their place against its root.
     roll = open_envelope((await node.envelopes.get(row.roll)) or b"").payload.body
-    assert isinstance(roll, Roll) and roll.count == 21 and roll.ballot == row.ballot
+    assert isinstance(roll, Roll) and roll.count == 21 and roll.ballot == row.ballot and roll.keyed == 0
     proof = await ballots.roll_proof(node, voters[3], row.id)
-    assert verify_inclusion(roll_leaf(proof.salt, voters[3].id), proof.index, roll.count, proof.path, roll.root)
+    assert proof.keys == []  # the roll commits to each member's keys: this one holds none
+    leaf = roll_leaf_v2(proof.salt, voters[3].id, [])
+    assert verify_inclusion(leaf, proof.index, roll.count, proof.path, roll.root)
+    # The decision commits to who took part (all 20, none signed), and each can check it.
+    assert (body.signed, body.participations) == (0, participation_root(
+        [Participation(roll_leaf_v2(salt, m, []), None) for m, salt, _ in await node.ballots.electors(row.id)
+         if m in receipts])[0])  # fmt: skip
 
 
 @pytest.mark.parametrize("secrecy", ["secret", "open"])

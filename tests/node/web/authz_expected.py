@@ -303,6 +303,14 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _ballot_path("/roll-proof"),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
     ),
+    ("GET", "/api/v1/ballots/{ballot_id}/participation-options"): (
+        _ballot_path("/participation-options"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    ("GET", "/api/v1/ballots/{ballot_id}/participation"): (
+        _ballot_path("/participation", closed=True),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
     # Decisions going up. The node is the federation's root: it has no parent, so its officers'
     # mandates, ballots on a parent's item, delegates and submissions are refused for what
     # they are (409), after the access check; the rest succeed.

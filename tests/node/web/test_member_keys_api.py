@@ -85,3 +85,47 @@ async def test_a_key_file_is_added_by_its_public_key_and_bad_ones_are_named(live
         assert status == 201
     status, full = await _post(live, ada.token, "/api/v1/me/keys/files", {"public": KeyFile().key.public.hex()})
     assert status == 409 and full["error"]["code"] == "too_many"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+async def test_a_member_votes_signed_by_their_passkey_and_checks_it_after_the_close(named: Live) -> None:
+    from node.federation import ballots
+    from tests.node.federation.test_ballots import SPEC
+
+    ada, sec = await named.member(), await named.member("secretary")
+    passkey = SoftPasskey(rp_id="localhost", origin=named.node.config.http.public_url)
+    _, options = await _post(named, ada.token, "/api/v1/me/keys/passkey-options")
+    await _post(named, ada.token, "/api/v1/me/keys/passkeys", {"credential": passkey.register(options)})
+    row = await ballots.open_ballot(named.node, sec.member, SPEC)
+    async with named.http.get(f"/api/v1/ballots/{row.id}/participation-options", headers=ada.headers) as r:
+        signing = await r.json()
+    assert signing["rp_id"] == "localhost" and signing["credentials"] == [_b64(passkey.credential)]
+    statement = bytes.fromhex(signing["statement"])
+    signed = passkey.sign(statement)
+    participation = {"credential": _b64(passkey.credential), "signature": _b64(signed.signature),
+                     "authenticator_data": _b64(signed.authenticator_data), "client_data": _b64(signed.client_data)}
+    bent = dict(participation, signature=_b64(passkey.sign(statement + b"!").signature))
+    status, refused = await _post(named, ada.token, f"/api/v1/ballots/{row.id}/votes",
+                                  {"choice": "for", "participation": bent})  # fmt: skip
+    assert status == 403 and refused["error"]["code"] == "bad_member_signature"
+    status, both = await _post(named, ada.token, f"/api/v1/ballots/{row.id}/votes",
+                               {"choice": "for", "participation": dict(participation, key_id="00" * 32)})
+    assert status == 400 and both["error"]["field"] == "participation"
+    status, receipt = await _post(named, ada.token, f"/api/v1/ballots/{row.id}/votes",
+                                  {"choice": "for", "participation": participation})  # fmt: skip
+    assert status == 201 and receipt["signed"] is True
+    status, receipt = await _post(named, sec.token, f"/api/v1/ballots/{row.id}/votes", {"choice": "against"})
+    assert status == 201 and receipt["signed"] is False  # no key: counted, unsigned, and told so
+    async with named.http.get(f"/api/v1/ballots/{row.id}/participation", headers=ada.headers) as r:
+        assert r.status == 409 and (await r.json())["error"]["code"] == "not_decided"
+    await ballots.close_ballot(named.node, sec.member, row.id)
+    for who, found in ((ada, "signed"), (sec, "unsigned")):
+        async with named.http.get(f"/api/v1/ballots/{row.id}/participation", headers=who.headers) as r:
+            assert r.status == 200 and (await r.json())["found"] == found
+    async with named.http.get(f"/api/v1/ballots/{row.id}/roll-proof", headers=ada.headers) as r:
+        proof = await r.json()
+    (held,) = await named.node.member_keys.of(ada.member.id)
+    assert proof["keys"] == [held.key_id.hex()]  # the roll says which key Ada held

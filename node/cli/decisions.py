@@ -13,9 +13,13 @@ from node.cli.common import add_dir, read_password
 from node.errors import BadInput
 from node.federation import ballots as ballot_steps
 from node.federation import motions as motion_steps
+from node.federation.participations import SignedIn, statement_of
+from node.keyfile import read_key
 from node.rules.accounts import authenticate
 from node.service import Node
+from node.storage.ballots import BallotRow
 from node.storage.members import Member
+from protocol.member_keys import MemberKey, MemberSignature, key_id
 
 
 def add_motion_arguments(sub: Any) -> None:
@@ -50,11 +54,23 @@ def add_ballot_arguments(sub: Any) -> None:
                    "candidates in order of preference (none: a blank ballot)")  # fmt: skip
     c.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the member voting")
     c.add_argument("--password-stdin", action="store_true", help="read the member's password from standard input")
+    c.add_argument("--key-file", default=None, metavar="PATH",
+                   help="sign your participation with your own key file (`branchnet member key add`)")  # fmt: skip
 
 
 async def as_member(node: Node, email: str, password_stdin: bool) -> Member:
     """The member acting for themselves: their email and their own password."""
     return await authenticate(node, email, read_password(password_stdin), "command line")
+
+
+def _participation(node: Node, row: BallotRow, path: Path) -> SignedIn:
+    """The member's key file's signature of their participation in ``row``."""
+    if not path.is_file():
+        raise BadInput(f"no key file at {path} (make one with `branchnet member key add --key-file {path}`)",
+                       field="key-file")  # fmt: skip
+    key = read_key(path)
+    return SignedIn(MemberSignature(signature=key.sign(statement_of(node, row))),
+                    key_id(MemberKey(alg="ed25519", public=key.public)))  # fmt: skip
 
 
 async def _officer(node: Node, email: str) -> Member:
@@ -99,8 +115,10 @@ async def ballot(args: argparse.Namespace) -> int:
             row = await node.ballots.require(args.id)
             single = row.method == "for_against_abstain" and args.choice
             choice: str | list[str] = args.choice[0] if single else args.choice
-            receipt = await ballot_steps.vote(node, who, args.id, choice)
-            print(f"vote cast on ballot {args.id}; your receipt (keep it, it is shown once): {receipt}")
+            signed = _participation(node, row, Path(args.key_file)) if args.key_file else None
+            receipt = await ballot_steps.vote(node, who, args.id, choice, signed=signed)
+            how = "signed with your key" if signed is not None else "unsigned"
+            print(f"vote cast on ballot {args.id} ({how}); your receipt (keep it, it is shown once): {receipt}")
             return 0
         who = await _officer(node, args.as_email)
         envelope = await motion_steps.close_ballot(node, who, args.id)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from node.keyfile import read_key
+from node.keyfile import read_key, write_new_key
 from node.service import Node
 from node.storage.members import MemberIn
+from protocol import SigningKey
 from tests.node.cli.test_elections_cli import member_cli
 from tests.node.conftest import PASSWORD, new_node_dir
 
@@ -40,3 +41,32 @@ async def test_a_member_adds_a_key_file_lists_and_revokes_it(tmp_path: Path, pas
     assert "revoked 20" in member_cli(*args, "list", password=PASSWORD).stdout
     missing = member_cli(*args, "revoke", password=PASSWORD)
     assert missing.returncode == 1 and "give the key's number" in missing.stderr
+
+
+async def test_a_member_votes_signed_with_their_key_file(tmp_path: Path, password_hash: str) -> None:
+    from node.federation import ballots
+    from node.federation.participations import proof_for
+    from tests.node.federation.test_ballots import SPEC, officer
+
+    d = await new_node_dir(tmp_path)
+    async with Node.opened(d) as node:
+        val = await node.members.add(MemberIn(name="Val Voter", email="val@example.org"))
+        await node.auth.change_password(val.id, password_hash)
+    key_file = tmp_path / "val.key"
+    args = ("--dir", str(d), "--as", "val@example.org")
+    assert member_cli("member", "key", *args, "add", "--key-file", str(key_file), password=PASSWORD).returncode == 0
+    async with Node.opened(d) as node:
+        sec = await officer(node)
+        row = await ballots.open_ballot(node, sec, SPEC)
+    other = tmp_path / "other.key"
+    missing = member_cli("ballot", "vote", str(row.id), "for", *args, "--key-file", str(other), password=PASSWORD)
+    assert missing.returncode == 1 and "no key file at" in missing.stderr
+    write_new_key(other, SigningKey.generate())  # a key file that is nobody's here
+    refused = member_cli("ballot", "vote", str(row.id), "for", *args, "--key-file", str(other), password=PASSWORD)
+    assert refused.returncode == 1 and "not one of yours" in refused.stderr
+    voted = member_cli("ballot", "vote", str(row.id), "for", *args, "--key-file", str(key_file), password=PASSWORD)
+    assert voted.returncode == 0 and "(signed with your key)" in voted.stdout, voted.stderr
+    async with Node.opened(d) as node:
+        await ballots.close_ballot(node, sec, row.id)
+        decided = await node.ballots.require(row.id)
+        assert (await proof_for(node, val, decided)).found == "signed"

@@ -41,6 +41,8 @@ QUERIES: tuple[tuple[str, str], ...] = (
                         " EXISTS (SELECT 1 FROM ballot_voters v WHERE v.ballot_id = b.id AND v.member_id = e.member_id)"
                         " AS voted FROM ballot_electors e JOIN ballots b ON b.id = e.ballot_id"
                         " WHERE e.member_id = ? ORDER BY b.id"),
+    ("participations", "SELECT p.ballot_id, b.subject, p.key_id IS NOT NULL AS signed FROM participations p"
+                       " JOIN ballots b ON b.id = p.ballot_id WHERE p.member_id = ? ORDER BY p.ballot_id"),
     ("ballots_opened", "SELECT id, subject, opened, state FROM ballots WHERE created_by = ? ORDER BY id"),
     ("motions", "SELECT id, title, text, state, created_at FROM motions WHERE proposer_id = ? ORDER BY id"),
     ("amendments", "SELECT id, motion_id, paragraph, original, replacement, state, created_at FROM amendments"

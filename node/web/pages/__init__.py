@@ -15,7 +15,19 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from node.web.pages import account, decisions, elections, federation, mail, members, privacy, public, rules, upward
+from node.web.pages import (
+    account,
+    decisions,
+    elections,
+    federation,
+    keys,
+    mail,
+    members,
+    privacy,
+    public,
+    rules,
+    upward,
+)
 from node.web.pages.common import CSRF_SECRET, add_page_routes
 
 STATIC = ("site.css", "site.js", "favicon.svg")
@@ -43,7 +55,7 @@ def add_pages(app: web.Application) -> None:
     app[CSRF_SECRET] = secrets.token_bytes(32)
     app[members.TABLES] = members.RenderedTables()
     add_page_routes(app, [*account.PAGES, *members.PAGES, *federation.PAGES, *decisions.PAGES, *upward.PAGES,
-                          *elections.PAGES, *mail.PAGES, *public.PAGES, *privacy.PAGES, *rules.PAGES])
+                          *elections.PAGES, *mail.PAGES, *public.PAGES, *privacy.PAGES, *rules.PAGES, *keys.PAGES])
     folder = resources.files("node.web") / "static"
     for name in STATIC:
         body = folder.joinpath(name).read_bytes()

@@ -43,7 +43,7 @@ PageAccess = Literal["public", "member", "officer", "admin"]
 LEVEL: dict[str, int] = {"public": -1, "member": 0, "officer": 1, "admin": 2}
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
-    " form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",

@@ -5,26 +5,31 @@ Every action calls node/federation/motions.py or ballots.py, as the API does."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from aiohttp import web
 
 from node.errors import BadInput, NodeError
-from node.federation import ballots, motions, upward
+from node.federation import ballots, motions, participations, upward
 from node.federation import submissions as subm
 from node.federation.elections import DELEGATES, SELECTION
 from node.federation.results import count_for_people
 from node.rules.motions import paragraphs, word_diff
+from node.storage.ballots import BallotRow
 from node.validation import whole_number
 from node.web.common import int_param, node_of
 from node.web.pages.account import form_error
-from node.web.pages.common import Page, read_form, redirect, render, signed_in, text, who_of
+from node.web.pages.common import Form, Page, read_form, redirect, render, signed_in, text, who_of
 from node.web.pages.elections import chart_of
 from node.web.pages.public import rules_in_words
 from node.web.pages.settings import read_settings, settings_as_sent, settings_of
 from protocol import Decision, node_id_text, open_envelope, parse_node_id
 from protocol.ballots import CHOICES
+from protocol.member_keys import MemberSignature, challenge_of
 
 NOTICES = {"proposed": "Your motion is submitted.", "admitted": "Admitted: members may now amend it.",
            "ruled-out": "Ruled out.", "amended": "Your amendment is proposed.", "accepted": "Amendment accepted.",
@@ -228,7 +233,8 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
                 diff = (amendment.paragraph + 1, word_diff(now[amendment.paragraph], then[amendment.paragraph]))
     counted = count_for_people(decision) if isinstance(decision, Decision) else None
     ranked = {"r": counted, "chart": chart_of(counted)} if counted is not None else None
-    return {"ballot": row, "statements": statements, "choices": CHOICES, "diff": diff, "ranked": ranked,
+    return {**await _participation_context(request, row, decision), "ballot": row, "statements": statements,
+            "choices": CHOICES, "diff": diff, "ranked": ranked,
             "voted": await node.ballots.has_voted(row.id, who.id),
             "on_roll": await node.ballots.elector_salt(row.id, who.id) is not None, "decision": decision,
             "receipt": None, "check": None, "typed": None, "notice": _notice(request),
@@ -237,6 +243,43 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
             "turnout": await node.ballots.turnout(row.id) if row.state == "open" else None,
             "quorum_needed": -(-quorum.num * row.electorate // quorum.den) if row.method == "for_against_abstain"
             else 0, "confirm_close": False, **extra}  # fmt: skip
+
+
+async def _participation_context(request: web.Request, row: BallotRow, decision: object) -> dict[str, Any]:
+    """The member's own keys on this ballot: what their passkey signs when they vote (the
+    statement's challenge, the site, the passkeys its roll froze), and once it is decided,
+    what the decision holds in their name (signed, unsigned, or nothing)."""
+    node, who = node_of(request), who_of(request)
+    signing, participation = None, None
+    if row.state == "open" and await node.ballots.elector(row.id, who.id) is not None:
+        got = await participations.options_for(node, who, row)
+        passkeys = [c for _, c in got.keys if c]
+        if got.rp_id is not None and passkeys:
+            signing = {"challenge": _b64(challenge_of(got.statement)), "rp": got.rp_id,
+                       "credentials": " ".join(_b64(c) for c in passkeys)}  # fmt: skip
+    if isinstance(decision, Decision) and decision.participations is not None:
+        with contextlib.suppress(NodeError):  # not on its roll: nothing to say
+            participation = (await participations.proof_for(node, who, row)).found
+    return {"signing": signing, "participation": participation, "signed": None}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _signed_from(form: Form) -> participations.SignedIn | None:
+    """The passkey's signature the vote form carries (site.js fills it in), if any."""
+    fields = {k: text(form, "p_" + k) for k in ("credential", "signature", "authenticator_data", "client_data")}
+    if not fields["signature"]:
+        return None
+    try:
+        raw = {k: base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)) for k, v in fields.items()}
+        signed = msgspec.msgpack.decode(msgspec.msgpack.encode(MemberSignature(
+            signature=raw["signature"], authenticator_data=raw["authenticator_data"],
+            client_data=raw["client_data"])), type=MemberSignature)  # fmt: skip
+    except (ValueError, msgspec.ValidationError):
+        raise BadInput("your passkey's signature did not arrive whole: vote again", field="choice") from None
+    return participations.SignedIn(signed, credential=raw["credential"])
 
 
 async def ballot_page(request: web.Request) -> web.StreamResponse:
@@ -257,8 +300,9 @@ async def ballot_action(request: web.Request) -> web.StreamResponse:
                 picked = text(form, "choice")
             else:
                 picked = [str(v) for v in form.getall("choice", [])]
-            receipt = await ballots.vote(node, who, ballot_id, picked)
-            context = await _ballot_context(request, ballot_id, receipt=receipt)
+            signed = _signed_from(form)
+            receipt = await ballots.vote(node, who, ballot_id, picked, signed=signed)
+            context = await _ballot_context(request, ballot_id, receipt=receipt, signed=signed is not None)
             return render(request, "ballot.html", context, status=201)
         if action == "check":  # posted, never in the address: a receipt must not reach access logs
             typed = text(form, "receipt").strip()[:100]

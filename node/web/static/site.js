@@ -12,6 +12,8 @@ document.addEventListener("DOMContentLoaded", () => {
     input.addEventListener("focus", () => input.select());
   }
   for (const box of document.querySelectorAll("[data-ranking]")) rankable(box);
+  for (const form of document.querySelectorAll("[data-passkey-new]")) passkeyNew(form);
+  for (const form of document.querySelectorAll("form[data-sign-challenge]")) signedVote(form);
   // A receipt: copy it, or save it as a small text file (it never leaves this browser).
   for (const tools of document.querySelectorAll("[data-receipt-tools]")) {
     const said = tools.querySelector("[data-copied]");
@@ -87,4 +89,76 @@ function rankable(box) {
     });
   }
   settle(ranked(), null);
+}
+
+// Passkeys (members' own keys, docs/decisions.md): bytes to and from base64url, as the node
+// sends and takes them.
+const bytes = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const b64url = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+// My keys: make a passkey on this device. The page asks the node for the options (a challenge
+// kept five minutes), the browser makes the key behind the member's screen lock, and the node
+// keeps its public half. Without passkey support the form stays hidden and the page says why.
+function passkeyNew(form) {
+  if (!window.PublicKeyCredential || !navigator.credentials) return;
+  form.hidden = false;
+  for (const needs of document.querySelectorAll("[data-passkey-needs]")) needs.hidden = true;
+  const said = form.querySelector("[data-passkey-said]");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const csrf = form.elements.csrf.value;
+    said.textContent = "Follow your device's prompt.";
+    try {
+      const asked = await fetch("/account/keys/passkey-options", { method: "POST", body: new URLSearchParams({ csrf }) });
+      if (!asked.ok) throw new Error(`the node answered ${asked.status}`);
+      const o = await asked.json();
+      const publicKey = { ...o, challenge: bytes(o.challenge), user: { ...o.user, id: bytes(o.user.id) },
+        excludeCredentials: (o.excludeCredentials || []).map((c) => ({ ...c, id: bytes(c.id) })) };
+      const made = await navigator.credentials.create({ publicKey });
+      const credential = { id: made.id, rawId: b64url(made.rawId), type: made.type,
+        response: { clientDataJSON: b64url(made.response.clientDataJSON),
+          attestationObject: b64url(made.response.attestationObject),
+          transports: made.response.getTransports ? made.response.getTransports() : [] },
+        clientExtensionResults: made.getClientExtensionResults(), authenticatorAttachment: made.authenticatorAttachment };
+      const kept = await fetch("/account/keys/passkeys", { method: "POST",
+        body: new URLSearchParams({ csrf, label: form.elements.label.value, credential: JSON.stringify(credential) }) });
+      const answer = await kept.json();
+      if (!kept.ok) { said.textContent = `No passkey was kept: ${answer.error}`; return; }
+      location.assign(answer.next);
+    } catch (err) {
+      said.textContent = `No passkey was made: ${err.message || err}`;
+    }
+  });
+}
+
+// A vote signed with the member's passkey: before the form goes, the passkey signs the
+// ballot's participation statement (its challenge is on the form); the signature rides along
+// in hidden fields. If the passkey does not sign, the member is told, and a second press
+// casts the vote unsigned (counted, and shown as unsigned).
+function signedVote(form) {
+  if (!window.PublicKeyCredential || !navigator.credentials) return;
+  const said = form.querySelector("[data-sign-said]");
+  let unsigned = false;
+  form.addEventListener("submit", async (event) => {
+    if (unsigned || form.dataset.signed === "yes") return;
+    event.preventDefault();
+    said.textContent = "Sign with your passkey: follow your device's prompt.";
+    try {
+      const got = await navigator.credentials.get({ publicKey: {
+        challenge: bytes(form.dataset.signChallenge), rpId: form.dataset.signRp, userVerification: "preferred",
+        timeout: 120000, allowCredentials: form.dataset.signCredentials.split(" ").filter(Boolean)
+          .map((id) => ({ type: "public-key", id: bytes(id) })) } });
+      const put = (name, value) => { form.elements[name].value = value; };
+      put("p_credential", b64url(got.rawId));
+      put("p_signature", b64url(got.response.signature));
+      put("p_authenticator_data", b64url(got.response.authenticatorData));
+      put("p_client_data", b64url(got.response.clientDataJSON));
+      form.dataset.signed = "yes";
+      said.textContent = "Signed. Casting your vote.";
+      form.submit();
+    } catch (err) {
+      unsigned = true;
+      said.textContent = `Your passkey did not sign (${err.message || err}). Press the button again to cast your vote unsigned.`;
+    }
+  });
 }

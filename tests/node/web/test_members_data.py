@@ -136,6 +136,7 @@ NAMING: dict[tuple[str, str], str | None] = {
     ("outbox", "member_id"): "mail",
     ("ballot_electors", "member_id"): "ballots_on_roll",
     ("ballot_voters", "member_id"): None,  # shown as "voted" on ballots_on_roll
+    ("participations", "member_id"): "participations",  # the marked register: that they took part, never how
     ("ballot_votes", "member_id"): None,  # how they voted: never in the copy (an open ballot's decision shows it)
     ("ballots", "created_by"): "ballots_opened",
     ("motions", "proposer_id"): "motions",

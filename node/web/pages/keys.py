@@ -1,0 +1,85 @@
+"""My keys (issue 25): a member's passkeys and key files, on the page. A passkey is made by the
+browser (a little JavaScript: site.js asks this page for the options and hands back what the
+browser made); a key file's public key is pasted in a form; each is revoked with a button.
+Every step calls node/rules/member_keys.py, as the API and the command line do."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from node.errors import BadInput, Conflict, NodeError
+from node.rules import member_keys as rules
+from node.web.common import int_param, json_response, node_of
+from node.web.pages.account import form_error
+from node.web.pages.common import Page, read_form, redirect, render, text, who_of
+from node.web.routes.keys import public_bytes
+
+NOTICES = {"added": "Your key is kept: it signs your participation in ballots from now on.",
+           "revoked": "Revoked: that key signs nothing more here."}  # fmt: skip
+MAX_CREDENTIAL = 16_384  # bytes of a browser's new passkey, as JSON
+
+
+async def _context(request: web.Request) -> dict[str, object]:
+    node = node_of(request)
+    try:
+        site: str | None = rules.site_of(node.config).rp_id
+    except Conflict:
+        site = None
+    return {"keys": await rules.keys(node, who_of(request)), "site": site, "errors": {}, "values": {},
+            "notice": NOTICES.get(request.query.get("done", ""))}  # fmt: skip
+
+
+async def keys_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "keys.html", await _context(request))
+
+
+async def passkey_options(request: web.Request) -> web.StreamResponse:
+    """For site.js: the options to make a passkey (the challenge kept five minutes)."""
+    await read_form(request)
+    return json_response(await rules.registration_options(node_of(request), who_of(request)))
+
+
+async def passkey_add(request: web.Request) -> web.StreamResponse:
+    """For site.js: what the browser made. JSON back: where to go, or what is wrong."""
+    form = await read_form(request)
+    raw = text(form, "credential")
+    try:
+        if len(raw) > MAX_CREDENTIAL:
+            raise BadInput("the browser's answer is too long to be a passkey", field="credential")
+        try:
+            credential = json.loads(raw)
+        except ValueError:
+            raise BadInput("the browser's answer is not JSON", field="credential") from None
+        if not isinstance(credential, dict):
+            raise BadInput("the browser's answer is not a passkey", field="credential")
+        await rules.add_passkey(node_of(request), who_of(request), credential, text(form, "label"))
+    except NodeError as exc:
+        return json_response({"error": exc.message}, status=400 if isinstance(exc, BadInput) else 409)
+    return json_response({"next": "/account/keys?done=added"}, status=201)
+
+
+async def key_file_add(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    values = {"public": text(form, "public").strip(), "label": text(form, "label").strip()}
+    try:
+        await rules.add_key_file(node_of(request), who_of(request), public_bytes(values["public"]), values["label"])
+    except NodeError as exc:
+        return form_error(request, "keys.html", exc, {**await _context(request), "values": values})
+    return redirect("/account/keys?done=added")
+
+
+async def key_revoke(request: web.Request) -> web.StreamResponse:
+    await read_form(request)
+    await rules.revoke(node_of(request), who_of(request), int_param(request, "key_id"))
+    return redirect("/account/keys?done=revoked")
+
+
+PAGES = [
+    Page("GET", "/account/keys", keys_page, "member"),
+    Page("POST", "/account/keys/passkey-options", passkey_options, "member"),
+    Page("POST", "/account/keys/passkeys", passkey_add, "member"),
+    Page("POST", "/account/keys/files", key_file_add, "member"),
+    Page("POST", "/account/keys/{key_id}/revoke", key_revoke, "member"),
+]

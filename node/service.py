@@ -24,7 +24,7 @@ from node.storage.envelopes import EnvelopeStore
 from node.storage.findings import FindingStore
 from node.storage.joins import JoinLimits, JoinStore
 from node.storage.logins import AuthStore
-from node.storage.member_keys import MemberKeyStore
+from node.storage.member_keys import MemberKeyStore, ScrutineerStore
 from node.storage.members import MemberStore
 from node.storage.members_data import MembersData
 from node.storage.motions import MotionStore
@@ -60,6 +60,7 @@ class Node:
     rule_changes: RuleChangeStore
     members_data: MembersData
     member_keys: MemberKeyStore
+    scrutineers: ScrutineerStore
 
     @classmethod
     async def open(cls, directory: Path, clock: Callable[[], float] = time.time, *, serving: bool = False) -> Node:
@@ -113,6 +114,7 @@ class Node:
             rule_changes=RuleChangeStore(db),
             members_data=MembersData(db, clock),
             member_keys=MemberKeyStore(db, clock),
+            scrutineers=ScrutineerStore(db, clock),
             own_log=own_log,
             throttle=LoginThrottle(
                 window_s=config.auth.login_window_minutes * 60.0,

@@ -20,9 +20,11 @@ import msgspec
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ingest import Federation
 from node.rules.member_keys import Keyed, check_signed
+from node.storage.access import AccessStore
 from node.storage.ballots import BallotRow, BallotStore
 from node.storage.envelopes import EnvelopeStore
-from node.storage.members import Member
+from node.storage.member_keys import ScrutineerStore
+from node.storage.members import Member, MemberStore
 from node.storage.votes import Participated
 from protocol import Roll, open_envelope
 from protocol.ballots import roll_leaf
@@ -39,6 +41,7 @@ from protocol.member_keys import (
     roll_leaf_v2,
     signature_digest,
 )
+from protocol.register import MarkedRegister
 
 _KEYS = msgspec.msgpack.Decoder(list[MemberKey])
 
@@ -186,3 +189,38 @@ async def options_for(node: Participating, who: Member, row: BallotRow) -> Signi
     except Conflict:
         rp_id = None
     return SigningOptions(statement_of(node, row), rp_id, keys)
+
+
+class Scrutinising(Participating, Protocol):
+    @property
+    def scrutineers(self) -> ScrutineerStore: ...
+
+    @property
+    def members(self) -> MemberStore: ...
+
+    @property
+    def access(self) -> AccessStore: ...
+
+
+async def register_for(node: Scrutinising, who: Member, row: BallotRow, via: str) -> MarkedRegister:
+    """A decided ballot's marked register, for one of the branch's scrutineers: its signed roll
+    and decision, every elector (id, name, salt, the keys the roll froze) and every
+    participation (never a choice), to check offline (`branchnet audit --register`). The
+    download is recorded where members see who looked at their data."""
+    from node.rules.member_keys import check_may_scrutinise
+    from protocol.register import FORMAT, Elector, Entry
+
+    await check_may_scrutinise(node, who)
+    if row.decision is None:
+        raise Conflict("this ballot is not decided yet: its register is checked after the close", code="not_decided")
+    roll, decision = await node.envelopes.get(row.roll), await node.envelopes.get(row.decision)
+    if roll is None or decision is None:
+        raise NotFound("this ballot's roll or decision is not held here")
+    names = {m.id: m.name for m in await node.members.list(None)}
+    electors = [Elector(member, salt, _KEYS.decode(keys) if keys is not None else [], names.get(member, ""))
+                for member, salt, keys in await node.ballots.electors(row.id)]  # fmt: skip
+    signature = msgspec.msgpack.Decoder(MemberSignature)
+    entries = [Entry(member, leaf, key, None if signed is None else signature.decode(signed))
+               for member, leaf, key, signed in await node.ballots.register(row.id)]  # fmt: skip
+    await node.access.record(who.id, "register", via, rows=len(electors))
+    return MarkedRegister(FORMAT, roll, decision, electors, entries)

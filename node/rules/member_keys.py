@@ -18,12 +18,21 @@ from urllib.parse import urlsplit
 
 from node.config import Config
 from node.errors import BadInput, Conflict, Forbidden
-from node.storage.member_keys import KeyRow, MemberKeyStore
-from node.storage.members import Member
+from node.rules.members import access
+from node.storage.member_keys import KeyRow, MemberKeyStore, ScrutineerStore
+from node.storage.members import Member, MemberStore
 from protocol import ProtocolError, SigningKey
 from protocol.member_keys import MemberKey, MemberSignature, key_problem, verify_member_signature
 
 LABEL_MAX = 60
+
+
+class Scrutinised(Protocol):
+    @property
+    def members(self) -> MemberStore: ...
+
+    @property
+    def scrutineers(self) -> ScrutineerStore: ...
 
 
 class Keyed(Protocol):
@@ -184,3 +193,30 @@ async def check_signed(node: Keyed, who: Member, statement: bytes, signed: Membe
                             field="participation", code="bad_member_signature")  # fmt: skip
         await node.member_keys.used(row.id, counter)
     return key
+
+
+# --- scrutineers: members appointed to check each ballot's marked register --------------------
+
+
+async def appoint_scrutineer(node: Scrutinised, who: Member, member_id: int) -> None:
+    """An officer appoints a member as a scrutineer. A scrutineer holds no office (they check
+    the officers' node) and is a member in good standing; every member sees who they are."""
+    if access(who.role) < 1:
+        raise Forbidden("officers appoint scrutineers")
+    member = await node.members.require(member_id)
+    if access(member.role) >= 1:
+        raise BadInput("a scrutineer holds no office: they check the officers' node", field="member_id")
+    if member.status != "active":
+        raise BadInput("a scrutineer is a member in good standing", field="member_id")
+    await node.scrutineers.appoint(member_id, who.id)
+
+
+async def dismiss_scrutineer(node: Scrutinised, who: Member, member_id: int) -> None:
+    if access(who.role) < 1:
+        raise Forbidden("officers dismiss scrutineers")
+    await node.scrutineers.dismiss(member_id)
+
+
+async def check_may_scrutinise(node: Scrutinised, who: Member) -> None:
+    if not await node.scrutineers.has(who.id):
+        raise Forbidden("only the branch's scrutineers download a ballot's marked register", code="not_a_scrutineer")

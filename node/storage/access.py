@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from node.storage.db import Database
 
-ACTIONS = ("view", "search", "export", "import", "download", "erase")
+ACTIONS = ("view", "search", "export", "import", "download", "erase", "register")
 VIA = ("page", "api", "cli", "rule")  # rule: the node itself, applying the retention rule
 _COLUMNS = "id, at, actor_id, action, member_id, rows, via"
 

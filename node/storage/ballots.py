@@ -318,6 +318,15 @@ class BallotStore:
         )
         return None if row is None else (bytes(row[0]), None if row[1] is None else bytes(row[1]))
 
+    async def register(self, ballot_id: int) -> list[tuple[int | None, bytes, bytes | None, bytes | None]]:
+        """The marked register in full, for the scrutineers: (member, roll leaf, key id, signature)."""
+        rows = await self.db.fetchall(
+            "SELECT member_id, roll_leaf, key_id, signature FROM participations WHERE ballot_id = ? ORDER BY roll_leaf",
+            (ballot_id,),
+        )
+        return [(r[0], bytes(r[1]), None if r[2] is None else bytes(r[2]), None if r[3] is None else bytes(r[3]))
+                for r in rows]  # fmt: skip
+
     async def participations(self, ballot_id: int) -> list[tuple[bytes, bytes | None]]:
         """The ballot's marked register as its decision commits to it: (roll leaf, digest of
         the signed statement, or None), in roll-leaf order."""

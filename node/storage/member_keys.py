@@ -137,3 +137,43 @@ class MemberKeyStore:
         if row is None or int(row[1]) <= int(self.clock()):
             return None
         return bytes(row[0])
+
+
+@dataclass(frozen=True)
+class Scrutineer:
+    member_id: int
+    name: str
+    appointed_by: int | None
+    appointed_at: int
+
+
+class ScrutineerStore:
+    """The members the branch appoints to check each ballot's marked register."""
+
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def all(self) -> list[Scrutineer]:
+        rows = await self.db.fetchall(
+            "SELECT s.member_id, m.name, s.appointed_by, s.appointed_at FROM scrutineers s"
+            " JOIN members m ON m.id = s.member_id ORDER BY m.name"
+        )
+        return [Scrutineer(int(r[0]), r[1], r[2], int(r[3])) for r in rows]
+
+    async def has(self, member_id: int) -> bool:
+        return await self.db.fetchone("SELECT 1 FROM scrutineers WHERE member_id = ?", (member_id,)) is not None
+
+    async def appoint(self, member_id: int, by: int | None) -> None:
+        async with self.db.write("scrutineers.appoint") as conn:
+            try:
+                await conn.execute("INSERT INTO scrutineers (member_id, appointed_by, appointed_at) VALUES (?, ?, ?)",
+                                   (member_id, by, int(self.clock())))  # fmt: skip
+            except sqlite3.IntegrityError:
+                raise Conflict("that member is a scrutineer already, or is not a member", code="already") from None
+
+    async def dismiss(self, member_id: int) -> None:
+        async with self.db.write("scrutineers.dismiss") as conn:
+            cursor = await conn.execute("DELETE FROM scrutineers WHERE member_id = ?", (member_id,))
+            if cursor.rowcount != 1:
+                raise NotFound(f"member {member_id} is not a scrutineer")

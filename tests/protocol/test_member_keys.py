@@ -22,6 +22,7 @@ from protocol.member_keys import (
     ProofStep,
     candidacy_statement,
     check_participation_proof,
+    key_id,
     keys_digest,
     participation_problem,
     participation_proof,
@@ -35,6 +36,7 @@ from protocol.member_keys import (
 from protocol.merkle import EMPTY_ROOT
 from protocol.merkle import root as merkle_root
 from protocol.models import BallotRules, Decision, Envelope, Ratio, Roll
+from protocol.register import Elector, Entry, MarkedRegister, check_register
 from tests.factories import T0, key, next_envelope, rules
 from tests.passkeys import KeyFile, SoftPasskey
 
@@ -253,3 +255,33 @@ def test_the_audit_names_a_decision_with_unsigned_votes_where_the_rules_require_
     envelopes = signed_federation(signed)
     report = audit([("all", bundle(*envelopes))], NOW)
     assert codes(report) == ([] if signed == 8 else [("unsigned_participation", envelopes[-1].id)])
+
+
+def _register() -> MarkedRegister:
+    """Four electors (two holding a key file); three vote, one of them signed."""
+    signers = [KeyFile(), KeyFile()]
+    electors = [Elector(10 + i, bytes([i]) * 32, [signers[i].key] if i < 2 else [], f"M{i}") for i in range(4)]
+    leaves = [roll_leaf_v2(e.salt, e.member, e.keys) for e in electors]
+    gen = next_envelope(NATIONAL, None, Roll(count=4, root=merkle_root(sorted(leaves)), as_of=T0, ballot=BALLOT,
+                                             keyed=2), bytes(32))  # fmt: skip
+    statement = participation_statement(bytes(32), NATIONAL.public, BALLOT)
+    signed = signers[0].sign(statement)
+    entries = [Entry(10, leaves[0], key_id(signers[0].key), signed), Entry(12, leaves[2]), Entry(13, leaves[3])]
+    tree, n = participation_root([Participation(leaves[0], signature_digest(signers[0].key, signed)),
+                                  Participation(leaves[2]), Participation(leaves[3])])  # fmt: skip
+    body, _ = _decision(3, n, count=4)
+    decided = next_envelope(NATIONAL, gen, msgspec.structs.replace(body, roll=gen.id, participations=tree), bytes(32))
+    return MarkedRegister("branchnet marked register v1", gen.raw, decided.raw, electors, entries)
+
+
+def test_a_register_checked_offline_names_what_does_not_hold() -> None:
+    register = _register()
+    assert check_register(register) == []
+    short = msgspec.structs.replace(register, electors=register.electors[1:])  # an elector left out
+    assert {f.code for f in check_register(short)} >= {"not_the_roll", "not_on_roll"}
+    stranger = Entry(99, os.urandom(32))
+    assert "not_on_roll" in {f.code for f in check_register(msgspec.structs.replace(
+        register, participations=[*register.participations, stranger]))}  # fmt: skip
+    swapped = msgspec.structs.replace(register, participations=[
+        msgspec.structs.replace(register.participations[0], key_id=bytes(32)), *register.participations[1:]])
+    assert ("bad_member_signature", 10) in {(f.code, f.member) for f in check_register(swapped)}

@@ -41,3 +41,12 @@ CREATE TABLE participations (
     digest     BLOB,            -- protocol.member_keys.signature_digest: what the decision's tree holds
     PRIMARY KEY (ballot_id, roll_leaf)
 ) WITHOUT ROWID;
+
+-- The members the branch appoints as scrutineers: after a ballot closes, each may download its
+-- marked register (who took part, never how, with every signature) and check it offline
+-- (`branchnet audit --register`). Every member sees who they are.
+CREATE TABLE scrutineers (
+    member_id    INTEGER PRIMARY KEY REFERENCES members (id) ON DELETE CASCADE,
+    appointed_by INTEGER REFERENCES members (id) ON DELETE SET NULL,
+    appointed_at INTEGER NOT NULL
+);

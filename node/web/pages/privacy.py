@@ -22,7 +22,8 @@ from node.web.routes.privacy import erasure_view, views
 
 ACTIONS = {"view": "opened the record", "search": "listed or searched the members",
            "export": "exported the members", "import": "imported members",
-           "download": "downloaded their own data", "erase": "erased a member"}  # fmt: skip
+           "download": "downloaded their own data", "erase": "erased a member",
+           "register": "downloaded a ballot's marked register (as a scrutineer)"}  # fmt: skip
 VIA = {"page": "on the pages", "api": "through the API", "cli": "on the server's command line",
        "rule": "by the retention rule"}
 PAGE = 50

@@ -21,6 +21,7 @@ from node.web.routing import Route
 from protocol import BallotRules, node_id_text
 from protocol.member_keys import MemberSignature, challenge_of
 from protocol.models import MAX_OPTIONS, MAX_TIME_MS
+from protocol.register import MarkedRegister
 
 Option = Annotated[str, Meta(min_length=1, max_length=200)]
 
@@ -259,6 +260,13 @@ async def roll_proof(request: web.Request, who: Member | None) -> web.StreamResp
                                        None if proof.keys is None else [k.hex() for k in proof.keys]))  # fmt: skip
 
 
+async def marked_register(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    node = node_of(request)
+    row = await node.ballots.require(int_param(request, "ballot_id"))
+    return json_response(await participations.register_for(node, who, row, "api"))
+
+
 # --- the routes (node/web/api.py joins the tables of every module) ---
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -326,5 +334,14 @@ ROUTES: tuple[Route, ...] = (
         "member",
         "Whether the decision holds a participation in my name (signed, unsigned or absent), with its proof",
         response=ParticipationView,
+    ),
+    Route(
+        "GET",
+        "/api/v1/ballots/{ballot_id}/register",
+        marked_register,
+        "member",
+        "A decided ballot's marked register, for a scrutineer: roll, decision, electors, participations and every "
+        "signature (never a choice), to check with `branchnet audit --register`",
+        response=MarkedRegister,
     ),
 )

@@ -40,6 +40,16 @@ class KeyFileIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     label: Label = ""
 
 
+class ScrutineerView(msgspec.Struct):
+    member_id: int
+    name: str
+    appointed_at: int
+
+
+class ScrutineerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    member_id: Annotated[int, Meta(ge=1, le=2**62)]
+
+
 def view(row: KeyRow) -> KeyView:
     return KeyView(row.id, row.key.alg, row.key.passkey, row.label, row.key_id.hex(), row.added_at, row.revoked_at)
 
@@ -84,6 +94,24 @@ async def revoke_key(request: web.Request, who: Member | None) -> web.StreamResp
     return json_response(view(await rules.revoke(node_of(request), who, int_param(request, "key_id"))))
 
 
+async def scrutineers(request: web.Request, who: Member | None) -> web.StreamResponse:
+    found = await node_of(request).scrutineers.all()
+    return json_response([ScrutineerView(s.member_id, s.name, s.appointed_at) for s in found])
+
+
+async def appoint(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    body = await read_json(request, ScrutineerIn)
+    await rules.appoint_scrutineer(node_of(request), who, body.member_id)
+    return web.Response(status=204)
+
+
+async def dismiss(request: web.Request, who: Member | None) -> web.StreamResponse:
+    assert who is not None
+    await rules.dismiss_scrutineer(node_of(request), who, int_param(request, "member_id"))
+    return web.Response(status=204)
+
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/me/keys", my_keys, "member", "My own keys: passkeys and key files, revoked ones too",
           response=list[KeyView]),
@@ -96,4 +124,9 @@ ROUTES: tuple[Route, ...] = (
           KeyView, 201),
     Route("DELETE", "/api/v1/me/keys/{key_id}", revoke_key, "member", "Revoke one of my keys: it signs nothing more",
           response=KeyView),
+    Route("GET", "/api/v1/scrutineers", scrutineers, "member",
+          "The members appointed to check each ballot's marked register", response=list[ScrutineerView]),
+    Route("POST", "/api/v1/scrutineers", appoint, "officer", "Appoint a member (holding no office) as a scrutineer",
+          ScrutineerIn, status=204),
+    Route("DELETE", "/api/v1/scrutineers/{member_id}", dismiss, "officer", "Dismiss a scrutineer", status=204),
 )  # fmt: skip

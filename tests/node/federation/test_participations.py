@@ -9,6 +9,8 @@ was signed than the votes it counts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from node.errors import BadInput, Forbidden
@@ -85,6 +87,14 @@ async def test_signed_unsigned_and_refused_participations(named: Node) -> None:
     for who in people.values():  # each proof holds against the signed decision itself
         check = await proof_for(node, who, row)
         assert check_participation_proof(check.roll_leaf, check.proof, decided.participations) == check.found  # type: ignore[arg-type]
+    # The scrutineer's offline check of the honest register: everything holds.
+    from node.federation.participations import register_for
+    from protocol.register import check_register
+
+    await node.scrutineers.appoint(people["Dan"].id, sec.id)
+    register = await register_for(node, people["Dan"], row, "cli")
+    assert len(register.electors) == 5 and len(register.participations) == 3
+    assert check_register(register) == []
 
 
 async def test_a_vote_added_by_the_operator_shows_in_the_members_own_check(named: Node) -> None:
@@ -110,3 +120,69 @@ async def test_a_vote_added_by_the_operator_shows_in_the_members_own_check(named
     check = await proof_for(node, people["Dan"], await node.ballots.require(row.id))
     assert check.found == "unsigned"  # Dan holds a key and did not vote: the decision holds a vote in his name
     assert check_participation_proof(check.roll_leaf, check.proof, decided.participations) == "unsigned"  # type: ignore[arg-type]
+
+
+async def test_scrutineers_check_the_register_offline_and_find_what_the_operator_did(
+    named: Node, tmp_path: Path
+) -> None:
+    """Signed and unsigned votes; the operator then adds an unsigned vote for Dan (who holds a
+    key) and forges a 'signed' one for Eve. The decision adds up, so every node takes it in;
+    the scrutineer's offline check of the marked register names both."""
+    import msgspec
+
+    from node.federation.participations import leaf_of, register_for
+    from node.rules import member_keys as key_rules
+    from protocol.encoding import encode
+    from protocol.member_keys import MemberSignature
+    from protocol.register import MarkedRegister, check_register
+    from tests.node.cli.test_node_cli import branchnet
+
+    node = named
+    sec, people = await officer(node), await _people(node)
+    eve = await node.members.add(MemberIn(name="Eve", email="eve@example.org"))
+    keys = {name: KeyFile() for name in ("Ada", "Dan")}
+    for name, k in keys.items():
+        await node.member_keys.add(people[name].id, k.key, "laptop")
+    eve_key = KeyFile()
+    await node.member_keys.add(eve.id, eve_key.key, "laptop")
+    with pytest.raises(BadInput, match="holds no office"):
+        await key_rules.appoint_scrutineer(node, sec, sec.id)
+    await key_rules.appoint_scrutineer(node, sec, people["Cy"].id)
+    row = await ballots.open_ballot(node, sec, SPEC)
+    statement = statement_of(node, row)
+    await ballots.vote(node, people["Ada"], row.id, "for", signed=SignedIn(keys["Ada"].sign(statement),
+                                                                           key_id(keys["Ada"].key)))  # fmt: skip
+    await ballots.vote(node, people["Bea"], row.id, "against")
+    async with node.db.write("test.stuff") as conn:  # the operator, with the database in hand
+        for i, (who, signed) in enumerate([(people["Dan"], None), (eve, MemberSignature(signature=bytes(64)))]):
+            salt, held = await node.ballots.elector(row.id, who.id) or (b"", None)
+            await conn.execute("INSERT INTO ballot_voters (ballot_id, member_id) VALUES (?, ?)", (row.id, who.id))
+            await conn.execute("INSERT INTO ballot_votes (ballot_id, digest, choice) VALUES (?, ?, ?)",
+                               (row.id, receipt_digest(row.ballot, bytes([i]) * 16), b"\x00"))  # fmt: skip
+            await conn.execute(
+                "INSERT INTO participations (ballot_id, roll_leaf, member_id, key_id, signature, digest)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (row.id, leaf_of(salt, who.id, held), who.id, key_id(eve_key.key) if signed else None,
+                 encode(signed) if signed else None, bytes(32) if signed else None),
+            )  # fmt: skip
+    decided = (await ballots.close_ballot(node, sec, row.id)).payload.body
+    assert isinstance(decided, Decision) and decided.counts == [3, 1, 0] and decided.signed == 2
+    check_decision(decided)  # it adds up: no node can tell
+    row = await node.ballots.require(row.id)
+    with pytest.raises(Forbidden):
+        await register_for(node, people["Ada"], row, "api")  # not a scrutineer
+    register = await register_for(node, people["Cy"], row, "api")
+    found = {(f.code, f.member) for f in check_register(register)}
+    assert ("unsigned_keyholder", people["Dan"].id) in found and ("bad_member_signature", eve.id) in found
+    assert {c for c, _ in found} == {"unsigned_keyholder", "bad_member_signature", "not_the_decision"}
+    (looked,) = [a for a in await node.access.page() if a.action == "register"]
+    assert looked.actor_id == people["Cy"].id  # recorded where members see who looked
+    # Offline, from the file alone, with `branchnet audit --register`.
+    path = tmp_path / "register.json"
+    path.write_bytes(msgspec.json.encode(register))
+    audited = branchnet("audit", "--register", str(path))
+    assert audited.returncode == 1 and "bad_member_signature" in audited.stdout and "LOOK INTO" in audited.stdout
+    honest = msgspec.structs.replace(register, participations=[e for e in register.participations
+                                                                if e.member in (people["Ada"].id, people["Bea"].id)])
+    assert isinstance(honest, MarkedRegister)
+    assert {f.code for f in check_register(honest)} == {"not_the_decision"}  # two votes short of the decision

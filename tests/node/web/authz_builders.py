@@ -117,6 +117,22 @@ async def _key_revoke(c: Cell) -> Request:
     return f"/api/v1/me/keys/{row.id}", {}
 
 
+async def _scrutineer_appoint(c: Cell) -> Request:
+    return "/api/v1/scrutineers", {"json": {"member_id": c.target.member.id}}
+
+
+async def _scrutineer_dismiss(c: Cell) -> Request:
+    await c.live.node.scrutineers.appoint(c.target.member.id, None)
+    return f"/api/v1/scrutineers/{c.target.member.id}", {}
+
+
+async def _register(c: Cell) -> Request:
+    """A decided ballot's register: the caller is a scrutineer for their own column only."""
+    if c.own and c.me is not None:
+        await c.live.node.scrutineers.appoint(c.me.member.id, None)
+    return f"/api/v1/ballots/{await _ballot(c, True)}/register", {}
+
+
 def _member_path(suffix: str = "") -> Builder:
     async def build(c: Cell) -> Request:
         return f"/api/v1/members/{c.target.member.id}{suffix}", {}
@@ -411,6 +427,7 @@ async def snapshot(live: Live) -> dict[str, list[tuple[object, ...]]]:
         "candidacies": "SELECT contest, member_id, nomination FROM candidacies ORDER BY contest, member_id",
         "member_keys": "SELECT id, member_id, revoked_at FROM member_keys ORDER BY id",
         "key_challenges": "SELECT member_id, challenge FROM key_challenges ORDER BY member_id",
+        "scrutineers": "SELECT member_id FROM scrutineers ORDER BY member_id",
     }
     return {name: [tuple(r) for r in await live.node.db.fetchall(sql)] for name, sql in queries.items()}
 

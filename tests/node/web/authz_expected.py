@@ -39,11 +39,14 @@ from tests.node.web.authz_builders import (
     _propose_join,
     _refusal,
     _refuse,
+    _register,
     _reset,
     _revocation,
     _revocation_proposal,
     _rules_proposal,
     _ruling,
+    _scrutineer_appoint,
+    _scrutineer_dismiss,
     _selection_path,
     _submit_motion,
     _token_delete,
@@ -310,6 +313,24 @@ EXPECTED: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
     ("GET", "/api/v1/ballots/{ballot_id}/participation"): (
         _ballot_path("/participation", closed=True),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    # Only the branch's scrutineers: the caller is one in the "own" column, not in the other.
+    ("GET", "/api/v1/ballots/{ballot_id}/register"): (
+        _register,
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, F)),
+    ),
+    ("GET", "/api/v1/scrutineers"): (
+        _fixed("/api/v1/scrutineers"),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (200, 200)),
+    ),
+    # A scrutineer holds no office: an officer cannot appoint themselves (400).
+    ("POST", "/api/v1/scrutineers"): (
+        _scrutineer_appoint,
+        {"anonymous": (A, A), "member": (F, F), "officer": (400, 204), "admin": (400, 204)},
+    ),
+    ("DELETE", "/api/v1/scrutineers/{member_id}"): (
+        _scrutineer_dismiss,
+        {"anonymous": (A, A), "member": (F, F), "officer": (204, 204), "admin": (204, 204)},
     ),
     # Decisions going up. The node is the federation's root: it has no parent, so its officers'
     # mandates, ballots on a parent's item, delegates and submissions are refused for what

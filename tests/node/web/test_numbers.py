@@ -81,6 +81,7 @@ def sample_bodies(child: SigningKey) -> dict[str, dict[str, Any]]:
         "POST /api/v1/elections/delegates": {"seats": 2},
         "POST /api/v1/selections": {"office": "o", "seats": 2, "nominations_close": 10, "voting_close": 20},
         "POST /api/v1/selections/{selection_id}/nominations": {"member": 1},
+        "POST /api/v1/scrutineers": {"member_id": 1},
     }
 
 

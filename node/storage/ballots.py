@@ -26,6 +26,8 @@ from node.storage.db import Database
 from node.storage.votes import MAX_BATCH, Participated, Vote, take_votes
 from protocol import BallotRules
 
+ELECTORS_KEPT = 16  # ballots whose frozen electors are kept in memory (each at most ~7,000 rows)
+
 _COLUMNS = (
     "id, ballot, motion, amendment, subject, text_hash, method, options, rules, secrecy, may_change, state,"
     " opened, opens, closes, closed, electorate, roll, decision, created_by, election, text"
@@ -110,6 +112,7 @@ class BallotStore:
         self._writer: asyncio.Task[None] | None = None
         self._closing: dict[int, tuple[asyncio.Lock, list[int]]] = {}  # a lock, and how many hold or wait
         self.on_opened: Callable[[], None] = lambda: None  # serve's ballot closer: look again
+        self._electors: dict[int, dict[int, tuple[bytes, bytes | None]]] = {}  # frozen rolls being voted on
 
     @contextlib.asynccontextmanager
     async def closing(self, ballot_id: int) -> AsyncIterator[None]:
@@ -312,11 +315,22 @@ class BallotStore:
         return [(int(r[0]), bytes(r[1]), None if r[2] is None else bytes(r[2])) for r in rows]
 
     async def elector(self, ballot_id: int, member_id: int) -> tuple[bytes, bytes | None] | None:
-        """The member's salt and keys on this ballot's roll (None: not an elector)."""
-        row = await self.db.fetchone(
-            "SELECT salt, keys FROM ballot_electors WHERE ballot_id = ? AND member_id = ?", (ballot_id, member_id)
-        )
-        return None if row is None else (bytes(row[0]), None if row[1] is None else bytes(row[1]))
+        """The member's salt and keys on this ballot's roll (None: not an elector). A roll is
+        frozen when its ballot opens, so the electors of the ballots being voted on are read
+        once each and kept (the latest ELECTORS_KEPT ballots): a vote reads nothing more."""
+        electors = self._electors.get(ballot_id)
+        if electors is None:
+            rows = await self.db.fetchall(
+                "SELECT member_id, salt, keys FROM ballot_electors WHERE ballot_id = ?", (ballot_id,)
+            )
+            electors = {int(r[0]): (bytes(r[1]), None if r[2] is None else bytes(r[2])) for r in rows}
+            if rows:  # (a ballot opened since is read again)
+                while len(self._electors) >= ELECTORS_KEPT:
+                    self._electors.pop(next(iter(self._electors)))
+                self._electors[ballot_id] = electors
+        else:
+            self._electors[ballot_id] = self._electors.pop(ballot_id)  # the latest used stays longest
+        return electors.get(member_id)
 
     async def register(self, ballot_id: int) -> list[tuple[int | None, bytes, bytes | None, bytes | None]]:
         """The marked register in full, for the scrutineers: (member, roll leaf, key id, signature)."""

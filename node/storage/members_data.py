@@ -43,6 +43,7 @@ QUERIES: tuple[tuple[str, str], ...] = (
                         " WHERE e.member_id = ? ORDER BY b.id"),
     ("participations", "SELECT p.ballot_id, b.subject, p.key_id IS NOT NULL AS signed FROM participations p"
                        " JOIN ballots b ON b.id = p.ballot_id WHERE p.member_id = ? ORDER BY p.ballot_id"),
+    ("scrutineer", "SELECT appointed_at FROM scrutineers WHERE member_id = ?"),
     ("ballots_opened", "SELECT id, subject, opened, state FROM ballots WHERE created_by = ? ORDER BY id"),
     ("motions", "SELECT id, title, text, state, created_at FROM motions WHERE proposer_id = ? ORDER BY id"),
     ("amendments", "SELECT id, motion_id, paragraph, original, replacement, state, created_at FROM amendments"

@@ -137,6 +137,7 @@ NAMING: dict[tuple[str, str], str | None] = {
     ("ballot_electors", "member_id"): "ballots_on_roll",
     ("ballot_voters", "member_id"): None,  # shown as "voted" on ballots_on_roll
     ("participations", "member_id"): "participations",  # the marked register: that they took part, never how
+    ("scrutineers", "member_id"): "scrutineer",  # appointed to check the registers
     ("ballot_votes", "member_id"): None,  # how they voted: never in the copy (an open ballot's decision shows it)
     ("ballots", "created_by"): "ballots_opened",
     ("motions", "proposer_id"): "motions",
@@ -170,6 +171,7 @@ async def test_a_members_copy_holds_every_row_that_names_them_and_nobody_elses(l
     await node.auth.create_session(ann.id, 3600)
     await node.auth.create_invite(ann.id, 3600)
     await node.member_keys.add(ann.id, KeyFile().key, "laptop")
+    await node.scrutineers.appoint(ann.id, None)
     await node.auth.create_reset(ann.id, 3600, lambda token, expires: {"url": "x"})
     motion = await motions.propose(node, ann, "Fund the food bank", "We fund it.\n\nFrom the reserve.")
     await motions.propose(node, other.member, "Another", "Another motion.")

@@ -67,7 +67,7 @@ async def test_a_member_ranks_candidates_by_keyboard_and_by_dragging(fed: Federa
     await tab.check_accessible()
     await tab.screenshot("ballot-ranked")
     await tab.page.get_by_role("button", name="Cast my vote").click()
-    await expect(tab.page.get_by_text("Your vote is cast.")).to_be_visible()
+    await expect(tab.page.get_by_text("Your vote is cast")).to_be_visible()
     receipt = await tab.page.get_by_label("Receipt").input_value()
     for voter in leeds.voters:
         await ballots.vote(leeds.node, voter, ballot_id, ["Val"])

@@ -71,7 +71,7 @@ async def test_a_member_votes_on_what_waits_in_three_clicks_from_home(
         await tab.screenshot("ballot-question")
         await tab.page.get_by_label("For").check()
         await tab.page.get_by_role("button", name="Cast my vote").click()
-        await expect(tab.page.get_by_text("Your vote is cast.")).to_be_visible()
+        await expect(tab.page.get_by_text("Your vote is cast")).to_be_visible()
         receipt = await tab.page.get_by_label("Receipt").input_value()
         async with tab.page.expect_download() as saving:  # the receipt kept as a small text file
             await tab.page.get_by_role("button", name="Save it as a file").click()
@@ -89,7 +89,7 @@ async def test_a_member_votes_on_what_waits_in_three_clicks_from_home(
         await expect(tab.page.get_by_text("Val will report back.")).to_be_visible()
         await tab.page.get_by_role("button", name="Move Val up").click()
         await tab.page.get_by_role("button", name="Cast my vote").click()
-        await expect(tab.page.get_by_text("Your vote is cast.")).to_be_visible()
+        await expect(tab.page.get_by_text("Your vote is cast")).to_be_visible()
         assert await leeds.node.ballots.has_voted(question.id, member.id)
         assert await leeds.node.ballots.has_voted(election.id, member.id)
         await tab.goto("/")

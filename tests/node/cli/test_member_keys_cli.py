@@ -6,6 +6,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from node.keyfile import read_key, write_new_key
 from node.service import Node
 from node.storage.members import MemberIn
@@ -14,6 +16,7 @@ from tests.node.cli.test_elections_cli import member_cli
 from tests.node.conftest import PASSWORD, new_node_dir
 
 
+@pytest.mark.slow  # ~10 s of nine command-line processes: `make test-slow`, which CI runs after `make test`
 async def test_a_member_adds_a_key_file_lists_and_revokes_it(tmp_path: Path, password_hash: str) -> None:
     d = await new_node_dir(tmp_path)
     async with Node.opened(d) as node:

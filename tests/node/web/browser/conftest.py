@@ -149,6 +149,8 @@ SLOW_AT_PHONE_WIDTH = {
     "test_a_motion_from_proposal_to_a_checked_receipt",
     "test_a_question_goes_down_and_the_answers_come_up",
     "test_a_member_makes_passkeys_votes_signed_and_unsigned_and_checks_it",
+    "test_a_member_votes_on_what_waits_in_three_clicks_from_home",
+    "test_a_member_sees_their_data_and_asks_to_be_forgotten",
 }
 
 

@@ -11,6 +11,7 @@ absence, against it (:func:`proof_for`).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -224,3 +225,30 @@ async def register_for(node: Scrutinising, who: Member, row: BallotRow, via: str
                for member, leaf, key, signed in await node.ballots.register(row.id)]  # fmt: skip
     await node.access.record(who.id, "register", via, rows=len(electors))
     return MarkedRegister(FORMAT, roll, decision, electors, entries)
+
+
+def b64url(data: bytes) -> str:
+    """Bytes as the browser's WebAuthn and the API carry them: base64url, unpadded."""
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def signed_in(signature: str, authenticator_data: str = "", client_data: str = "", *, key_id: str | None = None,
+              credential: str | None = None) -> SignedIn:  # fmt: skip
+    """A vote's signature of its participation as the API's JSON or the vote form carry it
+    (base64url; a key file's by its hex ``key_id``, a passkey's by its ``credential``), within
+    the protocol's limits; BadInput naming ``participation`` otherwise."""
+    if (key_id is None) == (credential is None):
+        raise BadInput("a participation names its key_id (a key file) or its credential (a passkey)",
+                       field="participation")  # fmt: skip
+    try:
+        raw = [base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)) for t in (signature, authenticator_data, client_data)]
+        signed = msgspec.msgpack.decode(msgspec.msgpack.encode(MemberSignature(
+            signature=raw[0], authenticator_data=raw[1], client_data=raw[2])), type=MemberSignature)  # fmt: skip
+        key = bytes.fromhex(key_id) if key_id is not None else None
+        passkey = base64.urlsafe_b64decode(credential + "=" * (-len(credential) % 4)) if credential else None
+    except (ValueError, msgspec.ValidationError):
+        raise BadInput("the signature of the participation did not arrive whole (base64url, within its limits)",
+                       field="participation") from None  # fmt: skip
+    if key is not None and len(key) != 32:
+        raise BadInput("a key_id is 64 hex digits", field="participation")
+    return SignedIn(signed, key, passkey)

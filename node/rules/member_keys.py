@@ -25,6 +25,7 @@ from protocol import ProtocolError, SigningKey
 from protocol.member_keys import MemberKey, MemberSignature, key_problem, verify_member_signature
 
 LABEL_MAX = 60
+MAX_CREDENTIAL = 16_384  # bytes of a browser's new passkey as JSON (they are about 1,000)
 
 
 class Scrutinised(Protocol):
@@ -125,6 +126,8 @@ async def add_passkey(node: Keyed, who: Member, credential: dict[str, Any], labe
     from webauthn.helpers.exceptions import WebAuthnException
 
     label = _label(label)
+    if len(json.dumps(credential)) > MAX_CREDENTIAL:
+        raise BadInput("the browser's answer is too long to be a passkey", field="credential")
     site = site_of(node.config)
     challenge = await node.member_keys.take_challenge(who.id)
     if challenge is None:

@@ -185,8 +185,7 @@ NATIONAL = key("national")
 RULES = BallotRules(quorum=Ratio(num=1, den=4), threshold=Ratio(num=1, den=2))
 
 
-def _decision(votes: int, signed: int | None, *, selection: bytes | None = None, keyed: int | None = 5,
-              count: int = 6) -> tuple[Decision, Roll]:  # fmt: skip
+def _decision(votes: int, signed: int | None, *, keyed: int | None = 5, count: int = 6) -> tuple[Decision, Roll]:
     recs = records(BALLOT, [(receipt_digest(BALLOT, bytes([i]) * 16), b"\x00") for i in range(votes)])
     roll = Roll(count=count, root=bytes(32), as_of=T0, ballot=BALLOT, keyed=keyed)
     body = Decision(ballot=BALLOT, motion="m1", subject="Fund the food bank", text_hash=bytes(32),
@@ -220,7 +219,7 @@ def test_a_decision_says_how_many_were_signed_within_what_its_roll_allows() -> N
 
 def test_where_the_rules_say_so_every_vote_is_signed() -> None:
     required = msgspec.structs.replace(rules(), signed_participation=["selection"])
-    bundle, _ = _decision(4, 3, selection=bytes(32))
+    bundle, _ = _decision(4, 3)
     bundle = msgspec.structs.replace(bundle, selection=bytes(32))
     assert participation_problem(bundle, required) == (
         "unsigned_participation", "every vote on a selection is signed by its voter here; 1 of 4 are not")

@@ -5,12 +5,10 @@ Every action calls node/federation/motions.py or ballots.py, as the API does."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
-import msgspec
 from aiohttp import web
 
 from node.errors import BadInput, NodeError
@@ -29,7 +27,7 @@ from node.web.pages.public import rules_in_words
 from node.web.pages.settings import read_settings, settings_as_sent, settings_of
 from protocol import Decision, node_id_text, open_envelope, parse_node_id
 from protocol.ballots import CHOICES
-from protocol.member_keys import MemberSignature, challenge_of
+from protocol.member_keys import challenge_of
 
 NOTICES = {"proposed": "Your motion is submitted.", "admitted": "Admitted: members may now amend it.",
            "ruled-out": "Ruled out.", "amended": "Your amendment is proposed.", "accepted": "Amendment accepted.",
@@ -255,31 +253,21 @@ async def _participation_context(request: web.Request, row: BallotRow, decision:
         got = await participations.options_for(node, who, row)
         passkeys = [c for _, c in got.keys if c]
         if got.rp_id is not None and passkeys:
-            signing = {"challenge": _b64(challenge_of(got.statement)), "rp": got.rp_id,
-                       "credentials": " ".join(_b64(c) for c in passkeys)}  # fmt: skip
+            b64url = participations.b64url
+            signing = {"challenge": b64url(challenge_of(got.statement)), "rp": got.rp_id,
+                       "credentials": " ".join(b64url(c) for c in passkeys)}  # fmt: skip
     if isinstance(decision, Decision) and decision.participations is not None:
         with contextlib.suppress(NodeError):  # not on its roll: nothing to say
             participation = (await participations.proof_for(node, who, row)).found
     return {"signing": signing, "participation": participation, "signed": None}
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
 def _signed_from(form: Form) -> participations.SignedIn | None:
     """The passkey's signature the vote form carries (site.js fills it in), if any."""
-    fields = {k: text(form, "p_" + k) for k in ("credential", "signature", "authenticator_data", "client_data")}
-    if not fields["signature"]:
+    if not text(form, "p_signature"):
         return None
-    try:
-        raw = {k: base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)) for k, v in fields.items()}
-        signed = msgspec.msgpack.decode(msgspec.msgpack.encode(MemberSignature(
-            signature=raw["signature"], authenticator_data=raw["authenticator_data"],
-            client_data=raw["client_data"])), type=MemberSignature)  # fmt: skip
-    except (ValueError, msgspec.ValidationError):
-        raise BadInput("your passkey's signature did not arrive whole: vote again", field="choice") from None
-    return participations.SignedIn(signed, credential=raw["credential"])
+    return participations.signed_in(text(form, "p_signature"), text(form, "p_authenticator_data"),
+                                    text(form, "p_client_data"), credential=text(form, "p_credential") or None)
 
 
 async def ballot_page(request: web.Request) -> web.StreamResponse:

@@ -15,10 +15,10 @@ from node.web.common import int_param, json_response, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
 from node.web.routes.keys import public_bytes
+from node.web.statuses import status_of
 
 NOTICES = {"added": "Your key is kept: it signs your participation in ballots from now on.",
            "revoked": "Revoked: that key signs nothing more here."}  # fmt: skip
-MAX_CREDENTIAL = 16_384  # bytes of a browser's new passkey, as JSON
 
 
 async def _context(request: web.Request) -> dict[str, object]:
@@ -46,7 +46,7 @@ async def passkey_add(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     raw = text(form, "credential")
     try:
-        if len(raw) > MAX_CREDENTIAL:
+        if len(raw) > rules.MAX_CREDENTIAL:
             raise BadInput("the browser's answer is too long to be a passkey", field="credential")
         try:
             credential = json.loads(raw)
@@ -56,7 +56,7 @@ async def passkey_add(request: web.Request) -> web.StreamResponse:
             raise BadInput("the browser's answer is not a passkey", field="credential")
         await rules.add_passkey(node_of(request), who_of(request), credential, text(form, "label"))
     except NodeError as exc:
-        return json_response({"error": exc.message}, status=400 if isinstance(exc, BadInput) else 409)
+        return json_response({"error": exc.message}, status=status_of(exc))
     return json_response({"next": "/account/keys?done=added"}, status=201)
 
 

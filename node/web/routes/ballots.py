@@ -3,23 +3,20 @@ their place on the roll (node/federation/ballots.py holds every step and its rul
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
 from msgspec import Meta
 
-from node.errors import BadInput
 from node.federation import ballots, motions, participations
 from node.federation.ballots import BallotSpec
-from node.federation.participations import SignedIn
 from node.storage.ballots import BallotRow, ElectionSpec
 from node.storage.members import Member
 from node.web.common import int_param, json_response, node_of, read_json
 from node.web.routing import Route
 from protocol import BallotRules, node_id_text
-from protocol.member_keys import MemberSignature, challenge_of
+from protocol.member_keys import challenge_of
 from protocol.models import MAX_OPTIONS, MAX_TIME_MS
 from protocol.register import MarkedRegister
 
@@ -180,36 +177,13 @@ async def get_ballot(request: web.Request, who: Member | None) -> web.StreamResp
 async def cast_vote(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, VoteIn)
-    signed = _signed_in(body.participation) if body.participation is not None else None
+    given = body.participation
+    signed = None if given is None else participations.signed_in(
+        given.signature, given.authenticator_data, given.client_data, key_id=given.key_id,
+        credential=given.credential)  # fmt: skip
     receipt = await ballots.vote(node_of(request), who, int_param(request, "ballot_id"), body.choice,
                                  replaces=body.replaces, signed=signed)  # fmt: skip
     return json_response(Receipt(receipt, signed is not None), status=201)
-
-
-def _b64(text: str, field: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
-        raise BadInput("not base64url", field=f"participation.{field}") from None
-
-
-def _signed_in(given: ParticipationIn) -> SignedIn:
-    if (given.key_id is None) == (given.credential is None):
-        raise BadInput("a participation names its key_id (a key file) or its credential (a passkey)",
-                       field="participation")  # fmt: skip
-    try:
-        signed = MemberSignature(signature=_b64(given.signature, "signature"),
-                                 authenticator_data=_b64(given.authenticator_data, "authenticator_data"),
-                                 client_data=_b64(given.client_data, "client_data"))  # fmt: skip
-        signed = msgspec.msgpack.decode(msgspec.msgpack.encode(signed), type=MemberSignature)  # its limits checked
-    except msgspec.ValidationError as exc:
-        raise BadInput(f"the participation's signature is out of its limits: {exc}", field="participation") from None
-    return SignedIn(signed, bytes.fromhex(given.key_id) if given.key_id else None,
-                    _b64(given.credential, "credential") if given.credential else None)  # fmt: skip
-
-
-def _text(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 async def signing_options(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -217,8 +191,9 @@ async def signing_options(request: web.Request, who: Member | None) -> web.Strea
     node = node_of(request)
     row = await node.ballots.require(int_param(request, "ballot_id"))
     got = await participations.options_for(node, who, row)
-    return json_response(SigningOptionsView(got.statement.hex(), _text(challenge_of(got.statement)), got.rp_id,
-                                            [k.hex() for k, _ in got.keys], [_text(c) for _, c in got.keys if c]))
+    b64url = participations.b64url
+    return json_response(SigningOptionsView(got.statement.hex(), b64url(challenge_of(got.statement)), got.rp_id,
+                                            [k.hex() for k, _ in got.keys], [b64url(c) for _, c in got.keys if c]))
 
 
 async def my_participation(request: web.Request, who: Member | None) -> web.StreamResponse:

@@ -13,7 +13,7 @@ from node.federation import authority, upward
 from node.federation import campaigns as camp
 from node.storage.members import Member
 from node.web.common import json_response, node_of, read_json
-from node.web.routes.federation import ActView, Appended
+from node.web.routes.federation import ActView, Appended, proposed_act
 from node.web.routes.upward import Time, Title, appended, id_param
 from node.web.routing import Route
 from protocol import Campaign, Envelope, Pledge, Withdrawal, node_id_text
@@ -81,11 +81,8 @@ async def record_delegates(request: web.Request, who: Member | None) -> web.Stre
 async def propose_delegates(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, DelegatesIn)
-    node = node_of(request)
-    row = await authority.propose_delegates(node, who, body.count, body.names)
-    act = await node.acts.for_ballot(row.id)
-    assert act is not None  # written with its ballot
-    return json_response(ActView(act.ballot_id, act.kind, act.text, act.state), status=201)
+    row = await authority.propose_delegates(node_of(request), who, body.count, body.names)
+    return await proposed_act(request, row.id)
 
 
 async def publish_campaign(request: web.Request, who: Member | None) -> web.StreamResponse:

@@ -130,7 +130,8 @@ def _act_view(act: ActRow) -> ActView:
     return ActView(act.ballot_id, act.kind, act.text, act.state, act.signed.hex() if act.signed else None)
 
 
-async def _proposed(request: web.Request, ballot_id: int) -> web.StreamResponse:
+async def proposed_act(request: web.Request, ballot_id: int) -> web.StreamResponse:
+    """The act just put to the members, as the proposal routes answer it (201)."""
     act = await node_of(request).acts.for_ballot(ballot_id)
     assert act is not None  # written with its ballot
     return json_response(_act_view(act), status=201)
@@ -141,13 +142,13 @@ async def propose_charter(request: web.Request, who: Member | None) -> web.Strea
     body = await read_json(request, CharterIn)
     row = await authority.propose_charter(node_of(request), who, node_id_field(body.node_id), body.name, body.level,
                                           body.url)  # fmt: skip
-    return await _proposed(request, row.id)
+    return await proposed_act(request, row.id)
 
 
 async def propose_join(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     row = await authority.propose_join(node_of(request), who, int_param(request, "join_id"))
-    return await _proposed(request, row.id)
+    return await proposed_act(request, row.id)
 
 
 async def propose_revocation(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -155,7 +156,7 @@ async def propose_revocation(request: web.Request, who: Member | None) -> web.St
     body = await read_json(request, RevocationIn)
     row = await authority.propose_revocation(node_of(request), who, node_id_field(body.node_id), body.after_seq,
                                              body.reason)  # fmt: skip
-    return await _proposed(request, row.id)
+    return await proposed_act(request, row.id)
 
 
 async def list_acts(request: web.Request, who: Member | None) -> web.StreamResponse:

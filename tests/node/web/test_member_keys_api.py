@@ -39,6 +39,8 @@ async def test_a_member_adds_a_passkey_for_this_site_and_it_is_theirs(named: Liv
     assert (key["alg"], key["passkey"], key["label"], key["revoked_at"]) == ("es256", True, "my phone", None)
     rows = await named.node.member_keys.of(ada.member.id)
     assert [r.key for r in rows] == [passkey.key]  # the very key the authenticator holds
+    status, huge = await _post(named, ada.token, "/api/v1/me/keys/passkeys", {"credential": {"id": "x" * 20_000}})
+    assert status == 400 and huge["error"]["field"] == "credential"  # before the challenge is used
     # The challenge is used up; a passkey made for another site is refused.
     status, again = await _post(named, ada.token, "/api/v1/me/keys/passkeys", {"credential": passkey.register(options)})
     assert status == 409 and again["error"]["code"] == "no_challenge"

@@ -133,6 +133,18 @@ async def commitment(node: Participating, row: BallotRow) -> tuple[bytes, int] |
     return participation_root([Participation(leaf, digest) for leaf, digest in register])
 
 
+async def entry_of(node: Participating, who: Member, row: BallotRow) -> str | None:
+    """What the register holds in ``who``'s name on this ballot, as the node's pages show it:
+    signed, unsigned or absent (None: not on its roll, or a roll from before keys). One row
+    read; the proof a member's own software checks against the signed decision is
+    :func:`proof_for`."""
+    elector = await node.ballots.elector(row.id, who.id)
+    if elector is None or elector[1] is None:
+        return None
+    held = await node.ballots.participation(row.id, leaf_of(elector[0], who.id, elector[1]))
+    return "absent" if held is None else "signed" if held else "unsigned"
+
+
 @dataclass(frozen=True)
 class ParticipationCheck:
     """A member's entry in a decided ballot's register, with the proof against the decision."""

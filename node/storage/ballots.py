@@ -332,6 +332,15 @@ class BallotStore:
             self._electors[ballot_id] = self._electors.pop(ballot_id)  # the latest used stays longest
         return electors.get(member_id)
 
+    async def participation(self, ballot_id: int, roll_leaf: bytes) -> bool | None:
+        """Whether the register holds this roll leaf's participation signed (True), unsigned
+        (False), or not at all (None): one row read by its key."""
+        row = await self.db.fetchone(
+            "SELECT key_id IS NOT NULL FROM participations WHERE ballot_id = ? AND roll_leaf = ?",
+            (ballot_id, roll_leaf),
+        )
+        return None if row is None else bool(row[0])
+
     async def register(self, ballot_id: int) -> list[tuple[int | None, bytes, bytes | None, bytes | None]]:
         """The marked register in full, for the scrutineers: (member, roll leaf, key id, signature)."""
         rows = await self.db.fetchall(

@@ -5,7 +5,6 @@ Every action calls node/federation/motions.py or ballots.py, as the API does."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -257,8 +256,7 @@ async def _participation_context(request: web.Request, row: BallotRow, decision:
             signing = {"challenge": b64url(challenge_of(got.statement)), "rp": got.rp_id,
                        "credentials": " ".join(b64url(c) for c in passkeys)}  # fmt: skip
     if isinstance(decision, Decision) and decision.participations is not None:
-        with contextlib.suppress(NodeError):  # not on its roll: nothing to say
-            participation = (await participations.proof_for(node, who, row)).found
+        participation = await participations.entry_of(node, who, row)
     return {"signing": signing, "participation": participation, "signed": None}
 
 

@@ -84,6 +84,9 @@ async def test_signed_unsigned_and_refused_participations(named: Node) -> None:
     row = await node.ballots.require(row.id)
     found = {name: (await proof_for(node, who, row)).found for name, who in people.items()}
     assert found == {"Ada": "signed", "Bea": "signed", "Cy": "unsigned", "Dan": "absent"}
+    from node.federation.participations import entry_of
+
+    assert {name: await entry_of(node, who, row) for name, who in people.items()} == found  # what the page shows
     for who in people.values():  # each proof holds against the signed decision itself
         check = await proof_for(node, who, row)
         assert check_participation_proof(check.roll_leaf, check.proof, decided.participations) == check.found  # type: ignore[arg-type]

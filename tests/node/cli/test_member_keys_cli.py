@@ -10,18 +10,24 @@ import pytest
 
 from node.keyfile import read_key, write_new_key
 from node.service import Node
-from node.storage.members import MemberIn
+from node.storage.members import Member, MemberIn
 from protocol import SigningKey
 from tests.node.cli.test_elections_cli import member_cli
 from tests.node.conftest import PASSWORD, new_node_dir
 
 
-@pytest.mark.slow  # ~10 s of nine command-line processes: `make test-slow`, which CI runs after `make test`
-async def test_a_member_adds_a_key_file_lists_and_revokes_it(tmp_path: Path, password_hash: str) -> None:
+async def with_val(tmp_path: Path, password_hash: str) -> tuple[Path, Member]:
+    """A node with one member, Val, who has a password."""
     d = await new_node_dir(tmp_path)
     async with Node.opened(d) as node:
         val = await node.members.add(MemberIn(name="Val Voter", email="val@example.org"))
         await node.auth.change_password(val.id, password_hash)
+    return d, val
+
+
+@pytest.mark.slow  # ~10 s of nine command-line processes: `make test-slow`, which CI runs after `make test`
+async def test_a_member_adds_a_key_file_lists_and_revokes_it(tmp_path: Path, password_hash: str) -> None:
+    d, val = await with_val(tmp_path, password_hash)
     key_file = tmp_path / "val.key"
     args = ("member", "key", "--dir", str(d), "--as", "val@example.org")
     wrong = member_cli(*args, "add", "--key-file", str(key_file), password="not it")
@@ -51,10 +57,7 @@ async def test_a_member_votes_signed_with_their_key_file(tmp_path: Path, passwor
     from node.federation.participations import proof_for
     from tests.node.federation.test_ballots import SPEC, officer
 
-    d = await new_node_dir(tmp_path)
-    async with Node.opened(d) as node:
-        val = await node.members.add(MemberIn(name="Val Voter", email="val@example.org"))
-        await node.auth.change_password(val.id, password_hash)
+    d, val = await with_val(tmp_path, password_hash)
     key_file = tmp_path / "val.key"
     args = ("--dir", str(d), "--as", "val@example.org")
     assert member_cli("member", "key", *args, "add", "--key-file", str(key_file), password=PASSWORD).returncode == 0

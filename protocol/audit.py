@@ -35,12 +35,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .audit_index import Fact, Index, MemoryIndex, link_of
+from .audit_index import shared as _shared
+from .audit_members import members_signatures
 from .ballots import FirstDecisions, check_against_roll
 from .bundle import read_bundle
 from .chain import MAX_FUTURE_MS, ChainWalk, Head, make_fork_proof, verify_fork_proof
 from .envelope import open_envelope, reopen
 from .errors import Code, ProtocolError
-from .member_keys import participation_problem
 from .models import (
     TAG_OF,
     AgendaItem,
@@ -183,7 +184,8 @@ def later(index: Index, report: Report, part: tuple[int, int] = (0, 1)) -> None:
     if report.trust is not None:
         _recount_aggregates(index, report.trust, report, part)
         _judge_selections(index, report.trust, report, part)
-        _signed_participation(index, report.trust, report, part)
+        for code, message, envelope in members_signatures(index, report.trust, part):
+            report.problems.append(_problem(code, message, envelope))
 
 
 def finish(index: Index, report: Report) -> None:
@@ -261,31 +263,6 @@ def _across(index: Index, report: Report, part: tuple[int, int]) -> None:
         if first.later(envelope):
             report.problems.append(_problem(Code.DECISION_TWICE, "its author decided this ballot already: the first "
                                             "decision counts", envelope))  # fmt: skip
-
-
-def _signed_participation(index: Index, trust: Trust, report: Report, part: tuple[int, int]) -> None:
-    """Decisions on a kind of ballot whose every vote the rules (in force when its roll froze
-    the electorate) say is signed by its voter's own key, that do not say so
-    (``unsigned_participation``)."""
-    if not any(rules.signed_participation for _, _, rules in trust.history) and not trust.rules.signed_participation:
-        return
-    for envelope in _shared(index, "decision", part):
-        body = envelope.payload.body
-        assert isinstance(body, Decision)
-        roll = index.envelope(body.roll)
-        opened = roll.payload.created if roll is not None else envelope.payload.created
-        problem = participation_problem(body, trust.rules_at(opened))
-        if problem is not None:
-            report.problems.append(_problem(problem[0], problem[1], envelope))
-
-
-def _shared(index: Index, kind: str, part: tuple[int, int], kinds: tuple[str, ...] = ()) -> Iterator[Envelope]:
-    """The accepted envelopes of ``kinds`` (default: ``kind``) by the authors of envelopes of
-    ``kind`` that fall to share ``part`` (i, n): every n-th of those authors, from the i-th."""
-    share, shares = part
-    if shares == 1:
-        return index.accepted(kinds or (kind,))
-    return (e for author in index.authors(kind)[share::shares] for e in index.accepted(kinds or (kind,), author=author))
 
 
 def _trust(index: Index, forks: list[ForkProof], report: Report, problems: bool = True) -> Trust | None:

@@ -201,3 +201,12 @@ class MemoryIndex:
                 tops = out.setdefault(source, {})
                 tops[e.author] = max(tops.get(e.author, 0), e.seq)
         return out
+
+
+def shared(index: Index, kind: str, part: tuple[int, int], kinds: tuple[str, ...] = ()) -> Iterator[Envelope]:
+    """The accepted envelopes of ``kinds`` (default: ``kind``) by the authors of envelopes of
+    ``kind`` that fall to share ``part`` (i, n): every n-th of those authors, from the i-th."""
+    share, shares = part
+    if shares == 1:
+        return index.accepted(kinds or (kind,))
+    return (e for author in index.authors(kind)[share::shares] for e in index.accepted(kinds or (kind,), author=author))

@@ -151,7 +151,18 @@ def rules_text(rules: Rules) -> str:
             f"{_ratio(rules.threshold)}; acts needing a decision: {acts}; a change of the rules needs at least "
             f"{_ratio(rules.amend_threshold or AMEND_THRESHOLD)} of the weight voting and a quorum of "
             f"{_ratio(rules.amend_quorum or rules.quorum)}; an interim freeze lasts at most "
-            f"{rules.freeze_days or FREEZE_DAYS} days; quota: {quota}.")  # fmt: skip
+            f"{rules.freeze_days or FREEZE_DAYS} days; quota: {quota}{_signed_text(rules)}.")  # fmt: skip
+
+
+def _signed_text(rules: Rules) -> str:
+    """What the members' own keys must sign, said only when the rules ask for any (so the text
+    of rules that predate them is unchanged)."""
+    text = ""
+    if rules.signed_participation:
+        text += f"; every vote signed by its voter's own key on: {', '.join(rules.signed_participation)}"
+    if rules.signed_consent:
+        text += "; every nomination carries its candidate's own signed consent"
+    return text
 
 
 def amendment_rules(rules: Rules) -> BallotRules:

@@ -162,6 +162,10 @@ def check_rules(rules: Rules) -> None:
         ratio = getattr(rules, name)
         if ratio is not None and ratio.num > ratio.den:
             raise DecodeFailure(Code.BAD_FIELD, f"{name} is more than 1", f"body.rules.{name}")
+    kinds = rules.signed_participation
+    if kinds is not None and (not kinds or len(set(kinds)) != len(kinds)):
+        raise DecodeFailure(Code.BAD_FIELD, "signed_participation names each kind once, and at least one (else it is "
+                            "absent)", "body.rules.signed_participation")  # fmt: skip
 
 
 def _check_body(payload: Payload, body: Body) -> None:

@@ -60,6 +60,8 @@ class Code(enum.StrEnum):
     WRONG_ROLL = "wrong_roll"
     # a decision whose votes the rules say must each be signed by its voter's own key, with some not
     UNSIGNED_PARTICIPATION = "unsigned_participation"
+    # a nomination without its candidate's signed consent where the rules ask for it
+    UNSIGNED_CONSENT = "unsigned_consent"
     # a second decision on one ballot by one author: the first counts (protocol.ballots)
     DECISION_TWICE = "decision_twice"
     # decisions go up (protocol.upward): objects that do not keep their own rules

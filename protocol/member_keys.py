@@ -7,7 +7,8 @@ object and to the federation, never the choice:
 
 * taking part in a ballot: :func:`participation_statement` (the federation, the body, the
   ballot's 16-byte id);
-* standing as a candidate and consenting to be named: :func:`candidacy_statement`.
+* standing as a candidate and consenting to be named: :func:`candidacy_statement`, which a
+  nomination carries with the candidate's leaf in its body's roll (:func:`consent_problem`).
 
 A passkey signs as WebAuthn assertions do (W3C WebAuthn, "Verifying an Authentication
 Assertion", the signature steps only): over ``authenticatorData || SHA-256(clientDataJSON)``,
@@ -33,46 +34,26 @@ import hashlib
 import itertools
 import json
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Literal, get_args
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from msgspec import Meta
 
 from . import ed25519
 from .ballots import DIGEST_BYTES, choice_width
 from .encoding import encode
 from .errors import Code, SignatureFailure
 from .merkle import EMPTY_ROOT, inclusion_proof, leaf_hash, root, verify_inclusion
-from .model_base import _Object
-from .models import Decision, Rules
+from .models import Decision, Envelope, Nomination, Roll, Rules
 from .models_federation import BallotKind
+from .models_keys import MemberKey as MemberKey  # re-exported: the types are the protocol's, the rules are here
+from .models_keys import MemberSignature as MemberSignature
+from .models_keys import SignedConsent as SignedConsent
 
-KeyAlg = Literal["ed25519", "es256"]
-MAX_CLIENT_DATA = 1024  # bytes of clientDataJSON (browsers send about 150)
-MAX_AUTHENTICATOR_DATA = 1024
 USER_PRESENT = 0x01  # authenticator data flags, bit 0
-
-
-class MemberKey(_Object, frozen=True):
-    """A member's public key: ``ed25519`` (32 bytes) or ``es256`` (a P-256 point, 65 bytes
-    uncompressed); ``passkey``: it signs as a WebAuthn authenticator does (else it signs the
-    statement itself: a key file, Ed25519 only)."""
-
-    alg: KeyAlg
-    public: Annotated[bytes, Meta(min_length=32, max_length=65)]
-    passkey: bool = False
-
-
-class MemberSignature(_Object, frozen=True):
-    """A member's signature of a statement: the signature, and for a passkey the
-    authenticator data and client data it was made over."""
-
-    signature: Annotated[bytes, Meta(min_length=8, max_length=80)]
-    authenticator_data: Annotated[bytes, Meta(max_length=MAX_AUTHENTICATOR_DATA)] = b""
-    client_data: Annotated[bytes, Meta(max_length=MAX_CLIENT_DATA)] = b""
+BALLOT_KINDS: tuple[str, ...] = get_args(BallotKind)  # what rules.signed_participation may name
 
 
 def participation_statement(federation: bytes, body: bytes, ballot: bytes) -> bytes:
@@ -290,4 +271,48 @@ def participation_problem(decision: Decision, rules: Rules) -> tuple[Code, str] 
     if decision.signed != votes:
         return (Code.UNSIGNED_PARTICIPATION,
                 f"every vote on a {kind} is signed by its voter here; {votes - decision.signed} of {votes} are not")
+    return None
+
+
+# --- a candidate's signed consent, carried by their nomination -----------------------------------
+
+
+def selection_contest(selection: bytes) -> str:
+    """The contest a nomination's candidate consents to stand in: ``selection:<id in hex>``."""
+    return "selection:" + selection.hex()
+
+
+def consent_problem(nomination: Envelope, roll: Envelope | None, federation: bytes, rules: Rules
+                    ) -> tuple[Code, str] | None:  # fmt: skip
+    """Why a nomination's consent does not stand (None: it does, or it carries none and the
+    rules in force ask for none). ``roll``: the envelope its consent names, as the verifier
+    holds it (None: not held; the roll comes earlier in the nominating body's own log, so a
+    node refuses the nomination and an audit of a set that holds the body's log flags it).
+
+    ``unsigned_consent``: none, where the rules say ``signed_consent``; ``wrong_roll``: the
+    roll is not a keyed roll of the nominating body earlier in its log, or the candidate's
+    leaf is not on it; ``bad_member_signature``: the candidate's key did not sign their
+    candidacy under this name, in this selection, nominated by this body."""
+    body = nomination.payload.body
+    assert isinstance(body, Nomination)
+    consent = body.consent
+    if consent is None:
+        if rules.signed_consent:
+            return Code.UNSIGNED_CONSENT, "every nomination carries its candidate's own signed consent here"
+        return None
+    held = roll.payload.body if roll is not None else None
+    if (roll is None or roll.id != consent.roll or not isinstance(held, Roll) or held.keyed is None
+            or roll.author != nomination.author or roll.seq >= nomination.seq):  # fmt: skip
+        return Code.WRONG_ROLL, "the roll its consent names is not a roll of the nominating body's, with keys, " \
+                                "earlier in its log"
+    leaf = roll_leaf_v2(consent.salt, consent.member, consent.keys)
+    if not verify_inclusion(leaf, consent.index, held.count, consent.path, held.root):
+        return Code.WRONG_ROLL, "the candidate's leaf is not on the roll its consent names"
+    if consent.signer >= len(consent.keys):
+        return Code.BAD_MEMBER_SIGNATURE, "the consent names a key the candidate's leaf does not hold"
+    statement = candidacy_statement(federation, nomination.author, selection_contest(body.selection), body.candidate)
+    try:
+        verify_member_signature(consent.keys[consent.signer], statement, consent.signature)
+    except SignatureFailure as exc:
+        return Code.BAD_MEMBER_SIGNATURE, f"the candidate's consent: {exc.message}"
     return None

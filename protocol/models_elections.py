@@ -9,6 +9,7 @@ from msgspec import Meta
 
 from protocol.model_base import Hash, Name, Text, TimeMs, _Body, _intern, _Object
 from protocol.models_decisions import MAX_OPTIONS, Count
+from protocol.models_keys import SignedConsent
 
 SelectionMethod = Literal["stv", "meek"]
 Candidates = Annotated[list[Name], Meta(min_length=2, max_length=MAX_OPTIONS)]
@@ -40,13 +41,16 @@ class Selection(_Body, frozen=True, tag="selection"):
 class Nomination(_Body, frozen=True, tag="nomination"):
     """The author body nominates ``candidate`` for ``selection``: the candidate consented on
     the author's node at ``consented``, with ``statement``; ``category`` is the declared
-    category a balancing rule reads."""
+    category a balancing rule reads. ``consent``: the candidate's own signed consent, checked
+    by every node against the author's roll (absent: the author's node vouches for it alone;
+    refused where the rules say ``signed_consent``)."""
 
     selection: Hash
     candidate: Name
     statement: Text
     consented: TimeMs
     category: Annotated[str, Meta(max_length=64)] = ""
+    consent: SignedConsent | None = None
 
 
 class BallotPaper(_Body, frozen=True, tag="ballot_paper"):

@@ -71,6 +71,8 @@ class Rules(_Object, frozen=True):
     # (protocol.member_keys; absent: none): ``selection`` (a branch's bundle for a body's
     # selection), ``election`` (a ranked ballot of its own), ``motion`` (any other ballot).
     signed_participation: Annotated[list[BallotKind], Meta(max_length=3)] | None = None
+    # Every nomination carries its candidate's own signed consent (Nomination.consent).
+    signed_consent: bool = False
 
 
 class Genesis(_Body, frozen=True, tag="genesis"):

@@ -78,6 +78,11 @@ def add_arguments(command: Any) -> None:
     c.add_argument("--freeze-days", type=int, default=None, help="the new longest interim freeze, in days")
     c.add_argument("--authority", default=None, metavar="ACTS",
                    help="the acts needing a decision, comma-separated (charter,revocation,...; 'none' for none)")
+    c.add_argument("--signed-votes", default=None, metavar="KINDS",
+                   help="the kinds of ballot whose every vote is signed by its voter's own key, comma-separated "
+                   "(selection,election,motion; 'none' for none)")
+    c.add_argument("--signed-consent", default=None, choices=["on", "off"],
+                   help="on: every nomination carries its candidate's own signed consent")
     c.add_argument("--closes-in-hours", type=float, default=72.0, help="when the children's mandates close")
     c.add_argument("--as", dest="as_email", default=None, metavar="EMAIL", help="with propose: the officer acting")
 
@@ -225,9 +230,14 @@ async def _rules(args: argparse.Namespace) -> int:
             changes["freeze_days"] = args.freeze_days
         if args.authority is not None:
             changes["authority"] = [] if args.authority == "none" else [a.strip() for a in args.authority.split(",")]
+        if args.signed_votes is not None:
+            kinds = [] if args.signed_votes == "none" else [k.strip() for k in args.signed_votes.split(",")]
+            changes["signed_participation"] = kinds or None
+        if args.signed_consent is not None:
+            changes["signed_consent"] = args.signed_consent == "on"
         if not changes:
             raise BadInput("say what changes: --quorum, --threshold, --amend-quorum, --amend-threshold, "
-                           "--freeze-days or --authority")  # fmt: skip
+                           "--freeze-days, --authority, --signed-votes or --signed-consent")  # fmt: skip
         closes = int((time.time() + args.closes_in_hours * 3600) * 1000)
         item = await rules_change.propose(node, await _officer(node, args.as_email), changes, closes)
         print(f"put to the children as agenda item {item.id.hex()}: {item.payload.body.text}")  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ from node.cli.common import add_dir, fail, run_async
 from node.keyfile import KeyFileError, write_new_key
 from protocol import ProtocolError, SigningKey, check_logs, node_id_text, read_bundle
 from protocol.authority import AUTHORITY_ACTS
+from protocol.member_keys import BALLOT_KINDS
 
 
 # --- keys and bundles ---------------------------------------------------------------------
@@ -82,7 +83,12 @@ def _genesis(args: argparse.Namespace) -> int:
         known = ", ".join(AUTHORITY_ACTS)
         what = f"{', '.join(wrong)} is not an act" if wrong else "no act given"
         return fail("genesis", f"--authority: {what} (give any of {known}, or none)")
-    return run_async("genesis", lambda: found_federation(Path(args.dir), args.federation, acts))
+    kinds = [k.strip() for k in args.signed_votes.split(",") if k.strip()] if args.signed_votes else []
+    wrong = [k for k in kinds if k not in BALLOT_KINDS]
+    if wrong or len(set(kinds)) != len(kinds):
+        return fail("genesis", f"--signed-votes: name each of {', '.join(BALLOT_KINDS)} at most once")
+    signed = {"signed_participation": kinds or None, "signed_consent": args.signed_consent}
+    return run_async("genesis", lambda: found_federation(Path(args.dir), args.federation, acts, signed))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -266,6 +272,11 @@ def parser() -> argparse.ArgumentParser:
                    help="acts a body signs only with its members' carried decision on them, comma-separated, or "
                         "none (default: all of charter,revocation,rules_change,officers_delegates; docs/federation.md, "
                         "Authority); a change of the rules always needs its children's vote")  # fmt: skip
+    c.add_argument("--signed-votes", default="", metavar="KINDS",
+                   help="kinds of ballot on which every vote is signed by its voter's own key, comma-separated: "
+                        "selection, election, motion (default: none; docs/decisions.md)")  # fmt: skip
+    c.add_argument("--signed-consent", action="store_true",
+                   help="every nomination carries its candidate's own signed consent")
 
     c = command("serve", _serve, "run the node until SIGTERM or Ctrl-C")
     add_dir(c)

@@ -74,17 +74,19 @@ def default_rules() -> Rules:
     )
 
 
-async def found_federation(directory: Path, federation_name: str, authority: list[str] | None = None) -> int:
+async def found_federation(directory: Path, federation_name: str, authority: list[str] | None = None,
+                           rules: dict[str, Any] | None = None) -> int:  # fmt: skip
     """Sign the genesis; ``authority``: the acts its bodies sign only with their members'
-    carried decision on them (docs/federation.md, "Authority"; None: none)."""
+    carried decision on them (docs/federation.md, "Authority"; None: none); ``rules``: other
+    standing rules set apart from the defaults (field: value)."""
     async with Node.opened(directory) as node:
         if node.federation_state.federation is not None:
             raise Conflict("this node already belongs to a federation")
         if await node.envelopes.count() > 0:
             raise Conflict("this node already holds envelopes; a genesis must be its first")
+        standing = msgspec.structs.replace(default_rules(), authority=authority, **(rules or {}))
         body = Genesis(name=federation_name, founder_name=node.config.node.name,
-                       founder_level=node.config.node.level,
-                       rules=msgspec.structs.replace(default_rules(), authority=authority))  # fmt: skip
+                       founder_level=node.config.node.level, rules=standing)  # fmt: skip
         payload = Payload(author=node.key.public, seq=1, created=int(time.time() * 1000), body=body)
         envelope = seal(node.key, payload)
         await store_genesis(node.db, envelope)

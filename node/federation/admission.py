@@ -1,6 +1,7 @@
 """What an envelope needs besides itself before a node takes it in: its predecessors and its
 author's charter (else it waits in quarantine), the roll a decision names, and the decision
-an act of power cites (docs/federation.md, "Authority"). A part of
+an act of power cites (docs/federation.md, "Authority"), the roll a nomination's signed
+consent names. A part of
 :class:`node.federation.ingest.Federation`, kept apart by what it does."""
 
 from __future__ import annotations
@@ -18,8 +19,18 @@ from node.storage.federation import FederationStore
 from protocol import ChainFailure, Code, Decision, Envelope, Head, Roll, Trust
 from protocol.ballots import check_against_roll
 from protocol.envelope import reopen
-from protocol.member_keys import participation_problem
-from protocol.models import AgendaItem, Aggregate, Charter, Delegates, ForkProof, Freeze, Revocation, RulesChange
+from protocol.member_keys import consent_problem, participation_problem
+from protocol.models import (
+    AgendaItem,
+    Aggregate,
+    Charter,
+    Delegates,
+    ForkProof,
+    Freeze,
+    Nomination,
+    Revocation,
+    RulesChange,
+)
 
 ROLLS_KEPT = 65_536  # where the latest rolls are, for their decisions' check (about 6 MB)
 
@@ -64,29 +75,46 @@ class Admission:
         head = self.heads.get(author)
         return seq > (head.seq if head is not None else 0) + 1
 
+    async def _held_roll(self, conn: aiosqlite.Connection, roll_id: bytes) -> Envelope | None:
+        """A roll by its id, as held now (it may have come in this batch)."""
+        await self._flush(conn)
+        raw = None
+        where = self._rolls.get(roll_id)
+        if where is not None:  # taken in lately: one point read by author and sequence
+            raw = await self.store.envelope_at(conn, *where)
+            if raw is not None and reopen(raw).id != roll_id:
+                raw = None
+        if raw is None:
+            raw = await EnvelopeStore.by_id_in(conn, roll_id)
+        return reopen(raw) if raw is not None else None
+
     async def _check_roll(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
         """A decision against its roll (ChainFailure ``wrong_roll``): the roll is the author's
         own and comes earlier in its log, so a decision whose roll is not held is refused too."""
         body = envelope.payload.body
         assert isinstance(body, Decision)
-        await self._flush(conn)  # the roll may have come in this batch
-        raw = None
-        where = self._rolls.get(body.roll)
-        if where is not None:  # taken in lately: one point read by author and sequence
-            raw = await self.store.envelope_at(conn, *where)
-            if raw is not None and reopen(raw).id != body.roll:
-                raw = None
-        if raw is None:
-            raw = await EnvelopeStore.by_id_in(conn, body.roll)
-        if raw is None:
+        roll = await self._held_roll(conn, body.roll)
+        if roll is None:
             raise ChainFailure(Code.WRONG_ROLL, "the roll it names is not held: a body's roll comes before its "
                                "decision in its own log", "body.roll")  # fmt: skip
-        roll = reopen(raw)
         check_against_roll(envelope, roll)
         if self.trust is not None:  # signed participations, where the rules when the ballot opened ask
             problem = participation_problem(body, self.trust.rules_at(roll.payload.created))
             if problem is not None:
                 raise ChainFailure(problem[0], problem[1], "body.signed")
+
+    async def _check_consent(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
+        """A nomination's candidate's own consent against the nominating body's roll, and
+        required where the rules in force ask (ChainFailure, :func:`protocol.member_keys.
+        consent_problem`)."""
+        body = envelope.payload.body
+        assert isinstance(body, Nomination)
+        if self.trust is None:
+            return
+        roll = await self._held_roll(conn, body.consent.roll) if body.consent is not None else None
+        problem = consent_problem(envelope, roll, self.trust.federation, self.trust.rules_at(envelope.payload.created))
+        if problem is not None:
+            raise ChainFailure(problem[0], problem[1], "body.consent")
 
     async def _quarantine(
         self,

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from node.errors import BadInput, Conflict, NotFound
+from node.federation import consents
 from node.federation.ballots import BallotSpec, now_ms, open_ballot
 from node.federation.own_log import none_signed
+from node.federation.participations import SignedIn
 from node.federation.upward import Upward, ancestors, held, index, name_of
 from node.rules.ballots import check_may_run_ballots, check_may_vote
 from node.rules.elections import check_candidacy, check_selection
@@ -41,7 +43,7 @@ from protocol.envelope import reopen
 from protocol.models import MAX_OPTIONS
 
 
-class Electing(Upward, Protocol):
+class Electing(Upward, consents.Consenting, Protocol):
     @property
     def candidacies(self) -> CandidacyStore: ...
 
@@ -110,13 +112,16 @@ async def contest_check(node: Electing, contest: str, clock: Callable[[], float]
 
 
 async def stand(node: Electing, who: Member, contest: str, name: str, statement: str, category: str = "",
-                clock: Callable[[], float] = time.time) -> Candidacy:  # fmt: skip
-    """The member stands in ``contest`` (their consent), under ``name``, with a statement."""
+                clock: Callable[[], float] = time.time, *, consent: SignedIn | None = None) -> Candidacy:  # fmt: skip
+    """The member stands in ``contest`` (their consent), under ``name``, with a statement;
+    with ``consent``, their own key's signature of it (a selection's candidacy: checked
+    first, then carried by their nomination; :mod:`node.federation.consents`)."""
     check_may_vote(who)
     check_candidacy(name, statement, category)
     contest = await contest_check(node, contest, clock)
+    signed = await consents.checked(node, who, contest, name, consent) if consent is not None else (None, None)
     await node.candidacies.stand(Candidacy(contest, who.id, name.strip(), statement, category.strip(),
-                                           now_ms(clock), None))  # fmt: skip
+                                           now_ms(clock), None, *signed))  # fmt: skip
     found = await node.candidacies.get(contest, who.id)
     assert found is not None
     return found
@@ -190,12 +195,17 @@ async def nominate(node: Electing, who: Member, selection_id: bytes, member_id: 
     room = MAX_OPTIONS - (1 if selection.reopen == "on" else 0)
     if len(nominated) >= room:
         raise Conflict(f"the ballot holds {room} candidates and {len(nominated)} are nominated", code="ballot_full")
+    rules = node.federation_state.trust.rules if node.federation_state.trust is not None else None
+    if candidacy.consent is None and rules is not None and rules.signed_consent:
+        raise Conflict(f"the federation's rules ask that every nomination carry its candidate's own signed consent: "
+                       f"{candidacy.name} stands again, signing with their key", code="unsigned_consent")  # fmt: skip
     body = Nomination(
         selection=selection_id,
         candidate=candidacy.name,
         statement=candidacy.statement,
         consented=candidacy.consented,
         category=candidacy.category,
+        consent=await consents.carried(node, candidacy, clock) if candidacy.consent is not None else None,
     )
     once = none_signed(_me(node), "nomination", lambda b: isinstance(b, Nomination) and b.selection == selection_id
                        and b.candidate == candidacy.name, Conflict("that member is already nominated",

@@ -54,14 +54,14 @@ from protocol import (
     open_envelope,
 )
 from protocol.envelope import reopen
-from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, Aggregate, Delegates
+from protocol.models import MAX_FORK_PROOF_ENVELOPE_BYTES, Aggregate, Delegates, Nomination
 from protocol.quota import DEFAULT_QUOTA, charge
 from protocol.trust import STRUCTURAL, Change, CharteredBody
 from protocol.wire import heads_digest
 
 # Kinds admitted by _admit, which reads the database: those that change trust, and decisions
 # (checked against their roll).
-_READS = STRUCTURAL | {Decision, Delegates}  # kinds whose admission reads what they cite
+_READS = STRUCTURAL | {Decision, Delegates, Nomination}  # kinds whose admission reads what they cite
 
 MAX_RETRY_ROUNDS = 64
 
@@ -468,6 +468,8 @@ class Federation(Admission, Standing):
             new_head = check_next(head, envelope, int(self.clock() * 1000), quota=self.quota(envelope.payload.created))
             if isinstance(envelope.payload.body, Decision):
                 await self._check_roll(conn, envelope)
+            elif isinstance(envelope.payload.body, Nomination):
+                await self._check_consent(conn, envelope)
             await self._check_authority(conn, envelope)
         except ChainFailure as exc:
             return Outcome("rejected", hex_id, str(exc.code), exc.message), []

@@ -245,13 +245,13 @@ def b64url(data: bytes) -> str:
 
 
 def signed_in(signature: str, authenticator_data: str = "", client_data: str = "", *, key_id: str | None = None,
-              credential: str | None = None) -> SignedIn:  # fmt: skip
-    """A vote's signature of its participation as the API's JSON or the vote form carry it
-    (base64url; a key file's by its hex ``key_id``, a passkey's by its ``credential``), within
-    the protocol's limits; BadInput naming ``participation`` otherwise."""
+              credential: str | None = None, field: str = "participation") -> SignedIn:  # fmt: skip
+    """A member's signature (of their participation in a vote, or of their consent) as the
+    API's JSON or a form carry it (base64url; a key file's by its hex ``key_id``, a passkey's
+    by its ``credential``), within the protocol's limits; BadInput naming ``field`` otherwise."""
     if (key_id is None) == (credential is None):
-        raise BadInput("a participation names its key_id (a key file) or its credential (a passkey)",
-                       field="participation")  # fmt: skip
+        raise BadInput(f"a signed {field} names its key_id (a key file) or its credential (a passkey)",
+                       field=field)  # fmt: skip
     try:
         raw = [base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)) for t in (signature, authenticator_data, client_data)]
         signed = msgspec.msgpack.decode(msgspec.msgpack.encode(MemberSignature(
@@ -259,8 +259,8 @@ def signed_in(signature: str, authenticator_data: str = "", client_data: str = "
         key = bytes.fromhex(key_id) if key_id is not None else None
         passkey = base64.urlsafe_b64decode(credential + "=" * (-len(credential) % 4)) if credential else None
     except (ValueError, msgspec.ValidationError):
-        raise BadInput("the signature of the participation did not arrive whole (base64url, within its limits)",
-                       field="participation") from None  # fmt: skip
+        raise BadInput(f"the signature of the {field} did not arrive whole (base64url, within its limits)",
+                       field=field) from None  # fmt: skip
     if key is not None and len(key) != 32:
-        raise BadInput("a key_id is 64 hex digits", field="participation")
+        raise BadInput("a key_id is 64 hex digits", field=field)
     return SignedIn(signed, key, passkey)

@@ -169,7 +169,7 @@ async def revoke(node: Keyed, who: Member, key_row: int) -> KeyRow:
 
 
 async def check_signed(node: Keyed, who: Member, statement: bytes, signed: MemberSignature, key_id: bytes,
-                       allowed: list[MemberKey]) -> MemberKey:  # fmt: skip
+                       allowed: list[MemberKey], field: str = "participation") -> MemberKey:  # fmt: skip
     """``who`` signed ``statement`` with the key ``key_id``, one of ``allowed`` (their keys as
     the roll froze them) and not revoked since; for a passkey, on this site. Returns the key;
     Forbidden ``bad_member_signature`` otherwise (nothing is counted as signed)."""
@@ -178,22 +178,22 @@ async def check_signed(node: Keyed, who: Member, statement: bytes, signed: Membe
     key = next((k for k in allowed if id_of(k) == key_id), None)
     row = next((r for r in await node.member_keys.of(who.id, revoked=False) if r.key_id == key_id), None)
     if key is None or row is None:
-        raise Forbidden("that key is not one of yours in force on this ballot's roll", field="participation",
+        raise Forbidden("that key is not one of yours in force (on this ballot's roll, for a vote)", field=field,
                         code="bad_member_signature")  # fmt: skip
     try:
         verify_member_signature(key, statement, signed)
     except ProtocolError as exc:
-        raise Forbidden(exc.message, field="participation", code="bad_member_signature") from None
+        raise Forbidden(exc.message, field=field, code="bad_member_signature") from None
     if key.passkey:
         site = site_of(node.config)
         client = json.loads(signed.client_data)
         if client.get("origin") != site.origin or signed.authenticator_data[:32] != hashlib.sha256(
                 site.rp_id.encode()).digest():  # fmt: skip
-            raise Forbidden("that passkey signed for another site", field="participation", code="bad_member_signature")
+            raise Forbidden("that passkey signed for another site", field=field, code="bad_member_signature")
         counter = int.from_bytes(signed.authenticator_data[33:37], "big")
         if counter and counter <= row.sign_count:
             raise Forbidden("that passkey's counter went back: it may have been copied; revoke it and make another",
-                            field="participation", code="bad_member_signature")  # fmt: skip
+                            field=field, code="bad_member_signature")  # fmt: skip
         await node.member_keys.used(row.id, counter)
     return key
 

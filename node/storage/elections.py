@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from node.storage.db import Database
 
-_COLUMNS = "contest, member_id, name, statement, category, consented, nomination"
+_COLUMNS = "contest, member_id, name, statement, category, consented, nomination, consent_key, consent"
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,17 @@ class Candidacy:
     category: str
     consented: int
     nomination: bytes | None
+    consent_key: bytes | None = None  # their own key's signature of their consent (a selection's candidacy)
+    consent: bytes | None = None  # protocol.member_keys.MemberSignature, canonical msgpack
+
+
+def _blob(value: bytes | None) -> bytes | None:
+    return bytes(value) if value is not None else None
 
 
 def _row(r: sqlite3.Row) -> Candidacy:
     return Candidacy(r["contest"], r["member_id"], r["name"], r["statement"], r["category"], r["consented"],
-                     bytes(r["nomination"]) if r["nomination"] is not None else None)  # fmt: skip
+                     _blob(r["nomination"]), _blob(r["consent_key"]), _blob(r["consent"]))  # fmt: skip
 
 
 class CandidacyStore:
@@ -33,15 +39,18 @@ class CandidacyStore:
         self.db = db
 
     async def stand(self, candidacy: Candidacy) -> None:
-        """Stand (or restate the statement); a candidacy already nominated keeps its name."""
+        """Stand (or restate the statement); a candidacy already nominated keeps its name and
+        its signed consent (the nomination carries them), else both are as given now."""
         async with self.db.write("candidacies.stand") as conn:
             await conn.execute(
-                "INSERT INTO candidacies (contest, member_id, name, statement, category, consented)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (contest, member_id) DO UPDATE SET"
+                "INSERT INTO candidacies (contest, member_id, name, statement, category, consented, consent_key,"
+                " consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (contest, member_id) DO UPDATE SET"
                 " statement = excluded.statement, category = excluded.category, consented = excluded.consented,"
-                " name = CASE WHEN nomination IS NULL THEN excluded.name ELSE name END",
+                " name = CASE WHEN nomination IS NULL THEN excluded.name ELSE name END,"
+                " consent_key = CASE WHEN nomination IS NULL THEN excluded.consent_key ELSE consent_key END,"
+                " consent = CASE WHEN nomination IS NULL THEN excluded.consent ELSE consent END",
                 (candidacy.contest, candidacy.member_id, candidacy.name, candidacy.statement, candidacy.category,
-                 candidacy.consented),
+                 candidacy.consented, candidacy.consent_key, candidacy.consent),
             )  # fmt: skip
 
     async def withdraw(self, contest: str, member_id: int) -> bool:

@@ -14,8 +14,9 @@ from node.errors import Conflict, NotFound
 from node.storage.db import Database
 from protocol.encoding import encode
 from protocol.member_keys import MemberKey, key_id
+from protocol.models_keys import MAX_MEMBER_KEYS
 
-MAX_KEYS = 10  # keys in force per member: a phone, a laptop, a key file, and some to spare
+MAX_KEYS = MAX_MEMBER_KEYS  # keys in force per member: a phone, a laptop, a key file, and some to spare
 CHALLENGE_S = 300  # a passkey registration's challenge is good for five minutes
 
 

@@ -49,7 +49,8 @@ QUERIES: tuple[tuple[str, str], ...] = (
     ("amendments", "SELECT id, motion_id, paragraph, original, replacement, state, created_at FROM amendments"
                    " WHERE proposer_id = ? ORDER BY id"),
     ("comments", "SELECT id, motion_id, text, created_at FROM motion_comments WHERE member_id = ? ORDER BY id"),
-    ("candidacies", "SELECT contest, name, statement, category, consented, nomination IS NOT NULL AS nominated"
+    ("candidacies", "SELECT contest, name, statement, category, consented, nomination IS NOT NULL AS nominated,"
+                    " consent_key IS NOT NULL AS signed"
                     " FROM candidacies WHERE member_id = ? ORDER BY consented"),
     ("join_codes_made", "SELECT created_at, expires_at, used_by IS NOT NULL AS used FROM join_codes"
                         " WHERE created_by = ? ORDER BY created_at"),

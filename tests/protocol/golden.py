@@ -394,22 +394,28 @@ def _bundles(keys: dict[str, SigningKey], gen: Envelope, chartered: Envelope) ->
     ]  # fmt: skip
 
 
-MEMBER_KEY_NAMES = ("roll_with_keys", "decision_with_participations")
+MEMBER_KEY_NAMES = ("roll_with_keys", "decision_with_participations", "nomination_with_consent")
 
 
 def _member_keys(national: SigningKey, fed: bytes, last: Envelope) -> list[Envelope]:
-    """Members' own keys (docs/protocol.md, `roll` and `decision`): a roll of five whose
-    leaves are version 2, three of them holding a key file's key; four vote, the three with
-    keys signing their participation, and the decision commits to every participation."""
+    """Members' own keys (docs/protocol.md, `roll`, `decision` and `nomination`): a roll of five
+    whose leaves are version 2, three of them holding a key file's key; four vote, the three
+    with keys signing their participation, and the decision commits to every participation;
+    then the body nominates the first of them for a selection, with her signed consent and her
+    leaf in that roll."""
     from protocol.member_keys import (
         MemberKey,
         MemberSignature,
         Participation,
+        candidacy_statement,
         participation_root,
         participation_statement,
         roll_leaf_v2,
+        selection_contest,
         signature_digest,
     )
+    from protocol.merkle import inclusion_proof
+    from protocol.models_keys import SignedConsent
 
     members = [key(f"member {i}") for i in range(3)]
     keys = [[MemberKey(alg="ed25519", public=m.public)] for m in members] + [[], []]
@@ -427,7 +433,15 @@ def _member_keys(national: SigningKey, fed: bytes, last: Envelope) -> list[Envel
         method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2)),
         electorate=5, roll=roll.id, opened=at, closed=at + 50_000, counts=[4, 0, 0], receipts=records(ballot, votes),
         outcome="carried", secrecy="secret", participations=tree, signed=signed), fed, created=at + 50_000)  # fmt: skip
-    return [roll, decided]
+    selection, ordered = bytes(range(100, 132)), sorted(leaves)
+    consent = SignedConsent(
+        roll=roll.id, salt=bytes([0]) * 32, member=300, keys=keys[0], signer=0, index=ordered.index(leaves[0]),
+        path=inclusion_proof(ordered, ordered.index(leaves[0])), signature=MemberSignature(signature=members[0].sign(
+            candidacy_statement(fed, national.public, selection_contest(selection), "Member Zero"))))  # fmt: skip
+    nominated = next_envelope(national, decided, Nomination(selection=selection, candidate="Member Zero",
+                                                            statement="", consented=at, consent=consent),
+                              fed, created=at + 60_000)  # fmt: skip
+    return [roll, decided, nominated]
 
 
 def build() -> dict[str, Any]:

@@ -22,7 +22,8 @@ GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / 
 BYTES_FIELDS = {"author", "federation", "prev", "key", "new_key", "proof", "a", "b", "ballot", "root", "text_hash",
                 "roll", "receipts", "to", "decision", "item", "basis", "replaces", "composite", "submission",
                 "campaign", "counted", "absent", "cited", "sources", "selection", "paper", "bundles", "nominations",
-                "notice", "aggregate", "evidence", "participations"}
+                "notice", "aggregate", "evidence", "participations", "salt", "public", "path", "signature",
+                "authenticator_data", "client_data"}
 
 
 def _from_view(value: Any, name: str = "") -> Any:
@@ -251,6 +252,11 @@ PINNED = {
         "1482acc1fa81f513cbfcc858e9751cedc5a1bc2388c56f3070b02053acc2779b",
         "7a34cc3014d72f368b3d98df550f13fe3fc1afb5b4b3cc83723f889e34a0b5a9"
         "3c221c35fe15fbc9cde93dff733c9bb834b60e540131e150f63413380abf460a",
+    ),
+    "nomination_with_consent": (
+        "c7edccde0da59825475e2e52c87a6cc2013fa6c038a164f06d0cc244b3527041",
+        "4aff2789ffaf18a24e9a8b65f205b81879401ac7c5c97c0c9ebeaf5f93f84253"
+        "d61e1a193780976661ca84c917eca6f2c1499d209435f065f35b06baa18efb0e",
     ),
 }
 

@@ -95,7 +95,7 @@ class SigningOptionsView(msgspec.Struct):
     statement: str  # hex: what a key file signs
     challenge: str  # base64url of SHA-256(statement): a passkey's challenge
     rp_id: str | None  # the site a passkey signs for (None: this node has none: passkeys cannot sign here)
-    key_ids: list[str]  # hex: the voter's keys on this ballot's roll, still in force
+    key_ids: list[str]  # hex: the member's keys that may sign it (for a vote: on the ballot's roll), in force
     credentials: list[str]  # base64url: those that are passkeys, for allowCredentials
 
 
@@ -190,10 +190,14 @@ async def signing_options(request: web.Request, who: Member | None) -> web.Strea
     assert who is not None
     node = node_of(request)
     row = await node.ballots.require(int_param(request, "ballot_id"))
-    got = await participations.options_for(node, who, row)
+    return json_response(signing_view(await participations.options_for(node, who, row)))
+
+
+def signing_view(got: participations.SigningOptions) -> SigningOptionsView:
+    """What a member's browser or terminal needs to sign a statement, as the API gives it."""
     b64url = participations.b64url
-    return json_response(SigningOptionsView(got.statement.hex(), b64url(challenge_of(got.statement)), got.rp_id,
-                                            [k.hex() for k, _ in got.keys], [b64url(c) for _, c in got.keys if c]))
+    return SigningOptionsView(got.statement.hex(), b64url(challenge_of(got.statement)), got.rp_id,
+                              [k.hex() for k, _ in got.keys], [b64url(c) for _, c in got.keys if c])
 
 
 async def my_participation(request: web.Request, who: Member | None) -> web.StreamResponse:

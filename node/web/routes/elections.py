@@ -5,6 +5,7 @@ its rules; ids are envelope ids in hex)."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Literal
 
 import msgspec
@@ -12,13 +13,14 @@ from aiohttp import web
 from msgspec import Meta
 
 from node.errors import BadInput
+from node.federation import consents, participations
 from node.federation import elections as el
 from node.federation.results import RoundRow, quota_for_people, rounds_for_people
 from node.federation.upward import ancestors, name_of
 from node.storage.elections import Candidacy
 from node.storage.members import Member
 from node.web.common import json_response, node_of, read_json
-from node.web.routes.ballots import BallotView, view
+from node.web.routes.ballots import BallotView, ParticipationIn, SigningOptionsView, signing_view, view
 from node.web.routes.federation import Appended
 from node.web.routes.upward import HexId, Time, appended, id_param
 from node.web.routing import Query, Route
@@ -33,6 +35,9 @@ class StandIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
     statement: Annotated[str, Meta(max_length=2000)] = ""
     category: Annotated[str, Meta(max_length=64)] = ""
+    # For a selection: your own key's signature of your consent (GET /api/v1/candidacies/
+    # consent-options says what to sign); your nomination carries it to every node.
+    consent: ParticipationIn | None = None
 
 
 class ContestIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -47,6 +52,7 @@ class CandidacyView(msgspec.Struct):
     category: str
     consented: int
     nomination: str | None
+    signed: bool = False  # whether the member signed their consent with their own key
 
 
 CONTEST_PATTERN = r"^(delegates|selection):[0-9a-fA-F]{64}$"
@@ -54,7 +60,7 @@ CONTEST_PATTERN = r"^(delegates|selection):[0-9a-fA-F]{64}$"
 
 def candidacy_view(c: Candidacy) -> CandidacyView:
     return CandidacyView(c.contest, c.member_id, c.name, c.statement, c.category, c.consented,
-                         c.nomination.hex() if c.nomination else None)  # fmt: skip
+                         c.nomination.hex() if c.nomination else None, c.consent_key is not None)  # fmt: skip
 
 
 async def list_candidacies(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -69,8 +75,27 @@ async def list_candidacies(request: web.Request, who: Member | None) -> web.Stre
 async def stand(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, StandIn)
-    found = await el.stand(node_of(request), who, body.contest, body.name, body.statement, body.category)
+    given = body.consent
+    consent = None if given is None else participations.signed_in(
+        given.signature, given.authenticator_data, given.client_data, key_id=given.key_id,
+        credential=given.credential, field="consent")  # fmt: skip
+    found = await el.stand(node_of(request), who, body.contest, body.name, body.statement, body.category,
+                           consent=consent)  # fmt: skip
     return json_response(candidacy_view(found), status=201)
+
+
+async def consent_options(request: web.Request, who: Member | None) -> web.StreamResponse:
+    """What to sign to stand in a selection under a name: the statement, a passkey's challenge
+    and site, and the member's keys in force."""
+    assert who is not None
+    contest, name = request.query.get("contest", ""), request.query.get("name", "").strip()
+    if re.fullmatch(CONTEST_PATTERN, contest) is None or not contest.startswith(el.SELECTION):
+        raise BadInput("say which selection: ?contest=selection:<id, 64 hex digits>", field="contest")
+    if not 0 < len(name) <= 200:
+        raise BadInput("say the name you stand under: ?name=", field="name")
+    node = node_of(request)
+    contest = await el.contest_check(node, contest, time.time)  # a selection of the body above, nominations open
+    return json_response(signing_view(await consents.options(node, who, contest, name)))
 
 
 async def withdraw_candidacy(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -133,6 +158,7 @@ class NominationView(msgspec.Struct):
     candidate: str
     statement: str
     category: str
+    consent_key: str | None = None  # hex: the key the candidate signed their consent with (None: not signed)
 
 
 class BundleView(msgspec.Struct):
@@ -189,7 +215,7 @@ async def report(node: el.Electing, selection_id: bytes) -> SelectionReport:
 def report_of(node: el.Electing, v: el.SelectionView) -> SelectionReport:
     """A selection as the API shows it, from what :func:`selection_view` gathered."""
     nominations = [NominationView(n.id.hex(), node_id_text(n.author), name_of(node, n.author), b.candidate,
-                                  b.statement, b.category)
+                                  b.statement, b.category, consents.signer_of(b))
                    for n in v.nominations if isinstance(b := n.payload.body, Nomination)]  # fmt: skip
     paper = v.paper.payload.body if v.paper is not None else None
     assert paper is None or isinstance(paper, BallotPaper)
@@ -273,6 +299,16 @@ ROUTES: tuple[Route, ...] = (
         StandIn,
         CandidacyView,
         201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/candidacies/consent-options",
+        consent_options,
+        "member",
+        "What to sign, with your own key, to stand in a selection under a name",
+        response=SigningOptionsView,
+        query=(Query("contest", {"type": "string", "pattern": CONTEST_PATTERN}, required=True),
+               Query("name", {"type": "string", "minLength": 1, "maxLength": 200}, required=True)),
     ),
     Route(
         "POST",

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,16 @@ class Body:
 
 
 class Federation:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, rules: dict[str, Any] | None = None) -> None:
         self.clock = clock
+        self.rules = rules  # standing rules set apart from the defaults, in the genesis
         self.bodies: dict[str, Body] = {}
 
     async def add(self, tmp: Path, name: str, level: str, parent: str | None, voters: int = 0) -> Body:
         directory = tmp / name
         await init_node(directory, name, level, "127.0.0.1:0", None)
         if parent is None:
-            await found_federation(directory, "Test Federation")
+            await found_federation(directory, "Test Federation", rules=self.rules)
         node = await Node.open(directory, self.clock)
         if parent is not None:
             above = self.bodies[parent].node

@@ -154,6 +154,10 @@ BODIES: dict[tuple[str, str], tuple[Builder, dict[str, tuple[int, int]]]] = {
         _json("/api/v1/candidacies", {"contest": "delegates:00", "name": "Ann"}),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (400, 400)),
     ),
+    ("GET", "/api/v1/candidacies/consent-options"): (
+        _fixed("/api/v1/candidacies/consent-options?name=Ann&contest=selection:" + "00" * 32),
+        {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (404, 404)),
+    ),
     ("POST", "/api/v1/candidacies/withdraw"): (
         _json("/api/v1/candidacies/withdraw", {"contest": "delegates:00"}),
         {"anonymous": (A, A)} | dict.fromkeys(ROLES[1:], (409, 409)),

@@ -63,9 +63,14 @@ def participation_statement(federation: bytes, body: bytes, ballot: bytes) -> by
 
 
 def candidacy_statement(federation: bytes, body: bytes, contest: str, name: str) -> bytes:
-    """What a member signs to stand in ``contest`` on ``body`` and be named as ``name``."""
-    return (b"branchnet candidacy v1\x00" + federation + body + hashlib.sha256(contest.encode()).digest()
-            + hashlib.sha256(name.encode()).digest())  # fmt: skip
+    """What a member signs to stand in ``contest`` on ``body`` and be named as ``name``: the
+    :func:`candidacy_prefix`, then the SHA-256 of the name (so a page can make it from the
+    name typed)."""
+    return candidacy_prefix(federation, body, contest) + hashlib.sha256(name.encode()).digest()
+
+
+def candidacy_prefix(federation: bytes, body: bytes, contest: str) -> bytes:
+    return b"branchnet candidacy v1\x00" + federation + body + hashlib.sha256(contest.encode()).digest()
 
 
 def challenge_of(statement: bytes) -> bytes:

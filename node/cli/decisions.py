@@ -17,7 +17,6 @@ from node.federation.participations import SignedIn, statement_of
 from node.keyfile import read_key
 from node.rules.accounts import authenticate
 from node.service import Node
-from node.storage.ballots import BallotRow
 from node.storage.members import Member
 from protocol.member_keys import MemberKey, MemberSignature, key_id
 
@@ -63,14 +62,13 @@ async def as_member(node: Node, email: str, password_stdin: bool) -> Member:
     return await authenticate(node, email, read_password(password_stdin), "command line")
 
 
-def _participation(node: Node, row: BallotRow, path: Path) -> SignedIn:
-    """The member's key file's signature of their participation in ``row``."""
+def key_file_signs(path: Path, statement: bytes) -> SignedIn:
+    """The member's key file's signature of ``statement`` (their participation, their consent)."""
     if not path.is_file():
         raise BadInput(f"no key file at {path} (make one with `branchnet member key add --key-file {path}`)",
                        field="key-file")  # fmt: skip
     key = read_key(path)
-    return SignedIn(MemberSignature(signature=key.sign(statement_of(node, row))),
-                    key_id(MemberKey(alg="ed25519", public=key.public)))  # fmt: skip
+    return SignedIn(MemberSignature(signature=key.sign(statement)), key_id(MemberKey(alg="ed25519", public=key.public)))
 
 
 async def _officer(node: Node, email: str) -> Member:
@@ -115,7 +113,7 @@ async def ballot(args: argparse.Namespace) -> int:
             row = await node.ballots.require(args.id)
             single = row.method == "for_against_abstain" and args.choice
             choice: str | list[str] = args.choice[0] if single else args.choice
-            signed = _participation(node, row, Path(args.key_file)) if args.key_file else None
+            signed = key_file_signs(Path(args.key_file), statement_of(node, row)) if args.key_file else None
             receipt = await ballot_steps.vote(node, who, args.id, choice, signed=signed)
             how = "signed with your key" if signed is not None else "unsigned"
             print(f"vote cast on ballot {args.id} ({how}); your receipt (keep it, it is shown once): {receipt}")

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from node.cli.common import print_json, run_async
-from node.cli.decisions import _officer, as_member
+from node.cli.decisions import _officer, as_member, key_file_signs
 from node.cli.upward import _action, _resolve, _stamp, _when
+from node.federation import consents
 from node.federation import elections as el
 from node.federation.upward import ancestors, name_of
 from node.service import Node
@@ -38,6 +39,9 @@ def add_arguments(command: Any) -> None:
             a.add_argument("--name", required=True, help="your name on the ballot")
             a.add_argument("--statement", default="", help="what members will read")
             a.add_argument("--category", default="", help="your declared category, for a balanced list")
+            a.add_argument("--key-file", default=None, metavar="PATH",
+                           help="a selection: sign your consent with your own key file (`branchnet member key add`); "
+                                "your nomination carries it to every node")  # fmt: skip
     a = _action(sub, "delegates", "open a ranked ballot of the members standing as delegates to the body above")
     a.add_argument("--seats", type=int, required=True, help="how many delegates")
     a.add_argument("--counting", choices=["stv", "meek", "irv", "schulze"], default="stv", help="default stv")
@@ -129,13 +133,17 @@ async def _election(node: Node, args: argparse.Namespace) -> int:
             await el.withdraw(node, member, contest)
             print(f"{member.name} no longer stands in {contest}")
             return 0
-        stood = await el.stand(node, member, contest, args.name, args.statement, args.category)
-        print(f"{stood.name} stands in {contest} (member {stood.member_id})")
+        consent = None
+        if args.key_file:
+            consent = key_file_signs(Path(args.key_file), consents.statement(node, contest, args.name))
+        stood = await el.stand(node, member, contest, args.name, args.statement, args.category, consent=consent)
+        signed = ", your consent signed with your key" if stood.consent_key else ""
+        print(f"{stood.name} stands in {contest} (member {stood.member_id}){signed}")
         return 0
     if args.election_command == "candidates":
         standing = await node.candidacies.of(contest)
         for c in standing:
-            nominated = "  (nominated)" if c.nomination else ""
+            nominated = ("  (consent signed)" if c.consent_key else "") + ("  (nominated)" if c.nomination else "")
             print(f"{c.member_id:5}  {c.name}{f' [{c.category}]' if c.category else ''}{nominated}")
             if c.statement:
                 print(f"       {c.statement}")

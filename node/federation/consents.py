@@ -12,6 +12,7 @@ The other leaves' salts are not kept: that roll reveals one member, the candidat
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from node.storage.elections import Candidacy
 from node.storage.members import Member
 from protocol import Nomination, Roll
 from protocol.encoding import encode
-from protocol.member_keys import candidacy_statement, key_id
+from protocol.member_keys import candidacy_prefix, key_id
 from protocol.merkle import inclusion_proof, root
 from protocol.models_keys import MemberKey, MemberSignature, SignedConsent
 
@@ -40,13 +41,19 @@ class Consenting(Deciding, Keyed, Protocol):
 
 def statement(node: Consenting, contest: str, name: str) -> bytes:
     """What a member signs to stand in ``contest`` under ``name``, nominated by this body."""
+    return prefix(node, contest) + hashlib.sha256(name.strip().encode()).digest()
+
+
+def prefix(node: Consenting, contest: str) -> bytes:
+    """The statement before the name's SHA-256 (:func:`protocol.member_keys.candidacy_prefix`):
+    the page's script adds the name typed."""
     federation = node.federation_state.federation
     if federation is None:
         raise Conflict("this node holds no federation yet", code="not_federated")
     if not contest.startswith(SELECTION):
         raise BadInput("a signed consent is for a selection a branch nominates to (selection:<id>); standing in "
                        "this branch's own delegate election needs none", field="consent")  # fmt: skip
-    return candidacy_statement(federation, node.key.public, contest, name.strip())
+    return candidacy_prefix(federation, node.key.public, contest)
 
 
 async def options(node: Consenting, who: Member, contest: str, name: str) -> SigningOptions:

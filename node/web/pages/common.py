@@ -29,6 +29,8 @@ from multidict import MultiDictProxy
 
 from node.errors import BadInput, DatabaseError, Forbidden, NodeError, Throttled, TooLarge
 from node.federation.own_log import ACTING
+from node.federation.participations import SignedIn
+from node.federation.participations import signed_in as parsed_signature
 from node.rules.members import access
 from node.storage.members import Member
 from node.web.common import MEMBER_ID, NODE, SESSION_COOKIE, node_of, same_origin
@@ -123,6 +125,15 @@ async def read_form(request: web.Request, *, csrf: bool = True) -> Form:
 def text(form: Form, name: str, default: str = "") -> str:
     value = form.get(name, default)
     return value if isinstance(value, str) else default
+
+
+def signed_from(form: Form, field: str = "participation") -> SignedIn | None:
+    """The passkey's signature a form carries (site.js fills in its hidden ``p_`` fields before
+    it goes: a vote's participation, a candidacy's consent), if any."""
+    if not text(form, "p_signature"):
+        return None
+    return parsed_signature(text(form, "p_signature"), text(form, "p_authenticator_data"), text(form, "p_client_data"),
+                  credential=text(form, "p_credential") or None, field=field)  # fmt: skip
 
 
 def checked(form: Form, name: str) -> bool:

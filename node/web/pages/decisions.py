@@ -20,7 +20,7 @@ from node.storage.ballots import BallotRow
 from node.validation import whole_number
 from node.web.common import int_param, node_of
 from node.web.pages.account import form_error
-from node.web.pages.common import Form, Page, read_form, redirect, render, signed_in, text, who_of
+from node.web.pages.common import Page, read_form, redirect, render, signed_from, signed_in, text, who_of
 from node.web.pages.elections import chart_of
 from node.web.pages.public import rules_in_words
 from node.web.pages.settings import read_settings, settings_as_sent, settings_of
@@ -260,14 +260,6 @@ async def _participation_context(request: web.Request, row: BallotRow, decision:
     return {"signing": signing, "participation": participation, "signed": None}
 
 
-def _signed_from(form: Form) -> participations.SignedIn | None:
-    """The passkey's signature the vote form carries (site.js fills it in), if any."""
-    if not text(form, "p_signature"):
-        return None
-    return participations.signed_in(text(form, "p_signature"), text(form, "p_authenticator_data"),
-                                    text(form, "p_client_data"), credential=text(form, "p_credential") or None)
-
-
 async def ballot_page(request: web.Request) -> web.StreamResponse:
     return render(request, "ballot.html", await _ballot_context(request, int_param(request, "ballot_id")))
 
@@ -286,7 +278,7 @@ async def ballot_action(request: web.Request) -> web.StreamResponse:
                 picked = text(form, "choice")
             else:
                 picked = [str(v) for v in form.getall("choice", [])]
-            signed = _signed_from(form)
+            signed = signed_from(form)
             receipt = await ballots.vote(node, who, ballot_id, picked, signed=signed)
             context = await _ballot_context(request, ballot_id, receipt=receipt, signed=signed is not None)
             return render(request, "ballot.html", context, status=201)

@@ -13,12 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from node.errors import BadInput, NodeError
+from node.federation import consents, participations
 from node.federation import elections as el
 from node.federation.upward import ancestors, name_of
 from node.validation import whole_number
 from node.web.common import node_of
 from node.web.pages.account import form_error
-from node.web.pages.common import Page, read_form, redirect, render, text, who_of
+from node.web.pages.common import Page, read_form, redirect, render, signed_from, text, who_of
 from node.web.pages.upward import _hex_id, _parse_time, _when_ms
 from node.web.routes.elections import report_of
 from protocol import Delegates, Selection, open_envelope
@@ -126,7 +127,19 @@ async def _selection_context(request: web.Request, selection_id: bytes, **extra:
     standing = await node.candidacies.of(contest) if child else []
     ballot = await node.ballots.for_selection(selection_id)
     results = [{"r": r, "chart": chart_of(r)} for r in shown.results]
+    my_keys = {r.key_id.hex(): r.label or ("passkey" if r.key.passkey else "key file")
+               for r in await node.member_keys.of(who.id)}  # fmt: skip
+    signing = None
+    if child and now <= s.nominations_close:  # the consent a passkey signs as the member stands
+        got = await consents.options(node, who, contest, who.name)
+        passkeys = [c for _, c in got.keys if c]
+        if got.rp_id is not None and passkeys:
+            signing = {"prefix": consents.prefix(node, contest).hex(), "rp": got.rp_id,
+                       "credentials": " ".join(participations.b64url(c) for c in passkeys)}  # fmt: skip
+    trust = node.federation_state.trust
+    required = trust is not None and trust.rules.signed_consent
     return {"s": shown.selection, "shown": shown, "results": results, "ours": v.envelope.author == me,
+            "my_keys": my_keys, "signing": signing, "consent_required": required,
             "child": child, "nominations_open": now <= s.nominations_close, "voting_open": now < s.voting_close,
             "standing": standing, "mine": next((c for c in standing if c.member_id == who.id), None),
             "ballot": ballot, "nominations_close": _when_ms(s.nominations_close),
@@ -165,7 +178,7 @@ async def selection_action(request: web.Request) -> web.StreamResponse:
         contest = el.SELECTION + selection_id.hex()
         if action == "stand":
             await el.stand(node, who, contest, values["name"], values["statement"].replace("\r\n", "\n"),
-                           values["category"])  # fmt: skip
+                           values["category"], consent=signed_from(form, "consent"))  # fmt: skip
             return redirect(f"{here}?done=stood")
         if action == "withdraw":
             await el.withdraw(node, who, contest)

@@ -14,6 +14,7 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const box of document.querySelectorAll("[data-ranking]")) rankable(box);
   for (const form of document.querySelectorAll("[data-passkey-new]")) passkeyNew(form);
   for (const form of document.querySelectorAll("form[data-sign-challenge]")) signedVote(form);
+  for (const form of document.querySelectorAll("form[data-sign-prefix]")) signedConsent(form);
   // A receipt: copy it, or save it as a small text file (it never leaves this browser).
   for (const tools of document.querySelectorAll("[data-receipt-tools]")) {
     const said = tools.querySelector("[data-copied]");
@@ -131,11 +132,12 @@ function passkeyNew(form) {
   });
 }
 
-// A vote signed with the member's passkey: before the form goes, the passkey signs the
-// ballot's participation statement (its challenge is on the form); the signature rides along
-// in hidden fields. If the passkey does not sign, the member is told, and a second press
-// casts the vote unsigned (counted, and shown as unsigned).
-function signedVote(form) {
+// A form signed with the member's passkey before it goes: a vote (its ballot's participation
+// statement, whose challenge is on the form) or a candidacy (the consent statement, made from
+// the name typed: its challenge is SHA-256(prefix || SHA-256(name))). The signature rides along
+// in hidden fields. If the passkey does not sign, the member is told, and a second press sends
+// the form unsigned (a vote is counted, shown as unsigned; a candidacy stands, unsigned).
+function signedForm(form, challengeOf, doing, unsignedly) {
   if (!window.PublicKeyCredential || !navigator.credentials) return;
   const said = form.querySelector("[data-sign-said]");
   let unsigned = false;
@@ -145,7 +147,7 @@ function signedVote(form) {
     said.textContent = "Sign with your passkey: follow your device's prompt.";
     try {
       const got = await navigator.credentials.get({ publicKey: {
-        challenge: bytes(form.dataset.signChallenge), rpId: form.dataset.signRp, userVerification: "preferred",
+        challenge: await challengeOf(), rpId: form.dataset.signRp, userVerification: "preferred",
         timeout: 120000, allowCredentials: form.dataset.signCredentials.split(" ").filter(Boolean)
           .map((id) => ({ type: "public-key", id: bytes(id) })) } });
       const put = (name, value) => { form.elements[name].value = value; };
@@ -154,11 +156,28 @@ function signedVote(form) {
       put("p_authenticator_data", b64url(got.response.authenticatorData));
       put("p_client_data", b64url(got.response.clientDataJSON));
       form.dataset.signed = "yes";
-      said.textContent = "Signed. Casting your vote.";
+      said.textContent = `Signed. ${doing}.`;
       form.submit();
     } catch (err) {
       unsigned = true;
-      said.textContent = `Your passkey did not sign (${err.message || err}). Press the button again to cast your vote unsigned.`;
+      said.textContent = `Your passkey did not sign (${err.message || err}). Press the button again to ${unsignedly}.`;
     }
   });
+}
+
+function signedVote(form) {
+  signedForm(form, async () => bytes(form.dataset.signChallenge), "Casting your vote", "cast your vote unsigned");
+}
+
+function signedConsent(form) {
+  if (!window.crypto || !crypto.subtle) return;
+  const hex = (text) => Uint8Array.from(text.match(/../g) || [], (h) => parseInt(h, 16));
+  signedForm(form, async () => {
+    const name = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(form.elements.name.value.trim()));
+    const prefix = hex(form.dataset.signPrefix);
+    const statement = new Uint8Array(prefix.length + 32);
+    statement.set(prefix);
+    statement.set(new Uint8Array(name), prefix.length);
+    return await crypto.subtle.digest("SHA-256", statement);
+  }, "Standing", "stand without your key's signature");
 }

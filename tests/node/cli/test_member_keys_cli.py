@@ -12,6 +12,7 @@ from node.keyfile import read_key, write_new_key
 from node.service import Node
 from node.storage.members import Member, MemberIn
 from protocol import SigningKey
+from protocol.member_keys import MemberKey
 from tests.node.cli.test_elections_cli import member_cli
 from tests.node.conftest import PASSWORD, new_node_dir
 
@@ -76,3 +77,33 @@ async def test_a_member_votes_signed_with_their_key_file(tmp_path: Path, passwor
         await ballots.close_ballot(node, sec, row.id)
         decided = await node.ballots.require(row.id)
         assert (await proof_for(node, val, decided)).found == "signed"
+
+
+async def test_a_member_stands_with_their_consent_signed_by_their_key_file(tmp_path: Path, password_hash: str) -> None:
+    from node.federation import elections as el
+    from protocol import Nomination
+    from tests.node.federation.test_upward import HOUR, Clock, Federation
+
+    fed = Federation(Clock(), rules={"signed_consent": True})
+    await fed.add(tmp_path, "national", "national", None)
+    north = await fed.add(tmp_path, "north", "region", "national")
+    leeds = await fed.add(tmp_path, "leeds", "branch", "north", 1)
+    val = leeds.voters[0]
+    await leeds.node.auth.change_password(val.id, password_hash)
+    now = fed.clock.ms()
+    selection = await el.publish_selection(north.node, north.officer, "Treasurer", 1, nominations_close=now + HOUR,
+                                           voting_close=now + 2 * HOUR, clock=fed.clock)  # fmt: skip
+    await fed.sync()
+    await fed.close()
+    d, key_file = str(tmp_path / "leeds"), tmp_path / "val.key"
+    args = ("--dir", d, "--as", val.email)
+    assert member_cli("member", "key", *args, "add", "--key-file", str(key_file), password=PASSWORD).returncode == 0
+    contest = el.SELECTION + selection.id.hex()
+    stood = member_cli("election", "stand", *args, "--contest", contest, "--name", "Val", "--key-file", str(key_file),
+                       password=PASSWORD)  # fmt: skip
+    assert stood.returncode == 0 and "your consent signed with your key" in stood.stdout, stood.stderr
+    async with Node.opened(tmp_path / "leeds") as node:
+        nominated = await el.nominate(node, leeds.officer, selection.id, val.id)
+    body = nominated.payload.body
+    assert isinstance(body, Nomination) and body.consent is not None
+    assert body.consent.keys == [MemberKey(alg="ed25519", public=read_key(key_file).public)]

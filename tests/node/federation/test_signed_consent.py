@@ -83,7 +83,7 @@ async def _operator_signs(b: Body, body: Nomination, fed: Federation) -> tuple[E
     """The branch's operator, holding its key, signs ``body`` past every rule of its own node;
     what every other node says of it."""
     envelope = await b.node.own_log.append(body)
-    said = []
+    said: list[tuple[str, str | None]] = []
     for other in fed.bodies.values():
         if other is not b:
             (outcome,) = await other.node.federation_state.ingest([envelope.raw])

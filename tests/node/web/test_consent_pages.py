@@ -88,3 +88,35 @@ async def test_a_member_stands_with_her_passkey_and_one_without_is_not_nominated
     refused = plain(await y.post(here, f"{here}/nominate", {"member": member}, 409))
     assert "Sec York stands again, signing with their key" in refused
     assert await fed["york"].node.envelopes.own_of_kind(fed["york"].node.key.public, "nomination") == []
+
+
+async def test_a_member_stands_over_the_api_with_her_key_files_signature(
+        fed: Federation, browsers: dict[str, Browser]) -> None:  # fmt: skip
+    from node.federation import elections as el
+    from node.rules import member_keys as keys_rules
+    from tests.passkeys import KeyFile
+
+    north, leeds = fed["north"], fed["leeds"]
+    now = int(time.time() * 1000)
+    selection = await el.publish_selection(north.node, north.officer, "Treasurer", 1, nominations_close=now + 600_000,
+                                           voting_close=now + 1_200_000)  # fmt: skip
+    await fed.sync()
+    val, keyfile = leeds.voters[0], KeyFile()
+    row = await keys_rules.add_key_file(leeds.node, val, keyfile.key.public)
+    _, token = await leeds.node.auth.create_token(val.id, "tests")
+    http, headers = browsers["leeds"].http, {"Authorization": f"Bearer {token}"}
+    contest = el.SELECTION + selection.id.hex()
+    async with http.get("/api/v1/candidacies/consent-options", params={"contest": contest, "name": "Val"},
+                        headers=headers) as r:  # fmt: skip
+        assert r.status == 200
+        options = await r.json()
+    assert options["key_ids"] == [row.key_id.hex()] and options["rp_id"] is None  # no site name: key files only
+    signature = participations.b64url(keyfile.sign(bytes.fromhex(options["statement"])).signature)
+    body = {"contest": contest, "name": "Val", "consent": {"key_id": row.key_id.hex(), "signature": signature}}
+    async with http.post("/api/v1/candidacies", json={**body, "name": "Valerie"}, headers=headers) as r:
+        assert r.status == 403 and (await r.json())["error"]["code"] == "bad_member_signature"  # signed for "Val"
+    async with http.post("/api/v1/candidacies", json=body, headers=headers) as r:
+        assert r.status == 201 and (await r.json())["signed"] is True
+    delegates = {"contest": "delegates:" + "00" * 32, "name": "Val"}
+    async with http.get("/api/v1/candidacies/consent-options", params=delegates, headers=headers) as r:
+        assert r.status == 400 and (await r.json())["error"]["field"] == "contest"

@@ -175,6 +175,7 @@ class RetentionSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     secrets_days: Annotated[int, Meta(ge=1, le=3650)] = 90  # sessions, invites, reset links
     mail_days: Annotated[int, Meta(ge=1, le=3650)] = 90  # what a mail said (sent mail keeps none)
     access_months: Annotated[int, Meta(ge=1, le=240)] = 24  # the record of who looked
+    register_months: Annotated[int, Meta(ge=1, le=240)] = 6  # a counted ballot's signed participations
 
 
 class BackupSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

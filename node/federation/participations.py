@@ -226,6 +226,9 @@ async def register_for(node: Scrutinising, who: Member, row: BallotRow, via: str
     await check_may_scrutinise(node, who)
     if row.decision is None:
         raise Conflict("this ballot is not decided yet: its register is checked after the close", code="not_decided")
+    if row.register_swept is not None:
+        raise Conflict("the retention rule cleared this ballot's register's signatures (they are kept [retention] "
+                       "register_months after the count): there is nothing left to check", code="register_swept")
     roll, decision = await node.envelopes.get(row.roll), await node.envelopes.get(row.decision)
     if roll is None or decision is None:
         raise NotFound("this ballot's roll or decision is not held here")

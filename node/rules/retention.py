@@ -4,7 +4,7 @@ The rule (``[retention]`` in node.toml, docs/operating.md "Retention"): a member
 ``lapsed_months`` is forgotten as an erasure would (:meth:`MembersData.erase`); sessions,
 invites and reset links go when they expire or after ``secrets_days``; what a mail said goes
 after ``mail_days`` (a sent mail keeps none already); the record of who looked after
-``access_months``. ``serve`` runs it at start and every hour (:class:`Keeper`); each run logs
+``access_months``; the signatures in a counted ballot's marked register after ``register_months``. ``serve`` runs it at start and every hour (:class:`Keeper`); each run logs
 what it removed, by count and member id, never a name. Officers see what will go and when.
 """
 
@@ -60,9 +60,11 @@ async def run(node: HoldsMembersData, now: int | None = None) -> Swept:
         forgotten.append(lapsed.id)
     swept = await node.members_data.sweep(secrets_before=at - rule.secrets_days * DAY_S,
                                           mail_before=at - rule.mail_days * DAY_S,
-                                          access_before=at - rule.access_months * MONTH_S)  # fmt: skip
-    done = Swept(forgotten, swept.sessions, swept.invites, swept.resets, swept.mail_bodies, swept.access)
-    if forgotten or any((done.sessions, done.invites, done.resets, done.mail_bodies, done.access)):
+                                          access_before=at - rule.access_months * MONTH_S,
+                                          register_before=at - rule.register_months * MONTH_S)  # fmt: skip
+    done = Swept(forgotten, swept.sessions, swept.invites, swept.resets, swept.mail_bodies, swept.access,
+                 swept.registers)  # fmt: skip
+    if forgotten or any((done.sessions, done.invites, done.resets, done.mail_bodies, done.access, done.registers)):
         log.info(
             "retention applied",
             extra={
@@ -73,6 +75,7 @@ async def run(node: HoldsMembersData, now: int | None = None) -> Swept:
                     "resets": done.resets,
                     "mail_bodies": done.mail_bodies,
                     "access": done.access,
+                    "registers": done.registers,
                 }
             },
         )

@@ -30,7 +30,7 @@ ELECTORS_KEPT = 16  # ballots whose frozen electors are kept in memory (each at 
 
 _COLUMNS = (
     "id, ballot, motion, amendment, subject, text_hash, method, options, rules, secrecy, may_change, state,"
-    " opened, opens, closes, closed, electorate, roll, decision, created_by, election, text"
+    " opened, opens, closes, closed, electorate, roll, decision, created_by, election, text, register_swept"
 )
 
 
@@ -91,6 +91,7 @@ class BallotRow(NewBallot):
     closed: int | None
     electorate: int
     decision: bytes | None
+    register_swept: int | None = None  # ms: when the retention rule cleared its register's signatures
 
 
 def _row(r: sqlite3.Row) -> BallotRow:
@@ -101,7 +102,7 @@ def _row(r: sqlite3.Row) -> BallotRow:
         may_change=bool(r["may_change"]), state=r["state"], opened=r["opened"], opens=r["opens"], closes=r["closes"],
         closed=r["closed"], electorate=r["electorate"], roll=bytes(r["roll"]),
         decision=bytes(r["decision"]) if r["decision"] is not None else None, created_by=r["created_by"],
-        election=ElectionSpec.from_json(r["election"]), text=r["text"],
+        election=ElectionSpec.from_json(r["election"]), text=r["text"], register_swept=r["register_swept"],
     )  # fmt: skip
 
 
@@ -336,7 +337,7 @@ class BallotStore:
         """Whether the register holds this roll leaf's participation signed (True), unsigned
         (False), or not at all (None): one row read by its key."""
         row = await self.db.fetchone(
-            "SELECT key_id IS NOT NULL FROM participations WHERE ballot_id = ? AND roll_leaf = ?",
+            "SELECT digest IS NOT NULL FROM participations WHERE ballot_id = ? AND roll_leaf = ?",
             (ballot_id, roll_leaf),
         )
         return None if row is None else bool(row[0])

@@ -84,6 +84,7 @@ class Swept:
     resets: int
     mail_bodies: int
     access: int
+    registers: int = 0  # counted ballots whose marked register's signatures were cleared
 
 
 @dataclass(frozen=True)
@@ -201,10 +202,13 @@ class MembersData:
         """Every lapsed member, longest lapsed first (what the retention rule will forget, and when)."""
         return await self.lapsed_before(1 << 62, limit)
 
-    async def sweep(self, *, secrets_before: int, mail_before: int, access_before: int) -> Swept:
+    async def sweep(self, *, secrets_before: int, mail_before: int, access_before: int,
+                    register_before: int = 0) -> Swept:  # fmt: skip
         """Remove what is past its time (s): sessions, invites and reset links created before
         ``secrets_before`` or expired; what a mail said, for mail created before ``mail_before``
-        (a sent mail keeps none already); the record of who looked before ``access_before``.
+        (a sent mail keeps none already); the record of who looked before ``access_before``;
+        the signatures in the marked register of ballots counted before ``register_before``
+        (who took part stays, as the salted roll leaves the decision commits to).
         One transaction; deleted pages are zeroed."""
         now = int(self.clock())
         counts = []
@@ -218,6 +222,13 @@ class MembersData:
             counts.append(cursor.rowcount or 0)
             cursor = await conn.execute("DELETE FROM access_log WHERE at < ?", (access_before,))
             counts.append(cursor.rowcount or 0)
+            cursor = await conn.execute("UPDATE ballots SET register_swept = ? WHERE state = 'closed'"
+                                        " AND register_swept IS NULL AND closed < ?",
+                                        (now * 1000, register_before * 1000))  # fmt: skip
+            counts.append(cursor.rowcount or 0)
+            if counts[-1]:
+                await conn.execute("UPDATE participations SET key_id = NULL, signature = NULL WHERE signature IS NOT"
+                                   " NULL AND ballot_id IN (SELECT id FROM ballots WHERE register_swept IS NOT NULL)")
         return Swept([], *counts)
 
     async def notice(self) -> dict[str, str]:

@@ -3,3 +3,8 @@
 -- that name; the nomination then carries it, checked by every node against the branch's roll.
 ALTER TABLE candidacies ADD COLUMN consent_key BLOB;  -- the key that signed (protocol.member_keys.key_id)
 ALTER TABLE candidacies ADD COLUMN consent BLOB;      -- protocol.member_keys.MemberSignature, canonical msgpack
+
+-- The marked register's signatures are kept [retention] register_months after the ballot is
+-- counted (for its scrutineers), then cleared by the retention rule: who took part stays, as
+-- salted roll leaves the decision commits to, so a member's own proof still holds.
+ALTER TABLE ballots ADD COLUMN register_swept INTEGER;  -- ms: when its signatures were cleared

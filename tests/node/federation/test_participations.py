@@ -189,3 +189,41 @@ async def test_scrutineers_check_the_register_offline_and_find_what_the_operator
                                                                 if e.member in (people["Ada"].id, people["Bea"].id)])
     assert isinstance(honest, MarkedRegister)
     assert {f.code for f in check_register(honest)} == {"not_the_decision"}  # two votes short of the decision
+
+
+async def test_the_retention_rule_clears_the_registers_signatures_and_each_member_still_checks_theirs(
+        named: Node) -> None:  # fmt: skip
+    """After ``register_months`` the signatures go (a scrutineer is told so); the salted
+    entries the decision commits to stay, so each member's proof still holds."""
+    from node.federation.participations import register_for
+    from node.rules import member_keys as key_rules
+    from node.rules import retention
+
+    node = named
+    sec, people = await officer(node), await _people(node)
+    ada_key = KeyFile()
+    await node.member_keys.add(people["Ada"].id, ada_key.key, "laptop")
+    await key_rules.appoint_scrutineer(node, sec, people["Cy"].id)
+    row = await ballots.open_ballot(node, sec, SPEC)
+    await ballots.vote(node, people["Ada"], row.id, "for", signed=SignedIn(ada_key.sign(statement_of(node, row)),
+                                                                           key_id(ada_key.key)))  # fmt: skip
+    await ballots.vote(node, people["Bea"], row.id, "against")
+    await ballots.close_ballot(node, sec, row.id)
+    row = await node.ballots.require(row.id)
+    assert row.closed is not None
+    closed_s = row.closed // 1000
+    months = node.config.retention.register_months
+    assert (await retention.run(node, closed_s + months * retention.MONTH_S - 60)).registers == 0  # not yet
+    assert len((await register_for(node, people["Cy"], row, "api")).participations) == 2
+    assert (await retention.run(node, closed_s + months * retention.MONTH_S + 60)).registers == 1
+    assert (await retention.run(node, closed_s + months * retention.MONTH_S + 120)).registers == 0  # once
+    row = await node.ballots.require(row.id)
+    assert all(signature is None for _, _, _, signature in await node.ballots.register(row.id))
+    with pytest.raises(Exception, match="retention rule cleared") as refused:
+        await register_for(node, people["Cy"], row, "api")
+    assert getattr(refused.value, "code", None) == "register_swept"
+    from node.federation.participations import entry_of
+
+    for name, found in (("Ada", "signed"), ("Bea", "unsigned"), ("Dan", "absent")):
+        check = await proof_for(node, people[name], row)
+        assert check.found == found and await entry_of(node, people[name], row) == found, name

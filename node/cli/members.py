@@ -208,13 +208,14 @@ async def retention(args: argparse.Namespace) -> int:
         if args.run:
             done = await retention_rules.run(node)
             print(f"forgot {plural(len(done.members), 'member')}; removed {done.sessions} sessions, {done.invites} "
-                  f"invites, {done.resets} reset links, {done.mail_bodies} mail bodies, {done.access} access rows")
+                  f"invites, {done.resets} reset links, {done.mail_bodies} mail bodies, {done.access} access rows, "
+                  f"the signatures of {plural(done.registers, 'ballot register')}")
             return 0
         going = await retention_rules.plan(node, None)
     rule = node.config.retention
     print(f"lapsed members are forgotten after {rule.lapsed_months} months; sign-ins, invites and reset links after "
           f"{rule.secrets_days} days; mail bodies after {rule.mail_days} days; who looked after "
-          f"{rule.access_months} months")
+          f"{rule.access_months} months; a counted ballot's register's signatures after {rule.register_months} months")
     for g in going:
         day = dt.datetime.fromtimestamp(g.at, dt.UTC).strftime("%Y-%m-%d")
         print(f"{g.member.id:5}  {g.member.name}: forgotten on {day}")

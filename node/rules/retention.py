@@ -4,8 +4,9 @@ The rule (``[retention]`` in node.toml, docs/operating.md "Retention"): a member
 ``lapsed_months`` is forgotten as an erasure would (:meth:`MembersData.erase`); sessions,
 invites and reset links go when they expire or after ``secrets_days``; what a mail said goes
 after ``mail_days`` (a sent mail keeps none already); the record of who looked after
-``access_months``; the signatures in a counted ballot's marked register after ``register_months``. ``serve`` runs it at start and every hour (:class:`Keeper`); each run logs
-what it removed, by count and member id, never a name. Officers see what will go and when.
+``access_months``; the signatures in a counted ballot's marked register after
+``register_months``. ``serve`` runs it at start and every hour (:class:`Keeper`); each run
+logs what it removed, by count and member id, never a name. Officers see what will go and when.
 """
 
 from __future__ import annotations

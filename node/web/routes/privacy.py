@@ -128,6 +128,7 @@ class RetentionView(msgspec.Struct):
     mail_days: int
     access_months: int
     going: list[GoingView]  # every lapsed member, soonest first
+    register_months: int = 6  # a counted ballot's register's signatures
 
 
 async def retention_plan(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -135,7 +136,7 @@ async def retention_plan(request: web.Request, who: Member | None) -> web.Stream
     rule = node.config.retention
     going = [GoingView(g.member.id, g.member.name, g.member.since, g.at) for g in await retention.plan(node, who)]
     return json_response(RetentionView(rule.lapsed_months, rule.secrets_days, rule.mail_days, rule.access_months,
-                                       going))  # fmt: skip
+                                       going, rule.register_months))  # fmt: skip
 
 
 class PrivacyNotice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

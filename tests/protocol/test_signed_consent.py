@@ -110,3 +110,20 @@ def test_the_audit_names_a_nomination_as_every_node_does(bent: dict[str, object]
     envelopes = federation(**bent)  # type: ignore[arg-type]
     found = codes(audit([("all", bundle(*envelopes))], NOW))
     assert found == ([] if code is None else [(code, envelopes[-1].id)])
+
+
+def test_the_text_members_vote_on_says_what_their_keys_must_sign() -> None:
+    from protocol import DecodeFailure
+    from protocol.authority import rules_text
+    from protocol.envelope import check_rules
+
+    base = rules()
+    assert "signed" not in rules_text(base)  # rules that ask for none: the text as before
+    asked = msgspec.structs.replace(base, signed_participation=["selection", "election"], signed_consent=True)
+    assert rules_text(asked).endswith("; every vote signed by its voter's own key on: selection, election; every "
+                                      "nomination carries its candidate's own signed consent.")  # fmt: skip
+    # So a change that turns them on cannot pass under the text of rules that do not.
+    assert rules_text(asked) != rules_text(msgspec.structs.replace(asked, signed_consent=False))
+    for kinds in ([], ["motion", "motion"]):
+        with pytest.raises(DecodeFailure, match="names each kind once"):
+            check_rules(msgspec.structs.replace(base, signed_participation=kinds))

@@ -220,7 +220,7 @@ async def vote(node: Deciding, who: Member, ballot_id: int, choice: str | list[s
     ``signed``, the voter's own signature of their participation (checked before the vote is
     taken; the decision counts it as signed)."""
     check_may_vote(who)
-    row = await node.ballots.require(ballot_id)
+    row = await node.ballots.as_opened(ballot_id)  # its state is checked in the vote's transaction
     encoded = choice_bytes(row, choice)
     old = parse_receipt(replaces) if replaces is not None else None
     entry = await participations.participated(node, who, row, signed)

@@ -20,7 +20,7 @@ import msgspec
 
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ingest import Federation
-from node.rules.member_keys import Keyed, check_signed
+from node.rules.member_keys import Keyed, signed_by
 from node.storage.access import AccessStore
 from node.storage.ballots import BallotRow, BallotStore
 from node.storage.envelopes import EnvelopeStore
@@ -113,8 +113,10 @@ async def participated(node: Participating, who: Member, row: BallotRow, signed:
         chosen = found.key_id if found is not None and found.member_id == who.id else None
     if chosen is None:
         raise BadInput("that passkey is not one of yours here", field="participation")
-    key = await check_signed(node, who, statement_of(node, row), signed.signed, chosen, allowed)
-    return Participated(leaf, chosen, encode(signed.signed), signature_digest(key, signed.signed))
+    key, counter = signed_by(node, statement_of(node, row), signed.signed, chosen, allowed)
+    # Whether the key is still in force, and a passkey's counter went forward: in the vote's
+    # own transaction (node/storage/votes.py), one read for the whole batch.
+    return Participated(leaf, chosen, encode(signed.signed), signature_digest(key, signed.signed), counter)
 
 
 async def roll_of(node: Participating, row: BallotRow) -> Roll | None:

@@ -168,32 +168,48 @@ async def revoke(node: Keyed, who: Member, key_row: int) -> KeyRow:
     return await node.member_keys.revoke(who.id, key_row)
 
 
-async def check_signed(node: Keyed, who: Member, statement: bytes, signed: MemberSignature, key_id: bytes,
-                       allowed: list[MemberKey], field: str = "participation") -> MemberKey:  # fmt: skip
-    """``who`` signed ``statement`` with the key ``key_id``, one of ``allowed`` (their keys as
-    the roll froze them) and not revoked since; for a passkey, on this site. Returns the key;
-    Forbidden ``bad_member_signature`` otherwise (nothing is counted as signed)."""
+def signed_by(node: Keyed, statement: bytes, signed: MemberSignature, key_id: bytes, allowed: list[MemberKey],
+              field: str = "participation") -> tuple[MemberKey, int]:  # fmt: skip
+    """The key ``key_id``, one of ``allowed``, signed ``statement`` (for a passkey: on this
+    site): the key and, for a passkey, its signature counter (0: none). What holds of the
+    signature alone, with nothing read; whether the key is still in force, and a passkey's
+    counter went forward, are the caller's to check where it writes (:func:`check_signed`, or
+    the vote's own transaction). Forbidden ``bad_member_signature`` otherwise."""
     from protocol.member_keys import key_id as id_of
 
     key = next((k for k in allowed if id_of(k) == key_id), None)
-    row = next((r for r in await node.member_keys.of(who.id, revoked=False) if r.key_id == key_id), None)
-    if key is None or row is None:
+    if key is None:
         raise Forbidden("that key is not one of yours in force (on this ballot's roll, for a vote)", field=field,
                         code="bad_member_signature")  # fmt: skip
     try:
         verify_member_signature(key, statement, signed)
     except ProtocolError as exc:
         raise Forbidden(exc.message, field=field, code="bad_member_signature") from None
+    if not key.passkey:
+        return key, 0
+    site = site_of(node.config)
+    client = json.loads(signed.client_data)
+    if client.get("origin") != site.origin or signed.authenticator_data[:32] != hashlib.sha256(
+            site.rp_id.encode()).digest():  # fmt: skip
+        raise Forbidden("that passkey signed for another site", field=field, code="bad_member_signature")
+    return key, int.from_bytes(signed.authenticator_data[33:37], "big")
+
+
+COUNTER_BACK = "that passkey's counter went back: it may have been copied; revoke it and make another"
+
+
+async def check_signed(node: Keyed, who: Member, statement: bytes, signed: MemberSignature, key_id: bytes,
+                       allowed: list[MemberKey], field: str = "participation") -> MemberKey:  # fmt: skip
+    """``who`` signed ``statement`` with the key ``key_id``, one of ``allowed`` and not revoked
+    (:func:`signed_by`, then the key's row read); a passkey's counter is kept. Returns the key;
+    Forbidden ``bad_member_signature`` otherwise (nothing is taken as signed)."""
+    key, counter = signed_by(node, statement, signed, key_id, allowed, field)
+    row = next((r for r in await node.member_keys.of(who.id, revoked=False) if r.key_id == key_id), None)
+    if row is None:
+        raise Forbidden("that key is not one of yours in force", field=field, code="bad_member_signature")
     if key.passkey:
-        site = site_of(node.config)
-        client = json.loads(signed.client_data)
-        if client.get("origin") != site.origin or signed.authenticator_data[:32] != hashlib.sha256(
-                site.rp_id.encode()).digest():  # fmt: skip
-            raise Forbidden("that passkey signed for another site", field=field, code="bad_member_signature")
-        counter = int.from_bytes(signed.authenticator_data[33:37], "big")
         if counter and counter <= row.sign_count:
-            raise Forbidden("that passkey's counter went back: it may have been copied; revoke it and make another",
-                            field=field, code="bad_member_signature")  # fmt: skip
+            raise Forbidden(COUNTER_BACK, field=field, code="bad_member_signature")
         await node.member_keys.used(row.id, counter)
     return key
 

@@ -114,6 +114,8 @@ class BallotStore:
         self._closing: dict[int, tuple[asyncio.Lock, list[int]]] = {}  # a lock, and how many hold or wait
         self.on_opened: Callable[[], None] = lambda: None  # serve's ballot closer: look again
         self._electors: dict[int, dict[int, tuple[bytes, bytes | None]]] = {}  # frozen rolls being voted on
+        self._opened: dict[int, BallotRow] = {}  # the ballots being voted on, as they opened
+        self._loading: dict[int, asyncio.Future[dict[int, tuple[bytes, bytes | None]]]] = {}  # electors being read
 
     @contextlib.asynccontextmanager
     async def closing(self, ballot_id: int) -> AsyncIterator[None]:
@@ -196,6 +198,21 @@ class BallotStore:
         found = await self.get(ballot_id)
         if found is None:
             raise NotFound(f"no ballot {ballot_id}")
+        return found
+
+    async def as_opened(self, ballot_id: int) -> BallotRow:
+        """The ballot as it opened, for taking a vote: what never changes after the opening
+        (its id, method, options, roll and rules) is read once and kept for the latest
+        ELECTORS_KEPT ballots; its state, as read then, may be stale, so a vote's transaction
+        checks the state itself (node/storage/votes.py)."""
+        found = self._opened.get(ballot_id)
+        if found is None:
+            found = await self.require(ballot_id)
+            while len(self._opened) >= ELECTORS_KEPT:
+                self._opened.pop(next(iter(self._opened)))
+        else:
+            self._opened.pop(ballot_id)
+        self._opened[ballot_id] = found  # the latest used stays longest
         return found
 
     async def of_motion(self, motion: str) -> list[BallotRow]:
@@ -318,20 +335,29 @@ class BallotStore:
     async def elector(self, ballot_id: int, member_id: int) -> tuple[bytes, bytes | None] | None:
         """The member's salt and keys on this ballot's roll (None: not an elector). A roll is
         frozen when its ballot opens, so the electors of the ballots being voted on are read
-        once each and kept (the latest ELECTORS_KEPT ballots): a vote reads nothing more."""
+        once each and kept (the latest ELECTORS_KEPT ballots): a vote reads nothing more. The
+        votes that arrive together on a ballot not yet read wait for one read, not one each."""
         electors = self._electors.get(ballot_id)
         if electors is None:
-            rows = await self.db.fetchall(
-                "SELECT member_id, salt, keys FROM ballot_electors WHERE ballot_id = ?", (ballot_id,)
-            )
-            electors = {int(r[0]): (bytes(r[1]), None if r[2] is None else bytes(r[2])) for r in rows}
-            if rows:  # (a ballot opened since is read again)
-                while len(self._electors) >= ELECTORS_KEPT:
-                    self._electors.pop(next(iter(self._electors)))
-                self._electors[ballot_id] = electors
+            loading = self._loading.get(ballot_id)
+            if loading is None:
+                loading = asyncio.ensure_future(self._read_electors(ballot_id))
+                self._loading[ballot_id] = loading
+                loading.add_done_callback(lambda _: self._loading.pop(ballot_id, None))
+            electors = await asyncio.shield(loading)  # a voter who goes away leaves the read to the others
         else:
             self._electors[ballot_id] = self._electors.pop(ballot_id)  # the latest used stays longest
         return electors.get(member_id)
+
+    async def _read_electors(self, ballot_id: int) -> dict[int, tuple[bytes, bytes | None]]:
+        rows = await self.db.fetchall("SELECT member_id, salt, keys FROM ballot_electors WHERE ballot_id = ?",
+                                      (ballot_id,))  # fmt: skip
+        electors = {int(r[0]): (bytes(r[1]), None if r[2] is None else bytes(r[2])) for r in rows}
+        if rows:  # (a ballot opened since is read again)
+            while len(self._electors) >= ELECTORS_KEPT:
+                self._electors.pop(next(iter(self._electors)))
+            self._electors[ballot_id] = electors
+        return electors
 
     async def participation(self, ballot_id: int, roll_leaf: bytes) -> bool | None:
         """Whether the register holds this roll leaf's participation signed (True), unsigned

@@ -24,6 +24,7 @@ class Participated:
     key_id: bytes | None = None
     signature: bytes | None = None
     digest: bytes | None = None
+    counter: int = 0  # a passkey's signature counter (0: a key file, or a passkey that keeps none)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,47 @@ _REGISTER = (
 )  # a changed vote keeps its voter's entry; signed now, it is signed
 
 
+_REVOKED = "that key was revoked: it signs nothing more here"
+_COUNTER_BACK = "that passkey's counter went back: it may have been copied; revoke it and make another"
+
+
+async def _keys_in_force(conn: Any, votes: list[Vote]) -> dict[bytes, int]:
+    """The keys the votes' signatures name that are in force now, with each one's last
+    passkey counter: read in the vote's own transaction, so a key revoked an instant before
+    (from a page, or the command line in another process) signs nothing."""
+    wanted = sorted({v.participated.key_id for v in votes if v.participated is not None
+                     and v.participated.key_id is not None})  # fmt: skip
+    found: dict[bytes, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        async with conn.execute(f"SELECT key_id, sign_count FROM member_keys WHERE revoked_at IS NULL AND key_id IN"
+                                f" ({','.join('?' * len(chunk))})", chunk) as cursor:  # fmt: skip
+            found.update((bytes(r[0]), int(r[1])) for r in await cursor.fetchall())
+    return found
+
+
+def _key_refused(vote: Vote, keys: dict[bytes, int]) -> Forbidden | None:
+    """Why this vote's signature does not stand now (its key revoked, a passkey's counter gone
+    back), else None, noting the counter it moves the key to."""
+    p = vote.participated
+    if p is None or p.key_id is None:
+        return None
+    if p.key_id not in keys:
+        return Forbidden(_REVOKED, field="participation", code="bad_member_signature")
+    if p.counter:
+        if p.counter <= keys[p.key_id]:
+            return Forbidden(_COUNTER_BACK, field="participation", code="bad_member_signature")
+        keys[p.key_id] = p.counter
+    return None
+
+
+async def _counters(conn: Any, votes: list[Vote]) -> None:
+    moved = [(v.participated.counter, v.participated.key_id) for v in votes
+             if v.participated is not None and v.participated.counter]  # fmt: skip
+    if moved:
+        await conn.executemany("UPDATE member_keys SET sign_count = max(sign_count, ?) WHERE key_id = ?", moved)
+
+
 def _entry(vote: Vote) -> tuple[Any, ...]:
     p = vote.participated
     assert p is not None
@@ -54,6 +96,9 @@ def _entry(vote: Vote) -> tuple[Any, ...]:
 
 async def take_vote(conn: Any, vote: Vote) -> None:
     """Every check of a vote, then the vote; raises (storing nothing) when one fails."""
+    refused = _key_refused(vote, await _keys_in_force(conn, [vote]))
+    if refused is not None:
+        raise refused
     async with conn.execute(
         "SELECT state, opens, closes, secrecy, may_change FROM ballots WHERE id = ?", (vote.ballot_id,)
     ) as cursor:
@@ -106,6 +151,7 @@ async def take_vote(conn: Any, vote: Vote) -> None:
     )
     if vote.participated is not None:
         await conn.execute(_REGISTER, _entry(vote))
+        await _counters(conn, [vote])
 
 
 async def take_votes(conn: Any, votes: list[Vote]) -> list[BaseException | None]:
@@ -131,6 +177,7 @@ async def take_votes(conn: Any, votes: list[Vote]) -> list[BaseException | None]
         for table, found in (("ballot_electors", electors), ("ballot_voters", voted)):
             async with conn.execute(f"SELECT ballot_id, member_id FROM {table} WHERE {where}", flat) as cursor:
                 found.update((int(r[0]), int(r[1])) for r in await cursor.fetchall())
+    keys = await _keys_in_force(conn, [votes[i] for i in plain])
     voters, rows, taken = [], [], []
     for i in plain:
         vote = votes[i]
@@ -147,6 +194,8 @@ async def take_votes(conn: Any, votes: list[Vote]) -> list[BaseException | None]
                                     code="not_an_elector")  # fmt: skip
         elif pair in voted:
             outcomes[i] = Conflict("you have already voted on this ballot", code="already_voted")
+        elif (refused := _key_refused(vote, keys)) is not None:
+            outcomes[i] = refused
         else:
             voted.add(pair)
             taken.append(i)
@@ -161,6 +210,7 @@ async def take_votes(conn: Any, votes: list[Vote]) -> list[BaseException | None]
         entries = [_entry(votes[i]) for i in taken if votes[i].participated is not None]
         if entries:
             await conn.executemany(_REGISTER, entries)
+            await _counters(conn, [votes[i] for i in taken])
     for n, i in enumerate(i for i, v in enumerate(votes) if v.replaces is not None):
         await conn.execute(f"SAVEPOINT change_{n}")
         try:

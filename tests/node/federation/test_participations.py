@@ -227,3 +227,35 @@ async def test_the_retention_rule_clears_the_registers_signatures_and_each_membe
     for name, found in (("Ada", "signed"), ("Bea", "unsigned"), ("Dan", "absent")):
         check = await proof_for(node, people[name], row)
         assert check.found == found and await entry_of(node, people[name], row) == found, name
+
+
+async def test_votes_that_arrive_together_on_a_ballot_read_its_electors_once(named: Node) -> None:
+    """The electors of a ballot not yet read are read once for all the votes waiting on them
+    (64 readers of 1,000 rows each made every switch of ballot a pause), and a voter who goes
+    away does not take the read from the others."""
+    import asyncio
+
+    node = named
+    sec, people = await officer(node), await _people(node)
+    row = await ballots.open_ballot(node, sec, SPEC)
+    node.ballots._electors.clear()  # as in a fresh process
+    reads: list[str] = []
+    real = node.db.fetchall
+
+    async def counted(sql: str, *args: object) -> object:
+        if "FROM ballot_electors" in sql:
+            reads.append(sql)
+            await asyncio.sleep(0)  # the others arrive while it reads
+        return await real(sql, *args)  # type: ignore[arg-type]
+
+    node.db.fetchall = counted  # type: ignore[method-assign,assignment]
+    try:
+        gone = asyncio.ensure_future(node.ballots.elector(row.id, people["Ada"].id))
+        waiting = [asyncio.ensure_future(node.ballots.elector(row.id, m.id)) for m in people.values()]
+        await asyncio.sleep(0)
+        gone.cancel()
+        found = await asyncio.gather(*waiting)
+    finally:
+        node.db.fetchall = real  # type: ignore[method-assign]
+    assert len(reads) == 1 and all(f is not None for f in found)
+    assert await node.ballots.elector(row.id, people["Bea"].id) == found[1] and len(reads) == 1  # kept

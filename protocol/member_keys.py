@@ -8,7 +8,9 @@ object and to the federation, never the choice:
 * taking part in a ballot: :func:`participation_statement` (the federation, the body, the
   ballot's 16-byte id);
 * standing as a candidate and consenting to be named: :func:`candidacy_statement`, which a
-  nomination carries with the candidate's leaf in its body's roll (:func:`consent_problem`).
+  nomination carries with the candidate's leaf in its body's roll (:func:`consent_problem`);
+* moving a motion or an amendment: :func:`motion_statement`, :func:`amendment_statement`
+  (kept on the member's node with what they moved).
 
 A passkey signs as WebAuthn assertions do (W3C WebAuthn, "Verifying an Authentication
 Assertion", the signature steps only): over ``authenticatorData || SHA-256(clientDataJSON)``,
@@ -67,6 +69,31 @@ def candidacy_statement(federation: bytes, body: bytes, contest: str, name: str)
     :func:`candidacy_prefix`, then the SHA-256 of the name (so a page can make it from the
     name typed)."""
     return candidacy_prefix(federation, body, contest) + hashlib.sha256(name.encode()).digest()
+
+
+def motion_statement(federation: bytes, body: bytes, for_body: bytes, title: str, text: str) -> bytes:
+    """What a member signs to move, on ``body``, a motion for ``for_body`` with this title and
+    text: :func:`motion_prefix`, then SHA-256 of the title and of the text (UTF-8)."""
+    return (motion_prefix(federation, body, for_body) + hashlib.sha256(title.encode()).digest()
+            + hashlib.sha256(text.encode()).digest())  # fmt: skip
+
+
+def motion_prefix(federation: bytes, body: bytes, for_body: bytes) -> bytes:
+    return b"branchnet motion v1\x00" + federation + body + for_body
+
+
+def amendment_statement(federation: bytes, body: bytes, motion_text: str, paragraph: int, original: str,
+                        replacement: str) -> bytes:  # fmt: skip
+    """What a member signs to move, on ``body``, an amendment to the motion whose text is now
+    ``motion_text``: in its ``paragraph``-th paragraph (from 1), ``original`` (empty: at the
+    paragraph's end) becomes ``replacement``. :func:`amendment_prefix`, then the paragraph's
+    number (4 bytes, big-endian) and SHA-256 of the words replaced and of the new words."""
+    return (amendment_prefix(federation, body, motion_text) + paragraph.to_bytes(4, "big")
+            + hashlib.sha256(original.encode()).digest() + hashlib.sha256(replacement.encode()).digest())  # fmt: skip
+
+
+def amendment_prefix(federation: bytes, body: bytes, motion_text: str) -> bytes:
+    return b"branchnet amendment v1\x00" + federation + body + hashlib.sha256(motion_text.encode()).digest()
 
 
 def candidacy_prefix(federation: bytes, body: bytes, contest: str) -> bytes:

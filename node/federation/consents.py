@@ -22,12 +22,11 @@ from msgspec import msgpack
 
 from node.errors import BadInput, Conflict
 from node.federation.ballots import Deciding, now_ms
-from node.federation.participations import SignedIn, SigningOptions, frozen_keys, leaf_of
-from node.rules.member_keys import Keyed, check_signed, site_of
+from node.federation.participations import SignedIn, SigningOptions, frozen_keys, leaf_of, own_signature
+from node.rules.member_keys import Keyed, site_of
 from node.storage.elections import Candidacy
 from node.storage.members import Member
 from protocol import Nomination, Roll
-from protocol.encoding import encode
 from protocol.member_keys import candidacy_prefix, key_id
 from protocol.merkle import inclusion_proof, root
 from protocol.models_keys import MemberKey, MemberSignature, SignedConsent
@@ -71,15 +70,7 @@ async def checked(node: Consenting, who: Member, contest: str, name: str, signed
     """``who``'s signature of their consent, checked as every node will check it (and, for a
     passkey, on this site): the key's id and the signature, to keep with the candidacy.
     Forbidden ``bad_member_signature``, nothing kept, otherwise."""
-    in_force = await node.member_keys.of(who.id, revoked=False)
-    chosen = signed.key_id
-    if signed.credential is not None:
-        chosen = next((r.key_id for r in in_force if r.credential == signed.credential), None)
-    if chosen is None:
-        raise BadInput("that passkey is not one of yours in force here", field="consent")
-    await check_signed(node, who, statement(node, contest, name), signed.signed, chosen, [r.key for r in in_force],
-                       field="consent")  # fmt: skip
-    return chosen, encode(signed.signed)
+    return await own_signature(node, who, statement(node, contest, name), signed, "consent")
 
 
 async def carried(node: Consenting, candidacy: Candidacy, clock: Callable[[], float] = time.time) -> SignedConsent:

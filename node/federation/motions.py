@@ -16,19 +16,42 @@ from typing import Protocol
 from node.errors import BadInput, Conflict, Forbidden
 from node.federation import ballots
 from node.federation.ballots import BallotSpec, Deciding
+from node.federation.participations import SignedIn, own_signature
 from node.rules import motions as rules
+from node.rules.member_keys import Keyed
 from node.storage.ballots import BallotRow
 from node.storage.members import Member
 from node.storage.motions import AmendmentRow, CommentRow, MotionRow, MotionStore
-from protocol import BallotRules, Decision, Envelope
+from protocol import BallotRules, Decision, Envelope, member_keys
 
 OPEN_FOR_AMENDMENT = ("admitted",)
 UNDECIDED = ("proposed", "voting")
 
 
-class Moving(Deciding, Protocol):
+class Moving(Deciding, Keyed, Protocol):
     @property
     def motions(self) -> MotionStore: ...
+
+
+def _federation(node: Moving) -> bytes:
+    federation = node.federation_state.federation
+    if federation is None:
+        raise Conflict("this node holds no federation yet: a signature names the federation", code="not_federated")
+    return federation
+
+
+def motion_statement(node: Moving, for_body: bytes, title: str, text: str) -> bytes:
+    """What the mover signs to move this motion here (:func:`protocol.member_keys.motion_statement`)."""
+    return member_keys.motion_statement(_federation(node), node.key.public, for_body, title.strip(), text)
+
+
+def amendment_statement(node: Moving, motion: MotionRow, paragraph: int, start: int, end: int,
+                        replacement: str) -> bytes:  # fmt: skip
+    """What the mover signs to move this amendment (``paragraph`` from 0, as stored) to the
+    motion's text as it stands (:func:`protocol.member_keys.amendment_statement`)."""
+    original = rules.span(motion.current, paragraph, start, end)
+    return member_keys.amendment_statement(_federation(node), node.key.public, motion.current, paragraph + 1,
+                                           original, replacement)  # fmt: skip
 
 
 def _is_ancestor_or_self(node: Moving, body: bytes) -> bool:
@@ -47,14 +70,21 @@ def _is_ancestor_or_self(node: Moving, body: bytes) -> bool:
 
 
 async def propose(node: Moving, who: Member, title: str, text: str, *, for_body: bytes | None = None,
-                  deadline: int | None = None, draft: bool = False) -> MotionRow:  # fmt: skip
+                  deadline: int | None = None, draft: bool = False, signed: SignedIn | None = None
+                  ) -> MotionRow:  # fmt: skip
+    """A member moves a motion; with ``signed``, their own key's signature of moving it
+    (checked first, kept with it: :func:`motion_statement`)."""
     rules.check_may_propose(who)
     if not title.strip() or not text.strip():
         raise BadInput("a motion has a title and a text", field="title" if not title.strip() else "text")
     body = for_body or node.own_log.key.public
     if not _is_ancestor_or_self(node, body):
         raise BadInput("a motion is for this body or one above it in the federation", field="for_body")
-    return await node.motions.add(title.strip(), text, who.id, body, deadline, "draft" if draft else "submitted")
+    kept = None
+    if signed is not None:
+        kept = await own_signature(node, who, motion_statement(node, body, title, text), signed, "signature")
+    return await node.motions.add(title.strip(), text, who.id, body, deadline, "draft" if draft else "submitted",
+                                  kept)  # fmt: skip
 
 
 async def submit(node: Moving, who: Member, motion_id: int) -> MotionRow:
@@ -99,7 +129,9 @@ async def withdraw_amendment(node: Moving, who: Member, amendment_id: int) -> Am
 
 
 async def amend(node: Moving, who: Member, motion_id: int, paragraph: int, start: int, end: int,
-                replacement: str) -> AmendmentRow:  # fmt: skip
+                replacement: str, *, signed: SignedIn | None = None) -> AmendmentRow:  # fmt: skip
+    """A member moves an amendment; with ``signed``, their own key's signature of moving it
+    (checked first, kept with it: :func:`amendment_statement`)."""
     rules.check_may_propose(who)
     motion = await node.motions.require(motion_id)
     if motion.deadline is not None and int(time.time() * 1000) > motion.deadline:
@@ -107,8 +139,12 @@ async def amend(node: Moving, who: Member, motion_id: int, paragraph: int, start
     original = rules.span(motion.current, paragraph, start, end)
     if original == replacement:
         raise BadInput("the amendment changes nothing", field="text")
+    kept = None
+    if signed is not None:
+        statement = amendment_statement(node, motion, paragraph, start, end, replacement)
+        kept = await own_signature(node, who, statement, signed, "signature")
     return await node.motions.add_amendment(motion_id, who.id, paragraph, start, end, original, replacement,
-                                            OPEN_FOR_AMENDMENT)  # fmt: skip
+                                            OPEN_FOR_AMENDMENT, kept)  # fmt: skip
 
 
 async def comment(node: Moving, who: Member, motion_id: int, text: str) -> CommentRow:

@@ -20,7 +20,7 @@ import msgspec
 
 from node.errors import BadInput, Conflict, NotFound
 from node.federation.ingest import Federation
-from node.rules.member_keys import Keyed, signed_by
+from node.rules.member_keys import Keyed, check_signed, signed_by
 from node.storage.access import AccessStore
 from node.storage.ballots import BallotRow, BallotStore
 from node.storage.envelopes import EnvelopeStore
@@ -117,6 +117,21 @@ async def participated(node: Participating, who: Member, row: BallotRow, signed:
     # Whether the key is still in force, and a passkey's counter went forward: in the vote's
     # own transaction (node/storage/votes.py), one read for the whole batch.
     return Participated(leaf, chosen, encode(signed.signed), signature_digest(key, signed.signed), counter)
+
+
+async def own_signature(node: Keyed, who: Member, statement: bytes, signed: SignedIn, field: str
+                        ) -> tuple[bytes, bytes]:  # fmt: skip
+    """``who``'s signature of ``statement`` by one of their keys in force (a key file by its id,
+    a passkey by its credential, on this site): the key's id and the signature's canonical
+    bytes, to keep with what they signed. Forbidden ``bad_member_signature`` otherwise."""
+    in_force = await node.member_keys.of(who.id, revoked=False)
+    chosen = signed.key_id
+    if signed.credential is not None:
+        chosen = next((r.key_id for r in in_force if r.credential == signed.credential), None)
+    if chosen is None:
+        raise BadInput("that passkey is not one of yours in force here", field=field)
+    await check_signed(node, who, statement, signed.signed, chosen, [r.key for r in in_force], field=field)
+    return chosen, encode(signed.signed)
 
 
 async def roll_of(node: Participating, row: BallotRow) -> Roll | None:

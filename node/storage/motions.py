@@ -35,6 +35,8 @@ class MotionRow:
     ballot_id: int | None
     created_at: int
     updated_at: int
+    signed_key: bytes | None = None  # the key its mover signed moving it with (None: not signed)
+    signature: bytes | None = None  # protocol.member_keys.MemberSignature, canonical msgpack
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class AmendmentRow:
     state: str
     ballot_id: int | None
     created_at: int
+    signed_key: bytes | None = None  # the key its mover signed moving it with (None: not signed)
+    signature: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,11 @@ class CommentRow:
     created_at: int
 
 
-_MOTION = "id, title, text, current, proposer_id, for_body, deadline, state, reason, ballot_id, created_at, updated_at"
-_AMENDMENT = "id, motion_id, proposer_id, paragraph, start, end, original, replacement, state, ballot_id, created_at"
+_MOTION = ("id, title, text, current, proposer_id, for_body, deadline, state, reason, ballot_id, created_at,"
+           " updated_at, signed_key, signature")
+_AMENDMENT = ("id, motion_id, proposer_id, paragraph, start, end, original, replacement, state, ballot_id, created_at,"
+              " signed_key, signature")
+Signed = tuple[bytes, bytes] | None  # (the key's id, the signature): a mover's own signature
 
 
 def _count(row: sqlite3.Row | None) -> int:
@@ -74,11 +81,18 @@ def _motion(r: sqlite3.Row) -> MotionRow:
         id=r["id"], title=r["title"], text=r["text"], current=r["current"], proposer_id=r["proposer_id"],
         for_body=bytes(r["for_body"]), deadline=r["deadline"], state=r["state"], reason=r["reason"],
         ballot_id=r["ballot_id"], created_at=r["created_at"], updated_at=r["updated_at"],
+        signed_key=_blob(r["signed_key"]), signature=_blob(r["signature"]),
     )  # fmt: skip
 
 
+def _blob(value: bytes | None) -> bytes | None:
+    return bytes(value) if value is not None else None
+
+
 def _amendment(r: sqlite3.Row) -> AmendmentRow:
-    return AmendmentRow(*tuple(r))
+    return AmendmentRow(r["id"], r["motion_id"], r["proposer_id"], r["paragraph"], r["start"], r["end"], r["original"],
+                        r["replacement"], r["state"], r["ballot_id"], r["created_at"], _blob(r["signed_key"]),
+                        _blob(r["signature"]))  # fmt: skip
 
 
 class MotionStore:
@@ -86,7 +100,7 @@ class MotionStore:
         self.db = db
 
     async def add(self, title: str, text: str, proposer_id: int, for_body: bytes, deadline: int | None,
-                  state: str) -> MotionRow:  # fmt: skip
+                  state: str, signed: Signed = None) -> MotionRow:  # fmt: skip
         now = int(time.time())
         async with self.db.write("motions.add") as conn:
             async with conn.execute(
@@ -97,8 +111,8 @@ class MotionStore:
                                    "officers to decide on them", code="too_many")  # fmt: skip
             cursor = await conn.execute(
                 "INSERT INTO motions (title, text, current, proposer_id, for_body, deadline, state, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (title, text, text, proposer_id, for_body, deadline, state, now, now),
+                " updated_at, signed_key, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (title, text, text, proposer_id, for_body, deadline, state, now, now, *(signed or (None, None))),
             )
         return await self.require(int(cursor.lastrowid or 0))
 
@@ -124,7 +138,8 @@ class MotionStore:
         return await self.require(motion_id)
 
     async def add_amendment(self, motion_id: int, proposer_id: int, paragraph: int, start: int, end: int,
-                            original: str, replacement: str, open_states: tuple[str, ...]) -> AmendmentRow:  # fmt: skip
+                            original: str, replacement: str, open_states: tuple[str, ...],
+                            signed: Signed = None) -> AmendmentRow:  # fmt: skip
         """A new amendment, if the motion is in one of ``open_states`` (checked together)."""
         async with self.db.write("motions.add_amendment") as conn:
             async with conn.execute("SELECT state FROM motions WHERE id = ?", (motion_id,)) as cursor:
@@ -142,8 +157,9 @@ class MotionStore:
                                    code="too_many")  # fmt: skip
             cursor = await conn.execute(
                 "INSERT INTO amendments (motion_id, proposer_id, paragraph, start, end, original, replacement,"
-                " state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'proposed', ?)",
-                (motion_id, proposer_id, paragraph, start, end, original, replacement, int(time.time())),
+                " state, created_at, signed_key, signature) VALUES (?, ?, ?, ?, ?, ?, ?, 'proposed', ?, ?, ?)",
+                (motion_id, proposer_id, paragraph, start, end, original, replacement, int(time.time()),
+                 *(signed or (None, None))),
             )
         return await self.require_amendment(int(cursor.lastrowid or 0))
 

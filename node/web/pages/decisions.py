@@ -15,6 +15,7 @@ from node.federation import ballots, motions, participations, upward
 from node.federation import submissions as subm
 from node.federation.elections import DELEGATES, SELECTION
 from node.federation.results import count_for_people
+from node.rules.member_keys import site_of
 from node.rules.motions import paragraphs, word_diff
 from node.storage.ballots import BallotRow
 from node.validation import whole_number
@@ -26,7 +27,7 @@ from node.web.pages.public import rules_in_words
 from node.web.pages.settings import read_settings, settings_as_sent, settings_of
 from protocol import Decision, node_id_text, open_envelope, parse_node_id
 from protocol.ballots import CHOICES
-from protocol.member_keys import challenge_of
+from protocol.member_keys import challenge_of, motion_prefix
 
 NOTICES = {"proposed": "Your motion is submitted.", "admitted": "Admitted: members may now amend it.",
            "ruled-out": "Ruled out.", "amended": "Your amendment is proposed.", "accepted": "Amendment accepted.",
@@ -73,9 +74,29 @@ def _bodies_for(request: web.Request) -> list[tuple[str, str]]:
     return [(node_id_text(k), "this body" if k == me else upward.name_of(node, k)) for k in keys]
 
 
+async def _motion_signing(request: web.Request) -> dict[str, Any] | None:
+    """What the member's passkey needs to sign moving a motion (None: they hold none here, or
+    the node has no site name): the site, their passkeys, and the statement's prefix for each
+    body the motion may be for."""
+    node, who = node_of(request), who_of(request)
+    federation = node.federation_state.federation
+    passkeys = [r.credential for r in await node.member_keys.of(who.id, revoked=False) if r.credential]
+    try:
+        rp_id = site_of(node.config).rp_id
+    except NodeError:
+        return None
+    if federation is None or not passkeys:
+        return None
+    prefixes = {node_id_text(k): motion_prefix(federation, node.key.public, k).hex()
+                for k in (node.own_log.key.public, *upward.ancestors(node, node.own_log.key.public))}  # fmt: skip
+    return {"rp": rp_id, "credentials": " ".join(participations.b64url(c) for c in passkeys), "prefixes": prefixes,
+            "prefix": prefixes[node_id_text(node.own_log.key.public)]}  # fmt: skip
+
+
 async def new_motion_page(request: web.Request) -> web.StreamResponse:
     return render(request, "motion_new.html", {"values": {"title": "", "text": "", "for": ""},
-                                               "bodies": _bodies_for(request)})  # fmt: skip
+                                               "bodies": _bodies_for(request),
+                                               "signing": await _motion_signing(request)})  # fmt: skip
 
 
 async def propose(request: web.Request) -> web.StreamResponse:
@@ -89,9 +110,10 @@ async def propose(request: web.Request) -> web.StreamResponse:
             raise BadInput("a motion is for this body or one above it", field="for")
         for_body = parse_node_id(values["for"]) if values["for"] else None
         row = await motions.propose(node_of(request), who_of(request), values["title"], values["text"],
-                                    for_body=for_body)  # fmt: skip
+                                    for_body=for_body, signed=signed_from(form, "signature"))  # fmt: skip
     except NodeError as exc:
-        return form_error(request, "motion_new.html", exc, {"values": values, "bodies": _bodies_for(request)})
+        return form_error(request, "motion_new.html", exc, {"values": values, "bodies": _bodies_for(request),
+                                                            "signing": await _motion_signing(request)})  # fmt: skip
     return redirect(f"/motions/{row.id}?done=proposed")
 
 

@@ -10,10 +10,11 @@ from msgspec import Meta
 
 from node.errors import BadInput
 from node.federation import motions
+from node.federation.participations import SignedIn, signed_in
 from node.storage.members import Member
 from node.storage.motions import AmendmentRow, CommentRow, MotionRow
 from node.web.common import int_param, json_response, node_of, read_json
-from node.web.routes.ballots import BallotView, view
+from node.web.routes.ballots import BallotView, ParticipationIn, view
 from node.web.routing import Route
 from protocol import BallotRules, ProtocolError, node_id_text, parse_node_id
 from protocol.models import MAX_TIME_MS
@@ -25,6 +26,9 @@ class MotionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     for_body: Annotated[str, Meta(max_length=100)] | None = None
     deadline: Annotated[int, Meta(ge=0, le=MAX_TIME_MS)] | None = None
     draft: bool = False
+    # Your own key's signature of moving it (docs/protocol.md, "Members' own keys": the motion
+    # statement over this title and text, for this body): kept with it, shown as signed.
+    signature: ParticipationIn | None = None
 
 
 class Reason(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -36,6 +40,7 @@ class AmendmentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     start: Annotated[int, Meta(ge=0, le=20_000)]
     end: Annotated[int, Meta(ge=0, le=20_000)]
     text: Annotated[str, Meta(max_length=20_000)]
+    signature: ParticipationIn | None = None  # your own key's, of the amendment statement
 
 
 class CommentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -60,6 +65,7 @@ class AmendmentView(msgspec.Struct):
     replacement: str
     state: str
     ballot_id: int | None
+    signed: bool = False  # its mover signed moving it with their own key
 
 
 class CommentView(msgspec.Struct):
@@ -82,6 +88,7 @@ class MotionView(msgspec.Struct):
     ballot_id: int | None
     amendments: list[AmendmentView] | None = None
     comments: list[CommentView] | None = None
+    signed: bool = False  # its mover signed moving it with their own key
 
 
 def motion_view(m: MotionRow, amendments: list[AmendmentRow] | None = None,
@@ -90,12 +97,20 @@ def motion_view(m: MotionRow, amendments: list[AmendmentRow] | None = None,
         m.id, m.title, m.text, m.current, m.proposer_id, node_id_text(m.for_body), m.deadline, m.state, m.reason,
         m.ballot_id, [amendment_view(a) for a in amendments] if amendments is not None else None,
         [CommentView(c.id, c.member_id, c.text, c.created_at) for c in comments] if comments is not None else None,
+        m.signed_key is not None,
     )  # fmt: skip
 
 
 def amendment_view(a: AmendmentRow) -> AmendmentView:
     return AmendmentView(a.id, a.motion_id, a.proposer_id, a.paragraph + 1, a.start, a.end, a.original, a.replacement,
-                         a.state, a.ballot_id)  # fmt: skip
+                         a.state, a.ballot_id, a.signed_key is not None)  # fmt: skip
+
+
+def _signed(given: ParticipationIn | None) -> SignedIn | None:
+    if given is None:
+        return None
+    return signed_in(given.signature, given.authenticator_data, given.client_data, key_id=given.key_id,
+                     credential=given.credential, field="signature")  # fmt: skip
 
 
 async def propose(request: web.Request, who: Member | None) -> web.StreamResponse:
@@ -108,7 +123,7 @@ async def propose(request: web.Request, who: Member | None) -> web.StreamRespons
         except ProtocolError as exc:
             raise BadInput(exc.message, field="for_body") from None
     row = await motions.propose(node_of(request), who, body.title, body.text, for_body=for_body,
-                                deadline=body.deadline, draft=body.draft)  # fmt: skip
+                                deadline=body.deadline, draft=body.draft, signed=_signed(body.signature))  # fmt: skip
     return json_response(motion_view(row), status=201)
 
 
@@ -146,7 +161,7 @@ async def amend(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, AmendmentIn)
     row = await motions.amend(node_of(request), who, int_param(request, "motion_id"), body.paragraph - 1, body.start,
-                              body.end, body.text)  # fmt: skip
+                              body.end, body.text, signed=_signed(body.signature))  # fmt: skip
     return json_response(amendment_view(row), status=201)
 
 

@@ -14,7 +14,7 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const box of document.querySelectorAll("[data-ranking]")) rankable(box);
   for (const form of document.querySelectorAll("[data-passkey-new]")) passkeyNew(form);
   for (const form of document.querySelectorAll("form[data-sign-challenge]")) signedVote(form);
-  for (const form of document.querySelectorAll("form[data-sign-prefix]")) signedConsent(form);
+  for (const form of document.querySelectorAll("form[data-sign-fields]")) signedStatement(form);
   // A receipt: copy it, or save it as a small text file (it never leaves this browser).
   for (const tools of document.querySelectorAll("[data-receipt-tools]")) {
     const said = tools.querySelector("[data-copied]");
@@ -169,15 +169,24 @@ function signedVote(form) {
   signedForm(form, async () => bytes(form.dataset.signChallenge), "Casting your vote", "cast your vote unsigned");
 }
 
-function signedConsent(form) {
+// A statement made from the form's own fields (a candidacy's name; a motion's title and text):
+// the page gives its prefix (on the form, or on the chosen option of its "for" list), and the
+// statement is the prefix, then SHA-256 of each field named in data-sign-fields, in order (a
+// one-line field trimmed, as the node trims it). The challenge is the statement's SHA-256.
+function signedStatement(form) {
   if (!window.crypto || !crypto.subtle) return;
   const hex = (text) => Uint8Array.from(text.match(/../g) || [], (h) => parseInt(h, 16));
+  const sha = async (text) => new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   signedForm(form, async () => {
-    const name = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(form.elements.name.value.trim()));
-    const prefix = hex(form.dataset.signPrefix);
-    const statement = new Uint8Array(prefix.length + 32);
-    statement.set(prefix);
-    statement.set(new Uint8Array(name), prefix.length);
+    const chosen = form.elements.for && form.elements.for.selectedOptions ? form.elements.for.selectedOptions[0] : null;
+    const parts = [hex((chosen && chosen.dataset.signPrefix) || form.dataset.signPrefix)];
+    for (const name of form.dataset.signFields.split(" ")) {
+      const field = form.elements[name];
+      parts.push(await sha(field.tagName === "TEXTAREA" ? field.value.replace(/\r\n/g, "\n") : field.value.trim()));
+    }
+    const statement = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { statement.set(p, at); at += p.length; }
     return await crypto.subtle.digest("SHA-256", statement);
-  }, "Standing", "stand without your key's signature");
+  }, form.dataset.signDoing, form.dataset.signUnsigned);
 }

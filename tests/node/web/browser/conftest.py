@@ -151,6 +151,8 @@ SLOW_AT_PHONE_WIDTH = {
     "test_a_member_makes_passkeys_votes_signed_and_unsigned_and_checks_it",
     "test_a_member_votes_on_what_waits_in_three_clicks_from_home",
     "test_a_member_sees_their_data_and_asks_to_be_forgotten",
+    "test_a_member_moves_a_motion_signed_by_their_passkey",
+    "test_a_member_stands_with_her_consent_signed_by_her_passkey",
 }
 
 

@@ -92,3 +92,20 @@ async def test_a_member_makes_passkeys_votes_signed_and_unsigned_and_checks_it(n
     await ballots.close_ballot(named.node, sec.member, first.id)
     await phone.goto(f"/ballots/{first.id}")
     await expect(phone.page.get_by_text("a vote, signed with your key")).to_be_visible()
+
+
+async def test_a_member_moves_a_motion_signed_by_their_passkey(named: Live, new_tab: Any) -> None:
+    """The motion form's script makes the statement from the title and the text typed (its
+    paragraphs as the node keeps them), and the passkey signs it as the motion goes."""
+    ada = await named.member()
+    tab = await new_tab()
+    await with_authenticator(tab)
+    await tab.sign_in(ada)
+    await make_passkey(tab, "my phone")
+    await tab.goto("/motions/new")
+    await tab.page.get_by_label("Title").fill("  Open the books ")
+    await tab.page.get_by_label("Text").fill("Publish the accounts.\n\nEvery quarter, on the site.")
+    await tab.page.get_by_role("button", name="Submit the motion").click()
+    await expect(tab.page.get_by_text("moved with its mover's own key")).to_be_visible()
+    (motion,) = await named.node.motions.recent()
+    assert motion.signed_key is not None and motion.title == "Open the books"

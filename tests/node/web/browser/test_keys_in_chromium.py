@@ -85,7 +85,7 @@ async def test_a_member_makes_passkeys_votes_signed_and_unsigned_and_checks_it(n
     await named.node.member_keys.revoke(ada.member.id, phone_key.id)
     await phone.page.get_by_label("For", exact=True).check()
     await phone.page.get_by_role("button", name="Cast my vote").click()
-    refused = phone.page.get_by_text("Your vote was not taken: that key is not one of yours in force")
+    refused = phone.page.get_by_text("Your vote was not taken: that key was revoked")
     await expect(refused).to_be_visible()
     assert not await named.node.ballots.has_voted(third.id, ada.member.id)
     phone.problems.clear()  # (the browser logs the 403 answer to the console; it is the point here)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from protocol import SigningKey
 from tests.node.conftest import new_node_dir
 
@@ -22,6 +24,7 @@ def status(directory: Path) -> dict:  # type: ignore[type-arg]
     return dict(json.loads(result.stdout))
 
 
+@pytest.mark.slow  # ~20 s of command-line processes: `make test-slow`, which CI runs after `make test`
 async def test_charter_revoke_and_rotate(tmp_path: Path) -> None:
     national = await new_node_dir(tmp_path, "National Committee", level="national")
     d = str(national)

@@ -270,6 +270,7 @@ async def test_an_officer_runs_a_motion_from_the_command_line(node_dir: Path) ->
     assert unknown.returncode == 1 and "no member with email nobody@example.org" in unknown.stderr
 
 
+@pytest.mark.slow  # ~20 s of command-line processes: `make test-slow`, which CI runs after `make test`
 def test_restore_refuses_what_is_not_this_nodes_backup_and_keeps_what_it_replaces(
     node_dir: Path, tmp_path: Path
 ) -> None:

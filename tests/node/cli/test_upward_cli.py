@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from node.service import Node
 from node.storage.members import MemberIn
 from tests.node.cli.test_node_cli import branchnet
@@ -15,6 +17,7 @@ from tests.node.conftest import new_node_dir
 AS = ("--as", "sec@national.example")
 
 
+@pytest.mark.slow  # ~20 s of command-line processes: `make test-slow`, which CI runs after `make test`
 async def test_an_officer_tables_a_question_and_publishes_a_campaign(tmp_path: Path) -> None:
     d = str(await new_node_dir(tmp_path, "National Committee", level="national"))
     async with Node.opened(Path(d)) as node:

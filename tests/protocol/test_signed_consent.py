@@ -127,3 +127,4 @@ def test_the_text_members_vote_on_says_what_their_keys_must_sign() -> None:
     for kinds in ([], ["motion", "motion"]):
         with pytest.raises(DecodeFailure, match="names each kind once"):
             check_rules(msgspec.structs.replace(base, signed_participation=kinds))
+

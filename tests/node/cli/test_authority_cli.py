@@ -76,3 +76,23 @@ def test_a_founder_may_list_no_act_but_not_by_a_typo(tmp_path: Path) -> None:
             return node.federation_state.trust.rules.authority
 
     assert asyncio.run(rules()) == []  # no act needs a vote; a revocation still keeps the past
+
+
+def test_a_federation_founded_asking_for_members_signatures(tmp_path: Path) -> None:
+    import asyncio
+
+    d = str(tmp_path / "national")
+    assert branchnet("init", "--dir", d, "--name", "National", "--level", "national").returncode == 0
+    wrong = branchnet("genesis", "--dir", d, "--federation", "Test", "--signed-votes", "selection,poll")
+    assert wrong.returncode == 2 and "--signed-votes: name each of motion, election, selection" in wrong.stderr
+    founded = branchnet("genesis", "--dir", d, "--federation", "Test", "--signed-votes", "selection,election",
+                        "--signed-consent")  # fmt: skip
+    assert founded.returncode == 0, founded.stderr
+
+    async def rules() -> None:
+        async with Node.opened(Path(d)) as node:
+            trust = node.federation_state.trust
+            assert trust is not None and trust.rules.signed_participation == ["selection", "election"]
+            assert trust.rules.signed_consent is True
+
+    asyncio.run(rules())

@@ -146,3 +146,18 @@ async def test_a_consent_whose_key_was_revoked_is_not_carried(fed: Federation) -
         await el.nominate(leeds.node, leeds.officer, selection.id, leeds.voters[0].id, clock)
     assert refused.value.code == "stale_consent"
     assert await leeds.node.envelopes.own_of_kind(leeds.node.key.public, "nomination") == []
+
+
+def test_a_change_of_the_rules_may_ask_for_members_signatures_and_names_what_is_wrong() -> None:
+    from node.federation.rules_change import proposed_rules
+    from tests.factories import rules
+
+    base = rules()
+    new = proposed_rules(base, {"signed_participation": ["selection"], "signed_consent": True})
+    assert new.signed_participation == ["selection"] and new.signed_consent is True
+    for changes, field in (({"signed_participation": ["poll"]}, "signed_participation"),
+                           ({"signed_participation": ["motion", "motion"]}, "signed_participation"),
+                           ({"signed_consent": "yes"}, "signed_consent")):  # fmt: skip
+        with pytest.raises(BadInput) as refused:
+            proposed_rules(base, changes)
+        assert refused.value.field is not None and field in refused.value.field, refused.value

@@ -277,9 +277,11 @@ async def _participation_context(request: web.Request, row: BallotRow, decision:
             b64url = participations.b64url
             signing = {"challenge": b64url(challenge_of(got.statement)), "rp": got.rp_id,
                        "credentials": " ".join(b64url(c) for c in passkeys)}  # fmt: skip
+    scrutinise = False
     if isinstance(decision, Decision) and decision.participations is not None:
         participation = await participations.entry_of(node, who, row)
-    return {"signing": signing, "participation": participation, "signed": None}
+        scrutinise = await node.scrutineers.has(who.id)
+    return {"signing": signing, "participation": participation, "signed": None, "scrutinise": scrutinise}
 
 
 async def ballot_page(request: web.Request) -> web.StreamResponse:

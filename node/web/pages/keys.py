@@ -1,16 +1,22 @@
 """My keys (issue 25): a member's passkeys and key files, on the page. A passkey is made by the
 browser (a little JavaScript: site.js asks this page for the options and hands back what the
 browser made); a key file's public key is pasted in a form; each is revoked with a button.
+And the scrutineers: who they are (every member sees), appointed and dismissed by officers,
+and a decided ballot's marked register downloaded by a scrutineer from the ballot's page.
 Every step calls node/rules/member_keys.py, as the API and the command line do."""
 
 from __future__ import annotations
 
 import json
 
+import msgspec
 from aiohttp import web
 
 from node.errors import BadInput, Conflict, NodeError
+from node.federation.participations import register_for
 from node.rules import member_keys as rules
+from node.rules.members import access
+from node.validation import whole_number
 from node.web.common import int_param, json_response, node_of
 from node.web.pages.account import form_error
 from node.web.pages.common import Page, read_form, redirect, render, text, who_of
@@ -76,7 +82,57 @@ async def key_revoke(request: web.Request) -> web.StreamResponse:
     return redirect("/account/keys?done=revoked")
 
 
+SCRUTINEER_NOTICES = {"appointed": "Appointed: they may download each counted ballot's register from its page.",
+                      "dismissed": "Dismissed."}  # fmt: skip
+
+
+async def _scrutineers_context(request: web.Request) -> dict[str, object]:
+    node = node_of(request)
+    appointed = await node.scrutineers.all()
+    taken = {s.member_id for s in appointed}
+    eligible = [m for m in await node.members.list("active") if access(m.role) < 1 and m.id not in taken]
+    return {"scrutineers": appointed, "eligible": eligible, "errors": {},
+            "notice": SCRUTINEER_NOTICES.get(request.query.get("done", ""))}  # fmt: skip
+
+
+async def scrutineers_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "scrutineers.html", await _scrutineers_context(request))
+
+
+async def scrutineer_appoint(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    try:
+        member = whole_number(text(form, "member_id"), 1, 2**62)
+        if member is None:
+            raise BadInput("choose a member to appoint", field="member_id")
+        await rules.appoint_scrutineer(node_of(request), who_of(request), member)
+    except NodeError as exc:
+        return form_error(request, "scrutineers.html", exc, await _scrutineers_context(request))
+    return redirect("/scrutineers?done=appointed")
+
+
+async def scrutineer_dismiss(request: web.Request) -> web.StreamResponse:
+    await read_form(request)
+    await rules.dismiss_scrutineer(node_of(request), who_of(request), int_param(request, "member_id"))
+    return redirect("/scrutineers?done=dismissed")
+
+
+async def register_download(request: web.Request) -> web.StreamResponse:
+    """A counted ballot's marked register, as a file for `branchnet audit --register` (a
+    scrutineer's; the download is recorded where members see who looked)."""
+    node = node_of(request)
+    row = await node.ballots.require(int_param(request, "ballot_id"))
+    register = await register_for(node, who_of(request), row, "page")
+    return web.Response(body=msgspec.json.encode(register), content_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="ballot-{row.id}-register.json"',
+        "Cache-Control": "no-store"})  # fmt: skip
+
+
 PAGES = [
+    Page("GET", "/scrutineers", scrutineers_page, "member"),
+    Page("POST", "/scrutineers/appoint", scrutineer_appoint, "officer"),
+    Page("POST", "/scrutineers/{member_id}/dismiss", scrutineer_dismiss, "officer"),
+    Page("GET", "/ballots/{ballot_id}/register.json", register_download, "member"),
     Page("GET", "/account/keys", keys_page, "member"),
     Page("POST", "/account/keys/passkey-options", passkey_options, "member"),
     Page("POST", "/account/keys/passkeys", passkey_add, "member"),

@@ -19,10 +19,10 @@ from node.rules import accounts
 from node.rules.members_csv import parse_members_csv
 from node.service import Node
 from node.storage.members import MemberIn
-from node.web.pages import account, decisions, federation, members, upward
+from node.web.pages import account, decisions, federation, keys, members, upward
 from tests.node.conftest import PASSWORD, Live, Principal
 
-ALL_PAGES = (*account.PAGES, *members.PAGES, *federation.PAGES, *decisions.PAGES, *upward.PAGES)
+ALL_PAGES = (*account.PAGES, *members.PAGES, *federation.PAGES, *decisions.PAGES, *upward.PAGES, *keys.PAGES)
 GET_PAGES = [p.path for p in ALL_PAGES if p.method == "GET"]
 POST_PAGES = [p.path for p in ALL_PAGES if p.method == "POST"]
 OFFICER_PAGES = [p.path for p in ALL_PAGES if p.method == "GET" and p.access == "officer"]
@@ -82,7 +82,8 @@ async def test_every_page_opens_for_an_officer_with_the_security_headers(live: L
         for path in GET_PAGES:
             async with http.get(concrete(path, officer.member.id)) as r:
                 body = await r.text()
-                expected = {"/envelopes/{id}": 404, "/invite/open": 400}.get(path, 200)  # no such envelope; no link
+                expected = {"/envelopes/{id}": 404, "/invite/open": 400,  # no such envelope; no link
+                            "/ballots/{ballot_id}/register.json": 403}.get(path, 200)  # for scrutineers alone
                 assert r.status == expected, (path, r.status, body[:300])
                 if r.content_type != "text/html":
                     continue

@@ -94,3 +94,50 @@ async def test_a_member_moves_a_motion_on_the_page_signed_by_their_passkey(live:
         location = r.headers["Location"]
     async with live.http.get(location) as r:
         assert "moved with its mover's own key" in await r.text()
+
+
+async def test_officers_appoint_a_scrutineer_on_the_page_who_downloads_a_register(live: Live) -> None:
+    """The scrutineers page: every member sees who they are; an officer appoints one (a member
+    holding an office is not offered, and refused if sent); after the count the scrutineer's
+    ballot page offers the register, which `branchnet audit --register` reads; anyone else
+    is refused it; the download is recorded."""
+    import msgspec
+
+    from node.federation import ballots
+    from protocol.register import MarkedRegister, check_register
+    from tests.node.federation.test_ballots import SPEC
+
+    node = live.node
+    sec, cy, dan = await live.member("secretary"), await live.member(), await live.member()
+    await sign_in(live.http, sec)
+
+    async def page(path: str) -> str:
+        async with live.http.get(path) as r:
+            assert r.status == 200, path
+            return await r.text()
+
+    listing = await page("/scrutineers")
+    assert "The branch has appointed none yet." in listing and f'value="{cy.member.id}"' in listing
+    assert f'value="{sec.member.id}"' not in listing  # an officer is not offered
+    csrf = re.search(r'name="csrf" value="([^"]+)"', listing).group(1)  # type: ignore[union-attr]
+    async with live.http.post("/scrutineers/appoint", data={"csrf": csrf, "member_id": str(sec.member.id)}) as r:
+        assert r.status == 400 and "holds no office" in await r.text()
+    async with live.http.post("/scrutineers/appoint", data={"csrf": csrf, "member_id": str(cy.member.id)},
+                              allow_redirects=False) as r:  # fmt: skip
+        assert r.status == 303
+    assert cy.member.name in await page("/scrutineers?done=appointed")
+    row = await ballots.open_ballot(node, sec.member, SPEC)
+    await ballots.vote(node, dan.member, row.id, "for")
+    await ballots.close_ballot(node, sec.member, row.id)
+    async with live.http.get(f"/ballots/{row.id}/register.json") as r:
+        assert r.status == 403  # the secretary is not a scrutineer
+    await live.http.post("/signout", data={"csrf": csrf})
+    live.http.cookie_jar.clear()
+    await sign_in(live.http, cy)
+    assert f'href="/ballots/{row.id}/register.json"' in await page(f"/ballots/{row.id}")
+    async with live.http.get(f"/ballots/{row.id}/register.json") as r:
+        assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
+        register = msgspec.json.decode(await r.read(), type=MarkedRegister)
+    assert check_register(register) == []  # an honest node's register holds
+    (looked,) = [a for a in await node.access.page() if a.action == "register"]
+    assert looked.actor_id == cy.member.id and looked.via == "page"

@@ -220,6 +220,7 @@ async def test_every_page_is_accessible_and_photographed(live: Live, new_tab: Ne
         ("password", "/account/password"),
         ("tokens", "/account/tokens"),
         ("keys", "/account/keys"),
+        ("scrutineers", "/scrutineers"),
         ("members", "/members"),
         ("member-new", "/members/new"),
         ("member-edit", f"/members/{admin.member.id}"),

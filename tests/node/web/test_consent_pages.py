@@ -17,24 +17,15 @@ import pytest
 
 from node.federation import participations
 from tests.node.federation.test_upward import Federation
-from tests.node.web.test_upward_pages import Browser, RealClock, plain, utc
+from tests.node.web.test_upward_pages import Browser, plain, regional, utc
 from tests.node.web.test_upward_pages import browsers as browsers  # the fixture, served nodes signed in
 from tests.passkeys import SoftPasskey
 
 
 @pytest.fixture
 async def fed(tmp_path: Path, password_hash: str) -> AsyncIterator[Federation]:
-    f = Federation(RealClock(), rules={"signed_consent": True})
-    await f.add(tmp_path, "national", "national", None)
-    await f.add(tmp_path, "north", "region", "national")
-    for name in ("leeds", "york"):
-        await f.add(tmp_path, name, "branch", "north", 1)
-    for body in f.bodies.values():
-        await body.node.auth.change_password(body.officer.id, password_hash)
-    try:
+    async with regional(tmp_path, password_hash, {"leeds": 1, "york": 1}, {"signed_consent": True}) as f:
         yield f
-    finally:
-        await f.close()
 
 
 def _signed_form(page: str, passkey: SoftPasskey, name: str) -> dict[str, str]:

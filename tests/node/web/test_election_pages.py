@@ -18,23 +18,14 @@ import pytest
 from node.federation import elections as el
 from node.federation.ballots import vote
 from tests.node.federation.test_upward import Federation
-from tests.node.web.test_upward_pages import Browser, RealClock, plain, utc
+from tests.node.web.test_upward_pages import Browser, plain, regional, utc
 from tests.node.web.test_upward_pages import browsers as browsers  # the fixture, served nodes signed in
 
 
 @pytest.fixture
 async def fed(tmp_path: Path, password_hash: str) -> AsyncIterator[Federation]:
-    f = Federation(RealClock())
-    await f.add(tmp_path, "national", "national", None)
-    await f.add(tmp_path, "north", "region", "national")
-    for name in ("leeds", "york"):
-        await f.add(tmp_path, name, "branch", "north", 3)
-    for body in f.bodies.values():
-        await body.node.auth.change_password(body.officer.id, password_hash)
-    try:
+    async with regional(tmp_path, password_hash, {"leeds": 3, "york": 3}) as f:
         yield f
-    finally:
-        await f.close()
 
 
 def ranks(options: list[str], order: list[str]) -> dict[str, str]:

@@ -8,11 +8,13 @@ gets a pledge. Each action is a form post with its token, as a browser sends it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import aiohttp.web
@@ -61,19 +63,28 @@ class Browser:
             return r.headers.get("Location", "") if expect == 303 else unescape(body)
 
 
-@pytest.fixture
-async def fed(tmp_path: Path, password_hash: str) -> AsyncIterator[Federation]:
-    f = Federation(RealClock())
+@contextlib.asynccontextmanager
+async def regional(tmp_path: Path, password_hash: str, branches: dict[str, int],
+                   rules: dict[str, Any] | None = None) -> AsyncIterator[Federation]:  # fmt: skip
+    """National, North, and North's ``branches`` (name: voters) on the real clock, each
+    body's officer with the test password, ``rules`` set apart in the genesis."""
+    f = Federation(RealClock(), rules)
     await f.add(tmp_path, "national", "national", None)
     await f.add(tmp_path, "north", "region", "national")
-    for name in ("leeds", "york", "hull"):
-        await f.add(tmp_path, name, "branch", "north", 4)
+    for name, voters in branches.items():
+        await f.add(tmp_path, name, "branch", "north", voters)
     for body in f.bodies.values():
         await body.node.auth.change_password(body.officer.id, password_hash)
     try:
         yield f
     finally:
         await f.close()
+
+
+@pytest.fixture
+async def fed(tmp_path: Path, password_hash: str) -> AsyncIterator[Federation]:
+    async with regional(tmp_path, password_hash, {"leeds": 4, "york": 4, "hull": 4}) as f:
+        yield f
 
 
 @pytest.fixture

@@ -21,21 +21,13 @@ from tests.node.federation.test_upward import Federation
 from tests.node.web.browser.conftest import VIEWPORTS, Tab
 from tests.node.web.browser.test_keys_in_chromium import make_passkey, with_authenticator
 from tests.node.web.browser.test_upward_in_chromium import urls  # noqa: F401  (the fixture)
-from tests.node.web.test_upward_pages import RealClock
+from tests.node.web.test_upward_pages import regional
 
 
 @pytest.fixture
 async def fed(tmp_path: Path, password_hash: str) -> AsyncIterator[Federation]:
-    f = Federation(RealClock(), rules={"signed_consent": True})
-    await f.add(tmp_path, "national", "national", None)
-    await f.add(tmp_path, "north", "region", "national")
-    await f.add(tmp_path, "hull", "branch", "north", 1)
-    for body in f.bodies.values():
-        await body.node.auth.change_password(body.officer.id, password_hash)
-    try:
+    async with regional(tmp_path, password_hash, {"hull": 1}, {"signed_consent": True}) as f:
         yield f
-    finally:
-        await f.close()
 
 
 async def test_a_member_stands_with_her_consent_signed_by_her_passkey(

@@ -213,7 +213,8 @@ async def options_for(node: Participating, who: Member, row: BallotRow) -> Signi
     if elector is None:
         raise NotFound("you are not on this ballot's roll (not a member in good standing when it opened)")
     frozen = {key_id(k) for k in _KEYS.decode(elector[1])} if elector[1] is not None else set()
-    keys = [(r.key_id, r.credential) for r in await node.member_keys.of(who.id, revoked=False) if r.key_id in frozen]
+    keys = [] if not frozen else [(r.key_id, r.credential) for r in await node.member_keys.of(who.id, revoked=False)
+                                  if r.key_id in frozen]  # (no key on the roll: nothing to read)
     try:
         rp_id: str | None = site_of(node.config).rp_id
     except Conflict:

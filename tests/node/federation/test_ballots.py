@@ -350,3 +350,28 @@ def test_a_receipt_has_one_spelling() -> None:
             twin = text[:-1] + alphabet[other]
             with pytest.raises(BadInput):
                 ballots.parse_receipt(twin)
+
+
+async def test_the_turnout_counts_each_vote_taken_here_at_once_and_one_taken_elsewhere_soon(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The ballot page's "how many have voted": the batch writer counts again as it writes, so
+    a vote taken here shows at once; one taken by another process (the command line) within
+    TURNOUT_FRESH_S, without every page counting the ballot's voters again."""
+    import time as clock
+
+    from node.storage import ballots as store
+
+    sec = await officer(node)
+    people = [await node.members.add(MemberIn(name=f"V{i}", email=f"tv{i}@example.org")) for i in range(3)]
+    row = await ballots.open_ballot(node, sec, SPEC)
+    now = [clock.monotonic()]
+    monkeypatch.setattr(store.time, "monotonic", lambda: now[0])
+    assert await node.ballots.turnout(row.id) == 0
+    for n, who in enumerate(people[:2], start=1):
+        await ballots.vote(node, who, row.id, "for")
+        assert await node.ballots.turnout(row.id) == n  # at once
+    async with node.db.write("test.elsewhere") as conn:  # as another process writes it
+        await conn.execute("INSERT INTO ballot_voters (ballot_id, member_id) VALUES (?, ?)", (row.id, people[2].id))
+    assert await node.ballots.turnout(row.id) == 2  # counted a moment ago
+    now[0] += store.TURNOUT_FRESH_S + 0.1
+    assert await node.ballots.turnout(row.id) == 3

@@ -19,12 +19,13 @@ from node.rules.member_keys import site_of
 from node.rules.motions import paragraphs, word_diff
 from node.storage.ballots import BallotRow
 from node.validation import whole_number
-from node.web.common import int_param, node_of
+from node.web.common import int_param, json_response, node_of
 from node.web.pages.account import form_error
-from node.web.pages.common import Page, read_form, redirect, render, signed_from, signed_in, text, who_of
+from node.web.pages.common import Form, Page, read_form, redirect, render, signed_from, signed_in, text, who_of
 from node.web.pages.elections import chart_of
 from node.web.pages.public import rules_in_words
 from node.web.pages.settings import read_settings, settings_as_sent, settings_of
+from node.web.statuses import status_of
 from protocol import Decision, node_id_text, open_envelope, parse_node_id
 from protocol.ballots import CHOICES
 from protocol.member_keys import challenge_of, motion_prefix
@@ -128,6 +129,7 @@ async def _motion_context(request: web.Request, motion_id: int) -> dict[str, Any
             "motion": motion, "parts": paragraphs(motion.current), "amendments": amendments, "for_name": for_name,
             "comments": await node.motions.comments(motion_id), "ballots": related, "settings": settings_of(node),
             "is_mover": motion.proposer_id == who_of(request).id, "values": {"paragraph": 0, "words": "", "with": ""},
+            "signing": await _motion_signing(request),
             "notice": _notice(request)}  # fmt: skip
 
 
@@ -166,7 +168,7 @@ async def motion_action(request: web.Request) -> web.StreamResponse:
                 raise BadInput("a comment has 1 to 5,000 characters", field="comment")
             await motions.comment(node, who, motion_id, body)
         elif action == "amend":
-            await _amend(request, motion_id, text(form, "paragraph"), text(form, "words"), text(form, "with"))
+            await _amend(request, motion_id, form)
         elif action == "accept":
             await motions.accept_amendment(node, who, _int(text(form, "amendment"), "amendment"))
         elif action == "amendment-ballot":
@@ -202,9 +204,11 @@ def _int(value: str, field: str) -> int:
     return number
 
 
-async def _amend(request: web.Request, motion_id: int, paragraph_text: str, words: str, replacement: str) -> None:
+async def _amendment_of(request: web.Request, motion_id: int, paragraph_text: str, words: str, replacement: str
+                        ) -> tuple[int, int, int, str]:  # fmt: skip
     """The page's form names words, not offsets: replace those words (they must appear once
-    in the paragraph), or, with none, add the new words at the paragraph's end."""
+    in the paragraph), or, with none, add the new words at the paragraph's end. Returns the
+    amendment as stored: (paragraph from 0, start, end, the new words)."""
     node = node_of(request)
     motion = await node.motions.require(motion_id)
     index = _int(paragraph_text, "paragraph") - 1
@@ -222,7 +226,30 @@ async def _amend(request: web.Request, motion_id: int, paragraph_text: str, word
         replacement = (" " if para and replacement and not para.endswith(" ") else "") + replacement
     if len(replacement) > 20_000:
         raise BadInput("the new words are too long", field="with")
-    await motions.amend(node, who_of(request), motion_id, index, start, end, replacement)
+    return index, start, end, replacement
+
+
+async def _amend(request: web.Request, motion_id: int, form: Form) -> None:
+    index, start, end, replacement = await _amendment_of(request, motion_id, text(form, "paragraph"),
+                                                         text(form, "words"), text(form, "with"))  # fmt: skip
+    await motions.amend(node_of(request), who_of(request), motion_id, index, start, end, replacement,
+                        signed=signed_from(form, "signature"))  # fmt: skip
+
+
+async def amendment_challenge(request: web.Request) -> web.StreamResponse:
+    """For site.js, before the amendment form goes: the challenge its passkey signs, made from
+    the form as the node will read it (JSON ``{"challenge"}``, or ``{"error"}`` saying what
+    is wrong with the form)."""
+    form = await read_form(request)
+    node, motion_id = node_of(request), int_param(request, "motion_id")
+    try:
+        index, start, end, replacement = await _amendment_of(request, motion_id, text(form, "paragraph"),
+                                                             text(form, "words"), text(form, "with"))  # fmt: skip
+        statement = motions.amendment_statement(node, await node.motions.require(motion_id), index, start, end,
+                                                replacement)  # fmt: skip
+    except NodeError as exc:
+        return json_response({"error": exc.message}, status=status_of(exc))
+    return json_response({"challenge": participations.b64url(challenge_of(statement))})
 
 
 async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) -> dict[str, Any]:
@@ -343,6 +370,7 @@ PAGES = [
     Page("GET", "/motions", motions_page, "member"),
     Page("GET", "/motions/new", new_motion_page, "member"),
     Page("POST", "/motions/new", propose, "member"),
+    Page("POST", "/motions/{motion_id}/amend-challenge", amendment_challenge, "member"),
     Page("GET", "/motions/{motion_id}", motion_page, "public"),  # members', or anyone's once decided
     Page("POST", "/motions/{motion_id}/{action}", motion_action, "member"),
     Page("GET", "/ballots/{ballot_id}", ballot_page, "member"),

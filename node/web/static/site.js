@@ -15,6 +15,7 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("[data-passkey-new]")) passkeyNew(form);
   for (const form of document.querySelectorAll("form[data-sign-challenge]")) signedVote(form);
   for (const form of document.querySelectorAll("form[data-sign-fields]")) signedStatement(form);
+  for (const form of document.querySelectorAll("form[data-sign-fetch]")) signedFetched(form);
   // A receipt: copy it, or save it as a small text file (it never leaves this browser).
   for (const tools of document.querySelectorAll("[data-receipt-tools]")) {
     const said = tools.querySelector("[data-copied]");
@@ -167,6 +168,18 @@ function signedForm(form, challengeOf, doing, unsignedly) {
 
 function signedVote(form) {
   signedForm(form, async () => bytes(form.dataset.signChallenge), "Casting your vote", "cast your vote unsigned");
+}
+
+// A statement the node makes from the form as it will read it (an amendment: the words are
+// found in the motion's text there): the form is sent to data-sign-fetch first, which answers
+// the challenge, or what is wrong with the form.
+function signedFetched(form) {
+  signedForm(form, async () => {
+    const answer = await fetch(form.dataset.signFetch, { method: "POST", body: new URLSearchParams(new FormData(form)) });
+    const got = await answer.json();
+    if (!answer.ok) throw new Error(got.error);
+    return bytes(got.challenge);
+  }, form.dataset.signDoing, form.dataset.signUnsigned);
 }
 
 // A statement made from the form's own fields (a candidacy's name; a motion's title and text):

@@ -141,3 +141,24 @@ async def test_officers_appoint_a_scrutineer_on_the_page_who_downloads_a_registe
     assert check_register(register) == []  # an honest node's register holds
     (looked,) = [a for a in await node.access.page() if a.action == "register"]
     assert looked.actor_id == cy.member.id and looked.via == "page"
+
+
+async def test_the_amendment_form_asks_the_node_what_the_passkey_signs(live: Live) -> None:
+    """What site.js asks before the amendment form goes: the challenge of the statement the
+    node makes from the form as it will read it, or what is wrong with the form."""
+    node = live.node
+    ada, sec = await live.member(), await live.member("secretary")
+    row = await motions.propose(node, ada.member, "Open the books", "Publish the accounts.")
+    await motions.admit(node, sec.member, row.id)
+    await sign_in(live.http, ada)
+    async with live.http.get(f"/motions/{row.id}") as r:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', await r.text()).group(1)  # type: ignore[union-attr]
+    asked = f"/motions/{row.id}/amend-challenge"
+    async with live.http.post(asked, data={"csrf": csrf, "paragraph": "1", "words": "ledgers", "with": "x"}) as r:
+        assert r.status == 400 and "exactly once" in (await r.json())["error"]
+    async with live.http.post(asked, data={"csrf": csrf, "paragraph": "1", "words": "accounts", "with": "books"}) as r:
+        assert r.status == 200
+        challenge = (await r.json())["challenge"]
+    federation, me = node.federation_state.federation or b"", node.key.public
+    statement = amendment_statement(federation, me, "Publish the accounts.", 1, "accounts", "books")
+    assert challenge == _b64(hashlib.sha256(statement).digest())

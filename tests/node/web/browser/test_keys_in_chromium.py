@@ -96,7 +96,8 @@ async def test_a_member_makes_passkeys_votes_signed_and_unsigned_and_checks_it(n
 
 async def test_a_member_moves_a_motion_signed_by_their_passkey(named: Live, new_tab: Any) -> None:
     """The motion form's script makes the statement from the title and the text typed (its
-    paragraphs as the node keeps them), and the passkey signs it as the motion goes."""
+    paragraphs as the node keeps them), and the passkey signs it as the motion goes; then an
+    amendment to it, signed the same way."""
     ada = await named.member()
     tab = await new_tab()
     await with_authenticator(tab)
@@ -109,3 +110,17 @@ async def test_a_member_moves_a_motion_signed_by_their_passkey(named: Live, new_
     await expect(tab.page.get_by_text("moved with its mover's own key")).to_be_visible()
     (motion,) = await named.node.motions.recent()
     assert motion.signed_key is not None and motion.title == "Open the books"
+    # An amendment: the node makes the statement from the form as it will read it (the words
+    # found in the text as it stands), and the passkey signs it.
+    from node.federation import motions
+
+    sec = await named.member("secretary")
+    await motions.admit(named.node, sec.member, motion.id)
+    await tab.goto(f"/motions/{motion.id}")
+    await tab.page.get_by_label("Paragraph", exact=True).fill("1")
+    await tab.page.get_by_label("Words to replace").fill("accounts")
+    await tab.page.get_by_label("New words").fill("full accounts")
+    await tab.page.get_by_role("button", name="Propose the amendment").click()
+    await expect(tab.page.get_by_text("moved with its mover's own key").nth(1)).to_be_visible()
+    (amendment,) = await named.node.motions.amendments(motion.id)
+    assert amendment.signed_key is not None and amendment.replacement == "full accounts"

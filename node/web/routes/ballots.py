@@ -80,6 +80,15 @@ class ParticipationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     client_data: B64 = ""
 
 
+def signed_of(given: ParticipationIn | None, field: str) -> participations.SignedIn | None:
+    """A member's own signature as a body carries it (a vote's participation, a consent, a
+    motion's or amendment's signature), parsed; BadInput naming ``field`` when it is bent."""
+    if given is None:
+        return None
+    return participations.signed_in(given.signature, given.authenticator_data, given.client_data,
+                                    key_id=given.key_id, credential=given.credential, field=field)  # fmt: skip
+
+
 class VoteIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     choice: Annotated[str, Meta(max_length=200)] | Annotated[list[Option], Meta(max_length=MAX_OPTIONS)]
     replaces: Annotated[str, Meta(max_length=100)] | None = None
@@ -177,10 +186,7 @@ async def get_ballot(request: web.Request, who: Member | None) -> web.StreamResp
 async def cast_vote(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, VoteIn)
-    given = body.participation
-    signed = None if given is None else participations.signed_in(
-        given.signature, given.authenticator_data, given.client_data, key_id=given.key_id,
-        credential=given.credential)  # fmt: skip
+    signed = signed_of(body.participation, "participation")
     receipt = await ballots.vote(node_of(request), who, int_param(request, "ballot_id"), body.choice,
                                  replaces=body.replaces, signed=signed)  # fmt: skip
     return json_response(Receipt(receipt, signed is not None), status=201)

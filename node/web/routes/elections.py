@@ -13,14 +13,14 @@ from aiohttp import web
 from msgspec import Meta
 
 from node.errors import BadInput
-from node.federation import consents, participations
+from node.federation import consents
 from node.federation import elections as el
 from node.federation.results import RoundRow, quota_for_people, rounds_for_people
 from node.federation.upward import ancestors, name_of
 from node.storage.elections import Candidacy
 from node.storage.members import Member
 from node.web.common import json_response, node_of, read_json
-from node.web.routes.ballots import BallotView, ParticipationIn, SigningOptionsView, signing_view, view
+from node.web.routes.ballots import BallotView, ParticipationIn, SigningOptionsView, signed_of, signing_view, view
 from node.web.routes.federation import Appended
 from node.web.routes.upward import HexId, Time, appended, id_param
 from node.web.routing import Query, Route
@@ -75,12 +75,8 @@ async def list_candidacies(request: web.Request, who: Member | None) -> web.Stre
 async def stand(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, StandIn)
-    given = body.consent
-    consent = None if given is None else participations.signed_in(
-        given.signature, given.authenticator_data, given.client_data, key_id=given.key_id,
-        credential=given.credential, field="consent")  # fmt: skip
     found = await el.stand(node_of(request), who, body.contest, body.name, body.statement, body.category,
-                           consent=consent)  # fmt: skip
+                           consent=signed_of(body.consent, "consent"))  # fmt: skip
     return json_response(candidacy_view(found), status=201)
 
 

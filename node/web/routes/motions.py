@@ -10,11 +10,10 @@ from msgspec import Meta
 
 from node.errors import BadInput
 from node.federation import motions
-from node.federation.participations import SignedIn, signed_in
 from node.storage.members import Member
 from node.storage.motions import AmendmentRow, CommentRow, MotionRow
 from node.web.common import int_param, json_response, node_of, read_json
-from node.web.routes.ballots import BallotView, ParticipationIn, view
+from node.web.routes.ballots import BallotView, ParticipationIn, signed_of, view
 from node.web.routing import Route
 from protocol import BallotRules, ProtocolError, node_id_text, parse_node_id
 from protocol.models import MAX_TIME_MS
@@ -106,13 +105,6 @@ def amendment_view(a: AmendmentRow) -> AmendmentView:
                          a.state, a.ballot_id, a.signed_key is not None)  # fmt: skip
 
 
-def _signed(given: ParticipationIn | None) -> SignedIn | None:
-    if given is None:
-        return None
-    return signed_in(given.signature, given.authenticator_data, given.client_data, key_id=given.key_id,
-                     credential=given.credential, field="signature")  # fmt: skip
-
-
 async def propose(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, MotionIn)
@@ -123,7 +115,8 @@ async def propose(request: web.Request, who: Member | None) -> web.StreamRespons
         except ProtocolError as exc:
             raise BadInput(exc.message, field="for_body") from None
     row = await motions.propose(node_of(request), who, body.title, body.text, for_body=for_body,
-                                deadline=body.deadline, draft=body.draft, signed=_signed(body.signature))  # fmt: skip
+                                deadline=body.deadline, draft=body.draft,
+                                signed=signed_of(body.signature, "signature"))  # fmt: skip
     return json_response(motion_view(row), status=201)
 
 
@@ -161,7 +154,7 @@ async def amend(request: web.Request, who: Member | None) -> web.StreamResponse:
     assert who is not None
     body = await read_json(request, AmendmentIn)
     row = await motions.amend(node_of(request), who, int_param(request, "motion_id"), body.paragraph - 1, body.start,
-                              body.end, body.text, signed=_signed(body.signature))  # fmt: skip
+                              body.end, body.text, signed=signed_of(body.signature, "signature"))  # fmt: skip
     return json_response(amendment_view(row), status=201)
 
 

@@ -45,6 +45,7 @@ from protocol.encoding import encode
 from protocol.merkle import root
 from protocol.views import payload_view
 from tests.factories import T0, charter, genesis, key, next_envelope, profile
+from tests.protocol.golden_member_keys import MEMBER_KEY_NAMES, member_keys_vectors
 
 LABELS = ("national", "north", "south", "national-2")
 
@@ -394,56 +395,6 @@ def _bundles(keys: dict[str, SigningKey], gen: Envelope, chartered: Envelope) ->
     ]  # fmt: skip
 
 
-MEMBER_KEY_NAMES = ("roll_with_keys", "decision_with_participations", "nomination_with_consent")
-
-
-def _member_keys(national: SigningKey, fed: bytes, last: Envelope) -> list[Envelope]:
-    """Members' own keys (docs/protocol.md, `roll`, `decision` and `nomination`): a roll of five
-    whose leaves are version 2, three of them holding a key file's key; four vote, the three
-    with keys signing their participation, and the decision commits to every participation;
-    then the body nominates the first of them for a selection, with her signed consent and her
-    leaf in that roll."""
-    from protocol.member_keys import (
-        MemberKey,
-        MemberSignature,
-        Participation,
-        candidacy_statement,
-        participation_root,
-        participation_statement,
-        roll_leaf_v2,
-        selection_contest,
-        signature_digest,
-    )
-    from protocol.merkle import inclusion_proof
-    from protocol.models_keys import SignedConsent
-
-    members = [key(f"member {i}") for i in range(3)]
-    keys = [[MemberKey(alg="ed25519", public=m.public)] for m in members] + [[], []]
-    leaves = [roll_leaf_v2(bytes([i]) * 32, 300 + i, k) for i, k in enumerate(keys)]
-    ballot, at = bytes(range(48, 64)), T0 + 500_000
-    roll = next_envelope(national, last, Roll(count=5, root=root(sorted(leaves)), as_of=at, ballot=ballot, keyed=3),
-                         fed, created=at)  # fmt: skip
-    statement = participation_statement(fed, national.public, ballot)
-    entries = [Participation(leaves[i], signature_digest(keys[i][0], MemberSignature(signature=members[i].sign(
-        statement)))) for i in range(3)] + [Participation(leaves[3])]  # fmt: skip
-    tree, signed = participation_root(entries)
-    votes = [(bytes([i]) * 16, bytes([FOR])) for i in range(4)]
-    decided = next_envelope(national, roll, Decision(
-        ballot=ballot, motion="m-keys", subject="Hold the AGM in March", text_hash=hashlib.sha256(b"March").digest(),
-        method="for_against_abstain", rules=BallotRules(quorum=Ratio(num=1, den=2), threshold=Ratio(num=1, den=2)),
-        electorate=5, roll=roll.id, opened=at, closed=at + 50_000, counts=[4, 0, 0], receipts=records(ballot, votes),
-        outcome="carried", secrecy="secret", participations=tree, signed=signed), fed, created=at + 50_000)  # fmt: skip
-    selection, ordered = bytes(range(100, 132)), sorted(leaves)
-    consent = SignedConsent(
-        roll=roll.id, salt=bytes([0]) * 32, member=300, keys=keys[0], signer=0, index=ordered.index(leaves[0]),
-        path=inclusion_proof(ordered, ordered.index(leaves[0])), signature=MemberSignature(signature=members[0].sign(
-            candidacy_statement(fed, national.public, selection_contest(selection), "Member Zero"))))  # fmt: skip
-    nominated = next_envelope(national, decided, Nomination(selection=selection, candidate="Member Zero",
-                                                            statement="", consented=at, consent=consent),
-                              fed, created=at + 60_000)  # fmt: skip
-    return [roll, decided, nominated]
-
-
 def build() -> dict[str, Any]:
     keys: dict[str, SigningKey] = {label: key(label) for label in LABELS}
     national, north, south, rotated = (keys[label] for label in LABELS)
@@ -466,7 +417,7 @@ def build() -> dict[str, Any]:
     elections = _elections(south, fed, upward[-1])
     campaigns = _campaigns(south, fed, elections[-1])
     authority = _authority(national, north)
-    member_keys = _member_keys(national, authority[0].id, authority[-1])
+    member_keys = member_keys_vectors(national, authority[0].id, authority[-1])
     return {
         "description": (
             "branchnet protocol version 1 golden vectors (docs/protocol.md). Keys: the RFC 8032 seed of each "

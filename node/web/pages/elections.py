@@ -24,6 +24,8 @@ from node.web.pages.upward import _hex_id, _parse_time, _when_ms
 from node.web.routes.elections import report_of
 from protocol import Delegates, Selection, open_envelope
 
+BUNDLES_LISTED = 50  # a selection with more branch bundles lists only those not counted
+
 NOTICES = {"stood": "You stand: your statement is what members will read.", "withdrawn": "You no longer stand.",
            "election": "The election is open: members rank the candidates on its ballot.",
            "selection": "The selection is published to every body.", "nominated": "The nomination is signed.",
@@ -138,8 +140,14 @@ async def _selection_context(request: web.Request, selection_id: bytes, **extra:
                        "credentials": " ".join(participations.b64url(c) for c in passkeys)}  # fmt: skip
     trust = node.federation_state.trust
     required = trust is not None and trust.rules.signed_consent
+    # A national selection has a bundle from each of hundreds of branches: the page lists them
+    # all only when they are few (a phone on a slow connection), else those not counted.
+    listed = shown.bundles if len(shown.bundles) <= BUNDLES_LISTED else [b for b in shown.bundles if not b.counts]
+    total = {"bundles": len(shown.bundles), "ballots": sum(b.ballots for b in shown.bundles),
+             "not_counted": sum(1 for b in shown.bundles if not b.counts)}  # fmt: skip
     return {"s": shown.selection, "shown": shown, "results": results, "ours": v.envelope.author == me,
-            "my_keys": my_keys, "signing": signing, "consent_required": required,
+            "my_keys": my_keys, "signing": signing, "consent_required": required, "bundles_listed": listed,
+            "bundle_total": total,
             "child": child, "nominations_open": now <= s.nominations_close, "voting_open": now < s.voting_close,
             "standing": standing, "mine": next((c for c in standing if c.member_id == who.id), None),
             "ballot": ballot, "nominations_close": _when_ms(s.nominations_close),

@@ -17,6 +17,7 @@ import pytest
 
 from node.federation import elections as el
 from node.federation.ballots import vote
+from node.web.pages import elections as election_pages
 from tests.node.federation.test_upward import Federation
 from tests.node.web.test_upward_pages import Browser, plain, regional, utc
 from tests.node.web.test_upward_pages import browsers as browsers  # the fixture, served nodes signed in
@@ -69,7 +70,8 @@ async def test_a_branch_elects_its_delegate_through_the_pages(fed: Federation, b
     assert "first preferences: Sec Leeds 0, Val 4, Re-open nominations (RON) 0" in listed
 
 
-async def test_a_regional_selection_through_the_pages(fed: Federation, browsers: dict[str, Browser]) -> None:
+async def test_a_regional_selection_through_the_pages(fed: Federation, browsers: dict[str, Browser],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     north = browsers["north"]
     now = int(time.time() * 1000)
     closes = {"nominations_close": utc(now + 6000), "voting_close": utc(now + 13_000)}
@@ -124,3 +126,11 @@ async def test_a_regional_selection_through_the_pages(fed: Federation, browsers:
         assert "got exactly this result" in text, name
         assert "The count, round by round" in text and "Round 1" in text and '<svg class="chart"' in page
         assert re.search(r"Elected, in order: (Sec leeds|Sec york) \.", text), text
+        assert "2 branches sent 8 ballots; every one counted." in text
+        assert "Each branch's anonymised ballots" in text  # few: each listed
+    # A national selection's hundreds of bundles are not each listed on a phone's page: only
+    # those not counted (here none), the full list being the API's.
+    monkeypatch.setattr(election_pages, "BUNDLES_LISTED", 1)
+    text = plain(await north.page(here))
+    assert "2 branches sent 8 ballots; every one counted." in text and "anonymised ballots" not in text
+    assert f"GET /api/v1/selections/{here.rsplit('/', 1)[1]}" in text

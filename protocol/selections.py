@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .ballots import ranked_election
-from .counting import MEEK_UNIT, RON, UNIT, CountError, Election, Result, balance, count, ordered_list
+from .counting import MEEK_UNIT, RON, UNIT, CountError, Election, Result, balance, ordered_list
 from .errors import Code, DecodeFailure
 from .models import MAX_OPTIONS, BallotPaper, Decision, Nomination, Round, Selection, SelectionResult
 
@@ -156,12 +156,12 @@ def count_selection(selection_id: bytes, selection: Selection, paper_id: bytes, 
     """The result of the counted bundles (built by the selecting body, rebuilt by any other)."""
     election = election_of(selection_id, selection, paper, bundles)
     ballots = sum(w for _, w in election.ballots)
-    try:
-        result = count(selection.method, election)
+    try:  # the ordered list's last count (of every seat) is the count of the result itself
+        order, counts = ordered_list(election, method=selection.method)
     except CountError:  # no ballot ranks anyone: nobody is elected
         return SelectionResult(selection=selection_id, paper=paper_id, bundles=sorted(b.id for b in bundles),
                                ballots=ballots, quota=0, rounds=[], winners=[])  # fmt: skip
-    order, _ = ordered_list(election, method=selection.method)
+    result = counts[-1]
     balanced = balance(order, categories, selection.balancing) if selection.balancing else []
     unit = MEEK_UNIT if selection.method == "meek" else UNIT
     return SelectionResult(selection=selection_id, paper=paper_id, bundles=sorted(b.id for b in bundles),

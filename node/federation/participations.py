@@ -4,7 +4,7 @@ When a ballot opens, its roll commits to each elector's keys in force then (vers
 :func:`protocol.member_keys.roll_leaf_v2`) and says how many hold one. A vote comes with its
 voter's entry in the marked register: their roll leaf, and, when they signed with one of the
 keys the roll froze, their signed statement (checked here as every scrutineer will check it,
-and for a passkey, on this site: :func:`node.rules.member_keys.check_signed`). The decision
+and for a passkey, on this site: :func:`node.rules.member_keys.signed_by`). The decision
 commits to the register (:func:`commitment`), and a member proves their own entry, or its
 absence, against it (:func:`proof_for`).
 """
@@ -130,7 +130,7 @@ async def own_signature(node: Keyed, who: Member, statement: bytes, signed: Sign
         chosen = next((r.key_id for r in in_force if r.credential == signed.credential), None)
     if chosen is None:
         raise BadInput("that passkey is not one of yours in force here", field=field)
-    await check_signed(node, who, statement, signed.signed, chosen, [r.key for r in in_force], field=field)
+    await check_signed(node, statement, signed.signed, chosen, in_force, field)
     return chosen, encode(signed.signed)
 
 

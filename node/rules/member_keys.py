@@ -198,19 +198,16 @@ def signed_by(node: Keyed, statement: bytes, signed: MemberSignature, key_id: by
 COUNTER_BACK = "that passkey's counter went back: it may have been copied; revoke it and make another"
 
 
-async def check_signed(node: Keyed, who: Member, statement: bytes, signed: MemberSignature, key_id: bytes,
-                       allowed: list[MemberKey], field: str = "participation") -> MemberKey:  # fmt: skip
-    """``who`` signed ``statement`` with the key ``key_id``, one of ``allowed`` and not revoked
-    (:func:`signed_by`, then the key's row read); a passkey's counter is kept. Returns the key;
+async def check_signed(node: Keyed, statement: bytes, signed: MemberSignature, key_id: bytes,
+                       in_force: list[KeyRow], field: str) -> MemberKey:  # fmt: skip
+    """The key ``key_id``, one of the member's keys ``in_force`` (as just read), signed
+    ``statement`` (:func:`signed_by`); a passkey's counter moves forward in the same statement
+    that checks it (two signatures sent at once with one counter: one stands). Returns the key;
     Forbidden ``bad_member_signature`` otherwise (nothing is taken as signed)."""
-    key, counter = signed_by(node, statement, signed, key_id, allowed, field)
-    row = next((r for r in await node.member_keys.of(who.id, revoked=False) if r.key_id == key_id), None)
-    if row is None:
-        raise Forbidden("that key is not one of yours in force", field=field, code="bad_member_signature")
-    if key.passkey:
-        if counter and counter <= row.sign_count:
-            raise Forbidden(COUNTER_BACK, field=field, code="bad_member_signature")
-        await node.member_keys.used(row.id, counter)
+    key, counter = signed_by(node, statement, signed, key_id, [r.key for r in in_force], field)
+    row = next(r for r in in_force if r.key_id == key_id)  # signed_by found it among them
+    if key.passkey and counter and not await node.member_keys.used(row.id, counter):
+        raise Forbidden(COUNTER_BACK, field=field, code="bad_member_signature")
     return key
 
 

@@ -115,10 +115,13 @@ class MemberKeyStore:
                 raise Conflict(f"key {key_row} is revoked already", code="revoked")
         return await self.get(member_id, key_row)
 
-    async def used(self, key_row: int, sign_count: int) -> None:
-        """A passkey signed with this counter (WebAuthn's clone detection, as the library keeps it)."""
+    async def used(self, key_row: int, sign_count: int) -> bool:
+        """A passkey signed with this counter (WebAuthn's clone detection): moved forward, or
+        False when it is not above the last one kept (checked and written in one statement)."""
         async with self.db.write("member_keys.used") as conn:
-            await conn.execute("UPDATE member_keys SET sign_count = ? WHERE id = ?", (sign_count, key_row))
+            cursor = await conn.execute("UPDATE member_keys SET sign_count = ? WHERE id = ? AND sign_count < ?",
+                                        (sign_count, key_row, sign_count))  # fmt: skip
+            return bool(cursor.rowcount)
 
     async def new_challenge(self, member_id: int, challenge: bytes) -> None:
         async with self.db.write("member_keys.challenge") as conn:

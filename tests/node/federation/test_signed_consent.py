@@ -161,3 +161,29 @@ def test_a_change_of_the_rules_may_ask_for_members_signatures_and_names_what_is_
         with pytest.raises(BadInput) as refused:
             proposed_rules(base, changes)
         assert refused.value.field is not None and field in refused.value.field, refused.value
+
+
+async def test_a_passkey_whose_counter_went_back_does_not_sign_a_consent(fed: Federation) -> None:
+    """A copied passkey shows as a counter that goes back: its signature is refused (the
+    counter is checked and moved in one statement), and the candidacy stays as it was."""
+    from tests.passkeys import SoftPasskey
+
+    leeds, clock = fed["leeds"], fed.clock
+    selection = await _selection(fed)
+    leeds.node.config.http.public_url = "http://localhost:8470"
+    member, passkey = leeds.voters[1], SoftPasskey("localhost", "http://localhost:8470")
+    passkey.credential = b"\x05" * 16
+    await leeds.node.member_keys.add(member.id, passkey.key, "phone", passkey.credential)
+    contest = el.SELECTION + selection.id.hex()
+
+    def signed(name: str) -> SignedIn:
+        return SignedIn(passkey.sign(consents.statement(leeds.node, contest, name)), credential=passkey.credential)
+
+    await el.stand(leeds.node, member, contest, "Cat", "", clock=clock, consent=signed("Cat"))  # counter 1
+    await el.stand(leeds.node, member, contest, "Cat", "", clock=clock, consent=signed("Cat"))  # counter 2
+    passkey.counter = 1  # a copy, behind the original
+    with pytest.raises(Forbidden, match="counter went back") as refused:
+        await el.stand(leeds.node, member, contest, "Cat J", "", clock=clock, consent=signed("Cat J"))
+    assert refused.value.code == "bad_member_signature"
+    kept = await leeds.node.candidacies.get(contest, member.id)
+    assert kept is not None and kept.name == "Cat" and kept.consent_key is not None

@@ -22,6 +22,7 @@ from msgspec import msgpack
 
 from node.errors import BadInput, Conflict
 from node.federation.ballots import Deciding, now_ms
+from node.federation.own_log import Check
 from node.federation.participations import SignedIn, SigningOptions, frozen_keys, leaf_of, own_signature
 from node.rules.member_keys import Keyed, site_of
 from node.storage.elections import Candidacy
@@ -73,10 +74,12 @@ async def checked(node: Consenting, who: Member, contest: str, name: str, signed
     return await own_signature(node, who, statement(node, contest, name), signed, "consent")
 
 
-async def carried(node: Consenting, candidacy: Candidacy, clock: Callable[[], float] = time.time) -> SignedConsent:
+async def carried(node: Consenting, candidacy: Candidacy, check: Check | None = None,
+                  clock: Callable[[], float] = time.time) -> SignedConsent:  # fmt: skip
     """The consent a nomination carries: a roll of the members in good standing now, with
-    their keys, signed here, and the candidate's leaf in it. Conflict when the candidate is
-    no longer on the roll or the key that signed is no longer in force (they stand again)."""
+    their keys, signed here (refused by ``check``, the nomination's own, so a nomination
+    already signed leaves no roll behind), and the candidate's leaf in it. Conflict when the
+    candidate is no longer on the roll or the key that signed is no longer in force."""
     assert candidacy.consent_key is not None and candidacy.consent is not None
     active = [m.id for m in await node.members.list("active")]
     if candidacy.member_id not in active:
@@ -89,10 +92,11 @@ async def carried(node: Consenting, candidacy: Candidacy, clock: Callable[[], fl
         raise Conflict("the key the member consented with is revoked: they stand again, signing with a key in force",
                        code="stale_consent")  # fmt: skip
     salt = os.urandom(32)
-    leaves = sorted([leaf_of(salt, candidacy.member_id, keys[candidacy.member_id])]
-                    + [leaf_of(os.urandom(32), m, keys[m]) for m in active if m != candidacy.member_id])  # fmt: skip
-    at = leaves.index(leaf_of(salt, candidacy.member_id, keys[candidacy.member_id]))
-    roll = await node.own_log.append(Roll(count=len(leaves), root=root(leaves), as_of=now_ms(clock), keyed=keyed))
+    theirs = leaf_of(salt, candidacy.member_id, keys[candidacy.member_id])
+    leaves = sorted([theirs] + [leaf_of(os.urandom(32), m, keys[m]) for m in active if m != candidacy.member_id])
+    at = leaves.index(theirs)
+    roll = await node.own_log.append(Roll(count=len(leaves), root=root(leaves), as_of=now_ms(clock), keyed=keyed),
+                                     check=check)  # fmt: skip
     return SignedConsent(roll=roll.id, salt=salt, member=candidacy.member_id, keys=mine, signer=signer, index=at,
                          path=inclusion_proof(leaves, at),
                          signature=msgpack.decode(candidacy.consent, type=MemberSignature))  # fmt: skip

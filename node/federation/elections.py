@@ -199,17 +199,17 @@ async def nominate(node: Electing, who: Member, selection_id: bytes, member_id: 
     if candidacy.consent is None and rules is not None and rules.signed_consent:
         raise Conflict(f"the federation's rules ask that every nomination carry its candidate's own signed consent: "
                        f"{candidacy.name} stands again, signing with their key", code="unsigned_consent")  # fmt: skip
+    once = none_signed(_me(node), "nomination", lambda b: isinstance(b, Nomination) and b.selection == selection_id
+                       and b.candidate == candidacy.name, Conflict("that member is already nominated",
+                                                                   code="already_nominated"))  # fmt: skip
     body = Nomination(
         selection=selection_id,
         candidate=candidacy.name,
         statement=candidacy.statement,
         consented=candidacy.consented,
         category=candidacy.category,
-        consent=await consents.carried(node, candidacy, clock) if candidacy.consent is not None else None,
+        consent=await consents.carried(node, candidacy, once, clock) if candidacy.consent is not None else None,
     )
-    once = none_signed(_me(node), "nomination", lambda b: isinstance(b, Nomination) and b.selection == selection_id
-                       and b.candidate == candidacy.name, Conflict("that member is already nominated",
-                                                                   code="already_nominated"))  # fmt: skip
     envelope = await node.own_log.append(body, check=once)
     await node.candidacies.mark_nominated(contest, member_id, envelope.id)
     return envelope

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import socket
@@ -96,10 +95,6 @@ async def _serve(directory: Path, ready: asyncio.Event | None, trust_local_log: 
             # Port chosen by the OS and no public URL configured: the bound address is the URL.
             node.config.http.public_url = url
             app[GOSSIP].peers.exclude.add(url)
-        # What start-up made (modules, the trust state, caches) lives as long as the process:
-        # set apart from the collector, so its full collections walk only what requests make.
-        gc.collect()
-        gc.freeze()
         # The first stdout line says where we listen (tests and the demo read it).
         print(f"branchnet: listening on {url} as {node.key.node_id}", flush=True)
         log.info("started", extra={"fields": {"url": url, "node_id": node.key.node_id}})

@@ -129,7 +129,7 @@ async def _motion_context(request: web.Request, motion_id: int) -> dict[str, Any
             "motion": motion, "parts": paragraphs(motion.current), "amendments": amendments, "for_name": for_name,
             "comments": await node.motions.comments(motion_id), "ballots": related, "settings": settings_of(node),
             "is_mover": motion.proposer_id == who_of(request).id, "values": {"paragraph": 0, "words": "", "with": ""},
-            "signing": await _motion_signing(request),
+            "signing": await _motion_signing(request) if motion.state == "admitted" else None,  # the amend form
             "notice": _notice(request)}  # fmt: skip
 
 

@@ -7,6 +7,7 @@ Every action calls node/federation/elections.py, as the API and the CLI do."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -16,6 +17,7 @@ from node.errors import BadInput, NodeError
 from node.federation import consents, participations
 from node.federation import elections as el
 from node.federation.upward import ancestors, name_of
+from node.rules.member_keys import site_of
 from node.validation import whole_number
 from node.web.common import node_of
 from node.web.pages.account import form_error
@@ -129,14 +131,13 @@ async def _selection_context(request: web.Request, selection_id: bytes, **extra:
     standing = await node.candidacies.of(contest) if child else []
     ballot = await node.ballots.for_selection(selection_id)
     results = [{"r": r, "chart": chart_of(r)} for r in shown.results]
-    my_keys = {r.key_id.hex(): r.label or ("passkey" if r.key.passkey else "key file")
-               for r in await node.member_keys.of(who.id)}  # fmt: skip
+    held = await node.member_keys.of(who.id)  # one read: whose consents are theirs, and what signs
+    my_keys = {r.key_id.hex(): r.label or ("passkey" if r.key.passkey else "key file") for r in held}
+    passkeys = [r.credential for r in held if r.credential and r.revoked_at is None]
     signing = None
-    if child and now <= s.nominations_close:  # the consent a passkey signs as the member stands
-        got = await consents.options(node, who, contest, who.name)
-        passkeys = [c for _, c in got.keys if c]
-        if got.rp_id is not None and passkeys:
-            signing = {"prefix": consents.prefix(node, contest).hex(), "rp": got.rp_id,
+    if child and now <= s.nominations_close and passkeys:  # the consent a passkey signs as they stand
+        with contextlib.suppress(NodeError):  # no site name: no passkey signs here
+            signing = {"prefix": consents.prefix(node, contest).hex(), "rp": site_of(node.config).rp_id,
                        "credentials": " ".join(participations.b64url(c) for c in passkeys)}  # fmt: skip
     trust = node.federation_state.trust
     required = trust is not None and trust.rules.signed_consent

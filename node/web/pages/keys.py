@@ -86,12 +86,17 @@ SCRUTINEER_NOTICES = {"appointed": "Appointed: they may download each counted ba
                       "dismissed": "Dismissed."}  # fmt: skip
 
 
+MAX_CHOICES = 300  # a branch with more members eligible is asked for the member's number, not shown a list
+
+
 async def _scrutineers_context(request: web.Request) -> dict[str, object]:
     node = node_of(request)
     appointed = await node.scrutineers.all()
-    taken = {s.member_id for s in appointed}
-    eligible = [m for m in await node.members.list("active") if access(m.role) < 1 and m.id not in taken]
-    return {"scrutineers": appointed, "eligible": eligible, "errors": {},
+    eligible: list[object] = []
+    if access(who_of(request).role) >= 1:  # the officers' form: the members they may appoint
+        taken = {s.member_id for s in appointed}
+        eligible = [m for m in await node.members.list("active") if access(m.role) < 1 and m.id not in taken]
+    return {"scrutineers": appointed, "eligible": eligible, "choose": len(eligible) <= MAX_CHOICES, "errors": {},
             "notice": SCRUTINEER_NOTICES.get(request.query.get("done", ""))}  # fmt: skip
 
 

@@ -240,20 +240,24 @@ async def test_votes_that_arrive_together_on_a_ballot_read_its_electors_once(nam
     row = await ballots.open_ballot(node, sec, SPEC)
     node.ballots._electors.clear()  # as in a fresh process
     reads: list[str] = []
+    reading, release = asyncio.Event(), asyncio.Event()
     real = node.db.fetchall
 
     async def counted(sql: str, *args: object) -> object:
         if "FROM ballot_electors" in sql:
             reads.append(sql)
-            await asyncio.sleep(0)  # the others arrive while it reads
+            reading.set()
+            await release.wait()  # held until every voter has asked
         return await real(sql, *args)  # type: ignore[arg-type]
 
     node.db.fetchall = counted  # type: ignore[method-assign,assignment]
     try:
+        # Every task starts before this one resumes from the read having begun: each has asked.
         gone = asyncio.ensure_future(node.ballots.elector(row.id, people["Ada"].id))
         waiting = [asyncio.ensure_future(node.ballots.elector(row.id, m.id)) for m in people.values()]
-        await asyncio.sleep(0)
+        await reading.wait()
         gone.cancel()
+        release.set()
         found = await asyncio.gather(*waiting)
     finally:
         node.db.fetchall = real  # type: ignore[method-assign]

@@ -10,8 +10,11 @@ import base64
 import hashlib
 import re
 
+import pytest
+
 from node.federation import motions
 from node.rules import member_keys as keys_rules
+from node.web.pages import keys as keys_pages
 from protocol.member_keys import amendment_statement, motion_statement
 from tests.node.conftest import Live
 from tests.node.web.test_pages import sign_in
@@ -96,7 +99,8 @@ async def test_a_member_moves_a_motion_on_the_page_signed_by_their_passkey(live:
         assert "moved with its mover's own key" in await r.text()
 
 
-async def test_officers_appoint_a_scrutineer_on_the_page_who_downloads_a_register(live: Live) -> None:
+async def test_officers_appoint_a_scrutineer_on_the_page_who_downloads_a_register(
+        live: Live, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """The scrutineers page: every member sees who they are; an officer appoints one (a member
     holding an office is not offered, and refused if sent); after the count the scrutineer's
     ballot page offers the register, which `branchnet audit --register` reads; anyone else
@@ -119,6 +123,9 @@ async def test_officers_appoint_a_scrutineer_on_the_page_who_downloads_a_registe
     listing = await page("/scrutineers")
     assert "The branch has appointed none yet." in listing and f'value="{cy.member.id}"' in listing
     assert f'value="{sec.member.id}"' not in listing  # an officer is not offered
+    monkeypatch.setattr(keys_pages, "MAX_CHOICES", 1)  # a large branch: asked for the member's number
+    numbered = await page("/scrutineers")
+    assert 'name="member_id" type="number"' in numbered and f'value="{cy.member.id}"' not in numbered
     csrf = re.search(r'name="csrf" value="([^"]+)"', listing).group(1)  # type: ignore[union-attr]
     async with live.http.post("/scrutineers/appoint", data={"csrf": csrf, "member_id": str(sec.member.id)}) as r:
         assert r.status == 400 and "holds no office" in await r.text()

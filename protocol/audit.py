@@ -35,9 +35,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .audit_index import Fact, Index, MemoryIndex, link_of
+from .audit_index import held_parts
 from .audit_index import shared as _shared
 from .audit_members import members_signatures
-from .ballots import FirstDecisions, check_against_roll
+from .ballots import FirstDecisions, check_against_roll, votes_counted
 from .bundle import read_bundle
 from .chain import MAX_FUTURE_MS, ChainWalk, Head, make_fork_proof, verify_fork_proof
 from .envelope import open_envelope, reopen
@@ -51,7 +52,8 @@ from .models import (
     ForkProof,
     Roll,
 )
-from .rolls import IMPLAUSIBLE_ROLL, RECENT_DECISIONS, roll_problem, votes_counted
+from .parts import check_parts, whole_decision
+from .rolls import IMPLAUSIBLE_ROLL, RECENT_DECISIONS, roll_problem
 from .selections import Signed, judge_selection
 from .trust import STRUCTURAL, Trust, cut_code
 from .upward import judge_item, recount
@@ -241,7 +243,8 @@ def walk(index: Index, now_ms: int, report: Report, progress: Callable[[int], ob
 
 
 def _across(index: Index, report: Report, part: tuple[int, int]) -> None:
-    """A decision against its roll where the set holds it (``wrong_roll``), and a second
+    """A decision against its roll where the set holds it (``wrong_roll``) and against its
+    parts (:func:`protocol.parts.check_parts`), and a second
     decision by one author on one ballot (``decision_twice``), as :func:`protocol.chain.check_logs`
     judges them (the envelopes stay held: a node records these as findings)."""
     first = FirstDecisions()
@@ -255,11 +258,13 @@ def _across(index: Index, report: Report, part: tuple[int, int]) -> None:
             continue
         assert isinstance(body, Decision)
         roll = rolls.get(body.roll) or index.envelope(body.roll)
-        if roll is not None:
-            try:
+        try:
+            if roll is not None:
                 check_against_roll(envelope, roll)
-            except ProtocolError as exc:
-                report.problems.append(_problem(exc.code, exc.message, envelope))
+            if body.parts:  # a part the set lacks: missing_part (not counted, not called wrong)
+                check_parts(envelope, held_parts(index, envelope))
+        except ProtocolError as exc:
+            report.problems.append(_problem(exc.code, exc.message, envelope))
         if first.later(envelope):
             report.problems.append(_problem(Code.DECISION_TWICE, "its author decided this ballot already: the first "
                                             "decision counts", envelope))  # fmt: skip
@@ -435,13 +440,28 @@ def _signed(e: Envelope) -> Signed:
     return Signed(e.id, e.author, e.payload.created, e.payload.body)
 
 
+def _bundles(index: Index, decisions: Iterable[Envelope]) -> Iterator[Signed]:
+    """Branches' bundles as counted: one in parts with every record of its parts, one whose
+    parts the set does not hold left out (its ``missing_part`` is reported with decisions)."""
+    for e in decisions:
+        body = e.payload.body
+        if isinstance(body, Decision) and body.parts:
+            try:
+                records = check_parts(e, held_parts(index, e))
+            except ProtocolError:
+                continue
+            yield Signed(e.id, e.author, e.payload.created, whole_decision(body, records))
+        else:
+            yield _signed(e)
+
+
 def _judge_selections(index: Index, trust: Trust, report: Report, part: tuple[int, int]) -> None:
     """Every selection's ballot paper against its nominations, every later paper, and every
     result recounted from the bundles the set holds, by the code a node judges with
     (:func:`protocol.selections.judge_selection`)."""
     admits = _admits(trust)
     for selection in filter(admits, _shared(index, "selection", part)):
-        found_parts = {kind: [_signed(e) for e in filter(admits, index.accepted((kind,), ref=selection.id))]
+        found_parts = {kind: list(_bundles(index, filter(admits, index.accepted((kind,), ref=selection.id))))
                 for kind in SELECTION_PARTS}  # fmt: skip
         children = set(trust.children_at(selection.author, selection.payload.created))
         held = found_parts

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
 from .chain import Link
+from .parts import places
 from .models import (
     Aggregate,
     BallotPaper,
@@ -210,3 +211,15 @@ def shared(index: Index, kind: str, part: tuple[int, int], kinds: tuple[str, ...
     if shares == 1:
         return index.accepted(kinds or (kind,))
     return (e for author in index.authors(kind)[share::shares] for e in index.accepted(kinds or (kind,), author=author))
+
+
+def held_parts(index: Index, decision: Envelope) -> list[Envelope | None]:
+    """What the set holds at each place of a decision's parts (:func:`protocol.parts.places`)."""
+    where = places(decision)
+    found: dict[int, bytes] = {}
+    for fact in index.facts(decision.author, where.start - 1):
+        if fact.seq >= where.stop:
+            break
+        found[fact.seq] = fact.id
+    opened = index.envelopes(list(found.values()))
+    return [opened.get(found[seq]) if seq in found else None for seq in where]

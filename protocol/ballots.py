@@ -204,6 +204,11 @@ def check_decision(body: Decision) -> None:
     if (body.participations is None) != (body.signed is None):
         raise _bad("a decision commits to its participations and says how many were signed, or neither",
                    "participations" if body.participations is None else "signed")  # fmt: skip
+    if body.parts:
+        _check_in_parts(body)
+        return
+    if body.cast is not None:
+        raise _bad("only a decision in parts states the votes it counted: the others' receipts say", "cast")
     try:
         counts, cast = tally(body.method, options, body.receipts)
     except ValueError as exc:
@@ -218,10 +223,52 @@ def check_decision(body: Decision) -> None:
         outcome, chosen = decide_ranked(body, cast)
     else:
         outcome, chosen = decide(body.method, counts, cast, body.electorate, rules)
+    check_outcome(body, outcome, chosen)
+
+
+def check_outcome(body: Decision, outcome: str, chosen: list[int]) -> None:
+    """The outcome a decision states against the one its counts and rules give (``bad_decision``)."""
     if (outcome, chosen) != (body.outcome, list(body.chosen)):
         said = body.outcome + (f" {list(body.chosen)}" if body.chosen else "")
         follows = outcome + (f" {chosen}" if chosen else "")
         raise _bad(f"the outcome is {said}, but the counts and rules give {follows}", "outcome")
+
+
+def _check_in_parts(body: Decision) -> None:
+    """A decision in parts (:mod:`protocol.parts`), as far as it can be checked alone: its
+    counts against the votes it says it counted, and its outcome where the counts give it
+    (a ranked ballot's winners are counted from the parts' records, when they are held)."""
+    cast = body.cast
+    if cast is None:
+        raise _bad("a decision in parts states how many votes it counted", "cast")
+    if body.receipts:
+        raise _bad("a decision in parts carries its receipts in its parts, not itself", "receipts")
+    if cast > body.electorate:
+        raise _bad(f"{cast} votes from an electorate of {body.electorate}", "cast")
+    if body.signed is not None and body.signed > cast:
+        raise _bad(f"{body.signed} signed participations of {cast} votes", "signed")
+    counts = list(body.counts)
+    if body.method == "for_against_abstain" and sum(counts) != cast:
+        raise _bad(f"the counts add up to {sum(counts)}, not the {cast} votes counted", "counts")
+    if body.method == "approval" and max(counts) > cast:
+        raise _bad(f"an option approved {max(counts)} times in {cast} votes", "counts")
+    if body.method == "ranked" and sum(counts) > cast:
+        raise _bad(f"{sum(counts)} first preferences in {cast} votes", "counts")
+    if body.method != "ranked":
+        check_outcome(body, *decide(body.method, counts, cast, body.electorate, body.rules))
+    elif body.selection is not None:
+        check_outcome(body, "bundled", [])
+    elif not quorate(cast, body.electorate, body.rules.quorum):
+        check_outcome(body, "not_quorate", [])
+    elif body.outcome not in ("elected", "lost"):
+        raise _bad(f"the outcome is {body.outcome}: a quorate ranked ballot is elected or lost", "outcome")
+
+
+def votes_counted(decision: Decision) -> int:
+    """How many votes a decision counted: its records, or, in parts, what it states."""
+    if decision.parts:
+        return decision.cast or 0
+    return len(decision.receipts) // (DIGEST_BYTES + choice_width(decision.method, len(decision.options)))
 
 
 def check_against_roll(decision: Envelope, roll: Envelope) -> None:

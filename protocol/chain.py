@@ -20,6 +20,7 @@ from .ballots import check_against_roll, repeated_decisions
 from .envelope import open_envelope
 from .errors import ChainFailure, Code, DecodeFailure, ProtocolError
 from .models import Decision, Envelope, ForkProof, Quota
+from .parts import check_parts, places
 from .quota import charge
 
 MAX_FUTURE_MS = 5 * 60 * 1000
@@ -184,15 +185,23 @@ class LogReport:
 
 def _across(accepted: list[Envelope], index_of: dict[bytes, int]) -> list[Failure]:
     """The checks between envelopes of one set: a decision against its roll where the set
-    holds it (``wrong_roll``), and a second decision on one ballot (``decision_twice``)."""
+    holds it (``wrong_roll``), a decision in parts against its parts (``missing_part`` where
+    the set lacks one, :func:`protocol.parts.check_parts`), and a second decision on one
+    ballot (``decision_twice``)."""
     held = {env.id: env for env in accepted}
+    at = {(env.author, env.seq): env for env in accepted}
     failures = []
     for env in accepted:
-        if isinstance(env.payload.body, Decision) and env.payload.body.roll in held:
-            try:
-                check_against_roll(env, held[env.payload.body.roll])
-            except ProtocolError as exc:
-                failures.append(Failure(index_of[env.id], env.id, exc))
+        body = env.payload.body
+        if not isinstance(body, Decision):
+            continue
+        try:
+            if body.roll in held:
+                check_against_roll(env, held[body.roll])
+            if body.parts:
+                check_parts(env, [at.get((env.author, seq)) for seq in places(env)])
+        except ProtocolError as exc:
+            failures.append(Failure(index_of[env.id], env.id, exc))
     for env in repeated_decisions(accepted):
         failures.append(Failure(index_of[env.id], env.id, ChainFailure(
             Code.DECISION_TWICE, "its author decided this ballot already: the first decision counts", "body.ballot")))

@@ -30,6 +30,7 @@ from .models import (
     Charter,
     Composite,
     Decision,
+    DecisionPart,
     Envelope,
     ForkProof,
     Freeze,
@@ -42,6 +43,7 @@ from .models import (
     Selection,
     SelectionResult,
 )
+from .parts import check_part
 from .selections import check_alone as check_selection_alone
 from .upward import check_alone
 
@@ -146,7 +148,7 @@ def _check_header(payload: Payload) -> None:
 
 
 # Kinds whose bodies have rules of their own to check (the rest: the schema says it all).
-_CHECKED = (Genesis, Charter, KeyRotation, Decision, AgendaItem, Composite, Mandate, Aggregate, Campaign, Selection,
+_CHECKED = (Genesis, Charter, KeyRotation, Decision, DecisionPart, AgendaItem, Composite, Mandate, Aggregate, Campaign, Selection,
             BallotPaper, SelectionResult, ForkProof, RulesChange, Freeze)  # fmt: skip
 
 
@@ -197,6 +199,8 @@ def _check_body(payload: Payload, body: Body) -> None:
                     raise SignatureFailure(Code.BAD_SIGNATURE, "the new key's proof does not verify", "body.proof")
         case Decision():
             check_decision(body)
+        case DecisionPart():
+            check_part(body)
         case AgendaItem() | Composite() | Mandate() | Aggregate() | Campaign():
             check_alone(body)
         case Selection() | BallotPaper() | SelectionResult():

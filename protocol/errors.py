@@ -58,6 +58,10 @@ class Code(enum.StrEnum):
     BAD_DECISION = "bad_decision"
     # a decision against the roll it names, where both are held (protocol.ballots)
     WRONG_ROLL = "wrong_roll"
+    # a decision in parts (protocol.parts): a part not held where its decision says; a part
+    # that is not this decision's (another ballot, place or method)
+    MISSING_PART = "missing_part"
+    WRONG_PART = "wrong_part"
     # a decision whose votes the rules say must each be signed by its voter's own key, with some not
     UNSIGNED_PARTICIPATION = "unsigned_participation"
     # a nomination without its candidate's signed consent where the rules ask for it

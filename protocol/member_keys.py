@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import ed25519
-from .ballots import DIGEST_BYTES, choice_width
+from .ballots import votes_counted
 from .encoding import encode
 from .errors import Code, SignatureFailure
 from .merkle import EMPTY_ROOT, inclusion_proof, leaf_hash, root, verify_inclusion
@@ -299,7 +299,7 @@ def participation_problem(decision: Decision, rules: Rules) -> tuple[Code, str] 
         return None
     if decision.signed is None:
         return Code.UNSIGNED_PARTICIPATION, f"every vote on a {kind} is signed by its voter here; none is said to be"
-    votes = len(decision.receipts) // (DIGEST_BYTES + choice_width(decision.method, len(decision.options)))
+    votes = votes_counted(decision)
     if decision.signed != votes:
         return (Code.UNSIGNED_PARTICIPATION,
                 f"every vote on a {kind} is signed by its voter here; {votes - decision.signed} of {votes} are not")

@@ -44,12 +44,14 @@ from protocol.model_base import (
 )
 from protocol.models_decisions import (
     MAX_OPTIONS,
+    MAX_PARTS,
     MAX_RECEIPT_BYTES,
     BallotId,
     BallotRules,
     Count,
     Counting,
     Decision,
+    DecisionPart,
     MajorityBase,
     Method,
     Outcome,
@@ -103,11 +105,11 @@ from protocol.models_upward import (
 
 Body = (Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof | Roll | Decision | Submission
         | AgendaItem | Ruling | Composite | Consent | Delegates | Mandate | Aggregate | Campaign | Pledge | Selection
-        | Nomination | BallotPaper | SelectionResult | Withdrawal | Freeze | RulesChange)  # fmt: skip
+        | Nomination | BallotPaper | SelectionResult | Withdrawal | Freeze | RulesChange | DecisionPart)  # fmt: skip
 KINDS: tuple[str, ...] = ("genesis", "charter", "revocation", "key_rotation", "node_profile", "fork_proof", "roll",
                           "decision", "submission", "agenda_item", "ruling", "composite", "consent", "delegates",
                           "mandate", "aggregate", "campaign", "pledge", "selection", "nomination", "ballot_paper",
-                          "selection_result", "withdrawal", "freeze", "rules_change")  # fmt: skip
+                          "selection_result", "withdrawal", "freeze", "rules_change", "decision_part")  # fmt: skip
 
 
 class Payload(_Object, frozen=True):
@@ -177,6 +179,7 @@ TAG_OF: dict[type, str] = {
         Withdrawal,
         Freeze,
         RulesChange,
+        DecisionPart,
     )
 }
 assert tuple(TAG_OF.values()) == KINDS
@@ -194,6 +197,7 @@ __all__ = [
     "MAX_ENVELOPE_BYTES",
     "MAX_FORK_PROOF_ENVELOPE_BYTES",
     "MAX_OPTIONS",
+    "MAX_PARTS",
     "MAX_RECEIPT_BYTES",
     "MAX_SEQ",
     "MAX_TIME_MS",
@@ -214,6 +218,7 @@ __all__ = [
     "Count",
     "Counting",
     "Decision",
+    "DecisionPart",
     "Delegates",
     "Envelope",
     "EnvelopeBytes",

@@ -20,6 +20,9 @@ Counting = Literal["", "stv", "meek", "irv", "schulze"]
 MAX_OPTIONS = 16
 # A decision's receipt records (protocol.ballots): 8 bytes of digest and the choice.
 MAX_RECEIPT_BYTES = 60_000
+# A decision in parts (protocol.parts): 10,000,000 ranked records of 16 candidates fill 4,000.
+MAX_PARTS = 5_000
+PartCount = Annotated[int, Meta(ge=0, le=MAX_PARTS)]
 
 
 class BallotRules(_Object, frozen=True):
@@ -93,6 +96,25 @@ class Decision(_Body, frozen=True, tag="decision"):
     # if signed), and how many of the votes were signed by their voter's own key.
     participations: Hash | None = None
     signed: Count | None = None
+    # A decision in parts (protocol.parts; both or neither): its receipt records are carried
+    # by the ``parts`` envelopes just before it in its author's log, and it counted ``cast``
+    # votes. Its own ``receipts`` are then empty.
+    parts: PartCount = 0
+    cast: Count | None = None
 
     def __post_init__(self) -> None:
         _intern(self, "secrecy", "counting")
+
+
+class DecisionPart(_Body, frozen=True, tag="decision_part"):
+    """One part of a decision's receipt records (protocol.parts): part ``part`` (from 1) of
+    the decision on ``ballot`` that follows the parts in its author's log; the method and
+    the number of options say how the records read, ``counts`` is what they count (checked
+    on arrival, each part alone)."""
+
+    ballot: BallotId
+    part: Annotated[int, Meta(ge=1, le=MAX_PARTS)]
+    method: Method
+    options: Annotated[int, Meta(ge=0, le=MAX_OPTIONS)]
+    counts: Annotated[list[Count], Meta(max_length=MAX_OPTIONS)]
+    receipts: Annotated[bytes, Meta(min_length=1, max_length=MAX_RECEIPT_BYTES)]

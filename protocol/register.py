@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from .ballots import DIGEST_BYTES, choice_width
+from .ballots import votes_counted
 from .envelope import open_envelope
 from .errors import Code, ProtocolError
 from .member_keys import (
@@ -114,7 +114,7 @@ def check_register(register: MarkedRegister) -> list[Finding]:
         tree_root, signed = participation_root(tree)
     except ValueError:
         return [*found, Finding("not_the_decision", "two participations of one member")]
-    votes = len(decided.receipts) // (DIGEST_BYTES + choice_width(decided.method, len(decided.options)))
+    votes = votes_counted(decided)
     if (tree_root, signed, len(tree)) != (decided.participations, decided.signed, votes):
         found.append(Finding("not_the_decision", f"the register makes {len(tree)} participations ({signed} "
                              f"signed), not the decision's {votes} votes ({decided.signed} signed)"))  # fmt: skip

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .ballots import DIGEST_BYTES, choice_width
+from .ballots import votes_counted
 from .models import Decision
 
 IMPLAUSIBLE_ROLL = "implausible_roll"
@@ -39,11 +39,6 @@ def roll_problem(count: int, previous: int | None, votes_cast: Iterable[int]) ->
         return (f"a roll of {count} members where the most votes any of its recent decisions counted is {most}: "
                 f"more than {TURNOUT} times that plus {SLACK}")  # fmt: skip
     return None
-
-
-def votes_counted(decision: Decision) -> int:
-    """How many votes a decision counted (one receipt record each)."""
-    return len(decision.receipts) // (DIGEST_BYTES + choice_width(decision.method, len(decision.options)))
 
 
 def doubt(count: int, previous: int | None, recent: Iterable[Decision]) -> str | None:

@@ -20,6 +20,7 @@ from protocol import ChainFailure, Code, Decision, Envelope, Head, Roll, Trust
 from protocol.ballots import check_against_roll
 from protocol.envelope import reopen
 from protocol.member_keys import consent_problem, participation_problem
+from protocol.parts import check_parts, places
 from protocol.models import (
     AgendaItem,
     Aggregate,
@@ -90,7 +91,9 @@ class Admission:
 
     async def _check_roll(self, conn: aiosqlite.Connection, envelope: Envelope) -> None:
         """A decision against its roll (ChainFailure ``wrong_roll``): the roll is the author's
-        own and comes earlier in its log, so a decision whose roll is not held is refused too."""
+        own and comes earlier in its log, so a decision whose roll is not held is refused too;
+        and a decision in parts against its parts, just before it (``missing_part``,
+        ``wrong_part``, ``bad_decision``: :func:`protocol.parts.check_parts`)."""
         body = envelope.payload.body
         assert isinstance(body, Decision)
         roll = await self._held_roll(conn, body.roll)
@@ -98,6 +101,10 @@ class Admission:
             raise ChainFailure(Code.WRONG_ROLL, "the roll it names is not held: a body's roll comes before its "
                                "decision in its own log", "body.roll")  # fmt: skip
         check_against_roll(envelope, roll)
+        if body.parts:  # its records: the envelopes just before it in its log, taken in already
+            where = places(envelope)
+            held = await self.store.envelopes_between(conn, envelope.author, where.start, where.stop - 1)
+            check_parts(envelope, [reopen(held[seq]) if seq in held else None for seq in where])
         if self.trust is not None:  # signed participations, where the rules when the ballot opened ask
             problem = participation_problem(body, self.trust.rules_at(roll.payload.created))
             if problem is not None:

@@ -20,7 +20,7 @@ import msgspec
 
 from node.config import Config
 from node.errors import BadInput, Conflict, NotFound
-from node.federation import participations
+from node.federation import decided, participations
 from node.federation.ingest import Federation
 from node.federation.own_log import OwnLog, none_signed
 from node.rules import notices
@@ -50,10 +50,15 @@ from protocol.ballots import (
 from protocol.counting import RON
 from protocol.member_keys import MemberKey, key_id
 from protocol.merkle import inclusion_proof, root
-from protocol.models import MAX_RECEIPT_BYTES
+from protocol.models import MAX_RECEIPT_BYTES, Body
+from protocol.parts import in_parts, most_votes
+from protocol.quota import DEFAULT_QUOTA
 from protocol.upward import text_hash
 
 RECEIPT_PREFIX = "r-"
+
+
+PART_OVERHEAD = 512  # bytes of a part's envelope besides its records (header, ballot, counts, signature)
 
 
 class Deciding(Protocol):
@@ -166,11 +171,7 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
         raise BadInput("a ballot closes after it opens", field="closes")
     default_rules(node)  # in a federation: the decision must be publishable
     active = [m.id for m in await node.members.list("active")]
-    most = MAX_RECEIPT_BYTES // (DIGEST_BYTES + choice_width(spec.method, len(spec.options)))
-    if len(active) > most:
-        message = (f"a decision holds at most {most} votes of this kind and this ballot's roll has "
-                   f"{len(active)} members; decisions in parts are not built yet")  # fmt: skip
-        raise Conflict(message, code="too_many_voters")
+    _check_publishable(node, spec, len(active))
     keys, keyed = await participations.frozen_keys(node, active)  # the roll commits to each one's keys
     electors = [(member, os.urandom(32), keys[member]) for member in active]
     leaves = sorted(participations.leaf_of(salt, member, held) for member, salt, held in electors)
@@ -191,6 +192,27 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
                                     act=spec.act, join=spec.join)  # fmt: skip
     node.outbox.queued()
     return row
+
+
+def _check_publishable(node: Deciding, spec: BallotSpec, electorate: int) -> None:
+    """Refuse (``too_many_voters``) a ballot whose decision could not be signed when every
+    member votes: more votes than a decision's parts hold, or more bytes than this node may
+    sign in a day under the federation's quota (its decision would never close)."""
+    most = most_votes(spec.method, len(spec.options))
+    if electorate > most:
+        raise Conflict(f"a decision of this kind counts at most {most:,} votes and this ballot's roll has "
+                       f"{electorate:,} members", code="too_many_voters")  # fmt: skip
+    quota = node.federation_state.quota() or DEFAULT_QUOTA
+    size = DIGEST_BYTES + choice_width(spec.method, len(spec.options))
+    largest = electorate * size + -(-electorate * size // MAX_RECEIPT_BYTES) * PART_OVERHEAD
+    if largest > quota.bytes_per_day:
+        raise Conflict(f"if every one of its {electorate:,} members votes, this ballot's decision takes "
+                       f"{_size(largest)}, more than the {_size(quota.bytes_per_day)} a day the federation's "
+                       "quota lets a node sign: it could not be published", code="too_many_voters")  # fmt: skip
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:,.1f} MB" if n >= 1_000_000 else f"{n:,} bytes"
 
 
 def choice_bytes(row: BallotRow, choice: str | list[str]) -> bytes:
@@ -281,8 +303,12 @@ async def count_and_publish(node: Deciding, ballot_id: int, clock: Callable[[], 
                 body = msgspec.structs.replace(body, participations=register[0], signed=register[1])
             once = none_signed(node.own_log.key.public, "decision",
                                lambda b: isinstance(b, Decision) and b.ballot == row.ballot, _CLOSED)  # fmt: skip
+            signing: list[Body] = [body]
+            if len(records) > MAX_RECEIPT_BYTES:  # too many votes for one envelope: in parts, then the decision
+                parts, whole = in_parts(body, records)
+                signing = [*parts, whole]
             try:
-                envelope = await node.own_log.append(body, check=once)
+                envelope = (await node.own_log.append_all(signing, check=once))[-1]
             except Conflict as exc:
                 if exc is not _CLOSED:
                     raise
@@ -386,8 +412,7 @@ async def check_receipt(node: Deciding, ballot_id: int, receipt: str) -> Receipt
     raw = await node.envelopes.get(row.decision)
     if raw is None:
         raise NotFound("the decision of this ballot is not held here")
-    body = open_envelope(raw).payload.body
-    assert isinstance(body, Decision)
+    body = await decided.whole(node, open_envelope(raw))
     digest = receipt_digest(row.ballot, parse_receipt(receipt))
     for found, choice in split_records(body.receipts, choice_width(body.method, len(body.options))):
         if found == digest:

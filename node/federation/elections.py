@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from node.errors import BadInput, Conflict, NotFound
-from node.federation import consents
+from node.federation import consents, decided
 from node.federation.ballots import BallotSpec, now_ms, open_ballot
 from node.federation.own_log import none_signed
 from node.federation.participations import SignedIn
@@ -321,7 +321,8 @@ async def _gather(node: Electing, selection: Envelope, paper: Envelope) -> _Gath
     body = paper.payload.body
     assert isinstance(body, BallotPaper)
     nominations = await _referring(node, selection.id, "nomination")
-    bundles = [_signed(e) for e in await _referring(node, selection.id, "decision")]
+    bundles = [sel.Signed(e.id, e.author, e.payload.created, await decided.whole(node, e))
+               for e in await _referring(node, selection.id, "decision")]  # fmt: skip
     by_id = {n.id: n.payload.body for n in nominations if isinstance(n.payload.body, Nomination)}
     children = _children(node, selection.author, selection.payload.created)
     return _Gathered(body, children, bundles, nominations, sel.categories_of(body, by_id))

@@ -40,6 +40,7 @@ from protocol import (
     ChainFailure,
     Code,
     Decision,
+    DecisionPart,
     Delegates,
     Envelope,
     ForkProof,
@@ -65,7 +66,7 @@ WAIT_FOR_SERVER_S = 30.0
 # Kinds that must never wait for a member's limit or for the node's daily quota to refill:
 # closing a ballot or a selection, a body's mandate, its aggregate, its elected delegates, and
 # a fork proof. The last tenth of the day's quota is kept for them (RESERVE).
-ESSENTIAL = frozenset({Decision, Mandate, Aggregate, SelectionResult, Delegates, ForkProof})
+ESSENTIAL = frozenset({Decision, DecisionPart, Mandate, Aggregate, SelectionResult, Delegates, ForkProof})
 RESERVE = 10  # one part in ten of the daily allowance (envelopes and bytes)
 
 # The member on whose request the node is signing (set by the web layer for each request),
@@ -107,8 +108,8 @@ def _keep_reserve(quota: Quota, head: Head) -> None:
 
 @dataclass
 class _Pending:
-    body: Body
-    future: asyncio.Future[Envelope]
+    bodies: tuple[Body, ...]  # signed together, one after the other, or none of them
+    future: asyncio.Future[list[Envelope]]
     check: Check | None = None
     stored: Stored | None = None
 
@@ -156,11 +157,20 @@ class OwnLog:
         transaction).
 
         Raises the body's ProtocolError if it cannot be sealed (it then takes no sequence)."""
+        return (await self.append_all([body], check, stored))[0]
+
+    async def append_all(self, bodies: list[Body], check: Check | None = None, stored: Stored | None = None
+                         ) -> list[Envelope]:  # fmt: skip
+        """Append ``bodies`` to our log one after the other, in one transaction: all of them or
+        none (a decision and its parts). ``check`` runs once, before the first; ``stored``
+        after the last, with it."""
+        if not bodies:
+            raise ValueError("nothing to append")
         member = ACTING.get()
-        if member is not None and self.signing is not None and type(body) not in ESSENTIAL:
+        if member is not None and self.signing is not None and any(type(b) not in ESSENTIAL for b in bodies):
             self.signing.take(member)
-        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
-        pending = _Pending(body, future, check, stored)
+        future: asyncio.Future[list[Envelope]] = asyncio.get_running_loop().create_future()
+        pending = _Pending(tuple(bodies), future, check, stored)
         if self._task is None:  # no writer task (CLI use): write this one directly
             deadline = time.monotonic() + WAIT_FOR_SERVER_S
             while True:
@@ -192,6 +202,25 @@ class OwnLog:
             for envelope in envelopes:
                 for callback in self.on_append:
                     callback(envelope)
+
+    def _seal_all(self, pending: _Pending, head: Head | None, federation: bytes, now: int, quota: Quota | None
+                  ) -> list[tuple[Envelope, Head]]:  # fmt: skip
+        """Seal each of a pending append's bodies after ``head``; ProtocolError if one cannot be
+        (then none is stored)."""
+        author = self.key.public
+        sealed = []
+        for body in pending.bodies:
+            created = max(now, head.created if head else 0)  # a clock step back must not break our chain
+            payload = Payload(author=author, seq=head.seq + 1 if head else 1, created=created, body=body,
+                              federation=federation, prev=head.id if head else None)  # fmt: skip
+            envelope = seal(self.key, payload)
+            # Our own envelopes obey the federation's quota like anyone's: one the others
+            # would refuse is not stored, and its sequence is used again by the next.
+            head = check_next(head, envelope, now, quota=quota)
+            if type(body) not in ESSENTIAL:
+                _keep_reserve(quota or DEFAULT_QUOTA, head)
+            sealed.append((envelope, head))
+        return sealed
 
     async def _write(self, batch: list[_Pending]) -> list[Envelope]:
         """Seal and store a batch in one transaction; resolve each caller after commit."""
@@ -230,7 +259,7 @@ class OwnLog:
                     head = self.federation.heads.get(author, head)  # rebuilt with its quota at load
             quota = self.federation.quota() if self.federation is not None else None
             now = int(self.clock() * 1000)
-            done: list[tuple[_Pending, Envelope]] = []
+            done: list[tuple[_Pending, list[Envelope]]] = []
             for pending in batch:
                 if pending.check is not None:
                     try:
@@ -238,29 +267,22 @@ class OwnLog:
                     except NodeError as exc:
                         pending.future.set_exception(exc)
                         continue
-                created = max(now, head.created if head else 0)  # a clock step back must not break our chain
-                payload = Payload(author=author, seq=head.seq + 1 if head else 1, created=created, body=pending.body,
-                                  federation=federation, prev=head.id if head else None)  # fmt: skip
                 try:
-                    envelope = seal(self.key, payload)
-                    # Our own envelopes obey the federation's quota like anyone's: one the others
-                    # would refuse is not stored, and its sequence is used again by the next.
-                    new_head = check_next(head, envelope, now, quota=quota)
-                    if type(pending.body) not in ESSENTIAL:
-                        _keep_reserve(quota or DEFAULT_QUOTA, new_head)
+                    sealed = self._seal_all(pending, head, federation, now, quota)
                 except ProtocolError as exc:
                     pending.future.set_exception(
                         Conflict(exc.message, code=str(exc.code)) if exc.code == Code.OVER_QUOTA else exc
                     )
                     continue
-                await EnvelopeStore.insert(conn, envelope, now, new_head.quota)
-                if self.federation is not None:
-                    await self.federation.record_own(conn, envelope, new_head)
+                for envelope, new_head in sealed:
+                    await EnvelopeStore.insert(conn, envelope, now, new_head.quota)
+                    if self.federation is not None:
+                        await self.federation.record_own(conn, envelope, new_head)
                 if pending.stored is not None:
-                    await pending.stored(conn, envelope)
-                done.append((pending, envelope))
-                head = new_head
-        for pending, envelope in done:  # committed: now, and only now, answer
+                    await pending.stored(conn, sealed[-1][0])
+                done.append((pending, [envelope for envelope, _ in sealed]))
+                head = sealed[-1][1]
+        for pending, envelopes in done:  # committed: now, and only now, answer
             if not pending.future.done():
-                pending.future.set_result(envelope)
-        return [envelope for _, envelope in done]
+                pending.future.set_result(envelopes)
+        return [envelope for _, envelopes in done for envelope in envelopes]

@@ -233,6 +233,14 @@ class FederationStore:
         return bytes(row[0]) if row else None
 
     @staticmethod
+    async def envelopes_between(conn: aiosqlite.Connection, author: bytes, first: int, last: int
+                                ) -> dict[int, bytes]:  # fmt: skip
+        """An author's envelopes held from sequence ``first`` to ``last``, by sequence."""
+        async with conn.execute("SELECT seq, raw FROM envelopes WHERE author = ? AND seq BETWEEN ? AND ?",
+                                (author, first, last)) as cursor:  # fmt: skip
+            return {int(r[0]): bytes(r[1]) for r in await cursor.fetchall()}
+
+    @staticmethod
     async def quarantined_authors(conn: aiosqlite.Connection) -> set[bytes]:
         async with conn.execute("SELECT DISTINCT author FROM quarantine") as cursor:
             return {bytes(r[0]) for r in await cursor.fetchall()}

@@ -22,6 +22,7 @@ from protocol import (
     Composite,
     Consent,
     Decision,
+    DecisionPart,
     Delegates,
     ForkProof,
     Freeze,
@@ -117,6 +118,8 @@ BODY_STRATEGIES: tuple[st.SearchStrategy[Body], ...] = (
         seats=st.integers(0, 16),
         counting=st.sampled_from(["", "stv", "meek", "irv", "schulze"]),
         selection=st.none() | keys32,
+        parts=st.integers(0, 5_000),
+        cast=st.none() | st.integers(0, 10_000_000),
     ),
     st.builds(Submission, to=keys32, decision=keys32, title=names, text=motion_texts),
     st.builds(AgendaItem, title=names, text=motion_texts, opens=times, closes=times, weighting=weightings,
@@ -155,6 +158,9 @@ BODY_STRATEGIES: tuple[st.SearchStrategy[Body], ...] = (
     st.builds(Withdrawal, notice=keys32, reason=texts),
     st.builds(Freeze, key=keys32, after_seq=st.integers(0, 2**53), until=times, reason=texts),
     st.builds(RulesChange, rules=rules, aggregate=keys32),
+    st.builds(DecisionPart, ballot=st.binary(min_size=16, max_size=16), part=st.integers(1, 5_000),
+              method=st.sampled_from(["for_against_abstain", "approval", "ranked"]), options=st.integers(0, 16),
+              counts=st.lists(st.integers(0, 10_000_000), max_size=16), receipts=st.binary(min_size=1, max_size=200)),
 )  # fmt: skip
 bodies: st.SearchStrategy[Body] = st.one_of(BODY_STRATEGIES)
 payloads = st.builds(

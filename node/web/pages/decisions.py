@@ -14,6 +14,7 @@ from node.errors import BadInput, NodeError
 from node.federation import ballots, motions, participations, upward
 from node.federation import submissions as subm
 from node.federation.elections import DELEGATES, SELECTION
+from node.federation import decided
 from node.federation.results import count_for_people
 from node.rules.member_keys import site_of
 from node.rules.motions import paragraphs, word_diff
@@ -256,10 +257,14 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
     node = node_of(request)
     row = await node.ballots.require(ballot_id)
     who = who_of(request)
-    decision = None
+    decision, counted = None, None
     if row.decision is not None:
         raw = await node.envelopes.get(row.decision)
-        decision = open_envelope(raw).payload.body if raw else None
+        if raw is not None:
+            envelope = open_envelope(raw)
+            decision = envelope.payload.body
+            if isinstance(decision, Decision) and decision.outcome == "elected":
+                counted = count_for_people(await decided.whole(node, envelope))
     quorum = row.rules.quorum
     statements: dict[str, str] = {}
     if row.election is not None:  # what each candidate said, where they stood here
@@ -277,7 +282,6 @@ async def _ballot_context(request: web.Request, ballot_id: int, **extra: Any) ->
             now, then = paragraphs(motion.current), paragraphs(row.text)
             if amendment.paragraph < min(len(now), len(then)):
                 diff = (amendment.paragraph + 1, word_diff(now[amendment.paragraph], then[amendment.paragraph]))
-    counted = count_for_people(decision) if isinstance(decision, Decision) else None
     ranked = {"r": counted, "chart": chart_of(counted)} if counted is not None else None
     return {**await _participation_context(request, row, decision), "ballot": row, "statements": statements,
             "choices": CHOICES, "diff": diff, "ranked": ranked,

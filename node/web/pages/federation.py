@@ -333,7 +333,8 @@ async def envelope_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-KIND_NAMES = {"aggregate": "aggregate", "roll": "roll", "decision": "decision", "ballot_paper": "ballot paper",
+KIND_NAMES = {"aggregate": "aggregate", "roll": "roll", "decision": "decision", "decision_part": "part of a decision",
+              "ballot_paper": "ballot paper",
               "selection_result": "selection result"}  # fmt: skip
 
 

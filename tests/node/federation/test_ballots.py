@@ -305,17 +305,51 @@ async def test_a_close_cut_short_after_signing_signs_no_second_decision(
     assert (await node.ballots.require(row.id)).decision == again.id
 
 
-async def test_a_roll_too_large_for_one_decision_is_refused_before_anything_is_signed(
+async def test_a_ballot_larger_than_one_envelope_closes_into_parts(node: Node) -> None:
+    """A decision holds at most 6,666 for/against/abstain votes in one envelope (docs/decisions.md,
+    "Decisions in parts"): a larger ballot closes into parts signed just before its decision,
+    in one transaction; every voter finds their receipt, whichever part holds it; the node's
+    log checks as logs everywhere do."""
+    from protocol import check_logs
+
+    sec = await officer(node)
+    await node.members.import_all([(i, MemberIn(name=f"M {i}", email=f"m{i}@example.org")) for i in range(7_000)])
+    row = await ballots.open_ballot(node, sec, SPEC)
+    voters = [m for m in await node.members.list("active") if m.id != sec.id]
+    receipts: list[str] = []
+    for start in range(0, 6_900, 300):  # concurrent votes are written in batches
+        receipts += await asyncio.gather(*(ballots.vote(node, m, row.id, ("for", "against", "abstain")[m.id % 3])
+                                           for m in voters[start : start + 300]))  # fmt: skip
+    envelope = await ballots.close_ballot(node, sec, row.id)
+    decided = envelope.payload.body
+    assert isinstance(decided, Decision) and decided.parts == 2 and decided.cast == 6_900 and decided.receipts == b""
+    assert sum(decided.counts) == 6_900
+    log = [await node.envelopes.get(envelope.id)]
+    for raw in await node.envelopes.range(node.key.public, envelope.seq - 3, 2):
+        log.insert(0, raw)
+    kinds = [open_envelope(raw).kind for raw in log]
+    assert kinds == ["decision_part", "decision_part", "decision"]
+    everything = await node.envelopes.all_raw()
+    assert check_logs(everything, 10**13).failures == []
+    for receipt in (receipts[0], receipts[-1]):  # in the first part and (most likely) the second
+        assert (await ballots.check_receipt(node, row.id, receipt)).counted
+
+
+async def test_a_roll_whose_decision_the_quota_would_not_let_sign_is_refused(
     node: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A decision holds at most 6,666 for/against/abstain votes (docs/decisions.md): a ballot
-    whose roll is larger would be counted but never published, so it does not open."""
+    """A ballot whose decision, were every member to vote, would be more than the federation's
+    daily quota lets a node sign is refused when it would open, before anything is signed."""
+    from protocol.models import Quota
+
     sec = await officer(node)
-    await node.members.import_all([(i, MemberIn(name=f"M {i}", email=f"m{i}@example.org")) for i in range(6_666)])
+    await node.members.import_all([(i, MemberIn(name=f"M {i}", email=f"m{i}@example.org")) for i in range(2_000)])
+    monkeypatch.setattr(node.federation_state, "quota",
+                        lambda created=None: Quota(envelopes_per_day=10_000, bytes_per_day=10_000))  # fmt: skip
     heads_before = node.federation_state.heads[node.key.public].seq
     with pytest.raises(Conflict) as refused:
         await ballots.open_ballot(node, sec, SPEC)
-    assert refused.value.code == "too_many_voters" and "at most 6666 votes" in refused.value.message
+    assert refused.value.code == "too_many_voters" and "more than the 10,000 bytes a day" in refused.value.message
     assert node.federation_state.heads[node.key.public].seq == heads_before  # no roll signed
     assert await node.ballots.recent() == []
 

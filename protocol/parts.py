@@ -1,0 +1,162 @@
+"""A decision in parts: a ballot whose receipt records do not fit one envelope
+(docs/protocol.md section 6, `decision_part`; docs/decisions.md, "Decisions in parts").
+
+Its author signs the records in **parts** of at most ``MAX_RECEIPT_BYTES`` each, whole records
+in order, as ``decision_part`` envelopes numbered from 1, and then, as the very next envelope
+of its log, the ``decision`` with ``parts`` (how many) and ``cast`` (the votes counted) and no
+receipts of its own: the parts of a decision of ``n`` parts are the ``n`` envelopes just
+before it in its author's log, part ``i`` at the decision's sequence minus ``n`` plus ``i``
+minus 1. Three checks, each by anyone holding the envelopes:
+
+1. **each part alone**, on arrival (:func:`check_part`): whole, ordered records of valid
+   choices for its method and number of options, and the counts it states are theirs;
+2. **the decision alone**, on arrival (:func:`protocol.ballots.check_decision`): its counts
+   against ``cast``, and its outcome where counts give it;
+3. **the whole**, once every part is held (:func:`check_parts`): each part is this ballot's,
+   in its place; the records run in order across parts (no digest twice in the whole
+   decision); the parts' counts add up to the decision's and their records to ``cast``; and a
+   ranked ballot's winners are those of every part's records counted together.
+
+A part that is not held where the decision says is ``missing_part``: the decision is not
+counted, which is not to say its count is wrong. (A node holds every earlier envelope of an
+author's log, so there a part is missing only if its author never signed it.)
+
+Pure functions over envelopes and bytes, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from .ballots import DIGEST_BYTES, check_outcome, choice_width, decide_ranked, quorate, tally
+from .errors import ChainFailure, Code, DecodeFailure
+from .models import MAX_OPTIONS, MAX_PARTS, MAX_RECEIPT_BYTES, Decision, DecisionPart, Envelope
+
+
+def part_bytes(method: str, options: int) -> int:
+    """The most bytes of records one part holds: whole records within ``MAX_RECEIPT_BYTES``."""
+    size = DIGEST_BYTES + choice_width(method, options)
+    return MAX_RECEIPT_BYTES // size * size
+
+
+def most_votes(method: str, options: int) -> int:
+    """The most votes a decision of this kind can count, in ``MAX_PARTS`` parts."""
+    return MAX_PARTS * (part_bytes(method, options) // (DIGEST_BYTES + choice_width(method, options)))
+
+
+def split(records: bytes, method: str, options: int) -> list[bytes]:
+    """Sorted records cut into parts of whole records, each as full as it may be."""
+    step = part_bytes(method, options)
+    return [records[i : i + step] for i in range(0, len(records), step)]
+
+
+def in_parts(decision: Decision, records: bytes) -> tuple[list[DecisionPart], Decision]:
+    """The parts a decision's ``records`` make and the decision that follows them (``parts``,
+    ``cast``, no receipts of its own); ``decision`` as its author counted it, records inline."""
+    options = len(decision.options)
+    chunks = split(records, decision.method, options)
+    if len(chunks) > MAX_PARTS:
+        raise ValueError(f"{len(chunks)} parts: a decision has at most {MAX_PARTS}")
+    parts = []
+    for number, chunk in enumerate(chunks, 1):
+        counts, _ = tally(decision.method, options, chunk)
+        parts.append(DecisionPart(ballot=decision.ballot, part=number, method=decision.method, options=options,
+                                  counts=counts, receipts=chunk))  # fmt: skip
+    size = DIGEST_BYTES + choice_width(decision.method, options)
+    whole = msgspec.structs.replace(decision, receipts=b"", parts=len(parts), cast=len(records) // size)
+    return parts, whole
+
+
+def _bad_part(message: str, field: str) -> DecodeFailure:
+    return DecodeFailure(Code.BAD_DECISION, message, f"body.{field}")
+
+
+def check_part(body: DecisionPart) -> None:
+    """One part by itself (DecodeFailure ``bad_decision``): its records and its counts."""
+    if body.method == "for_against_abstain":
+        if body.options:
+            raise _bad_part("a for/against/abstain ballot has no options", "options")
+        if len(body.counts) != 3:
+            raise _bad_part("a for/against/abstain part counts three choices", "counts")
+    else:
+        if not 2 <= body.options <= MAX_OPTIONS:
+            raise _bad_part(f"an approval or ranked ballot has 2 to {MAX_OPTIONS} options", "options")
+        if len(body.counts) != body.options:
+            raise _bad_part("a part counts each option", "counts")
+    try:
+        counts, _ = tally(body.method, body.options, body.receipts)
+    except ValueError as exc:
+        raise _bad_part(str(exc), "receipts") from None
+    if counts != list(body.counts):
+        raise _bad_part(f"the counts {list(body.counts)} are not those of the part's receipts, {counts}", "counts")
+
+
+def _not_whole(message: str, field: str) -> ChainFailure:
+    """The whole does not add up: ``bad_decision``, as a check across envelopes."""
+    return ChainFailure(Code.BAD_DECISION, message, f"body.{field}")
+
+
+def _missing(message: str) -> ChainFailure:
+    return ChainFailure(Code.MISSING_PART, message, "body.parts")
+
+
+def places(decision: Envelope) -> range:
+    """The sequence numbers of a decision's parts in its author's log (empty: none)."""
+    body = decision.payload.body
+    assert isinstance(body, Decision)
+    return range(decision.seq - body.parts, decision.seq)
+
+
+def check_parts(decision: Envelope, held: Sequence[Envelope | None]) -> bytes:
+    """The whole of a decision in parts, given what is held at each of its :func:`places`
+    (None: not held); returns every record, in order. Raises ChainFailure ``missing_part``
+    (a part not held, or another envelope in its place), ``wrong_part`` (a part of another
+    decision there) or ``bad_decision`` (the whole does not add up)."""
+    body = decision.payload.body
+    assert isinstance(body, Decision)
+    where = places(decision)
+    if len(held) != len(where):
+        raise ValueError("one envelope (or None) for each place")
+    options = len(body.options)
+    counts = [0] * len(body.counts)
+    records: list[bytes] = []
+    last = b""
+    for number, (seq, part) in enumerate(zip(where, held, strict=True), 1):
+        if part is None:
+            raise _missing(f"part {number} of {body.parts} is not held (seq {seq} of its author's log)")
+        chunk = part.payload.body
+        if not isinstance(chunk, DecisionPart) or part.author != decision.author or part.seq != seq:
+            raise _missing(f"part {number} of {body.parts} is not at seq {seq} of its author's log, where "
+                           f"a decision's parts are: just before it")  # fmt: skip
+        if chunk.ballot != body.ballot or chunk.part != number:
+            raise ChainFailure(Code.WRONG_PART, f"the envelope at seq {seq} is part {chunk.part} of ballot "
+                               f"{chunk.ballot.hex()}, not part {number} of this one", "body.parts")  # fmt: skip
+        if (chunk.method, chunk.options) != (body.method, options):
+            raise ChainFailure(Code.WRONG_PART, f"part {number} reads its records as {chunk.method} with "
+                               f"{chunk.options} options, not as this decision", "body.parts")  # fmt: skip
+        if chunk.receipts[:DIGEST_BYTES] <= last:
+            raise _not_whole(f"part {number}'s first record is not after part {number - 1}'s last: the records "
+                            "run in order across parts, no digest twice", "parts")  # fmt: skip
+        last = chunk.receipts[-(DIGEST_BYTES + choice_width(body.method, options)) :][:DIGEST_BYTES]
+        counts = [a + b for a, b in zip(counts, chunk.counts, strict=True)]
+        records.append(chunk.receipts)
+    whole = b"".join(records)
+    cast = len(whole) // (DIGEST_BYTES + choice_width(body.method, options))
+    if cast != body.cast:
+        raise _not_whole(f"the parts hold {cast} votes, not the {body.cast} the decision counted", "cast")
+    if counts != list(body.counts):
+        raise _not_whole(f"the counts {list(body.counts)} are not those of the parts, {counts}", "counts")
+    if body.method == "ranked" and body.selection is None and quorate(cast, body.electorate, body.rules.quorum):
+        try:
+            check_outcome(body, *decide_ranked(whole_decision(body, whole), cast))
+        except DecodeFailure as exc:
+            raise ChainFailure(exc.code, exc.message, exc.field) from None
+    return whole
+
+
+def whole_decision(body: Decision, records: bytes) -> Decision:
+    """A decision in parts as one, its receipts the whole's (for counting and finding a
+    receipt; never encoded)."""
+    return msgspec.structs.replace(body, receipts=records) if body.parts else body

@@ -46,6 +46,7 @@ from protocol.merkle import root
 from protocol.views import payload_view
 from tests.factories import T0, charter, genesis, key, next_envelope, profile
 from tests.protocol.golden_member_keys import MEMBER_KEY_NAMES, member_keys_vectors
+from tests.protocol.golden_parts import PARTS_NAMES, parts_bundles, parts_vectors
 
 LABELS = ("national", "north", "south", "national-2")
 
@@ -387,6 +388,7 @@ def _bundles(keys: dict[str, SigningKey], gen: Envelope, chartered: Envelope) ->
         ("created_goes_back", [one, two, earlier], [(2, "bad_chain")]),
         ("future_timestamp", [one, two, future], [(2, "future_timestamp")]),
         ("first_is_not_seq_1", [two, three], [(0, "bad_chain"), (1, "bad_chain")]),
+        *parts_bundles(south, fed),
     ]
     return [
         {"name": name, "now_ms": T0 + 3_600_000, "bundle": write_bundle([e.raw for e in items]).hex(),
@@ -418,6 +420,7 @@ def build() -> dict[str, Any]:
     campaigns = _campaigns(south, fed, elections[-1])
     authority = _authority(national, north)
     member_keys = member_keys_vectors(national, authority[0].id, authority[-1])
+    in_parts = parts_vectors(national, authority[0].id, member_keys[-1])
     return {
         "description": (
             "branchnet protocol version 1 golden vectors (docs/protocol.md). Keys: the RFC 8032 seed of each "
@@ -444,6 +447,7 @@ def build() -> dict[str, Any]:
             *(_entry(name, "south", e) for name, e in zip(CAMPAIGN_NAMES, campaigns, strict=True)),
             *(_entry(name, "national", e) for name, e in zip(AUTHORITY_NAMES, authority, strict=True)),
             *(_entry(name, "national", e) for name, e in zip(MEMBER_KEY_NAMES, member_keys, strict=True)),
+            *(_entry(name, "national", e) for name, e in zip(PARTS_NAMES, in_parts, strict=True)),
         ],
         "rejections_description": (
             "Envelopes that must be refused, each with the code (docs/protocol.md section 10) and, where one "
@@ -453,8 +457,9 @@ def build() -> dict[str, Any]:
         "bundles_description": (
             "Bundles checked as logs (section 7) at the clock now_ms: each failure by the index of the envelope "
             "in the bundle and its code; an empty list means every envelope holds. Across envelopes: a "
-            "decision against the roll it names (wrong_roll) and a second decision by one author on one ballot "
-            "(decision_twice: the first counts)."
+            "decision against the roll it names (wrong_roll), a decision in parts against its parts "
+            "(missing_part, wrong_part), and a second decision by one author on one ballot (decision_twice: the "
+            "first counts)."
         ),
         "bundles": _bundles(keys, gen, chartered),
     }

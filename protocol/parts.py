@@ -114,6 +114,22 @@ def check_parts(decision: Envelope, held: Sequence[Envelope | None]) -> bytes:
     (None: not held); returns every record, in order. Raises ChainFailure ``missing_part``
     (a part not held, or another envelope in its place), ``wrong_part`` (a part of another
     decision there) or ``bad_decision`` (the whole does not add up)."""
+    whole = gather(decision, held)
+    body = decision.payload.body
+    assert isinstance(body, Decision)
+    if body.method == "ranked" and body.selection is None and quorate(body.cast or 0, body.electorate,
+                                                                      body.rules.quorum):  # fmt: skip
+        try:
+            check_outcome(body, *decide_ranked(whole_decision(body, whole), body.cast or 0))
+        except DecodeFailure as exc:
+            raise ChainFailure(exc.code, exc.message, exc.field) from None
+    return whole
+
+
+def gather(decision: Envelope, held: Sequence[Envelope | None]) -> bytes:
+    """Every record of a decision in parts, in order, with every check of :func:`check_parts`
+    but a ranked ballot's count (for a decision already checked: a voter's receipt, a count
+    shown to people)."""
     body = decision.payload.body
     assert isinstance(body, Decision)
     where = places(decision)
@@ -148,11 +164,6 @@ def check_parts(decision: Envelope, held: Sequence[Envelope | None]) -> bytes:
         raise _not_whole(f"the parts hold {cast} votes, not the {body.cast} the decision counted", "cast")
     if counts != list(body.counts):
         raise _not_whole(f"the counts {list(body.counts)} are not those of the parts, {counts}", "counts")
-    if body.method == "ranked" and body.selection is None and quorate(cast, body.electorate, body.rules.quorum):
-        try:
-            check_outcome(body, *decide_ranked(whole_decision(body, whole), cast))
-        except DecodeFailure as exc:
-            raise ChainFailure(exc.code, exc.message, exc.field) from None
     return whole
 
 

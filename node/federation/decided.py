@@ -10,7 +10,7 @@ from typing import Protocol
 from node.storage.envelopes import EnvelopeStore
 from protocol import Decision, Envelope
 from protocol.envelope import reopen
-from protocol.parts import check_parts, places, whole_decision
+from protocol.parts import gather, places, whole_decision
 
 
 class Holding(Protocol):
@@ -28,10 +28,11 @@ async def held_parts(envelopes: EnvelopeStore, decision: Envelope) -> list[Envel
 
 
 async def whole(node: Holding, decision: Envelope) -> Decision:
-    """The decision with every receipt record it counted (its own, or its parts'). A part not
+    """The decision with every receipt record it counted (its own, or its parts'), read from
+    its parts without counting it again (it was, when it was signed or taken in). A part not
     held (never, on a node that took the decision in) raises the protocol's ``missing_part``."""
     body = decision.payload.body
     assert isinstance(body, Decision)
     if not body.parts:
         return body
-    return whole_decision(body, check_parts(decision, await held_parts(node.envelopes, decision)))
+    return whole_decision(body, gather(decision, await held_parts(node.envelopes, decision)))

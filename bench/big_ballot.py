@@ -103,7 +103,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         a, officer, ballot_id, receipts = await setup(Path(tmp) / "a", args.members, args.voters)
-        print(f"setup: {args.members:,} members, {len(receipts):,} ranked votes ({time.perf_counter() - started:.1f} s)")
+        took = time.perf_counter() - started
+        print(f"setup: {args.members:,} members, {len(receipts):,} ranked votes ({took:.1f} s)")
         b = None
         try:
             t0 = time.perf_counter()

@@ -34,8 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .audit_index import Fact, Index, MemoryIndex, link_of
-from .audit_index import held_parts
+from .audit_index import Fact, Index, MemoryIndex, held_parts, link_of
 from .audit_index import shared as _shared
 from .audit_members import members_signatures
 from .ballots import FirstDecisions, check_against_roll, votes_counted
@@ -51,8 +50,9 @@ from .models import (
     Envelope,
     ForkProof,
     Roll,
+    SelectionResult,
 )
-from .parts import check_parts, whole_decision
+from .parts import check_parts, signed_whole
 from .rolls import IMPLAUSIBLE_ROLL, RECENT_DECISIONS, roll_problem
 from .selections import Signed, judge_selection
 from .trust import STRUCTURAL, Trust, cut_code
@@ -440,19 +440,18 @@ def _signed(e: Envelope) -> Signed:
     return Signed(e.id, e.author, e.payload.created, e.payload.body)
 
 
-def _bundles(index: Index, decisions: Iterable[Envelope]) -> Iterator[Signed]:
-    """Branches' bundles as counted: one in parts with every record of its parts, one whose
-    parts the set does not hold left out (its ``missing_part`` is reported with decisions)."""
-    for e in decisions:
+def _wholes(index: Index, envelopes: Iterable[Envelope]) -> Iterator[Signed]:
+    """Bundles and results as counted: one in parts with every record or bundle of its parts;
+    a bundle whose parts the set does not hold left out (its ``missing_part`` is reported with
+    decisions), a result's kept with why (its recount says so)."""
+    for e in envelopes:
         body = e.payload.body
-        if isinstance(body, Decision) and body.parts:
-            try:
-                records = check_parts(e, held_parts(index, e))
-            except ProtocolError:
-                continue
-            yield Signed(e.id, e.author, e.payload.created, whole_decision(body, records))
-        else:
+        if not isinstance(body, Decision | SelectionResult) or not body.parts:
             yield _signed(e)
+            continue
+        whole = signed_whole(e, held_parts(index, e))
+        if whole.unread is None or isinstance(body, SelectionResult):
+            yield whole
 
 
 def _judge_selections(index: Index, trust: Trust, report: Report, part: tuple[int, int]) -> None:
@@ -461,7 +460,7 @@ def _judge_selections(index: Index, trust: Trust, report: Report, part: tuple[in
     (:func:`protocol.selections.judge_selection`)."""
     admits = _admits(trust)
     for selection in filter(admits, _shared(index, "selection", part)):
-        found_parts = {kind: list(_bundles(index, filter(admits, index.accepted((kind,), ref=selection.id))))
+        found_parts = {kind: list(_wholes(index, filter(admits, index.accepted((kind,), ref=selection.id))))
                 for kind in SELECTION_PARTS}  # fmt: skip
         children = set(trust.children_at(selection.author, selection.payload.created))
         held = found_parts

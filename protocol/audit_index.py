@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
 from .chain import Link
-from .parts import places
 from .models import (
     Aggregate,
     BallotPaper,
@@ -30,6 +29,7 @@ from .models import (
     Nomination,
     SelectionResult,
 )
+from .parts import places
 
 
 class Fact(NamedTuple):

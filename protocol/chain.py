@@ -19,8 +19,8 @@ import msgspec
 from .ballots import check_against_roll, repeated_decisions
 from .envelope import open_envelope
 from .errors import ChainFailure, Code, DecodeFailure, ProtocolError
-from .models import Decision, Envelope, ForkProof, Quota
-from .parts import check_parts, places
+from .models import Decision, Envelope, ForkProof, Quota, SelectionResult
+from .parts import check_parts, gather_bundles, places
 from .quota import charge
 
 MAX_FUTURE_MS = 5 * 60 * 1000
@@ -186,20 +186,22 @@ class LogReport:
 def _across(accepted: list[Envelope], index_of: dict[bytes, int]) -> list[Failure]:
     """The checks between envelopes of one set: a decision against its roll where the set
     holds it (``wrong_roll``), a decision in parts against its parts (``missing_part`` where
-    the set lacks one, :func:`protocol.parts.check_parts`), and a second decision on one
-    ballot (``decision_twice``)."""
+    the set lacks one, :func:`protocol.parts.check_parts`) and a result in parts against its
+    parts (:func:`protocol.parts.gather_bundles`), and a second decision on one ballot
+    (``decision_twice``)."""
     held = {env.id: env for env in accepted}
     at = {(env.author, env.seq): env for env in accepted}
     failures = []
     for env in accepted:
         body = env.payload.body
-        if not isinstance(body, Decision):
-            continue
         try:
-            if body.roll in held:
-                check_against_roll(env, held[body.roll])
-            if body.parts:
-                check_parts(env, [at.get((env.author, seq)) for seq in places(env)])
+            if isinstance(body, Decision):
+                if body.roll in held:
+                    check_against_roll(env, held[body.roll])
+                if body.parts:
+                    check_parts(env, [at.get((env.author, seq)) for seq in places(env)])
+            elif isinstance(body, SelectionResult) and body.parts:
+                gather_bundles(env, [at.get((env.author, seq)) for seq in places(env)])
         except ProtocolError as exc:
             failures.append(Failure(index_of[env.id], env.id, exc))
     for env in repeated_decisions(accepted):

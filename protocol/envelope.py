@@ -38,6 +38,7 @@ from .models import (
     KeyRotation,
     Mandate,
     Payload,
+    ResultPart,
     Rules,
     RulesChange,
     Selection,
@@ -148,8 +149,8 @@ def _check_header(payload: Payload) -> None:
 
 
 # Kinds whose bodies have rules of their own to check (the rest: the schema says it all).
-_CHECKED = (Genesis, Charter, KeyRotation, Decision, DecisionPart, AgendaItem, Composite, Mandate, Aggregate, Campaign, Selection,
-            BallotPaper, SelectionResult, ForkProof, RulesChange, Freeze)  # fmt: skip
+_CHECKED = (Genesis, Charter, KeyRotation, Decision, DecisionPart, AgendaItem, Composite, Mandate, Aggregate,
+            Campaign, Selection, BallotPaper, SelectionResult, ResultPart, ForkProof, RulesChange, Freeze)  # fmt: skip
 
 
 def check_rules(rules: Rules) -> None:
@@ -203,7 +204,7 @@ def _check_body(payload: Payload, body: Body) -> None:
             check_part(body)
         case AgendaItem() | Composite() | Mandate() | Aggregate() | Campaign():
             check_alone(body)
-        case Selection() | BallotPaper() | SelectionResult():
+        case Selection() | BallotPaper() | SelectionResult() | ResultPart():
             check_selection_alone(body)
         case ForkProof():
             from .chain import verify_fork_proof  # chain imports this module

@@ -63,6 +63,7 @@ from protocol.models_elections import (
     Candidates,
     Nomination,
     Places,
+    ResultPart,
     Round,
     Selection,
     SelectionMethod,
@@ -105,11 +106,13 @@ from protocol.models_upward import (
 
 Body = (Genesis | Charter | Revocation | KeyRotation | NodeProfile | ForkProof | Roll | Decision | Submission
         | AgendaItem | Ruling | Composite | Consent | Delegates | Mandate | Aggregate | Campaign | Pledge | Selection
-        | Nomination | BallotPaper | SelectionResult | Withdrawal | Freeze | RulesChange | DecisionPart)  # fmt: skip
+        | Nomination | BallotPaper | SelectionResult | Withdrawal | Freeze | RulesChange | DecisionPart
+        | ResultPart)  # fmt: skip
 KINDS: tuple[str, ...] = ("genesis", "charter", "revocation", "key_rotation", "node_profile", "fork_proof", "roll",
                           "decision", "submission", "agenda_item", "ruling", "composite", "consent", "delegates",
                           "mandate", "aggregate", "campaign", "pledge", "selection", "nomination", "ballot_paper",
-                          "selection_result", "withdrawal", "freeze", "rules_change", "decision_part")  # fmt: skip
+                          "selection_result", "withdrawal", "freeze", "rules_change", "decision_part",
+                          "result_part")  # fmt: skip
 
 
 class Payload(_Object, frozen=True):
@@ -180,6 +183,7 @@ TAG_OF: dict[type, str] = {
         Freeze,
         RulesChange,
         DecisionPart,
+        ResultPart,
     )
 }
 assert tuple(TAG_OF.values()) == KINDS
@@ -243,6 +247,7 @@ __all__ = [
     "Position",
     "Quota",
     "Ratio",
+    "ResultPart",
     "Revocation",
     "Roll",
     "Round",

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from protocol.model_base import Hash, Name, Text, TimeMs, _Body, _intern, _Object
-from protocol.models_decisions import MAX_OPTIONS, Count
+from protocol.models_decisions import MAX_OPTIONS, MAX_PARTS, Count, PartCount
 from protocol.models_keys import SignedConsent
 
 SelectionMethod = Literal["stv", "meek"]
@@ -95,3 +95,15 @@ class SelectionResult(_Body, frozen=True, tag="selection_result"):
     winners: Places
     order: Places = []
     balanced: Places = []
+    # A result in parts (protocol.parts): the bundles it cites are listed by the ``parts``
+    # envelopes just before it in its author's log; its own ``bundles`` are then empty.
+    parts: PartCount = 0
+
+
+class ResultPart(_Body, frozen=True, tag="result_part"):
+    """One part of the bundles a selection result cites (protocol.parts): part ``part`` (from
+    1) of the result for ``selection`` that follows the parts in its author's log."""
+
+    selection: Hash
+    part: Annotated[int, Meta(ge=1, le=MAX_PARTS)]
+    bundles: Annotated[list[Hash], Meta(min_length=1, max_length=MAX_BUNDLES)]

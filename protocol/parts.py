@@ -1,5 +1,7 @@
 """A decision in parts: a ballot whose receipt records do not fit one envelope
-(docs/protocol.md section 6, `decision_part`; docs/decisions.md, "Decisions in parts").
+(docs/protocol.md section 6, `decision_part`; docs/decisions.md, "Decisions in parts"); and a
+selection result in parts, citing more bundles than one envelope lists (`result_part`, the
+same way, at the end of this module).
 
 Its author signs the records in **parts** of at most ``MAX_RECEIPT_BYTES`` each, whole records
 in order, as ``decision_part`` envelopes numbered from 1, and then, as the very next envelope
@@ -31,8 +33,19 @@ from collections.abc import Sequence
 import msgspec
 
 from .ballots import DIGEST_BYTES, check_outcome, choice_width, decide_ranked, quorate, tally
-from .errors import ChainFailure, Code, DecodeFailure
-from .models import MAX_OPTIONS, MAX_PARTS, MAX_RECEIPT_BYTES, Decision, DecisionPart, Envelope
+from .errors import ChainFailure, Code, DecodeFailure, ProtocolError
+from .models import (
+    MAX_BUNDLES,
+    MAX_OPTIONS,
+    MAX_PARTS,
+    MAX_RECEIPT_BYTES,
+    Decision,
+    DecisionPart,
+    Envelope,
+    ResultPart,
+    SelectionResult,
+)
+from .selections import Signed
 
 
 def part_bytes(method: str, options: int) -> int:
@@ -102,11 +115,12 @@ def _missing(message: str) -> ChainFailure:
     return ChainFailure(Code.MISSING_PART, message, "body.parts")
 
 
-def places(decision: Envelope) -> range:
-    """The sequence numbers of a decision's parts in its author's log (empty: none)."""
-    body = decision.payload.body
-    assert isinstance(body, Decision)
-    return range(decision.seq - body.parts, decision.seq)
+def places(whole: Envelope) -> range:
+    """The sequence numbers of a decision's or a selection result's parts in its author's
+    log (empty: none)."""
+    body = whole.payload.body
+    assert isinstance(body, Decision | SelectionResult)
+    return range(whole.seq - body.parts, whole.seq)
 
 
 def check_parts(decision: Envelope, held: Sequence[Envelope | None]) -> bytes:
@@ -171,3 +185,66 @@ def whole_decision(body: Decision, records: bytes) -> Decision:
     """A decision in parts as one, its receipts the whole's (for counting and finding a
     receipt; never encoded)."""
     return msgspec.structs.replace(body, receipts=records) if body.parts else body
+
+
+# --- a selection result citing more bundles than one envelope lists -----------------------------
+
+
+def result_in_parts(result: SelectionResult) -> tuple[list[ResultPart], SelectionResult]:
+    """The parts listing a result's bundles (``MAX_BUNDLES`` each) and the result that follows
+    them (``parts``, no bundles of its own)."""
+    chunks = [result.bundles[i : i + MAX_BUNDLES] for i in range(0, len(result.bundles), MAX_BUNDLES)]
+    if len(chunks) > MAX_PARTS:
+        raise ValueError(f"{len(chunks)} parts: a result has at most {MAX_PARTS}")
+    parts = [ResultPart(selection=result.selection, part=n, bundles=c) for n, c in enumerate(chunks, 1)]
+    return parts, msgspec.structs.replace(result, bundles=[], parts=len(parts))
+
+
+def gather_bundles(result: Envelope, held: Sequence[Envelope | None]) -> list[bytes]:
+    """Every bundle a result in parts cites, in order, given what is held at each of its
+    :func:`places`. Raises ChainFailure ``missing_part``, ``wrong_part`` or ``bad_selection``
+    (the bundles not in order across parts)."""
+    body = result.payload.body
+    assert isinstance(body, SelectionResult)
+    where = places(result)
+    if len(held) != len(where):
+        raise ValueError("one envelope (or None) for each place")
+    bundles: list[bytes] = []
+    for number, (seq, part) in enumerate(zip(where, held, strict=True), 1):
+        if part is None:
+            raise _missing(f"part {number} of {body.parts} is not held (seq {seq} of its author's log)")
+        chunk = part.payload.body
+        if not isinstance(chunk, ResultPart) or part.author != result.author or part.seq != seq:
+            raise _missing(f"part {number} of {body.parts} is not at seq {seq} of its author's log, where "
+                           f"a result's parts are: just before it")  # fmt: skip
+        if chunk.selection != body.selection or chunk.part != number:
+            raise ChainFailure(Code.WRONG_PART, f"the envelope at seq {seq} is part {chunk.part} of the result "
+                               f"of selection {chunk.selection.hex()[:16]}, not part {number} of this one",
+                               "body.parts")  # fmt: skip
+        if bundles and chunk.bundles[0] <= bundles[-1]:
+            raise ChainFailure(Code.BAD_SELECTION, f"part {number}'s first bundle is not after part "
+                               f"{number - 1}'s last: the bundles are listed once each, sorted, across parts",
+                               "body.parts")  # fmt: skip
+        bundles += chunk.bundles
+    return bundles
+
+
+def whole_result(body: SelectionResult, bundles: list[bytes]) -> SelectionResult:
+    """A result in parts as one, citing every bundle of its parts (for its recount; never
+    encoded)."""
+    return msgspec.structs.replace(body, bundles=bundles, parts=0) if body.parts else body
+
+
+def signed_whole(envelope: Envelope, held: Sequence[Envelope | None]) -> Signed:
+    """An envelope as the selection checks read it: a decision (a bundle) or a result in parts
+    with every record or bundle of its parts (``held`` at its :func:`places`), or, where they
+    do not gather, as signed with why (``unread``: it is not counted)."""
+    body = envelope.payload.body
+    try:
+        if isinstance(body, Decision) and body.parts:
+            body = whole_decision(body, gather(envelope, held))
+        elif isinstance(body, SelectionResult) and body.parts:
+            body = whole_result(body, gather_bundles(envelope, held))
+    except ProtocolError as exc:
+        return Signed(envelope.id, envelope.author, envelope.payload.created, body, f"{exc.code}: {exc.message}")
+    return Signed(envelope.id, envelope.author, envelope.payload.created, body)

@@ -30,7 +30,7 @@ from fractions import Fraction
 from .ballots import ranked_election
 from .counting import MEEK_UNIT, RON, UNIT, CountError, Election, Result, balance, ordered_list
 from .errors import Code, DecodeFailure
-from .models import MAX_OPTIONS, BallotPaper, Decision, Nomination, Round, Selection, SelectionResult
+from .models import MAX_OPTIONS, BallotPaper, Decision, Nomination, ResultPart, Round, Selection, SelectionResult
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,17 @@ class Signed:
     author: bytes
     created: int
     body: object
+    # A result or bundle in parts whose parts do not gather (protocol.parts): why, as
+    # "code: message"; it is then not counted.
+    unread: str | None = None
 
 
-def check_alone(body: Selection | BallotPaper | SelectionResult) -> None:
+def check_alone(body: Selection | BallotPaper | SelectionResult | ResultPart) -> None:
     """Rules each of these keeps by itself; DecodeFailure ``bad_selection`` naming the field."""
+    if isinstance(body, ResultPart):
+        if body.bundles != sorted(set(body.bundles)):
+            raise _bad("the bundles are listed once each, sorted", "bundles")
+        return
     if isinstance(body, Selection):
         if body.voting_close <= body.nominations_close:
             raise _bad("voting closes after nominations close", "voting_close")
@@ -56,6 +63,8 @@ def check_alone(body: Selection | BallotPaper | SelectionResult) -> None:
     else:
         if body.bundles != sorted(set(body.bundles)):
             raise _bad("the bundles are listed once each, sorted", "bundles")
+        if body.parts and body.bundles:
+            raise _bad("a result in parts lists its bundles in its parts, not itself", "bundles")
         if len(set(body.winners)) != len(body.winners):
             raise _bad("a winner is named twice", "winners")
 
@@ -177,6 +186,8 @@ def recount(published: Signed, selection_id: bytes, selection: Selection, paper_
     the count is exactly the one these bundles give."""
     body = published.body
     assert isinstance(body, SelectionResult)
+    if published.unread is not None:
+        return [published.unread]  # its parts are not all held, or not in place: not counted
     held = list(held)
     by_id = {b.id: b for b in held}
     findings: list[str] = []

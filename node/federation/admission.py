@@ -20,7 +20,6 @@ from protocol import ChainFailure, Code, Decision, Envelope, Head, Roll, Trust
 from protocol.ballots import check_against_roll
 from protocol.envelope import reopen
 from protocol.member_keys import consent_problem, participation_problem
-from protocol.parts import check_parts, places
 from protocol.models import (
     AgendaItem,
     Aggregate,
@@ -32,6 +31,7 @@ from protocol.models import (
     Revocation,
     RulesChange,
 )
+from protocol.parts import check_parts, places
 
 ROLLS_KEPT = 65_536  # where the latest rolls are, for their decisions' check (about 6 MB)
 

@@ -1,7 +1,8 @@
-"""A decision as counted: one in parts (protocol.parts) read with every record of its parts,
-which are the envelopes just before it in its author's log (held wherever it is: a node holds
-every earlier envelope of a log). What counts a ranked decision for people, finds a voter's
-receipt, or counts a selection's bundles reads decisions through this."""
+"""A decision or a selection result as counted: one in parts (protocol.parts) read with every
+record or bundle of its parts, which are the envelopes just before it in its author's log
+(held wherever it is: a node holds every earlier envelope of a log). What counts a ranked
+decision for people, finds a voter's receipt, or counts a selection's bundles and result
+reads them through this."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Protocol
 from node.storage.envelopes import EnvelopeStore
 from protocol import Decision, Envelope
 from protocol.envelope import reopen
-from protocol.parts import gather, places, whole_decision
+from protocol.parts import gather, places, signed_whole, whole_decision
+from protocol.selections import Signed
 
 
 class Holding(Protocol):
@@ -19,7 +21,7 @@ class Holding(Protocol):
 
 
 async def held_parts(envelopes: EnvelopeStore, decision: Envelope) -> list[Envelope | None]:
-    """What is held at each place of a decision's parts, in one read."""
+    """What is held at each place of a decision's or a result's parts, in one read."""
     where = places(decision)
     if not where:
         return []
@@ -36,3 +38,8 @@ async def whole(node: Holding, decision: Envelope) -> Decision:
     if not body.parts:
         return body
     return whole_decision(body, gather(decision, await held_parts(node.envelopes, decision)))
+
+
+async def signed(node: Holding, envelope: Envelope) -> Signed:
+    """A bundle or a result as the selection checks read it (:func:`protocol.parts.signed_whole`)."""
+    return signed_whole(envelope, await held_parts(node.envelopes, envelope))

@@ -40,7 +40,8 @@ from protocol import BallotPaper, Decision, Envelope, Nomination, Selection, Sel
 from protocol import selections as sel
 from protocol.counting import RON
 from protocol.envelope import reopen
-from protocol.models import MAX_OPTIONS
+from protocol.models import MAX_BUNDLES, MAX_OPTIONS
+from protocol.parts import result_in_parts
 
 
 class Electing(Upward, consents.Consenting, Protocol):
@@ -305,7 +306,10 @@ async def publish_result(node: Electing, who: Member, selection_id: bytes, clock
     result = sel.count_selection(selection_id, body, paper.id, view.paper, counted, view.categories)
     once = none_signed(_me(node), "selection_result",
                        lambda b: isinstance(b, SelectionResult) and b.selection == selection_id, published)  # fmt: skip
-    return await node.own_log.append(result, check=once)
+    if len(result.bundles) <= MAX_BUNDLES:
+        return await node.own_log.append(result, check=once)
+    parts, whole = result_in_parts(result)  # more bundles than one envelope lists: in parts, then the result
+    return (await node.own_log.append_all([*parts, whole], check=once))[-1]
 
 
 @dataclass
@@ -321,8 +325,7 @@ async def _gather(node: Electing, selection: Envelope, paper: Envelope) -> _Gath
     body = paper.payload.body
     assert isinstance(body, BallotPaper)
     nominations = await _referring(node, selection.id, "nomination")
-    bundles = [sel.Signed(e.id, e.author, e.payload.created, await decided.whole(node, e))
-               for e in await _referring(node, selection.id, "decision")]  # fmt: skip
+    bundles = [await decided.signed(node, e) for e in await _referring(node, selection.id, "decision")]
     by_id = {n.id: n.payload.body for n in nominations if isinstance(n.payload.body, Nomination)}
     children = _children(node, selection.author, selection.payload.created)
     return _Gathered(body, children, bundles, nominations, sel.categories_of(body, by_id))
@@ -341,6 +344,7 @@ class BundleView:
 class ResultView:
     envelope: Envelope
     findings: list[str]
+    body: SelectionResult  # as counted: one in parts citing every bundle of its parts
 
 
 @dataclass
@@ -366,7 +370,8 @@ async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
         return view
     view.paper = papers[0]
     gathered = await _gather(node, selection, view.paper)
-    results = await _referring(node, selection_id, "selection_result")
+    published = await _referring(node, selection_id, "selection_result")
+    results = [await decided.signed(node, r) for r in published]
     # A judgement reads every bundle; asked again with the same envelopes held, it is the same.
     key = (selection.id, tuple(p.id for p in papers), tuple(n.id for n in gathered.nominations),
            tuple(sorted(b.id for b in gathered.bundles)), tuple(r.id for r in results),
@@ -375,11 +380,12 @@ async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
     if judged is None:
         judged = sel.judge_selection(_signed(selection), [_signed(p) for p in papers],
                                      [_signed(n) for n in gathered.nominations], gathered.bundles,
-                                     [_signed(r) for r in results], gathered.children)  # fmt: skip
+                                     results, gathered.children)  # fmt: skip
         if len(_judgements) >= 256:
             _judgements.pop(next(iter(_judgements)))
         _judgements[key] = judged
-    by_id = {p.id: p for p in papers} | {r.id: r for r in results}
+    by_id = {p.id: p for p in papers}
+    envelopes = {r.id: r for r in published}
     view.paper_findings = judged.paper_findings
     view.later_papers = [(by_id[p.id], why) for p, why in judged.later_papers]
     for b in gathered.bundles:
@@ -387,7 +393,8 @@ async def selection_view(node: Electing, selection_id: bytes) -> SelectionView:
         size = len(gathered.paper.candidates) + 8
         receipts = b.body.receipts if isinstance(b.body, Decision) else b""
         view.bundles.append(BundleView(b.id, b.author, name_of(node, b.author), len(receipts) // size, problem))
-    view.results = [ResultView(by_id[r.id], findings) for r, findings in judged.results]
+    view.results = [ResultView(envelopes[r.id], findings, r.body)  # type: ignore[arg-type]
+                    for r, findings in judged.results]  # fmt: skip
     return view
 
 

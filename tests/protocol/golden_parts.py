@@ -5,13 +5,15 @@ them, and the sets that check as logs with a part left out or out of place."""
 from __future__ import annotations
 
 import hashlib
+
 import msgspec
 
-from protocol import BallotRules, Decision, DecisionPart, Envelope, Ratio, Roll, SigningKey
+from protocol import BallotRules, Decision, DecisionPart, Envelope, Ratio, ResultPart, Roll, SelectionResult, SigningKey
 from protocol.ballots import ranked_choice, records, tally
 from tests.factories import T0, next_envelope
 
-PARTS_NAMES = ("roll_for_parts", "decision_part_1", "decision_part_2", "decision_part_3", "decision_in_parts")
+PARTS_NAMES = ("roll_for_parts", "decision_part_1", "decision_part_2", "decision_part_3", "decision_in_parts",
+               "result_part_1", "result_part_2", "result_in_parts")
 BALLOT = bytes(range(200, 216))
 CANDIDATES = ["Ann", "Bea", "Col"]
 
@@ -43,14 +45,30 @@ def _bodies() -> tuple[Roll, list[DecisionPart], Decision]:
 
 def parts_vectors(national: SigningKey, fed: bytes, last: Envelope) -> list[Envelope]:
     """A decision in parts (docs/protocol.md, `decision_part`): the roll, three parts of three,
-    three and one records, and the decision, each the next envelope of the author's log."""
+    three and one records, and the decision, each the next envelope of the author's log; then
+    a result in parts (`result_part`)."""
     roll, parts, decision = _bodies()
     out = [next_envelope(national, last, roll, fed, created=T0 + 700_000)]
     for i, part in enumerate(parts):
         out.append(next_envelope(national, out[-1], part, fed, created=T0 + 750_000 + i))
     out.append(next_envelope(national, out[-1], msgspec.structs.replace(decision, roll=out[0].id), fed,
                              created=T0 + 750_010))  # fmt: skip
+    for i, body in enumerate(_result_bodies()):
+        out.append(next_envelope(national, out[-1], body, fed, created=T0 + 800_000 + i))
     return out
+
+
+def _result_bodies() -> list[ResultPart | SelectionResult]:
+    """A selection result citing three bundles (ids: SHA-256 of "bundle 1" to "bundle 3",
+    sorted) in two parts of two and one: the parts, then the result (no rounds: what it counted
+    is for the recount, not these vectors)."""
+    selection = hashlib.sha256(b"selection").digest()
+    bundles = sorted(hashlib.sha256(f"bundle {i}".encode()).digest() for i in range(1, 4))
+    parts = [ResultPart(selection=selection, part=1, bundles=bundles[:2]),
+             ResultPart(selection=selection, part=2, bundles=bundles[2:])]  # fmt: skip
+    result = SelectionResult(selection=selection, paper=hashlib.sha256(b"paper").digest(), bundles=[], ballots=30,
+                             quota=0, rounds=[], winners=[], parts=2)  # fmt: skip
+    return [*parts, result]
 
 
 def parts_bundles(south: SigningKey, fed: bytes) -> list[tuple[str, list[Envelope], list[tuple[int, str]]]]:

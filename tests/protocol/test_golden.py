@@ -283,6 +283,21 @@ PINNED = {
         "5163b17e7b20d0c066417b69f8fe3da6fd3795c51ede90514eb3682f2638e95d"
         "cab8fd5a5baeef186f24a688b0311a32e3bf9e7f9d0fbc2bc21043d3599dea00",
     ),
+    "result_part_1": (
+        "4f88e03bec3131ba1177fd5555ef4c24b4039a51a838c1d284aff3789273cd5e",
+        "0a8144d46a283ac6ec6b6dce2ec8a0df96488b01c85e31a36385fbdfe14b2cb7"
+        "6ac0cf940b8dad20e70eaae8abbb9682309bebddc50062f066bc1ef4d712820d",
+    ),
+    "result_part_2": (
+        "01ad4f998e1e5d08aee8979896ab759aaaac033f929fcd4ae913f1dcc0dff04d",
+        "da2a506ba27a77d511c6b0dcbc8dc9e448992abe589c8e46895a4f9798fb8208"
+        "b6a51bfaccdf13a01491e333671fae946f91c20e236a89dfd17bb85a7bded70b",
+    ),
+    "result_in_parts": (
+        "a986fb32ddd1e48646c3487720a0490ba10b2fbfcb79d4b57150ffeb10ad862b",
+        "c310bf0e1678142c6b7215026c7bf09f67d7cfbd3d8ccb8ced9818721ca10a1f"
+        "5efa8f7963487023acab7471d2a3f5a94cfda129eebf8320771b1ef613a7490d",
+    ),
 }
 
 

@@ -35,6 +35,7 @@ from protocol import (
     Pledge,
     ProtocolError,
     Ratio,
+    ResultPart,
     Revocation,
     Roll,
     Round,
@@ -154,13 +155,15 @@ BODY_STRATEGIES: tuple[st.SearchStrategy[Body], ...] = (
                                         elected=st.lists(st.integers(0, 15), max_size=16),
                                         keep=st.lists(st.integers(0, 2**62), max_size=16), note=texts), max_size=4),
               winners=st.lists(st.integers(0, 15), max_size=16), order=st.lists(st.integers(0, 15), max_size=16),
-              balanced=st.lists(st.integers(0, 15), max_size=16)),
+              balanced=st.lists(st.integers(0, 15), max_size=16), parts=st.integers(0, 5_000)),
     st.builds(Withdrawal, notice=keys32, reason=texts),
     st.builds(Freeze, key=keys32, after_seq=st.integers(0, 2**53), until=times, reason=texts),
     st.builds(RulesChange, rules=rules, aggregate=keys32),
     st.builds(DecisionPart, ballot=st.binary(min_size=16, max_size=16), part=st.integers(1, 5_000),
               method=st.sampled_from(["for_against_abstain", "approval", "ranked"]), options=st.integers(0, 16),
               counts=st.lists(st.integers(0, 10_000_000), max_size=16), receipts=st.binary(min_size=1, max_size=200)),
+    st.builds(ResultPart, selection=keys32, part=st.integers(1, 5_000),
+              bundles=st.lists(keys32, min_size=1, max_size=20)),
 )  # fmt: skip
 bodies: st.SearchStrategy[Body] = st.one_of(BODY_STRATEGIES)
 payloads = st.builds(

@@ -11,10 +11,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from node.errors import BadInput, NodeError
-from node.federation import ballots, motions, participations, upward
+from node.federation import ballots, decided, motions, participations, upward
 from node.federation import submissions as subm
 from node.federation.elections import DELEGATES, SELECTION
-from node.federation import decided
 from node.federation.results import count_for_people
 from node.rules.member_keys import site_of
 from node.rules.motions import paragraphs, word_diff

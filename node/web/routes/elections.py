@@ -24,7 +24,7 @@ from node.web.routes.ballots import BallotView, ParticipationIn, SigningOptionsV
 from node.web.routes.federation import Appended
 from node.web.routes.upward import HexId, Time, appended, id_param
 from node.web.routing import Query, Route
-from protocol import BallotPaper, Nomination, Selection, SelectionResult, node_id_text
+from protocol import BallotPaper, Nomination, Selection, node_id_text
 from protocol.counting import RON
 
 Contest = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -217,8 +217,8 @@ def report_of(node: el.Electing, v: el.SelectionView) -> SelectionReport:
     assert paper is None or isinstance(paper, BallotPaper)
     results = []
     for r in v.results:
-        body = r.envelope.payload.body
-        assert isinstance(body, SelectionResult) and paper is not None
+        body = r.body
+        assert paper is not None
         rounds = rounds_for_people(body, paper, v.selection.method)
         winners = el.names_of(list(body.winners), paper)
         results.append(ResultView(r.envelope.id.hex(), body.ballots, [b.hex() for b in body.bundles],

@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from node.errors import Conflict
-from node.federation import ballots, judging, motions
+from node.federation import ballots, decided, judging, motions
 from node.federation import campaigns as camp
 from node.federation import elections as el
 from node.federation import upward as steps
@@ -84,7 +84,15 @@ async def test_a_branch_elects_its_delegates_and_they_replace_the_officers_recor
     assert held is not None and open_envelope(held).payload.body == body
 
 
-async def test_a_regional_selection_is_counted_from_every_branch_and_recounted_everywhere(fed: Federation) -> None:
+@pytest.mark.parametrize("in_parts", [False, True], ids=["one_envelope", "in_parts"])
+async def test_a_regional_selection_is_counted_from_every_branch_and_recounted_everywhere(
+    fed: Federation, in_parts: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if in_parts:  # a result citing more bundles than one envelope lists (1,500; here one): in parts
+        import protocol.parts
+
+        monkeypatch.setattr(el, "MAX_BUNDLES", 1)
+        monkeypatch.setattr(protocol.parts, "MAX_BUNDLES", 1)
     north, clock = fed["north"], fed.clock
     now = clock.ms()
     selection = await el.publish_selection(north.node, north.officer, "Regional committee", 2,
@@ -128,6 +136,12 @@ async def test_a_regional_selection_is_counted_from_every_branch_and_recounted_e
     await fed.sync()
     body = result.payload.body
     assert isinstance(body, SelectionResult)
+    if in_parts:  # four parts of one bundle each, just before the result in North's log
+        assert body.parts == 4 and body.bundles == []
+        held = await north.node.envelopes.range(north.node.key.public, result.seq - 5, 4)
+        assert [open_envelope(raw).kind for raw in held] == ["result_part"] * 4
+        body = (await decided.signed(north.node, result)).body  # type: ignore[assignment]
+        assert isinstance(body, SelectionResult) and body.parts == 0
     assert body.ballots == 18 and len(body.bundles) == 4
     assert body.winners == [3, 0] and body.order == [3, 0] and body.balanced == [3, 0]  # Dev, then Ann
     # Every node holds the same result and its own recount of the cited bundles agrees.
@@ -135,6 +149,8 @@ async def test_a_regional_selection_is_counted_from_every_branch_and_recounted_e
         view = await el.selection_view(b.node, selection.id)
         assert [(r.envelope.raw, r.findings) for r in view.results] == [(result.raw, [])], b.name
         assert [v.problem for v in view.bundles] == [None] * 4 and view.paper_findings == []
+        assert view.results[0].body == body
+        assert await audited(b.node, clock) == set()  # the audit of what it holds agrees
     # And a recount made here from the envelopes one branch holds, with the protocol alone.
     selby = fed["selby"].node
     bundles = [open_envelope(raw) for raw in await selby.upward.referring(selection.id, "decision")]

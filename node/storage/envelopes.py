@@ -5,10 +5,10 @@ write through these rows inside their transactions; readers (gossip, the API) re
 
 Finding an envelope by id (migration 0010): ids are hashes, and an index kept beside every
 insert dirtied one page of it per stored envelope. The ids of rows up to a watermark are in
-``envelope_ids``; the newer rows (at most about :data:`MERGE_ROWS`) are found through
+``envelope_ids``; the newer rows (at most :data:`MERGE_MOST`) are found through
 :class:`RecentIds`, this process's map of their ids read from the table by rowid; every
-:data:`MERGE_ROWS` rows, :func:`merge_recent_ids` moves them into ``envelope_ids`` in one
-sorted run, inside the writing transaction. Every look-up by id goes through
+:func:`merge_after` rows (32,768, more as the table grows), :func:`merge_recent_ids` moves
+them into ``envelope_ids`` in one sorted run, inside the writing transaction. Every look-up by id goes through
 :func:`rowids_of`, which reads both parts.
 """
 
@@ -43,7 +43,20 @@ def envelope_row(envelope: Envelope, received_at: int, quota: tuple[int, int] | 
 
 
 IDS_WATERMARK = "ids_rowid"  # meta: the ids of rows with rowid <= this are in envelope_ids
-MERGE_ROWS = 32_768  # rows stored after the watermark before their ids are merged (~3 MB here per process)
+# Rows stored after the watermark before their ids are merged: MERGE_ROWS (~3 MB here per
+# process), or one part in MERGE_SHARE of the rows merged already, at most MERGE_MOST (~13 MB).
+# A sorted run of random ids dirties about one page of envelope_ids for each of its ids until
+# the run is several times the index's pages: with 2,000,000 held (22,000 pages) a run of
+# 32,768 dirtied 0.6 pages a row and a stored envelope cost 1.8 times the empty node's
+# (bench/store.py); a run growing with the table keeps it near 0.15.
+MERGE_ROWS = 32_768
+MERGE_SHARE = 16
+MERGE_MOST = 131_072
+
+
+def merge_after(merged: int) -> int:
+    """Rows stored after a watermark of ``merged`` rows before their ids are merged."""
+    return min(MERGE_MOST, max(MERGE_ROWS, merged // MERGE_SHARE))
 _REFRESH_STEP = 5_000
 _INLINE_ROWS = 64  # a refresh of at most this many rows reads inline (no thread hop)
 
@@ -149,7 +162,7 @@ async def _recent_rowids(db: Database, missing: list[bytes], mark: int) -> dict[
 
 
 async def merge_recent_ids(conn: aiosqlite.Connection) -> int:
-    """Inside a write transaction: once :data:`MERGE_ROWS` rows are stored after the watermark,
+    """Inside a write transaction: once :func:`merge_after` rows are stored after the watermark,
     put their ids into ``envelope_ids`` in id order and move the watermark. The rows merged."""
     async with conn.execute("SELECT value FROM meta WHERE key = ?", (IDS_WATERMARK,)) as cursor:
         row = await cursor.fetchone()
@@ -157,7 +170,7 @@ async def merge_recent_ids(conn: aiosqlite.Connection) -> int:
     async with conn.execute("SELECT MAX(rowid) FROM envelopes") as cursor:
         row = await cursor.fetchone()
     top = int(row[0]) if row and row[0] is not None else 0
-    if top - mark < MERGE_ROWS:
+    if top - mark < merge_after(mark):
         return 0
     cursor = await conn.execute(
         "INSERT OR REPLACE INTO envelope_ids (id, row)"
@@ -188,7 +201,7 @@ class EnvelopeStore:
     @staticmethod
     async def by_id_in(conn: aiosqlite.Connection, envelope_id: bytes) -> bytes | None:
         """One envelope by id, read inside the caller's transaction: the merged index, else a
-        scan of the rows stored since its watermark (at most about :data:`MERGE_ROWS`). For
+        scan of the rows stored since its watermark (at most :data:`MERGE_MOST`). For
         checks that are rare (a decision's roll), not for hot paths."""
         async with conn.execute(
             "SELECT e.raw FROM envelope_ids i JOIN envelopes e ON e.rowid = i.row WHERE i.id = ?"

@@ -188,3 +188,12 @@ async def test_a_merge_between_the_reads_is_noticed(
     ids = [r[0] for r in second]
     assert set(await rowids_of(cli, ids)) == set(ids)  # type: ignore[arg-type]
     assert set(ids) <= await merged_ids(server)  # type: ignore[operator]
+
+
+def test_merges_grow_with_the_table() -> None:
+    """A sorted run of random ids dirties a page of envelope_ids for each id until the run is
+    larger than the index: runs grow with what is merged (bench/store.py at 2,000,000), within
+    a bound on the map of recent ids each process keeps."""
+    assert envelopes_module.merge_after(0) == 25  # (this module's small merges)
+    assert envelopes_module.merge_after(2_000_000) == 125_000
+    assert envelopes_module.merge_after(10**8) == envelopes_module.MERGE_MOST

@@ -53,10 +53,17 @@ TIMEOUT_S = 3600.0
 
 
 def serve(directory: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`branchnet serve` (its log, with BENCH_LOG=info, in DIRECTORY/serve.log) and its URL."""
+    log = open(directory / "serve.log", "wb")  # noqa: SIM115 (handed to the child)
+    level = os.environ.get("BENCH_LOG", "warning")
     server = subprocess.Popen([sys.executable, "-m", "node", "serve", "--dir", str(directory)], cwd=ROOT,
-                              env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+                              env={**os.environ, **env, "BRANCHNET_LOG_LEVEL": level}, stdout=subprocess.PIPE,
+                              stderr=log)  # fmt: skip
     assert server.stdout is not None
-    return server, server.stdout.readline().decode().split()[3]
+    while not (line := server.stdout.readline().decode()).startswith("branchnet: listening"):
+        if not line:
+            raise SystemExit(f"the node in {directory} did not start; see its serve.log")
+    return server, line.split()[3]
 
 
 async def held(http: aiohttp.ClientSession, url: str) -> int:
@@ -119,6 +126,8 @@ async def main() -> None:
                         raise SystemExit(f"the new node holds {have:,} of {holds:,}")
                     await asyncio.sleep(0.2)
                 caught_s = time.perf_counter() - t0
+                if os.environ.get("BENCH_LOG"):
+                    print((new_dir / "serve.log").read_text()[-20_000:], file=sys.stderr)
         finally:
             await client.close()
             for process in (national, new):

@@ -218,6 +218,7 @@ class Gossip:
                     name="gossip",
                 )
             )
+            self.engine.reconcile_soon()  # what our peers hold, now: a node just joined or back up catches up
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 import aiosqlite
@@ -286,25 +286,36 @@ class EnvelopeStore:
         return [bytes(r[0]) for r in rows]
 
     async def ranges(
-        self, wants: list[tuple[bytes, int, int]], max_count: int, max_bytes: int
+        self, wants: list[tuple[bytes, int, int]], max_count: int, max_bytes: int, top: Callable[[bytes], int]
     ) -> list[tuple[int, int, bytes]]:
         """For each want ``(author, after, until)`` in order, the held envelopes with
         ``after < seq <= until``, as ``(want index, seq, raw)``; at most ``max_count`` rows and
-        ``max_bytes`` bytes in all (always the first row, whatever its size). One query."""
-        if not wants:
-            return []
-        values = ", ".join("(?, ?, ?, ?)" for _ in wants)
-        params: list[object] = [v for i, (a, after, until) in enumerate(wants) for v in (i, a, after, until)]
-        rows = await self.db.fetchall(
-            f"WITH w(i, author, after, until) AS (VALUES {values}),"
-            " picked AS (SELECT w.i AS i, e.seq AS seq, e.raw AS raw,"
-            " SUM(length(e.raw)) OVER (ORDER BY w.i, e.seq ROWS UNBOUNDED PRECEDING) AS total,"
-            " ROW_NUMBER() OVER (ORDER BY w.i, e.seq) AS n"
-            " FROM w JOIN envelopes e ON e.author = w.author AND e.seq > w.after AND e.seq <= w.until)"
-            " SELECT i, seq, raw FROM picked WHERE (total <= ? OR n = 1) AND n <= ? ORDER BY i, seq",
-            [*params, max_bytes, max_count],
-        )
-        return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+        ``max_bytes`` bytes in all (always the first row, whatever its size).
+
+        Reads only the rows it answers with: an author's log is held whole from seq 1 to its
+        head (``top(author)``; 0 when none), so each want's rows are known before any is read;
+        they are read RANGE_CHUNK at a time until a cap is met. (One query joining every want
+        read every row wanted, then cut: 21 s for one answer with 2,000,000 held.)"""
+        plan: list[tuple[int, bytes, int, int]] = []  # (want, author, after, last)
+        left = max_count
+        for i, (author, after, until) in enumerate(wants):
+            last = min(until, top(author), after + left)
+            if last > after:
+                plan.append((i, author, after, last))
+                left -= last - after
+            if left <= 0:
+                break
+        out: list[tuple[int, int, bytes]] = []
+        size = 0
+        for piece in _pieces(plan, RANGE_CHUNK):
+            one = "SELECT ? AS i, seq, raw FROM envelopes WHERE author = ? AND seq > ? AND seq <= ?"
+            sql = f"SELECT i, seq, raw FROM ({' UNION ALL '.join([one] * len(piece))}) ORDER BY i, seq"
+            for i, seq, raw in await self.db.fetchall(sql, [v for p in piece for v in p]):
+                if out and size + len(raw) > max_bytes:
+                    return out
+                out.append((int(i), int(seq), bytes(raw)))
+                size += len(raw)
+        return out
 
     async def batches(self, size: int = 2000) -> AsyncIterator[list[bytes]]:
         """Every envelope held, by author and sequence, ``size`` at a time (bounded memory)."""
@@ -330,3 +341,23 @@ async def store_genesis(db: Database, envelope: Envelope) -> None:
     async with db.write("envelopes.store_genesis") as conn:
         await conn.execute("INSERT INTO meta (key, value) VALUES ('federation', ?)", (checked.id,))
         await EnvelopeStore.insert(conn, checked, int(time.time() * 1000))
+
+
+RANGE_CHUNK = 256  # rows read in one query while answering a ranges request
+
+
+def _pieces(plan: list[tuple[int, bytes, int, int]], rows: int) -> Iterator[list[tuple[int, bytes, int, int]]]:
+    """The planned ranges, in order, cut into pieces of at most ``rows`` rows each."""
+    piece: list[tuple[int, bytes, int, int]] = []
+    room = rows
+    for i, author, after, last in plan:
+        while last > after:
+            upto = min(last, after + room)
+            piece.append((i, author, after, upto))
+            room -= upto - after
+            after = upto
+            if room == 0:
+                yield piece
+                piece, room = [], rows
+    if piece:
+        yield piece

@@ -268,8 +268,9 @@ async def ranges(request: web.Request, key: bytes, body: bytes) -> web.StreamRes
     for author, after, until in asked.wants:
         if len(author) != 32 or not 0 <= after <= until <= MAX_SEQ:
             raise BadInput(f"each want is [author (32 bytes), after, until] with 0 <= after <= until <= {MAX_SEQ}")
-    rows = await node.envelopes.ranges(asked.wants, MAX_RANGES_ENVELOPES, MAX_RANGES_BYTES)
     heads = node.federation_state.heads
+    rows = await node.envelopes.ranges(asked.wants, MAX_RANGES_ENVELOPES, MAX_RANGES_BYTES,
+                                       lambda author: heads[author].seq if author in heads else 0)  # fmt: skip
     last: dict[int, int] = {}
     for i, seq, _ in rows:
         last[i] = seq

@@ -104,6 +104,8 @@ def paper_findings(paper: BallotPaper, expected: BallotPaper) -> list[str]:
 def bundle_problem(bundle: Signed, selection_id: bytes, selection: Selection, paper: BallotPaper,
                    children: set[bytes]) -> str | None:  # fmt: skip
     """Why a bundle does not count, or None when it does."""
+    if bundle.unread is not None:  # in parts, not all held in their places
+        return bundle.unread.partition(":")[0]
     body = bundle.body
     if not isinstance(body, Decision) or body.selection != selection_id or body.method != "ranked":
         return "not_a_bundle"

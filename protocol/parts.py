@@ -28,7 +28,7 @@ Pure functions over envelopes and bytes, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import msgspec
 
@@ -123,6 +123,23 @@ def places(whole: Envelope) -> range:
     return range(whole.seq - body.parts, whole.seq)
 
 
+def _in_place(whole: Envelope, held: Sequence[Envelope | None], kind: type) -> Iterator[tuple[int, int, object]]:
+    """(number from 1, sequence, body) of each part held at the :func:`places` of ``whole`` (a
+    decision or a result); ChainFailure ``missing_part`` where none is, or another envelope."""
+    body = whole.payload.body
+    assert isinstance(body, Decision | SelectionResult)
+    where = places(whole)
+    if len(held) != len(where):
+        raise ValueError("one envelope (or None) for each place")
+    for number, (seq, part) in enumerate(zip(where, held, strict=True), 1):
+        if part is None:
+            raise _missing(f"part {number} of {body.parts} is not held (seq {seq} of its author's log)")
+        if not isinstance(part.payload.body, kind) or part.author != whole.author or part.seq != seq:
+            raise _missing(f"part {number} of {body.parts} is not at seq {seq} of its author's log, where "
+                           f"its parts are: just before it")  # fmt: skip
+        yield number, seq, part.payload.body
+
+
 def check_parts(decision: Envelope, held: Sequence[Envelope | None]) -> bytes:
     """The whole of a decision in parts, given what is held at each of its :func:`places`
     (None: not held); returns every record, in order. Raises ChainFailure ``missing_part``
@@ -146,20 +163,12 @@ def gather(decision: Envelope, held: Sequence[Envelope | None]) -> bytes:
     shown to people)."""
     body = decision.payload.body
     assert isinstance(body, Decision)
-    where = places(decision)
-    if len(held) != len(where):
-        raise ValueError("one envelope (or None) for each place")
     options = len(body.options)
     counts = [0] * len(body.counts)
     records: list[bytes] = []
     last = b""
-    for number, (seq, part) in enumerate(zip(where, held, strict=True), 1):
-        if part is None:
-            raise _missing(f"part {number} of {body.parts} is not held (seq {seq} of its author's log)")
-        chunk = part.payload.body
-        if not isinstance(chunk, DecisionPart) or part.author != decision.author or part.seq != seq:
-            raise _missing(f"part {number} of {body.parts} is not at seq {seq} of its author's log, where "
-                           f"a decision's parts are: just before it")  # fmt: skip
+    for number, seq, chunk in _in_place(decision, held, DecisionPart):
+        assert isinstance(chunk, DecisionPart)
         if chunk.ballot != body.ballot or chunk.part != number:
             raise ChainFailure(Code.WRONG_PART, f"the envelope at seq {seq} is part {chunk.part} of ballot "
                                f"{chunk.ballot.hex()}, not part {number} of this one", "body.parts")  # fmt: skip
@@ -206,17 +215,9 @@ def gather_bundles(result: Envelope, held: Sequence[Envelope | None]) -> list[by
     (the bundles not in order across parts)."""
     body = result.payload.body
     assert isinstance(body, SelectionResult)
-    where = places(result)
-    if len(held) != len(where):
-        raise ValueError("one envelope (or None) for each place")
     bundles: list[bytes] = []
-    for number, (seq, part) in enumerate(zip(where, held, strict=True), 1):
-        if part is None:
-            raise _missing(f"part {number} of {body.parts} is not held (seq {seq} of its author's log)")
-        chunk = part.payload.body
-        if not isinstance(chunk, ResultPart) or part.author != result.author or part.seq != seq:
-            raise _missing(f"part {number} of {body.parts} is not at seq {seq} of its author's log, where "
-                           f"a result's parts are: just before it")  # fmt: skip
+    for number, seq, chunk in _in_place(result, held, ResultPart):
+        assert isinstance(chunk, ResultPart)
         if chunk.selection != body.selection or chunk.part != number:
             raise ChainFailure(Code.WRONG_PART, f"the envelope at seq {seq} is part {chunk.part} of the result "
                                f"of selection {chunk.selection.hex()[:16]}, not part {number} of this one",

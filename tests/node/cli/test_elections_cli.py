@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from node.federation.acts import issue_charter
 from node.service import Node
 from node.storage.members import MemberIn
@@ -58,6 +60,7 @@ def member_cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
+@pytest.mark.slow  # ~16 s: a dozen command-line processes: `make test-slow`, which CI runs
 async def test_members_stand_and_vote_with_their_own_password(tmp_path: Path, password_hash: str) -> None:
     fed = Federation(Clock())
     await fed.add(tmp_path, "national", "national", None)

@@ -16,6 +16,7 @@ import random
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -131,6 +132,7 @@ def replayed(envelopes: list[Envelope]) -> Trust:
     return Trust.replay(GEN, [e for e in envelopes if type(e.payload.body) in STRUCTURAL], forks)
 
 
+@pytest.mark.slow  # ~25 s: fifteen histories, each taken in in several orders: `make test-slow`, run by CI
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories(), st.lists(st.tuples(st.integers(0, 2**32), st.integers(1, 7)), min_size=3, max_size=5))
 def test_every_order_gives_the_same_trust(envelopes: list[Envelope], orders: list[tuple[int, int]]) -> None:

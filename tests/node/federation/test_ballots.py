@@ -408,3 +408,21 @@ async def test_the_turnout_counts_each_vote_taken_here_at_once_and_one_taken_els
     assert await node.ballots.turnout(row.id) == 2  # counted a moment ago
     now[0] += store.TURNOUT_FRESH_S + 0.1
     assert await node.ballots.turnout(row.id) == 3
+
+
+async def test_parts_and_their_decision_are_signed_all_or_none(node: Node) -> None:
+    """The own log signs a decision's parts and the decision in one transaction: when one of
+    them cannot be signed, none is stored and no sequence is used (the next close signs them
+    all)."""
+    import msgspec
+
+    from protocol import DecisionPart, ProtocolError
+
+    before = node.federation_state.heads[node.key.public].seq
+    good = DecisionPart(ballot=b"B" * 16, part=1, method="for_against_abstain", options=0, counts=[1, 0, 0],
+                        receipts=b"\x01" * 8 + b"\x00")  # fmt: skip
+    bad = msgspec.structs.replace(good, part=2, counts=[0, 1, 0])  # its counts are not its records'
+    with pytest.raises(ProtocolError):
+        await node.own_log.append_all([good, bad])
+    assert node.federation_state.heads[node.key.public].seq == before
+    assert await node.envelopes.own_of_kind(node.key.public, "decision_part") == []

@@ -51,7 +51,7 @@ from protocol.counting import RON
 from protocol.member_keys import MemberKey, key_id
 from protocol.merkle import inclusion_proof, root
 from protocol.models import MAX_RECEIPT_BYTES, Body
-from protocol.parts import in_parts, most_votes
+from protocol.parts import in_parts
 from protocol.quota import DEFAULT_QUOTA
 from protocol.upward import text_hash
 
@@ -196,12 +196,9 @@ async def open_ballot(node: Deciding, who: Member, spec: BallotSpec, clock: Call
 
 def _check_publishable(node: Deciding, spec: BallotSpec, electorate: int) -> None:
     """Refuse (``too_many_voters``) a ballot whose decision could not be signed when every
-    member votes: more votes than a decision's parts hold, or more bytes than this node may
-    sign in a day under the federation's quota (its decision would never close)."""
-    most = most_votes(spec.method, len(spec.options))
-    if electorate > most:
-        raise Conflict(f"a decision of this kind counts at most {most:,} votes and this ballot's roll has "
-                       f"{electorate:,} members", code="too_many_voters")  # fmt: skip
+    member votes: more bytes than this node may sign in a day under the federation's quota (its
+    decision would never close). (A decision's parts hold every electorate a roll may count:
+    protocol.parts.most_votes.)"""
     quota = node.federation_state.quota() or DEFAULT_QUOTA
     size = DIGEST_BYTES + choice_width(spec.method, len(spec.options))
     largest = electorate * size + -(-electorate * size // MAX_RECEIPT_BYTES) * PART_OVERHEAD
